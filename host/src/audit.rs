@@ -1,0 +1,425 @@
+//! The audit store: every plugin load, finding, plugin failure and rejected input, in SQLite.
+//!
+//! The schema is versioned with `PRAGMA user_version`; migrations only ever append, so an
+//! older database opens with a newer binary.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+/// Schema migrations, applied in order; index + 1 is the `user_version` after each.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE plugin_loads (
+    id INTEGER PRIMARY KEY,
+    loaded_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    patterns TEXT NOT NULL,
+    capabilities TEXT NOT NULL
+);
+CREATE TABLE findings (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    resources TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_time TEXT,
+    context TEXT NOT NULL,
+    -- A replay of the same logs by the same plugin version records a finding once.
+    UNIQUE (plugin_sha256, rule_id, event_id, dedup_key)
+);
+CREATE INDEX findings_by_plugin ON findings (plugin, recorded_at);
+CREATE INDEX findings_by_event_time ON findings (event_time);
+CREATE TABLE plugin_failures (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    event_ids TEXT NOT NULL
+);
+CREATE TABLE rejected_inputs (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+"#];
+
+/// A finding as stored, with the plugin version that produced it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredFinding {
+    pub plugin: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub rule_id: String,
+    pub severity: String,
+    pub title: String,
+    pub description: String,
+    pub resources: Vec<String>,
+    pub dedup_key: String,
+    pub event_id: String,
+    pub event_time: Option<String>,
+    pub context: serde_json::Value,
+    pub recorded_at: String,
+}
+
+/// A plugin version as loaded.
+pub struct PluginLoad<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
+    pub path: &'a Path,
+    pub patterns: &'a [String],
+    pub capabilities: &'a [String],
+}
+
+/// Which findings to read back.
+#[derive(Debug, Default)]
+pub struct FindingQuery {
+    pub plugin: Option<String>,
+    /// RFC 3339; compared with the event time (or, without one, the time recorded).
+    pub since: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// A connection to the audit database.
+pub struct AuditStore {
+    conn: Connection,
+}
+
+impl AuditStore {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    ///
+    /// # Errors
+    /// The file cannot be opened or created, or a migration fails.
+    pub fn open(path: &Path) -> Result<AuditStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open audit database {}", path.display()))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for tests and dry runs.
+    ///
+    /// # Errors
+    /// A migration fails.
+    pub fn in_memory() -> Result<AuditStore> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<AuditStore> {
+        // WAL lets readers (`audit findings`) run while the daemon writes.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = AuditStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version = self.schema_version()?;
+        if version > MIGRATIONS.len() {
+            anyhow::bail!(
+                "audit database schema version {version} is newer than this binary knows ({})",
+                MIGRATIONS.len()
+            );
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("audit schema migration {} failed", index + 1))?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version in force.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn schema_version(&self) -> Result<usize> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(usize::try_from(version).unwrap_or(usize::MAX))
+    }
+
+    /// Runs `f` in one transaction: batches of findings commit together.
+    ///
+    /// # Errors
+    /// `f` fails, or the commit does.
+    pub fn in_transaction<T>(&mut self, f: impl FnOnce(&AuditStore) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Records that a plugin version was loaded.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn record_plugin_load(&self, load: &PluginLoad<'_>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO plugin_loads (loaded_at, name, version, sha256, path, patterns, capabilities)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now_rfc3339(),
+                load.name,
+                load.version,
+                load.sha256,
+                load.path.display().to_string(),
+                serde_json::to_string(load.patterns)?,
+                serde_json::to_string(load.capabilities)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a finding; returns false when the same finding was already recorded.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn record_finding(&self, finding: &StoredFinding) -> Result<bool> {
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO findings (recorded_at, plugin, plugin_version, plugin_sha256,
+                rule_id, severity, title, description, resources, dedup_key, event_id, event_time,
+                context)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                finding.recorded_at,
+                finding.plugin,
+                finding.plugin_version,
+                finding.plugin_sha256,
+                finding.rule_id,
+                finding.severity,
+                finding.title,
+                finding.description,
+                serde_json::to_string(&finding.resources)?,
+                finding.dedup_key,
+                finding.event_id,
+                finding.event_time,
+                finding.context.to_string(),
+            ],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Records that a plugin failed on a batch, with the events it did not handle.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn record_plugin_failure(
+        &self,
+        plugin: &str,
+        sha256: &str,
+        kind: &str,
+        message: &str,
+        event_ids: &[&str],
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO plugin_failures (recorded_at, plugin, plugin_sha256, kind, message, event_ids)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                now_rfc3339(),
+                plugin,
+                sha256,
+                kind,
+                message,
+                serde_json::to_string(event_ids)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps an input that could not be processed (a dead letter), with its reason.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn record_rejected(&self, origin: &str, reason: &str, detail: &str, raw: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO rejected_inputs (recorded_at, origin, reason, detail, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now_rfc3339(), origin, reason, detail, raw],
+        )?;
+        Ok(())
+    }
+
+    /// Reads findings, newest first.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn findings(&self, query: &FindingQuery) -> Result<Vec<StoredFinding>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT plugin, plugin_version, plugin_sha256, rule_id, severity, title, description,
+                    resources, dedup_key, event_id, event_time, context, recorded_at
+             FROM findings
+             WHERE (?1 IS NULL OR plugin = ?1)
+               AND (?2 IS NULL OR COALESCE(event_time, recorded_at) >= ?2)
+             ORDER BY COALESCE(event_time, recorded_at) DESC, id DESC
+             LIMIT ?3",
+        )?;
+        let limit = query.limit.map_or(-1, |l| l as i64);
+        let rows = stmt.query_map(params![query.plugin, query.since, limit], |row| {
+            let resources: String = row.get(7)?;
+            let context: String = row.get(11)?;
+            Ok(StoredFinding {
+                plugin: row.get(0)?,
+                plugin_version: row.get(1)?,
+                plugin_sha256: row.get(2)?,
+                rule_id: row.get(3)?,
+                severity: row.get(4)?,
+                title: row.get(5)?,
+                description: row.get(6)?,
+                resources: serde_json::from_str(&resources).unwrap_or_default(),
+                dedup_key: row.get(8)?,
+                event_id: row.get(9)?,
+                event_time: row.get(10)?,
+                context: serde_json::from_str(&context).unwrap_or(serde_json::Value::Null),
+                recorded_at: row.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Counts rows of a table by one of its columns (for summaries and tests).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn count_by(&self, table: AuditTable, column: &str) -> Result<Vec<(String, u64)>> {
+        let table = table.name();
+        anyhow::ensure!(
+            column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad column name"
+        );
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {column}, COUNT(*) FROM {table} GROUP BY {column} ORDER BY {column}"
+        ))?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Tables that [`AuditStore::count_by`] may read.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditTable {
+    Findings,
+    PluginFailures,
+    PluginLoads,
+    RejectedInputs,
+}
+
+impl AuditTable {
+    fn name(self) -> &'static str {
+        match self {
+            AuditTable::Findings => "findings",
+            AuditTable::PluginFailures => "plugin_failures",
+            AuditTable::PluginLoads => "plugin_loads",
+            AuditTable::RejectedInputs => "rejected_inputs",
+        }
+    }
+}
+
+/// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(event_id: &str) -> StoredFinding {
+        StoredFinding {
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            plugin_sha256: "abc".into(),
+            rule_id: "r".into(),
+            severity: "high".into(),
+            title: "t".into(),
+            description: "d".into(),
+            resources: vec!["arn:aws:iam::1:root".into()],
+            dedup_key: "k".into(),
+            event_id: event_id.into(),
+            event_time: Some("2024-01-02T03:04:05Z".into()),
+            context: serde_json::json!({"a": 1}),
+            recorded_at: now_rfc3339(),
+        }
+    }
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let store = AuditStore::open(&path).unwrap();
+        store.record_finding(&finding("e1")).unwrap();
+        drop(store);
+        let store = AuditStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        assert_eq!(
+            store.findings(&FindingQuery::default()).unwrap(),
+            vec![finding("e1")]
+                .into_iter()
+                .map(|mut f| {
+                    f.recorded_at = store.findings(&FindingQuery::default()).unwrap()[0]
+                        .recorded_at
+                        .clone();
+                    f
+                })
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_same_finding_is_recorded_once() {
+        let store = AuditStore::in_memory().unwrap();
+        assert!(store.record_finding(&finding("e1")).unwrap());
+        assert!(!store.record_finding(&finding("e1")).unwrap());
+        assert!(store.record_finding(&finding("e2")).unwrap());
+        assert_eq!(store.findings(&FindingQuery::default()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn findings_filter_by_plugin_and_time() {
+        let store = AuditStore::in_memory().unwrap();
+        store.record_finding(&finding("e1")).unwrap();
+        let since_later = FindingQuery {
+            since: Some("2025-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        assert!(store.findings(&since_later).unwrap().is_empty());
+        let other_plugin = FindingQuery {
+            plugin: Some("q".into()),
+            ..Default::default()
+        };
+        assert!(store.findings(&other_plugin).unwrap().is_empty());
+    }
+}

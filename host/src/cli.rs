@@ -1,0 +1,275 @@
+//! The command line: parsed by clap, then each command validated and run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::audit::{AuditStore, FindingQuery};
+use crate::config::Config;
+use crate::output::{finding_header, finding_row, write_summary, Format};
+use crate::pipeline::Pipeline;
+use crate::state::StateStore;
+
+#[derive(Parser)]
+#[command(name = "trailwarden", version, about = "CloudTrail threat detection and response with sandboxed WebAssembly plugins")]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run recorded CloudTrail (files, folders, `-` for stdin) through the plugins.
+    Replay {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Also write the closing summary as JSON to this file.
+        #[arg(long)]
+        stats_json: Option<PathBuf>,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Read the audit store.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// EventBridge event patterns.
+    Pattern {
+        #[command(subcommand)]
+        command: PatternCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Findings, newest first.
+    Findings {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this plugin's findings.
+        #[arg(long)]
+        plugin: Option<String>,
+        /// RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum PatternCommand {
+    /// Like `aws events test-event-pattern`: prints {"Result": true|false}.
+    Test {
+        /// Pattern JSON text, or @FILE.
+        #[arg(long)]
+        pattern: String,
+        /// Event JSON text, or @FILE.
+        #[arg(long)]
+        event: String,
+    },
+    /// Checks every pattern of a config's plugins.
+    Check {
+        /// A trailwarden.toml.
+        file: PathBuf,
+    },
+}
+
+/// Sets up logging to stderr; secrets never reach the log (nothing logs raw credentials).
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// The command failed; the message says why.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Replay {
+            config,
+            format,
+            stats_json,
+            paths,
+        } => replay(config.as_deref(), format, stats_json.as_deref(), &paths),
+        Command::Audit {
+            command:
+                AuditCommand::Findings {
+                    config,
+                    plugin,
+                    since,
+                    limit,
+                    format,
+                },
+        } => audit_findings(config.as_deref(), plugin, since.as_deref(), limit, format),
+        Command::Pattern { command } => match command {
+            PatternCommand::Test { pattern, event } => pattern_test(&pattern, &event),
+            PatternCommand::Check { file } => pattern_check(&file),
+        },
+    }
+}
+
+/// The config in force: the one named, else ./trailwarden.toml, else the built-in default.
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(path) => Config::load(path),
+        None if Path::new("trailwarden.toml").is_file() => {
+            Config::load(Path::new("trailwarden.toml"))
+        }
+        None => Config::default_in(Path::new(".")),
+    }
+}
+
+fn replay(
+    config: Option<&Path>,
+    format: Format,
+    stats_json: Option<&Path>,
+    paths: &[String],
+) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    let inputs = crate::replay::expand_inputs(paths)?;
+    let audit = AuditStore::open(&config.database)?;
+    let state = StateStore::open(&config.database)?;
+    let mut pipeline = Pipeline::new(&config, audit, state)?;
+    if pipeline.plugins().is_empty() {
+        tracing::warn!("no plugins configured: events are read and counted only");
+    }
+    let mut printed_header = false;
+    pipeline.on_finding(move |finding| {
+        let mut out = std::io::stdout().lock();
+        let _ = match format {
+            Format::Table => {
+                if !printed_header {
+                    printed_header = true;
+                    let _ = writeln!(out, "{}", finding_header());
+                }
+                writeln!(out, "{}", finding_row(finding))
+            }
+            Format::Json => writeln!(
+                out,
+                "{}",
+                serde_json::to_string(finding).unwrap_or_default()
+            ),
+        };
+    });
+    crate::replay::run(&mut pipeline, &inputs)?;
+    let stats = pipeline.stats();
+    write_summary(&mut std::io::stderr().lock(), stats)?;
+    if let Some(path) = stats_json {
+        std::fs::write(path, serde_json::to_vec_pretty(stats)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_findings(
+    config: Option<&Path>,
+    plugin: Option<String>,
+    since: Option<&str>,
+    limit: Option<usize>,
+    format: Format,
+) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    anyhow::ensure!(
+        config.database.is_file(),
+        "no audit database at {} (run `trailwarden replay` first, or pass --config)",
+        config.database.display()
+    );
+    let audit = AuditStore::open(&config.database)?;
+    let query = FindingQuery {
+        plugin,
+        since: since.map(parse_since).transpose()?,
+        limit,
+    };
+    let findings = audit.findings(&query)?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
+        Format::Table => {
+            writeln!(out, "{}", finding_header())?;
+            for finding in &findings {
+                writeln!(out, "{}", finding_row(finding))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--since`: an RFC 3339 time, or an age such as `24h` counted back from now.
+fn parse_since(text: &str) -> Result<String> {
+    if let Ok(at) = humantime::parse_rfc3339_weak(text) {
+        return Ok(humantime::format_rfc3339_seconds(at).to_string());
+    }
+    let age: Duration = humantime::parse_duration(text).with_context(|| {
+        format!("--since {text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)")
+    })?;
+    let at = SystemTime::now()
+        .checked_sub(age)
+        .context("--since is too far back")?;
+    Ok(humantime::format_rfc3339_seconds(at).to_string())
+}
+
+fn read_arg(text: &str) -> Result<String> {
+    match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(text.to_string()),
+    }
+}
+
+fn pattern_test(pattern: &str, event: &str) -> Result<ExitCode> {
+    let pattern = event_pattern::Pattern::parse(&read_arg(pattern)?)
+        .map_err(|e| anyhow::anyhow!("invalid event pattern: {e}"))?;
+    let event: serde_json::Value =
+        serde_json::from_str(&read_arg(event)?).context("the event is not valid JSON")?;
+    // The same text as `aws events test-event-pattern`.
+    println!("{{\"Result\": {}}}", pattern.matches(&event));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pattern_check(file: &Path) -> Result<ExitCode> {
+    // Config::load validates every override pattern; describe-time patterns are checked
+    // when the plugin loads.
+    let config = Config::load(file)?;
+    let count: usize = config
+        .plugins
+        .iter()
+        .filter_map(|p| p.patterns_override.as_ref().map(Vec::len))
+        .sum();
+    println!("{}: {count} configured patterns are valid", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_accepts_times_and_ages() {
+        assert_eq!(parse_since("2024-05-01T00:00:00Z").unwrap(), "2024-05-01T00:00:00Z");
+        assert!(parse_since("24h").unwrap().ends_with('Z'));
+        assert!(parse_since("yesterday").is_err());
+    }
+}

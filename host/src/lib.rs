@@ -1,0 +1,16 @@
+//! trailwarden: CloudTrail threat detection and response with sandboxed WebAssembly plugins.
+//!
+//! The stages, in the order an event travels: normalisation (`cloudtrail-normalize`),
+//! routing ([`router`]), the sandbox ([`runtime`]), and the audit store ([`audit`]), tied
+//! together by [`pipeline`]. See ARCHITECTURE.md for the map.
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod fixture;
+pub mod output;
+pub mod pipeline;
+pub mod replay;
+pub mod router;
+pub mod runtime;
+pub mod state;

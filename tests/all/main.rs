@@ -1,0 +1,9 @@
+//! End-to-end tests: the real host loading real components built from `plugins/`, real
+//! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
+
+mod cache;
+mod fixtures;
+mod panther;
+mod replay_cli;
+mod sandbox;
+mod support;

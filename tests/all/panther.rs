@@ -1,0 +1,90 @@
+//! Agreement with Panther's labelled tests for the rules that cover the same detections,
+//! run through the real host and the real components. Each plugin's `panther.json` maps
+//! Panther rule ids to its own rule ids and argues every deliberate difference.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Deserialize;
+use trailwarden::fixture::findings_for;
+use trailwarden::runtime::PluginRuntime;
+use trailwarden::state::StateStore;
+
+use crate::support::{corpus, plugin, plugin_config, repo};
+
+#[derive(Deserialize)]
+struct PantherMap {
+    rules: BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    known_differences: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn ids(&self) -> HashSet<&str> {
+        match self {
+            OneOrMany::One(id) => HashSet::from([id.as_str()]),
+            OneOrMany::Many(ids) => ids.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PantherTest {
+    rule_id: String,
+    test_name: String,
+    expected: bool,
+    event: serde_json::Value,
+}
+
+#[test]
+fn plugins_agree_with_panther_except_where_argued() {
+    let tests: Vec<PantherTest> = std::fs::read_to_string(corpus("panther/panther_cloudtrail_tests.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let (mut total, mut agreed) = (0, 0);
+    let mut problems = Vec::new();
+    for name in ["root-usage", "cloudtrail-tampering", "console-no-mfa"] {
+        let map_path = repo().join("plugins").join(name).join("panther.json");
+        let map: PantherMap = serde_json::from_str(&std::fs::read_to_string(&map_path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", map_path.display()));
+        let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+        let loaded = runtime.load(&plugin_config(plugin(name))).unwrap();
+        let mut disagreements = BTreeSet::new();
+        let (mut plugin_total, mut plugin_agreed) = (0, 0);
+        for test in tests.iter().filter(|t| map.rules.contains_key(&t.rule_id)) {
+            let ours = map.rules[&test.rule_id].ids();
+            let raised = match findings_for(&runtime, &loaded, std::slice::from_ref(&test.event)) {
+                Ok(findings) => findings.iter().any(|f| ours.contains(f.rule_id.as_str())),
+                Err(e) => panic!("{name}: Panther test {} could not run: {e:#}", test.test_name),
+            };
+            plugin_total += 1;
+            if raised == test.expected {
+                plugin_agreed += 1;
+            } else {
+                disagreements.insert(format!("{}/{}", test.rule_id, test.test_name));
+            }
+        }
+        println!("{name}: {plugin_agreed}/{plugin_total} Panther tests agree");
+        assert!(plugin_total > 0, "{name}: no Panther test maps to it");
+        let argued: BTreeSet<String> = map.known_differences.keys().cloned().collect();
+        for unexpected in disagreements.difference(&argued) {
+            problems.push(format!("{name}: disagrees with Panther on {unexpected} (not argued in panther.json)"));
+        }
+        for stale in argued.difference(&disagreements) {
+            problems.push(format!("{name}: panther.json argues {stale}, but the plugin agrees now"));
+        }
+        total += plugin_total;
+        agreed += plugin_agreed;
+    }
+    println!("Panther agreement: {agreed}/{total}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

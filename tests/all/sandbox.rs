@@ -1,0 +1,96 @@
+//! Hostile plugins are stopped and recorded; the well-behaved ones beside them raise the
+//! same findings as when they run alone.
+
+use std::collections::BTreeSet;
+
+use cloudtrail_normalize::{normalize_value, Options};
+use trailwarden::audit::{AuditTable, FindingQuery};
+use trailwarden::config::PluginConfig;
+use trailwarden::pipeline::Pipeline;
+
+use crate::support::{config, corpus_records, guest, pipeline, plugin, plugin_config};
+
+const WELL_BEHAVED: [&str; 3] = ["root-usage", "cloudtrail-tampering", "console-no-mfa"];
+
+fn replay_corpus(pipeline: &mut Pipeline) {
+    for (_, record) in corpus_records() {
+        for item in normalize_value(record, &Options::default()) {
+            pipeline.ingest(item, "corpus").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+}
+
+/// (plugin, rule, event) of every finding recorded, for comparing runs.
+fn recorded_findings(pipeline: &Pipeline) -> BTreeSet<(String, String, String)> {
+    pipeline
+        .audit()
+        .findings(&FindingQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.plugin, f.rule_id, f.event_id))
+        .collect()
+}
+
+fn well_behaved() -> Vec<PluginConfig> {
+    WELL_BEHAVED
+        .iter()
+        .map(|name| plugin_config(plugin(name)))
+        .collect()
+}
+
+#[test]
+fn hostile_plugins_are_stopped_while_the_others_keep_producing_findings() {
+    let alone_dir = tempfile::tempdir().unwrap();
+    let mut alone = pipeline(&config(alone_dir.path(), well_behaved()));
+    replay_corpus(&mut alone);
+    let findings_alone = recorded_findings(&alone);
+    assert!(
+        findings_alone.iter().any(|(p, _, _)| p == "root-usage"),
+        "the corpus has root activity: {findings_alone:?}"
+    );
+
+    let mut looper = plugin_config(guest("infinite-loop"));
+    looper.limits.cpu_deadline_ms = 200;
+    let mut hog = plugin_config(guest("memory-hog"));
+    hog.limits.memory_bytes = 16 * 1024 * 1024;
+    let trap = plugin_config(guest("trap"));
+    let flood = plugin_config(guest("flood"));
+    let mut plugins = vec![looper, hog, trap, flood];
+    plugins.extend(well_behaved());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut mixed = pipeline(&config(dir.path(), plugins));
+    replay_corpus(&mut mixed);
+
+    assert_eq!(recorded_findings(&mixed), findings_alone);
+    let failures = &mixed.stats().plugin_failures;
+    let kinds = |name: &str| -> Vec<String> {
+        failures
+            .get(name)
+            .map(|k| k.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(kinds("infinite-loop"), ["timeout"]);
+    assert_eq!(kinds("memory-hog"), ["memory_exhausted"]);
+    assert_eq!(kinds("trap"), ["trap"]);
+    let flood_kinds = kinds("flood");
+    assert!(
+        flood_kinds == ["memory_exhausted"] || flood_kinds == ["output_too_large"],
+        "the flood of findings is stopped: {flood_kinds:?}"
+    );
+    for name in WELL_BEHAVED {
+        assert!(failures.get(name).is_none(), "{name} failed: {failures:?}");
+    }
+    // Every failed batch is in the audit store, with the events it did not handle.
+    let recorded: u64 = mixed
+        .audit()
+        .count_by(AuditTable::PluginFailures, "plugin")
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let counted: u64 = failures.values().flat_map(|k| k.values()).sum();
+    assert_eq!(recorded, counted);
+    assert!(counted >= 4);
+}
