@@ -1,0 +1,137 @@
+//! The three detection plugins over realistic records: (a) as wasm components through the
+//! host, (b) the same detection logic called natively, and the whole replay pipeline.
+//! Run with `make bench` (release). Loops are bounded by a fixed event count.
+
+use std::time::Instant;
+
+use cloudtrail_normalize::{normalize_value, Item, NormalizedEvent, Options};
+use trailwarden::audit::AuditStore;
+use trailwarden::config::{Config, PluginConfig, PluginLimits};
+use trailwarden::pipeline::{to_wit_event, Pipeline};
+use trailwarden::runtime::PluginRuntime;
+use trailwarden::state::StateStore;
+use trailwarden_plugin_sdk as sdk;
+
+const EVENTS: usize = 50_000;
+const BATCH: usize = 256;
+const PLUGINS: [&str; 3] = ["root-usage", "cloudtrail-tampering", "console-no-mfa"];
+
+type Detect = fn(&sdk::Event) -> Vec<sdk::Finding>;
+const NATIVE: [Detect; 3] = [
+    root_usage::detect,
+    cloudtrail_tampering::detect,
+    console_no_mfa::detect,
+];
+
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The corpus records, normalised, repeated up to `EVENTS`.
+fn events() -> Vec<NormalizedEvent> {
+    let path = repo().join("../shared/corpus/records/records.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut base = Vec::new();
+    for line in text.lines() {
+        let mut entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        for item in normalize_value(entry["record"].take(), &Options::default()) {
+            if let Item::Event(event) = item {
+                base.push(event);
+            }
+        }
+    }
+    base.iter().cycle().take(EVENTS).cloned().collect()
+}
+
+fn sdk_event(event: &NormalizedEvent) -> sdk::Event {
+    let p = &event.principal;
+    sdk::Event {
+        id: event.id.clone(),
+        time: event.time.clone(),
+        source: event.source.clone(),
+        name: event.name.clone(),
+        region: event.region.clone(),
+        account: event.account.clone(),
+        principal: sdk::Principal {
+            r#type: p.kind.clone(),
+            arn: p.arn.clone(),
+            account_id: p.account_id.clone(),
+            user_name: p.user_name.clone(),
+            access_key_id: p.access_key_id.clone(),
+            session_issuer_arn: p.session_issuer_arn.clone(),
+            invoked_by: p.invoked_by.clone(),
+        },
+        mfa_authenticated: event.mfa_authenticated,
+        source_ip: event.source_ip.clone(),
+        user_agent: event.user_agent.clone(),
+        error_code: event.error_code.clone(),
+        error_message: event.error_message.clone(),
+        read_only: event.read_only,
+        event_type: event.event_type.clone(),
+        raw: event.raw_json(),
+    }
+}
+
+fn plugin_config(name: &str) -> PluginConfig {
+    let path = repo().join("plugins/dist").join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} missing: run `make plugins`", path.display());
+    PluginConfig {
+        path,
+        expected_name: Some(name.to_string()),
+        limits: PluginLimits::default(),
+        patterns_override: None,
+    }
+}
+
+fn main() {
+    let events = events();
+    let cache = tempfile::tempdir().unwrap();
+
+    // (a) wasm: every event to every plugin, in batches, a fresh instance per batch.
+    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+    let plugins: Vec<_> = PLUGINS.iter().map(|n| runtime.load(&plugin_config(n)).unwrap()).collect();
+    let wit_events: Vec<_> = events.iter().map(to_wit_event).collect();
+    let started = Instant::now();
+    let mut wasm_findings = 0;
+    for plugin in &plugins {
+        for batch in wit_events.chunks(BATCH) {
+            wasm_findings += plugin.handle(&runtime, batch, 0).unwrap().len();
+        }
+    }
+    let wasm_s = started.elapsed().as_secs_f64();
+
+    // (b) native: the same logic on the same events.
+    let sdk_events: Vec<_> = events.iter().map(sdk_event).collect();
+    let started = Instant::now();
+    let mut native_findings = 0;
+    for detect in NATIVE {
+        for event in &sdk_events {
+            native_findings += std::hint::black_box(detect(event)).len();
+        }
+    }
+    let native_s = started.elapsed().as_secs_f64();
+    assert_eq!(wasm_findings, native_findings, "wasm and native disagree");
+
+    // (c) the whole pipeline: routing by patterns, wasm, audit writes (in-memory SQLite).
+    let config = Config {
+        database: cache.path().join("unused.db"),
+        cache_dir: cache.path().to_path_buf(),
+        batch_size: BATCH,
+        plugins: PLUGINS.iter().map(|n| plugin_config(n)).collect(),
+    };
+    let mut pipeline = Pipeline::new(&config, AuditStore::in_memory().unwrap(), StateStore::in_memory().unwrap()).unwrap();
+    let started = Instant::now();
+    for event in &events {
+        pipeline.ingest(Item::Event(event.clone()), "bench").unwrap();
+    }
+    pipeline.flush().unwrap();
+    let pipeline_s = started.elapsed().as_secs_f64();
+
+    let rate = |seconds: f64| events.len() as f64 / seconds;
+    println!("{} events (corpus records repeated), 3 plugins, batches of {BATCH}", events.len());
+    println!("{:<44} {:>14} {:>10}", "path", "events/s", "findings");
+    println!("{:<44} {:>14.0} {:>10}", "(a) wasm components via host, 3 plugins", rate(wasm_s), wasm_findings);
+    println!("{:<44} {:>14.0} {:>10}", "(b) same logic native, 3 plugins", rate(native_s), native_findings);
+    println!("{:<44} {:>14.0} {:>10}", "(c) replay pipeline (route+wasm+audit)", rate(pipeline_s), pipeline.stats().findings.values().sum::<u64>());
+    println!("wasm / native cost ratio: {:.2}x", wasm_s / native_s);
+}
