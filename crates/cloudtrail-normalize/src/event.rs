@@ -1,0 +1,99 @@
+//! The normalised event and its principal: what every detection sees,
+//! whatever shape the record arrived in.
+
+use serde_json::Value;
+
+use crate::envelope;
+
+/// Who made the call: the hot fields of `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// `userIdentity.type` (`IAMUser`, `AssumedRole`, `Root`, `AWSService`…);
+    /// `None` when missing or null, as in some service events.
+    pub kind: Option<String>,
+    /// `userIdentity.arn`.
+    pub arn: Option<String>,
+    /// `userIdentity.accountId` (numbers zero-padded to 12 digits).
+    pub account_id: Option<String>,
+    /// `userIdentity.userName`, else the session issuer's `userName` (the role
+    /// name of an `AssumedRole`).
+    pub user_name: Option<String>,
+    /// `userIdentity.accessKeyId`.
+    pub access_key_id: Option<String>,
+    /// `userIdentity.sessionContext.sessionIssuer.arn`.
+    pub session_issuer_arn: Option<String>,
+    /// `userIdentity.invokedBy` (the AWS service that made the call).
+    pub invoked_by: Option<String>,
+}
+
+/// One CloudTrail event, normalised.
+///
+/// Every optional field is `None` when the record lacks it or holds a value
+/// that cannot be read as that field (for example `readOnly: "..."`); the
+/// full record is always kept in [`record`](Self::record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedEvent {
+    /// `eventID`; if missing, `"synthetic-"` + the first 32 hex digits of the
+    /// SHA-256 of the record's canonical JSON (stable across runs).
+    pub id: String,
+    /// `eventTime`, else the logstash `@timestamp` (logstash's date filter
+    /// commonly moves `eventTime` there), else the envelope's `time`.
+    pub time: Option<String>,
+    /// `eventSource`, e.g. `iam.amazonaws.com`.
+    pub source: Option<String>,
+    /// `eventName`.
+    pub name: Option<String>,
+    /// `awsRegion`, else the envelope's `region`.
+    pub region: Option<String>,
+    /// `recipientAccountId`, else `userIdentity.accountId`, else the
+    /// envelope's `account`; numbers become strings, zero-padded to 12 digits.
+    pub account: Option<String>,
+    /// The caller.
+    pub principal: Principal,
+    /// `userIdentity.sessionContext.attributes.mfaAuthenticated`, else
+    /// `additionalEventData.MFAUsed` (`"Yes"`/`"No"`, any case); booleans
+    /// written as text are read.
+    pub mfa_authenticated: Option<bool>,
+    /// `sourceIPAddress` as written: an IP address, but also a service host
+    /// name or `AWS Internal`; empty or null is `None`.
+    pub source_ip: Option<String>,
+    /// `userAgent`.
+    pub user_agent: Option<String>,
+    /// `errorCode`.
+    pub error_code: Option<String>,
+    /// `errorMessage`.
+    pub error_message: Option<String>,
+    /// `readOnly`, also when written as `"true"`/`"True"`/`"false"`.
+    pub read_only: Option<bool>,
+    /// `eventType` (`AwsApiCall`, `AwsConsoleSignIn`, `AwsServiceEvent`…).
+    pub event_type: Option<String>,
+    /// The CloudTrail record itself: unwrapped from any envelope, with
+    /// logstash `@` fields removed.
+    pub record: Value,
+    /// The EventBridge detail-type the event has (from its envelope) or would
+    /// have (derived from `eventType`).
+    pub detail_type: String,
+}
+
+impl NormalizedEvent {
+    /// The record as compact JSON text.
+    pub fn raw_json(&self) -> String {
+        // Serialising a Value cannot fail (its keys are always strings).
+        serde_json::to_string(&self.record).unwrap_or_default()
+    }
+
+    /// The EventBridge envelope form of the event, for event-pattern matching:
+    /// `{"version":"0","id":..,"detail-type":..,"source":"aws.<service>",
+    /// "account":..,"time":..,"region":..,"resources":[],"detail":<record>}`,
+    /// with absent fields omitted.
+    pub fn envelope(&self) -> Value {
+        envelope::build(self)
+    }
+
+    /// The EventBridge `source` of the event, derived from `eventSource`:
+    /// `iam.amazonaws.com` → `aws.iam`, `signin.amazonaws.com` →
+    /// `aws.signin`. `None` when there is no usable `eventSource`.
+    pub fn envelope_source(&self) -> Option<String> {
+        self.source.as_deref().and_then(envelope::source_for)
+    }
+}

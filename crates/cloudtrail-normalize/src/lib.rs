@@ -1,0 +1,212 @@
+//! Turns every shape AWS CloudTrail arrives in into one normalised record per
+//! event, or a counted skip or reject with a stated reason.
+//!
+//! # Shapes accepted
+//!
+//! Each of these as one JSON document, as JSON lines of any of them, or gzip
+//! compressed (recognised by the magic bytes `1f 8b`, up to three layers):
+//!
+//! - a bare CloudTrail record (`eventVersion`, `eventSource`, `eventName`,
+//!   `userIdentity`, …), also with logstash's `@timestamp`/`@version` fields,
+//!   which are removed from [`NormalizedEvent::record`];
+//! - an EventBridge envelope of a CloudTrail detail-type (`AWS API Call via
+//!   CloudTrail`, `AWS Console Sign In via CloudTrail`, …, any ending in
+//!   `via CloudTrail`), the record in `detail`. An envelope whose
+//!   detail-type is a placeholder but whose `detail` clearly is a CloudTrail
+//!   record (two or more record fields) is accepted too;
+//! - a JSON array of any of these (EventBridge API destinations batch);
+//! - a CloudTrail log file `{"Records": [...]}`;
+//! - LookupEvents output: the whole response `{"Events": [...]}` or single
+//!   events, the record being the JSON text in `CloudTrailEvent`;
+//! - a CloudWatch Logs subscription payload (`logEvents[].message`).
+//!
+//! # Skipped or rejected
+//!
+//! Every event found yields exactly one [`Item`], so
+//! `events_read = normalised + skipped + rejected` holds downstream.
+//!
+//! A **skip** ([`SkipReason`]) is input that was understood and is
+//! intentionally not processed; it is not an error and is not dead-lettered:
+//!
+//! | reason | when |
+//! |---|---|
+//! | `insight_event` | a CloudTrail Insights event (`eventCategory: "Insight"`, `insightDetails`, `eventType: "AwsCloudTrailInsight"` or the `AWS Insight via CloudTrail` detail-type): a statistic about API calls, not a call |
+//! | `digest_file` | a CloudTrail digest file (`digestStartTime`, `digestS3Bucket`, …), or a name hint containing `CloudTrail-Digest` given to [`normalize_bytes_with_hint`] |
+//! | `not_cloudtrail` | a well-formed EventBridge event of another detail-type (EC2 state change, GuardDuty finding, …): valid, just not ours |
+//! | `empty_input` | empty or whitespace-only input, or an empty `[]`, `Records`, `Events` or `logEvents`: reported once so that every input is accounted for |
+//! | `control_message` | a CloudWatch Logs subscription `CONTROL_MESSAGE` |
+//!
+//! A **reject** ([`RejectReason`]) is bad input; it carries the offending raw
+//! text, truncated to [`Options::max_record_bytes`], for dead-lettering:
+//!
+//! | reason | when |
+//! |---|---|
+//! | `invalid_json` | not JSON (also invalid UTF-8 and lone surrogate escapes like `"\ud800"`); in JSON lines, one reject per broken line, naming its line number |
+//! | `invalid_gzip` | gzip magic bytes but a truncated or corrupt stream |
+//! | `not_an_object` | a number, string, boolean or null where a document was expected (e.g. each element of an array of strings) |
+//! | `not_cloudtrail` | an object with none of the CloudTrail record fields |
+//! | `invalid_lookup_event` | a LookupEvents event whose `CloudTrailEvent` is missing or not a JSON object |
+//! | `invalid_envelope` | a CloudTrail EventBridge envelope without an object `detail` |
+//! | `oversized` | one record (or envelope, or lookup event) over `max_record_bytes` as compact JSON |
+//! | `too_deep` | lists nested more than 32 levels |
+//!
+//! Known traps never cost the event: a missing `eventTime`, `eventName` or
+//! `eventID` (a stable synthetic id is made), a missing `userIdentity` or a
+//! null `type`, a `sourceIPAddress` that is a host name, `AWS Internal`,
+//! empty or null, booleans written as text, account ids written as numbers.
+//!
+//! Nothing here panics on any input.
+//!
+//! # Example
+//!
+//! ```
+//! use cloudtrail_normalize::{normalize_bytes, Item, Options};
+//!
+//! let line = br#"{"eventVersion":"1.08","eventSource":"iam.amazonaws.com","eventName":"CreateUser","readOnly":"false"}"#;
+//! let items = normalize_bytes(line, &Options::default());
+//! let Item::Event(event) = &items[0] else { panic!("not an event") };
+//! assert_eq!(event.name.as_deref(), Some("CreateUser"));
+//! assert_eq!(event.read_only, Some(false));
+//! assert_eq!(event.envelope_source().as_deref(), Some("aws.iam"));
+//! ```
+
+mod coerce;
+mod envelope;
+mod event;
+mod id;
+mod input;
+mod raw;
+mod reasons;
+mod record;
+mod shape;
+mod walk;
+
+use serde_json::Value;
+
+pub use event::{NormalizedEvent, Principal};
+pub use reasons::{RejectReason, SkipReason};
+
+use walk::{Loc, Walker};
+
+/// Default [`Options::max_record_bytes`]: 256 KiB, EventBridge's own maximum
+/// event size.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 256 * 1024;
+
+/// File names of CloudTrail digest files contain this.
+const DIGEST_NAME_MARK: &str = "CloudTrail-Digest";
+
+/// One outcome per event (or per non-event) found in the input.
+#[derive(Debug, Clone, PartialEq)]
+// Events are the common case: boxing them to shrink the rare skip/reject
+// variants would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum Item {
+    /// A CloudTrail event, normalised.
+    Event(NormalizedEvent),
+    /// Recognised input intentionally not processed.
+    Skipped {
+        /// Why, as a stable name.
+        reason: SkipReason,
+        /// For people: what was skipped and where.
+        detail: String,
+    },
+    /// Bad input.
+    Rejected {
+        /// Why, as a stable name.
+        reason: RejectReason,
+        /// For people: what is wrong and where (line number for JSON lines).
+        detail: String,
+        /// The offending text, truncated to [`Options::max_record_bytes`].
+        raw: String,
+    },
+}
+
+impl Item {
+    /// The event, if this item is one.
+    pub fn as_event(&self) -> Option<&NormalizedEvent> {
+        match self {
+            Item::Event(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    /// `"event"`, or the skip or reject reason's stable name.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Item::Event(_) => "event",
+            Item::Skipped { reason, .. } => reason.as_str(),
+            Item::Rejected { reason, .. } => reason.as_str(),
+        }
+    }
+}
+
+/// Limits applied while normalising.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Largest single record accepted, in bytes of compact JSON; larger ones
+    /// are rejected as `oversized`. Also the cap on the raw text a rejected
+    /// item keeps.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// Normalises an input of any shape: gzip or plain, one JSON document, or JSON
+/// lines when the whole does not parse as one document.
+///
+/// Non-empty input always yields at least one item (empty input yields one
+/// `empty_input` skip).
+///
+/// # Errors
+///
+/// None are returned and nothing panics: a corrupt gzip stream, invalid JSON
+/// (per line for JSON lines), non-objects, non-CloudTrail objects and
+/// oversized records each become an [`Item::Rejected`] with its reason and
+/// raw text, while the rest of the input still comes through.
+pub fn normalize_bytes(bytes: &[u8], options: &Options) -> Vec<Item> {
+    normalize_bytes_with_hint(bytes, options, None)
+}
+
+/// [`normalize_bytes`], with the input's file or object name as a hint: a
+/// name containing `CloudTrail-Digest` is a digest file and yields one
+/// `digest_file` skip without being read.
+///
+/// # Errors
+///
+/// As [`normalize_bytes`]: problems become items, never errors or panics.
+pub fn normalize_bytes_with_hint(
+    bytes: &[u8],
+    options: &Options,
+    name_hint: Option<&str>,
+) -> Vec<Item> {
+    let mut walker = Walker::new(options);
+    match name_hint {
+        Some(name) if name.contains(DIGEST_NAME_MARK) => walker.skip(
+            SkipReason::DigestFile,
+            format!("{name:?} is a CloudTrail digest file, no events"),
+        ),
+        _ => walker.bytes(bytes),
+    }
+    walker.items
+}
+
+/// Normalises one parsed JSON document of any shape (record, envelope, list,
+/// log file, LookupEvents output …).
+///
+/// Always yields at least one item.
+///
+/// # Errors
+///
+/// None are returned and nothing panics: parts that are not CloudTrail
+/// events become [`Item::Skipped`] or [`Item::Rejected`] items.
+pub fn normalize_value(value: Value, options: &Options) -> Vec<Item> {
+    let mut walker = Walker::new(options);
+    walker.document(value, &Loc::Root, 0);
+    walker.items
+}
