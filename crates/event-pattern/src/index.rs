@@ -61,7 +61,7 @@ fn anchor_of(m: &Matcher) -> Anchor {
 }
 
 /// Weight from which a field is too unselective to serve as second anchor
-/// (every booleans/null or presence anchor): it would be hit by most events.
+/// (any boolean, `null` or presence anchor): most events would hit it.
 const SECOND_ANCHOR_MAX: u64 = 1_000;
 
 /// Estimated candidates produced by filing one matcher under `anchor`, given
