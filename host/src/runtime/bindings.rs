@@ -1,7 +1,7 @@
 //! Host-side bindings of the WIT world `detector` (`wit/plugin.wit`).
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/plugin.wit",
     world: "detector",
     imports: {
         // A state failure (disk, size limit) traps the plugin: it is recorded as a failed
