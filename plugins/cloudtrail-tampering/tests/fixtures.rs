@@ -1,0 +1,65 @@
+//! Runs the fixtures and the Panther comparison natively, through `detect`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use trailwarden_plugin_sdk::testing;
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn fixtures() {
+    testing::assert_fixtures(DIR, cloudtrail_tampering::detect);
+}
+
+#[test]
+fn panther_agreement() {
+    testing::assert_panther_agreement("cloudtrail-tampering", DIR, cloudtrail_tampering::detect);
+}
+
+#[test]
+fn survives_the_corpus() {
+    testing::assert_survives_corpus(cloudtrail_tampering::detect);
+}
+
+#[test]
+fn descriptor_names_the_crate_and_parses() {
+    let d = cloudtrail_tampering::descriptor();
+    assert_eq!(d.name, "cloudtrail-tampering");
+    assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
+    assert!(d.capabilities.is_empty());
+    for p in &d.patterns {
+        let v: trailwarden_plugin_sdk::serde_json::Value =
+            trailwarden_plugin_sdk::serde_json::from_str(p).expect("pattern is JSON");
+        assert!(v.is_object());
+    }
+}
+
+fn cloudtrail_event(name: &str, raw: &str) -> trailwarden_plugin_sdk::Event {
+    trailwarden_plugin_sdk::Event {
+        id: "e1".into(),
+        source: Some("cloudtrail.amazonaws.com".into()),
+        name: Some(name.into()),
+        account: Some("111122223333".into()),
+        region: Some("eu-west-1".into()),
+        event_type: Some("AwsApiCall".into()),
+        raw: raw.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn unreadable_raw_still_reports_stop_but_not_selectors() {
+    let f = cloudtrail_tampering::detect(&cloudtrail_event("StopLogging", "not json"));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule_id, "aws.cloudtrail.stopped");
+    assert!(f[0].resources.is_empty());
+    assert_eq!(
+        f[0].dedup_key,
+        "aws.cloudtrail.stopped:111122223333:eu-west-1:unnamed"
+    );
+    assert!(
+        cloudtrail_tampering::detect(&cloudtrail_event("PutEventSelectors", "not json")).is_empty()
+    );
+    let f = cloudtrail_tampering::detect(&cloudtrail_event("UpdateTrail", "not json"));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, trailwarden_plugin_sdk::Severity::Medium);
+}

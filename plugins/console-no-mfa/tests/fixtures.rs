@@ -1,0 +1,51 @@
+//! Runs the fixtures and the Panther comparison natively, through `detect`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use trailwarden_plugin_sdk::testing;
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn fixtures() {
+    testing::assert_fixtures(DIR, console_no_mfa::detect);
+}
+
+#[test]
+fn panther_agreement() {
+    testing::assert_panther_agreement("console-no-mfa", DIR, console_no_mfa::detect);
+}
+
+#[test]
+fn survives_the_corpus() {
+    testing::assert_survives_corpus(console_no_mfa::detect);
+}
+
+#[test]
+fn descriptor_names_the_crate_and_parses() {
+    let d = console_no_mfa::descriptor();
+    assert_eq!(d.name, "console-no-mfa");
+    assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
+    assert!(d.capabilities.is_empty());
+    for p in &d.patterns {
+        let v: trailwarden_plugin_sdk::serde_json::Value =
+            trailwarden_plugin_sdk::serde_json::from_str(p).expect("pattern is JSON");
+        assert!(v.is_object());
+    }
+}
+
+#[test]
+fn unreadable_raw_gives_no_finding() {
+    let e = trailwarden_plugin_sdk::Event {
+        id: "e1".into(),
+        source: Some("signin.amazonaws.com".into()),
+        name: Some("ConsoleLogin".into()),
+        principal: trailwarden_plugin_sdk::Principal {
+            r#type: Some("IAMUser".into()),
+            ..Default::default()
+        },
+        mfa_authenticated: Some(false),
+        raw: "{\"truncated".into(),
+        ..Default::default()
+    };
+    assert!(console_no_mfa::detect(&e).is_empty());
+}

@@ -1,0 +1,155 @@
+//! `root-usage`: the AWS root user was used.
+//!
+//! One finding (`aws.root.usage`, high) per successful call or console sign-in made by the
+//! root user itself, i.e. `userIdentity.type == "Root"` and:
+//! - not made by an AWS service: no `invokedBy` (except `signin.amazonaws.com`, the console
+//!   sign-in service acting for the person at the console) and `eventType` is not
+//!   `AwsServiceEvent`;
+//! - successful: no `errorCode`/`errorMessage`, and for sign-in events no `Failure` in
+//!   `responseElements` (a failed root sign-in is brute force, not use).
+//!
+//! Unlike Panther's `AWS.Root.Activity` it also reports read-only calls and
+//! `CreateServiceLinkedRole` (as the CIS "root account usage" metric does): with root there
+//! is no harmless use, and one incident is grouped by the dedup key (account + source IP).
+
+use trailwarden_plugin_sdk::json::{at, resource_arns};
+use trailwarden_plugin_sdk::serde_json::{json, Value};
+use trailwarden_plugin_sdk::{non_empty, Descriptor, Event, Finding, Severity};
+
+/// The rule id of every finding of this plugin.
+pub const RULE_ID: &str = "aws.root.usage";
+
+/// `invokedBy` values that still mean the root user acted in person (console credential
+/// pages call IAM through the sign-in service).
+const PERSONAL_INVOKERS: &[&str] = &["signin.amazonaws.com"];
+
+/// Name, version and the EventBridge pattern: every event whose principal is the root user.
+pub fn descriptor() -> Descriptor {
+    Descriptor {
+        name: env!("CARGO_PKG_NAME").to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        patterns: vec![r#"{"detail":{"userIdentity":{"type":["Root"]}}}"#.to_owned()],
+        capabilities: Vec::new(),
+    }
+}
+
+/// The findings for one event (none, or one `aws.root.usage`).
+pub fn detect(event: &Event) -> Vec<Finding> {
+    if event.principal.r#type.as_deref() != Some("Root") {
+        return Vec::new();
+    }
+    if let Some(by) = non_empty(event.principal.invoked_by.as_deref()) {
+        if !PERSONAL_INVOKERS.contains(&by) {
+            return Vec::new();
+        }
+    }
+    // Service events are AWS acting; VPC endpoint network activity events (`AwsVpceEvent`)
+    // repeat a call that is logged as its own management event.
+    if matches!(
+        event.event_type.as_deref(),
+        Some("AwsServiceEvent" | "AwsVpceEvent")
+    ) || event.failed()
+    {
+        return Vec::new();
+    }
+    let raw = event.raw_json();
+    if raw.as_ref().is_some_and(|r| sign_in_failed(event, r)) {
+        return Vec::new();
+    }
+    vec![finding(event, raw.as_ref())]
+}
+
+/// Whether a sign-in event reports `Failure` in `responseElements` (e.g.
+/// `{"ConsoleLogin": "Failure"}`), which CloudTrail records without an error code.
+fn sign_in_failed(event: &Event, raw: &Value) -> bool {
+    let sign_in = event.event_type.as_deref() == Some("AwsConsoleSignIn")
+        || event.source.as_deref() == Some("signin.amazonaws.com");
+    sign_in
+        && raw
+            .get("responseElements")
+            .and_then(Value::as_object)
+            .is_some_and(|o| o.values().any(|v| v.as_str() == Some("Failure")))
+}
+
+fn finding(event: &Event, raw: Option<&Value>) -> Finding {
+    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let root_arn = non_empty(event.principal.arn.as_deref())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("arn:{}:iam::{account}:root", event.partition()));
+    let ip = non_empty(event.source_ip.as_deref()).unwrap_or("an unknown address");
+    let region = non_empty(event.region.as_deref()).unwrap_or("an unknown region");
+    let name = non_empty(event.name.as_deref()).unwrap_or("an unnamed action");
+    let console_sign_in = event.name.as_deref() == Some("ConsoleLogin");
+    let mfa = raw
+        .and_then(|r| at(r, &["additionalEventData", "MFAUsed"]))
+        .and_then(trailwarden_plugin_sdk::json::boolish)
+        .or(event.mfa_authenticated);
+
+    let (title, what) = if console_sign_in {
+        (
+            format!("Root user signed in to the console of account {account}"),
+            "signed in to the AWS console".to_owned(),
+        )
+    } else {
+        let action = match event.service() {
+            Some(service) => format!("{service}:{name}"),
+            None => name.to_owned(),
+        };
+        (
+            format!("Root user called {action} in account {account}"),
+            format!("called {action}"),
+        )
+    };
+    let mfa_text = match mfa {
+        Some(true) => "with MFA",
+        Some(false) => "without MFA",
+        None => "with MFA use unknown",
+    };
+    let key_text = match non_empty(event.principal.access_key_id.as_deref()) {
+        Some(key) => format!(", using access key {key}"),
+        None => String::new(),
+    };
+    let agent = non_empty(event.user_agent.as_deref()).unwrap_or("unknown");
+    let description = format!(
+        "The root user ({root_arn}) of account {account} {what} in {region} from {ip} \
+         {mfa_text}{key_text} (user agent: {agent}). The root user has unrestricted access to \
+         the account and cannot be limited by IAM policies; it should be used only for the few \
+         tasks that require it. Confirm that the owner of the root credentials did this."
+    );
+
+    let mut resources = vec![root_arn.clone()];
+    for arn in raw.map(resource_arns).unwrap_or_default() {
+        if !resources.contains(&arn) {
+            resources.push(arn);
+        }
+    }
+    let context = json!({
+        "account": account,
+        "region": event.region,
+        "event_source": event.source,
+        "event_name": event.name,
+        "event_time": event.time,
+        "source_ip": event.source_ip,
+        "user_agent": event.user_agent,
+        "access_key_id": non_empty(event.principal.access_key_id.as_deref()),
+        "mfa": mfa,
+        "read_only": event.read_only,
+        "console_sign_in": console_sign_in,
+        "invoked_by": event.principal.invoked_by,
+    });
+    Finding {
+        rule_id: RULE_ID.to_owned(),
+        severity: Severity::High,
+        title,
+        description,
+        resources,
+        dedup_key: format!(
+            "{RULE_ID}:{account}:{}",
+            non_empty(event.source_ip.as_deref()).unwrap_or("unknown-ip")
+        ),
+        event_id: event.id.clone(),
+        context: context.to_string(),
+    }
+}
+
+trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);

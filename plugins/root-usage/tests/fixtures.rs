@@ -1,0 +1,76 @@
+//! Runs the fixtures and the Panther comparison natively, through `detect`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use trailwarden_plugin_sdk::testing;
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn fixtures() {
+    testing::assert_fixtures(DIR, root_usage::detect);
+}
+
+#[test]
+fn panther_agreement() {
+    testing::assert_panther_agreement("root-usage", DIR, root_usage::detect);
+}
+
+#[test]
+fn survives_the_corpus() {
+    testing::assert_survives_corpus(root_usage::detect);
+}
+
+#[test]
+fn descriptor_names_the_crate_and_parses() {
+    let d = root_usage::descriptor();
+    assert_eq!(d.name, "root-usage");
+    assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
+    assert!(d.capabilities.is_empty());
+    for p in &d.patterns {
+        let v: trailwarden_plugin_sdk::serde_json::Value =
+            trailwarden_plugin_sdk::serde_json::from_str(p).expect("pattern is JSON");
+        assert!(v.is_object());
+    }
+}
+
+fn root_event(raw: &str) -> trailwarden_plugin_sdk::Event {
+    trailwarden_plugin_sdk::Event {
+        id: "e1".into(),
+        source: Some("iam.amazonaws.com".into()),
+        name: Some("CreateUser".into()),
+        account: Some("111122223333".into()),
+        region: Some("us-east-1".into()),
+        source_ip: Some("192.0.2.1".into()),
+        principal: trailwarden_plugin_sdk::Principal {
+            r#type: Some("Root".into()),
+            ..Default::default()
+        },
+        event_type: Some("AwsApiCall".into()),
+        raw: raw.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn hot_fields_suffice_when_raw_is_not_json() {
+    let f = root_usage::detect(&root_event("not json"));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].resources, vec!["arn:aws:iam::111122223333:root"]);
+    assert_eq!(f[0].dedup_key, "aws.root.usage:111122223333:192.0.2.1");
+    let ctx: trailwarden_plugin_sdk::serde_json::Value =
+        trailwarden_plugin_sdk::serde_json::from_str(&f[0].context).unwrap();
+    assert!(ctx.is_object());
+}
+
+#[test]
+fn services_errors_and_network_records_are_not_root_use() {
+    let mut e = root_event("{}");
+    e.principal.invoked_by = Some("cloudformation.amazonaws.com".into());
+    assert!(root_usage::detect(&e).is_empty());
+    let mut e = root_event("{}");
+    e.event_type = Some("AwsVpceEvent".into());
+    assert!(root_usage::detect(&e).is_empty());
+    let mut e = root_event("{}");
+    e.error_code = Some("AccessDenied".into());
+    assert!(root_usage::detect(&e).is_empty());
+}

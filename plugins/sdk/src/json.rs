@@ -1,0 +1,102 @@
+//! Small, forgiving accessors over a CloudTrail record as [`serde_json::Value`].
+//!
+//! CloudTrail data has traps: booleans written as strings, account ids as numbers, `null`
+//! where an object is expected. These accessors return `None` instead of failing.
+
+use serde_json::Value;
+
+/// The value at `path` (object keys), if every step exists.
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| v.as_object()?.get(*key))
+}
+
+/// The value at `path`, with keys compared case-insensitively (exact match preferred).
+/// Useful for request parameters, which some producers write in PascalCase.
+pub fn at_ci<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| get_ci(v, key))
+}
+
+/// `v[key]`, with the key compared case-insensitively (exact match preferred).
+pub fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The string at `path`, if it is a non-empty string.
+pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(v, path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The text at `path`: a non-empty string, or a number or boolean written out.
+pub fn text_at(v: &Value, path: &[&str]) -> Option<String> {
+    text(at(v, path)?)
+}
+
+/// A scalar as text: a non-empty string, or a number or boolean written out.
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The boolean at `path`: `true`/`false`, or a string such as `"true"`, `"True"`, `"false"`,
+/// `"yes"`, `"no"`, `"1"`, `"0"`.
+pub fn bool_at(v: &Value, path: &[&str]) -> Option<bool> {
+    boolish(at(v, path)?)
+}
+
+/// A boolean written as a JSON boolean, a number 0/1 or a string.
+pub fn boolish(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Some(true),
+            "false" | "no" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The `ARN`s listed in the record's `resources` array (CloudTrail's own resource list).
+pub fn resource_arns(record: &Value) -> Vec<String> {
+    record
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|r| get_ci(r, "ARN").and_then(Value::as_str))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accessors_forgive_cloudtrail_quirks() {
+        let v = json!({"a": {"b": "True", "n": 12345, "e": "", "B": "x"}, "resources": [{"ARN": "arn:1"}, {"arn": "arn:2"}, {}]});
+        assert_eq!(bool_at(&v, &["a", "b"]), Some(true));
+        assert_eq!(text_at(&v, &["a", "n"]).as_deref(), Some("12345"));
+        assert_eq!(str_at(&v, &["a", "e"]), None);
+        assert_eq!(str_at(&v, &["a", "missing"]), None);
+        assert_eq!(at_ci(&v, &["A", "b"]).and_then(Value::as_str), Some("True"));
+        assert_eq!(resource_arns(&v), vec!["arn:1", "arn:2"]);
+        assert_eq!(at(&json!(null), &["x"]), None);
+    }
+}

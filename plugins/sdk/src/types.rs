@@ -1,0 +1,230 @@
+//! Plain Rust mirrors of the WIT types in `trailwarden:plugin/types@0.1.0`.
+//!
+//! Plugins are written against these, so that their logic builds and tests natively; on wasm
+//! the [`crate::component`] glue converts to and from the generated bindings.
+
+use serde_json::Value;
+
+/// Who made the call, as CloudTrail's `userIdentity` says it (WIT `principal`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`, `AWSAccount`, ...
+    pub r#type: Option<String>,
+    pub arn: Option<String>,
+    pub account_id: Option<String>,
+    /// `userName`, or for a role session the role's name.
+    pub user_name: Option<String>,
+    pub access_key_id: Option<String>,
+    /// For role sessions: the ARN of the role (or user) that issued the session.
+    pub session_issuer_arn: Option<String>,
+    /// The AWS service that acted, for `AWSService` principals and `invokedBy`.
+    pub invoked_by: Option<String>,
+}
+
+/// One CloudTrail record with its hot fields parsed by the host (WIT `event`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    /// CloudTrail `eventID`; the host synthesises a stable one when it is missing.
+    pub id: String,
+    /// `eventTime`, RFC 3339 as CloudTrail writes it.
+    pub time: Option<String>,
+    /// `eventSource`, e.g. `iam.amazonaws.com`.
+    pub source: Option<String>,
+    /// `eventName`, e.g. `CreateAccessKey`.
+    pub name: Option<String>,
+    pub region: Option<String>,
+    /// The account the event was recorded in (`recipientAccountId`).
+    pub account: Option<String>,
+    pub principal: Principal,
+    /// Whether the caller authenticated with MFA, when CloudTrail says.
+    pub mfa_authenticated: Option<bool>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub read_only: Option<bool>,
+    /// `eventType`: `AwsApiCall`, `AwsConsoleSignIn`, `AwsServiceEvent`, ...
+    pub event_type: Option<String>,
+    /// The whole record as JSON text, for everything not parsed above.
+    pub raw: String,
+}
+
+impl Event {
+    /// The whole record parsed from [`Event::raw`], if it is a JSON object.
+    ///
+    /// Parse it once per event and pass the value around: checks that need it should simply
+    /// not fire when it is `None` (the host hands over whatever it received).
+    pub fn raw_json(&self) -> Option<Value> {
+        match serde_json::from_str::<Value>(&self.raw) {
+            Ok(v @ Value::Object(_)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// True when CloudTrail recorded an error (`errorCode` or `errorMessage` non-empty), the
+    /// same test as Panther's `aws_cloudtrail_success`.
+    pub fn failed(&self) -> bool {
+        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+        set(&self.error_code) || set(&self.error_message)
+    }
+
+    /// `eventSource` and `eventName` both equal the given ones.
+    pub fn is(&self, source: &str, name: &str) -> bool {
+        self.source.as_deref() == Some(source) && self.name.as_deref() == Some(name)
+    }
+
+    /// The account the event belongs to: `recipientAccountId`, else the principal's account.
+    pub fn account_or_principal_account(&self) -> Option<&str> {
+        non_empty(self.account.as_deref()).or(non_empty(self.principal.account_id.as_deref()))
+    }
+
+    /// The ARN partition (`aws`, `aws-us-gov`, `aws-cn`) from the principal's ARN, else `aws`.
+    pub fn partition(&self) -> &str {
+        self.principal
+            .arn
+            .as_deref()
+            .and_then(|arn| arn.strip_prefix("arn:"))
+            .and_then(|rest| rest.split(':').next())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
+
+    /// Who acted, for titles and descriptions: `IAM user alice`, `the root user`,
+    /// `role session arn:aws:sts::1:assumed-role/r/s`, ..., else `an unknown principal`.
+    pub fn actor(&self) -> String {
+        let p = &self.principal;
+        let arn = non_empty(p.arn.as_deref());
+        let user = non_empty(p.user_name.as_deref());
+        match (non_empty(p.r#type.as_deref()), arn, user) {
+            (Some("Root"), _, _) => "the root user".to_owned(),
+            (Some("IAMUser"), _, Some(user)) => format!("IAM user {user}"),
+            (Some("AssumedRole"), Some(arn), _) => format!("role session {arn}"),
+            (Some("FederatedUser"), Some(arn), _) => format!("federated user {arn}"),
+            (Some("AWSService"), _, _) => match non_empty(p.invoked_by.as_deref()) {
+                Some(service) => format!("AWS service {service}"),
+                None => "an AWS service".to_owned(),
+            },
+            (_, Some(arn), _) => arn.to_owned(),
+            (Some(kind), None, Some(user)) => format!("{kind} {user}"),
+            (Some(kind), None, None) => format!("a {kind} principal"),
+            (None, None, Some(user)) => user.to_owned(),
+            (None, None, None) => "an unknown principal".to_owned(),
+        }
+    }
+
+    /// Where the call came from, for descriptions: `from 192.0.2.1 (user agent: aws-cli/2)`.
+    pub fn origin(&self) -> String {
+        let ip = non_empty(self.source_ip.as_deref()).unwrap_or("an unknown address");
+        match non_empty(self.user_agent.as_deref()) {
+            Some(agent) => format!("from {ip} (user agent: {agent})"),
+            None => format!("from {ip}"),
+        }
+    }
+
+    /// The short service name: `iam` for `iam.amazonaws.com`.
+    pub fn service(&self) -> Option<&str> {
+        self.source
+            .as_deref()
+            .map(|s| s.strip_suffix(".amazonaws.com").unwrap_or(s))
+    }
+}
+
+/// `Some(s)` unless `s` is absent or blank.
+pub fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+/// `s` with its first character upper-cased, for sentences that start with
+/// [`Event::actor`].
+pub fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// How bad a finding is (WIT `severity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The lower-case name, as the fixtures and the host write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a name, case-insensitively.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// What a detection raised (WIT `finding`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable id of the detection rule, e.g. `aws.root.usage`.
+    pub rule_id: String,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    /// ARNs or names of the resources involved.
+    pub resources: Vec<String>,
+    /// Findings with the same dedup key describe the same incident.
+    pub dedup_key: String,
+    /// The id of the event that raised it.
+    pub event_id: String,
+    /// Extra facts as a JSON object text (may be empty).
+    pub context: String,
+}
+
+/// What a plugin is and what it wants (WIT `descriptor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Descriptor {
+    pub name: String,
+    pub version: String,
+    /// EventBridge event patterns (JSON text), matched against the event in its EventBridge
+    /// envelope form. The plugin receives an event if any pattern matches.
+    pub patterns: Vec<String>,
+    /// Capabilities it wants, e.g. `iam.disable-access-key`.
+    pub capabilities: Vec<String>,
+}
+
+/// Why `handle` failed (WIT `plugin-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginError {
+    /// The plugin was handed something it cannot read.
+    BadInput(String),
+    /// The plugin failed on its own account.
+    Internal(String),
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginError::BadInput(m) => write!(f, "bad input: {m}"),
+            PluginError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for PluginError {}
