@@ -1,5 +1,6 @@
 //! The component glue (wasm32 only): wit-bindgen bindings of the world `detector`
-//! (`wit/0.1.0` at the repository root: the contract version these plugins implement),
+//! (`wit/plugin.wit` at the repository root, `trailwarden:plugin@0.1.0`: the contract version
+//! these plugins implement),
 //! conversions between them and the plain types, and [`HostState`].
 //!
 //! Plugin crates do not use this module directly: [`crate::export_plugin!`] and
@@ -12,7 +13,7 @@ use crate::{log::Level, Descriptor, Event, Finding, Plugin, PluginError, Princip
 pub mod bindings {
     wit_bindgen::generate!({
         world: "detector",
-        path: "../../wit/0.1.0",
+        path: "../../wit/plugin.wit",
         pub_export_macro: true,
         export_macro_name: "__export_detector",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
