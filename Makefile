@@ -6,7 +6,7 @@ WASM_TARGET := wasm32-wasip2
 export CARGO_TARGET_DIR := $(CURDIR)/target
 
 DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa
-TEST_GUESTS := infinite-loop memory-hog trap flood
+TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010
 
 .PHONY: help build plugins host test demo bench fmt lint clean
 

@@ -9,15 +9,27 @@
 //! | `aws.cloudtrail.updated` | `UpdateTrail` | high if it weakens the trail (single-region, global events off, validation off, encryption or CloudWatch delivery removed, destination bucket changed), else medium |
 //! | `aws.cloudtrail.selectors-narrowed` | `PutEventSelectors` (`PutAdvancedEventSelectors`) whose new selectors, taken together, no longer log every management event | high if write events are no longer logged, else medium |
 //!
+//! Responses (the notify target is the config's `notify_target`, default `security-team`):
+//! - `StopLogging`: `cloudtrail.start-logging` on the trail, as the request named it (name or
+//!   ARN; the host acts in the event's account and region, where that name resolved), then
+//!   `notify.send` of the finding;
+//! - `DeleteTrail`: `notify.send` only (the trail is gone).
+//!
+//! Other findings are only reported.
+//!
 //! Selectors are judged from the request alone (the previous configuration is not in the
 //! event): management events are fully logged when, for both read and write events, some
 //! selector includes them with no excluded event source.
 
 use std::collections::BTreeSet;
 
+use trailwarden_plugin_sdk::capability::{log_receipt, CLOUDTRAIL_START_LOGGING, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{capitalize, non_empty, Descriptor, Event, Finding, Severity};
+use trailwarden_plugin_sdk::{
+    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
+    Responder, Severity, State,
+};
 
 pub const STOPPED: &str = "aws.cloudtrail.stopped";
 pub const DELETED: &str = "aws.cloudtrail.deleted";
@@ -39,6 +51,9 @@ pub const EVENT_NAMES: &[&str] = &[
     "DeleteEventDataStore",
 ];
 
+/// The capabilities it calls.
+pub const CAPABILITIES: &[&str] = &[CLOUDTRAIL_START_LOGGING, NOTIFY_SEND];
+
 /// Name, version and the EventBridge pattern: the CloudTrail calls listed in
 /// [`EVENT_NAMES`].
 pub fn descriptor() -> Descriptor {
@@ -52,7 +67,24 @@ pub fn descriptor() -> Descriptor {
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         patterns: vec![pattern.to_string()],
-        capabilities: Vec::new(),
+        capabilities: trailwarden_plugin_sdk::strings(CAPABILITIES),
+        fixtures: trailwarden_plugin_sdk::fixtures![
+            "advanced-selectors-narrowed.json",
+            "delete-trail-envelope.json",
+            "delete-trail-via-cloudformation.json",
+            "event-data-store.json",
+            "failed-calls.json",
+            "not-tampering.json",
+            "selectors-management-off.json",
+            "selectors-partly-narrowed.json",
+            "selectors-widened.json",
+            "stop-logging-restart-denied.json",
+            "stop-logging.json",
+            "update-trail-other.json",
+            "update-trail-weakened.json",
+        ],
+        // It acts: trailwarden's own StartLogging must not come back to it.
+        self_caused_events: false,
     }
 }
 
@@ -592,7 +624,63 @@ fn selectors_narrowed(event: &Event, raw: &Value) -> Option<Finding> {
     ))
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+/// The trail a `StopLogging` request named (name or ARN), as given.
+fn stopped_trail(event: &Event) -> Option<String> {
+    let raw = event.raw_json();
+    param_str(raw.as_ref(), "name")
+        .or_else(|| param_str(raw.as_ref(), "trailName"))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The response to one finding of `event`: restart a stopped trail and notify; notify of a
+/// deleted trail.
+pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
+    let id = event.id.as_str();
+    match (event.name.as_deref(), finding.rule_id.as_str()) {
+        (Some("StopLogging"), STOPPED) => {
+            // Without a readable trail name there is nothing to restart; still notify.
+            if let Some(trail) = stopped_trail(event) {
+                let receipt = caps.start_logging(id, &trail);
+                log_receipt(CLOUDTRAIL_START_LOGGING, id, receipt);
+            }
+            let receipt = caps.notify(id, config.notify_target(), finding);
+            log_receipt(NOTIFY_SEND, id, receipt);
+        }
+        (Some("DeleteTrail"), DELETED) => {
+            let receipt = caps.notify(id, config.notify_target(), finding);
+            log_receipt(NOTIFY_SEND, id, receipt);
+        }
+        _ => {}
+    }
+}
+
+/// The plugin: [`detect`] each event, [`respond`] to each finding.
+pub struct CloudTrailTampering;
+
+impl Responder for CloudTrailTampering {
+    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
+
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn handle(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        _state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_and_respond(
+            events,
+            detect,
+            |event, finding| respond(event, finding, caps, config),
+        ))
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(CloudTrailTampering);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! Runs the fixtures and the Panther comparison natively, through `detect`.
+//! Runs the fixtures (findings and actions) natively through the plugin's `handle`, and the
+//! Panther comparison and the shared corpus through `detect` (and `handle`).
 #![cfg(not(target_arch = "wasm32"))]
 
 use trailwarden_plugin_sdk::testing;
@@ -7,7 +8,7 @@ const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn fixtures() {
-    testing::assert_fixtures(DIR, cloudtrail_tampering::detect);
+    testing::assert_responder_fixtures::<cloudtrail_tampering::CloudTrailTampering>(DIR);
 }
 
 #[test]
@@ -18,6 +19,7 @@ fn panther_agreement() {
 #[test]
 fn survives_the_corpus() {
     testing::assert_survives_corpus(cloudtrail_tampering::detect);
+    testing::assert_responder_survives_corpus::<cloudtrail_tampering::CloudTrailTampering>();
 }
 
 #[test]
@@ -25,7 +27,11 @@ fn descriptor_names_the_crate_and_parses() {
     let d = cloudtrail_tampering::descriptor();
     assert_eq!(d.name, "cloudtrail-tampering");
     assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
-    assert!(d.capabilities.is_empty());
+    assert_eq!(
+        d.capabilities,
+        trailwarden_plugin_sdk::strings(cloudtrail_tampering::CAPABILITIES)
+    );
+    assert!(!d.self_caused_events);
     for p in &d.patterns {
         let v: trailwarden_plugin_sdk::serde_json::Value =
             trailwarden_plugin_sdk::serde_json::from_str(p).expect("pattern is JSON");

@@ -37,6 +37,18 @@ pub fn descriptor() -> Descriptor {
                 .to_owned(),
         ],
         capabilities: Vec::new(),
+        fixtures: trailwarden_plugin_sdk::fixtures![
+            "eventbridge-envelope.json",
+            "failed-sign-ins.json",
+            "federated-sign-ins.json",
+            "iam-user-without-mfa.json",
+            "mfa-used.json",
+            "not-console-login.json",
+            "role-session-from-keys.json",
+            "role-session-with-mfa.json",
+            "root-without-mfa.json",
+        ],
+        self_caused_events: false,
     }
 }
 

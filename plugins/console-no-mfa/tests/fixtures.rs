@@ -26,6 +26,8 @@ fn descriptor_names_the_crate_and_parses() {
     assert_eq!(d.name, "console-no-mfa");
     assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
     assert!(d.capabilities.is_empty());
+    assert!(!d.self_caused_events);
+    testing::assert_ships_fixtures(DIR, &d);
     for p in &d.patterns {
         let v: trailwarden_plugin_sdk::serde_json::Value =
             trailwarden_plugin_sdk::serde_json::from_str(p).expect("pattern is JSON");

@@ -8,13 +8,21 @@
 //! - successful: no `errorCode`/`errorMessage`, and for sign-in events no `Failure` in
 //!   `responseElements` (a failed root sign-in is brute force, not use).
 //!
+//! Response: on a root console sign-in (`ConsoleLogin`), the finding is sent to the notify
+//! target named in the plugin config (`{"notify_target": "..."}`, default `security-team`)
+//! with `notify.send`. Other root calls are only reported.
+//!
 //! Unlike Panther's `AWS.Root.Activity` it also reports read-only calls and
 //! `CreateServiceLinkedRole` (as the CIS "root account usage" metric does): with root there
 //! is no harmless use, and one incident is grouped by the dedup key (account + source IP).
 
+use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, resource_arns};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{non_empty, Descriptor, Event, Finding, Severity};
+use trailwarden_plugin_sdk::{
+    non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Severity,
+    State,
+};
 
 /// The rule id of every finding of this plugin.
 pub const RULE_ID: &str = "aws.root.usage";
@@ -23,13 +31,29 @@ pub const RULE_ID: &str = "aws.root.usage";
 /// pages call IAM through the sign-in service).
 const PERSONAL_INVOKERS: &[&str] = &["signin.amazonaws.com"];
 
+/// The capabilities it calls: `notify.send`.
+pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
+
 /// Name, version and the EventBridge pattern: every event whose principal is the root user.
 pub fn descriptor() -> Descriptor {
     Descriptor {
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         patterns: vec![r#"{"detail":{"userIdentity":{"type":["Root"]}}}"#.to_owned()],
-        capabilities: Vec::new(),
+        capabilities: trailwarden_plugin_sdk::strings(CAPABILITIES),
+        fixtures: trailwarden_plugin_sdk::fixtures![
+            "aws-service-on-behalf.json",
+            "console-credentials-page.json",
+            "console-session-one-incident.json",
+            "console-sign-in.json",
+            "eventbridge-envelope-api-call.json",
+            "failed-api-call.json",
+            "failed-sign-ins.json",
+            "not-root.json",
+            "read-only-enumeration.json",
+        ],
+        // It acts: trailwarden's own calls must not come back to it.
+        self_caused_events: false,
     }
 }
 
@@ -152,4 +176,36 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
     }
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+/// The response to one finding of `event`: a console sign-in is sent to the notify target.
+pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
+    if finding.rule_id == RULE_ID && event.name.as_deref() == Some("ConsoleLogin") {
+        let receipt = caps.notify(&event.id, config.notify_target(), finding);
+        log_receipt(NOTIFY_SEND, &event.id, receipt);
+    }
+}
+
+/// The plugin: [`detect`] each event, [`respond`] to each finding.
+pub struct RootUsage;
+
+impl Responder for RootUsage {
+    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
+
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn handle(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        _state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_and_respond(
+            events,
+            detect,
+            |event, finding| respond(event, finding, caps, config),
+        ))
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(RootUsage);

@@ -1,26 +1,41 @@
-//! The component glue (wasm32 only): wit-bindgen bindings of the world `detector`
-//! (`wit/plugin.wit` at the repository root, `trailwarden:plugin@0.1.0`: the contract version
-//! these plugins implement),
-//! conversions between them and the plain types, and [`HostState`].
+//! The component glue (wasm32 only): wit-bindgen bindings of the world `responder`
+//! (`wit/0.2.0/plugin.wit` at the repository root, `trailwarden:plugin@0.2.0`: the contract
+//! version these plugins implement), conversions between them and the plain types,
+//! [`HostState`] and [`HostCapabilities`].
 //!
-//! Plugin crates do not use this module directly: [`crate::export_plugin!`] and
-//! [`crate::export_detector!`] do.
+//! Plugin crates do not use this module directly: [`crate::export_responder!`],
+//! [`crate::export_detector!`] and [`crate::export_plugin!`] do.
+//!
+//! Every plugin binds the world `responder` (which includes `detector`), but a component
+//! imports only the functions its code can reach: a detector imports `log` (and `state` or
+//! `config` if it uses them), a responder additionally the capability functions listed in
+//! [`Responder::CAPABILITIES`].
 
-use crate::{log::Level, Descriptor, Event, Finding, Plugin, PluginError, Principal, Severity};
+use std::marker::PhantomData;
 
-/// The generated bindings of `trailwarden:plugin/detector@0.1.0`.
+use crate::capability::{self, contains};
+use crate::{
+    log::Level, Capabilities, Config, Descriptor, Event, Finding, Plugin, PluginError, Principal,
+    Receipt, Responder, Severity,
+};
+
+/// The generated bindings of `trailwarden:plugin/responder@0.2.0`.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "detector",
-        path: "../../wit/plugin.wit",
+        world: "responder",
+        path: "../../wit/0.2.0",
         pub_export_macro: true,
-        export_macro_name: "__export_detector",
+        export_macro_name: "__export_responder",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
     });
 }
 
-use bindings::trailwarden::plugin::{log as wit_log, state as wit_state, types as wit};
+use bindings::trailwarden::plugin::{
+    cloudtrail as wit_cloudtrail, config as wit_config, eventbridge as wit_eventbridge,
+    iam as wit_iam, log as wit_log, notify as wit_notify, s3 as wit_s3, state as wit_state,
+    types as wit,
+};
 
 /// Runs `P::handle` on a batch of WIT events and converts the result back.
 ///
@@ -31,6 +46,28 @@ pub fn handle<P: Plugin>(events: Vec<wit::Event>) -> Result<Vec<wit::Finding>, w
     P::handle(events)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from)
+}
+
+/// Runs `R::handle` on a batch of WIT events, with the host's capabilities (those `R`
+/// lists), state and config, and converts the result back.
+///
+/// # Errors
+/// The config is not a JSON object, or whatever `R::handle` returns, converted to the WIT
+/// `plugin-error`.
+pub fn respond<R: Responder>(
+    events: Vec<wit::Event>,
+) -> Result<Vec<wit::Finding>, wit::PluginError> {
+    let events: Vec<Event> = events.into_iter().map(Event::from).collect();
+    let config = Config::current().map_err(wit::PluginError::from)?;
+    let caps = HostCapabilities::<R>::new();
+    R::handle(&events, &caps, &HostState, &config)
+        .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
+        .map_err(wit::PluginError::from)
+}
+
+/// The plugin's config as the host gives it (`config.get`).
+pub(crate) fn config_text() -> String {
+    wit_config::get()
 }
 
 pub(crate) fn log(level: Level, message: &str) {
@@ -63,6 +100,155 @@ impl crate::State for HostState {
 
     fn increment(&self, key: &str, delta: i64, ttl_seconds: Option<u32>) -> i64 {
         wit_state::increment(key, delta, ttl_seconds)
+    }
+}
+
+/// The host's capabilities (WIT `iam`, `cloudtrail`, `s3`, `eventbridge`, `notify`) for the
+/// responder `R`.
+///
+/// Each method calls the host only if its capability is in `R::CAPABILITIES`; otherwise it
+/// answers [`Receipt::Denied`] itself. The test is a constant, so the import of a capability
+/// that `R` does not list is unreachable code, never referenced, and the component does not
+/// import it: the host sees exactly what the plugin may ask for.
+pub struct HostCapabilities<R: ?Sized>(PhantomData<fn() -> R>);
+
+impl<R: Responder + ?Sized> HostCapabilities<R> {
+    pub fn new() -> Self {
+        HostCapabilities(PhantomData)
+    }
+}
+
+impl<R: Responder + ?Sized> Default for HostCapabilities<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn undeclared(name: &str) -> Receipt {
+    Receipt::Denied(format!(
+        "capability {name} is not in the plugin's CAPABILITIES, so the component does not import it"
+    ))
+}
+
+/// `if R lists $name { $call } else { denied }`, decided at compile time.
+macro_rules! gated {
+    ($name:expr, $call:expr) => {
+        if const { contains(R::CAPABILITIES, $name) } {
+            Receipt::from($call)
+        } else {
+            undeclared($name)
+        }
+    };
+}
+
+impl<R: Responder + ?Sized> Capabilities for HostCapabilities<R> {
+    fn disable_access_key(&self, event_id: &str, user_name: &str, key: &str) -> Receipt {
+        gated!(
+            capability::IAM_DISABLE_ACCESS_KEY,
+            wit_iam::disable_access_key(event_id, user_name, key)
+        )
+    }
+
+    fn delete_access_key(&self, event_id: &str, user_name: &str, key: &str) -> Receipt {
+        gated!(
+            capability::IAM_DELETE_ACCESS_KEY,
+            wit_iam::delete_access_key(event_id, user_name, key)
+        )
+    }
+
+    fn delete_login_profile(&self, event_id: &str, user_name: &str) -> Receipt {
+        gated!(
+            capability::IAM_DELETE_LOGIN_PROFILE,
+            wit_iam::delete_login_profile(event_id, user_name)
+        )
+    }
+
+    fn quarantine_user(&self, event_id: &str, user_name: &str) -> Receipt {
+        gated!(
+            capability::IAM_QUARANTINE_USER,
+            wit_iam::quarantine_user(event_id, user_name)
+        )
+    }
+
+    fn quarantine_role(&self, event_id: &str, role_name: &str) -> Receipt {
+        gated!(
+            capability::IAM_QUARANTINE_ROLE,
+            wit_iam::quarantine_role(event_id, role_name)
+        )
+    }
+
+    fn detach_user_policy(&self, event_id: &str, user_name: &str, policy_arn: &str) -> Receipt {
+        gated!(
+            capability::IAM_DETACH_USER_POLICY,
+            wit_iam::detach_user_policy(event_id, user_name, policy_arn)
+        )
+    }
+
+    fn detach_role_policy(&self, event_id: &str, role_name: &str, policy_arn: &str) -> Receipt {
+        gated!(
+            capability::IAM_DETACH_ROLE_POLICY,
+            wit_iam::detach_role_policy(event_id, role_name, policy_arn)
+        )
+    }
+
+    fn detach_group_policy(&self, event_id: &str, group: &str, policy_arn: &str) -> Receipt {
+        gated!(
+            capability::IAM_DETACH_GROUP_POLICY,
+            wit_iam::detach_group_policy(event_id, group, policy_arn)
+        )
+    }
+
+    fn revoke_role_sessions(&self, event_id: &str, role_name: &str) -> Receipt {
+        gated!(
+            capability::IAM_REVOKE_ROLE_SESSIONS,
+            wit_iam::revoke_role_sessions(event_id, role_name)
+        )
+    }
+
+    fn remove_user_from_group(&self, event_id: &str, user_name: &str, group: &str) -> Receipt {
+        gated!(
+            capability::IAM_REMOVE_USER_FROM_GROUP,
+            wit_iam::remove_user_from_group(event_id, user_name, group)
+        )
+    }
+
+    fn start_logging(&self, event_id: &str, trail: &str) -> Receipt {
+        gated!(
+            capability::CLOUDTRAIL_START_LOGGING,
+            wit_cloudtrail::start_logging(event_id, trail)
+        )
+    }
+
+    fn put_public_access_block(&self, event_id: &str, bucket: &str) -> Receipt {
+        gated!(
+            capability::S3_PUT_PUBLIC_ACCESS_BLOCK,
+            wit_s3::put_public_access_block(event_id, bucket)
+        )
+    }
+
+    fn publish_finding(&self, event_id: &str, target: &str, finding: &Finding) -> Receipt {
+        gated!(
+            capability::EVENTBRIDGE_PUBLISH_FINDING,
+            wit_eventbridge::publish_finding(event_id, target, &finding.clone().into())
+        )
+    }
+
+    fn notify(&self, event_id: &str, target: &str, finding: &Finding) -> Receipt {
+        gated!(
+            capability::NOTIFY_SEND,
+            wit_notify::send(event_id, target, &finding.clone().into())
+        )
+    }
+}
+
+impl From<wit::Receipt> for Receipt {
+    fn from(r: wit::Receipt) -> Self {
+        match r {
+            wit::Receipt::Accepted(id) => Receipt::Accepted(id),
+            wit::Receipt::DryRun(id) => Receipt::DryRun(id),
+            wit::Receipt::PendingApproval(id) => Receipt::PendingApproval(id),
+            wit::Receipt::Denied(reason) => Receipt::Denied(reason),
+        }
     }
 }
 
@@ -111,6 +297,7 @@ impl From<wit::Event> for Event {
             error_message: e.error_message,
             read_only: e.read_only,
             event_type: e.event_type,
+            self_caused: e.self_caused,
             raw: e.raw,
         }
     }
@@ -133,6 +320,7 @@ impl From<Event> for wit::Event {
             error_message: e.error_message,
             read_only: e.read_only,
             event_type: e.event_type,
+            self_caused: e.self_caused,
             raw: e.raw,
         }
     }
@@ -199,6 +387,8 @@ impl From<Descriptor> for wit::Descriptor {
             version: d.version,
             patterns: d.patterns,
             capabilities: d.capabilities,
+            fixtures: d.fixtures,
+            self_caused_events: d.self_caused_events,
         }
     }
 }
@@ -210,6 +400,8 @@ impl From<wit::Descriptor> for Descriptor {
             version: d.version,
             patterns: d.patterns,
             capabilities: d.capabilities,
+            fixtures: d.fixtures,
+            self_caused_events: d.self_caused_events,
         }
     }
 }

@@ -1,26 +1,31 @@
-//! The SDK for trailwarden detection plugins.
+//! The SDK for trailwarden detection-and-response plugins.
 //!
 //! A plugin is a Rust crate built for `wasm32-wasip2`, which makes it a WebAssembly component
-//! of the world `trailwarden:plugin/detector@0.1.0` (see `wit/plugin.wit` at the repository
-//! root). Its logic is written against the plain types of this crate, so that it also builds
-//! natively (with `serde_json` alone) for tests and benchmarks:
+//! of the world `trailwarden:plugin/responder@0.2.0` (see `wit/0.2.0/plugin.wit` at the
+//! repository root). Its logic is written against the plain types of this crate, so that it
+//! also builds natively (with `serde_json` alone) for tests and benchmarks.
+//!
+//! A stateless detection exports with one line:
 //!
 //! ```ignore
 //! use trailwarden_plugin_sdk::{Descriptor, Event, Finding};
 //!
-//! pub fn descriptor() -> Descriptor { /* name, version, EventBridge patterns */ }
+//! pub fn descriptor() -> Descriptor { /* name, version, patterns, fixtures */ }
 //! pub fn detect(event: &Event) -> Vec<Finding> { /* pure logic */ }
 //!
 //! // On wasm32 this exports `describe` and `handle`; natively it expands to nothing.
 //! trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
 //! ```
 //!
-//! A plugin that needs the whole batch, or [`State`], implements [`Plugin`] and exports it
-//! with [`export_plugin!`].
+//! A plugin that acts (or needs the whole batch, [`State`] or its [`Config`]) implements
+//! [`Responder`] and exports it with [`export_responder!`]. A component imports only the
+//! capability functions listed in [`Responder::CAPABILITIES`], so a detector imports none.
 
 #[cfg(target_arch = "wasm32")]
 extern crate self as trailwarden_plugin_sdk;
 
+pub mod capability;
+pub mod config;
 pub mod json;
 pub mod log;
 pub mod state;
@@ -32,14 +37,48 @@ pub mod component;
 #[cfg(all(feature = "native-testing", not(target_arch = "wasm32")))]
 pub mod testing;
 
+pub use capability::Capabilities;
+#[cfg(not(target_arch = "wasm32"))]
+pub use capability::RecordingCapabilities;
+pub use config::Config;
 pub use serde_json;
 pub use state::{MemoryState, State};
 pub use types::{
-    capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Severity,
+    capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Receipt, Severity,
 };
 
-/// A plugin as the host sees it: `describe` and `handle` of the WIT world `detector`, over
-/// the plain types of this crate.
+/// A detection-and-response plugin: `describe` and `handle` of the WIT world `responder`,
+/// over the plain types of this crate.
+pub trait Responder {
+    /// The capabilities it may call, by name (the constants of [`capability`]), e.g.
+    /// `&[capability::NOTIFY_SEND]`.
+    ///
+    /// In a component this decides, at compile time, which capability functions the
+    /// component imports: a call to one not listed is answered [`Receipt::Denied`] without
+    /// reaching the host. `describe().capabilities` should list the same names (the native
+    /// fixture runner checks both).
+    const CAPABILITIES: &'static [&'static str];
+
+    /// Name, version, EventBridge patterns, wanted capabilities and shipped fixtures.
+    fn describe() -> Descriptor;
+
+    /// Findings for a batch of events; capability calls are made on the way, each naming
+    /// the event that caused it.
+    ///
+    /// # Errors
+    /// [`PluginError::BadInput`] only when the batch is truly unreadable; an event that is
+    /// merely not of interest (or whose `raw` is not JSON) just yields no finding.
+    fn handle(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError>;
+}
+
+/// A plugin with no capability, state or config: `describe` and `handle` over owned
+/// batches. The hostile test guests use it; new plugins use [`Responder`] or
+/// [`export_detector!`].
 pub trait Plugin {
     /// Name, version, EventBridge patterns and wanted capabilities.
     fn describe() -> Descriptor;
@@ -78,7 +117,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::component::bindings::__export_detector!(
+            $crate::component::bindings::__export_responder!(
                 __TrailwardenComponent with_types_in $crate::component::bindings
             );
         };
@@ -114,6 +153,87 @@ macro_rules! export_detector {
             $crate::export_plugin!(__TrailwardenDetector);
         };
     };
+}
+
+/// Exports a [`Responder`] implementation as the component's `describe` and `handle`.
+///
+/// `handle` gets the host's capabilities (only those in [`Responder::CAPABILITIES`] are
+/// imported), the host's state, and the plugin's config (`config.get`, once per batch).
+/// Expands to nothing unless the target is wasm32. Use it once per crate, at its root.
+#[macro_export]
+macro_rules! export_responder {
+    ($responder:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __TrailwardenComponent;
+
+            impl $crate::component::bindings::Guest for __TrailwardenComponent {
+                fn describe() -> $crate::component::bindings::Descriptor {
+                    <$responder as $crate::Responder>::describe().into()
+                }
+
+                fn handle(
+                    events: ::std::vec::Vec<$crate::component::bindings::Event>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::component::bindings::Finding>,
+                    $crate::component::bindings::PluginError,
+                > {
+                    $crate::component::respond::<$responder>(events)
+                }
+            }
+
+            $crate::component::bindings::__export_responder!(
+                __TrailwardenComponent with_types_in $crate::component::bindings
+            );
+        };
+    };
+}
+
+/// The JSON texts of fixture files of the calling crate, for [`Descriptor::fixtures`]:
+/// `fixtures!["stop-logging.json", "not-tampering.json"]` embeds
+/// `$CARGO_MANIFEST_DIR/fixtures/<file>` with `include_str!`. The native fixture runner
+/// checks that every file in `fixtures/` is listed.
+#[macro_export]
+macro_rules! fixtures {
+    ($($file:literal),* $(,)?) => {
+        ::std::vec![$(
+            ::std::string::String::from(::core::include_str!(::core::concat!(
+                ::core::env!("CARGO_MANIFEST_DIR"), "/fixtures/", $file
+            ))),
+        )*]
+    };
+}
+
+/// `names` as owned strings, e.g. `capabilities: strings(MyPlugin::CAPABILITIES)`.
+pub fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The common shape of a responder's `handle`: `detect` each event, then `respond` to each
+/// finding, unless the event was caused by trailwarden itself ([`Event::self_caused`]: the
+/// host withholds those from plugins that did not opt in, this is the second lock). Returns
+/// every finding, in event order.
+pub fn detect_and_respond(
+    events: &[Event],
+    detect: impl Fn(&Event) -> Vec<Finding>,
+    mut respond: impl FnMut(&Event, &Finding),
+) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for event in events {
+        let findings = detect(event);
+        if event.self_caused && !findings.is_empty() {
+            log::info(&format!(
+                "event {} was caused by trailwarden itself: no response",
+                event.id
+            ));
+        } else {
+            for finding in &findings {
+                respond(event, finding);
+            }
+        }
+        all.extend(findings);
+    }
+    all
 }
 
 /// Runs a per-event detection over a batch and concatenates the findings, in event order.

@@ -3,7 +3,9 @@
 //! - [`event_from_input`]: a CloudTrail record in any usual shape (bare record, EventBridge
 //!   envelope, LookupEvents item) to an [`Event`] with its hot fields extracted. The host has
 //!   its own normaliser; this one is deliberately small and only serves the tests.
-//! - [`assert_fixtures`]: runs `fixtures/*.json` of a plugin crate through its `detect`.
+//! - [`assert_fixtures`]: runs `fixtures/*.json` of a plugin crate through its `detect`;
+//!   [`assert_responder_fixtures`] through a [`Responder`]'s `handle`, checking the
+//!   capability calls against the fixtures' `actions` with [`RecordingCapabilities`].
 //! - [`assert_panther_agreement`]: compares `detect` with Panther's labelled tests, as mapped
 //!   in the crate's `panther.json`.
 //! - [`assert_survives_corpus`]: runs `detect` over every record of the shared corpus.
@@ -14,8 +16,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::capability::{self, RecordingCapabilities};
 use crate::json::{at, boolish, str_at, text_at};
-use crate::{Event, Finding, Principal};
+use crate::{
+    Capabilities, Config, Descriptor, Event, Finding, MemoryState, PluginError, Principal, Receipt,
+    Responder, State,
+};
 
 /// The shared test corpus: `$TRAILWARDEN_CORPUS`, else `shared/corpus` beside the repository.
 pub fn corpus_dir() -> PathBuf {
@@ -86,6 +92,7 @@ pub fn event_from_record(record: &Value) -> Event {
         error_message: text_at(record, &["errorMessage"]),
         read_only: at(record, &["readOnly"]).and_then(boolish),
         event_type: text_at(record, &["eventType"]),
+        self_caused: false,
         raw,
     }
 }
@@ -96,14 +103,32 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// One fixture file: `{"name", "events": [...], "findings": [ {subset of finding fields} ]}`.
+/// One fixture file: `{"name", "events": [...], "findings": [ {subset of finding fields} ],
+/// "actions": [ {"capability", "args", "receipt"} ]}` (`actions` optional).
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub path: PathBuf,
     pub name: String,
     pub events: Vec<Value>,
     pub findings: Vec<Value>,
+    /// The capability calls expected, in order; `None` when the fixture does not say (the
+    /// calls are then not checked).
+    pub actions: Option<Vec<ExpectedAction>>,
 }
+
+/// One entry of a fixture's `actions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedAction {
+    /// The capability's name, e.g. `iam.disable-access-key`.
+    pub capability: String,
+    /// A subset of the call's arguments (see [`subset_matches`]); `{}` when not given.
+    pub args: Value,
+    /// What the harness answers the call with (`"receipt"`, default `accepted`).
+    pub receipt: Receipt,
+}
+
+/// Keys a fixture file may use.
+pub const FIXTURE_KEYS: &[&str] = &["name", "events", "findings", "actions"];
 
 /// Keys an expected finding may use.
 pub const EXPECTED_KEYS: &[&str] = &[
@@ -115,11 +140,100 @@ pub const EXPECTED_KEYS: &[&str] = &[
     "event_id",
 ];
 
-/// Reads `dir/*.json`, sorted by file name.
+/// Keys an expected action may use.
+pub const ACTION_KEYS: &[&str] = &["capability", "args", "receipt"];
+
+/// A fixture's `receipt` (`accepted`, `dry-run`, `pending-approval`, `denied`) as the
+/// [`Receipt`] the harness answers the `n`th call with.
+///
+/// # Errors
+/// An unknown kind.
+pub fn receipt_from_kind(kind: &str, n: usize) -> Result<Receipt, String> {
+    let id = format!("fixture-action-{n}");
+    Ok(match kind {
+        "accepted" => Receipt::Accepted(id),
+        "dry-run" => Receipt::DryRun(id),
+        "pending-approval" => Receipt::PendingApproval(id),
+        "denied" => Receipt::Denied("denied by the fixture".to_owned()),
+        other => {
+            return Err(format!(
+                "unknown receipt `{other}` (accepted, dry-run, pending-approval, denied)"
+            ))
+        }
+    })
+}
+
+/// Parses one fixture from its JSON text.
+///
+/// # Errors
+/// What is wrong with it: not JSON, a missing or mistyped key, an unknown key.
+pub fn parse_fixture(text: &str, path: &Path) -> Result<Fixture, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    if let Some(key) = obj.keys().find(|k| !FIXTURE_KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown key `{key}` (allowed: {FIXTURE_KEYS:?})"));
+    }
+    let list = |key: &str| -> Result<Vec<Value>, String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| format!("`{key}` must be an array"))
+    };
+    let actions = match v.get("actions") {
+        None => None,
+        Some(_) => Some(
+            list("actions")?
+                .iter()
+                .enumerate()
+                .map(|(i, a)| parse_action(a, i + 1))
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
+    };
+    Ok(Fixture {
+        name: str_at(&v, &["name"]).ok_or("`name` missing")?.to_owned(),
+        events: list("events")?,
+        findings: list("findings")?,
+        actions,
+        path: path.to_owned(),
+    })
+}
+
+fn parse_action(a: &Value, n: usize) -> Result<ExpectedAction, String> {
+    let obj = a
+        .as_object()
+        .ok_or_else(|| format!("action {n} is not an object"))?;
+    if let Some(key) = obj.keys().find(|k| !ACTION_KEYS.contains(&k.as_str())) {
+        return Err(format!("action {n}: unknown key `{key}`"));
+    }
+    let capability =
+        str_at(a, &["capability"]).ok_or_else(|| format!("action {n}: `capability` missing"))?;
+    if !capability::ALL.contains(&capability) {
+        return Err(format!("action {n}: unknown capability `{capability}`"));
+    }
+    let args = match a.get("args") {
+        None => Value::Object(serde_json::Map::new()),
+        Some(args @ Value::Object(_)) => args.clone(),
+        Some(_) => return Err(format!("action {n}: `args` must be an object")),
+    };
+    let receipt = match a.get("receipt") {
+        None => receipt_from_kind("accepted", n)?,
+        Some(Value::String(kind)) => {
+            receipt_from_kind(kind, n).map_err(|e| format!("action {n}: {e}"))?
+        }
+        Some(_) => return Err(format!("action {n}: `receipt` must be a string")),
+    };
+    Ok(ExpectedAction {
+        capability: capability.to_owned(),
+        args,
+        receipt,
+    })
+}
+
+/// The paths of `dir/*.json`, sorted by file name.
 ///
 /// # Panics
-/// If the directory cannot be read or a file is not a fixture.
-pub fn load_fixtures(dir: &Path) -> Vec<Fixture> {
+/// If the directory cannot be read.
+pub fn fixture_paths(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read fixtures in {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -127,26 +241,19 @@ pub fn load_fixtures(dir: &Path) -> Vec<Fixture> {
         .collect();
     paths.sort();
     paths
+}
+
+/// Reads `dir/*.json`, sorted by file name.
+///
+/// # Panics
+/// If the directory cannot be read or a file is not a fixture.
+pub fn load_fixtures(dir: &Path) -> Vec<Fixture> {
+    fixture_paths(dir)
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-            let v: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            let list = |key: &str| -> Vec<Value> {
-                v.get(key)
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_else(|| panic!("{}: `{key}` must be an array", path.display()))
-            };
-            Fixture {
-                name: str_at(&v, &["name"])
-                    .unwrap_or_else(|| panic!("{}: `name` missing", path.display()))
-                    .to_owned(),
-                events: list("events"),
-                findings: list("findings"),
-                path,
-            }
+            parse_fixture(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         })
         .collect()
 }
@@ -182,20 +289,50 @@ pub fn finding_matches(finding: &Finding, expected: &Value) -> Result<bool, Stri
     Ok(true)
 }
 
-/// Runs one fixture: the findings of all its events must pair one-to-one, in any order,
-/// with the expected ones.
+/// Whether `actual` matches the subset `expected`: an object matches when every key of
+/// `expected` is in `actual` with a matching value (recursively, so a finding argument can be
+/// given in part, e.g. `{"rule_id": "..."}`); anything else must be equal.
+pub fn subset_matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(have)) => want
+            .iter()
+            .all(|(k, w)| have.get(k).is_some_and(|h| subset_matches(w, h))),
+        _ => expected == actual,
+    }
+}
+
+/// What a plugin's `handle` is to the fixture runner: the batch, capabilities, state and
+/// config in, findings out.
+pub type Handler<'a> = dyn Fn(&[Event], &dyn Capabilities, &dyn State, &Config) -> Result<Vec<Finding>, PluginError>
+    + 'a;
+
+/// Runs one fixture through `handle`, all its events as one batch (as the host does), with
+/// a fresh [`MemoryState`], [`Config::current`], and a [`RecordingCapabilities`] that answers
+/// with the fixture's receipts. The findings must pair one-to-one, in any order, with the
+/// expected ones; when the fixture lists `actions`, the calls must match them in number and,
+/// in order, by capability and [`subset_matches`] of the arguments. Every call must be to a
+/// capability in `allowed`.
 ///
 /// # Errors
-/// A description of the mismatch, with the findings produced.
-pub fn check_fixture(
+/// A description of the mismatch, with the findings and calls produced.
+pub fn run_fixture(
     fixture: &Fixture,
-    detect: impl Fn(&Event) -> Vec<Finding>,
+    handle: &Handler<'_>,
+    allowed: &[&str],
 ) -> Result<(), String> {
-    let mut produced = Vec::new();
+    let mut events = Vec::new();
     for (i, input) in fixture.events.iter().enumerate() {
-        let event = event_from_input(input).ok_or_else(|| format!("event {i} is not an object"))?;
-        produced.extend(detect(&event));
+        events.push(event_from_input(input).ok_or_else(|| format!("event {i} is not an object"))?);
     }
+    let caps = RecordingCapabilities::with_receipts(
+        fixture.actions.iter().flatten().map(|a| a.receipt.clone()),
+    );
+    let config = Config::current().map_err(|e| format!("config: {e}"))?;
+    let produced = handle(&events, &caps, &MemoryState::new(), &config)
+        .map_err(|e| format!("handle failed: {e}"))?;
+    let calls = caps.calls();
+
+    let mut problems = Vec::new();
     let mut table = Vec::new();
     for want in &fixture.findings {
         let row = produced
@@ -204,15 +341,46 @@ pub fn check_fixture(
             .collect::<Result<Vec<bool>, String>>()?;
         table.push(row);
     }
-    let ok = produced.len() == fixture.findings.len() && perfect_matching(&table);
-    if ok {
+    if produced.len() != fixture.findings.len() || !perfect_matching(&table) {
+        problems.push(format!(
+            "expected {} finding(s), produced {}",
+            fixture.findings.len(),
+            produced.len()
+        ));
+    }
+    for call in calls.iter().filter(|c| !allowed.contains(&c.capability)) {
+        problems.push(format!(
+            "called {}, which the plugin does not declare (a component would be denied)",
+            call.capability
+        ));
+    }
+    if let Some(actions) = &fixture.actions {
+        if calls.len() != actions.len() {
+            problems.push(format!(
+                "expected {} action(s), the plugin called {} capabilit{}",
+                actions.len(),
+                calls.len(),
+                if calls.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+        for (i, (want, call)) in actions.iter().zip(&calls).enumerate() {
+            if want.capability != call.capability || !subset_matches(&want.args, &call.args) {
+                problems.push(format!(
+                    "action {}: expected {} {}, called {} {}",
+                    i + 1,
+                    want.capability,
+                    want.args,
+                    call.capability,
+                    call.args
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
         return Ok(());
     }
-    let mut msg = format!(
-        "expected {} finding(s), produced {}:",
-        fixture.findings.len(),
-        produced.len()
-    );
+    let mut msg = problems.join("; ");
+    msg.push_str("\n  findings:");
     for f in &produced {
         let _ = write!(
             msg,
@@ -225,7 +393,32 @@ pub fn check_fixture(
             f.title
         );
     }
+    msg.push_str("\n  calls:");
+    for c in &calls {
+        let _ = write!(
+            msg,
+            "\n  - {} {} (event {})",
+            c.capability, c.args, c.event_id
+        );
+    }
     Err(msg)
+}
+
+/// Runs one fixture through a per-event detection (no capability, state or config).
+///
+/// # Errors
+/// As [`run_fixture`].
+pub fn check_fixture(
+    fixture: &Fixture,
+    detect: impl Fn(&Event) -> Vec<Finding>,
+) -> Result<(), String> {
+    run_fixture(
+        fixture,
+        &|events: &[Event], _: &dyn Capabilities, _: &dyn State, _: &Config| {
+            Ok(crate::detect_each(events, &detect))
+        },
+        &[],
+    )
 }
 
 /// Whether rows (expected) can each take a distinct column (produced) where `table` is true.
@@ -249,21 +442,129 @@ fn perfect_matching(table: &[Vec<bool>]) -> bool {
     assign(0, table, &mut vec![false; cols])
 }
 
-/// Runs every fixture in `<crate_dir>/fixtures` and panics listing those that fail.
-///
-/// # Panics
-/// If a fixture fails, or there are none.
-pub fn assert_fixtures(crate_dir: &str, detect: impl Fn(&Event) -> Vec<Finding>) {
+fn run_all(crate_dir: &str, handle: &Handler<'_>, allowed: &[&str]) -> usize {
     let fixtures = load_fixtures(&Path::new(crate_dir).join("fixtures"));
     assert!(!fixtures.is_empty(), "no fixtures in {crate_dir}/fixtures");
     let mut failures = String::new();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for f in &fixtures {
-        if let Err(e) = check_fixture(f, &detect) {
+        if let Err(e) = run_fixture(f, handle, allowed) {
             let _ = write!(failures, "\n{} ({}): {e}", f.name, f.path.display());
+        }
+        for input in &f.events {
+            let Some(id) = unwrap_record(input).and_then(|r| text_at(&r, &["eventID"])) else {
+                continue;
+            };
+            if let Some(other) = ids.insert(id.clone(), f.name.clone()) {
+                let _ = write!(
+                    failures,
+                    "\n{}: eventID {id} is also used in `{other}` (the host deduplicates by it)",
+                    f.name
+                );
+            }
         }
     }
     assert!(failures.is_empty(), "fixtures failed:{failures}");
-    println!("{} fixtures pass", fixtures.len());
+    let actions: usize = fixtures
+        .iter()
+        .filter_map(|f| f.actions.as_ref())
+        .map(Vec::len)
+        .sum();
+    println!(
+        "{} fixtures pass ({actions} expected actions)",
+        fixtures.len()
+    );
+    fixtures.len()
+}
+
+/// Runs every fixture in `<crate_dir>/fixtures` through a per-event detection and panics
+/// listing those that fail. A detection calls no capability, so `actions`, if given, must be
+/// empty. Returns the number of fixtures.
+///
+/// # Panics
+/// If a fixture fails, there are none, or two use the same `eventID`.
+pub fn assert_fixtures(crate_dir: &str, detect: impl Fn(&Event) -> Vec<Finding>) -> usize {
+    run_all(
+        crate_dir,
+        &|events: &[Event], _: &dyn Capabilities, _: &dyn State, _: &Config| {
+            Ok(crate::detect_each(events, &detect))
+        },
+        &[],
+    )
+}
+
+/// Runs every fixture in `<crate_dir>/fixtures` through `R::handle` (see [`run_fixture`]),
+/// and checks the descriptor: [`assert_describes`]. Returns the number of fixtures.
+///
+/// # Panics
+/// If a fixture fails, there are none, two use the same `eventID`, or the descriptor is off.
+pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
+    assert_describes::<R>(crate_dir);
+    run_all(crate_dir, &R::handle, R::CAPABILITIES)
+}
+
+/// Checks a responder's descriptor: `describe().capabilities` are the names in
+/// `R::CAPABILITIES` (each a capability of the contract), `self_caused_events` is off, and
+/// it ships its fixtures ([`assert_ships_fixtures`]).
+///
+/// # Panics
+/// On the first difference.
+pub fn assert_describes<R: Responder>(crate_dir: &str) {
+    let d = R::describe();
+    for name in R::CAPABILITIES {
+        assert!(
+            capability::ALL.contains(name),
+            "unknown capability `{name}` in CAPABILITIES"
+        );
+    }
+    let mut declared: Vec<&str> = R::CAPABILITIES.to_vec();
+    let mut described: Vec<&str> = d.capabilities.iter().map(String::as_str).collect();
+    declared.sort_unstable();
+    described.sort_unstable();
+    assert_eq!(
+        described, declared,
+        "describe().capabilities must list exactly the CAPABILITIES the component imports"
+    );
+    assert!(
+        !d.self_caused_events || R::CAPABILITIES.is_empty(),
+        "a plugin that acts must not receive the events its own actions cause"
+    );
+    assert_ships_fixtures(crate_dir, &d);
+}
+
+/// Checks that `descriptor.fixtures` holds the text of every `<crate_dir>/fixtures/*.json`,
+/// each once, and nothing else (see [`crate::fixtures!`]).
+///
+/// # Panics
+/// On a file that is not shipped, or a shipped text that is not a file.
+pub fn assert_ships_fixtures(crate_dir: &str, descriptor: &Descriptor) {
+    let mut shipped: Vec<&str> = descriptor.fixtures.iter().map(String::as_str).collect();
+    let mut missing = Vec::new();
+    for path in fixture_paths(&Path::new(crate_dir).join("fixtures")) {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        match shipped.iter().position(|s| *s == text) {
+            Some(i) => {
+                shipped.remove(i);
+            }
+            None => missing.push(path.display().to_string()),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fixtures not shipped in describe().fixtures (add them to fixtures![...]): {missing:?}"
+    );
+    assert!(
+        shipped.is_empty(),
+        "describe().fixtures has {} text(s) that are not (or no longer) files in fixtures/",
+        shipped.len()
+    );
+    println!(
+        "{}: ships {} fixture(s), {} bytes",
+        descriptor.name,
+        descriptor.fixtures.len(),
+        descriptor.fixtures.iter().map(String::len).sum::<usize>()
+    );
 }
 
 /// The result of comparing a plugin with Panther's tests.
@@ -394,14 +695,13 @@ pub fn assert_panther_agreement(
     );
 }
 
-/// Runs `detect` over every record of the shared corpus (all shapes, including the traps)
-/// and every Panther test event, and over an event whose `raw` is not JSON; a panic fails.
-/// Returns the number of findings raised.
+/// Every event of the shared corpus: each record of `records/records.jsonl` (all shapes,
+/// including the traps) and each Panther test event.
 ///
 /// # Panics
-/// If the corpus cannot be read, or `detect` panics.
-pub fn assert_survives_corpus(detect: impl Fn(&Event) -> Vec<Finding>) -> usize {
-    let mut inputs = Vec::new();
+/// If the corpus cannot be read.
+pub fn corpus_events() -> Vec<Event> {
+    let mut events = Vec::new();
     for (file, field) in [
         ("records/records.jsonl", "record"),
         ("panther/panther_cloudtrail_tests.jsonl", "event"),
@@ -411,20 +711,104 @@ pub fn assert_survives_corpus(detect: impl Fn(&Event) -> Vec<Finding>) -> usize 
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: Value = serde_json::from_str(line).expect("corpus line is not JSON");
-            inputs.push(v[field].clone());
+            events.extend(event_from_input(&v[field]));
         }
     }
+    events
+}
+
+/// Runs `detect` over every event of [`corpus_events`], each also with a `raw` that is not
+/// JSON, and over an empty event; a panic fails. Returns the number of findings raised.
+///
+/// # Panics
+/// If the corpus cannot be read, or `detect` panics.
+pub fn assert_survives_corpus(detect: impl Fn(&Event) -> Vec<Finding>) -> usize {
     let mut findings = 0;
-    for input in &inputs {
-        if let Some(mut event) = event_from_input(input) {
-            findings += detect(&event).len();
-            // The same hot fields with an unreadable `raw`.
-            event.raw = "not json {".to_owned();
-            findings += detect(&event).len();
-        }
+    for mut event in corpus_events() {
+        findings += detect(&event).len();
+        // The same hot fields with an unreadable `raw`.
+        event.raw = "not json {".to_owned();
+        findings += detect(&event).len();
     }
     findings += detect(&Event::default()).len();
     findings
+}
+
+/// What [`assert_responder_survives_corpus`] saw.
+#[derive(Debug, Default)]
+pub struct CorpusRun {
+    pub events: usize,
+    pub findings: usize,
+    /// Capability calls, by capability name.
+    pub calls: BTreeMap<&'static str, usize>,
+}
+
+/// Runs `R::handle` on every event of [`corpus_events`] (one batch each, also with a `raw`
+/// that is not JSON, and marked self-caused) and on an empty event. It must not fail or
+/// panic; every call must name the event being handled, be to a capability in
+/// `R::CAPABILITIES`, and have no blank argument; a self-caused event must cause no call.
+///
+/// # Panics
+/// On the first violation.
+pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
+    let mut run = CorpusRun::default();
+    let config = Config::current().expect("config");
+    let mut events = corpus_events();
+    events.push(Event::default());
+    for event in events {
+        let mut unreadable = event.clone();
+        unreadable.raw = "not json {".to_owned();
+        let mut self_caused = event.clone();
+        self_caused.self_caused = true;
+        for (variant, e) in [("", event), (" (raw not JSON)", unreadable)] {
+            let caps = RecordingCapabilities::new();
+            let findings = R::handle(
+                std::slice::from_ref(&e),
+                &caps,
+                &MemoryState::new(),
+                &config,
+            )
+            .unwrap_or_else(|err| panic!("handle failed on event {}{variant}: {err}", e.id));
+            run.events += 1;
+            run.findings += findings.len();
+            for call in caps.calls() {
+                let where_ = format!("event {}{variant}: {} {}", e.id, call.capability, call.args);
+                assert_eq!(call.event_id, e.id, "{where_}: names another event");
+                assert!(
+                    R::CAPABILITIES.contains(&call.capability),
+                    "{where_}: capability not declared"
+                );
+                assert!(!has_blank_string(&call.args), "{where_}: blank argument");
+                *run.calls.entry(call.capability).or_default() += 1;
+            }
+        }
+        let caps = RecordingCapabilities::new();
+        let _ = R::handle(
+            std::slice::from_ref(&self_caused),
+            &caps,
+            &MemoryState::new(),
+            &config,
+        );
+        assert!(
+            caps.calls().is_empty(),
+            "self-caused event {} caused {:?}",
+            self_caused.id,
+            caps.capabilities_called()
+        );
+    }
+    println!(
+        "corpus: {} events, {} findings, calls {:?}",
+        run.events, run.findings, run.calls
+    );
+    run
+}
+
+fn has_blank_string(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.trim().is_empty(),
+        Value::Object(o) => o.iter().any(|(k, v)| k != "finding" && has_blank_string(v)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +837,92 @@ mod tests {
         }
         let bare = event_from_input(&json!({})).unwrap();
         assert!(bare.id.starts_with("synthetic-"));
+    }
+
+    #[test]
+    fn subsets_recurse_into_objects_only() {
+        let call = json!({"target": "t", "finding": {"rule_id": "r", "resources": ["a", "b"]}});
+        assert!(subset_matches(&json!({}), &call));
+        assert!(subset_matches(&json!({"finding": {"rule_id": "r"}}), &call));
+        assert!(!subset_matches(
+            &json!({"finding": {"rule_id": "x"}}),
+            &call
+        ));
+        assert!(!subset_matches(
+            &json!({"finding": {"resources": ["a"]}}),
+            &call
+        ));
+        assert!(!subset_matches(&json!({"missing": null}), &call));
+    }
+
+    #[test]
+    fn fixtures_parse_actions_and_reject_unknown_keys() {
+        let p = Path::new("x.json");
+        let f = parse_fixture(
+            r#"{"name": "n", "events": [], "findings": [], "actions": [
+                {"capability": "notify.send"},
+                {"capability": "iam.disable-access-key", "args": {"user-name": "u"}, "receipt": "denied"}]}"#,
+            p,
+        )
+        .unwrap();
+        let actions = f.actions.unwrap();
+        assert_eq!(
+            actions[0].receipt,
+            Receipt::Accepted("fixture-action-1".into())
+        );
+        assert_eq!(actions[0].args, json!({}));
+        assert!(matches!(actions[1].receipt, Receipt::Denied(_)));
+        let no_actions = parse_fixture(r#"{"name": "n", "events": [], "findings": []}"#, p);
+        assert!(no_actions.unwrap().actions.is_none());
+        for bad in [
+            r#"{"name": "n", "events": [], "findings": [], "action": []}"#,
+            r#"{"name": "n", "events": [], "findings": [], "actions": [{"capability": "iam.nope"}]}"#,
+            r#"{"name": "n", "events": [], "findings": [], "actions": [{"capability": "notify.send", "receipt": "ok"}]}"#,
+            r#"{"name": "n", "events": [], "findings": [], "actions": [{"capability": "notify.send", "arg": {}}]}"#,
+        ] {
+            assert!(parse_fixture(bad, p).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_fixture_checks_actions_in_order() {
+        let p = Path::new("x.json");
+        let fixture = |actions: &str| {
+            parse_fixture(
+                &format!(
+                    r#"{{"name": "n", "events": [{{"eventID": "e1"}}], "findings": [], "actions": {actions}}}"#
+                ),
+                p,
+            )
+            .unwrap()
+        };
+        let handle = |events: &[Event], caps: &dyn Capabilities, _: &dyn State, config: &Config| {
+            let target = config.str_or("notify_target", "security-team");
+            for e in events {
+                if caps.start_logging(&e.id, "trail").is_granted() {
+                    caps.quarantine_user(&e.id, target);
+                }
+            }
+            Ok(Vec::new())
+        };
+        let allowed = [
+            capability::CLOUDTRAIL_START_LOGGING,
+            capability::IAM_QUARANTINE_USER,
+        ];
+        let both = r#"[{"capability": "cloudtrail.start-logging", "args": {"trail": "trail"}},
+                      {"capability": "iam.quarantine-user", "args": {"user-name": "security-team"}}]"#;
+        assert_eq!(run_fixture(&fixture(both), &handle, &allowed), Ok(()));
+        // The scripted receipt reaches the plugin: denied, so no second call.
+        let denied = r#"[{"capability": "cloudtrail.start-logging", "receipt": "denied"}]"#;
+        assert_eq!(run_fixture(&fixture(denied), &handle, &allowed), Ok(()));
+        let swapped = r#"[{"capability": "iam.quarantine-user"}, {"capability": "cloudtrail.start-logging"}]"#;
+        assert!(run_fixture(&fixture(swapped), &handle, &allowed).is_err());
+        assert!(run_fixture(&fixture("[]"), &handle, &allowed).is_err());
+        // Undeclared capabilities fail even without `actions`.
+        let unchecked =
+            parse_fixture(r#"{"name": "n", "events": [{}], "findings": []}"#, p).unwrap();
+        assert!(run_fixture(&unchecked, &handle, &allowed).is_ok());
+        assert!(run_fixture(&unchecked, &handle, &allowed[..1]).is_err());
     }
 
     #[test]

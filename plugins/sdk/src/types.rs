@@ -1,4 +1,4 @@
-//! Plain Rust mirrors of the WIT types in `trailwarden:plugin/types@0.1.0`.
+//! Plain Rust mirrors of the WIT types in `trailwarden:plugin/types@0.2.0`.
 //!
 //! Plugins are written against these, so that their logic builds and tests natively; on wasm
 //! the [`crate::component`] glue converts to and from the generated bindings.
@@ -45,6 +45,10 @@ pub struct Event {
     pub read_only: Option<bool>,
     /// `eventType`: `AwsApiCall`, `AwsConsoleSignIn`, `AwsServiceEvent`, ...
     pub event_type: Option<String>,
+    /// True when the caller is one of trailwarden's own AWS principals (its own actions).
+    /// The host delivers such events to a plugin holding response grants only if its
+    /// descriptor sets [`Descriptor::self_caused_events`].
+    pub self_caused: bool,
     /// The whole record as JSON text, for everything not parsed above.
     pub raw: String,
 }
@@ -197,6 +201,26 @@ pub struct Finding {
     pub context: String,
 }
 
+impl Finding {
+    /// The finding as a JSON object with snake_case keys (`rule_id`, `severity` in lower
+    /// case, `title`, `description`, `resources`, `dedup_key`, `event_id`, `context`), as the
+    /// host stores it and as fixtures match it. `context` is parsed when it is JSON, else
+    /// kept as its text.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "rule_id": self.rule_id,
+            "severity": self.severity.as_str(),
+            "title": self.title,
+            "description": self.description,
+            "resources": self.resources,
+            "dedup_key": self.dedup_key,
+            "event_id": self.event_id,
+            "context": serde_json::from_str::<Value>(&self.context)
+                .unwrap_or_else(|_| Value::String(self.context.clone())),
+        })
+    }
+}
+
 /// What a plugin is and what it wants (WIT `descriptor`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Descriptor {
@@ -205,8 +229,66 @@ pub struct Descriptor {
     /// EventBridge event patterns (JSON text), matched against the event in its EventBridge
     /// envelope form. The plugin receives an event if any pattern matches.
     pub patterns: Vec<String>,
-    /// Capabilities it wants, e.g. `iam.disable-access-key`.
+    /// Capabilities it wants, e.g. `iam.disable-access-key` (see [`crate::capability`]).
+    /// Wanting is not having: the admin's grants decide.
     pub capabilities: Vec<String>,
+    /// Its fixture files, each the JSON text of one `fixtures/*.json` (see
+    /// [`crate::fixtures!`]); the host runs them before a new version serves.
+    pub fixtures: Vec<String>,
+    /// Receive events caused by trailwarden's own principals. Leave it `false` in a plugin
+    /// that acts: otherwise its own responses come back to it as events.
+    pub self_caused_events: bool,
+}
+
+/// The host's answer to a capability call (WIT `receipt`). The decision is recorded before
+/// the plugin sees it; the action itself runs afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Receipt {
+    /// Granted and queued for execution; the action id.
+    Accepted(String),
+    /// Granted in dry-run mode: recorded, never executed; the action id.
+    DryRun(String),
+    /// Granted in approve mode: waits for a person; the action id.
+    PendingApproval(String),
+    /// Not granted, out of scope, over budget, or invalid; the reason.
+    Denied(String),
+}
+
+impl Receipt {
+    /// The kind in kebab-case, as fixtures write it: `accepted`, `dry-run`,
+    /// `pending-approval` or `denied`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Receipt::Accepted(_) => "accepted",
+            Receipt::DryRun(_) => "dry-run",
+            Receipt::PendingApproval(_) => "pending-approval",
+            Receipt::Denied(_) => "denied",
+        }
+    }
+
+    /// The action id, unless the call was denied.
+    pub fn action_id(&self) -> Option<&str> {
+        match self {
+            Receipt::Accepted(id) | Receipt::DryRun(id) | Receipt::PendingApproval(id) => Some(id),
+            Receipt::Denied(_) => None,
+        }
+    }
+
+    /// Whether the host recorded an action (anything but [`Receipt::Denied`]).
+    pub fn is_granted(&self) -> bool {
+        !matches!(self, Receipt::Denied(_))
+    }
+}
+
+impl std::fmt::Display for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Receipt::Denied(reason) => write!(f, "denied: {reason}"),
+            Receipt::Accepted(id) | Receipt::DryRun(id) | Receipt::PendingApproval(id) => {
+                write!(f, "{} (action {id})", self.kind())
+            }
+        }
+    }
 }
 
 /// Why `handle` failed (WIT `plugin-error`).

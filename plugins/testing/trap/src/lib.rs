@@ -15,6 +15,8 @@ impl Plugin for Trap {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             patterns: vec![r#"{"version":["0"]}"#.to_owned()],
             capabilities: Vec::new(),
+            fixtures: Vec::new(),
+            self_caused_events: false,
         }
     }
 
