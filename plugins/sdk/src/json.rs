@@ -83,6 +83,44 @@ pub fn resource_arns(record: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Decodes `%XX` escapes (UTF-8); `+` stays as it is. `None` if an escape is malformed or
+/// the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// An IAM policy document as CloudTrail records it (`requestParameters.policyDocument`):
+/// JSON text, URL-encoded JSON text (`%7B%22Version%22...`, sometimes with `+` for spaces),
+/// or already an object. `None` when it is none of these.
+pub fn policy_document(v: &Value) -> Option<Value> {
+    let text = match v {
+        Value::Object(_) => return Some(v.clone()),
+        Value::String(text) => text.trim(),
+        _ => return None,
+    };
+    let parse = |t: &str| {
+        serde_json::from_str::<Value>(t)
+            .ok()
+            .filter(Value::is_object)
+    };
+    parse(text)
+        .or_else(|| parse(&percent_decode(text)?))
+        .or_else(|| parse(&percent_decode(&text.replace('+', " "))?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +136,23 @@ mod tests {
         assert_eq!(at_ci(&v, &["A", "b"]).and_then(Value::as_str), Some("True"));
         assert_eq!(resource_arns(&v), vec!["arn:1", "arn:2"]);
         assert_eq!(at(&json!(null), &["x"]), None);
+    }
+
+    #[test]
+    fn policy_documents_in_every_encoding() {
+        let doc = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
+        let text = doc.to_string();
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%7D";
+        assert_eq!(policy_document(&json!(text)), Some(doc.clone()));
+        assert_eq!(policy_document(&json!(encoded)), Some(doc.clone()));
+        assert_eq!(policy_document(&doc), Some(doc.clone()));
+        let plus = "%7B%22Statement%22%3A+%5B%5D%7D";
+        assert_eq!(
+            policy_document(&json!(plus)),
+            Some(json!({"Statement": []}))
+        );
+        assert_eq!(policy_document(&json!("%7B%ZZ")), None);
+        assert_eq!(policy_document(&json!(3)), None);
+        assert_eq!(percent_decode("a%C3%A9b").as_deref(), Some("a\u{e9}b"));
     }
 }
