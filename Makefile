@@ -22,13 +22,66 @@ host:
 	$(CARGO) build --release -p trailwarden
 
 # Every plugin component into plugins/dist/NAME.wasm; test guests into target/guests/.
-plugins:
+# Python and JavaScript plugins: plugins-polyglot, below.
+plugins: plugins-polyglot
 	cd plugins && $(CARGO) build --release --target $(WASM_TARGET)
 	mkdir -p plugins/dist target/guests
 	for p in $(DETECTION_PLUGINS); do \
 	  cp target/$(WASM_TARGET)/release/$${p//-/_}.wasm plugins/dist/$$p.wasm; done
 	for p in $(TEST_GUESTS); do \
 	  cp target/$(WASM_TARGET)/release/$${p//-/_}.wasm target/guests/$$p.wasm; done
+
+# --- Python and JavaScript plugins ------------------------------------------------------
+# plugins/python/NAME/ (app.py, componentize-py) and plugins/js/NAME/ (package.json, jco)
+# into plugins/dist/NAME.wasm, rebuilt when their sources change; then checked: unit tests,
+# imports, and the shipped fixtures run under Node (plugins/js/tools/check-component.mjs).
+# The tools: `make plugins-tools` (componentize-py into .venv, `npm ci` in plugins/js).
+PY_PLUGINS := $(patsubst plugins/python/%/app.py,%,$(wildcard plugins/python/*/app.py))
+JS_PLUGINS := $(patsubst plugins/js/%/package.json,%,$(wildcard plugins/js/*/package.json))
+PY_WASM := $(PY_PLUGINS:%=plugins/dist/%.wasm)
+JS_WASM := $(JS_PLUGINS:%=plugins/dist/%.wasm)
+COMPONENTIZE_PY_VERSION := 0.25.1
+
+.PHONY: plugins-polyglot plugins-polyglot-check plugins-tools plugins-templates-check
+
+plugins-polyglot: $(PY_WASM) $(JS_WASM)
+	$(MAKE) --no-print-directory plugins-polyglot-check
+
+.SECONDEXPANSION:
+$(PY_WASM): plugins/dist/%.wasm: $$(wildcard plugins/python/$$*/*.py plugins/python/$$*/world.wit \
+    plugins/python/$$*/requirements.txt plugins/python/$$*/fixtures/*.json) \
+    plugins/python/build.sh wit/0.2.0/plugin.wit
+	plugins/python/build.sh plugins/python/$* $@
+
+$(JS_WASM): plugins/dist/%.wasm: $$(wildcard plugins/js/$$*/*.js plugins/js/$$*/*.mjs plugins/js/$$*/world.wit \
+    plugins/js/$$*/package.json plugins/js/$$*/fixtures/*.json) \
+    plugins/js/build.sh plugins/js/package-lock.json wit/0.2.0/plugin.wit
+	plugins/js/build.sh plugins/js/$* $@
+
+plugins-polyglot-check:
+	for p in $(PY_PLUGINS); do \
+	  if [ -d plugins/python/$$p/tests ]; then (cd plugins/python/$$p && python3 -m unittest -q) || exit 1; fi; done
+	for p in $(JS_PLUGINS); do \
+	  if [ -d plugins/js/$$p/test ]; then node --test --test-reporter=spec plugins/js/$$p/test/*.test.mjs || exit 1; fi; done
+	for w in $(PY_WASM) $(JS_WASM); do node plugins/js/tools/check-component.mjs $$w || exit 1; done
+
+# Idempotent: installs only what is missing or at another version.
+plugins-tools:
+	@if [ "$$(.venv/bin/componentize-py --version 2>/dev/null)" != "componentize-py $(COMPONENTIZE_PY_VERSION)" ]; then \
+	  [ -x .venv/bin/pip ] || python3 -m venv .venv; \
+	  echo ".venv/bin/pip install componentize-py==$(COMPONENTIZE_PY_VERSION)"; \
+	  .venv/bin/pip install --quiet --disable-pip-version-check componentize-py==$(COMPONENTIZE_PY_VERSION); \
+	else echo "componentize-py $(COMPONENTIZE_PY_VERSION) is installed in .venv"; fi
+	@if ! cmp -s plugins/js/package-lock.json plugins/js/node_modules/.trailwarden-installed-lock; then \
+	  echo "npm ci (plugins/js)"; \
+	  (cd plugins/js && npm ci --no-audit --no-fund --loglevel=error) && \
+	  cp plugins/js/package-lock.json plugins/js/node_modules/.trailwarden-installed-lock; \
+	else echo "plugins/js/node_modules matches package-lock.json"; fi
+
+# Instantiates each template of `trailwarden plugin new` in a scratch folder and builds it.
+plugins-templates-check:
+	plugins/templates/check.sh
+# --- end of Python and JavaScript plugins ------------------------------------------------
 
 test: plugins
 	cd plugins && $(CARGO) test --quiet

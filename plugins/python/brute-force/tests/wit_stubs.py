@@ -1,0 +1,289 @@
+"""Stand-ins for the modules componentize-py generates from the WIT (`wit_world`,
+`wit_world.imports.*`, `componentize_py_types`), so that `app.py` imports and runs under plain
+`python3`. Only what the plugins use is here; `state` is an in-memory store whose TTL clock
+the test sets, like the host's (seconds since the epoch, by event time).
+"""
+
+import sys
+import types as pytypes
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import List, Optional
+
+
+class Level(Enum):
+    TRACE = 0
+    DEBUG = 1
+    INFO = 2
+    WARN = 3
+    ERROR = 4
+
+
+class Severity(Enum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+@dataclass
+class Principal:
+    type: Optional[str] = None
+    arn: Optional[str] = None
+    account_id: Optional[str] = None
+    user_name: Optional[str] = None
+    access_key_id: Optional[str] = None
+    session_issuer_arn: Optional[str] = None
+    invoked_by: Optional[str] = None
+
+
+@dataclass
+class Event:
+    id: str
+    time: Optional[str] = None
+    source: Optional[str] = None
+    name: Optional[str] = None
+    region: Optional[str] = None
+    account: Optional[str] = None
+    principal: Principal = field(default_factory=Principal)
+    mfa_authenticated: Optional[bool] = None
+    source_ip: Optional[str] = None
+    user_agent: Optional[str] = None
+    error_code: Optional[str] = None
+    error_message: Optional[str] = None
+    read_only: Optional[bool] = None
+    event_type: Optional[str] = None
+    self_caused: bool = False
+    raw: str = "{}"
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    severity: Severity
+    title: str
+    description: str
+    resources: List[str]
+    dedup_key: str
+    event_id: str
+    context: str
+
+
+@dataclass
+class Descriptor:
+    name: str
+    version: str
+    patterns: List[str]
+    capabilities: List[str]
+    fixtures: List[str]
+    self_caused_events: bool
+
+
+@dataclass
+class PluginError_BadInput:
+    value: str
+
+
+@dataclass
+class PluginError_Internal:
+    value: str
+
+
+@dataclass(frozen=True)
+class Err(Exception):
+    value: object
+
+
+class State:
+    """The host's per-plugin key-value state, TTLs on the clock `now`."""
+
+    def __init__(self):
+        self.now = 0
+        self.items = {}
+
+    def _live(self, key):
+        item = self.items.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and self.now >= expires:
+            del self.items[key]
+            return None
+        return item
+
+    def get(self, key):
+        item = self._live(key)
+        return None if item is None else item[0]
+
+    def set(self, key, value, ttl_seconds):
+        expires = None if ttl_seconds is None else self.now + ttl_seconds
+        self.items[key] = (value, expires)
+
+    def delete(self, key):
+        self.items.pop(key, None)
+
+    def increment(self, key, delta, ttl_seconds):
+        item = self._live(key)
+        if item is None:
+            total = delta
+            expires = None if ttl_seconds is None else self.now + ttl_seconds
+        else:
+            total = int(item[0]) + delta
+            expires = item[1]
+        self.items[key] = (str(total), expires)
+        return total
+
+
+class Host:
+    """What the stubbed imports answer: config text, log lines, state."""
+
+    def __init__(self):
+        self.config = "{}"
+        self.logs = []
+        self.state = State()
+
+
+HOST = Host()
+
+
+def install():
+    """Puts the stand-in modules into `sys.modules` (once) and returns `HOST`."""
+    if "wit_world" in sys.modules and getattr(sys.modules["wit_world"], "STUB", False):
+        return HOST
+    cpt = pytypes.ModuleType("componentize_py_types")
+    cpt.Err = Err
+    world = pytypes.ModuleType("wit_world")
+    world.STUB = True
+
+    class WitWorld:
+        pass
+
+    world.WitWorld = WitWorld
+    imports = pytypes.ModuleType("wit_world.imports")
+    wtypes = pytypes.ModuleType("wit_world.imports.types")
+    for cls in (Principal, Event, Finding, Descriptor, Severity, PluginError_BadInput,
+                PluginError_Internal):
+        setattr(wtypes, cls.__name__, cls)
+    log = pytypes.ModuleType("wit_world.imports.log")
+    log.Level = Level
+    log.log = lambda level, message: HOST.logs.append((level, message))
+    config = pytypes.ModuleType("wit_world.imports.config")
+    config.get = lambda: HOST.config
+    state = pytypes.ModuleType("wit_world.imports.state")
+    state.get = lambda key: HOST.state.get(key)
+    state.set = lambda key, value, ttl: HOST.state.set(key, value, ttl)
+    state.delete = lambda key: HOST.state.delete(key)
+    state.increment = lambda key, delta, ttl: HOST.state.increment(key, delta, ttl)
+    for name, module in (("types", wtypes), ("log", log), ("config", config), ("state", state)):
+        setattr(imports, name, module)
+        sys.modules["wit_world.imports." + name] = module
+    world.imports = imports
+    sys.modules.update({"componentize_py_types": cpt, "wit_world": world,
+                        "wit_world.imports": imports})
+    return HOST
+
+
+def event_from_input(value):
+    """One fixture event (bare record, EventBridge envelope, LookupEvents item) as the WIT
+    `event` the host would hand over, with its hot fields parsed as the host does."""
+    import json
+
+    if isinstance(value, dict) and isinstance(value.get("CloudTrailEvent"), str):
+        value = json.loads(value["CloudTrailEvent"])
+    envelope = {}
+    if isinstance(value, dict) and isinstance(value.get("detail"), dict) and "detail-type" in value:
+        envelope, value = value, value["detail"]
+
+    def text(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(v, str) and v:
+            return v
+        return None
+
+    def boolean(v):
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str):
+            s = v.strip().lower()
+            if s in ("true", "yes", "1"):
+                return True
+            if s in ("false", "no", "0"):
+                return False
+        return None
+
+    ident = value.get("userIdentity") if isinstance(value.get("userIdentity"), dict) else {}
+    issuer = ((ident.get("sessionContext") or {}).get("sessionIssuer") or {}) if ident else {}
+    attributes = (ident.get("sessionContext") or {}).get("attributes") or {} if ident else {}
+    principal = Principal(
+        type=text(ident.get("type")),
+        arn=text(ident.get("arn")),
+        account_id=text(ident.get("accountId")),
+        user_name=text(ident.get("userName")) or text(issuer.get("userName")),
+        access_key_id=text(ident.get("accessKeyId")),
+        session_issuer_arn=text(issuer.get("arn")),
+        invoked_by=text(ident.get("invokedBy")),
+    )
+    extra = value.get("additionalEventData") if isinstance(value.get("additionalEventData"), dict) else {}
+    mfa = boolean(attributes.get("mfaAuthenticated"))
+    if mfa is None:
+        mfa = boolean(extra.get("MFAUsed"))
+    return Event(
+        id=text(value.get("eventID")) or "synthetic-" + str(abs(hash(json.dumps(value, sort_keys=True)))),
+        time=text(value.get("eventTime")) or text(envelope.get("time")),
+        source=text(value.get("eventSource")),
+        name=text(value.get("eventName")),
+        region=text(value.get("awsRegion")) or text(envelope.get("region")),
+        account=text(value.get("recipientAccountId")) or principal.account_id or text(envelope.get("account")),
+        principal=principal,
+        mfa_authenticated=mfa,
+        source_ip=text(value.get("sourceIPAddress")),
+        user_agent=text(value.get("userAgent")),
+        error_code=text(value.get("errorCode")),
+        error_message=text(value.get("errorMessage")),
+        read_only=boolean(value.get("readOnly")),
+        event_type=text(value.get("eventType")),
+        self_caused=False,
+        raw=json.dumps(value),
+    )
+
+
+def finding_json(finding):
+    """A finding as the JSON object fixtures compare against (as the host writes it)."""
+    import json
+
+    try:
+        context = json.loads(finding.context)
+    except ValueError:
+        context = None
+    return {
+        "rule_id": finding.rule_id,
+        "severity": finding.severity.name.lower(),
+        "title": finding.title,
+        "description": finding.description,
+        "resources": list(finding.resources),
+        "dedup_key": finding.dedup_key,
+        "event_id": finding.event_id,
+        "context": context,
+    }
+
+
+def compare(expected, actual):
+    """Pairs each expected subset with one actual finding (as the host does); returns the
+    differences, empty when they agree."""
+    used = [False] * len(actual)
+    differences = []
+    for want in expected:
+        for i, have in enumerate(actual):
+            if not used[i] and all(have.get(k) == v for k, v in want.items()):
+                used[i] = True
+                break
+        else:
+            differences.append("- expected, not raised: %r" % want)
+    for have, u in zip(actual, used):
+        if not u:
+            differences.append("+ raised, not expected: %r" % {k: have[k] for k in ("rule_id", "event_id", "title")})
+    return differences
