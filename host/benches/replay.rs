@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use cloudtrail_normalize::{normalize_value, Item, NormalizedEvent, Options};
 use trailwarden::audit::AuditStore;
-use trailwarden::config::{Config, PluginConfig, PluginLimits};
-use trailwarden::pipeline::{to_wit_event, Pipeline};
-use trailwarden::runtime::PluginRuntime;
+use trailwarden::config::{Config, PluginConfig};
+use trailwarden::pipeline::{to_plugin_event, Pipeline};
+use trailwarden::runtime::{DenyAll, PluginRuntime};
 use trailwarden::state::StateStore;
 use trailwarden_plugin_sdk as sdk;
 
@@ -24,7 +24,10 @@ const NATIVE: [Detect; 3] = [
 ];
 
 fn repo() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The corpus records, normalised, repeated up to `EVENTS`.
@@ -74,12 +77,14 @@ fn sdk_event(event: &NormalizedEvent) -> sdk::Event {
 
 fn plugin_config(name: &str) -> PluginConfig {
     let path = repo().join("plugins/dist").join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} missing: run `make plugins`", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing: run `make plugins`",
+        path.display()
+    );
     PluginConfig {
-        path,
         expected_name: Some(name.to_string()),
-        limits: PluginLimits::default(),
-        patterns_override: None,
+        ..PluginConfig::new(path)
     }
 }
 
@@ -89,13 +94,19 @@ fn main() {
 
     // (a) wasm: every event to every plugin, in batches, a fresh instance per batch.
     let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
-    let plugins: Vec<_> = PLUGINS.iter().map(|n| runtime.load(&plugin_config(n)).unwrap()).collect();
-    let wit_events: Vec<_> = events.iter().map(to_wit_event).collect();
+    let plugins: Vec<_> = PLUGINS
+        .iter()
+        .map(|n| runtime.load(&plugin_config(n)).unwrap())
+        .collect();
+    let wit_events: Vec<_> = events.iter().map(|e| to_plugin_event(e, false)).collect();
     let started = Instant::now();
     let mut wasm_findings = 0;
     for plugin in &plugins {
         for batch in wit_events.chunks(BATCH) {
-            wasm_findings += plugin.handle(&runtime, batch, 0).unwrap().len();
+            wasm_findings += plugin
+                .handle(&runtime, batch, 0, Box::new(DenyAll))
+                .unwrap()
+                .len();
         }
     }
     let wasm_s = started.elapsed().as_secs_f64();
@@ -118,20 +129,46 @@ fn main() {
         cache_dir: cache.path().to_path_buf(),
         batch_size: BATCH,
         plugins: PLUGINS.iter().map(|n| plugin_config(n)).collect(),
+        ..Config::default_in(cache.path()).unwrap()
     };
-    let mut pipeline = Pipeline::new(&config, AuditStore::in_memory().unwrap(), StateStore::in_memory().unwrap()).unwrap();
+    let mut pipeline = Pipeline::new(
+        &config,
+        AuditStore::in_memory().unwrap(),
+        StateStore::in_memory().unwrap(),
+    )
+    .unwrap();
     let started = Instant::now();
     for event in &events {
-        pipeline.ingest(Item::Event(event.clone()), "bench").unwrap();
+        pipeline
+            .ingest(Item::Event(event.clone()), "bench")
+            .unwrap();
     }
     pipeline.flush().unwrap();
     let pipeline_s = started.elapsed().as_secs_f64();
 
     let rate = |seconds: f64| events.len() as f64 / seconds;
-    println!("{} events (corpus records repeated), 3 plugins, batches of {BATCH}", events.len());
+    println!(
+        "{} events (corpus records repeated), 3 plugins, batches of {BATCH}",
+        events.len()
+    );
     println!("{:<44} {:>14} {:>10}", "path", "events/s", "findings");
-    println!("{:<44} {:>14.0} {:>10}", "(a) wasm components via host, 3 plugins", rate(wasm_s), wasm_findings);
-    println!("{:<44} {:>14.0} {:>10}", "(b) same logic native, 3 plugins", rate(native_s), native_findings);
-    println!("{:<44} {:>14.0} {:>10}", "(c) replay pipeline (route+wasm+audit)", rate(pipeline_s), pipeline.stats().findings.values().sum::<u64>());
+    println!(
+        "{:<44} {:>14.0} {:>10}",
+        "(a) wasm components via host, 3 plugins",
+        rate(wasm_s),
+        wasm_findings
+    );
+    println!(
+        "{:<44} {:>14.0} {:>10}",
+        "(b) same logic native, 3 plugins",
+        rate(native_s),
+        native_findings
+    );
+    println!(
+        "{:<44} {:>14.0} {:>10}",
+        "(c) replay pipeline (route+wasm+audit)",
+        rate(pipeline_s),
+        pipeline.stats().findings.values().sum::<u64>()
+    );
     println!("wasm / native cost ratio: {:.2}x", wasm_s / native_s);
 }

@@ -79,6 +79,19 @@ pub struct StoredFinding {
     pub recorded_at: String,
 }
 
+/// An input that could not be processed (a dead letter), as stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RejectedInput {
+    pub id: i64,
+    pub recorded_at: String,
+    /// Where it came from: a file, `stdin`, `http:ADDR`, `sqs:MESSAGE-ID`, `s3://bucket/key`.
+    pub origin: String,
+    pub reason: String,
+    pub detail: String,
+    /// The offending text (truncated by the normaliser to its record size limit).
+    pub raw: String,
+}
+
 /// A plugin version as loaded.
 pub struct PluginLoad<'a> {
     pub name: &'a str,
@@ -264,7 +277,13 @@ impl AuditStore {
     ///
     /// # Errors
     /// The write fails.
-    pub fn record_rejected(&self, origin: &str, reason: &str, detail: &str, raw: &str) -> Result<()> {
+    pub fn record_rejected(
+        &self,
+        origin: &str,
+        reason: &str,
+        detail: &str,
+        raw: &str,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO rejected_inputs (recorded_at, origin, reason, detail, raw)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -310,6 +329,29 @@ impl AuditStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Reads dead letters (rejected inputs), newest first.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn rejected_inputs(&self, limit: Option<usize>) -> Result<Vec<RejectedInput>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, recorded_at, origin, reason, detail, raw FROM rejected_inputs
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let limit = limit.map_or(-1, |l| l as i64);
+        let rows = stmt.query_map(params![limit], |row| {
+            Ok(RejectedInput {
+                id: row.get(0)?,
+                recorded_at: row.get(1)?,
+                origin: row.get(2)?,
+                reason: row.get(3)?,
+                detail: row.get(4)?,
+                raw: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Counts rows of a table by one of its columns (for summaries and tests).
     ///
     /// # Errors
@@ -317,7 +359,9 @@ impl AuditStore {
     pub fn count_by(&self, table: AuditTable, column: &str) -> Result<Vec<(String, u64)>> {
         let table = table.name();
         anyhow::ensure!(
-            column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            column
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "bad column name"
         );
         let mut stmt = self.conn.prepare(&format!(

@@ -9,13 +9,23 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::audit::{AuditStore, FindingQuery};
+use crate::aws::{parse_day, AwsTarget, DayRange, S3Url};
 use crate::config::Config;
-use crate::output::{finding_header, finding_row, write_summary, Format};
+use crate::dedup::Dedup;
+use crate::intake::DUPLICATE;
+use crate::output::{
+    finding_header, finding_row, rejected_header, rejected_row, write_summary, Format,
+};
 use crate::pipeline::Pipeline;
+use crate::replay::{ReplayOptions, S3Reader};
 use crate::state::StateStore;
 
 #[derive(Parser)]
-#[command(name = "trailwarden", version, about = "CloudTrail threat detection and response with sandboxed WebAssembly plugins")]
+#[command(
+    name = "trailwarden",
+    version,
+    about = "CloudTrail threat detection and response with sandboxed WebAssembly plugins"
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -36,8 +46,33 @@ enum Command {
         /// Also write the closing summary as JSON to this file.
         #[arg(long)]
         stats_json: Option<PathBuf>,
+        /// For s3:// inputs: only days from this one (YYYY-MM-DD or RFC 3339, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// For s3:// inputs: only days up to this one, inclusive.
+        #[arg(long)]
+        until: Option<String>,
+        /// Skip events the daemon (or an earlier --dedup replay) already handled within the
+        /// dedup window, and remember these.
+        #[arg(long)]
+        dedup: bool,
+        /// Files, folders, - for stdin, or s3://bucket/prefix.
         #[arg(required = true)]
         paths: Vec<String>,
+    },
+    /// The daemon: HTTP endpoint, SQS consumer, until SIGTERM/SIGINT.
+    Run {
+        /// Config file (default: ./trailwarden.toml, else the built-in default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8787, or the config's daemon.listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Create the AWS resources that deliver events to the daemon.
+    Setup {
+        #[command(subcommand)]
+        command: SetupCommand,
     },
     /// Read the audit store.
     Audit {
@@ -48,6 +83,16 @@ enum Command {
     Pattern {
         #[command(subcommand)]
         command: PatternCommand,
+    },
+    /// Response actions: list, approve, reject, undo, run what is due.
+    Actions {
+        #[command(subcommand)]
+        command: crate::respond::cli::ActionsCommand,
+    },
+    /// Plugin components: inspect what they import and what the config grants them.
+    Plugin {
+        #[command(subcommand)]
+        command: crate::plugin_cli::PluginCommand,
     },
 }
 
@@ -67,6 +112,36 @@ enum AuditCommand {
         limit: Option<usize>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+    },
+    /// Rejected inputs (dead letters), newest first.
+    Rejected {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum SetupCommand {
+    /// An EventBridge rule for CloudTrail events, targeting the daemon through an API
+    /// destination whose connection sends the ingest token.
+    Eventbridge {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The daemon's public base URL; events go to URL/v1/events.
+        #[arg(long)]
+        url: String,
+        /// IAM role EventBridge assumes to invoke the API destination.
+        #[arg(long)]
+        role_arn: String,
+        #[arg(long)]
+        region: Option<String>,
+        /// Name of the connection, API destination and rule.
+        #[arg(long, default_value = "trailwarden")]
+        name: String,
     },
 }
 
@@ -109,12 +184,49 @@ pub fn init_logging(verbose: u8) {
 /// The command failed; the message says why.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Actions { command } => crate::respond::cli::run(command),
+        Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Replay {
             config,
             format,
             stats_json,
+            since,
+            until,
+            dedup,
             paths,
-        } => replay(config.as_deref(), format, stats_json.as_deref(), &paths),
+        } => replay(
+            config.as_deref(),
+            format,
+            stats_json.as_deref(),
+            &ReplayFilter {
+                since: since.as_deref(),
+                until: until.as_deref(),
+                dedup,
+            },
+            &paths,
+        ),
+        Command::Run { config, listen } => {
+            let config = load_config(config.as_deref())?;
+            crate::daemon::run(&config, listen)
+        }
+        Command::Setup {
+            command:
+                SetupCommand::Eventbridge {
+                    config,
+                    url,
+                    role_arn,
+                    region,
+                    name,
+                },
+        } => setup_eventbridge(config.as_deref(), &url, &role_arn, region, &name),
+        Command::Audit {
+            command:
+                AuditCommand::Rejected {
+                    config,
+                    limit,
+                    format,
+                },
+        } => audit_rejected(config.as_deref(), limit, format),
         Command::Audit {
             command:
                 AuditCommand::Findings {
@@ -133,7 +245,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The config in force: the one named, else ./trailwarden.toml, else the built-in default.
-fn load_config(path: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     match path {
         Some(path) => Config::load(path),
         None if Path::new("trailwarden.toml").is_file() => {
@@ -143,14 +255,35 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     }
 }
 
+/// `replay`'s S3 day range and dedup choice.
+struct ReplayFilter<'a> {
+    since: Option<&'a str>,
+    until: Option<&'a str>,
+    dedup: bool,
+}
+
 fn replay(
     config: Option<&Path>,
     format: Format,
     stats_json: Option<&Path>,
+    filter: &ReplayFilter<'_>,
     paths: &[String],
 ) -> Result<ExitCode> {
     let config = load_config(config)?;
-    let inputs = crate::replay::expand_inputs(paths)?;
+    let range = DayRange {
+        since: filter.since.map(parse_day).transpose().context("--since")?,
+        until: filter.until.map(parse_day).transpose().context("--until")?,
+    };
+    let mut options = ReplayOptions::default();
+    if paths.iter().any(|p| S3Url::parse(p).is_some()) {
+        options.s3 = Some(S3Reader::new(&AwsTarget::of(&config))?);
+    } else if range != DayRange::default() {
+        anyhow::bail!("--since and --until select days of s3:// inputs; there are none");
+    }
+    let inputs = crate::replay::expand_all(paths, options.s3.as_ref(), &range)?;
+    if filter.dedup {
+        options.dedup = Some(Dedup::open(&config.database, config.intake.dedup.window)?);
+    }
     let audit = AuditStore::open(&config.database)?;
     let state = StateStore::open(&config.database)?;
     let mut pipeline = Pipeline::new(&config, audit, state)?;
@@ -175,13 +308,22 @@ fn replay(
             ),
         };
     });
-    crate::replay::run(&mut pipeline, &inputs)?;
-    let stats = pipeline.stats();
+    let outcome = crate::replay::run_with(&mut pipeline, &inputs, &mut options)?;
+    let mut stats = pipeline.stats().clone();
+    // Duplicates never reach the pipeline; count them so every input is accounted for.
+    if outcome.duplicates() > 0 {
+        stats.events_read += outcome.duplicates();
+        stats
+            .skipped
+            .insert(DUPLICATE.to_string(), outcome.duplicates());
+    }
+    let stats = &stats;
     write_summary(&mut std::io::stderr().lock(), stats)?;
     if let Some(path) = stats_json {
         std::fs::write(path, serde_json::to_vec_pretty(stats)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    crate::respond::execute_outstanding(pipeline.outbox(), &config.response)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,13 +360,83 @@ fn audit_findings(
     Ok(ExitCode::SUCCESS)
 }
 
+fn audit_rejected(config: Option<&Path>, limit: Option<usize>, format: Format) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    anyhow::ensure!(
+        config.database.is_file(),
+        "no audit database at {} (pass --config)",
+        config.database.display()
+    );
+    let audit = AuditStore::open(&config.database)?;
+    let rejected = audit.rejected_inputs(limit)?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rejected)?)?,
+        Format::Table => {
+            writeln!(out, "{}", rejected_header())?;
+            for input in &rejected {
+                writeln!(out, "{}", rejected_row(input))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn setup_eventbridge(
+    config: Option<&Path>,
+    url: &str,
+    role_arn: &str,
+    region: Option<String>,
+    name: &str,
+) -> Result<ExitCode> {
+    let config = load_config(config)?;
+    anyhow::ensure!(
+        url.starts_with("https://") || url.starts_with("http://"),
+        "--url must be the daemon's public http(s) base URL"
+    );
+    let token_path = config.intake.daemon.token_path(&config.database);
+    let (token, created) = crate::daemon::token::load_or_create(&token_path)?;
+    if created {
+        eprintln!(
+            "created a new ingest token in {} (the daemon will use it)",
+            token_path.display()
+        );
+    }
+    let mut target = AwsTarget::of(&config);
+    if region.is_some() {
+        target.region = region;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let created = runtime.block_on(async {
+        let sdk = target.sdk_config().await;
+        let client = aws_sdk_eventbridge::Client::new(&sdk);
+        crate::setup::eventbridge(
+            &client,
+            &crate::setup::EventBridgeSetup {
+                url,
+                name,
+                role_arn,
+                api_key_header: &config.intake.daemon.api_key_header,
+                token: &token,
+            },
+        )
+        .await
+    })?;
+    println!("{}", serde_json::to_string_pretty(&created)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--since`: an RFC 3339 time, or an age such as `24h` counted back from now.
 fn parse_since(text: &str) -> Result<String> {
     if let Ok(at) = humantime::parse_rfc3339_weak(text) {
         return Ok(humantime::format_rfc3339_seconds(at).to_string());
     }
     let age: Duration = humantime::parse_duration(text).with_context(|| {
-        format!("--since {text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)")
+        format!(
+            "--since {text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)"
+        )
     })?;
     let at = SystemTime::now()
         .checked_sub(age)
@@ -268,7 +480,10 @@ mod tests {
 
     #[test]
     fn since_accepts_times_and_ages() {
-        assert_eq!(parse_since("2024-05-01T00:00:00Z").unwrap(), "2024-05-01T00:00:00Z");
+        assert_eq!(
+            parse_since("2024-05-01T00:00:00Z").unwrap(),
+            "2024-05-01T00:00:00Z"
+        );
         assert!(parse_since("24h").unwrap().ends_with('Z'));
         assert!(parse_since("yesterday").is_err());
     }

@@ -3,8 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+
+use crate::daemon::settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
+
+use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 
 /// Defaults chosen to stop a runaway plugin quickly without starving a busy one.
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 64;
@@ -21,6 +27,96 @@ struct RawConfig {
     engine: RawEngine,
     #[serde(default)]
     plugins: Vec<RawPlugin>,
+    /// Live ingest (`trailwarden run`): see `daemon::settings`.
+    #[serde(default)]
+    daemon: RawDaemon,
+    sqs: Option<RawSqs>,
+    #[serde(default)]
+    dedup: RawDedup,
+    #[serde(default)]
+    aws: RawAws,
+    /// Webhook targets by name: plugins name a target, never a URL or secret.
+    #[serde(default)]
+    notify: BTreeMap<String, NotifyTarget>,
+    /// EventBridge buses by name, for `eventbridge.publish-finding`.
+    #[serde(default)]
+    eventbridge: BTreeMap<String, EventBridgeTarget>,
+    #[serde(default)]
+    executor: ExecutorSettings,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    endpoint_url: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    self_principals: Vec<String>,
+    #[serde(default)]
+    assume_role: BTreeMap<String, String>,
+    platform_account: Option<String>,
+}
+
+/// A webhook target. The secret may be given inline or, better, by environment variable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTarget {
+    pub url: String,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+}
+
+impl NotifyTarget {
+    /// The signing secret, from the config or its environment variable (empty if neither).
+    pub fn secret(&self) -> String {
+        self.secret
+            .clone()
+            .or_else(|| self.secret_env.as_ref().and_then(|v| std::env::var(v).ok()))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBridgeTarget {
+    /// Bus name or ARN.
+    pub event_bus: String,
+}
+
+/// How the outbox's executors retry.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorSettings {
+    pub max_attempts: u32,
+    /// First retry delay; doubles on each attempt, capped at five minutes.
+    pub backoff_ms: u64,
+    /// Delay before the executors start, in milliseconds (lets tests crash a run in between).
+    pub start_delay_ms: u64,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        ExecutorSettings {
+            max_attempts: 5,
+            backoff_ms: 1_000,
+            start_delay_ms: 0,
+        }
+    }
+}
+
+/// Everything about acting on AWS that is not per plugin.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseSettings {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    /// ARN globs of trailwarden's own principals: their events are marked self-caused.
+    pub self_principals: Vec<String>,
+    /// Account -> role ARN to assume for actions there.
+    pub assume_role: BTreeMap<String, String>,
+    pub platform_account: Option<String>,
+    pub notify: BTreeMap<String, NotifyTarget>,
+    pub eventbridge: BTreeMap<String, EventBridgeTarget>,
+    pub executor: ExecutorSettings,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -48,6 +144,16 @@ struct RawPlugin {
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
+    /// Default mode of the plugin's grants.
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    ungranted_imports: UngrantedImports,
+    #[serde(default)]
+    grants: Vec<Grant>,
+    /// Settings handed to the plugin through the `config` import.
+    #[serde(default)]
+    config: toml::Table,
 }
 
 fn enabled_by_default() -> bool {
@@ -61,10 +167,13 @@ pub struct Config {
     pub cache_dir: PathBuf,
     pub batch_size: usize,
     pub plugins: Vec<PluginConfig>,
+    /// Live ingest: the `[daemon]`, `[sqs]` and `[dedup]` tables.
+    pub intake: IntakeSettings,
+    pub response: ResponseSettings,
 }
 
 /// One plugin as the admin configured it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PluginConfig {
     pub path: PathBuf,
     /// The name the admin expects; loading fails if `describe` says otherwise.
@@ -72,6 +181,20 @@ pub struct PluginConfig {
     pub limits: PluginLimits,
     /// Pattern JSON texts that replace the plugin's own subscriptions.
     pub patterns_override: Option<Vec<String>>,
+    pub grants: PluginGrants,
+    /// The plugin's `config` table as JSON object text.
+    pub settings_json: String,
+}
+
+impl PluginConfig {
+    /// A plugin at `path` with default limits and no grants.
+    pub fn new(path: PathBuf) -> PluginConfig {
+        PluginConfig {
+            path,
+            settings_json: "{}".to_string(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What one plugin may consume per batch.
@@ -115,6 +238,7 @@ impl Config {
         if batch_size == 0 {
             bail!("engine.batch_size must be at least 1");
         }
+        let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
             plugins.push(validate_plugin(plugin, &resolve)?);
@@ -132,6 +256,17 @@ impl Config {
             ),
             batch_size,
             plugins,
+            intake,
+            response: ResponseSettings {
+                endpoint_url: raw.aws.endpoint_url,
+                region: raw.aws.region,
+                self_principals: raw.aws.self_principals,
+                assume_role: raw.aws.assume_role,
+                platform_account: raw.aws.platform_account,
+                notify: raw.notify,
+                eventbridge: raw.eventbridge,
+                executor: raw.executor,
+            },
         })
     }
 
@@ -149,27 +284,24 @@ impl Config {
                 .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
                 .collect();
             paths.sort();
-            plugins = paths
-                .into_iter()
-                .map(|path| PluginConfig {
-                    path,
-                    expected_name: None,
-                    limits: PluginLimits::default(),
-                    patterns_override: None,
-                })
-                .collect();
+            plugins = paths.into_iter().map(PluginConfig::new).collect();
         }
         Ok(Config {
             database: dir.join("trailwarden.db"),
             cache_dir: dir.join(".trailwarden/cache"),
             batch_size: DEFAULT_BATCH_SIZE,
             plugins,
+            intake: IntakeSettings::default(),
+            response: ResponseSettings::default(),
         })
     }
 }
 
 fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Result<PluginConfig> {
-    let label = raw.name.clone().unwrap_or_else(|| raw.path.display().to_string());
+    let label = raw
+        .name
+        .clone()
+        .unwrap_or_else(|| raw.path.display().to_string());
     let memory_limit_mb = raw.memory_limit_mb.unwrap_or(DEFAULT_MEMORY_LIMIT_MB);
     if !(1..=4096).contains(&memory_limit_mb) {
         bail!("plugin {label}: memory_limit_mb must be between 1 and 4096");
@@ -195,6 +327,14 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
             Some(texts)
         }
     };
+    let grants = PluginGrants {
+        mode: raw.mode,
+        ungranted_imports: raw.ungranted_imports,
+        grants: raw.grants,
+    };
+    grants
+        .validate()
+        .map_err(|e| anyhow::anyhow!("plugin {label}: {e}"))?;
     Ok(PluginConfig {
         path: resolve(raw.path),
         expected_name: raw.name,
@@ -206,6 +346,8 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
                 .unwrap_or(DEFAULT_MAX_FINDINGS_PER_BATCH),
         },
         patterns_override,
+        grants,
+        settings_json: serde_json::to_string(&raw.config)?,
     })
 }
 
@@ -227,8 +369,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_limits_are_refused() {
-        let err = Config::parse("[[plugins]]\npath = \"p.wasm\"\nmemroy = 1\n", Path::new("."))
-            .unwrap_err();
+        let err = Config::parse(
+            "[[plugins]]\npath = \"p.wasm\"\nmemroy = 1\n",
+            Path::new("."),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
         let err = Config::parse(
             "[[plugins]]\npath = \"p.wasm\"\nmemory_limit_mb = 0\n",
@@ -236,6 +381,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("memory_limit_mb"), "{err}");
+    }
+
+    #[test]
+    fn grants_default_to_dry_run_and_unknown_capabilities_are_refused() {
+        let config = Config::parse(
+            r#"
+            [[plugins]]
+            path = "p.wasm"
+            [plugins.config]
+            notify_target = "chat"
+            [[plugins.grants]]
+            capability = "iam.disable-access-key"
+            accounts = ["111122223333"]
+            "#,
+            Path::new("."),
+        )
+        .unwrap();
+        let plugin = &config.plugins[0];
+        assert_eq!(plugin.grants.mode, Mode::DryRun);
+        assert_eq!(plugin.grants.grants[0].max_per_hour, 10);
+        assert_eq!(plugin.settings_json, r#"{"notify_target":"chat"}"#);
+        let err = Config::parse(
+            "[[plugins]]\npath = \"p.wasm\"\n[[plugins.grants]]\ncapability = \"iam.nuke\"\naccounts = [\"*\"]\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("unknown capability"), "{err:#}");
     }
 
     #[test]

@@ -6,17 +6,25 @@
 //! Each expected finding lists a subset of the fields `rule_id`, `severity`, `title`,
 //! `description`, `resources`, `dedup_key`, `event_id`, `context`; the plugin must raise
 //! exactly as many findings as are listed, each matching one expected entry.
+//!
+//! An optional `"actions"` list gives the capability calls expected, in order:
+//! `{"capability": "iam.disable-access-key", "args": {<subset>}, "receipt": "accepted"}`;
+//! capabilities are recorded, never executed, and each call is answered with the receipt
+//! the fixture names (default `accepted`).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use cloudtrail_normalize::{normalize_value, Item, Options};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::pipeline::to_wit_event;
+use crate::pipeline::to_plugin_event;
 use crate::router::Router;
-use crate::runtime::{Finding, LoadedPlugin, PluginRuntime};
+use crate::runtime::{
+    CapabilityCall, CapabilityHandler, Finding, LoadedPlugin, PluginRuntime, Receipt,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +32,51 @@ pub struct Fixture {
     pub name: String,
     pub events: Vec<Value>,
     pub findings: Vec<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub actions: Option<Vec<ExpectedAction>>,
+}
+
+/// A capability call a fixture expects, and the receipt to answer it with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedAction {
+    pub capability: String,
+    #[serde(default)]
+    pub args: serde_json::Map<String, Value>,
+    #[serde(default = "accepted")]
+    pub receipt: String,
+}
+
+fn accepted() -> String {
+    "accepted".to_string()
+}
+
+/// Records capability calls and answers each with the next scripted receipt.
+struct Recorder {
+    calls: Arc<Mutex<Vec<Value>>>,
+    receipts: Vec<String>,
+}
+
+impl CapabilityHandler for Recorder {
+    fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let index = calls.len();
+        calls.push(json!({"capability": call.capability, "event_id": event_id, "args": call.args}));
+        let id = format!("fixture-action-{}", index + 1);
+        Ok(
+            match self
+                .receipts
+                .get(index)
+                .map(String::as_str)
+                .unwrap_or("accepted")
+            {
+                "dry-run" => Receipt::DryRun(id),
+                "pending-approval" => Receipt::PendingApproval(id),
+                "denied" => Receipt::Denied("denied by the fixture".into()),
+                _ => Receipt::Accepted(id),
+            },
+        )
+    }
 }
 
 impl Fixture {
@@ -43,6 +96,7 @@ pub struct FixtureOutcome {
     /// Empty when the fixture passed; otherwise one line per difference.
     pub differences: Vec<String>,
     pub findings: Vec<Value>,
+    pub actions: Vec<Value>,
 }
 
 impl FixtureOutcome {
@@ -74,6 +128,20 @@ pub fn findings_for(
     plugin: &LoadedPlugin,
     events: &[Value],
 ) -> Result<Vec<Finding>> {
+    Ok(run_events(runtime, plugin, events, Vec::new())?.0)
+}
+
+/// Runs events through a plugin with capabilities recorded (answered with `receipts` in
+/// order); returns the findings and the calls made.
+///
+/// # Errors
+/// As for [`findings_for`].
+pub fn run_events(
+    runtime: &PluginRuntime,
+    plugin: &LoadedPlugin,
+    events: &[Value],
+    receipts: Vec<String>,
+) -> Result<(Vec<Finding>, Vec<Value>)> {
     let router = Router::new([plugin.patterns.as_slice()])?;
     let mut batch = Vec::new();
     for event in events {
@@ -81,7 +149,7 @@ pub fn findings_for(
             match item {
                 Item::Event(event) => {
                     if !router.route(&event.envelope()).is_empty() {
-                        batch.push(to_wit_event(&event));
+                        batch.push(to_plugin_event(&event, false));
                     }
                 }
                 Item::Skipped { .. } => {}
@@ -92,26 +160,93 @@ pub fn findings_for(
         }
     }
     if batch.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    plugin
-        .handle(runtime, &batch, 0)
-        .map_err(|f| anyhow::anyhow!("plugin failed ({}): {}", f.kind.as_str(), f.message))
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Recorder {
+        calls: calls.clone(),
+        receipts,
+    };
+    let findings = plugin
+        .handle(runtime, &batch, 0, Box::new(recorder))
+        .map_err(|f| anyhow::anyhow!("plugin failed ({}): {}", f.kind.as_str(), f.message))?;
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok((findings, calls))
 }
 
 /// Runs one fixture and compares what the plugin raised with what the fixture expects.
 pub fn run(runtime: &PluginRuntime, plugin: &LoadedPlugin, fixture: &Fixture) -> FixtureOutcome {
-    let (findings, mut differences) = match findings_for(runtime, plugin, &fixture.events) {
-        Ok(findings) => (findings.iter().map(finding_json).collect(), Vec::new()),
-        Err(e) => (Vec::new(), vec![format!("{e:#}")]),
-    };
+    let receipts = fixture
+        .actions
+        .iter()
+        .flatten()
+        .map(|a| a.receipt.clone())
+        .collect();
+    let (findings, actions, mut differences) =
+        match run_events(runtime, plugin, &fixture.events, receipts) {
+            Ok((findings, actions)) => (
+                findings.iter().map(finding_json).collect(),
+                actions,
+                Vec::new(),
+            ),
+            Err(e) => (Vec::new(), Vec::new(), vec![format!("{e:#}")]),
+        };
     if differences.is_empty() {
         differences = compare(&fixture.findings, &findings);
+        if let Some(expected) = &fixture.actions {
+            differences.extend(compare_actions(expected, &actions));
+        }
     }
     FixtureOutcome {
         name: fixture.name.clone(),
         differences,
         findings,
+        actions,
+    }
+}
+
+/// Capability calls must match in number and order, each by capability and argument subset.
+fn compare_actions(expected: &[ExpectedAction], actual: &[Value]) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (i, want) in expected.iter().enumerate() {
+        match actual.get(i) {
+            Some(have)
+                if have["capability"] == want.capability.as_str()
+                    && want.args.iter().all(|(k, v)| subset(v, &have["args"][k])) => {}
+            Some(have) => differences.push(format!(
+                "- call {} expected {} {}, made {} {}",
+                i + 1,
+                want.capability,
+                Value::Object(want.args.clone()),
+                have["capability"],
+                have["args"]
+            )),
+            None => differences.push(format!(
+                "- call {} expected, not made: {} {}",
+                i + 1,
+                want.capability,
+                Value::Object(want.args.clone())
+            )),
+        }
+    }
+    for (i, have) in actual.iter().enumerate().skip(expected.len()) {
+        differences.push(format!(
+            "+ call {} made, not expected: {} {}",
+            i + 1,
+            have["capability"],
+            have["args"]
+        ));
+    }
+    differences
+}
+
+/// Whether `want` is contained in `have`: objects by key subset, everything else equal.
+fn subset(want: &Value, have: &Value) -> bool {
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|hv| subset(v, hv))),
+        _ => want == have,
     }
 }
 
@@ -125,7 +260,10 @@ fn compare(expected: &[serde_json::Map<String, Value>], actual: &[Value]) -> Vec
         });
         match found {
             Some(i) => used[i] = true,
-            None => differences.push(format!("- expected, not raised: {}", Value::Object(want.clone()))),
+            None => differences.push(format!(
+                "- expected, not raised: {}",
+                Value::Object(want.clone())
+            )),
         }
     }
     for (have, _) in actual.iter().zip(&used).filter(|(_, used)| !**used) {
@@ -154,9 +292,15 @@ mod tests {
         ];
         let one = vec![subset(json!({"rule_id": "a"}))];
         assert_eq!(compare(&one, &actual).len(), 1, "one finding too many");
-        let two = vec![subset(json!({"rule_id": "a"})), subset(json!({"event_id": "2"}))];
+        let two = vec![
+            subset(json!({"rule_id": "a"})),
+            subset(json!({"event_id": "2"})),
+        ];
         assert!(compare(&two, &actual).is_empty());
-        let wrong = vec![subset(json!({"rule_id": "b"})), subset(json!({"rule_id": "a"}))];
+        let wrong = vec![
+            subset(json!({"rule_id": "b"})),
+            subset(json!({"rule_id": "a"})),
+        ];
         let diff = compare(&wrong, &actual);
         assert!(diff[0].starts_with("- expected"), "{diff:?}");
         assert!(diff[1].starts_with("+ raised"), "{diff:?}");

@@ -5,12 +5,19 @@
 //! together by [`pipeline`]. See ARCHITECTURE.md for the map.
 
 pub mod audit;
+pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod dedup;
 pub mod fixture;
+pub mod intake;
 pub mod output;
 pub mod pipeline;
+pub mod plugin_cli;
 pub mod replay;
+pub mod respond;
 pub mod router;
 pub mod runtime;
+pub mod setup;
 pub mod state;

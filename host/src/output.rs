@@ -33,6 +33,35 @@ pub fn finding_row(finding: &StoredFinding) -> String {
     )
 }
 
+/// Characters of a dead letter's raw text shown in the table (`--format json` has it all).
+const RAW_SHOWN: usize = 60;
+
+/// The header of the rejected-inputs table.
+pub fn rejected_header() -> String {
+    format!(
+        "{:<6} {:<20} {:<20} {:<32} RAW",
+        "ID", "RECORDED", "REASON", "ORIGIN"
+    )
+}
+
+/// One rejected input as a table row, its raw text on one line and cut short.
+pub fn rejected_row(input: &crate::audit::RejectedInput) -> String {
+    let flat: String = input
+        .raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let raw = if flat.chars().count() > RAW_SHOWN {
+        format!("{}…", flat.chars().take(RAW_SHOWN).collect::<String>())
+    } else {
+        flat
+    };
+    format!(
+        "{:<6} {:<20} {:<20} {:<32} {}",
+        input.id, input.recorded_at, input.reason, input.origin, raw
+    )
+}
+
 /// Writes the closing summary of a run in readable form.
 ///
 /// # Errors
@@ -51,10 +80,17 @@ pub fn write_summary(out: &mut dyn Write, stats: &RunStats) -> std::io::Result<(
     for (reason, n) in &stats.rejected {
         writeln!(out, "    {reason:<20} {n}")?;
     }
-    writeln!(out, "  findings         {}", stats.findings.values().sum::<u64>())?;
+    writeln!(
+        out,
+        "  findings         {}",
+        stats.findings.values().sum::<u64>()
+    )?;
     for (plugin, matched) in &stats.matched {
         let found = stats.findings.get(plugin).copied().unwrap_or(0);
-        writeln!(out, "    {plugin:<24} {found} findings from {matched} matched events")?;
+        writeln!(
+            out,
+            "    {plugin:<24} {found} findings from {matched} matched events"
+        )?;
     }
     if !stats.plugin_failures.is_empty() {
         writeln!(out, "  plugin failures")?;

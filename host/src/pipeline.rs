@@ -4,7 +4,8 @@
 //! `replay` drives it from files; the daemon will drive it from its intake. Both see the
 //! same counts, so `events_read = normalised + skipped + rejected` holds for either.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -13,6 +14,10 @@ use serde::Serialize;
 
 use crate::audit::{now_rfc3339, AuditStore, PluginLoad, StoredFinding};
 use crate::config::Config;
+use crate::config::ResponseSettings;
+use crate::respond::broker::{Broker, BrokerSession, EventScope};
+use crate::respond::grants::glob_match;
+use crate::respond::outbox::{now_us, Outbox};
 use crate::router::Router;
 use crate::runtime::{Event, LoadedPlugin, PluginRuntime, Principal};
 use crate::state::StateStore;
@@ -28,6 +33,8 @@ pub struct RunStats {
     pub findings: BTreeMap<String, u64>,
     /// Events routed to each plugin by its patterns.
     pub matched: BTreeMap<String, u64>,
+    /// Self-caused events withheld from response plugins, per plugin.
+    pub skipped_self_caused: BTreeMap<String, u64>,
     /// Failed batches per plugin and kind, e.g. `{"looper": {"timeout": 2}}`.
     pub plugin_failures: BTreeMap<String, BTreeMap<String, u64>>,
     pub elapsed_s: f64,
@@ -38,13 +45,17 @@ pub struct RunStats {
 struct Queued {
     event: Event,
     time: Option<String>,
+    scope: EventScope,
 }
 
 pub struct Pipeline {
     runtime: PluginRuntime,
     plugins: Vec<LoadedPlugin>,
+    brokers: Vec<Arc<Broker>>,
     router: Router,
     audit: AuditStore,
+    outbox: Outbox,
+    settings: Arc<ResponseSettings>,
     batch_size: usize,
     queues: Vec<Vec<Queued>>,
     /// Seconds since the epoch of the latest event seen: the clock of plugin state TTLs.
@@ -52,6 +63,7 @@ pub struct Pipeline {
     stats: RunStats,
     started: Instant,
     on_finding: Box<dyn FnMut(&StoredFinding)>,
+    on_batch: Box<dyn FnMut(&str, usize, std::time::Duration)>,
 }
 
 impl Pipeline {
@@ -60,6 +72,21 @@ impl Pipeline {
     /// # Errors
     /// A plugin cannot be loaded (the message says which and why), or the audit write fails.
     pub fn new(config: &Config, audit: AuditStore, state: StateStore) -> Result<Pipeline> {
+        let outbox = Outbox::open(&config.database)?;
+        Self::with_outbox(config, audit, state, outbox)
+    }
+
+    /// As [`Pipeline::new`], with the outbox given (e.g. in memory).
+    ///
+    /// # Errors
+    /// As for [`Pipeline::new`].
+    pub fn with_outbox(
+        config: &Config,
+        audit: AuditStore,
+        state: StateStore,
+        outbox: Outbox,
+    ) -> Result<Pipeline> {
+        let settings = Arc::new(config.response.clone());
         let runtime = PluginRuntime::new(&config.cache_dir, state)?;
         let mut plugins: Vec<LoadedPlugin> = Vec::new();
         for plugin_config in &config.plugins {
@@ -90,8 +117,24 @@ impl Pipeline {
             plugins.push(plugin);
         }
         let router = Router::new(plugins.iter().map(|p| p.patterns.as_slice()))?;
+        let brokers = plugins
+            .iter()
+            .map(|p| {
+                Arc::new(Broker {
+                    plugin: p.name.clone(),
+                    version: p.version.clone(),
+                    sha256: p.sha256.clone(),
+                    grants: p.grants.clone(),
+                    outbox: outbox.clone(),
+                    settings: settings.clone(),
+                })
+            })
+            .collect();
         Ok(Pipeline {
             runtime,
+            brokers,
+            outbox,
+            settings,
             queues: plugins.iter().map(|_| Vec::new()).collect(),
             plugins,
             router,
@@ -101,6 +144,7 @@ impl Pipeline {
             stats: RunStats::default(),
             started: Instant::now(),
             on_finding: Box::new(|_| {}),
+            on_batch: Box::new(|_, _, _| {}),
         })
     }
 
@@ -109,12 +153,26 @@ impl Pipeline {
         self.on_finding = Box::new(f);
     }
 
+    /// Calls `f(plugin, events, elapsed)` after every plugin batch, run or failed (for the
+    /// daemon's metrics).
+    pub fn on_batch(&mut self, f: impl FnMut(&str, usize, std::time::Duration) + 'static) {
+        self.on_batch = Box::new(f);
+    }
+
     pub fn plugins(&self) -> &[LoadedPlugin] {
         &self.plugins
     }
 
     pub fn audit(&self) -> &AuditStore {
         &self.audit
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn runtime(&self) -> &PluginRuntime {
+        &self.runtime
     }
 
     pub fn stats(&self) -> &RunStats {
@@ -133,7 +191,11 @@ impl Pipeline {
                 self.dispatch(&event)?;
             }
             Item::Skipped { reason, .. } => {
-                *self.stats.skipped.entry(reason.as_str().to_string()).or_default() += 1;
+                *self
+                    .stats
+                    .skipped
+                    .entry(reason.as_str().to_string())
+                    .or_default() += 1;
             }
             Item::Rejected {
                 reason,
@@ -160,16 +222,37 @@ impl Pipeline {
         if targets.is_empty() {
             return Ok(());
         }
-        let wit_event = to_wit_event(event);
+        let received_us = now_us();
+        let self_caused = is_self_caused(event, &self.settings.self_principals);
+        let plugin_event = to_plugin_event(event, self_caused);
+        let scope = EventScope {
+            account: event.account.clone().unwrap_or_default(),
+            region: event.region.clone().unwrap_or_default(),
+            received_us,
+        };
         for plugin in targets {
+            // Loop protection: trailwarden's own actions are not fed back into response
+            // plugins unless they asked for them.
+            if self_caused
+                && self.plugins[plugin].responds()
+                && !self.plugins[plugin].self_caused_events
+            {
+                *self
+                    .stats
+                    .skipped_self_caused
+                    .entry(self.plugins[plugin].name.to_string())
+                    .or_default() += 1;
+                continue;
+            }
             *self
                 .stats
                 .matched
                 .entry(self.plugins[plugin].name.to_string())
                 .or_default() += 1;
             self.queues[plugin].push(Queued {
-                event: wit_event.clone(),
+                event: plugin_event.clone(),
                 time: event.time.clone(),
+                scope: scope.clone(),
             });
             if self.queues[plugin].len() >= self.batch_size {
                 self.flush_plugin(plugin)?;
@@ -207,7 +290,15 @@ impl Pipeline {
         };
         let plugin = &self.plugins[index];
         let events: Vec<Event> = batch.iter().map(|q| q.event.clone()).collect();
-        match plugin.handle(&self.runtime, &events, clock) {
+        let scopes: HashMap<String, EventScope> = batch
+            .iter()
+            .map(|q| (q.event.id.clone(), q.scope.clone()))
+            .collect();
+        let session = BrokerSession::new(self.brokers[index].clone(), scopes);
+        let batch_started = Instant::now();
+        let result = plugin.handle(&self.runtime, &events, clock, Box::new(session));
+        (self.on_batch)(&plugin.name, events.len(), batch_started.elapsed());
+        match result {
             Ok(findings) => {
                 let recorded_at = now_rfc3339();
                 let mut stored = Vec::with_capacity(findings.len());
@@ -250,8 +341,11 @@ impl Pipeline {
                     }
                     Ok(())
                 })?;
-                *self.stats.findings.entry(plugin.name.to_string()).or_default() +=
-                    stored.len() as u64;
+                *self
+                    .stats
+                    .findings
+                    .entry(plugin.name.to_string())
+                    .or_default() += stored.len() as u64;
                 for finding in &stored {
                     (self.on_finding)(finding);
                 }
@@ -285,8 +379,8 @@ impl Pipeline {
     }
 }
 
-/// The host's normalised event in the WIT contract's shape.
-pub fn to_wit_event(event: &NormalizedEvent) -> Event {
+/// The host's normalised event as handed to plugins.
+pub fn to_plugin_event(event: &NormalizedEvent, self_caused: bool) -> Event {
     let p = &event.principal;
     Event {
         id: event.id.clone(),
@@ -296,7 +390,7 @@ pub fn to_wit_event(event: &NormalizedEvent) -> Event {
         region: event.region.clone(),
         account: event.account.clone(),
         principal: Principal {
-            type_: p.kind.clone(),
+            kind: p.kind.clone(),
             arn: p.arn.clone(),
             account_id: p.account_id.clone(),
             user_name: p.user_name.clone(),
@@ -311,8 +405,23 @@ pub fn to_wit_event(event: &NormalizedEvent) -> Event {
         error_message: event.error_message.clone(),
         read_only: event.read_only,
         event_type: event.event_type.clone(),
+        self_caused,
         raw: event.raw_json(),
     }
+}
+
+/// Whether an event was made by one of trailwarden's own principals (by the caller's ARN
+/// or, for role sessions, the issuing role's ARN).
+pub fn is_self_caused(event: &NormalizedEvent, self_principals: &[String]) -> bool {
+    let p = &event.principal;
+    [p.arn.as_deref(), p.session_issuer_arn.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|arn| {
+            self_principals
+                .iter()
+                .any(|pattern| glob_match(pattern, arn))
+        })
 }
 
 fn epoch_seconds(time: &str) -> Option<i64> {

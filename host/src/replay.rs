@@ -1,20 +1,33 @@
-//! `trailwarden replay`: recorded CloudTrail from files, folders or stdin, through the same
-//! pipeline as live events.
+//! `trailwarden replay`: recorded CloudTrail from files, folders, stdin or S3
+//! (`s3://bucket/prefix`, CloudTrail's `AWSLogs/` layout, pruned by day with
+//! `--since`/`--until`), through the same pipeline as live events.
+//!
+//! Dedup by eventID is off unless asked for (`--dedup`): a replay is usually meant to see
+//! every event again (e.g. after changing a plugin), and findings are recorded once per
+//! plugin version anyway. With `--dedup` it shares the daemon's window in the audit
+//! database, so a backfill skips what the daemon already handled, and the reverse.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cloudtrail_normalize::{normalize_bytes, Options};
+use cloudtrail_normalize::{normalize_bytes, normalize_bytes_with_hint, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::aws::{fetch_object, list_log_files, AwsTarget, DayRange, FetchError, S3Url};
+use crate::dedup::Dedup;
+use crate::intake::{ingest_items, Outcome};
 use crate::pipeline::Pipeline;
+
+/// Largest S3 object a replay reads (CloudTrail log files are far smaller).
+pub const MAX_S3_OBJECT_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// One input to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Stdin,
     File(PathBuf),
+    S3(S3Url),
 }
 
 impl Input {
@@ -22,8 +35,83 @@ impl Input {
         match self {
             Input::Stdin => "stdin".to_string(),
             Input::File(path) => path.display().to_string(),
+            Input::S3(url) => url.to_string(),
         }
     }
+}
+
+/// Reads S3 for a replay: the SDK on a small runtime of its own.
+pub struct S3Reader {
+    runtime: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Reader {
+    /// An S3 client for `target` (the config's `[aws]` table, else the environment).
+    ///
+    /// # Errors
+    /// The async runtime cannot start.
+    pub fn new(target: &AwsTarget) -> Result<S3Reader> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let sdk = runtime.block_on(target.sdk_config());
+        let client = target.s3(&sdk);
+        Ok(S3Reader { runtime, client })
+    }
+
+    /// Every log file under `url` in `range`, in key order.
+    ///
+    /// # Errors
+    /// A listing fails.
+    pub fn list(&self, url: &S3Url, range: &DayRange) -> Result<Vec<S3Url>> {
+        self.runtime
+            .block_on(list_log_files(&self.client, url, range))
+    }
+
+    fn read(&self, url: &S3Url) -> Result<Vec<u8>> {
+        match self
+            .runtime
+            .block_on(fetch_object(&self.client, url, MAX_S3_OBJECT_BYTES))
+        {
+            Ok(bytes) => Ok(bytes),
+            Err(FetchError::Missing) => anyhow::bail!("{url}: no such object"),
+            Err(FetchError::TooLarge(n)) => anyhow::bail!("{url}: {n} bytes is too large"),
+            Err(FetchError::Other(e)) => Err(e),
+        }
+    }
+}
+
+/// Replay settings beyond the inputs.
+#[derive(Default)]
+pub struct ReplayOptions {
+    /// Needed for `Input::S3`.
+    pub s3: Option<S3Reader>,
+    /// Skip events already seen within the dedup window, and remember the new ones.
+    pub dedup: Option<Dedup>,
+}
+
+/// Expands paths like [`expand_inputs`], and `s3://bucket/prefix` into the log files under
+/// it (in `range`), read with `s3`.
+///
+/// # Errors
+/// A local path does not exist, an `s3://` path is given without `s3`, or a listing fails.
+pub fn expand_all(paths: &[String], s3: Option<&S3Reader>, range: &DayRange) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if let Some(url) = S3Url::parse(path) {
+            let reader = s3.context("s3:// inputs need AWS access")?;
+            let found = reader.list(&url, range)?;
+            if found.is_empty() {
+                tracing::warn!("{url}: no CloudTrail log files there");
+            }
+            inputs.extend(found.into_iter().map(Input::S3));
+        } else {
+            inputs.extend(expand_inputs(std::slice::from_ref(path))?);
+        }
+    }
+    Ok(inputs)
 }
 
 /// Expands the command line's paths: `-` is stdin, a folder is searched recursively for
@@ -76,23 +164,49 @@ fn is_cloudtrail_file(path: &Path) -> bool {
 /// An input cannot be read, or the audit store cannot be written. Bad *content* is never
 /// an error: it is counted and dead-lettered.
 pub fn run(pipeline: &mut Pipeline, inputs: &[Input]) -> Result<()> {
-    let options = Options::default();
+    run_with(pipeline, inputs, &mut ReplayOptions::default()).map(|_| ())
+}
+
+/// [`run`], reading S3 inputs and deduplicating as `options` say; returns the counts as the
+/// daemon would answer them (with `duplicate` among the skips).
+///
+/// # Errors
+/// As [`run`]; also an S3 object cannot be read, or the dedup table written.
+pub fn run_with(
+    pipeline: &mut Pipeline,
+    inputs: &[Input],
+    options: &mut ReplayOptions,
+) -> Result<Outcome> {
+    let normalize = Options::default();
     let progress = progress_bar(inputs);
+    let mut outcome = Outcome::default();
     for input in inputs {
-        let bytes = read_input(input)?;
+        let bytes = read_input(input, options.s3.as_ref())?;
         let origin = input.origin();
-        for item in normalize_bytes(&bytes, &options) {
-            pipeline.ingest(item, &origin)?;
-        }
+        let items = match input {
+            Input::S3(url) => normalize_bytes_with_hint(&bytes, &normalize, Some(&url.key)),
+            _ => normalize_bytes(&bytes, &normalize),
+        };
+        outcome.add(&ingest_items(
+            pipeline,
+            options.dedup.as_mut(),
+            items,
+            &origin,
+        )?);
         progress.inc(bytes.len() as u64);
     }
     pipeline.flush()?;
+    if let Some(dedup) = options.dedup.as_mut() {
+        // Only now are the events handled: remember them.
+        dedup.commit()?;
+    }
     progress.finish_and_clear();
-    Ok(())
+    Ok(outcome)
 }
 
-fn read_input(input: &Input) -> Result<Vec<u8>> {
+fn read_input(input: &Input, s3: Option<&S3Reader>) -> Result<Vec<u8>> {
     match input {
+        Input::S3(url) => s3.context("s3:// inputs need AWS access")?.read(url),
         Input::Stdin => {
             let mut bytes = Vec::new();
             std::io::stdin()
@@ -113,7 +227,7 @@ fn progress_bar(inputs: &[Input]) -> ProgressBar {
         .iter()
         .filter_map(|i| match i {
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+            Input::Stdin | Input::S3(_) => None,
         })
         .sum();
     if !std::io::stderr().is_terminal() || total < WORTH_SHOWING {
@@ -146,6 +260,7 @@ mod tests {
             .map(|i| match i {
                 Input::File(p) => p.file_name().unwrap().to_string_lossy().into_owned(),
                 Input::Stdin => "-".into(),
+                Input::S3(url) => url.to_string(),
             })
             .collect();
         assert_eq!(names, ["a.json", "b.json.gz", "c.jsonl", "-"]);

@@ -23,8 +23,9 @@ impl Router {
         for (plugin, patterns) in plugins.into_iter().enumerate() {
             plugin_count += 1;
             for text in patterns {
-                let pattern = Pattern::parse(text)
-                    .map_err(|e| anyhow::anyhow!("plugin #{plugin}: invalid pattern {text}: {e}"))?;
+                let pattern = Pattern::parse(text).map_err(|e| {
+                    anyhow::anyhow!("plugin #{plugin}: invalid pattern {text}: {e}")
+                })?;
                 set.add(owner.len() as u32, &pattern);
                 owner.push(plugin);
             }

@@ -78,7 +78,14 @@ impl StateStore {
     ///
     /// # Errors
     /// The key or value is over its size limit, or the write fails.
-    pub fn set(&self, plugin: &str, key: &str, value: &str, ttl: Option<u32>, now: i64) -> Result<()> {
+    pub fn set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &str,
+        ttl: Option<u32>,
+        now: i64,
+    ) -> Result<()> {
         check_sizes(key, value)?;
         self.conn().execute(
             "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -106,7 +113,14 @@ impl StateStore {
     ///
     /// # Errors
     /// The key is over its size limit, or the read or write fails.
-    pub fn increment(&self, plugin: &str, key: &str, delta: i64, ttl: Option<u32>, now: i64) -> Result<i64> {
+    pub fn increment(
+        &self,
+        plugin: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<u32>,
+        now: i64,
+    ) -> Result<i64> {
         check_sizes(key, "")?;
         let conn = self.conn();
         let current: Option<(String, Option<i64>)> = conn
@@ -135,8 +149,14 @@ impl StateStore {
 }
 
 fn check_sizes(key: &str, value: &str) -> Result<()> {
-    anyhow::ensure!(key.len() <= MAX_KEY_BYTES, "state key over {MAX_KEY_BYTES} bytes");
-    anyhow::ensure!(value.len() <= MAX_VALUE_BYTES, "state value over {MAX_VALUE_BYTES} bytes");
+    anyhow::ensure!(
+        key.len() <= MAX_KEY_BYTES,
+        "state key over {MAX_KEY_BYTES} bytes"
+    );
+    anyhow::ensure!(
+        value.len() <= MAX_VALUE_BYTES,
+        "state value over {MAX_VALUE_BYTES} bytes"
+    );
     Ok(())
 }
 
@@ -154,7 +174,11 @@ mod tests {
         store.set("p", "s", "v", Some(10), 0).unwrap();
         assert_eq!(store.get("p", "s", 5).unwrap().as_deref(), Some("v"));
         assert_eq!(store.get("p", "s", 10).unwrap(), None);
-        assert_eq!(store.get("other", "k", 1000).unwrap(), None, "state is per plugin");
+        assert_eq!(
+            store.get("other", "k", 1000).unwrap(),
+            None,
+            "state is per plugin"
+        );
         store.delete("p", "k").unwrap();
         assert_eq!(store.get("p", "k", 1061).unwrap(), None);
     }

@@ -21,7 +21,11 @@ fn a_restart_loads_from_the_cache_and_a_damaged_entry_is_recompiled() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(entries.len(), 1, "one entry per wasm and engine: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        1,
+        "one entry per wasm and engine: {entries:?}"
+    );
     std::fs::write(&entries[0], b"not a compiled component").unwrap();
     assert_eq!(load(), (CompileSource::Compiled, "root-usage".to_string()));
     assert_eq!(load(), (CompileSource::Cache, "root-usage".to_string()));
@@ -32,8 +36,8 @@ fn a_file_that_is_not_a_component_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"\0asm definitely not").unwrap();
-    let runtime = PluginRuntime::new(&dir.path().join("cache"), StateStore::in_memory().unwrap())
-        .unwrap();
+    let runtime =
+        PluginRuntime::new(&dir.path().join("cache"), StateStore::in_memory().unwrap()).unwrap();
     let error = runtime
         .load(&plugin_config(bogus))
         .err()

@@ -51,5 +51,9 @@ fn every_plugin_passes_its_fixtures_through_the_real_host() {
         plugins_checked += 1;
     }
     assert_eq!(plugins_checked, 3);
-    assert!(failures.is_empty(), "fixtures failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fixtures failed:\n{}",
+        failures.join("\n")
+    );
 }

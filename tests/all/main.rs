@@ -2,7 +2,9 @@
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
 mod cache;
+mod daemon;
 mod fixtures;
+mod moto;
 mod panther;
 mod replay_cli;
 mod sandbox;

@@ -44,11 +44,12 @@ struct PantherTest {
 
 #[test]
 fn plugins_agree_with_panther_except_where_argued() {
-    let tests: Vec<PantherTest> = std::fs::read_to_string(corpus("panther/panther_cloudtrail_tests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let tests: Vec<PantherTest> =
+        std::fs::read_to_string(corpus("panther/panther_cloudtrail_tests.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
     let cache = tempfile::tempdir().unwrap();
     let (mut total, mut agreed) = (0, 0);
     let mut problems = Vec::new();
@@ -64,7 +65,10 @@ fn plugins_agree_with_panther_except_where_argued() {
             let ours = map.rules[&test.rule_id].ids();
             let raised = match findings_for(&runtime, &loaded, std::slice::from_ref(&test.event)) {
                 Ok(findings) => findings.iter().any(|f| ours.contains(f.rule_id.as_str())),
-                Err(e) => panic!("{name}: Panther test {} could not run: {e:#}", test.test_name),
+                Err(e) => panic!(
+                    "{name}: Panther test {} could not run: {e:#}",
+                    test.test_name
+                ),
             };
             plugin_total += 1;
             if raised == test.expected {
@@ -77,10 +81,14 @@ fn plugins_agree_with_panther_except_where_argued() {
         assert!(plugin_total > 0, "{name}: no Panther test maps to it");
         let argued: BTreeSet<String> = map.known_differences.keys().cloned().collect();
         for unexpected in disagreements.difference(&argued) {
-            problems.push(format!("{name}: disagrees with Panther on {unexpected} (not argued in panther.json)"));
+            problems.push(format!(
+                "{name}: disagrees with Panther on {unexpected} (not argued in panther.json)"
+            ));
         }
         for stale in argued.difference(&disagreements) {
-            problems.push(format!("{name}: panther.json argues {stale}, but the plugin agrees now"));
+            problems.push(format!(
+                "{name}: panther.json argues {stale}, but the plugin agrees now"
+            ));
         }
         total += plugin_total;
         agreed += plugin_agreed;

@@ -27,10 +27,19 @@ fn trailwarden(args: &[&str], stdin: Option<&[u8]>) -> Output {
 }
 
 fn write_config(dir: &Path) -> String {
-    let mut text = format!("[audit]\ndatabase = \"{}\"\n", dir.join("audit.db").display());
-    text += &format!("[engine]\ncache_dir = \"{}\"\n", dir.join("cache").display());
+    let mut text = format!(
+        "[audit]\ndatabase = \"{}\"\n",
+        dir.join("audit.db").display()
+    );
+    text += &format!(
+        "[engine]\ncache_dir = \"{}\"\n",
+        dir.join("cache").display()
+    );
     for name in ["root-usage", "cloudtrail-tampering", "console-no-mfa"] {
-        text += &format!("[[plugins]]\npath = \"{}\"\nname = \"{name}\"\n", plugin(name).display());
+        text += &format!(
+            "[[plugins]]\npath = \"{}\"\nname = \"{name}\"\n",
+            plugin(name).display()
+        );
     }
     let path = dir.join("trailwarden.toml");
     std::fs::write(&path, text).unwrap();
@@ -42,7 +51,12 @@ fn stats(path: &Path) -> Value {
 }
 
 fn sum(value: &Value) -> u64 {
-    value.as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum()
+    value
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
 }
 
 #[test]
@@ -62,20 +76,38 @@ fn the_corpus_in_its_raw_forms_is_accounted_for_and_raises_root_findings() {
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(logs.join("AWSLogs")).unwrap();
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(json!({ "Records": bare }).to_string().as_bytes()).unwrap();
-    std::fs::write(logs.join("AWSLogs/bare_CloudTrail.json.gz"), gz.finish().unwrap()).unwrap();
+    gz.write_all(json!({ "Records": bare }).to_string().as_bytes())
+        .unwrap();
+    std::fs::write(
+        logs.join("AWSLogs/bare_CloudTrail.json.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
     std::fs::write(logs.join("deliveries.jsonl"), &lines).unwrap();
 
     let stats_path = dir.path().join("stats.json");
     let out = trailwarden(
-        &["replay", "--config", &config, "--format", "json", "--stats-json",
-          stats_path.to_str().unwrap(), logs.to_str().unwrap()],
+        &[
+            "replay",
+            "--config",
+            &config,
+            "--format",
+            "json",
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ],
         None,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats = stats(&stats_path);
     assert_eq!(stats["events_read"], 218, "{stats}");
-    let accounted = stats["normalised"].as_u64().unwrap() + sum(&stats["skipped"]) + sum(&stats["rejected"]);
+    let accounted =
+        stats["normalised"].as_u64().unwrap() + sum(&stats["skipped"]) + sum(&stats["rejected"]);
     assert_eq!(accounted, 218, "{stats}");
     assert_eq!(stats["skipped"]["insight_event"], 3, "{stats}");
     let root_findings = stats["findings"]["root-usage"].as_u64().unwrap_or(0);
@@ -90,10 +122,23 @@ fn the_corpus_in_its_raw_forms_is_accounted_for_and_raises_root_findings() {
         .collect();
     assert_eq!(printed.len() as u64, sum(&stats["findings"]));
     let audit = trailwarden(
-        &["audit", "findings", "--config", &config, "--plugin", "root-usage", "--format", "json"],
+        &[
+            "audit",
+            "findings",
+            "--config",
+            &config,
+            "--plugin",
+            "root-usage",
+            "--format",
+            "json",
+        ],
         None,
     );
-    assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stderr));
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
     let stored: Vec<Value> = serde_json::from_slice(&audit.stdout).unwrap();
     // Records that share an eventID are one event: its finding is stored once.
     let distinct: std::collections::BTreeSet<String> = printed
@@ -103,7 +148,9 @@ fn the_corpus_in_its_raw_forms_is_accounted_for_and_raises_root_findings() {
         .collect();
     assert_eq!(stored.len(), distinct.len());
     let sha = hex::encode(Sha256::digest(std::fs::read(plugin("root-usage")).unwrap()));
-    assert!(stored.iter().all(|f| f["plugin"] == "root-usage" && f["plugin_sha256"] == sha.as_str()));
+    assert!(stored
+        .iter()
+        .all(|f| f["plugin"] == "root-usage" && f["plugin_sha256"] == sha.as_str()));
 }
 
 #[test]
@@ -114,13 +161,25 @@ fn bad_input_is_rejected_counted_and_kept_while_good_events_go_through() {
         "eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "awsRegion": "us-east-1",
         "userIdentity": {"type": "Root", "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"},
         "sourceIPAddress": "198.51.100.1", "eventType": "AwsApiCall", "recipientAccountId": "123456789012"});
-    let input = format!("{good}\n{{\"eventVersion\": \"1.08\", \"eventID\": \nnot json at all\n42\n");
+    let input =
+        format!("{good}\n{{\"eventVersion\": \"1.08\", \"eventID\": \nnot json at all\n42\n");
     let stats_path = dir.path().join("stats.json");
     let out = trailwarden(
-        &["replay", "--config", &config, "--stats-json", stats_path.to_str().unwrap(), "-"],
+        &[
+            "replay",
+            "--config",
+            &config,
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+            "-",
+        ],
         Some(input.as_bytes()),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats = stats(&stats_path);
     assert_eq!(stats["events_read"], 4, "{stats}");
     assert_eq!(stats["normalised"], 1, "{stats}");
@@ -148,9 +207,15 @@ fn a_missing_input_or_config_is_a_clear_error() {
     let out = trailwarden(&["replay", "/no/such/cloudtrail.json.gz"], None);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("/no/such/cloudtrail.json.gz: no such file"), "{stderr}");
+    assert!(
+        stderr.contains("/no/such/cloudtrail.json.gz: no such file"),
+        "{stderr}"
+    );
 
-    let out = trailwarden(&["replay", "--config", "/no/such/trailwarden.toml", "-"], Some(b""));
+    let out = trailwarden(
+        &["replay", "--config", "/no/such/trailwarden.toml", "-"],
+        Some(b""),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
 }
@@ -158,12 +223,48 @@ fn a_missing_input_or_config_is_a_clear_error() {
 #[test]
 fn pattern_test_answers_like_aws() {
     let event = r#"{"source":"aws.iam","detail":{"eventName":"CreateUser"}}"#;
-    let out = trailwarden(&["pattern", "test", "--pattern", r#"{"source":["aws.iam"]}"#, "--event", event], None);
+    let out = trailwarden(
+        &[
+            "pattern",
+            "test",
+            "--pattern",
+            r#"{"source":["aws.iam"]}"#,
+            "--event",
+            event,
+        ],
+        None,
+    );
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"Result": true}"#);
-    let out = trailwarden(&["pattern", "test", "--pattern", r#"{"source":["aws.s3"]}"#, "--event", event], None);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"Result": false}"#);
-    let out = trailwarden(&["pattern", "test", "--pattern", r#"{"source":"aws.iam"}"#, "--event", event], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"Result": true}"#
+    );
+    let out = trailwarden(
+        &[
+            "pattern",
+            "test",
+            "--pattern",
+            r#"{"source":["aws.s3"]}"#,
+            "--event",
+            event,
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"Result": false}"#
+    );
+    let out = trailwarden(
+        &[
+            "pattern",
+            "test",
+            "--pattern",
+            r#"{"source":"aws.iam"}"#,
+            "--event",
+            event,
+        ],
+        None,
+    );
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid event pattern"));
 }

@@ -4,12 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use trailwarden::audit::AuditStore;
-use trailwarden::config::{Config, PluginConfig, PluginLimits};
+use trailwarden::config::{Config, PluginConfig};
 use trailwarden::pipeline::Pipeline;
 use trailwarden::state::StateStore;
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn corpus(relative: &str) -> PathBuf {
@@ -42,12 +45,7 @@ fn built(path: PathBuf) -> PathBuf {
 }
 
 pub fn plugin_config(path: PathBuf) -> PluginConfig {
-    PluginConfig {
-        path,
-        expected_name: None,
-        limits: PluginLimits::default(),
-        patterns_override: None,
-    }
+    PluginConfig::new(path)
 }
 
 /// A config over `plugins`, with its database and cache in `dir`.
@@ -57,6 +55,7 @@ pub fn config(dir: &Path, plugins: Vec<PluginConfig>) -> Config {
         cache_dir: dir.join("cache"),
         batch_size: 64,
         plugins,
+        ..Config::default_in(dir).unwrap()
     }
 }
 

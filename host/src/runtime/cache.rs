@@ -43,7 +43,9 @@ impl ComponentCache {
         wasm: &[u8],
         wasm_sha256: &str,
     ) -> Result<(Component, CompileSource)> {
-        let entry = self.dir.join(format!("{wasm_sha256}-{}.cwasm", engine_key(engine)));
+        let entry = self
+            .dir
+            .join(format!("{wasm_sha256}-{}.cwasm", engine_key(engine)));
         if entry.is_file() {
             // SAFETY: the entry was written by `precompile_component` of an engine with the
             // same compatibility hash (it is in the file name), into a folder only we write.
@@ -61,7 +63,8 @@ impl ComponentCache {
             .map_err(anyhow::Error::from)
             .context("not a valid WebAssembly component")?;
         let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
-        if let Err(e) = std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &entry)) {
+        if let Err(e) = std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &entry))
+        {
             // A read-only cache costs a recompile next time, nothing more.
             tracing::warn!(entry = %entry.display(), error = %e, "cannot write compile cache");
             let _ = std::fs::remove_file(&tmp);

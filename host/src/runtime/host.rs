@@ -1,17 +1,23 @@
-//! What a plugin's store holds, and the host side of the `log` and `state` imports.
+//! What a plugin's store holds, and the host side of every import of both contract
+//! versions: `log`, `state`, `config`, and the capability interfaces of 0.2.0.
 
 use std::sync::Arc;
 
+use serde_json::json;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::trailwarden::plugin::{log, state, types};
+use super::bindings::{v1, v2};
+use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
+use super::convert;
 use crate::state::StateStore;
 
 /// Log lines longer than this are cut, so a plugin cannot flood the host's logs.
 const MAX_LOG_LINE: usize = 4096;
 /// Log lines per batch beyond which the rest are counted, not written.
 const MAX_LOG_LINES_PER_BATCH: u32 = 1000;
+/// Capability calls per batch beyond which the plugin is trapped (a runaway loop).
+const MAX_CAPABILITY_CALLS_PER_BATCH: u32 = 10_000;
 
 /// The data of one plugin instance's store.
 pub struct HostState {
@@ -23,10 +29,23 @@ pub struct HostState {
     /// Seconds since the epoch by event time: the clock of the state TTLs.
     clock: i64,
     log_lines: u32,
+    settings_json: Arc<str>,
+    capabilities: Box<dyn CapabilityHandler>,
+    capability_calls: u32,
+}
+
+/// What a store is created with.
+pub struct StoreSetup {
+    pub plugin: Arc<str>,
+    pub memory_limit: usize,
+    pub state: StateStore,
+    pub clock: i64,
+    pub settings_json: Arc<str>,
+    pub capabilities: Box<dyn CapabilityHandler>,
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_limit: usize, state: StateStore, clock: i64) -> Self {
+    pub fn new(setup: StoreSetup) -> Self {
         // Deny by default: no preopened folders, no environment, no arguments, no sockets,
         // stdio closed or discarded.
         let wasi = WasiCtx::builder()
@@ -35,19 +54,86 @@ impl HostState {
             .allow_ip_name_lookup(false)
             .build();
         HostState {
-            plugin,
+            plugin: setup.plugin,
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(memory_limit),
-            state,
-            clock,
+            limiter: MemoryLimiter::new(setup.memory_limit),
+            state: setup.state,
+            clock: setup.clock,
             log_lines: 0,
+            settings_json: setup.settings_json,
+            capabilities: setup.capabilities,
+            capability_calls: 0,
         }
     }
 
     /// Log lines the plugin wrote beyond the per-batch allowance.
     pub fn suppressed_log_lines(&self) -> u32 {
         self.log_lines.saturating_sub(MAX_LOG_LINES_PER_BATCH)
+    }
+
+    fn write_log(&mut self, level: tracing::Level, message: &str) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES_PER_BATCH {
+            return;
+        }
+        let message = truncate(message, MAX_LOG_LINE);
+        let plugin = &*self.plugin;
+        match level {
+            tracing::Level::TRACE => tracing::trace!(plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+            _ => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn state_get(&mut self, key: &str) -> wasmtime::Result<Option<String>> {
+        self.state
+            .get(&self.plugin, key, self.clock)
+            .map_err(wasmtime::Error::from_anyhow)
+    }
+
+    fn state_set(&mut self, key: &str, value: &str, ttl: Option<u32>) -> wasmtime::Result<()> {
+        self.state
+            .set(&self.plugin, key, value, ttl, self.clock)
+            .map_err(wasmtime::Error::from_anyhow)
+    }
+
+    fn state_delete(&mut self, key: &str) -> wasmtime::Result<()> {
+        self.state
+            .delete(&self.plugin, key)
+            .map_err(wasmtime::Error::from_anyhow)
+    }
+
+    fn state_increment(
+        &mut self,
+        key: &str,
+        delta: i64,
+        ttl: Option<u32>,
+    ) -> wasmtime::Result<i64> {
+        self.state
+            .increment(&self.plugin, key, delta, ttl, self.clock)
+            .map_err(wasmtime::Error::from_anyhow)
+    }
+
+    fn capability(
+        &mut self,
+        event_id: String,
+        capability: &'static str,
+        args: serde_json::Value,
+    ) -> wasmtime::Result<v2::trailwarden::plugin::types::Receipt> {
+        self.capability_calls += 1;
+        if self.capability_calls > MAX_CAPABILITY_CALLS_PER_BATCH {
+            return Err(wasmtime::format_err!(
+                "more than {MAX_CAPABILITY_CALLS_PER_BATCH} capability calls in one batch"
+            ));
+        }
+        let receipt = self
+            .capabilities
+            .call(&event_id, CapabilityCall { capability, args })
+            .map_err(wasmtime::Error::from_anyhow)?;
+        Ok(convert::receipt_to_v2(receipt))
     }
 }
 
@@ -60,50 +146,273 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
+// --- 0.1.0 -------------------------------------------------------------------------------
 
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String) {
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES_PER_BATCH {
-            return;
-        }
-        let message = truncate(&message, MAX_LOG_LINE);
-        let plugin = &*self.plugin;
-        match level {
-            log::Level::Trace => tracing::trace!(plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Error => tracing::error!(plugin, "{message}"),
-        }
+impl v1::trailwarden::plugin::types::Host for HostState {}
+
+impl v1::trailwarden::plugin::log::Host for HostState {
+    fn log(&mut self, level: v1::trailwarden::plugin::log::Level, message: String) {
+        use v1::trailwarden::plugin::log::Level;
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.write_log(level, &message);
     }
 }
 
-impl state::Host for HostState {
+impl v1::trailwarden::plugin::state::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.state.get(&self.plugin, &key, self.clock).map_err(wasmtime::Error::from_anyhow)?)
+        self.state_get(&key)
     }
-
-    fn set(&mut self, key: String, value: String, ttl_seconds: Option<u32>) -> wasmtime::Result<()> {
-        Ok(self
-            .state
-            .set(&self.plugin, &key, &value, ttl_seconds, self.clock).map_err(wasmtime::Error::from_anyhow)?)
+    fn set(
+        &mut self,
+        key: String,
+        value: String,
+        ttl_seconds: Option<u32>,
+    ) -> wasmtime::Result<()> {
+        self.state_set(&key, &value, ttl_seconds)
     }
-
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        Ok(self.state.delete(&self.plugin, &key).map_err(wasmtime::Error::from_anyhow)?)
+        self.state_delete(&key)
     }
-
     fn increment(
         &mut self,
         key: String,
         delta: i64,
         ttl_seconds: Option<u32>,
     ) -> wasmtime::Result<i64> {
-        Ok(self
-            .state
-            .increment(&self.plugin, &key, delta, ttl_seconds, self.clock).map_err(wasmtime::Error::from_anyhow)?)
+        self.state_increment(&key, delta, ttl_seconds)
+    }
+}
+
+// --- 0.2.0 -------------------------------------------------------------------------------
+
+type Receipt2 = v2::trailwarden::plugin::types::Receipt;
+type Finding2 = v2::trailwarden::plugin::types::Finding;
+
+impl v2::trailwarden::plugin::types::Host for HostState {}
+
+impl v2::trailwarden::plugin::log::Host for HostState {
+    fn log(&mut self, level: v2::trailwarden::plugin::log::Level, message: String) {
+        use v2::trailwarden::plugin::log::Level;
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.write_log(level, &message);
+    }
+}
+
+impl v2::trailwarden::plugin::state::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        self.state_get(&key)
+    }
+    fn set(
+        &mut self,
+        key: String,
+        value: String,
+        ttl_seconds: Option<u32>,
+    ) -> wasmtime::Result<()> {
+        self.state_set(&key, &value, ttl_seconds)
+    }
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.state_delete(&key)
+    }
+    fn increment(
+        &mut self,
+        key: String,
+        delta: i64,
+        ttl_seconds: Option<u32>,
+    ) -> wasmtime::Result<i64> {
+        self.state_increment(&key, delta, ttl_seconds)
+    }
+}
+
+impl v2::trailwarden::plugin::config::Host for HostState {
+    fn get(&mut self) -> String {
+        self.settings_json.to_string()
+    }
+}
+
+impl v2::trailwarden::plugin::iam::Host for HostState {
+    fn disable_access_key(
+        &mut self,
+        event_id: String,
+        user_name: String,
+        access_key_id: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.disable-access-key",
+            json!({"user-name": user_name, "access-key-id": access_key_id}),
+        )
+    }
+    fn delete_access_key(
+        &mut self,
+        event_id: String,
+        user_name: String,
+        access_key_id: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.delete-access-key",
+            json!({"user-name": user_name, "access-key-id": access_key_id}),
+        )
+    }
+    fn delete_login_profile(
+        &mut self,
+        event_id: String,
+        user_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.delete-login-profile",
+            json!({"user-name": user_name}),
+        )
+    }
+    fn quarantine_user(
+        &mut self,
+        event_id: String,
+        user_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.quarantine-user",
+            json!({"user-name": user_name}),
+        )
+    }
+    fn quarantine_role(
+        &mut self,
+        event_id: String,
+        role_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.quarantine-role",
+            json!({"role-name": role_name}),
+        )
+    }
+    fn detach_user_policy(
+        &mut self,
+        event_id: String,
+        user_name: String,
+        policy_arn: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.detach-user-policy",
+            json!({"user-name": user_name, "policy-arn": policy_arn}),
+        )
+    }
+    fn detach_role_policy(
+        &mut self,
+        event_id: String,
+        role_name: String,
+        policy_arn: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.detach-role-policy",
+            json!({"role-name": role_name, "policy-arn": policy_arn}),
+        )
+    }
+    fn detach_group_policy(
+        &mut self,
+        event_id: String,
+        group_name: String,
+        policy_arn: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.detach-group-policy",
+            json!({"group-name": group_name, "policy-arn": policy_arn}),
+        )
+    }
+    fn revoke_role_sessions(
+        &mut self,
+        event_id: String,
+        role_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.revoke-role-sessions",
+            json!({"role-name": role_name}),
+        )
+    }
+    fn remove_user_from_group(
+        &mut self,
+        event_id: String,
+        user_name: String,
+        group_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "iam.remove-user-from-group",
+            json!({"user-name": user_name, "group-name": group_name}),
+        )
+    }
+}
+
+impl v2::trailwarden::plugin::cloudtrail::Host for HostState {
+    fn start_logging(&mut self, event_id: String, trail: String) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "cloudtrail.start-logging",
+            json!({"trail": trail}),
+        )
+    }
+}
+
+impl v2::trailwarden::plugin::s3::Host for HostState {
+    fn put_public_access_block(
+        &mut self,
+        event_id: String,
+        bucket: String,
+    ) -> wasmtime::Result<Receipt2> {
+        self.capability(
+            event_id,
+            "s3.put-public-access-block",
+            json!({"bucket": bucket}),
+        )
+    }
+}
+
+impl v2::trailwarden::plugin::eventbridge::Host for HostState {
+    fn publish_finding(
+        &mut self,
+        event_id: String,
+        target: String,
+        finding: Finding2,
+    ) -> wasmtime::Result<Receipt2> {
+        let finding = finding_value(&convert::finding_from_v2(finding));
+        self.capability(
+            event_id,
+            "eventbridge.publish-finding",
+            json!({"target": target, "finding": finding}),
+        )
+    }
+}
+
+impl v2::trailwarden::plugin::notify::Host for HostState {
+    fn send(
+        &mut self,
+        event_id: String,
+        target: String,
+        finding: Finding2,
+    ) -> wasmtime::Result<Receipt2> {
+        let finding = finding_value(&convert::finding_from_v2(finding));
+        self.capability(
+            event_id,
+            "notify.send",
+            json!({"target": target, "finding": finding}),
+        )
     }
 }
 

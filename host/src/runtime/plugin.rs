@@ -6,15 +6,22 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{Descriptor, Detector, DetectorPre, Event, Finding, PluginError};
+use super::bindings::{v1, v2};
 use super::cache::{CompileSource, ComponentCache};
+use super::capability::{CapabilityHandler, DenyAll};
+use super::convert;
 use super::engine::PluginEngine;
-use super::host::HostState;
+use super::host::{HostState, StoreSetup};
+use super::types::{Descriptor, Event, Finding};
 use crate::config::{PluginConfig, PluginLimits};
+use crate::respond::grants::{PluginGrants, UngrantedImports, FAMILIES};
 use crate::state::StateStore;
+
+/// The WIT package every plugin import of ours lives in.
+const PACKAGE: &str = "trailwarden:plugin/";
 
 /// Why a batch produced no findings from a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +75,8 @@ impl PluginRuntime {
         let mut linker = Linker::new(engine.engine());
         // Python and JavaScript guests need WASI; it is configured deny-all in HostState.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        v1::Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         Ok(PluginRuntime {
             engine,
             cache,
@@ -96,19 +104,27 @@ impl PluginRuntime {
             .cache
             .load(self.engine.engine(), &wasm, &sha256)
             .with_context(|| format!("cannot compile plugin {}", path.display()))?;
+        let imports = component_imports(self.engine.engine(), &component);
+        check_imports(path, &imports, &config.grants)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot link plugin {}", path.display()))?;
-        let pre = DetectorPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!(
-                    "{} does not implement the trailwarden:plugin detector world",
-                    path.display()
-                )
-            })?;
+        // The newest contract first; a component exports exactly one world's functions.
+        let bound = match v2::ResponderPre::new(instance_pre.clone()) {
+            Ok(pre) => Bound::V2(pre),
+            Err(_) => Bound::V1(
+                v1::DetectorPre::new(instance_pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!(
+                            "{} implements neither trailwarden:plugin@0.2.0 nor @0.1.0",
+                            path.display()
+                        )
+                    })?,
+            ),
+        };
         let mut plugin = LoadedPlugin {
             name: Arc::from(path.display().to_string()),
             version: String::new(),
@@ -118,11 +134,21 @@ impl PluginRuntime {
             capabilities: Vec::new(),
             limits: config.limits,
             compile_source,
-            pre,
+            bound,
+            imports,
+            grants: config.grants.clone(),
+            settings_json: Arc::from(config.settings_json.as_str()),
+            fixtures: Vec::new(),
+            self_caused_events: false,
         };
-        let descriptor = plugin
-            .describe(self)
-            .map_err(|f| anyhow::anyhow!("{}: describe failed ({}): {}", path.display(), f.kind.as_str(), f.message))?;
+        let descriptor = plugin.describe(self).map_err(|f| {
+            anyhow::anyhow!(
+                "{}: describe failed ({}): {}",
+                path.display(),
+                f.kind.as_str(),
+                f.message
+            )
+        })?;
         if let Some(expected) = &config.expected_name {
             anyhow::ensure!(
                 *expected == descriptor.name,
@@ -149,6 +175,8 @@ impl PluginRuntime {
         plugin.version = descriptor.version;
         plugin.patterns = patterns;
         plugin.capabilities = descriptor.capabilities;
+        plugin.fixtures = descriptor.fixtures;
+        plugin.self_caused_events = descriptor.self_caused_events;
         Ok(plugin)
     }
 }
@@ -165,17 +193,52 @@ pub struct LoadedPlugin {
     pub capabilities: Vec<String>,
     pub limits: PluginLimits,
     pub compile_source: CompileSource,
-    pre: DetectorPre<HostState>,
+    /// The component's imports, e.g. `trailwarden:plugin/iam@0.2.0`, `wasi:cli/environment@0.2.6`.
+    pub imports: Vec<String>,
+    pub grants: PluginGrants,
+    /// Fixture JSON texts the plugin ships (0.2.0).
+    pub fixtures: Vec<String>,
+    /// The plugin asked to receive events caused by trailwarden itself.
+    pub self_caused_events: bool,
+    settings_json: Arc<str>,
+    bound: Bound,
+}
+
+/// A linked component, by contract version.
+enum Bound {
+    V1(v1::DetectorPre<HostState>),
+    V2(v2::ResponderPre<HostState>),
 }
 
 impl LoadedPlugin {
-    fn new_store(&self, runtime: &PluginRuntime, clock: i64) -> Store<HostState> {
-        let state = HostState::new(
-            self.name.clone(),
-            usize::try_from(self.limits.memory_bytes).unwrap_or(usize::MAX),
-            runtime.state.clone(),
+    /// The contract version the component implements.
+    pub fn contract_version(&self) -> &'static str {
+        match self.bound {
+            Bound::V1(_) => "0.1.0",
+            Bound::V2(_) => "0.2.0",
+        }
+    }
+
+    /// Whether the plugin holds any response grant (so self-caused events are withheld
+    /// from it unless it opted in).
+    pub fn responds(&self) -> bool {
+        self.grants.any()
+    }
+
+    fn new_store(
+        &self,
+        runtime: &PluginRuntime,
+        clock: i64,
+        capabilities: Box<dyn CapabilityHandler>,
+    ) -> Store<HostState> {
+        let state = HostState::new(StoreSetup {
+            plugin: self.name.clone(),
+            memory_limit: usize::try_from(self.limits.memory_bytes).unwrap_or(usize::MAX),
+            state: runtime.state.clone(),
             clock,
-        );
+            settings_json: self.settings_json.clone(),
+            capabilities,
+        });
         let mut store = Store::new(runtime.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(PluginEngine::deadline_ticks(self.limits.cpu_deadline_ms));
@@ -184,11 +247,17 @@ impl LoadedPlugin {
     }
 
     fn describe(&self, runtime: &PluginRuntime) -> Result<Descriptor, PluginFailure> {
-        let mut store = self.new_store(runtime, 0);
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|detector| detector.call_describe(&mut store));
+        let mut store = self.new_store(runtime, 0, Box::new(DenyAll));
+        let result = match &self.bound {
+            Bound::V1(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.call_describe(&mut store))
+                .map(convert::descriptor_from_v1),
+            Bound::V2(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.call_describe(&mut store))
+                .map(convert::descriptor_from_v2),
+        };
         result.map_err(|error| classify(&store, error))
     }
 
@@ -203,15 +272,42 @@ impl LoadedPlugin {
         runtime: &PluginRuntime,
         events: &[Event],
         clock: i64,
+        capabilities: Box<dyn CapabilityHandler>,
     ) -> Result<Vec<Finding>, PluginFailure> {
-        let mut store = self.new_store(runtime, clock);
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|detector| detector.call_handle(&mut store, events));
+        let mut store = self.new_store(runtime, clock, capabilities);
+        let result: wasmtime::Result<Result<Vec<Finding>, (&str, String)>> = match &self.bound {
+            Bound::V1(pre) => {
+                let events: Vec<v1::Event> = events.iter().map(convert::event_to_v1).collect();
+                pre.instantiate(&mut store)
+                    .and_then(|p| p.call_handle(&mut store, &events))
+                    .map(|r| {
+                        r.map(|f| f.into_iter().map(convert::finding_from_v1).collect())
+                            .map_err(|e| match e {
+                                v1::PluginError::BadInput(m) => ("bad input", m),
+                                v1::PluginError::Internal(m) => ("internal", m),
+                            })
+                    })
+            }
+            Bound::V2(pre) => {
+                let events: Vec<v2::Event> = events.iter().map(convert::event_to_v2).collect();
+                pre.instantiate(&mut store)
+                    .and_then(|p| p.call_handle(&mut store, &events))
+                    .map(|r| {
+                        r.map(|f| f.into_iter().map(convert::finding_from_v2).collect())
+                            .map_err(|e| match e {
+                                v2::PluginError::BadInput(m) => ("bad input", m),
+                                v2::PluginError::Internal(m) => ("internal", m),
+                            })
+                    })
+            }
+        };
         let suppressed = store.data().suppressed_log_lines();
         if suppressed > 0 {
-            tracing::warn!(plugin = &*self.name, suppressed, "plugin log lines over the per-batch allowance were dropped");
+            tracing::warn!(
+                plugin = &*self.name,
+                suppressed,
+                "plugin log lines over the per-batch allowance were dropped"
+            );
         }
         match result {
             Ok(Ok(findings)) if findings.len() > self.limits.max_findings_per_batch => {
@@ -226,13 +322,9 @@ impl LoadedPlugin {
                 })
             }
             Ok(Ok(findings)) => Ok(findings),
-            Ok(Err(PluginError::BadInput(message))) => Err(PluginFailure {
+            Ok(Err((what, message))) => Err(PluginFailure {
                 kind: FailureKind::PluginError,
-                message: format!("bad input: {message}"),
-            }),
-            Ok(Err(PluginError::Internal(message))) => Err(PluginFailure {
-                kind: FailureKind::PluginError,
-                message: format!("internal: {message}"),
+                message: format!("{what}: {message}"),
             }),
             Err(error) => Err(classify(&store, error)),
         }
@@ -255,4 +347,40 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error) -> PluginFailure {
         kind,
         message: format!("{error:#}"),
     }
+}
+
+/// The names of a component's imports.
+fn component_imports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
+    let mut names: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The capability family of an import, e.g. `iam` for `trailwarden:plugin/iam@0.2.0`.
+pub fn capability_family(import: &str) -> Option<&str> {
+    let interface = import.strip_prefix(PACKAGE)?;
+    let family = interface.split('@').next()?;
+    FAMILIES.contains(&family).then_some(family)
+}
+
+/// Grants are checked at load: a capability interface imported without any grant in its
+/// family is refused, unless the admin chose to let such calls be denied at run time.
+fn check_imports(path: &Path, imports: &[String], grants: &PluginGrants) -> Result<()> {
+    for import in imports {
+        let Some(family) = capability_family(import) else {
+            continue;
+        };
+        if !grants.covers_family(family) && grants.ungranted_imports == UngrantedImports::Refuse {
+            anyhow::bail!(
+                "{} imports {import} but holds no {family} grant: grant it in [[plugins.grants]], \
+                 or set ungranted_imports = \"deny\" to load it with every {family} call denied",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,214 @@
+//! [`Executor`]: carries out one [`Action`] in the right account and region.
+
+use std::sync::Arc;
+
+use crate::action::Action;
+use crate::clients::{load_base_config, AwsSettings, ClientCache, Clients};
+use crate::error::ExecError;
+use crate::iam::Principal;
+use crate::{cloudtrail, eventbridge, iam, s3};
+
+/// Where an action runs: the account and region of the event that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    /// The 12-digit account id; empty means the account of our own credentials.
+    pub account: String,
+    /// The region; empty or `global` means the configured default region.
+    pub region: String,
+}
+
+/// What an executed action did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The AWS request id of the call that made the change (or the webhook's).
+    pub request_id: Option<String>,
+    /// The action that undoes this one, when there is one (invariant 5: recorded so that
+    /// `undo` is one command).
+    pub inverse: Option<Action>,
+    /// One line for people: what changed.
+    pub detail: String,
+    /// The role assumed to act in another account, if one was.
+    pub assumed_role: Option<String>,
+}
+
+/// Executes actions on AWS. Holds the base SDK configuration (credential chain, endpoint
+/// override, timeouts) and caches service clients; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Executor {
+    settings: AwsSettings,
+    cache: ClientCache,
+}
+
+impl Executor {
+    /// Loads the SDK configuration: `settings.credentials` or the standard credential
+    /// chain (env, profile, SSO, IMDS), the region, and the endpoint override. No AWS call
+    /// is made yet, so missing credentials show up on the first action.
+    ///
+    /// # Errors
+    /// A non-retryable [`ExecError`] for an invalid `endpoint_url` or a role that is not an
+    /// ARN.
+    pub async fn new(settings: AwsSettings) -> Result<Executor, ExecError> {
+        for (account, role) in &settings.assume_role_by_account {
+            if !role.starts_with("arn:") || !role.contains(":role/") {
+                return Err(ExecError::invalid(format!(
+                    "assume_role_by_account[{account}] = {role:?} is not a role ARN"
+                )));
+            }
+        }
+        let base = load_base_config(&settings).await?;
+        Ok(Executor {
+            settings,
+            cache: ClientCache::new(base),
+        })
+    }
+
+    /// Executes `action` in `target`'s account and region. `action_id` names the
+    /// AssumeRole session (`trailwarden-<action_id>`) when the account needs a role.
+    ///
+    /// Every action is safe to repeat: an outbox retry after a lost answer either does
+    /// nothing new or fails with a final error that says the state is already there (for
+    /// example detaching a policy that is no longer attached).
+    ///
+    /// # Errors
+    /// An [`ExecError`] whose `retryable` says whether to try again: invalid arguments, an
+    /// account with no configured role, and AWS's final errors (AccessDenied,
+    /// NoSuchEntity, validation) are not; throttling, 5xx, timeouts and connection
+    /// failures are.
+    pub async fn execute(
+        &self,
+        action: &Action,
+        target: &Target,
+        action_id: &str,
+    ) -> Result<Outcome, ExecError> {
+        action.validate()?;
+        let clients = self.clients_for(target, action_id).await?;
+        let result = run(&clients, action).await;
+        let capability = action.capability();
+        match result {
+            Ok(mut outcome) => {
+                outcome.assumed_role = clients.assumed_role.clone();
+                tracing::info!(
+                    action_id,
+                    capability,
+                    account = %target.account,
+                    detail = %outcome.detail,
+                    request_id = outcome.request_id.as_deref().unwrap_or(""),
+                    "action executed"
+                );
+                Ok(outcome)
+            }
+            Err(err) => {
+                tracing::warn!(
+                    action_id,
+                    capability,
+                    account = %target.account,
+                    retryable = err.retryable,
+                    "action failed: {}",
+                    err.message
+                );
+                Err(err)
+            }
+        }
+    }
+
+    /// Our own clients, or clients from an AssumeRole into the target account.
+    async fn clients_for(
+        &self,
+        target: &Target,
+        action_id: &str,
+    ) -> Result<Arc<Clients>, ExecError> {
+        let region = self.cache.region_for(&target.region);
+        let account = target.account.trim();
+        if let Some(role) = self.settings.assume_role_by_account.get(account) {
+            return Ok(Arc::new(
+                self.cache.assumed(&region, role, action_id).await?,
+            ));
+        }
+        match &self.settings.platform_account {
+            Some(own) if !account.is_empty() && account != own => {
+                Err(ExecError::invalid(format!(
+                    "account {account} is not the platform account ({own}) and has no role in assume_role_by_account"
+                )))
+            }
+            _ => Ok(self.cache.own(&region)),
+        }
+    }
+}
+
+/// Dispatches an action to its service module.
+async fn run(c: &Clients, action: &Action) -> Result<Outcome, ExecError> {
+    use Principal::{Group, Role, User};
+    match action {
+        Action::DisableAccessKey {
+            user_name,
+            access_key_id,
+        } => iam::set_access_key_status(&c.iam, user_name, access_key_id, false).await,
+        Action::EnableAccessKey {
+            user_name,
+            access_key_id,
+        } => iam::set_access_key_status(&c.iam, user_name, access_key_id, true).await,
+        Action::DeleteAccessKey {
+            user_name,
+            access_key_id,
+        } => iam::delete_access_key(&c.iam, user_name, access_key_id).await,
+        Action::DeleteLoginProfile { user_name } => {
+            iam::delete_login_profile(&c.iam, user_name).await
+        }
+        Action::QuarantineUser { user_name } => iam::quarantine_user(&c.iam, user_name).await,
+        Action::QuarantineRole { role_name } => iam::quarantine_role(&c.iam, role_name).await,
+        Action::DeleteUserInlinePolicy {
+            user_name,
+            policy_name,
+        } => iam::delete_user_inline_policy(&c.iam, user_name, policy_name).await,
+        Action::DeleteRoleInlinePolicy {
+            role_name,
+            policy_name,
+        } => iam::delete_role_inline_policy(&c.iam, role_name, policy_name).await,
+        Action::DetachUserPolicy {
+            user_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, User, user_name, policy_arn, false).await,
+        Action::AttachUserPolicy {
+            user_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, User, user_name, policy_arn, true).await,
+        Action::DetachRolePolicy {
+            role_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, Role, role_name, policy_arn, false).await,
+        Action::AttachRolePolicy {
+            role_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, Role, role_name, policy_arn, true).await,
+        Action::DetachGroupPolicy {
+            group_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, Group, group_name, policy_arn, false).await,
+        Action::AttachGroupPolicy {
+            group_name,
+            policy_arn,
+        } => iam::set_managed_policy(&c.iam, Group, group_name, policy_arn, true).await,
+        Action::RevokeRoleSessions { role_name } => {
+            iam::revoke_role_sessions(&c.iam, role_name).await
+        }
+        Action::RemoveUserFromGroup {
+            user_name,
+            group_name,
+        } => iam::set_group_membership(&c.iam, user_name, group_name, false).await,
+        Action::AddUserToGroup {
+            user_name,
+            group_name,
+        } => iam::set_group_membership(&c.iam, user_name, group_name, true).await,
+        Action::StartLogging { trail } => cloudtrail::start_logging(&c.cloudtrail, trail).await,
+        Action::PutPublicAccessBlock { bucket } => s3::block_public_access(&c.s3, bucket).await,
+        Action::RestorePublicAccessBlock { bucket, previous } => {
+            s3::restore_block(&c.s3, bucket, *previous).await
+        }
+        Action::PublishFinding {
+            event_bus,
+            detail_type,
+            source,
+            detail,
+        } => eventbridge::publish_finding(&c.events, event_bus, detail_type, source, detail).await,
+    }
+}

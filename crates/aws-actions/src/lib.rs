@@ -1,0 +1,31 @@
+//! Response actions on AWS, carried out with the AWS SDK for Rust, and the webhook
+//! notifier: the executors behind trailwarden's outbox.
+//!
+//! The host decides whether an action is allowed and records it before anything runs
+//! (DESIGN invariant 4); this crate executes one action and reports an [`Outcome`] with
+//! the action's inverse where one exists (invariant 5), or an [`ExecError`] that says
+//! whether a retry can help.
+//!
+//! - [`action`]: the [`Action`] enum, capability names and resource ARNs.
+//! - [`Executor`]: credentials, regions, cross-account roles, dispatch to `iam`,
+//!   `cloudtrail`, `s3` and `eventbridge`.
+//! - [`post_webhook`]: signed JSON POSTs.
+//! - `moto` (feature `test-support`): a moto server for tests.
+
+pub mod action;
+mod clients;
+mod cloudtrail;
+mod error;
+mod eventbridge;
+mod executor;
+pub mod iam;
+#[cfg(feature = "test-support")]
+pub mod moto;
+mod s3;
+pub mod webhook;
+
+pub use action::{Action, PublicAccessBlock, CAPABILITIES};
+pub use clients::AwsSettings;
+pub use error::ExecError;
+pub use executor::{Executor, Outcome, Target};
+pub use webhook::post_webhook;

@@ -1,0 +1,200 @@
+//! The webhook notifier: POST a JSON body, signed with HMAC-SHA256.
+//!
+//! It uses the hyper 1 + rustls (ring) stack that the AWS SDK's HTTP client already links,
+//! so no second TLS library is built.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::ExecError;
+use crate::executor::Outcome;
+
+/// Header carrying `sha256=<hex HMAC-SHA256 of the body, keyed with the secret>`.
+pub const SIGNATURE_HEADER: &str = "x-trailwarden-signature";
+/// Header carrying the time of sending, in Unix seconds.
+pub const TIMESTAMP_HEADER: &str = "x-trailwarden-timestamp";
+
+/// Whole-request bound: connect, send, and the response head.
+const TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The value of [`SIGNATURE_HEADER`] for `body`: `sha256=` and the lowercase hex
+/// HMAC-SHA256 of the exact bytes sent. A receiver recomputes it with the shared secret.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, body);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for byte in tag.as_ref() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// POSTs `body` as JSON to `url` with the signature and timestamp headers. A 2xx answer is
+/// success. Redirects are not followed.
+///
+/// # Errors
+/// Retryable: connection failures, timeouts (10 s), 5xx, 408 and 429. Final: an invalid
+/// URL, an empty secret, other statuses. Messages name only the URL's scheme, host and
+/// port: webhook paths often carry tokens.
+pub async fn post_webhook(
+    url: &str,
+    secret: &str,
+    body: &serde_json::Value,
+) -> Result<Outcome, ExecError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ExecError::invalid("webhook URL is not a valid URL"))?;
+    let (Some(scheme @ ("http" | "https")), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return Err(ExecError::invalid("webhook URL must be http:// or https://"));
+    };
+    let shown = match uri.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    };
+    if secret.is_empty() {
+        return Err(ExecError::invalid(format!(
+            "webhook {shown}: the secret is empty"
+        )));
+    }
+    let payload = serde_json::to_vec(body)
+        .map_err(|e| ExecError::invalid(format!("webhook {shown}: body: {e}")))?;
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let request = http::Request::post(uri)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(
+            http::header::USER_AGENT,
+            concat!("trailwarden/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(SIGNATURE_HEADER, signature(secret, &payload))
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|e| ExecError::invalid(format!("webhook {shown}: request: {e}")))?;
+
+    // A client per call: pooled connections belong to the runtime that opened them, and
+    // callers (tests, the daemon) may use several runtimes. The TLS config is shared.
+    let response = match tokio::time::timeout(TIMEOUT, client().request(request)).await {
+        Err(_) => {
+            return Err(ExecError::transient(format!(
+                "webhook {shown}: no answer within {} s",
+                TIMEOUT.as_secs()
+            )))
+        }
+        Ok(Err(err)) => {
+            return Err(ExecError::transient(format!(
+                "webhook {shown}: {}",
+                error_chain(&err)
+            )))
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if status.is_success() {
+        return Ok(Outcome {
+            request_id,
+            inverse: None,
+            detail: format!("webhook {shown} answered {status}"),
+            assumed_role: None,
+        });
+    }
+    let code = status.as_u16();
+    Err(ExecError {
+        retryable: status.is_server_error() || code == 408 || code == 429,
+        message: format!("webhook {shown} answered {status}"),
+        request_id,
+        code: Some(format!("HTTP {code}")),
+    })
+}
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+fn client() -> HttpsClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls_config()).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// rustls on ring with the system's root certificates, loaded once. With no system roots,
+/// https:// fails at the handshake with a clear error while http:// still works.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                tracing::warn!("no system root certificates found: https webhooks will fail");
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|builder| {
+                    builder
+                        .with_root_certificates(roots)
+                        .with_no_client_auth()
+                })
+                .expect("ring supports the default TLS versions");
+            Arc::new(config)
+        })
+        .clone()
+}
+
+/// An error and its sources, `a: b: c`, so that "client error (Connect)" says why.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_rfc_4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_urls_and_secrets_are_final() {
+        let body = serde_json::json!({});
+        let err = post_webhook("ftp://x/y", "s", &body).await.unwrap_err();
+        assert!(!err.retryable);
+        let err = post_webhook("http://127.0.0.1:9/hook?token=abc", "", &body)
+            .await
+            .unwrap_err();
+        assert!(!err.retryable);
+        assert!(!err.message.contains("token"), "{err}");
+    }
+}

@@ -1,0 +1,227 @@
+//! The HTTP endpoint (axum on tokio):
+//!
+//! - `POST /v1/events`: CloudTrail in any shape `normalize_bytes` reads (an EventBridge event
+//!   or a list of them, bare records, `{"Records":[...]}`, JSON lines, gzip). Needs the token
+//!   (`Authorization: Bearer T` or the API-key header). Answers, once the events are flushed
+//!   through the plugins and recorded, `{"accepted": N, "skipped": {..}, "rejected": {..}}`.
+//! - `GET /healthz`: `{"status":"ok"}`, no token, nothing else.
+//! - `GET /metrics`: Prometheus text; needs the token unless `metrics_auth = false`.
+//!
+//! Refusals: 401 (no or wrong token, nothing read), 413 (body over `max_body_bytes`),
+//! 503 with `Retry-After` (intake queue full, or too many requests at once).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cloudtrail_normalize::{normalize_bytes, Options};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use tokio::sync::{oneshot, Semaphore};
+
+use super::metrics::{Metrics, Source};
+use super::token::Token;
+use super::worker::{Batch, Work};
+
+/// Seconds a refused client is asked to wait.
+const RETRY_AFTER_S: &str = "1";
+
+/// What the handlers share.
+pub struct Shared {
+    pub token: Token,
+    pub api_key_header: String,
+    pub max_body_bytes: usize,
+    pub metrics_auth: bool,
+    pub metrics: Arc<Metrics>,
+    /// Room for events between intake and the pipeline (one permit per event).
+    pub queue: Arc<Semaphore>,
+    pub queue_capacity: usize,
+    /// Requests being read, normalised or waiting for their answer.
+    pub requests: Arc<Semaphore>,
+    pub work: std::sync::mpsc::Sender<Work>,
+    pub plugins: Vec<String>,
+    pub options: Options,
+}
+
+impl Shared {
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let bearer = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .any(|t| self.token.matches(t.as_bytes()));
+        let api_key = headers
+            .get_all(self.api_key_header.as_str())
+            .iter()
+            .any(|v| self.token.matches(v.as_bytes().trim_ascii()));
+        bearer || api_key
+    }
+
+    /// Events waiting for the pipeline.
+    pub fn queue_depth(&self) -> usize {
+        self.queue_capacity
+            .saturating_sub(self.queue.available_permits())
+    }
+}
+
+/// The router over `shared`.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+}
+
+async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if shared.metrics_auth && !shared.authorized(&headers) {
+        return unauthorized();
+    }
+    let text = shared.metrics.render(
+        (shared.queue_depth(), shared.queue_capacity),
+        &shared.plugins,
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn ingest(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let response = ingest_inner(&shared, peer, request).await;
+    shared.metrics.http_response(response.status().as_u16());
+    response
+}
+
+async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if !shared.authorized(&parts.headers) {
+        shared.metrics.http_refused("unauthorized");
+        return unauthorized();
+    }
+    // Bounded work in flight: bodies held, normalised items waiting for an answer.
+    let Ok(_request_slot) = shared.requests.clone().try_acquire_owned() else {
+        shared.metrics.http_refused("too_many_requests");
+        return busy("too_many_requests");
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
+        return too_large(shared);
+    }
+    let bytes = match read_body(body, shared.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return too_large(shared),
+        Err(BodyError::Other(e)) => {
+            shared.metrics.http_refused("unreadable_body");
+            return error(StatusCode::BAD_REQUEST, "unreadable_body", &e);
+        }
+    };
+    let options = shared.options.clone();
+    let items = match tokio::task::spawn_blocking(move || normalize_bytes(&bytes, &options)).await {
+        Ok(items) => items,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &e.to_string(),
+            )
+        }
+    };
+    // A batch larger than the whole queue takes all of it, so it can still pass alone.
+    let wanted = items.len().clamp(1, shared.queue_capacity) as u32;
+    let Ok(permit) = shared.queue.clone().try_acquire_many_owned(wanted) else {
+        shared.metrics.http_refused("queue_full");
+        return busy("queue_full");
+    };
+    let (reply, answer) = oneshot::channel();
+    let batch = Batch {
+        source: Source::Http,
+        origin: format!("http:{peer}"),
+        items,
+        permit: Some(permit),
+        reply,
+    };
+    if shared.work.send(Work::Batch(batch)).is_err() {
+        return busy("shutting_down");
+    }
+    match answer.await {
+        Ok(Ok(outcome)) => Json(outcome).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "not_recorded", &e),
+        Err(_) => busy("shutting_down"),
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Other(String),
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Other(e.to_string())),
+    }
+}
+
+fn too_large(shared: &Shared) -> Response {
+    shared.metrics.http_refused("body_too_large");
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        &format!("the body is larger than {} bytes", shared.max_body_bytes),
+    )
+}
+
+fn unauthorized() -> Response {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send the ingest token as `Authorization: Bearer TOKEN` or in the API-key header",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn busy(reason: &str) -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        reason,
+        "the daemon is busy; retry after the delay given",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+    response
+}
+
+fn error(status: StatusCode, reason: &str, detail: &str) -> Response {
+    (status, Json(json!({"error": reason, "detail": detail}))).into_response()
+}

@@ -1,0 +1,173 @@
+//! `trailwarden run`: the daemon. Intake (HTTP, SQS with S3 log files) feeds one pipeline
+//! thread through a bounded queue; a signal stops intake, drains the queue, flushes, exits 0.
+//!
+//! ```text
+//!  POST /v1/events ─┐  normalise                 bounded queue          pipeline thread
+//!  SQS ─► S3 files ─┴─ (blocking pool) ─► batch ─► (events, permits) ─► dedup ─► Pipeline ─► audit
+//!                                          ▲                                        │ flush (idle / 250 ms)
+//!                                          └── answer: HTTP 200 / SQS delete ◄───────┘
+//! ```
+//!
+//! Memory is bounded whatever the input rate: at most `max_concurrent_requests` bodies of
+//! at most `max_body_bytes`, `queue_events` normalised events waiting, `sqs.max_messages`
+//! messages in hand; past that HTTP answers 503 with `Retry-After` and SQS polling pauses.
+
+pub mod http;
+pub mod metrics;
+pub mod settings;
+pub mod sqs;
+pub mod token;
+pub mod worker;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use cloudtrail_normalize::Options;
+use tokio::sync::{watch, Semaphore};
+
+use crate::aws::AwsTarget;
+use crate::config::Config;
+use metrics::Metrics;
+
+/// Runs the daemon until SIGTERM or SIGINT.
+///
+/// # Errors
+/// It cannot start (token file, database, plugins, address in use), or the pipeline
+/// failed at the end.
+pub fn run(config: &Config, listen: Option<SocketAddr>) -> Result<ExitCode> {
+    let daemon = &config.intake.daemon;
+    let listen = listen.unwrap_or(daemon.listen);
+    let token_path = daemon.token_path(&config.database);
+    let (token, created) = token::load_or_create(&token_path)?;
+    if created {
+        // The only time the token is shown; it is never logged.
+        println!(
+            "created the ingest token (shown once; kept in {}): {}",
+            token_path.display(),
+            token.expose()
+        );
+    }
+    if !listen.ip().is_loopback() {
+        tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
+    }
+    let metrics = Arc::new(Metrics::default());
+    let worker = worker::spawn(config, metrics.clone())?;
+    if worker.plugins.is_empty() {
+        tracing::warn!("no plugins configured: events are read and counted only");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("intake")
+        .build()
+        .context("cannot start the async runtime")?;
+    let queue_capacity = daemon.queue_events;
+    let queue = Arc::new(Semaphore::new(queue_capacity));
+    let shared = Arc::new(http::Shared {
+        token,
+        api_key_header: daemon.api_key_header.clone(),
+        max_body_bytes: daemon.max_body_bytes,
+        metrics_auth: daemon.metrics_auth,
+        metrics: metrics.clone(),
+        queue: queue.clone(),
+        queue_capacity,
+        requests: Arc::new(Semaphore::new(daemon.max_concurrent_requests)),
+        work: worker.sender.clone(),
+        plugins: worker.plugins.clone(),
+        options: Options::default(),
+    });
+    let intake = sqs::Intake {
+        work: worker.sender.clone(),
+        queue,
+        queue_capacity,
+        metrics,
+        options: Options::default(),
+    };
+    let served = runtime.block_on(serve(config, listen, shared, intake));
+    // Intake has stopped (or never started): drain, flush, answer, end.
+    let stats = worker.shutdown();
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served?;
+    let stats = stats?;
+    tracing::info!(
+        events = stats.events_read,
+        findings = stats.findings.values().sum::<u64>(),
+        "stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(
+    config: &Config,
+    listen: SocketAddr,
+    shared: Arc<http::Shared>,
+    intake: sqs::Intake,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    println!("listening on http://{bound}");
+    let _ = std::io::stdout().flush();
+    tracing::info!("listening on http://{bound}");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut sqs_task = None;
+    if let Some(sqs_settings) = config.intake.sqs.clone() {
+        let target = AwsTarget::of(config);
+        let sdk = target.sdk_config().await;
+        let sqs_client = aws_sdk_sqs::Client::new(&sdk);
+        let s3_client = target.s3(&sdk);
+        tracing::info!(queue = sqs_settings.queue_url, "consuming SQS");
+        sqs_task = Some(tokio::spawn(sqs::run(
+            sqs_client,
+            s3_client,
+            sqs_settings,
+            intake,
+            stop_rx.clone(),
+        )));
+    } else {
+        drop(intake);
+    }
+
+    let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
+    let mut http_stop = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    wait_for_signal().await?;
+    tracing::info!("stopping: no new input; finishing what is in hand");
+    let _ = stop_tx.send(true);
+    let timeout = config.intake.daemon.shutdown_timeout;
+    let drained = tokio::time::timeout(timeout, async {
+        if let Some(task) = sqs_task {
+            let _ = task.await;
+        }
+        server.await
+    })
+    .await;
+    match drained {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(anyhow::Error::new(e).context("the HTTP server failed")),
+        Ok(Err(e)) => Err(anyhow::Error::new(e).context("the HTTP server task failed")),
+        Err(_) => {
+            tracing::warn!("intake did not stop within {timeout:?}; flushing what was taken in");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

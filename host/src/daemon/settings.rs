@@ -1,0 +1,313 @@
+//! The `[daemon]`, `[sqs]` and `[dedup]` tables of `trailwarden.toml`: live ingest.
+//!
+//! Parsed raw (unknown keys refused) by [`crate::config`], then validated here into
+//! [`IntakeSettings`], which [`crate::config::Config`] carries as `intake`.
+//!
+//! ```toml
+//! [daemon]
+//! listen = "127.0.0.1:8787"          # bind address; loopback unless you say otherwise
+//! token_file = "trailwarden.token"   # default: beside the audit database
+//! api_key_header = "X-Api-Key"       # the header an EventBridge connection sends
+//! max_body_bytes = 10485760          # larger requests get 413
+//! queue_events = 10000               # events waiting for the pipeline; full -> 503
+//! max_concurrent_requests = 64       # requests being read or waiting; more -> 503
+//! flush_interval_ms = 250            # findings are never held back longer than this
+//! metrics_auth = true                # /metrics needs the token too
+//! shutdown_timeout_s = 30
+//!
+//! [sqs]
+//! queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"
+//! wait_time_s = 20                   # long polling
+//! max_messages = 10                  # per ReceiveMessage, and messages in flight
+//! visibility_timeout_s = 120         # extended while a message is being processed
+//! max_object_bytes = 134217728       # larger S3 log files are dead-lettered
+//!
+//! [dedup]
+//! enabled = true                     # `run` dedups by eventID; `replay` only with --dedup
+//! window = "24h"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The daemon's address when neither the config nor `--listen` names one.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const DEFAULT_QUEUE_EVENTS: usize = 10_000;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 250;
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// The token file's name, beside the audit database unless configured.
+pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    listen: Option<String>,
+    token_file: Option<PathBuf>,
+    api_key_header: Option<String>,
+    max_body_bytes: Option<usize>,
+    queue_events: Option<usize>,
+    max_concurrent_requests: Option<usize>,
+    flush_interval_ms: Option<u64>,
+    metrics_auth: Option<bool>,
+    shutdown_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSqs {
+    queue_url: String,
+    wait_time_s: Option<i32>,
+    max_messages: Option<i32>,
+    visibility_timeout_s: Option<i32>,
+    max_object_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDedup {
+    enabled: Option<bool>,
+    window: Option<String>,
+}
+
+/// Live ingest settings: the HTTP endpoint, the SQS consumer, dedup.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeSettings {
+    pub daemon: DaemonSettings,
+    /// Set when the config has an `[sqs]` table.
+    pub sqs: Option<SqsSettings>,
+    pub dedup: DedupSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    pub listen: SocketAddr,
+    /// `None`: `trailwarden.token` beside the audit database.
+    pub token_file: Option<PathBuf>,
+    /// Lower case, as HTTP header names compare.
+    pub api_key_header: String,
+    pub max_body_bytes: usize,
+    pub queue_events: usize,
+    pub max_concurrent_requests: usize,
+    pub flush_interval: Duration,
+    pub metrics_auth: bool,
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            listen: DEFAULT_LISTEN.parse().expect("a valid address"),
+            token_file: None,
+            api_key_header: "x-api-key".to_string(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            queue_events: DEFAULT_QUEUE_EVENTS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
+            metrics_auth: true,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl DaemonSettings {
+    /// Where the ingest token lives for a config whose audit database is `database`.
+    pub fn token_path(&self, database: &Path) -> PathBuf {
+        self.token_file.clone().unwrap_or_else(|| {
+            database
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(TOKEN_FILE_NAME)
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsSettings {
+    pub queue_url: String,
+    pub wait_time_s: i32,
+    pub max_messages: i32,
+    pub visibility_timeout_s: i32,
+    pub max_object_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupSettings {
+    pub enabled: bool,
+    pub window: Duration,
+}
+
+impl Default for DedupSettings {
+    fn default() -> Self {
+        DedupSettings {
+            enabled: true,
+            window: DEFAULT_DEDUP_WINDOW,
+        }
+    }
+}
+
+impl IntakeSettings {
+    /// Validates the raw tables; relative paths go through `resolve`.
+    ///
+    /// # Errors
+    /// A value is out of range or does not parse; the message names the key.
+    pub(crate) fn from_raw(
+        daemon: RawDaemon,
+        sqs: Option<RawSqs>,
+        dedup: RawDedup,
+        resolve: &dyn Fn(PathBuf) -> PathBuf,
+    ) -> Result<IntakeSettings> {
+        let defaults = DaemonSettings::default();
+        let listen = match daemon.listen {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("daemon.listen {text:?}: expected IP:PORT"))?,
+            None => defaults.listen,
+        };
+        let api_key_header = daemon
+            .api_key_header
+            .unwrap_or(defaults.api_key_header)
+            .to_ascii_lowercase();
+        if api_key_header.is_empty()
+            || !api_key_header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("daemon.api_key_header {api_key_header:?} is not a valid header name");
+        }
+        let max_body_bytes = daemon.max_body_bytes.unwrap_or(defaults.max_body_bytes);
+        if !(1024..=1024 * 1024 * 1024).contains(&max_body_bytes) {
+            bail!("daemon.max_body_bytes must be between 1024 and 1073741824");
+        }
+        let queue_events = daemon.queue_events.unwrap_or(defaults.queue_events);
+        if !(1..=10_000_000).contains(&queue_events) {
+            bail!("daemon.queue_events must be between 1 and 10000000");
+        }
+        let max_concurrent_requests = daemon
+            .max_concurrent_requests
+            .unwrap_or(defaults.max_concurrent_requests);
+        if !(1..=100_000).contains(&max_concurrent_requests) {
+            bail!("daemon.max_concurrent_requests must be between 1 and 100000");
+        }
+        let flush_ms = daemon
+            .flush_interval_ms
+            .unwrap_or(DEFAULT_FLUSH_INTERVAL_MS);
+        if !(1..=60_000).contains(&flush_ms) {
+            bail!("daemon.flush_interval_ms must be between 1 and 60000");
+        }
+        let daemon = DaemonSettings {
+            listen,
+            token_file: daemon.token_file.map(resolve),
+            api_key_header,
+            max_body_bytes,
+            queue_events,
+            max_concurrent_requests,
+            flush_interval: Duration::from_millis(flush_ms),
+            metrics_auth: daemon.metrics_auth.unwrap_or(true),
+            shutdown_timeout: Duration::from_secs(daemon.shutdown_timeout_s.unwrap_or(30)),
+        };
+        let sqs = sqs.map(validate_sqs).transpose()?;
+        let window = match dedup.window {
+            Some(text) => humantime::parse_duration(&text)
+                .with_context(|| format!("dedup.window {text:?}: expected a duration (24h)"))?,
+            None => DEFAULT_DEDUP_WINDOW,
+        };
+        if window.is_zero() {
+            bail!("dedup.window must be longer than zero (set enabled = false instead)");
+        }
+        Ok(IntakeSettings {
+            daemon,
+            sqs,
+            dedup: DedupSettings {
+                enabled: dedup.enabled.unwrap_or(true),
+                window,
+            },
+        })
+    }
+}
+
+fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
+    if raw.queue_url.is_empty() {
+        bail!("sqs.queue_url is empty");
+    }
+    let wait_time_s = raw.wait_time_s.unwrap_or(20);
+    if !(0..=20).contains(&wait_time_s) {
+        bail!("sqs.wait_time_s must be between 0 and 20 (SQS's long-poll maximum)");
+    }
+    let max_messages = raw.max_messages.unwrap_or(10);
+    if !(1..=10).contains(&max_messages) {
+        bail!("sqs.max_messages must be between 1 and 10");
+    }
+    let visibility_timeout_s = raw.visibility_timeout_s.unwrap_or(120);
+    if !(10..=43_200).contains(&visibility_timeout_s) {
+        bail!("sqs.visibility_timeout_s must be between 10 and 43200");
+    }
+    Ok(SqsSettings {
+        queue_url: raw.queue_url,
+        wait_time_s,
+        max_messages,
+        visibility_timeout_s,
+        max_object_bytes: raw.max_object_bytes.unwrap_or(128 * 1024 * 1024),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(daemon: &str, sqs: Option<&str>, dedup: &str) -> Result<IntakeSettings> {
+        IntakeSettings::from_raw(
+            toml::from_str(daemon).unwrap(),
+            sqs.map(|s| toml::from_str(s).unwrap()),
+            toml::from_str(dedup).unwrap(),
+            &|p| Path::new("/etc/tw").join(p),
+        )
+    }
+
+    #[test]
+    fn defaults_bind_loopback_and_keep_the_token_beside_the_database() {
+        let s = parse("", None, "").unwrap();
+        assert_eq!(s.daemon.listen.to_string(), DEFAULT_LISTEN);
+        assert!(s.daemon.listen.ip().is_loopback());
+        assert_eq!(
+            s.daemon.token_path(Path::new("/var/lib/tw/audit.db")),
+            Path::new("/var/lib/tw/trailwarden.token")
+        );
+        assert!(s.sqs.is_none());
+        assert_eq!(s.dedup, DedupSettings::default());
+    }
+
+    #[test]
+    fn values_are_checked_and_named() {
+        let s = parse(
+            "api_key_header = \"X-TW-Key\"\ntoken_file = \"t\"\n",
+            Some("queue_url = \"q\"\nwait_time_s = 1\n"),
+            "window = \"2h\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.daemon.api_key_header, "x-tw-key");
+        assert_eq!(s.daemon.token_file.as_deref(), Some(Path::new("/etc/tw/t")));
+        assert_eq!(s.sqs.unwrap().wait_time_s, 1);
+        assert_eq!(s.dedup.window, Duration::from_secs(7200));
+        for (daemon, sqs, dedup, key) in [
+            ("listen = \"nowhere\"", None, "", "daemon.listen"),
+            ("api_key_header = \"a b\"", None, "", "api_key_header"),
+            ("queue_events = 0", None, "", "queue_events"),
+            (
+                "",
+                Some("queue_url = \"q\"\nwait_time_s = 21"),
+                "",
+                "wait_time_s",
+            ),
+            ("", None, "window = \"soon\"", "dedup.window"),
+        ] {
+            let err = parse(daemon, sqs, dedup).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{key}: {err:#}");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! What every source of events shares on its way into the [`Pipeline`]: dedup by eventID,
+//! then ingest, with the outcome counted the way `POST /v1/events` answers it.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use cloudtrail_normalize::Item;
+use serde::{Deserialize, Serialize};
+
+use crate::dedup::Dedup;
+use crate::pipeline::Pipeline;
+
+/// The skip reason of an event already seen within the dedup window.
+pub const DUPLICATE: &str = "duplicate";
+
+/// What became of a batch of items: `{"accepted": N, "skipped": {reason: n}, "rejected": {reason: n}}`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Events handed to the pipeline.
+    pub accepted: u64,
+    /// Understood and not processed: normaliser skips and `duplicate`.
+    pub skipped: BTreeMap<String, u64>,
+    /// Bad input, dead-lettered in `rejected_inputs`.
+    pub rejected: BTreeMap<String, u64>,
+}
+
+impl Outcome {
+    /// Adds another outcome's counts to this one.
+    pub fn add(&mut self, other: &Outcome) {
+        self.accepted += other.accepted;
+        for (k, v) in &other.skipped {
+            *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.rejected {
+            *self.rejected.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Items accounted for.
+    pub fn total(&self) -> u64 {
+        self.accepted + self.skipped.values().sum::<u64>() + self.rejected.values().sum::<u64>()
+    }
+
+    /// Duplicates skipped.
+    pub fn duplicates(&self) -> u64 {
+        self.skipped.get(DUPLICATE).copied().unwrap_or(0)
+    }
+}
+
+/// Hands `items` from `origin` to the pipeline, dropping events whose id `dedup` has seen.
+///
+/// Ids are only marked here; the caller commits them once the pipeline has flushed.
+///
+/// # Errors
+/// The dedup table or the audit store cannot be read or written.
+pub fn ingest_items(
+    pipeline: &mut Pipeline,
+    mut dedup: Option<&mut Dedup>,
+    items: impl IntoIterator<Item = Item>,
+    origin: &str,
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    for item in items {
+        match &item {
+            Item::Event(event) => {
+                if let Some(dedup) = dedup.as_deref_mut() {
+                    if dedup.check_and_mark(&event.id)? {
+                        *outcome.skipped.entry(DUPLICATE.to_string()).or_default() += 1;
+                        continue;
+                    }
+                }
+                outcome.accepted += 1;
+            }
+            Item::Skipped { reason, .. } => {
+                *outcome
+                    .skipped
+                    .entry(reason.as_str().to_string())
+                    .or_default() += 1;
+            }
+            Item::Rejected { reason, .. } => {
+                *outcome
+                    .rejected
+                    .entry(reason.as_str().to_string())
+                    .or_default() += 1;
+            }
+        }
+        pipeline.ingest(item, origin)?;
+    }
+    Ok(outcome)
+}

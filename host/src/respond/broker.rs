@@ -1,0 +1,209 @@
+//! The capability broker: decides each capability call (event of this batch? granted? in
+//! scope? budget left? which mode?) and commits the decision to the outbox *before* the
+//! plugin gets its receipt (DESIGN invariants 2 and 4).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+
+use super::grants::{Mode, PluginGrants, Scope, Verdict};
+use super::outbox::{now_us, ActionRecord, NewAction, Outbox, Status};
+use super::request::{self, Request};
+use crate::config::ResponseSettings;
+use crate::runtime::{CapabilityCall, CapabilityHandler, Receipt};
+
+const HOUR_US: i64 = 3_600_000_000;
+
+/// One plugin version's broker; shared by its batches.
+pub struct Broker {
+    pub plugin: Arc<str>,
+    pub version: String,
+    pub sha256: String,
+    pub grants: PluginGrants,
+    pub outbox: Outbox,
+    pub settings: Arc<ResponseSettings>,
+}
+
+/// Where an event of the batch happened, and when the host received it.
+#[derive(Debug, Clone)]
+pub struct EventScope {
+    pub account: String,
+    pub region: String,
+    pub received_us: i64,
+}
+
+/// The broker bound to one batch: capability calls may only name its events.
+pub struct BrokerSession {
+    broker: Arc<Broker>,
+    events: HashMap<String, EventScope>,
+}
+
+impl BrokerSession {
+    pub fn new(broker: Arc<Broker>, events: HashMap<String, EventScope>) -> Self {
+        BrokerSession { broker, events }
+    }
+}
+
+impl CapabilityHandler for BrokerSession {
+    fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
+        self.broker
+            .decide(self.events.get(event_id), event_id, &call)
+    }
+}
+
+/// The idempotency key: (plugin, event id, capability, arguments).
+pub fn idempotency_key(plugin: &str, event_id: &str, call: &CapabilityCall) -> String {
+    let canonical = serde_json::json!([plugin, event_id, call.capability, call.args]).to_string();
+    hex::encode(Sha256::digest(canonical))
+}
+
+impl Broker {
+    fn decide(
+        &self,
+        scope: Option<&EventScope>,
+        event_id: &str,
+        call: &CapabilityCall,
+    ) -> Result<Receipt> {
+        let key = idempotency_key(&self.plugin, event_id, call);
+        // A redelivered event (or a replay) gets the receipt of the first decision.
+        if let Some(existing) = self.outbox.by_key(&key)? {
+            return Ok(receipt_of(&existing));
+        }
+        let unknown = EventScope {
+            account: String::new(),
+            region: String::new(),
+            received_us: now_us(),
+        };
+        let event = scope.unwrap_or(&unknown);
+        let settings = &self.settings;
+        let parsed = request::from_call(
+            call,
+            |target| {
+                settings
+                    .eventbridge
+                    .get(target)
+                    .map(|t| t.event_bus.clone())
+            },
+            |target| settings.notify.contains_key(target),
+        );
+        let (request_json, resource, status, mode, reason) = match (&parsed, scope) {
+            (_, None) => (
+                serde_json::json!({"kind": "invalid", "args": call.args}),
+                String::new(),
+                Status::Denied,
+                None,
+                Some(format!(
+                    "event {event_id} is not an event of the batch being handled"
+                )),
+            ),
+            (Err(reason), Some(_)) => (
+                serde_json::json!({"kind": "invalid", "args": call.args}),
+                String::new(),
+                Status::Denied,
+                None,
+                Some(reason.clone()),
+            ),
+            (Ok(request), Some(event)) => {
+                let resource = request.resource(&event.account);
+                let (status, mode, reason) = self.judge(call.capability, event, &resource)?;
+                (
+                    serde_json::to_value(request)?,
+                    resource,
+                    status,
+                    mode,
+                    reason,
+                )
+            }
+        };
+        let id = self.outbox.insert(&NewAction {
+            idempotency_key: &key,
+            plugin: &self.plugin,
+            plugin_version: &self.version,
+            plugin_sha256: &self.sha256,
+            event_id,
+            capability: call.capability,
+            request: &request_json,
+            account: &event.account,
+            region: &event.region,
+            resource: &resource,
+            mode: mode.map_or("-", Mode::as_str),
+            status,
+            reason: reason.as_deref(),
+            received_us: scope.map(|s| s.received_us),
+            undo_of: None,
+        })?;
+        if status == Status::Denied {
+            tracing::info!(
+                plugin = &*self.plugin,
+                capability = call.capability,
+                event_id,
+                reason = reason.as_deref().unwrap_or(""),
+                "capability call denied"
+            );
+        }
+        Ok(match status {
+            Status::Accepted => Receipt::Accepted(id),
+            Status::DryRun => Receipt::DryRun(id),
+            Status::PendingApproval => Receipt::PendingApproval(id),
+            _ => Receipt::Denied(reason.unwrap_or_default()),
+        })
+    }
+
+    /// Grant, scope, budget and mode for a well-formed call.
+    fn judge(
+        &self,
+        capability: &str,
+        event: &EventScope,
+        resource: &str,
+    ) -> Result<(Status, Option<Mode>, Option<String>)> {
+        let scope = Scope {
+            account: &event.account,
+            region: &event.region,
+            resource,
+        };
+        match self.grants.decide(capability, &scope) {
+            Verdict::Denied(reason) => Ok((Status::Denied, None, Some(reason))),
+            Verdict::Granted { mode, max_per_hour } => {
+                let used = self
+                    .outbox
+                    .budget_used(&self.plugin, capability, now_us() - HOUR_US)?;
+                if used >= max_per_hour {
+                    return Ok((
+                        Status::Denied,
+                        Some(mode),
+                        Some(format!(
+                            "budget exhausted: {used} of {max_per_hour} {capability} actions in the last hour"
+                        )),
+                    ));
+                }
+                let status = match mode {
+                    Mode::Enforce => Status::Accepted,
+                    Mode::DryRun => Status::DryRun,
+                    Mode::Approve => Status::PendingApproval,
+                };
+                Ok((status, Some(mode), None))
+            }
+        }
+    }
+}
+
+/// The receipt a recorded action stands for.
+pub fn receipt_of(record: &ActionRecord) -> Receipt {
+    match record.status.as_str() {
+        "denied" => Receipt::Denied(record.reason.clone().unwrap_or_default()),
+        "rejected" => Receipt::Denied("rejected by a responder".into()),
+        "dry_run" => Receipt::DryRun(record.id.clone()),
+        "pending_approval" => Receipt::PendingApproval(record.id.clone()),
+        _ => Receipt::Accepted(record.id.clone()),
+    }
+}
+
+/// Parses a stored request back (for the executors).
+///
+/// # Errors
+/// The stored JSON is not a request (e.g. a denied, invalid call).
+pub fn stored_request(record: &ActionRecord) -> Result<Request> {
+    Ok(serde_json::from_value(record.request.clone())?)
+}

@@ -1,0 +1,136 @@
+//! `trailwarden actions ...`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use super::commands;
+use super::outbox::{Outbox, Status};
+use crate::output::Format;
+
+#[derive(Subcommand)]
+pub enum ActionsCommand {
+    /// Actions, newest first.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this status: pending, accepted, running, succeeded, failed, dry_run, denied,
+        /// rejected, undone.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Approve an action waiting for approval; it runs at once.
+    Approve {
+        id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who approves (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject an action waiting for approval; it never runs.
+    Reject {
+        id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Run the recorded inverse of a succeeded action.
+    Undo {
+        id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Run every action that is due (after a crash, or without a daemon).
+    Run {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Wait this long for retries before giving up (e.g. 30s).
+        #[arg(long, default_value = "30s")]
+        wait: humantime::Duration,
+    },
+}
+
+/// Runs an `actions` command.
+///
+/// # Errors
+/// The config or outbox cannot be read, or the action is in the wrong state.
+pub fn run(command: ActionsCommand) -> Result<ExitCode> {
+    let config_path = match &command {
+        ActionsCommand::List { config, .. }
+        | ActionsCommand::Approve { config, .. }
+        | ActionsCommand::Reject { config, .. }
+        | ActionsCommand::Undo { config, .. }
+        | ActionsCommand::Run { config, .. } => config.clone(),
+    };
+    let config = crate::cli::load_config(config_path.as_deref())?;
+    anyhow::ensure!(
+        config.database.is_file(),
+        "no audit database at {} (nothing has run yet, or pass --config)",
+        config.database.display()
+    );
+    let outbox = Outbox::open(&config.database)?;
+    let settings = Arc::new(config.response.clone());
+    let runtime = tokio::runtime::Runtime::new()?;
+    let show = |record: &super::outbox::ActionRecord| {
+        println!(
+            "{} {} {}{}",
+            record.id,
+            record.status,
+            record.capability,
+            record
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    };
+    match command {
+        ActionsCommand::List { status, format, .. } => {
+            let status = status.as_deref().map(Status::parse).transpose()?;
+            commands::list(&outbox, status, format, &mut std::io::stdout().lock())?;
+        }
+        ActionsCommand::Approve { id, by, .. } => {
+            let record = runtime.block_on(commands::approve(
+                &outbox,
+                settings,
+                &id,
+                &commands::actor(by),
+            ))?;
+            show(&record);
+        }
+        ActionsCommand::Reject { id, by, reason, .. } => {
+            show(&commands::reject(
+                &outbox,
+                &id,
+                &commands::actor(by),
+                &reason,
+            )?);
+        }
+        ActionsCommand::Undo { id, by, .. } => {
+            let record =
+                runtime.block_on(commands::undo(&outbox, settings, &id, &commands::actor(by)))?;
+            show(&record);
+            if record.status != Status::Succeeded.as_str() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        ActionsCommand::Run { wait, .. } => {
+            let ran =
+                runtime.block_on(commands::run_due(&outbox, settings, Duration::from(wait)))?;
+            println!("{ran} actions run");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

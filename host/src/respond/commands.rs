@@ -1,0 +1,192 @@
+//! What responders do to actions: list, approve, reject, undo, and run what is due. Each
+//! change is logged with who and when.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::executor::ActionRunner;
+use super::outbox::{ActionRecord, NewAction, Outbox, Status};
+use super::request::Request;
+use crate::config::ResponseSettings;
+use crate::output::Format;
+
+/// How long a CLI command waits for retries of the action it started.
+const CLI_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// Prints actions, newest first.
+///
+/// # Errors
+/// The outbox cannot be read.
+pub fn list(
+    outbox: &Outbox,
+    status: Option<Status>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let actions = outbox.list(status, None)?;
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&actions)?)?,
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<16} {:<17} {:<30} {:<22} {:<9} {:<50} REASON/ERROR",
+                "ID", "STATUS", "CAPABILITY", "PLUGIN", "MODE", "RESOURCE"
+            )?;
+            for a in &actions {
+                writeln!(
+                    out,
+                    "{:<16} {:<17} {:<30} {:<22} {:<9} {:<50} {}",
+                    a.id,
+                    a.status,
+                    a.capability,
+                    a.plugin,
+                    a.mode,
+                    a.resource,
+                    a.reason.as_deref().or(a.error.as_deref()).unwrap_or("")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn get(outbox: &Outbox, id: &str) -> Result<ActionRecord> {
+    outbox
+        .get(id)?
+        .with_context(|| format!("no action {id} (see `trailwarden actions list`)"))
+}
+
+/// Approves a pending action and runs it.
+///
+/// # Errors
+/// The action is not pending approval, or the outbox cannot be written.
+pub async fn approve(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    id: &str,
+    actor: &str,
+) -> Result<ActionRecord> {
+    let record = get(outbox, id)?;
+    if !outbox.transition(id, Status::PendingApproval, Status::Accepted)? {
+        bail!("action {id} is {}, not pending approval", record.status);
+    }
+    outbox.log(id, actor, "approved", "")?;
+    run_now(outbox, settings, id).await
+}
+
+/// Rejects a pending action; it will never run.
+///
+/// # Errors
+/// The action is not pending approval, or the outbox cannot be written.
+pub fn reject(outbox: &Outbox, id: &str, actor: &str, reason: &str) -> Result<ActionRecord> {
+    let record = get(outbox, id)?;
+    if !outbox.transition(id, Status::PendingApproval, Status::Rejected)? {
+        bail!("action {id} is {}, not pending approval", record.status);
+    }
+    outbox.log(id, actor, "rejected", reason)?;
+    get(outbox, id)
+}
+
+/// Runs the recorded inverse of a succeeded action, as an action of its own.
+///
+/// # Errors
+/// The action did not succeed, has no inverse, or the outbox cannot be written.
+pub async fn undo(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    id: &str,
+    actor: &str,
+) -> Result<ActionRecord> {
+    let record = get(outbox, id)?;
+    if record.status != Status::Succeeded.as_str() {
+        bail!(
+            "action {id} is {}: only a succeeded action can be undone",
+            record.status
+        );
+    }
+    let Some(inverse) = record.inverse.clone() else {
+        bail!("action {id} ({}) has no inverse", record.capability);
+    };
+    let request: Request = serde_json::from_value(inverse.clone())
+        .with_context(|| format!("action {id} has an unreadable inverse"))?;
+    let capability = match &request {
+        Request::Aws { action } => action.capability(),
+        Request::Webhook { .. } => "notify.send",
+    };
+    let key = format!("undo:{id}");
+    let undo_id = match outbox.by_key(&key)? {
+        Some(existing) => existing.id,
+        None => outbox.insert(&NewAction {
+            idempotency_key: &key,
+            plugin: &record.plugin,
+            plugin_version: &record.plugin_version,
+            plugin_sha256: &record.plugin_sha256,
+            event_id: &record.event_id,
+            capability,
+            request: &inverse,
+            account: &record.account,
+            region: &record.region,
+            resource: &record.resource,
+            mode: "enforce",
+            status: Status::Accepted,
+            reason: None,
+            received_us: None,
+            undo_of: Some(id),
+        })?,
+    };
+    outbox.log(id, actor, "undo requested", &undo_id)?;
+    let done = run_now(outbox, settings, &undo_id).await?;
+    if done.status == Status::Succeeded.as_str() {
+        outbox.transition(id, Status::Succeeded, Status::Undone)?;
+        outbox.log(id, actor, "undone", &undo_id)?;
+    }
+    Ok(done)
+}
+
+/// Runs one accepted action now (retrying for a while), unless another executor has it.
+async fn run_now(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    id: &str,
+) -> Result<ActionRecord> {
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    let deadline = tokio::time::Instant::now() + CLI_RETRY_WAIT;
+    loop {
+        if outbox.claim(id)? {
+            let record = get(outbox, id)?;
+            runner.execute_claimed(&record).await?;
+        }
+        let record = get(outbox, id)?;
+        let waiting =
+            record.status == Status::Accepted.as_str() || record.status == Status::Running.as_str();
+        if !waiting || tokio::time::Instant::now() >= deadline {
+            return Ok(record);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Runs every due action (after a crash, or when no daemon is running).
+///
+/// # Errors
+/// The AWS SDK cannot be set up or the outbox cannot be written.
+pub async fn run_due(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    wait: Duration,
+) -> Result<usize> {
+    outbox.requeue_running()?;
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    runner.drain(wait).await
+}
+
+/// The person running a command, for the action log.
+pub fn actor(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

@@ -1,0 +1,206 @@
+//! The outbox's executors: carry accepted actions out on AWS (or a webhook), retry with
+//! backoff, and record each outcome with its AWS request id and its inverse.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::broker::stored_request;
+use super::outbox::{ActionRecord, Outbox};
+use super::request::Request;
+use crate::config::ResponseSettings;
+
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Runs actions from the outbox.
+pub struct ActionRunner {
+    outbox: Outbox,
+    aws: aws_actions::Executor,
+    settings: Arc<ResponseSettings>,
+}
+
+impl ActionRunner {
+    /// # Errors
+    /// The AWS SDK configuration cannot be loaded.
+    pub async fn new(outbox: Outbox, settings: Arc<ResponseSettings>) -> Result<ActionRunner> {
+        let aws = aws_actions::Executor::new(aws_actions::AwsSettings {
+            endpoint_url: settings.endpoint_url.clone(),
+            region: settings.region.clone(),
+            assume_role_by_account: settings.assume_role.clone(),
+            platform_account: settings.platform_account.clone(),
+            // The standard chain: env, profile, SSO, IMDS.
+            credentials: None,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot set up the AWS SDK: {e}"))?;
+        Ok(ActionRunner {
+            outbox,
+            aws,
+            settings,
+        })
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Runs every action that is due, until none is; returns how many ran. Actions waiting
+    /// for a retry later than `wait_for_retries` from now are left for later.
+    ///
+    /// # Errors
+    /// The outbox cannot be read or written.
+    pub async fn drain(&self, wait_for_retries: Duration) -> Result<usize> {
+        let deadline = tokio::time::Instant::now() + wait_for_retries;
+        let mut ran = 0;
+        loop {
+            match self.outbox.claim_due(now_s())? {
+                Some(record) => {
+                    self.execute_claimed(&record).await?;
+                    ran += 1;
+                }
+                None if self.outbox.outstanding()? > 0
+                    && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                None => return Ok(ran),
+            }
+        }
+    }
+
+    /// Runs actions as they become due until `shutdown` turns true.
+    ///
+    /// # Errors
+    /// The outbox cannot be read or written.
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            match self.outbox.claim_due(now_s())? {
+                Some(record) => self.execute_claimed(&record).await?,
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes one action already claimed (status running) and records the outcome.
+    ///
+    /// # Errors
+    /// The outbox cannot be written.
+    pub async fn execute_claimed(&self, record: &ActionRecord) -> Result<()> {
+        let request = match stored_request(record) {
+            Ok(request) => request,
+            Err(e) => {
+                self.outbox.attempt_failed(
+                    &record.id,
+                    &format!("unreadable request: {e}"),
+                    None,
+                    None,
+                )?;
+                return Ok(());
+            }
+        };
+        let result = match &request {
+            Request::Aws { action } => {
+                let target = aws_actions::Target {
+                    account: record.account.clone(),
+                    region: record.region.clone(),
+                };
+                self.aws
+                    .execute(action, &target, &record.id)
+                    .await
+                    .map(|o| {
+                        let inverse = o
+                            .inverse
+                            .map(|action| serde_json::to_value(Request::Aws { action }))
+                            .transpose();
+                        (o.request_id, inverse)
+                    })
+            }
+            Request::Webhook { target, finding } => match self.settings.notify.get(target) {
+                Some(hook) => {
+                    let body = serde_json::json!({
+                        "source": "trailwarden",
+                        "action_id": record.id,
+                        "plugin": record.plugin,
+                        "event_id": record.event_id,
+                        "finding": finding,
+                    });
+                    aws_actions::post_webhook(&hook.url, &hook.secret(), &body)
+                        .await
+                        .map(|o| (o.request_id, Ok(None)))
+                }
+                None => Err(aws_actions::ExecError::invalid(format!(
+                    "notify target {target:?} is no longer configured"
+                ))),
+            },
+        };
+        match result {
+            Ok((request_id, inverse)) => {
+                let inverse = inverse.unwrap_or(None);
+                self.outbox
+                    .succeeded(&record.id, request_id.as_deref(), inverse.as_ref())?;
+                tracing::info!(
+                    action = record.id,
+                    capability = record.capability,
+                    "action succeeded"
+                );
+            }
+            Err(error) => {
+                let attempts = record.attempts + 1;
+                let retry_at = (error.retryable && attempts < self.settings.executor.max_attempts)
+                    .then(|| {
+                        now_s()
+                            + backoff(self.settings.executor.backoff_ms, attempts)
+                                .as_secs()
+                                .max(1) as i64
+                    });
+                tracing::warn!(
+                    action = record.id,
+                    capability = record.capability,
+                    attempts,
+                    retry = retry_at.is_some(),
+                    "action failed: {}",
+                    error.message
+                );
+                self.outbox.attempt_failed(
+                    &record.id,
+                    &error.message,
+                    error.request_id.as_deref(),
+                    retry_at,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Exponential backoff from `base_ms`, doubling per attempt, capped at five minutes.
+fn backoff(base_ms: u64, attempts: u32) -> Duration {
+    let factor = 2u64.saturating_pow(attempts.saturating_sub(1));
+    Duration::from_millis(base_ms.saturating_mul(factor)).min(MAX_BACKOFF)
+}
+
+fn now_s() -> i64 {
+    super::outbox::now_us() / 1_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1000, 1), Duration::from_secs(1));
+        assert_eq!(backoff(1000, 3), Duration::from_secs(4));
+        assert_eq!(backoff(1000, 30), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,576 @@
+//! The action outbox (DESIGN invariant 4): every capability call is decided and committed
+//! here *before* the plugin sees its receipt; executors carry accepted actions out later,
+//! and record the outcome. The idempotency key makes a redelivered event a no-op.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    request TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    request_id TEXT,
+    error TEXT,
+    executed_at TEXT,
+    inverse TEXT,
+    undo_of TEXT,
+    -- Microseconds since the epoch: when the event reached the host, and when the action
+    -- was decided and committed (event-to-action-request latency).
+    received_us INTEGER,
+    decided_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_by_status ON actions (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS actions_by_budget ON actions (plugin, capability, decided_us);
+CREATE TABLE IF NOT EXISTS action_log (
+    id INTEGER PRIMARY KEY,
+    action_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    what TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+";
+
+/// Where an action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not granted, out of scope, over budget or invalid. Final.
+    Denied,
+    /// Recorded, never executed. Final.
+    DryRun,
+    /// Waiting for a person.
+    PendingApproval,
+    /// Granted (or approved); waiting for an executor.
+    Accepted,
+    /// Claimed by an executor.
+    Running,
+    Succeeded,
+    Failed,
+    /// A person said no. Final.
+    Rejected,
+    /// Succeeded, then its inverse ran.
+    Undone,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Denied => "denied",
+            Status::DryRun => "dry_run",
+            Status::PendingApproval => "pending_approval",
+            Status::Accepted => "accepted",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Rejected => "rejected",
+            Status::Undone => "undone",
+        }
+    }
+
+    /// # Errors
+    /// The text is not a status name.
+    pub fn parse(text: &str) -> Result<Status> {
+        Ok(match text {
+            "denied" => Status::Denied,
+            "dry_run" | "dry-run" => Status::DryRun,
+            "pending_approval" | "pending" => Status::PendingApproval,
+            "accepted" => Status::Accepted,
+            "running" => Status::Running,
+            "succeeded" => Status::Succeeded,
+            "failed" => Status::Failed,
+            "rejected" => Status::Rejected,
+            "undone" => Status::Undone,
+            other => anyhow::bail!(
+                "unknown status {other:?} (denied, dry_run, pending, accepted, running, succeeded, failed, rejected, undone)"
+            ),
+        })
+    }
+}
+
+/// An action to record.
+pub struct NewAction<'a> {
+    pub idempotency_key: &'a str,
+    pub plugin: &'a str,
+    pub plugin_version: &'a str,
+    pub plugin_sha256: &'a str,
+    pub event_id: &'a str,
+    pub capability: &'a str,
+    pub request: &'a serde_json::Value,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub resource: &'a str,
+    pub mode: &'a str,
+    pub status: Status,
+    pub reason: Option<&'a str>,
+    pub received_us: Option<i64>,
+    pub undo_of: Option<&'a str>,
+}
+
+/// An action as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRecord {
+    pub id: String,
+    pub created_at: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub event_id: String,
+    pub capability: String,
+    pub request: serde_json::Value,
+    pub account: String,
+    pub region: String,
+    pub resource: String,
+    pub mode: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub request_id: Option<String>,
+    pub error: Option<String>,
+    pub executed_at: Option<String>,
+    pub inverse: Option<serde_json::Value>,
+    pub undo_of: Option<String>,
+    pub received_us: Option<i64>,
+    pub decided_us: i64,
+}
+
+/// A shared handle to the outbox tables; cheap to clone into each plugin store.
+#[derive(Clone)]
+pub struct Outbox {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const COLUMNS: &str = "id, created_at, plugin, plugin_version, plugin_sha256, event_id, capability,
+    request, account, region, resource, mode, status, reason, attempts, request_id, error,
+    executed_at, inverse, undo_of, received_us, decided_us";
+
+impl Outbox {
+    /// # Errors
+    /// The database cannot be opened or the tables created.
+    pub fn open(path: &Path) -> Result<Outbox> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the outbox in {}", path.display()))?;
+        Self::init(conn)
+    }
+
+    /// # Errors
+    /// The tables cannot be created.
+    pub fn in_memory() -> Result<Outbox> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Outbox> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // An action must survive a crash right after its receipt was handed out.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Outbox {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The action already recorded under an idempotency key, if any.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn by_key(&self, key: &str) -> Result<Option<ActionRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE idempotency_key = ?1"
+        ))?;
+        Ok(stmt.query_row([key], read_record).optional()?)
+    }
+
+    /// # Errors
+    /// The read fails.
+    pub fn get(&self, id: &str) -> Result<Option<ActionRecord>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM actions WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], read_record).optional()?)
+    }
+
+    /// Non-denied decisions of a plugin for a capability since `since_us`: its budget use.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn budget_used(&self, plugin: &str, capability: &str, since_us: i64) -> Result<u32> {
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM actions WHERE plugin = ?1 AND capability = ?2
+               AND decided_us >= ?3 AND status != 'denied' AND undo_of IS NULL",
+            params![plugin, capability, since_us],
+            |row| row.get(0),
+        )?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Records a decided action and commits it; returns its id.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn insert(&self, action: &NewAction<'_>) -> Result<String> {
+        let id = new_action_id(action.idempotency_key);
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
+                plugin_sha256, event_id, capability, request, account, region, resource, mode,
+                status, reason, received_us, decided_us, undo_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                id,
+                action.idempotency_key,
+                crate::audit::now_rfc3339(),
+                action.plugin,
+                action.plugin_version,
+                action.plugin_sha256,
+                action.event_id,
+                action.capability,
+                action.request.to_string(),
+                action.account,
+                action.region,
+                action.resource,
+                action.mode,
+                action.status.as_str(),
+                action.reason,
+                action.received_us,
+                now_us(),
+                action.undo_of,
+            ],
+        )?;
+        Ok(id)
+    }
+
+    /// Lists actions, newest first, optionally of one status.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn list(&self, status: Option<Status>, limit: Option<usize>) -> Result<Vec<ActionRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE (?1 IS NULL OR status = ?1)
+             ORDER BY decided_us DESC, id DESC LIMIT ?2"
+        ))?;
+        let limit = limit.map_or(-1, |l| l as i64);
+        let rows = stmt.query_map(params![status.map(Status::as_str), limit], read_record)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Claims the next action due for execution (accepted, next attempt due), marking it
+    /// running, so that two executors (or a CLI and a daemon) never run it both.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn claim_due(&self, now_s: i64) -> Result<Option<ActionRecord>> {
+        let conn = self.conn();
+        let id: Option<String> = conn
+            .query_row(
+                "UPDATE actions SET status = 'running'
+                 WHERE id = (SELECT id FROM actions WHERE status = 'accepted'
+                             AND next_attempt_at <= ?1 ORDER BY decided_us LIMIT 1)
+                 RETURNING id",
+                [now_s],
+                |row| row.get(0),
+            )
+            .optional()?;
+        drop(conn);
+        match id {
+            Some(id) => self.get(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims one given action if it is accepted.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn claim(&self, id: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE actions SET status = 'running' WHERE id = ?1 AND status = 'accepted'",
+            [id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Actions waiting for an executor now or later (accepted or running).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn outstanding(&self) -> Result<u64> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM actions WHERE status IN ('accepted', 'running')",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// After a crash, actions left running go back to accepted (their executor died).
+    /// Executions are idempotent where AWS allows, so a rare second run is harmless.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn requeue_running(&self) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE actions SET status = 'accepted', next_attempt_at = 0 WHERE status = 'running'",
+            [],
+        )?)
+    }
+
+    /// Records a successful execution.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn succeeded(
+        &self,
+        id: &str,
+        request_id: Option<&str>,
+        inverse: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, request_id = ?2,
+                 inverse = ?3, executed_at = ?4, error = NULL WHERE id = ?1",
+            params![
+                id,
+                request_id,
+                inverse.map(|v| v.to_string()),
+                crate::audit::now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at_s`, or final when `None`.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn attempt_failed(
+        &self,
+        id: &str,
+        error: &str,
+        request_id: Option<&str>,
+        retry_at_s: Option<i64>,
+    ) -> Result<()> {
+        match retry_at_s {
+            Some(at) => self.conn().execute(
+                "UPDATE actions SET status = 'accepted', attempts = attempts + 1, error = ?2,
+                     request_id = ?3, next_attempt_at = ?4 WHERE id = ?1",
+                params![id, error, request_id, at],
+            )?,
+            None => self.conn().execute(
+                "UPDATE actions SET status = 'failed', attempts = attempts + 1, error = ?2,
+                     request_id = ?3, executed_at = ?4 WHERE id = ?1",
+                params![id, error, request_id, crate::audit::now_rfc3339()],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Moves an action from one status to another; false if it was not in `from`.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn transition(&self, id: &str, from: Status, to: Status) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE actions SET status = ?3 WHERE id = ?1 AND status = ?2",
+            params![id, from.as_str(), to.as_str()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Records who did what to an action, and when.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn log(&self, action_id: &str, actor: &str, what: &str, detail: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The log of one action: (at, actor, what, detail).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn history(&self, action_id: &str) -> Result<Vec<(String, String, String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT at, actor, what, detail FROM action_log WHERE action_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([action_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRecord> {
+    let request: String = row.get(7)?;
+    let inverse: Option<String> = row.get(18)?;
+    Ok(ActionRecord {
+        id: row.get(0)?,
+        created_at: row.get(1)?,
+        plugin: row.get(2)?,
+        plugin_version: row.get(3)?,
+        plugin_sha256: row.get(4)?,
+        event_id: row.get(5)?,
+        capability: row.get(6)?,
+        request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+        account: row.get(8)?,
+        region: row.get(9)?,
+        resource: row.get(10)?,
+        mode: row.get(11)?,
+        status: row.get(12)?,
+        reason: row.get(13)?,
+        attempts: row.get::<_, i64>(14)? as u32,
+        request_id: row.get(15)?,
+        error: row.get(16)?,
+        executed_at: row.get(17)?,
+        inverse: inverse.and_then(|t| serde_json::from_str(&t).ok()),
+        undo_of: row.get(19)?,
+        received_us: row.get(20)?,
+        decided_us: row.get(21)?,
+    })
+}
+
+/// Action ids are short, readable, and derived from the idempotency key plus time, so two
+/// decisions never collide even for the same key (the key column is unique anyway).
+fn new_action_id(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{key}:{}", now_us()));
+    format!("act-{}", &hex::encode(digest)[..12])
+}
+
+/// Microseconds since the epoch.
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action<'a>(key: &'a str, request: &'a serde_json::Value, status: Status) -> NewAction<'a> {
+        NewAction {
+            idempotency_key: key,
+            plugin: "p",
+            plugin_version: "1",
+            plugin_sha256: "sha",
+            event_id: "e1",
+            capability: "iam.disable-access-key",
+            request,
+            account: "111122223333",
+            region: "us-east-1",
+            resource: "arn:aws:iam::111122223333:user/bob",
+            mode: "enforce",
+            status,
+            reason: None,
+            received_us: Some(1),
+            undo_of: None,
+        }
+    }
+
+    #[test]
+    fn an_idempotency_key_is_recorded_once() {
+        let outbox = Outbox::in_memory().unwrap();
+        let request = serde_json::json!({"x": 1});
+        let id = outbox
+            .insert(&action("k1", &request, Status::Accepted))
+            .unwrap();
+        assert!(outbox
+            .insert(&action("k1", &request, Status::Accepted))
+            .is_err());
+        assert_eq!(outbox.by_key("k1").unwrap().unwrap().id, id);
+    }
+
+    #[test]
+    fn claiming_is_exclusive_and_failures_retry_then_stop() {
+        let outbox = Outbox::in_memory().unwrap();
+        let request = serde_json::json!({});
+        let id = outbox
+            .insert(&action("k", &request, Status::Accepted))
+            .unwrap();
+        let claimed = outbox.claim_due(0).unwrap().unwrap();
+        assert_eq!(claimed.id, id);
+        assert!(outbox.claim_due(0).unwrap().is_none(), "already running");
+        outbox
+            .attempt_failed(&id, "throttled", None, Some(100))
+            .unwrap();
+        assert!(outbox.claim_due(99).unwrap().is_none(), "not due yet");
+        assert!(outbox.claim_due(100).unwrap().is_some());
+        outbox
+            .attempt_failed(&id, "AccessDenied", Some("req-1"), None)
+            .unwrap();
+        let record = outbox.get(&id).unwrap().unwrap();
+        assert_eq!((record.status.as_str(), record.attempts), ("failed", 2));
+        assert_eq!(record.request_id.as_deref(), Some("req-1"));
+    }
+
+    #[test]
+    fn budget_counts_granted_decisions_only() {
+        let outbox = Outbox::in_memory().unwrap();
+        let request = serde_json::json!({});
+        outbox
+            .insert(&action("a", &request, Status::Accepted))
+            .unwrap();
+        outbox
+            .insert(&action("b", &request, Status::DryRun))
+            .unwrap();
+        outbox
+            .insert(&action("c", &request, Status::Denied))
+            .unwrap();
+        assert_eq!(
+            outbox
+                .budget_used("p", "iam.disable-access-key", 0)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            outbox
+                .budget_used("p", "iam.disable-access-key", now_us() + 1)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn running_actions_are_requeued_after_a_crash() {
+        let outbox = Outbox::in_memory().unwrap();
+        let request = serde_json::json!({});
+        let id = outbox
+            .insert(&action("k", &request, Status::Accepted))
+            .unwrap();
+        assert!(outbox.claim(&id).unwrap());
+        assert_eq!(outbox.requeue_running().unwrap(), 1);
+        assert_eq!(outbox.get(&id).unwrap().unwrap().status, "accepted");
+    }
+}

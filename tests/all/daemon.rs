@@ -1,0 +1,986 @@
+//! `trailwarden run` as it is deployed: the real binary on 127.0.0.1, real HTTP, SQS and S3
+//! on moto's server, the real SQLite audit store; then `replay s3://`, `audit rejected` and
+//! `setup eventbridge`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use serde_json::{json, Value};
+use trailwarden::audit::{AuditStore, FindingQuery};
+
+use crate::moto::{Moto, ACCOUNT};
+use crate::support::plugin;
+
+/// How long a daemon may take to load its plugins and listen.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------- the daemon under test
+
+struct Daemon {
+    child: Child,
+    addr: String,
+    token: String,
+    lines: Receiver<String>,
+    /// Everything it printed on stdout up to "listening on".
+    banner: Vec<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
+        let dir = config.parent().unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+            .args(["-v", "run", "--config", config.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut banner = Vec::new();
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    banner.push(line.clone());
+                    if let Some(addr) = line.strip_prefix("listening on http://") {
+                        break addr.to_string();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    panic!(
+                        "the daemon did not listen within {START_TIMEOUT:?}: {}",
+                        log_of(dir)
+                    );
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().unwrap();
+                    panic!(
+                        "the daemon exited ({status}) before listening: {}",
+                        log_of(dir)
+                    );
+                }
+            }
+        };
+        let token = std::fs::read_to_string(dir.join("trailwarden.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Daemon {
+            child,
+            addr,
+            token,
+            lines,
+            banner,
+        }
+    }
+
+    fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
+        let token = match auth {
+            Auth::Bearer(t) | Auth::ApiKey(t) => t.to_string(),
+            Auth::Own | Auth::OwnApiKey => self.token.clone(),
+            Auth::None => String::new(),
+        };
+        let header = match auth {
+            Auth::Bearer(_) | Auth::Own => Some(("Authorization", format!("Bearer {token}"))),
+            Auth::ApiKey(_) | Auth::OwnApiKey => Some(("X-Api-Key", token)),
+            Auth::None => None,
+        };
+        http(&self.addr, "POST", "/v1/events", header.as_ref(), body)
+    }
+
+    fn get(&self, path: &str, authorized: bool) -> Response {
+        let header = authorized.then(|| ("Authorization", format!("Bearer {}", self.token)));
+        http(&self.addr, "GET", path, header.as_ref(), b"")
+    }
+
+    fn metrics(&self) -> String {
+        let response = self.get("/metrics", true);
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.body
+    }
+
+    /// SIGTERM, then waits (at most 60 s) for the exit.
+    fn stop(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the daemon did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// stdout printed after "listening on" (it should print nothing more).
+    fn later_output(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+}
+
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    None,
+    Own,
+    OwnApiKey,
+    Bearer(&'a str),
+    ApiKey(&'a str),
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    header: Option<&(&str, String)>,
+    body: &[u8],
+) -> Response {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some((name, value)) = header {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head += "\r\n";
+    raw_request(addr, head.as_bytes(), body)
+}
+
+fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // One write, so that a server answering before reading the body (401, 413) has it all
+    // in hand and closes cleanly.
+    let _ = stream.write_all(&[head, body].concat());
+    let mut bytes = Vec::new();
+    // A reset after the answer (a body the server did not read) keeps what was read.
+    let read = stream.read_to_end(&mut bytes);
+    assert!(!bytes.is_empty(), "no answer: {read:?}");
+    let text = String::from_utf8_lossy(&bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap_or("")
+        .split(' ')
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- configs and events
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let mut text = format!(
+        "[audit]\ndatabase = \"{}\"\n",
+        dir.join("audit.db").display()
+    );
+    text += &format!(
+        "[engine]\ncache_dir = \"{}\"\nbatch_size = 16\n",
+        dir.join("cache").display()
+    );
+    text += &format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\n",
+        plugin("root-usage").display()
+    );
+    text += extra;
+    let path = dir.join("trailwarden.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A successful call by the root user: root-usage raises one finding for it.
+fn root_record(id: &str) -> Value {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "Root",
+            "principalId": ACCOUNT,
+            "arn": format!("arn:aws:iam::{ACCOUNT}:root"),
+            "accountId": ACCOUNT,
+            "accessKeyId": "ASIAEXAMPLEEXAMPLE01"
+        },
+        "eventTime": "2024-05-02T10:00:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutBucketVersioning",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15",
+        "requestParameters": {"bucketName": "logs"},
+        "responseElements": null,
+        "eventID": id,
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management"
+    })
+}
+
+/// The record as an EventBridge rule delivers it.
+fn envelope(record: &Value) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("eb-{}", record["eventID"].as_str().unwrap()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": record["eventTime"],
+        "region": "us-east-1",
+        "resources": [],
+        "detail": record
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// The event ids root-usage has findings for, each with its count.
+fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
+    let audit = AuditStore::open(db).unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    for finding in audit.findings(&FindingQuery::default()).unwrap() {
+        *ids.entry(finding.event_id).or_insert(0) += 1;
+    }
+    ids
+}
+
+fn metric(text: &str, line_start: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(line_start) && l[line_start.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- HTTP
+
+#[test]
+fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[daemon]\nmax_body_bytes = 65536\n");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    // The token was made on this first start, shown once, and only its owner can read it.
+    let token_file = dir.path().join("trailwarden.token");
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(daemon.token.len(), 64);
+    assert!(
+        daemon.banner.iter().any(|l| l.contains(&daemon.token)),
+        "first start shows the token: {:?}",
+        daemon.banner
+    );
+
+    // No token, a wrong one: 401, nothing taken in.
+    let first = envelope(&root_record("evt-0001"));
+    let body = first.to_string();
+    for auth in [
+        Auth::None,
+        Auth::Bearer("not-the-token"),
+        Auth::ApiKey("not-the-token"),
+    ] {
+        let response = daemon.post(body.as_bytes(), auth);
+        assert_eq!(response.status, 401, "{response:?}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+    }
+    assert!(finding_event_ids(&db).is_empty());
+
+    // With the token (either header): accepted, then a duplicate.
+    let response = daemon.post(body.as_bytes(), Auth::Own);
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(
+        response.json(),
+        json!({"accepted": 1, "skipped": {}, "rejected": {}})
+    );
+    // Answered only once recorded: the finding is there already.
+    assert_eq!(finding_event_ids(&db).get("evt-0001"), Some(&1));
+    let response = daemon.post(body.as_bytes(), Auth::OwnApiKey);
+    assert_eq!(
+        response.json(),
+        json!({"accepted": 0, "skipped": {"duplicate": 1}, "rejected": {}})
+    );
+
+    // A list of envelopes (as API destinations may send), gzip.
+    let list = json!([
+        envelope(&root_record("evt-0002")),
+        envelope(&root_record("evt-0003"))
+    ]);
+    let response = daemon.post(&gzip(list.to_string().as_bytes()), Auth::Own);
+    assert_eq!(response.json()["accepted"], 2, "{response:?}");
+
+    // Bad input among good: counted, dead-lettered, 200.
+    let lines = format!(
+        "{}\n{{\"broken\": \n{}\n\"a string\"\n",
+        root_record("evt-0004"),
+        json!({"hello": "world"})
+    );
+    let response = daemon.post(lines.as_bytes(), Auth::Own);
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(
+        response.json(),
+        json!({"accepted": 1, "skipped": {}, "rejected": {"invalid_json": 1, "not_cloudtrail": 1, "not_an_object": 1}})
+    );
+
+    // Too large: 413 with a reason, nothing read.
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Length: 1000000\r\n\r\n",
+        daemon.token
+    );
+    let response = raw_request(&daemon.addr, head.as_bytes(), b"");
+    assert_eq!(response.status, 413, "{response:?}");
+    assert_eq!(response.json()["error"], "body_too_large");
+
+    // Health needs no token and says nothing; metrics need it.
+    let health = daemon.get("/healthz", false);
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(daemon.get("/metrics", false).status, 401);
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        ("trailwarden_events_received_total{source=\"http\"}", 8),
+        ("trailwarden_events_accepted_total{source=\"http\"}", 4),
+        ("trailwarden_events_skipped_total{reason=\"duplicate\"}", 1),
+        (
+            "trailwarden_events_rejected_total{reason=\"invalid_json\"}",
+            1,
+        ),
+        ("trailwarden_http_refused_total{reason=\"unauthorized\"}", 3),
+        (
+            "trailwarden_http_refused_total{reason=\"body_too_large\"}",
+            1,
+        ),
+        ("trailwarden_http_responses_total{code=\"200\"}", 4),
+        (
+            "trailwarden_plugin_events_matched_total{plugin=\"root-usage\"}",
+            4,
+        ),
+        (
+            "trailwarden_plugin_findings_total{plugin=\"root-usage\"}",
+            4,
+        ),
+        ("trailwarden_queue_events", 0),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert!(
+        metric(
+            &metrics,
+            "trailwarden_plugin_invocations_total{plugin=\"root-usage\"}"
+        ) >= 1
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "trailwarden_plugin_batch_seconds_count{plugin=\"root-usage\"}"
+        ),
+        metric(
+            &metrics,
+            "trailwarden_plugin_invocations_total{plugin=\"root-usage\"}"
+        ),
+    );
+    assert!(metrics.contains("# TYPE trailwarden_plugin_batch_seconds histogram"));
+    assert!(!metrics.contains(&daemon.token));
+
+    // SIGTERM: exit 0; the token was never printed again nor logged.
+    assert!(daemon.later_output().is_empty());
+    let token = daemon.token.clone();
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
+    assert!(
+        !log_of(dir.path()).contains(&token),
+        "the token reached the log"
+    );
+
+    let ids = finding_event_ids(&db);
+    assert_eq!(
+        ids.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["evt-0001", "evt-0002", "evt-0003", "evt-0004"]
+    );
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+
+    // The dead letters, both forms.
+    let out = trailwarden(
+        &[
+            "audit",
+            "rejected",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons: Vec<&str> = rejected
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{rejected}");
+    for reason in ["invalid_json", "not_cloudtrail", "not_an_object"] {
+        assert!(reasons.contains(&reason), "{reasons:?}");
+    }
+    assert!(rejected[0]["origin"]
+        .as_str()
+        .unwrap()
+        .starts_with("http:127.0.0.1:"));
+    let out = trailwarden(
+        &["audit", "rejected", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("ID "), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+
+    // A second start keeps the token and does not show it.
+    let daemon = Daemon::start(&config, &[]);
+    assert_eq!(daemon.token, token);
+    assert!(
+        !daemon.banner.iter().any(|l| l.contains(&token)),
+        "{:?}",
+        daemon.banner
+    );
+    // The dedup window survived the restart.
+    let response = daemon.post(body.as_bytes(), Auth::Own);
+    assert_eq!(response.json()["skipped"]["duplicate"], 1, "{response:?}");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn sigterm_with_requests_in_flight_answers_them_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+    let addr = daemon.addr.clone();
+    let token = daemon.token.clone();
+    // Four clients post until the daemon stops answering (bounded: 200 requests each).
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut accepted = Vec::new();
+                for n in 0..200 {
+                    let ids: Vec<String> = (0..5).map(|i| format!("sig-{client}-{n}-{i}")).collect();
+                    let body: Vec<Value> = ids.iter().map(|id| envelope(&root_record(id))).collect();
+                    let header = ("Authorization", format!("Bearer {token}"));
+                    let Ok(mut stream) = TcpStream::connect(&addr) else { break };
+                    let body = serde_json::to_vec(&body).unwrap();
+                    let head = format!(
+                        "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}: {}\r\nContent-Length: {}\r\n\r\n",
+                        header.0, header.1, body.len()
+                    );
+                    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                    if stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body)).is_err() {
+                        break;
+                    }
+                    let mut answer = String::new();
+                    if stream.read_to_string(&mut answer).is_err() {
+                        break;
+                    }
+                    if !answer.starts_with("HTTP/1.1 200") {
+                        break; // 503 while stopping, or the connection closed
+                    }
+                    accepted.extend(ids);
+                }
+                accepted
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
+    let accepted: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert!(!accepted.is_empty());
+    let ids = finding_event_ids(&db);
+    for id in &accepted {
+        assert_eq!(
+            ids.get(id),
+            Some(&1),
+            "{id} was answered 200 but not recorded once"
+        );
+    }
+}
+
+#[test]
+fn backpressure_answers_503_with_retry_after_and_records_every_accepted_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[daemon]\nqueue_events = 8\nmax_concurrent_requests = 2\n",
+    );
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+    const CLIENTS: usize = 8;
+    const REQUESTS: usize = 25;
+    const EVENTS: usize = 8;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (addr, token) = (daemon.addr.clone(), daemon.token.clone());
+            std::thread::spawn(move || {
+                let (mut refused, mut retry_after_ok, mut accepted, mut duplicates) =
+                    (0, true, 0, 0);
+                for n in 0..REQUESTS {
+                    let body: Vec<Value> = (0..EVENTS)
+                        .map(|i| envelope(&root_record(&format!("bp-{client}-{n}-{i}"))))
+                        .collect();
+                    let body = serde_json::to_vec(&body).unwrap();
+                    let header = ("Authorization", format!("Bearer {token}"));
+                    // Retry a refused request (bounded), as EventBridge would.
+                    for _attempt in 0..200 {
+                        let response = http(&addr, "POST", "/v1/events", Some(&header), &body);
+                        match response.status {
+                            200 => {
+                                let answer = response.json();
+                                accepted += answer["accepted"].as_u64().unwrap();
+                                duplicates += answer["skipped"]["duplicate"].as_u64().unwrap_or(0);
+                                break;
+                            }
+                            503 => {
+                                refused += 1;
+                                retry_after_ok &= response.header("retry-after") == Some("1");
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            other => panic!("unexpected {other}: {response:?}"),
+                        }
+                    }
+                }
+                (refused, retry_after_ok, accepted, duplicates)
+            })
+        })
+        .collect();
+    let results: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let elapsed = started.elapsed();
+    let refused: usize = results.iter().map(|r| r.0).sum();
+    let accepted: u64 = results.iter().map(|r| r.2).sum();
+    let duplicates: u64 = results.iter().map(|r| r.3).sum();
+    eprintln!(
+        "backpressure: {} events in {elapsed:?} ({:.0} events/s), {refused} answers 503",
+        accepted,
+        accepted as f64 / elapsed.as_secs_f64()
+    );
+    assert!(
+        refused > 0,
+        "no 503 with 8 clients, 2 request slots and an 8-event queue"
+    );
+    assert!(
+        results.iter().all(|r| r.1),
+        "every 503 carries Retry-After: 1"
+    );
+    // A refused request took nothing in: its retry was not a duplicate.
+    assert_eq!(duplicates, 0);
+    assert_eq!(accepted, (CLIENTS * REQUESTS * EVENTS) as u64);
+    let metrics = daemon.metrics();
+    assert_eq!(
+        metric(&metrics, "trailwarden_http_responses_total{code=\"503\"}"),
+        refused as u64
+    );
+    assert!(daemon.stop().success());
+    let ids = finding_event_ids(&db);
+    assert_eq!(ids.len(), CLIENTS * REQUESTS * EVENTS);
+    assert!(ids.values().all(|n| *n == 1));
+}
+
+// ---------------------------------------------------------------- SQS and S3 on moto
+
+async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    (sqs, url)
+}
+
+async fn put_log_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, records: &[Value]) {
+    let body = gzip(json!({ "Records": records }).to_string().as_bytes());
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn log_key(day: &str, name: &str) -> String {
+    format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{}/{ACCOUNT}_CloudTrail_us-east-1_{name}.json.gz",
+        day.replace('-', "/")
+    )
+}
+
+/// Waits (at most 60 s) until the queue has no message left, visible or in flight.
+async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let count = |a: A| {
+            attrs
+                .attributes()
+                .and_then(|m| m.get(&a))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if count(A::ApproximateNumberOfMessages) + count(A::ApproximateNumberOfMessagesNotVisible)
+            == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue was not drained in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn sqs_and_s3_log_files_end_to_end_with_dedup_across_sources() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3());
+    let (sqs, queue_url) = rt.block_on(create_queue(&moto, "cloudtrail"));
+    rt.block_on(async { s3.create_bucket().bucket("trail").send().await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
+        moto.aws_toml()
+    );
+    let config = write_config(dir.path(), &extra);
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &moto.env());
+
+    // E1 arrives first through EventBridge -> HTTP.
+    let e1 = root_record("s3-evt-1");
+    let response = daemon.post(envelope(&e1).to_string().as_bytes(), Auth::Own);
+    assert_eq!(response.json()["accepted"], 1, "{response:?}");
+
+    rt.block_on(async {
+        // Ten minutes later CloudTrail's log file holds E1 and E2, announced over SNS -> SQS.
+        let key = log_key("2024-05-02", "20240502T1005Z_a");
+        put_log_file(&s3, "trail", &key, &[e1.clone(), root_record("s3-evt-2")]).await;
+        let notification = json!({"s3Bucket": "trail", "s3ObjectKey": [key]});
+        let sns = json!({"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:trail",
+                         "Message": notification.to_string()});
+        // E3 through an EventBridge rule with an SQS target.
+        let e3 = envelope(&root_record("s3-evt-3"));
+        // An S3 notification of a log file that is gone: dead-lettered, not retried forever.
+        let gone = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "trail"}, "object": {"key": "AWSLogs/gone.json.gz"}}}]});
+        // And S3's test message.
+        let probe = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "trail"});
+        for body in [sns, e3, gone, probe] {
+            sqs.send_message().queue_url(&queue_url).message_body(body.to_string()).send().await.unwrap();
+        }
+        wait_until_drained(&sqs, &queue_url).await;
+    });
+
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        ("trailwarden_events_received_total{source=\"http\"}", 1),
+        ("trailwarden_events_received_total{source=\"s3\"}", 2),
+        ("trailwarden_events_received_total{source=\"sqs\"}", 1),
+        ("trailwarden_events_skipped_total{reason=\"duplicate\"}", 1),
+        (
+            "trailwarden_events_rejected_total{reason=\"s3_object_missing\"}",
+            1,
+        ),
+        ("trailwarden_sqs_messages_total{outcome=\"deleted\"}", 4),
+        ("trailwarden_s3_objects_total{outcome=\"read\"}", 1),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    let ids = finding_event_ids(&db);
+    assert_eq!(
+        ids.into_iter().collect::<Vec<_>>(),
+        [
+            ("s3-evt-1".to_string(), 1),
+            ("s3-evt-2".to_string(), 1),
+            ("s3-evt-3".to_string(), 1)
+        ]
+    );
+    let audit = AuditStore::open(&db).unwrap();
+    let dead = audit.rejected_inputs(None).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].origin, "s3://trail/AWSLogs/gone.json.gz");
+}
+
+#[test]
+fn replay_from_s3_prunes_by_day_and_dedups_only_when_asked() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3());
+    rt.block_on(async {
+        s3.create_bucket().bucket("trail").send().await.unwrap();
+        for (day, ids) in [
+            ("2024-04-30", ["d0-a", "d0-b"]),
+            ("2024-05-01", ["d1-a", "d1-b"]),
+            ("2024-05-02", ["d2-a", "d2-b"]),
+            ("2024-05-03", ["d3-a", "d3-b"]),
+        ] {
+            let records: Vec<Value> = ids.iter().map(|id| root_record(id)).collect();
+            put_log_file(&s3, "trail", &log_key(day, "x"), &records).await;
+        }
+        // A digest file and something that is not a log file: never read.
+        let digest = format!("AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-1/2024/05/01/d.json.gz");
+        s3.put_object()
+            .bucket("trail")
+            .key(digest)
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket("trail")
+            .key("AWSLogs/README.txt")
+            .body(b"hi".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto.aws_toml());
+    let config = config.to_str().unwrap();
+    let stats_path = dir.path().join("stats.json");
+    let stats = stats_path.to_str().unwrap();
+    let replay = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "replay",
+            "--config",
+            config,
+            "--format",
+            "json",
+            "--stats-json",
+            stats,
+        ];
+        args.extend_from_slice(extra);
+        let out = trailwarden(&args, &moto.env());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap()
+    };
+
+    let stats = replay(&[
+        "--since",
+        "2024-05-01",
+        "--until",
+        "2024-05-02",
+        "s3://trail/AWSLogs/",
+    ]);
+    assert_eq!(stats["events_read"], 4, "{stats}");
+    assert_eq!(stats["matched"]["root-usage"], 4, "{stats}");
+    let ids = finding_event_ids(&dir.path().join("audit.db"));
+    assert_eq!(
+        ids.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["d1-a", "d1-b", "d2-a", "d2-b"]
+    );
+
+    // Without a range: everything under the prefix; without --dedup: seen again.
+    let stats = replay(&["s3://trail/AWSLogs"]);
+    assert_eq!(stats["events_read"], 8, "{stats}");
+    assert_eq!(stats["normalised"], 8, "{stats}");
+    // --dedup: the first such run remembers, the second skips them all.
+    let stats = replay(&["--dedup", "--since", "2024-05-03", "s3://trail/"]);
+    assert_eq!(
+        (stats["events_read"].as_u64(), stats["normalised"].as_u64()),
+        (Some(2), Some(2)),
+        "{stats}"
+    );
+    let stats = replay(&["--dedup", "--since", "2024-05-03", "s3://trail/"]);
+    assert_eq!(stats["skipped"]["duplicate"], 2, "{stats}");
+    assert_eq!(stats["normalised"], 0, "{stats}");
+}
+
+#[test]
+fn setup_eventbridge_creates_connection_destination_and_rule_idempotently() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto.aws_toml());
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/trailwarden-invoke");
+    let args = [
+        "setup",
+        "eventbridge",
+        "--config",
+        config.to_str().unwrap(),
+        "--url",
+        "https://trailwarden.example.com/",
+        "--role-arn",
+        &role,
+        "--name",
+        "tw",
+    ];
+    let out = trailwarden(&args, &moto.env());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        created["endpoint"],
+        "https://trailwarden.example.com/v1/events"
+    );
+    // The token was created for the daemon, and is not printed.
+    let token = std::fs::read_to_string(dir.path().join("trailwarden.token")).unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(token.trim()));
+    // Again: updates, does not fail.
+    let again = trailwarden(&args, &moto.env());
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let eb = aws_sdk_eventbridge::Client::new(&moto.sdk_config().await);
+        let connection = eb.describe_connection().name("tw").send().await.unwrap();
+        assert_eq!(
+            connection.authorization_type().map(|t| t.as_str()),
+            Some("API_KEY")
+        );
+        let destination = eb
+            .describe_api_destination()
+            .name("tw")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            destination.invocation_endpoint(),
+            Some("https://trailwarden.example.com/v1/events")
+        );
+        assert_eq!(destination.connection_arn(), connection.connection_arn());
+        let rule = eb.describe_rule().name("tw").send().await.unwrap();
+        let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
+        assert_eq!(
+            pattern,
+            json!({"detail-type": [{"suffix": "via CloudTrail"}]})
+        );
+        let targets = eb.list_targets_by_rule().rule("tw").send().await.unwrap();
+        let target = &targets.targets()[0];
+        assert_eq!(Some(target.arn()), destination.api_destination_arn());
+        assert_eq!(target.role_arn(), Some(role.as_str()));
+    });
+}
