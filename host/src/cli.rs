@@ -89,6 +89,14 @@ enum Command {
         #[command(subcommand)]
         command: crate::respond::cli::ActionsCommand,
     },
+    /// Run a plugin against fixtures (capabilities recorded, never executed).
+    Test {
+        plugin: PathBuf,
+        /// Fixture files or folders; default: the fixtures the plugin ships.
+        fixtures: Vec<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Plugin components: inspect what they import and what the config grants them.
     Plugin {
         #[command(subcommand)]
@@ -186,6 +194,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Actions { command } => crate::respond::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
+        Command::Test {
+            plugin,
+            fixtures,
+            config,
+        } => crate::plugin_cli::test(plugin, fixtures, config),
         Command::Replay {
             config,
             format,

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Subcommand;
 
 use crate::config::PluginConfig;
+use crate::fixture::{self, Fixture};
 use crate::respond::grants::{UngrantedImports, CAPABILITIES};
 use crate::runtime::{capability_family, PluginRuntime};
 use crate::state::StateStore;
@@ -19,6 +20,88 @@ pub enum PluginCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+/// `trailwarden test PLUGIN.wasm [FIXTURES...]`: runs a plugin against fixture files (or
+/// folders of them; without any, the fixtures it ships), capabilities recorded and never
+/// executed. Prints each fixture's result with a diff, and `N passed, M failed`.
+///
+/// # Errors
+/// The plugin cannot be loaded or a fixture file cannot be read; failing fixtures are not
+/// errors but a non-zero exit.
+pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Result<ExitCode> {
+    let mut plugin_config = configured(&plugin, config.as_deref())?;
+    plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
+    let cache = tempfile_dir()?;
+    let load = || -> Result<(PluginRuntime, crate::runtime::LoadedPlugin)> {
+        let runtime = PluginRuntime::new(&cache, StateStore::in_memory()?)?;
+        let loaded = runtime.load(&plugin_config)?;
+        Ok((runtime, loaded))
+    };
+    let (_, first) = load()?;
+    let mut fixtures: Vec<(String, Fixture)> = Vec::new();
+    let mut files = Vec::new();
+    for path in &paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    for file in files {
+        fixtures.push((file.display().to_string(), Fixture::load(&file)?));
+    }
+    if paths.is_empty() {
+        for (i, text) in first.fixtures.iter().enumerate() {
+            let fixture = serde_json::from_str(text)
+                .map_err(|e| anyhow::anyhow!("shipped fixture #{i} is invalid: {e}"))?;
+            fixtures.push((format!("shipped #{i}"), fixture));
+        }
+        anyhow::ensure!(
+            !fixtures.is_empty(),
+            "{} ships no fixtures; name fixture files",
+            plugin.display()
+        );
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for (origin, fixture) in &fixtures {
+        // Each fixture starts from empty plugin state.
+        let (runtime, loaded) = load()?;
+        let outcome = fixture::run(&runtime, &loaded, fixture);
+        if outcome.passed() {
+            passed += 1;
+            println!("fixture {} ... ok", outcome.name);
+        } else {
+            failed += 1;
+            println!("fixture {} ({origin}) ... FAILED", outcome.name);
+            for line in &outcome.differences {
+                println!("    {line}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The plugin's entry in the config, or a plugin with nothing granted.
+fn configured(file: &std::path::Path, config: Option<&std::path::Path>) -> Result<PluginConfig> {
+    let config = crate::cli::load_config(config)?;
+    let canonical = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
+    Ok(config
+        .plugins
+        .iter()
+        .find(|p| std::fs::canonicalize(&p.path).ok().as_ref() == Some(&canonical))
+        .cloned()
+        .unwrap_or_else(|| PluginConfig::new(file.to_path_buf())))
 }
 
 /// Runs a `plugin` command.
