@@ -7,5 +7,6 @@ mod fixtures;
 mod moto;
 mod panther;
 mod replay_cli;
+mod respond;
 mod sandbox;
 mod support;
