@@ -93,6 +93,9 @@ demo: build
 	@echo
 	@echo "The findings are kept in examples/demo.db:"
 	./target/release/trailwarden audit findings --config examples/trailwarden.toml --format table
+	@echo
+	@echo "What the response plugins would have done (dry-run), or wait for approval:"
+	./target/release/trailwarden actions list --config examples/trailwarden.toml
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay
