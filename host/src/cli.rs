@@ -475,15 +475,28 @@ fn pattern_test(pattern: &str, event: &str) -> Result<ExitCode> {
 }
 
 fn pattern_check(file: &Path) -> Result<ExitCode> {
-    // Config::load validates every override pattern; describe-time patterns are checked
-    // when the plugin loads.
+    // Config::load refuses an invalid override pattern with its reason; each plugin's own
+    // patterns (from `describe`) are checked by loading it, as the daemon would.
     let config = Config::load(file)?;
-    let count: usize = config
-        .plugins
-        .iter()
-        .filter_map(|p| p.patterns_override.as_ref().map(Vec::len))
-        .sum();
-    println!("{}: {count} configured patterns are valid", file.display());
+    let runtime = crate::runtime::PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
+    let mut total = 0;
+    for plugin in &config.plugins {
+        let mut plugin = plugin.clone();
+        plugin.grants.ungranted_imports = crate::respond::grants::UngrantedImports::Deny;
+        let loaded = runtime.load(&plugin)?;
+        let origin = if plugin.patterns_override.is_some() {
+            "config"
+        } else {
+            "plugin"
+        };
+        println!(
+            "{:<24} {} patterns ({origin}): valid",
+            loaded.name,
+            loaded.patterns.len()
+        );
+        total += loaded.patterns.len();
+    }
+    println!("{}: {total} patterns, all valid", file.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -268,3 +268,33 @@ fn pattern_test_answers_like_aws() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid event pattern"));
 }
+
+#[test]
+fn pattern_check_names_the_plugin_and_the_reason_of_an_invalid_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path());
+    let out = trailwarden(&["pattern", "check", &good], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all valid"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\npatterns = ['{{\"detail\": {{\"eventName\": [{{\"prefix\": 5}}]}}}}']\n",
+            plugin("root-usage").display()
+        ),
+    )
+    .unwrap();
+    let out = trailwarden(&["pattern", "check", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("root-usage") && stderr.contains("invalid pattern"),
+        "{stderr}"
+    );
+}
