@@ -69,3 +69,53 @@ fn unreadable_raw_still_reports_stop_but_not_selectors() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, trailwarden_plugin_sdk::Severity::Medium);
 }
+
+#[test]
+fn responses_follow_the_config_and_the_record() {
+    use trailwarden_plugin_sdk::{serde_json::json, Config, MemoryState, RecordingCapabilities};
+    use trailwarden_plugin_sdk::{Receipt, Responder};
+    let run =
+        |event: trailwarden_plugin_sdk::Event, config: &Config, caps: &RecordingCapabilities| {
+            cloudtrail_tampering::CloudTrailTampering::handle(
+                &[event],
+                caps,
+                &MemoryState::new(),
+                config,
+            )
+            .unwrap()
+        };
+    let config = Config::from_value(json!({"notify_target": "soc"})).unwrap();
+    // StopLogging by name: restart it, then notify the configured target, even when the
+    // restart is denied.
+    let caps = RecordingCapabilities::with_receipts([Receipt::Denied("not granted".into())]);
+    run(
+        cloudtrail_event("StopLogging", r#"{"requestParameters": {"name": "t1"}}"#),
+        &config,
+        &caps,
+    );
+    let calls = caps.calls_json();
+    assert_eq!(
+        calls[0],
+        json!({"capability": "cloudtrail.start-logging", "args": {"trail": "t1"}})
+    );
+    assert_eq!(calls[1]["capability"], "notify.send");
+    assert_eq!(calls[1]["args"]["target"], "soc");
+    // Without a readable trail name there is nothing to restart: notify only.
+    let caps = RecordingCapabilities::new();
+    run(
+        cloudtrail_event("StopLogging", "not json"),
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(caps.capabilities_called(), ["notify.send"]);
+    assert_eq!(caps.calls_json()[0]["args"]["target"], "security-team");
+    // DeleteTrail: notify only; UpdateTrail: report only.
+    let caps = RecordingCapabilities::new();
+    run(
+        cloudtrail_event("DeleteTrail", r#"{"requestParameters": {"name": "t1"}}"#),
+        &config,
+        &caps,
+    );
+    run(cloudtrail_event("UpdateTrail", "{}"), &config, &caps);
+    assert_eq!(caps.capabilities_called(), ["notify.send"]);
+}

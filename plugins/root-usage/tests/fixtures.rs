@@ -80,3 +80,44 @@ fn services_errors_and_network_records_are_not_root_use() {
     e.error_code = Some("AccessDenied".into());
     assert!(root_usage::detect(&e).is_empty());
 }
+
+fn sign_in() -> trailwarden_plugin_sdk::Event {
+    let mut e = root_event(r#"{"responseElements": {"ConsoleLogin": "Success"}}"#);
+    e.source = Some("signin.amazonaws.com".into());
+    e.name = Some("ConsoleLogin".into());
+    e.event_type = Some("AwsConsoleSignIn".into());
+    e
+}
+
+fn handle(
+    events: &[trailwarden_plugin_sdk::Event],
+    config: &trailwarden_plugin_sdk::Config,
+) -> (usize, Vec<trailwarden_plugin_sdk::serde_json::Value>) {
+    use trailwarden_plugin_sdk::Responder;
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let findings = root_usage::RootUsage::handle(
+        events,
+        &caps,
+        &trailwarden_plugin_sdk::MemoryState::new(),
+        config,
+    )
+    .unwrap();
+    (findings.len(), caps.calls_json())
+}
+
+#[test]
+fn sign_ins_notify_the_configured_target() {
+    use trailwarden_plugin_sdk::{serde_json::json, Config};
+    let (findings, calls) = handle(&[sign_in(), root_event("{}")], &Config::empty());
+    assert_eq!(findings, 2, "both are root use");
+    assert_eq!(calls.len(), 1, "only the sign-in is sent");
+    assert_eq!(calls[0]["capability"], "notify.send");
+    assert_eq!(calls[0]["args"]["target"], "security-team");
+    assert_eq!(calls[0]["args"]["finding"]["rule_id"], "aws.root.usage");
+    let config = Config::from_value(json!({"notify_target": "oncall"})).unwrap();
+    let (_, calls) = handle(&[sign_in()], &config);
+    assert_eq!(calls[0]["args"]["target"], "oncall");
+    let mut own = sign_in();
+    own.self_caused = true;
+    assert_eq!(handle(&[own], &config), (1, Vec::new()));
+}
