@@ -265,7 +265,10 @@ impl Action {
             | Action::DeleteAccessKey {
                 user_name,
                 access_key_id,
-            } => fields.extend([("user_name", &**user_name), ("access_key_id", access_key_id)]),
+            } => fields.extend([
+                ("user_name", &**user_name),
+                ("access_key_id", access_key_id),
+            ]),
             Action::DeleteLoginProfile { user_name } | Action::QuarantineUser { user_name } => {
                 fields.push(("user_name", user_name));
             }
@@ -391,7 +394,10 @@ mod tests {
             previous: Some(PublicAccessBlock::ALL),
         };
         let text = serde_json::to_string(&restore).unwrap();
-        assert!(text.starts_with(r#"{"action":"restore-public-access-block""#), "{text}");
+        assert!(
+            text.starts_with(r#"{"action":"restore-public-access-block""#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<Action>(&text).unwrap(), restore);
     }
 

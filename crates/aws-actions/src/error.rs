@@ -3,7 +3,7 @@
 use std::fmt;
 
 use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::operation::RequestId;
 
 /// Why an action (or a webhook) failed.
@@ -77,26 +77,42 @@ impl ExecError {
             // every action here is safe to repeat, so try again.
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ExecError {
                 retryable: true,
-                message: format!("{context}: {}", DisplayErrorContext(err)),
+                message: format!("{context}: {}", error_chain(err)),
                 request_id,
                 code: None,
             },
             SdkError::DispatchFailure(failure) => ExecError {
                 // A "user" dispatch failure is a request that can never be sent as built.
                 retryable: !failure.is_user(),
-                message: format!("{context}: {}", DisplayErrorContext(err)),
+                message: format!("{context}: {}", error_chain(err)),
                 request_id,
                 code: None,
             },
             // Building the request failed (invalid input, or no credentials could be found).
             _ => ExecError {
                 retryable: false,
-                message: format!("{context}: {}", DisplayErrorContext(err)),
+                message: format!("{context}: {}", error_chain(err)),
                 request_id,
                 code: None,
             },
         }
     }
+}
+
+/// An error and its sources, `a: b: c`, so that "dispatch failure" says why.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Wrappers often repeat their source's text; say it once.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Error codes that AWS services return for throttling and transient trouble, sometimes

@@ -34,7 +34,10 @@ pub fn revoke_sessions_document(issued_before: &str) -> String {
 }
 
 /// Maps an SDK error; on `NoSuchEntity` adds `hint` (what is missing, in plain words).
-fn fail<'a, E>(context: &'a str, hint: &'a str) -> impl FnOnce(SdkError<E, HttpResponse>) -> ExecError + 'a
+fn fail<'a, E>(
+    context: &'a str,
+    hint: &'a str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> ExecError + 'a
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -126,7 +129,10 @@ pub(crate) async fn delete_login_profile(
         .user_name(user_name)
         .send()
         .await
-        .map_err(fail(&context, "the user has no console password, or no such user"))?;
+        .map_err(fail(
+            &context,
+            "the user has no console password, or no such user",
+        ))?;
     let detail = format!("console password of user {user_name} deleted");
     Ok(done(out.request_id(), None, detail))
 }
@@ -146,7 +152,9 @@ pub(crate) async fn quarantine_user(iam: &Client, user_name: &str) -> Result<Out
         user_name: user_name.to_owned(),
         policy_name: QUARANTINE_POLICY.to_owned(),
     };
-    let detail = format!("user {user_name} quarantined: inline policy {QUARANTINE_POLICY} denies every action");
+    let detail = format!(
+        "user {user_name} quarantined: inline policy {QUARANTINE_POLICY} denies every action"
+    );
     Ok(done(out.request_id(), Some(inverse), detail))
 }
 
@@ -165,7 +173,9 @@ pub(crate) async fn quarantine_role(iam: &Client, role_name: &str) -> Result<Out
         role_name: role_name.to_owned(),
         policy_name: QUARANTINE_POLICY.to_owned(),
     };
-    let detail = format!("role {role_name} quarantined: inline policy {QUARANTINE_POLICY} denies every action");
+    let detail = format!(
+        "role {role_name} quarantined: inline policy {QUARANTINE_POLICY} denies every action"
+    );
     Ok(done(out.request_id(), Some(inverse), detail))
 }
 
@@ -211,7 +221,10 @@ pub(crate) async fn delete_user_inline_policy(
         .policy_name(policy_name)
         .send()
         .await
-        .map_err(fail(&context, "the user has no inline policy of that name, or no such user"))?;
+        .map_err(fail(
+            &context,
+            "the user has no inline policy of that name, or no such user",
+        ))?;
     let detail = format!("inline policy {policy_name} of user {user_name} deleted");
     Ok(done(out.request_id(), None, detail))
 }
@@ -228,7 +241,10 @@ pub(crate) async fn delete_role_inline_policy(
         .policy_name(policy_name)
         .send()
         .await
-        .map_err(fail(&context, "the role has no inline policy of that name, or no such role"))?;
+        .map_err(fail(
+            &context,
+            "the role has no inline policy of that name, or no such role",
+        ))?;
     let detail = format!("inline policy {policy_name} of role {role_name} deleted");
     Ok(done(out.request_id(), None, detail))
 }

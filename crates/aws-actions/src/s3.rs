@@ -85,7 +85,9 @@ pub(crate) async fn block_public_access(
             bucket: bucket.to_owned(),
             previous,
         }),
-        detail: format!("public access of bucket {bucket} blocked, all four settings on (before: {before})"),
+        detail: format!(
+            "public access of bucket {bucket} blocked, all four settings on (before: {before})"
+        ),
         assumed_role: None,
     })
 }

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::error::ExecError;
+use crate::error::{error_chain, ExecError};
 use crate::executor::Outcome;
 
 /// Header carrying `sha256=<hex HMAC-SHA256 of the body, keyed with the secret>`.
@@ -53,7 +53,9 @@ pub async fn post_webhook(
         .parse()
         .map_err(|_| ExecError::invalid("webhook URL is not a valid URL"))?;
     let (Some(scheme @ ("http" | "https")), Some(host)) = (uri.scheme_str(), uri.host()) else {
-        return Err(ExecError::invalid("webhook URL must be http:// or https://"));
+        return Err(ExecError::invalid(
+            "webhook URL must be http:// or https://",
+        ));
     };
     let shown = match uri.port_u16() {
         Some(port) => format!("{scheme}://{host}:{port}"),
@@ -150,27 +152,11 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    builder
-                        .with_root_certificates(roots)
-                        .with_no_client_auth()
-                })
+                .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
                 .expect("ring supports the default TLS versions");
             Arc::new(config)
         })
         .clone()
-}
-
-/// An error and its sources, `a: b: c`, so that "client error (Connect)" says why.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
