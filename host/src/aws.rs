@@ -186,7 +186,7 @@ enum Descend {
 /// (organization trails add `<org-id>/` after `AWSLogs/`).
 fn descend(prefix: &str, range: &DayRange) -> Descend {
     let segments: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
-    if segments.iter().any(|s| *s == "CloudTrail-Digest") {
+    if segments.contains(&"CloudTrail-Digest") {
         return Descend::Prune;
     }
     let Some(at) = segments.iter().position(|s| *s == "CloudTrail") else {

@@ -41,6 +41,9 @@ pub struct RunStats {
     pub events_per_s: f64,
 }
 
+/// Called after every plugin batch with (plugin, events, elapsed).
+type BatchHook = Box<dyn FnMut(&str, usize, std::time::Duration)>;
+
 /// An event waiting in a plugin's batch.
 struct Queued {
     event: Event,
@@ -63,7 +66,7 @@ pub struct Pipeline {
     stats: RunStats,
     started: Instant,
     on_finding: Box<dyn FnMut(&StoredFinding)>,
-    on_batch: Box<dyn FnMut(&str, usize, std::time::Duration)>,
+    on_batch: BatchHook,
 }
 
 impl Pipeline {

@@ -255,7 +255,8 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
         dir.join("cache").display()
     );
     text += &format!(
-        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\n",
+        // No response capabilities granted: its notify calls are denied (and recorded).
+        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
         plugin("root-usage").display()
     );
     text += extra;
