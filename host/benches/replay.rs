@@ -146,6 +146,10 @@ fn main() {
     pipeline.flush().unwrap();
     let pipeline_s = started.elapsed().as_secs_f64();
 
+    // (d) event-to-action-request latency, host side: from the event reaching the pipeline to
+    // the action being decided and committed in the outbox (no AWS call: dry-run).
+    let (p50, p99, decided) = action_latency(cache.path());
+
     let rate = |seconds: f64| events.len() as f64 / seconds;
     println!(
         "{} events (corpus records repeated), 3 plugins, batches of {BATCH}",
@@ -171,4 +175,54 @@ fn main() {
         pipeline.stats().findings.values().sum::<u64>()
     );
     println!("wasm / native cost ratio: {:.2}x", wasm_s / native_s);
+    println!(
+        "event-to-action-request latency over {decided} actions (batches of {BATCH}, dry-run): p50 {p50:.0} us, p99 {p99:.0} us"
+    );
+}
+
+/// Replays `ACTIONS` CreateAccessKey-for-another-user events through access-key-other-user
+/// with `iam.disable-access-key` granted in dry-run; returns p50 and p99 of the time from
+/// an event entering the pipeline to its action being committed, and the action count.
+fn action_latency(dir: &std::path::Path) -> (f64, f64, usize) {
+    const ACTIONS: usize = 2_000;
+    let config_text = format!(
+        "[[plugins]]\npath = \"{}\"\n[[plugins.grants]]\ncapability = \"iam.disable-access-key\"\naccounts = [\"*\"]\nmax_per_hour = 1000000\n",
+        repo().join("plugins/dist/access-key-other-user.wasm").display()
+    );
+    let mut config = Config::parse(&config_text, dir).unwrap();
+    config.database = dir.join("latency.db");
+    config.cache_dir = dir.to_path_buf();
+    config.batch_size = BATCH;
+    let mut pipeline = Pipeline::new(
+        &config,
+        AuditStore::in_memory().unwrap(),
+        StateStore::in_memory().unwrap(),
+    )
+    .unwrap();
+    for i in 0..ACTIONS {
+        let record = serde_json::json!({
+            "eventVersion": "1.09", "eventID": format!("latency-{i}"), "eventTime": "2026-11-20T09:00:00Z",
+            "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "awsRegion": "us-east-1",
+            "eventType": "AwsApiCall", "recipientAccountId": "111122223333", "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory",
+                "accountId": "111122223333", "userName": "mallory"},
+            "requestParameters": {"userName": format!("user{i}")},
+            "responseElements": {"accessKey": {"accessKeyId": format!("AKIAEXAMPLE{i:09}"), "status": "Active", "userName": format!("user{i}")}}
+        });
+        for item in normalize_value(record, &Options::default()) {
+            pipeline.ingest(item, "bench").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+    let mut latencies: Vec<f64> = pipeline
+        .outbox()
+        .list(None, None)
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.received_us.map(|r| (a.decided_us - r) as f64))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    assert_eq!(latencies.len(), ACTIONS, "every event raised one action");
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    (at(0.50), at(0.99), latencies.len())
 }

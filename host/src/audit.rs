@@ -11,7 +11,8 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 /// Schema migrations, applied in order; index + 1 is the `user_version` after each.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE plugin_loads (
     id INTEGER PRIMARY KEY,
     loaded_at TEXT NOT NULL,
@@ -59,7 +60,20 @@ CREATE TABLE rejected_inputs (
     detail TEXT NOT NULL,
     raw TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- What happened to each plugin version: loaded, reload refused, quarantined, rolled back.
+CREATE TABLE plugin_lifecycle (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX plugin_lifecycle_by_plugin ON plugin_lifecycle (plugin, sha256, id);
+"#,
+];
 
 /// A finding as stored, with the plugin version that produced it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -290,6 +304,56 @@ impl AuditStore {
             params![now_rfc3339(), origin, reason, detail, raw],
         )?;
         Ok(())
+    }
+
+    /// Records a lifecycle event of a plugin version (`loaded`, `reload_refused`,
+    /// `quarantined`, `rolled_back`, `removed`).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn record_lifecycle(
+        &self,
+        plugin: &str,
+        sha256: &str,
+        event: &str,
+        detail: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO plugin_lifecycle (at, plugin, sha256, event, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now_rfc3339(), plugin, sha256, event, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Whether this exact plugin version was quarantined (and not loaded again since).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn is_quarantined(&self, plugin: &str, sha256: &str) -> Result<bool> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT event FROM plugin_lifecycle WHERE plugin = ?1 AND sha256 = ?2
+                   AND event IN ('quarantined', 'released') ORDER BY id DESC LIMIT 1",
+                params![plugin, sha256],
+                |row| row.get(0),
+            )
+            .ok();
+        Ok(last.as_deref() == Some("quarantined"))
+    }
+
+    /// Lifecycle events, newest first: (at, plugin, sha256, event, detail).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn lifecycle(&self, limit: usize) -> Result<Vec<(String, String, String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, plugin, sha256, event, detail FROM plugin_lifecycle ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Reads findings, newest first.

@@ -97,7 +97,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Plugin components: inspect what they import and what the config grants them.
+    /// Plugins: create one from a template (new), build it (build), inspect a component.
     Plugin {
         #[command(subcommand)]
         command: crate::plugin_cli::PluginCommand,

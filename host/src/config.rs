@@ -130,6 +130,8 @@ struct RawAudit {
 struct RawEngine {
     cache_dir: Option<PathBuf>,
     batch_size: Option<usize>,
+    quarantine_after: Option<u32>,
+    rollback_after: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +142,9 @@ struct RawPlugin {
     memory_limit_mb: Option<u64>,
     cpu_deadline_ms: Option<u64>,
     max_findings_per_batch: Option<usize>,
+    max_findings_per_event: Option<usize>,
+    max_calls_per_event: Option<u32>,
+    max_output_bytes: Option<usize>,
     /// Replaces the patterns the plugin asks for in `describe`.
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
@@ -170,10 +175,11 @@ pub struct Config {
     /// Live ingest: the `[daemon]`, `[sqs]` and `[dedup]` tables.
     pub intake: IntakeSettings,
     pub response: ResponseSettings,
+    pub lifecycle: Lifecycle,
 }
 
 /// One plugin as the admin configured it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginConfig {
     pub path: PathBuf,
     /// The name the admin expects; loading fails if `describe` says otherwise.
@@ -203,6 +209,12 @@ pub struct PluginLimits {
     pub memory_bytes: u64,
     pub cpu_deadline_ms: u64,
     pub max_findings_per_batch: usize,
+    /// Findings one event may raise; beyond it the batch fails as `output_too_large`.
+    pub max_findings_per_event: usize,
+    /// Capability calls one event may cause; beyond it they are denied.
+    pub max_calls_per_event: u32,
+    /// Bytes of text a batch may return in findings.
+    pub max_output_bytes: usize,
 }
 
 impl Default for PluginLimits {
@@ -211,6 +223,29 @@ impl Default for PluginLimits {
             memory_bytes: DEFAULT_MEMORY_LIMIT_MB * 1024 * 1024,
             cpu_deadline_ms: DEFAULT_CPU_DEADLINE_MS,
             max_findings_per_batch: DEFAULT_MAX_FINDINGS_PER_BATCH,
+            max_findings_per_event: 20,
+            max_calls_per_event: 10,
+            max_output_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// When a failing plugin is stopped, or a new version taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Consecutive failed batches after which a plugin is quarantined (gets no events
+    /// until a different version is loaded).
+    pub quarantine_after: u32,
+    /// Failed batches, among the first ten after a reload swapped a version in, after which
+    /// the previous version is restored.
+    pub rollback_after: u32,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            quarantine_after: 5,
+            rollback_after: 2,
         }
     }
 }
@@ -257,6 +292,18 @@ impl Config {
             batch_size,
             plugins,
             intake,
+            lifecycle: Lifecycle {
+                quarantine_after: raw
+                    .engine
+                    .quarantine_after
+                    .unwrap_or(Lifecycle::default().quarantine_after)
+                    .max(1),
+                rollback_after: raw
+                    .engine
+                    .rollback_after
+                    .unwrap_or(Lifecycle::default().rollback_after)
+                    .max(1),
+            },
             response: ResponseSettings {
                 endpoint_url: raw.aws.endpoint_url,
                 region: raw.aws.region,
@@ -284,7 +331,13 @@ impl Config {
                 .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
                 .collect();
             paths.sort();
-            plugins = paths.into_iter().map(PluginConfig::new).collect();
+            plugins = paths
+                .into_iter()
+                .map(|path| PluginConfig {
+                    grants: PluginGrants::dry_run_everything(),
+                    ..PluginConfig::new(path)
+                })
+                .collect();
         }
         Ok(Config {
             database: dir.join("trailwarden.db"),
@@ -293,6 +346,7 @@ impl Config {
             plugins,
             intake: IntakeSettings::default(),
             response: ResponseSettings::default(),
+            lifecycle: Lifecycle::default(),
         })
     }
 }
@@ -331,6 +385,7 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
         mode: raw.mode,
         ungranted_imports: raw.ungranted_imports,
         grants: raw.grants,
+        dry_run_everything: false,
     };
     grants
         .validate()
@@ -344,6 +399,15 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
             max_findings_per_batch: raw
                 .max_findings_per_batch
                 .unwrap_or(DEFAULT_MAX_FINDINGS_PER_BATCH),
+            max_findings_per_event: raw
+                .max_findings_per_event
+                .unwrap_or(PluginLimits::default().max_findings_per_event),
+            max_calls_per_event: raw
+                .max_calls_per_event
+                .unwrap_or(PluginLimits::default().max_calls_per_event),
+            max_output_bytes: raw
+                .max_output_bytes
+                .unwrap_or(PluginLimits::default().max_output_bytes),
         },
         patterns_override,
         grants,

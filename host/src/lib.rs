@@ -19,5 +19,6 @@ pub mod replay;
 pub mod respond;
 pub mod router;
 pub mod runtime;
+pub mod scaffold;
 pub mod setup;
 pub mod state;

@@ -33,6 +33,8 @@ pub struct RunStats {
     pub findings: BTreeMap<String, u64>,
     /// Events routed to each plugin by its patterns.
     pub matched: BTreeMap<String, u64>,
+    /// Events not handed to a quarantined plugin, per plugin.
+    pub skipped_quarantined: BTreeMap<String, u64>,
     /// Self-caused events withheld from response plugins, per plugin.
     pub skipped_self_caused: BTreeMap<String, u64>,
     /// Failed batches per plugin and kind, e.g. `{"looper": {"timeout": 2}}`.
@@ -51,9 +53,112 @@ struct Queued {
     scope: EventScope,
 }
 
+/// How one serving plugin is doing, for quarantine and rollback.
+#[derive(Default, Clone)]
+struct Health {
+    consecutive_failures: u32,
+    quarantined: bool,
+    /// The version this one replaced at the last reload, kept for a rollback.
+    previous: Option<Arc<LoadedPlugin>>,
+    /// Batches run since this version was swapped in.
+    batches_since_swap: u32,
+}
+
+/// Batches after a swap during which repeated failures roll the version back.
+const ROLLBACK_WINDOW: u32 = 10;
+
+/// What a reload did, plugin by plugin.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReloadReport {
+    pub unchanged: Vec<String>,
+    pub swapped: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// (plugin or path, reason): the old version, if any, keeps serving.
+    pub refused: Vec<(String, String)>,
+}
+
+/// A new plugin set, compiled and checked, ready to swap in.
+pub struct PreparedReload {
+    plugins: Vec<Arc<LoadedPlugin>>,
+    refused: Vec<(String, String)>,
+    settings: Arc<ResponseSettings>,
+    batch_size: usize,
+}
+
+/// Compiles and checks a config's plugins without touching the serving ones; `Send`, so a
+/// daemon can run it on another thread while the old versions keep serving.
+pub struct ReloadPreparer {
+    runtime: Arc<PluginRuntime>,
+    current: Vec<Arc<LoadedPlugin>>,
+}
+
+impl ReloadPreparer {
+    /// For each configured plugin: an unchanged one (same wasm, same config) is kept; a
+    /// changed or new one is loaded (describe, import check against its grants) and its
+    /// shipped fixtures must pass; a failure keeps the old version serving.
+    pub fn prepare(&self, config: &Config) -> PreparedReload {
+        let mut plugins = Vec::new();
+        let mut refused = Vec::new();
+        for plugin_config in &config.plugins {
+            let current = self.current.iter().find(|p| p.config == *plugin_config);
+            let wasm_sha = std::fs::read(&plugin_config.path)
+                .ok()
+                .map(|bytes| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
+            if let Some(current) = current.filter(|c| Some(&c.sha256) == wasm_sha.as_ref()) {
+                plugins.push(current.clone());
+                continue;
+            }
+            let label = plugin_config
+                .expected_name
+                .clone()
+                .unwrap_or_else(|| plugin_config.path.display().to_string());
+            let same_plugin = |p: &&Arc<LoadedPlugin>| {
+                p.path == plugin_config.path
+                    || plugin_config.expected_name.as_deref() == Some(&*p.name)
+            };
+            match self.load_and_check(plugin_config) {
+                Ok(plugin) => plugins.push(Arc::new(plugin)),
+                Err(reason) => {
+                    refused.push((label, reason));
+                    if let Some(old) = self.current.iter().find(same_plugin) {
+                        plugins.push(old.clone());
+                    }
+                }
+            }
+        }
+        PreparedReload {
+            plugins,
+            refused,
+            settings: Arc::new(config.response.clone()),
+            batch_size: config.batch_size,
+        }
+    }
+
+    fn load_and_check(&self, config: &crate::config::PluginConfig) -> Result<LoadedPlugin, String> {
+        let plugin = self.runtime.load(config).map_err(|e| format!("{e:#}"))?;
+        let canary = self.runtime.scratch().map_err(|e| format!("{e:#}"))?;
+        for (i, text) in plugin.fixtures.iter().enumerate() {
+            let fixture: crate::fixture::Fixture = serde_json::from_str(text)
+                .map_err(|e| format!("shipped fixture #{i} is invalid: {e}"))?;
+            let outcome = crate::fixture::run(&canary, &plugin, &fixture);
+            if !outcome.passed() {
+                return Err(format!(
+                    "shipped fixture {:?} fails: {}",
+                    outcome.name,
+                    outcome.differences.join("; ")
+                ));
+            }
+        }
+        Ok(plugin)
+    }
+}
+
 pub struct Pipeline {
-    runtime: PluginRuntime,
-    plugins: Vec<LoadedPlugin>,
+    runtime: Arc<PluginRuntime>,
+    plugins: Vec<Arc<LoadedPlugin>>,
+    health: Vec<Health>,
+    lifecycle: crate::config::Lifecycle,
     brokers: Vec<Arc<Broker>>,
     router: Router,
     audit: AuditStore,
@@ -90,57 +195,21 @@ impl Pipeline {
         outbox: Outbox,
     ) -> Result<Pipeline> {
         let settings = Arc::new(config.response.clone());
-        let runtime = PluginRuntime::new(&config.cache_dir, state)?;
-        let mut plugins: Vec<LoadedPlugin> = Vec::new();
+        let runtime = Arc::new(PluginRuntime::new(&config.cache_dir, state)?);
+        let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         for plugin_config in &config.plugins {
-            let plugin = runtime.load(plugin_config)?;
-            if let Some(other) = plugins.iter().find(|p| p.name == plugin.name) {
-                anyhow::bail!(
-                    "two plugins are called {:?}: {} and {}",
-                    &*plugin.name,
-                    other.path.display(),
-                    plugin.path.display()
-                );
-            }
-            audit.record_plugin_load(&PluginLoad {
-                name: &plugin.name,
-                version: &plugin.version,
-                sha256: &plugin.sha256,
-                path: &plugin.path,
-                patterns: &plugin.patterns,
-                capabilities: &plugin.capabilities,
-            })?;
-            tracing::info!(
-                plugin = &*plugin.name,
-                version = plugin.version,
-                sha256 = plugin.sha256,
-                source = ?plugin.compile_source,
-                "plugin loaded"
-            );
-            plugins.push(plugin);
+            plugins.push(Arc::new(runtime.load(plugin_config)?));
         }
-        let router = Router::new(plugins.iter().map(|p| p.patterns.as_slice()))?;
-        let brokers = plugins
-            .iter()
-            .map(|p| {
-                Arc::new(Broker {
-                    plugin: p.name.clone(),
-                    version: p.version.clone(),
-                    sha256: p.sha256.clone(),
-                    grants: p.grants.clone(),
-                    outbox: outbox.clone(),
-                    settings: settings.clone(),
-                })
-            })
-            .collect();
-        Ok(Pipeline {
+        let mut pipeline = Pipeline {
             runtime,
-            brokers,
+            plugins: Vec::new(),
+            health: Vec::new(),
+            lifecycle: config.lifecycle,
+            brokers: Vec::new(),
             outbox,
             settings,
-            queues: plugins.iter().map(|_| Vec::new()).collect(),
-            plugins,
-            router,
+            queues: Vec::new(),
+            router: Router::new(std::iter::empty::<&[String]>())?,
             audit,
             batch_size: config.batch_size,
             clock: 0,
@@ -148,7 +217,148 @@ impl Pipeline {
             started: Instant::now(),
             on_finding: Box::new(|_| {}),
             on_batch: Box::new(|_, _, _| {}),
-        })
+        };
+        let health = plugins.iter().map(|_| Health::default()).collect();
+        pipeline.install(plugins, health)?;
+        Ok(pipeline)
+    }
+
+    /// Serves `plugins`: checks names are unique, records new versions, restores persisted
+    /// quarantines, and rebuilds the router, brokers and queues. Queues must be empty.
+    fn install(&mut self, plugins: Vec<Arc<LoadedPlugin>>, mut health: Vec<Health>) -> Result<()> {
+        for (i, plugin) in plugins.iter().enumerate() {
+            if let Some(other) = plugins[..i].iter().find(|p| p.name == plugin.name) {
+                anyhow::bail!(
+                    "two plugins are called {:?}: {} and {}",
+                    &*plugin.name,
+                    other.path.display(),
+                    plugin.path.display()
+                );
+            }
+        }
+        for (plugin, health) in plugins.iter().zip(health.iter_mut()) {
+            let known = self.plugins.iter().any(|p| Arc::ptr_eq(p, plugin));
+            if !known {
+                self.audit.record_plugin_load(&PluginLoad {
+                    name: &plugin.name,
+                    version: &plugin.version,
+                    sha256: &plugin.sha256,
+                    path: &plugin.path,
+                    patterns: &plugin.patterns,
+                    capabilities: &plugin.capabilities,
+                })?;
+                self.audit.record_lifecycle(
+                    &plugin.name,
+                    &plugin.sha256,
+                    "loaded",
+                    &plugin.version,
+                )?;
+                tracing::info!(
+                    plugin = &*plugin.name,
+                    version = plugin.version,
+                    sha256 = plugin.sha256,
+                    source = ?plugin.compile_source,
+                    "plugin loaded"
+                );
+            }
+            health.quarantined = self.audit.is_quarantined(&plugin.name, &plugin.sha256)?;
+        }
+        self.router = Router::new(plugins.iter().map(|p| p.patterns.as_slice()))?;
+        self.brokers = plugins
+            .iter()
+            .map(|p| {
+                Arc::new(Broker {
+                    plugin: p.name.clone(),
+                    version: p.version.clone(),
+                    sha256: p.sha256.clone(),
+                    grants: p.grants.clone(),
+                    outbox: self.outbox.clone(),
+                    settings: self.settings.clone(),
+                })
+            })
+            .collect();
+        self.queues = plugins.iter().map(|_| Vec::new()).collect();
+        self.plugins = plugins;
+        self.health = health;
+        Ok(())
+    }
+
+    /// What compiles and checks a new plugin set off the serving path.
+    pub fn reload_preparer(&self) -> ReloadPreparer {
+        ReloadPreparer {
+            runtime: self.runtime.clone(),
+            current: self.plugins.clone(),
+        }
+    }
+
+    /// Swaps a prepared plugin set in at a batch boundary: queued events are first handled
+    /// by the versions they were queued for, so no event is lost or handled twice.
+    ///
+    /// # Errors
+    /// The audit store cannot be written, or the new set has two plugins of one name (then
+    /// the old set keeps serving).
+    pub fn apply_reload(&mut self, prepared: PreparedReload) -> Result<ReloadReport> {
+        self.flush()?;
+        let mut report = ReloadReport::default();
+        let mut health = Vec::new();
+        for plugin in &prepared.plugins {
+            let old = self.plugins.iter().position(|p| p.name == plugin.name);
+            match old {
+                Some(i) if Arc::ptr_eq(&self.plugins[i], plugin) => {
+                    report.unchanged.push(plugin.name.to_string());
+                    health.push(self.health[i].clone());
+                }
+                Some(i) => {
+                    report.swapped.push(plugin.name.to_string());
+                    health.push(Health {
+                        previous: Some(self.plugins[i].clone()),
+                        ..Health::default()
+                    });
+                }
+                None => {
+                    report.added.push(plugin.name.to_string());
+                    health.push(Health::default());
+                }
+            }
+        }
+        for old in &self.plugins {
+            if !prepared.plugins.iter().any(|p| p.name == old.name) {
+                report.removed.push(old.name.to_string());
+                self.audit
+                    .record_lifecycle(&old.name, &old.sha256, "removed", "")?;
+            }
+        }
+        for (label, reason) in &prepared.refused {
+            tracing::warn!(
+                plugin = label,
+                "reload refused, the old version keeps serving: {reason}"
+            );
+            self.audit
+                .record_lifecycle(label, "-", "reload_refused", reason)?;
+        }
+        report.refused = prepared.refused;
+        self.settings = prepared.settings;
+        self.batch_size = prepared.batch_size;
+        self.install(prepared.plugins, health)?;
+        Ok(report)
+    }
+
+    /// Compiles, checks and swaps in `config`'s plugins on this thread.
+    ///
+    /// # Errors
+    /// As for [`Pipeline::apply_reload`].
+    pub fn reload(&mut self, config: &Config) -> Result<ReloadReport> {
+        let prepared = self.reload_preparer().prepare(config);
+        self.apply_reload(prepared)
+    }
+
+    /// Each serving plugin and whether it is quarantined.
+    pub fn plugin_states(&self) -> Vec<(Arc<LoadedPlugin>, bool)> {
+        self.plugins
+            .iter()
+            .zip(&self.health)
+            .map(|(p, h)| (p.clone(), h.quarantined))
+            .collect()
     }
 
     /// Calls `f` with every finding as it is recorded (for printing).
@@ -162,7 +372,7 @@ impl Pipeline {
         self.on_batch = Box::new(f);
     }
 
-    pub fn plugins(&self) -> &[LoadedPlugin] {
+    pub fn plugins(&self) -> &[Arc<LoadedPlugin>] {
         &self.plugins
     }
 
@@ -234,6 +444,14 @@ impl Pipeline {
             received_us,
         };
         for plugin in targets {
+            if self.health[plugin].quarantined {
+                *self
+                    .stats
+                    .skipped_quarantined
+                    .entry(self.plugins[plugin].name.to_string())
+                    .or_default() += 1;
+                continue;
+            }
             // Loop protection: trailwarden's own actions are not fed back into response
             // plugins unless they asked for them.
             if self_caused
@@ -291,7 +509,7 @@ impl Pipeline {
         } else {
             wall_clock()
         };
-        let plugin = &self.plugins[index];
+        let plugin = self.plugins[index].clone();
         let events: Vec<Event> = batch.iter().map(|q| q.event.clone()).collect();
         let scopes: HashMap<String, EventScope> = batch
             .iter()
@@ -352,6 +570,9 @@ impl Pipeline {
                 for finding in &stored {
                     (self.on_finding)(finding);
                 }
+                let health = &mut self.health[index];
+                health.consecutive_failures = 0;
+                health.batches_since_swap = health.batches_since_swap.saturating_add(1);
             }
             Err(failure) => {
                 tracing::warn!(
@@ -376,7 +597,61 @@ impl Pipeline {
                     .or_default()
                     .entry(failure.kind.as_str().to_string())
                     .or_default() += 1;
+                self.after_failure(index, &failure.message)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A new version that keeps failing right after a reload is rolled back; any version
+    /// that keeps failing is quarantined until a different version is loaded.
+    fn after_failure(&mut self, index: usize, message: &str) -> Result<()> {
+        let health = &mut self.health[index];
+        health.consecutive_failures += 1;
+        health.batches_since_swap = health.batches_since_swap.saturating_add(1);
+        let plugin = self.plugins[index].clone();
+        if health.batches_since_swap <= ROLLBACK_WINDOW
+            && health.consecutive_failures >= self.lifecycle.rollback_after
+        {
+            if let Some(previous) = health.previous.take() {
+                let detail = format!(
+                    "{} consecutive failures after the swap (last: {message}); back to {}",
+                    health.consecutive_failures, previous.sha256
+                );
+                tracing::warn!(plugin = &*plugin.name, "rolling back: {detail}");
+                self.audit.record_lifecycle(
+                    &plugin.name,
+                    &plugin.sha256,
+                    "rolled_back",
+                    &detail,
+                )?;
+                self.audit.record_lifecycle(
+                    &plugin.name,
+                    &plugin.sha256,
+                    "quarantined",
+                    "rolled back",
+                )?;
+                let mut plugins = self.plugins.clone();
+                plugins[index] = previous;
+                let mut health = self.health.clone();
+                health[index] = Health::default();
+                // Other plugins' queued events stay where they are: only this plugin's
+                // (empty) queue is rebuilt.
+                let queues = std::mem::take(&mut self.queues);
+                self.install(plugins, health)?;
+                self.queues = queues;
+                return Ok(());
+            }
+        }
+        if !health.quarantined && health.consecutive_failures >= self.lifecycle.quarantine_after {
+            health.quarantined = true;
+            let detail = format!(
+                "{} consecutive failed batches (last: {message})",
+                health.consecutive_failures
+            );
+            tracing::warn!(plugin = &*plugin.name, "quarantined: {detail}");
+            self.audit
+                .record_lifecycle(&plugin.name, &plugin.sha256, "quarantined", &detail)?;
         }
         Ok(())
     }

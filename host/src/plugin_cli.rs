@@ -20,6 +20,29 @@ pub enum PluginCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Create a plugin folder from a template (Rust, Python or JavaScript).
+    New {
+        /// Lowercase letters, digits and dashes, e.g. `my-rule`.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Lang,
+        /// Create DIR/NAME (default: plugins/NAME, plugins/python/NAME or plugins/js/NAME
+        /// of the checkout you are in, else of the current folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Templates folder with rust/, python/, js/ (default: the ones built into
+        /// trailwarden, i.e. plugins/templates of its source).
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Build a plugin folder (Rust, Python or JavaScript) into a component.
+    Build {
+        dir: PathBuf,
+        /// Output file (default: plugins/dist/NAME.wasm for a folder in the checkout's
+        /// plugins/, else NAME.wasm here).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `trailwarden test PLUGIN.wasm [FIXTURES...]`: runs a plugin against fixture files (or
@@ -111,6 +134,30 @@ fn configured(file: &std::path::Path, config: Option<&std::path::Path>) -> Resul
 pub fn run(command: PluginCommand) -> Result<ExitCode> {
     match command {
         PluginCommand::Inspect { file, config } => inspect(file, config),
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            templates,
+        } => {
+            let made =
+                crate::scaffold::new_plugin(&name, lang, dir.as_deref(), templates.as_deref())?;
+            for note in &made.notes {
+                eprintln!("note: {note}");
+            }
+            println!(
+                "created {} ({} plugin, {} files)",
+                made.dir.display(),
+                lang.as_str(),
+                made.files
+            );
+            println!(
+                "next: trailwarden plugin build {} -o {name}.wasm && trailwarden test {name}.wasm",
+                made.dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Build { dir, out } => crate::scaffold::build_plugin(&dir, out.as_deref()),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use trailwarden::audit::{AuditStore, FindingQuery};
 
 use crate::moto::{Moto, ACCOUNT};
-use crate::support::plugin;
+use crate::support::{guest, plugin};
 
 /// How long a daemon may take to load its plugins and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -246,6 +246,15 @@ fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
 // ---------------------------------------------------------------- configs and events
 
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    // No response capabilities granted: its notify calls are denied (and recorded).
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
+        plugin("root-usage").display()
+    );
+    write_config_with(dir, &plugins, extra)
+}
+
+fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
     let mut text = format!(
         "[audit]\ndatabase = \"{}\"\n",
         dir.join("audit.db").display()
@@ -254,11 +263,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
         "[engine]\ncache_dir = \"{}\"\nbatch_size = 16\n",
         dir.join("cache").display()
     );
-    text += &format!(
-        // No response capabilities granted: its notify calls are denied (and recorded).
-        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
-        plugin("root-usage").display()
-    );
+    text += plugins;
     text += extra;
     let path = dir.join("trailwarden.toml");
     std::fs::write(&path, text).unwrap();
@@ -823,6 +828,49 @@ fn sqs_and_s3_log_files_end_to_end_with_dedup_across_sources() {
     let dead = audit.rejected_inputs(None).unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].origin, "s3://trail/AWSLogs/gone.json.gz");
+}
+
+#[test]
+fn a_message_slower_than_its_visibility_timeout_is_extended_not_redelivered() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sqs, queue_url) = rt.block_on(create_queue(&moto, "slow"));
+    let dir = tempfile::tempdir().unwrap();
+    // A guest that loops until its 13 s CPU deadline: the message takes longer than its
+    // 10 s visibility timeout, so only the heartbeat keeps it from coming back.
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\ncpu_deadline_ms = 13000\n",
+        guest("infinite-loop").display()
+    );
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 10\n",
+        moto.aws_toml()
+    );
+    let config = write_config_with(dir.path(), &plugins, &extra);
+    let daemon = Daemon::start(&config, &moto.env());
+    rt.block_on(async {
+        let body = envelope(&root_record("slow-1")).to_string();
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        wait_until_drained(&sqs, &queue_url).await;
+    });
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        ("trailwarden_events_received_total{source=\"sqs\"}", 1),
+        ("trailwarden_events_skipped_total{reason=\"duplicate\"}", 0),
+        ("trailwarden_sqs_messages_total{outcome=\"deleted\"}", 1),
+        (
+            "trailwarden_plugin_failures_total{plugin=\"infinite-loop\",kind=\"timeout\"}",
+            1,
+        ),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
 }
 
 #[test]

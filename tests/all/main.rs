@@ -4,6 +4,7 @@
 mod cache;
 mod daemon;
 mod fixtures;
+mod lifecycle;
 mod moto;
 mod panther;
 mod replay_cli;

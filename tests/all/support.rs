@@ -44,8 +44,12 @@ fn built(path: PathBuf) -> PathBuf {
     path
 }
 
+/// A plugin with default limits and no grants; its capability calls are denied rather than
+/// its load refused (the grant checks have tests of their own).
 pub fn plugin_config(path: PathBuf) -> PluginConfig {
-    PluginConfig::new(path)
+    let mut config = PluginConfig::new(path);
+    config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
+    config
 }
 
 /// A config over `plugins`, with its database and cache in `dir`.

@@ -38,7 +38,7 @@ pub enum UngrantedImports {
 }
 
 /// One grant, as written in `[[plugins.grants]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
     /// `iam.disable-access-key`, or a family wildcard `iam.*`.
@@ -88,11 +88,26 @@ pub const CAPABILITIES: [&str; 14] = [
 ];
 
 /// A plugin's grants and defaults, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginGrants {
     pub mode: Mode,
     pub ungranted_imports: UngrantedImports,
     pub grants: Vec<Grant>,
+    /// Every capability granted in dry-run, anywhere: the built-in default configuration
+    /// (no config file), which records what plugins would do and never acts.
+    pub dry_run_everything: bool,
+}
+
+impl PluginGrants {
+    /// The built-in default: every call recorded as a dry-run, nothing ever executed.
+    pub fn dry_run_everything() -> PluginGrants {
+        PluginGrants {
+            mode: Mode::DryRun,
+            ungranted_imports: UngrantedImports::Deny,
+            grants: Vec::new(),
+            dry_run_everything: true,
+        }
+    }
 }
 
 /// Where an action would act.
@@ -140,14 +155,16 @@ impl PluginGrants {
 
     /// Whether any grant covers a capability family (for the load-time import check).
     pub fn covers_family(&self, family: &str) -> bool {
-        self.grants.iter().any(|g| {
-            g.capability == format!("{family}.*") || g.capability.split('.').next() == Some(family)
-        })
+        self.dry_run_everything
+            || self.grants.iter().any(|g| {
+                g.capability == format!("{family}.*")
+                    || g.capability.split('.').next() == Some(family)
+            })
     }
 
     /// Whether the plugin holds any grant at all (a "response" plugin).
     pub fn any(&self) -> bool {
-        !self.grants.is_empty()
+        self.dry_run_everything || !self.grants.is_empty()
     }
 
     /// Decides a call by capability and scope. The first grant naming the capability (or
@@ -160,6 +177,12 @@ impl PluginGrants {
             .filter(|g| g.capability == capability || g.capability == format!("{family}.*"))
             .collect();
         if candidates.is_empty() {
+            if self.dry_run_everything {
+                return Verdict::Granted {
+                    mode: Mode::DryRun,
+                    max_per_hour: u32::MAX,
+                };
+            }
             return Verdict::Denied(format!("capability {capability} is not granted"));
         }
         let mut reasons = Vec::new();

@@ -32,6 +32,8 @@ pub struct HostState {
     settings_json: Arc<str>,
     capabilities: Box<dyn CapabilityHandler>,
     capability_calls: u32,
+    calls_per_event: std::collections::HashMap<String, u32>,
+    max_calls_per_event: u32,
 }
 
 /// What a store is created with.
@@ -42,6 +44,7 @@ pub struct StoreSetup {
     pub clock: i64,
     pub settings_json: Arc<str>,
     pub capabilities: Box<dyn CapabilityHandler>,
+    pub max_calls_per_event: u32,
 }
 
 impl HostState {
@@ -64,6 +67,8 @@ impl HostState {
             settings_json: setup.settings_json,
             capabilities: setup.capabilities,
             capability_calls: 0,
+            calls_per_event: std::collections::HashMap::new(),
+            max_calls_per_event: setup.max_calls_per_event,
         }
     }
 
@@ -128,6 +133,16 @@ impl HostState {
             return Err(wasmtime::format_err!(
                 "more than {MAX_CAPABILITY_CALLS_PER_BATCH} capability calls in one batch"
             ));
+        }
+        let per_event = self.calls_per_event.entry(event_id.clone()).or_default();
+        *per_event += 1;
+        if *per_event > self.max_calls_per_event {
+            return Ok(convert::receipt_to_v2(super::types::Receipt::Denied(
+                format!(
+                    "more than {} capability calls for event {event_id}",
+                    self.max_calls_per_event
+                ),
+            )));
         }
         let receipt = self
             .capabilities

@@ -60,8 +60,8 @@ pub struct PluginFailure {
 
 /// The engine, compile cache and linker that every plugin shares.
 pub struct PluginRuntime {
-    engine: PluginEngine,
-    cache: ComponentCache,
+    engine: Arc<PluginEngine>,
+    cache: Arc<ComponentCache>,
     linker: Linker<HostState>,
     state: StateStore,
 }
@@ -78,10 +78,24 @@ impl PluginRuntime {
         v1::Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         Ok(PluginRuntime {
-            engine,
-            cache,
+            engine: Arc::new(engine),
+            cache: Arc::new(cache),
             linker,
             state,
+        })
+    }
+
+    /// The same engine, cache and linker with a throwaway in-memory state: for canary runs
+    /// of a new version's fixtures, which must not touch the plugin's real state.
+    ///
+    /// # Errors
+    /// The in-memory state cannot be created.
+    pub fn scratch(&self) -> Result<PluginRuntime> {
+        Ok(PluginRuntime {
+            engine: self.engine.clone(),
+            cache: self.cache.clone(),
+            linker: self.linker.clone(),
+            state: StateStore::in_memory()?,
         })
     }
 
@@ -133,6 +147,7 @@ impl PluginRuntime {
             patterns: Vec::new(),
             capabilities: Vec::new(),
             limits: config.limits,
+            config: config.clone(),
             compile_source,
             bound,
             imports,
@@ -192,6 +207,9 @@ pub struct LoadedPlugin {
     pub patterns: Vec<String>,
     pub capabilities: Vec<String>,
     pub limits: PluginLimits,
+    /// The configuration it was loaded with (a reload keeps it if neither this nor the
+    /// wasm changed).
+    pub config: PluginConfig,
     pub compile_source: CompileSource,
     /// The component's imports, e.g. `trailwarden:plugin/iam@0.2.0`, `wasi:cli/environment@0.2.6`.
     pub imports: Vec<String>,
@@ -238,6 +256,7 @@ impl LoadedPlugin {
             clock,
             settings_json: self.settings_json.clone(),
             capabilities,
+            max_calls_per_event: self.limits.max_calls_per_event,
         });
         let mut store = Store::new(runtime.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -321,13 +340,60 @@ impl LoadedPlugin {
                     ),
                 })
             }
-            Ok(Ok(findings)) => Ok(findings),
+            Ok(Ok(findings)) => self.check_output(findings, events.len()),
             Ok(Err((what, message))) => Err(PluginFailure {
                 kind: FailureKind::PluginError,
                 message: format!("{what}: {message}"),
             }),
             Err(error) => Err(classify(&store, error)),
         }
+    }
+}
+
+impl LoadedPlugin {
+    /// Enforces the per-event and size limits on what a batch returned.
+    fn check_output(
+        &self,
+        findings: Vec<Finding>,
+        events: usize,
+    ) -> Result<Vec<Finding>, PluginFailure> {
+        let too_large = |message: String| PluginFailure {
+            kind: FailureKind::OutputTooLarge,
+            message,
+        };
+        let bytes: usize = findings
+            .iter()
+            .map(|f| {
+                f.rule_id.len()
+                    + f.title.len()
+                    + f.description.len()
+                    + f.dedup_key.len()
+                    + f.event_id.len()
+                    + f.context.len()
+                    + f.resources.iter().map(String::len).sum::<usize>()
+            })
+            .sum();
+        if bytes > self.limits.max_output_bytes {
+            return Err(too_large(format!(
+                "returned {bytes} bytes of findings for {events} events; the limit is {} per batch",
+                self.limits.max_output_bytes
+            )));
+        }
+        let mut per_event: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        for finding in &findings {
+            *per_event.entry(finding.event_id.as_str()).or_default() += 1;
+        }
+        if let Some((event, n)) = per_event
+            .iter()
+            .find(|(_, n)| **n > self.limits.max_findings_per_event)
+        {
+            return Err(too_large(format!(
+                "returned {n} findings for event {event}; the limit is {} per event",
+                self.limits.max_findings_per_event
+            )));
+        }
+        Ok(findings)
     }
 }
 
