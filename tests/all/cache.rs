@@ -57,3 +57,19 @@ fn a_plugin_whose_name_differs_from_the_config_is_refused() {
     let error = runtime.load(&config).err().expect("name mismatch");
     assert!(error.to_string().contains("config expects"), "{error}");
 }
+
+#[test]
+fn a_component_of_the_older_contract_still_loads_and_detects() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+    let legacy = runtime
+        .load(&plugin_config(crate::support::guest("legacy-v010")))
+        .unwrap();
+    assert_eq!(legacy.contract_version(), "0.1.0");
+    let record = serde_json::json!({"eventVersion": "1.08", "eventID": "legacy-1", "eventSource": "s3.amazonaws.com",
+        "eventName": "ListBuckets", "awsRegion": "us-east-1", "eventType": "AwsApiCall",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/a"}});
+    let findings = trailwarden::fixture::findings_for(&runtime, &legacy, &[record]).unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].rule_id, "test.legacy");
+}

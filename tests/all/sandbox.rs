@@ -94,3 +94,102 @@ fn hostile_plugins_are_stopped_while_the_others_keep_producing_findings() {
     assert_eq!(recorded, counted);
     assert!(counted >= 4);
 }
+
+/// Runs the corpus through one hostile guest beside root-usage; returns the pipeline.
+fn beside_root_usage(guest_config: PluginConfig, dir: &std::path::Path) -> Pipeline {
+    let mut pipeline = pipeline(&config(
+        dir,
+        vec![guest_config, plugin_config(plugin("root-usage"))],
+    ));
+    replay_corpus(&mut pipeline);
+    pipeline
+}
+
+fn contexts(pipeline: &Pipeline, plugin: &str) -> Vec<serde_json::Value> {
+    pipeline
+        .audit()
+        .findings(&FindingQuery {
+            plugin: Some(plugin.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|f| f.context)
+        .collect()
+}
+
+#[test]
+fn deep_recursion_huge_output_and_floods_are_stopped_with_their_reason() {
+    let alone_dir = tempfile::tempdir().unwrap();
+    let mut alone = pipeline(&config(
+        alone_dir.path(),
+        vec![plugin_config(plugin("root-usage"))],
+    ));
+    replay_corpus(&mut alone);
+    let root_alone = recorded_findings(&alone);
+
+    for (name, expected) in [
+        ("deep-recursion", "stack_overflow"),
+        ("huge-strings", "output_too_large"),
+        ("flood-per-event", "output_too_large"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mixed = beside_root_usage(plugin_config(guest(name)), dir.path());
+        let kinds: Vec<&String> = mixed.stats().plugin_failures[name].keys().collect();
+        assert_eq!(
+            kinds,
+            [expected],
+            "{name}: {:?}",
+            mixed.stats().plugin_failures
+        );
+        assert!(mixed.stats().findings.get(name).is_none());
+        assert_eq!(
+            recorded_findings(&mixed),
+            root_alone,
+            "{name} disturbed root-usage"
+        );
+    }
+}
+
+#[test]
+fn ungranted_capability_calls_are_denied_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = beside_root_usage(plugin_config(guest("ungranted-calls")), dir.path());
+    let contexts = contexts(&pipeline, "ungranted-calls");
+    assert!(!contexts.is_empty());
+    for context in &contexts {
+        for call in ["quarantine", "delete_access_key", "notify"] {
+            let receipt = context[call].as_str().unwrap_or_default();
+            assert!(receipt.starts_with("denied"), "{call}: {context}");
+        }
+    }
+    // Every denial is in the outbox with its reason; nothing was accepted.
+    let actions = pipeline.outbox().list(None, None).unwrap();
+    assert!(!actions.is_empty());
+    assert!(actions.iter().all(|a| a.status == "denied"
+        && a.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("not granted"))));
+}
+
+#[test]
+fn a_guest_sees_no_files_environment_or_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = beside_root_usage(plugin_config(guest("wasi-probe")), dir.path());
+    let contexts = contexts(&pipeline, "wasi-probe");
+    assert!(!contexts.is_empty());
+    for probe in &contexts {
+        assert_eq!(probe["env_count"], 0, "{probe}");
+        assert_eq!(probe["args_count"], 0, "{probe}");
+        assert!(probe["home"].is_null(), "{probe}");
+        for denied in ["passwd", "dot", "root", "tcp"] {
+            assert!(
+                probe[denied]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("error"),
+                "{denied}: {probe}"
+            );
+        }
+    }
+}

@@ -89,6 +89,14 @@ impl Broker {
             |target| settings.notify.contains_key(target),
         );
         let (request_json, resource, status, mode, reason) = match (&parsed, scope) {
+            // Not granted at all: say so, whatever else is wrong with the call.
+            _ if !self.grants.names(call.capability) => (
+                serde_json::json!({"kind": "ungranted", "args": call.args}),
+                String::new(),
+                Status::Denied,
+                None,
+                Some(format!("capability {} is not granted", call.capability)),
+            ),
             (_, None) => (
                 serde_json::json!({"kind": "invalid", "args": call.args}),
                 String::new(),

@@ -162,6 +162,16 @@ impl PluginGrants {
             })
     }
 
+    /// Whether any grant names this capability (or its family).
+    pub fn names(&self, capability: &str) -> bool {
+        let family = capability.split('.').next().unwrap_or("");
+        self.dry_run_everything
+            || self
+                .grants
+                .iter()
+                .any(|g| g.capability == capability || g.capability == format!("{family}.*"))
+    }
+
     /// Whether the plugin holds any grant at all (a "response" plugin).
     pub fn any(&self) -> bool {
         self.dry_run_everything || !self.grants.is_empty()
