@@ -219,8 +219,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &paths,
         ),
         Command::Run { config, listen } => {
-            let config = load_config(config.as_deref())?;
-            crate::daemon::run(&config, listen)
+            let loaded = load_config(config.as_deref())?;
+            crate::daemon::run(&loaded, config.as_deref(), listen)
         }
         Command::Setup {
             command:

@@ -381,6 +381,30 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
     }
     assert!(finding_event_ids(&db).is_empty());
+    // On a kept-alive connection a refusal closes it (the unread body is not taken for a
+    // request) and says so, so that clients reconnect instead of writing into a dead socket.
+    let mut stream = TcpStream::connect(&daemon.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(&[head.as_bytes(), body.as_bytes()].concat())
+        .unwrap();
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the connection is closed after a refusal");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{answer}"
+    );
 
     // With the token (either header): accepted, then a duplicate.
     let response = daemon.post(body.as_bytes(), Auth::Own);
@@ -443,7 +467,7 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
             "trailwarden_events_rejected_total{reason=\"invalid_json\"}",
             1,
         ),
-        ("trailwarden_http_refused_total{reason=\"unauthorized\"}", 3),
+        ("trailwarden_http_refused_total{reason=\"unauthorized\"}", 4),
         (
             "trailwarden_http_refused_total{reason=\"body_too_large\"}",
             1,
@@ -1032,4 +1056,111 @@ fn setup_eventbridge_creates_connection_destination_and_rule_idempotently() {
         assert_eq!(Some(target.arn()), destination.api_destination_arn());
         assert_eq!(target.role_arn(), Some(role.as_str()));
     });
+}
+
+// ---------------------------------------------------------------- hot reload
+
+/// Findings per plugin version (sha256).
+fn findings_per_version(db: &Path) -> std::collections::BTreeMap<String, usize> {
+    let audit = AuditStore::open(db).unwrap();
+    let mut per = std::collections::BTreeMap::new();
+    for finding in audit.findings(&FindingQuery::default()).unwrap() {
+        *per.entry(finding.plugin_sha256).or_insert(0) += 1;
+    }
+    per
+}
+
+/// `wasm` with a custom section appended: same behaviour, another version (sha256).
+fn another_version(wasm: &[u8], tag: u8) -> Vec<u8> {
+    let mut bytes = wasm.to_vec();
+    bytes.extend_from_slice(&[0, 6, 4, b't', b'e', b's', b't', tag]);
+    bytes
+}
+
+#[test]
+fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(plugin("root-usage")).unwrap();
+    let wasm = dir.path().join("root-usage.wasm");
+    std::fs::write(&wasm, &original).unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
+        wasm.display()
+    );
+    let config = write_config_with(dir.path(), &plugins, "");
+    let daemon = Daemon::start(&config, &[]);
+    let reload = |auth: bool| {
+        let header = auth.then(|| ("Authorization", format!("Bearer {}", daemon.token)));
+        http(&daemon.addr, "POST", "/v1/reload", header.as_ref(), b"")
+    };
+    let mut sent = 0;
+    let mut send = |n: usize| {
+        let lines: Vec<String> = (0..n)
+            .map(|i| root_record(&format!("reload-{}", sent + i)).to_string())
+            .collect();
+        sent += n;
+        let response = daemon.post(lines.join("\n").as_bytes(), Auth::Own);
+        assert_eq!(response.status, 200, "{}", response.body);
+    };
+
+    send(50);
+    assert_eq!(reload(false).status, 401, "reload needs the token");
+    // Nothing changed: nothing swapped.
+    let report = reload(true).json();
+    assert_eq!(report["unchanged"], json!(["root-usage"]), "{report}");
+
+    // A new version by HTTP.
+    std::fs::write(&wasm, another_version(&original, b'2')).unwrap();
+    let report = reload(true).json();
+    assert_eq!(report["swapped"], json!(["root-usage"]), "{report}");
+    send(50);
+
+    // A broken version is refused; the current one keeps serving.
+    std::fs::write(&wasm, b"\0asm\x0d\x00\x01\x00not a component").unwrap();
+    let report = reload(true).json();
+    assert_eq!(report["refused"].as_array().unwrap().len(), 1, "{report}");
+    send(50);
+
+    // SIGHUP, then a file change picked up by the watcher: two more versions.
+    std::fs::write(&wasm, another_version(&original, b'3')).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let db = dir.path().join("audit.db");
+    let wait_for_versions = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let loads = AuditStore::open(&db)
+                .unwrap()
+                .count_by(trailwarden::audit::AuditTable::PluginLoads, "sha256")
+                .unwrap()
+                .len();
+            if loads >= n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "version {n} never loaded");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for_versions(3);
+    send(50);
+    std::fs::write(&wasm, another_version(&original, b'4')).unwrap();
+    wait_for_versions(4);
+    send(50);
+
+    assert_eq!(daemon.stop().code(), Some(0));
+    let per_version = findings_per_version(&db);
+    assert_eq!(per_version.values().sum::<usize>(), 250, "{per_version:?}");
+    assert_eq!(
+        finding_event_ids(&db).len(),
+        250,
+        "every event exactly once"
+    );
+    assert_eq!(
+        per_version.len(),
+        4,
+        "four versions served: {per_version:?}"
+    );
 }

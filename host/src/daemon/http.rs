@@ -46,6 +46,7 @@ pub struct Shared {
     pub work: std::sync::mpsc::Sender<Work>,
     pub plugins: Vec<String>,
     pub options: Options,
+    pub reloader: Arc<super::reload::Reloader>,
 }
 
 impl Shared {
@@ -79,7 +80,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/events", post(ingest))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/reload", post(reload))
         .with_state(shared)
+}
+
+/// `POST /v1/reload`: reload the config and plugins now; answers with what changed.
+async fn reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !shared.authorized(&headers) {
+        return unauthorized();
+    }
+    match shared.reloader.reload("POST /v1/reload").await {
+        Ok(report) => Json(json!(report)).into_response(),
+        Err(reason) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": reason})),
+        )
+            .into_response(),
+    }
 }
 
 async fn healthz() -> Response {
@@ -116,14 +133,16 @@ async fn ingest(
 
 async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // Refusals before the body is read close the connection (and say so): the unread body
+    // would otherwise be taken for the next request on a kept-alive connection.
     if !shared.authorized(&parts.headers) {
         shared.metrics.http_refused("unauthorized");
-        return unauthorized();
+        return closing(unauthorized());
     }
     // Bounded work in flight: bodies held, normalised items waiting for an answer.
     let Ok(_request_slot) = shared.requests.clone().try_acquire_owned() else {
         shared.metrics.http_refused("too_many_requests");
-        return busy("too_many_requests");
+        return closing(busy("too_many_requests"));
     };
     let declared = parts
         .headers
@@ -131,11 +150,11 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
-        return too_large(shared);
+        return closing(too_large(shared));
     }
     let bytes = match read_body(body, shared.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => return too_large(shared),
+        Err(BodyError::TooLarge) => return closing(too_large(shared)),
         Err(BodyError::Other(e)) => {
             shared.metrics.http_refused("unreadable_body");
             return error(StatusCode::BAD_REQUEST, "unreadable_body", &e);
@@ -187,6 +206,14 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
         Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
         Err(e) => Err(BodyError::Other(e.to_string())),
     }
+}
+
+/// Marks a response as the last on its connection.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn too_large(shared: &Shared) -> Response {

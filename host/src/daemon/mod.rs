@@ -14,6 +14,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod reload;
 pub mod settings;
 pub mod sqs;
 pub mod token;
@@ -37,7 +38,11 @@ use metrics::Metrics;
 /// # Errors
 /// It cannot start (token file, database, plugins, address in use), or the pipeline
 /// failed at the end.
-pub fn run(config: &Config, listen: Option<SocketAddr>) -> Result<ExitCode> {
+pub fn run(
+    config: &Config,
+    config_path: Option<&std::path::Path>,
+    listen: Option<SocketAddr>,
+) -> Result<ExitCode> {
     let daemon = &config.intake.daemon;
     let listen = listen.unwrap_or(daemon.listen);
     let token_path = daemon.token_path(&config.database);
@@ -63,6 +68,11 @@ pub fn run(config: &Config, listen: Option<SocketAddr>) -> Result<ExitCode> {
         .thread_name("intake")
         .build()
         .context("cannot start the async runtime")?;
+    let reloader = Arc::new(reload::Reloader {
+        work: worker.sender.clone(),
+        config_path: config_path.map(|p| p.to_path_buf()),
+        busy: tokio::sync::Mutex::new(()),
+    });
     let queue_capacity = daemon.queue_events;
     let queue = Arc::new(Semaphore::new(queue_capacity));
     let shared = Arc::new(http::Shared {
@@ -77,6 +87,7 @@ pub fn run(config: &Config, listen: Option<SocketAddr>) -> Result<ExitCode> {
         work: worker.sender.clone(),
         plugins: worker.plugins.clone(),
         options: Options::default(),
+        reloader: reloader.clone(),
     });
     let intake = sqs::Intake {
         work: worker.sender.clone(),
@@ -85,7 +96,7 @@ pub fn run(config: &Config, listen: Option<SocketAddr>) -> Result<ExitCode> {
         metrics,
         options: Options::default(),
     };
-    let served = runtime.block_on(serve(config, listen, shared, intake));
+    let served = runtime.block_on(serve(config, listen, shared, intake, reloader));
     // Intake has stopped (or never started): drain, flush, answer, end.
     let stats = worker.shutdown();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -104,6 +115,7 @@ async fn serve(
     listen: SocketAddr,
     shared: Arc<http::Shared>,
     intake: sqs::Intake,
+    reloader: Arc<reload::Reloader>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -139,7 +151,13 @@ async fn serve(
     });
     let server = tokio::spawn(async move { server.await });
 
-    wait_for_signal().await?;
+    let watcher = {
+        let reloader = reloader.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { reloader.watch(stop).await })
+    };
+    wait_for_signal(&reloader).await?;
+    watcher.abort();
     tracing::info!("stopping: no new input; finishing what is in hand");
     let _ = stop_tx.send(true);
     let timeout = config.intake.daemon.shutdown_timeout;
@@ -161,13 +179,24 @@ async fn serve(
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the config and plugins.
+async fn wait_for_signal(reloader: &Arc<reload::Reloader>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => {
+                let reloader = reloader.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = reloader.reload("SIGHUP").await {
+                        tracing::warn!("reload failed: {e}");
+                    }
+                });
+            }
+        }
     }
-    Ok(())
 }

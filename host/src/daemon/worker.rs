@@ -40,6 +40,13 @@ pub enum Work {
         raw: String,
         reply: oneshot::Sender<Reply>,
     },
+    /// A reload asks for what compiles the new plugin set off this thread.
+    Preparer(oneshot::Sender<crate::pipeline::ReloadPreparer>),
+    /// A reload's prepared plugin set, to swap in between batches.
+    Apply(
+        Box<crate::pipeline::PreparedReload>,
+        oneshot::Sender<std::result::Result<crate::pipeline::ReloadReport, String>>,
+    ),
     /// Intake has stopped: finish what is queued, flush, and end.
     Shutdown,
 }
@@ -211,6 +218,18 @@ impl Worker {
                         })
                         .map_err(|e| format!("{e:#}"));
                     let _ = reply.send(result);
+                }
+                Work::Preparer(reply) => {
+                    let _ = reply.send(self.pipeline.reload_preparer());
+                }
+                Work::Apply(prepared, reply) => {
+                    // Batches taken in so far are answered by the versions they met.
+                    self.flush();
+                    let report = self
+                        .pipeline
+                        .apply_reload(*prepared)
+                        .map_err(|e| format!("{e:#}"));
+                    let _ = reply.send(report);
                 }
                 Work::Shutdown => {
                     // Intake has stopped; take whatever it queued before that.
