@@ -10,4 +10,5 @@ mod panther;
 mod replay_cli;
 mod respond;
 mod sandbox;
+mod scaffold;
 mod support;

@@ -1,0 +1,215 @@
+//! `trailwarden plugin new` and `plugin build` as a plugin author runs them: a plugin of each
+//! language from its template, built into a component with the real tools, then
+//! `trailwarden test` over its shipped fixtures and its fixture files. The Python and
+//! JavaScript tools must be installed (`make plugins-tools`): when one is missing, the build
+//! fails and the test prints the hint the build gave, it does not skip.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+use crate::support::repo;
+
+fn trailwarden(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trailwarden"));
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string()
+}
+
+/// new, build, `test` (shipped and files), then a fixture that cannot pass.
+fn new_build_test(lang: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let name = format!("scaffold-{lang}");
+    let plugin = dir.join(&name);
+    let wasm = dir.join(format!("{name}.wasm"));
+    let (plugin_s, wasm_s) = (plugin.to_str().unwrap(), wasm.to_str().unwrap());
+
+    let made = trailwarden(
+        &[
+            "plugin",
+            "new",
+            &name,
+            "--lang",
+            lang,
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(made.status.success(), "plugin new: {}", text(&made));
+    assert!(plugin.join("fixtures/create-user.json").is_file());
+
+    // A Rust scaffold is its own workspace; the shared target folder keeps its dependencies
+    // (the SDK, serde_json, wit-bindgen) compiled from one run to the next.
+    let target = repo().join("target");
+    let built = trailwarden(
+        &["plugin", "build", plugin_s, "-o", wasm_s],
+        &[("CARGO_TARGET_DIR", &target)],
+    );
+    assert!(
+        built.status.success() && wasm.is_file(),
+        "plugin build ({lang}; the Python and JS tools: `make plugins-tools`): {}",
+        text(&built)
+    );
+
+    let fixtures = plugin.join("fixtures");
+    for args in [
+        vec!["test", wasm_s],
+        vec!["test", wasm_s, fixtures.to_str().unwrap()],
+    ] {
+        let tested = trailwarden(&args, &[]);
+        assert!(tested.status.success(), "{args:?}: {}", text(&tested));
+        assert!(
+            stdout(&tested).ends_with("1 passed, 0 failed"),
+            "{args:?}: {}",
+            text(&tested)
+        );
+    }
+
+    // Expect a finding the plugin does not raise: the run fails and shows the difference.
+    let file = fixtures.join("create-user.json");
+    let mut fixture: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let never = format!("custom.{name}.never-raised");
+    fixture["findings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "rule_id": never }));
+    std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
+    let failed = trailwarden(&["test", wasm_s, fixtures.to_str().unwrap()], &[]);
+    let out = stdout(&failed);
+    assert!(!failed.status.success(), "{}", text(&failed));
+    assert!(out.contains("... FAILED"), "{}", text(&failed));
+    assert!(
+        out.contains(&format!(
+            "- expected, not raised: {{\"rule_id\":\"{never}\"}}"
+        )),
+        "{}",
+        text(&failed)
+    );
+    assert!(out.ends_with("0 passed, 1 failed"), "{}", text(&failed));
+}
+
+#[test]
+fn rust_plugin_from_new_to_test() {
+    new_build_test("rust");
+}
+
+#[test]
+fn python_plugin_from_new_to_test() {
+    new_build_test("python");
+}
+
+#[test]
+fn js_plugin_from_new_to_test() {
+    new_build_test("js");
+}
+
+#[test]
+fn plugin_new_refuses_bad_names_and_existing_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    for bad in ["My-Rule", "my_rule", "9lives", "rule-", "a b", "../escape"] {
+        let out = trailwarden(&["plugin", "new", bad, "--lang", "js", "--dir", dir], &[]);
+        assert!(!out.status.success(), "{bad:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid plugin name"),
+            "{bad:?}: {}",
+            text(&out)
+        );
+        assert!(
+            err.contains("lowercase letters, digits and dashes"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing created"
+    );
+
+    let args = ["plugin", "new", "twice", "--lang", "python", "--dir", dir];
+    let first = trailwarden(&args, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let second = trailwarden(&args, &[]);
+    assert!(!second.status.success(), "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already exists"),
+        "{}",
+        text(&second)
+    );
+    // The first one is left as it was.
+    assert!(tmp.path().join("twice/app.py").is_file());
+}
+
+/// With the tool pointed at nothing, the build says which tool and how to install it.
+#[test]
+fn plugin_build_names_a_missing_tool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let nothing = tmp.path().join("no-such-tool");
+    for (lang, var, tool, install) in [
+        (
+            "python",
+            "COMPONENTIZE_PY",
+            "componentize-py is missing",
+            "pip install componentize-py",
+        ),
+        ("js", "JCO", "jco is missing", "npm ci"),
+    ] {
+        let name = format!("missing-{lang}");
+        let made = trailwarden(&["plugin", "new", &name, "--lang", lang, "--dir", dir], &[]);
+        assert!(made.status.success(), "{}", text(&made));
+        let plugin = tmp.path().join(&name);
+        let out = tmp.path().join(format!("{name}.wasm"));
+        let built = trailwarden(
+            &[
+                "plugin",
+                "build",
+                plugin.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &[(var, &nothing)],
+        );
+        assert_eq!(built.status.code(), Some(127), "{}", text(&built));
+        let err = String::from_utf8_lossy(&built.stderr);
+        for needle in [tool, install, "make plugins-tools"] {
+            assert!(err.contains(needle), "{lang}: {needle:?}: {}", text(&built));
+        }
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn plugin_build_refuses_a_folder_of_no_known_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = trailwarden(&["plugin", "build", tmp.path().to_str().unwrap()], &[]);
+    assert!(!built.status.success());
+    assert!(
+        String::from_utf8_lossy(&built.stderr).contains("which language is it?"),
+        "{}",
+        text(&built)
+    );
+}
