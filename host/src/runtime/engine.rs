@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+/// The largest linear memory a pooled instance can have; a plugin configured with a larger
+/// memory limit is held to this one.
+pub const MAX_POOLED_MEMORY: usize = 1 << 30;
+
 /// How often the epoch advances; a plugin's CPU deadline is a whole number of ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -24,12 +28,17 @@ impl PluginEngine {
     /// # Errors
     /// The configuration is refused by wasmtime (e.g. unsupported host).
     pub fn new() -> Result<PluginEngine> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        // Deep recursion in a guest must trap, not overflow the host's stack.
-        config.max_wasm_stack(512 * 1024);
-        let engine = wasmtime::Engine::new(&config)?;
+        let engine = match wasmtime::Engine::new(&Self::config(true)) {
+            Ok(engine) => engine,
+            Err(e) => {
+                // The pooling allocator reserves its address space up front; where the
+                // system refuses (a ulimit on virtual memory), allocate on demand instead.
+                tracing::warn!(
+                    "the pooling allocator is unavailable ({e}); plugin instances are allocated on demand"
+                );
+                wasmtime::Engine::new(&Self::config(false))?
+            }
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -48,6 +57,29 @@ impl PluginEngine {
             stop,
             ticker: Some(ticker),
         })
+    }
+
+    fn config(pooling: bool) -> wasmtime::Config {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        // Deep recursion in a guest must trap, not overflow the host's stack.
+        config.max_wasm_stack(512 * 1024);
+        if pooling {
+            // Instances come from pre-reserved slots: a fresh instance per batch costs
+            // microseconds. Each slot reserves MAX_POOLED_MEMORY of address space (not
+            // memory); a plugin's own limit is enforced below that by the store's limiter.
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            pool.max_memory_size(MAX_POOLED_MEMORY);
+            pool.total_memories(256);
+            pool.total_tables(256);
+            pool.total_core_instances(512);
+            pool.total_component_instances(128);
+            pool.max_memories_per_component(16);
+            pool.max_core_instances_per_component(64);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        config
     }
 
     pub fn engine(&self) -> &wasmtime::Engine {
