@@ -71,6 +71,7 @@ fn sdk_event(event: &NormalizedEvent) -> sdk::Event {
         error_message: event.error_message.clone(),
         read_only: event.read_only,
         event_type: event.event_type.clone(),
+        self_caused: false,
         raw: event.raw_json(),
     }
 }

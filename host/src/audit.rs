@@ -106,6 +106,17 @@ pub struct RejectedInput {
     pub raw: String,
 }
 
+/// Something that happened to a plugin version.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LifecycleEvent {
+    pub at: String,
+    pub plugin: String,
+    pub sha256: String,
+    /// `loaded`, `reload_refused`, `quarantined`, `rolled_back`, `removed`.
+    pub event: String,
+    pub detail: String,
+}
+
 /// A plugin version as loaded.
 pub struct PluginLoad<'a> {
     pub name: &'a str,
@@ -342,16 +353,22 @@ impl AuditStore {
         Ok(last.as_deref() == Some("quarantined"))
     }
 
-    /// Lifecycle events, newest first: (at, plugin, sha256, event, detail).
+    /// Lifecycle events, newest first.
     ///
     /// # Errors
     /// The read fails.
-    pub fn lifecycle(&self, limit: usize) -> Result<Vec<(String, String, String, String, String)>> {
+    pub fn lifecycle(&self, limit: usize) -> Result<Vec<LifecycleEvent>> {
         let mut stmt = self.conn.prepare(
             "SELECT at, plugin, sha256, event, detail FROM plugin_lifecycle ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok(LifecycleEvent {
+                at: r.get(0)?,
+                plugin: r.get(1)?,
+                sha256: r.get(2)?,
+                event: r.get(3)?,
+                detail: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -97,6 +97,11 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The configured plugins: version, contract, and whether each serves or is quarantined.
+    Plugins {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Plugins: create one from a template (new), build it (build), inspect a component.
     Plugin {
         #[command(subcommand)]
@@ -194,6 +199,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Actions { command } => crate::respond::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
+        Command::Plugins { config } => crate::plugin_cli::list(config),
         Command::Test {
             plugin,
             fixtures,

@@ -257,3 +257,70 @@ fn tempfile_dir() -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// `trailwarden plugins`: each configured plugin, its version, and whether it serves or is
+/// quarantined; then the latest lifecycle events (loads, refused reloads, quarantines,
+/// rollbacks).
+///
+/// # Errors
+/// The config is invalid or a plugin cannot be read.
+pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
+    let config = crate::cli::load_config(config.as_deref())?;
+    let audit = if config.database.is_file() {
+        Some(crate::audit::AuditStore::open(&config.database)?)
+    } else {
+        None
+    };
+    let runtime = PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
+    println!(
+        "{:<24} {:<10} {:<9} {:<14} {:<12} PATH",
+        "PLUGIN", "VERSION", "CONTRACT", "SHA256", "STATE"
+    );
+    for plugin_config in &config.plugins {
+        let mut plugin_config = plugin_config.clone();
+        plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
+        match runtime.load(&plugin_config) {
+            Ok(plugin) => {
+                let quarantined = match &audit {
+                    Some(audit) => audit.is_quarantined(&plugin.name, &plugin.sha256)?,
+                    None => false,
+                };
+                println!(
+                    "{:<24} {:<10} {:<9} {:<14} {:<12} {}",
+                    plugin.name,
+                    plugin.version,
+                    plugin.contract_version(),
+                    &plugin.sha256[..12],
+                    if quarantined { "quarantined" } else { "active" },
+                    plugin.path.display()
+                );
+            }
+            Err(e) => println!(
+                "{:<24} {:<10} {:<9} {:<14} {:<12} {} ({e:#})",
+                "?",
+                "?",
+                "?",
+                "?",
+                "unloadable",
+                plugin_config.path.display()
+            ),
+        }
+    }
+    if let Some(audit) = &audit {
+        let events = audit.lifecycle(10)?;
+        if !events.is_empty() {
+            println!("\nrecent events");
+            for e in events {
+                println!(
+                    "  {} {:<24} {:<14} {} {}",
+                    e.at,
+                    e.plugin,
+                    e.event,
+                    &e.sha256[..e.sha256.len().min(12)],
+                    e.detail
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

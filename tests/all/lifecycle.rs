@@ -110,7 +110,7 @@ fn a_version_that_fails_its_checks_never_serves() {
     assert!(
         lifecycle
             .iter()
-            .any(|(_, plugin, _, event, _)| plugin == "root-usage" && event == "reload_refused"),
+            .any(|e| e.plugin == "root-usage" && e.event == "reload_refused"),
         "{lifecycle:?}"
     );
 
