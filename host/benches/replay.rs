@@ -83,10 +83,13 @@ fn plugin_config(name: &str) -> PluginConfig {
         "{} missing: run `make plugins`",
         path.display()
     );
-    PluginConfig {
+    let mut config = PluginConfig {
         expected_name: Some(name.to_string()),
         ..PluginConfig::new(path)
-    }
+    };
+    // Their notify calls are denied: the benchmark measures detection.
+    config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
+    config
 }
 
 fn main() {
