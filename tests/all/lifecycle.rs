@@ -158,3 +158,49 @@ fn a_plugin_that_keeps_failing_is_quarantined_until_a_new_version() {
         "still quarantined after a restart"
     );
 }
+
+#[test]
+fn a_new_version_that_keeps_failing_after_the_swap_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = with_root_usage(dir.path(), plugin("root-usage"));
+    let mut pipeline = pipeline(&good);
+    // The same component with a memory limit too small for real batches: its shipped
+    // fixtures (a few events each) pass the canary, production batches do not.
+    let mut starved = good.clone();
+    starved.plugins[0].limits.memory_bytes = 2 * 1024 * 1024;
+    let report = pipeline.reload(&starved).unwrap();
+    assert_eq!(report.swapped, ["root-usage"], "{report:?}");
+    let big = |i: usize| {
+        let mut event = root_event(i);
+        event["requestParameters"] = json!({"padding": "x".repeat(16 * 1024)});
+        event
+    };
+    for i in 0..1000 {
+        for item in normalize_value(big(i), &Options::default()) {
+            pipeline.ingest(item, "after-swap").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+    let failures = pipeline.stats().plugin_failures["root-usage"]["memory_exhausted"];
+    assert_eq!(
+        failures,
+        2,
+        "rolled back after two failures: {:?}",
+        pipeline.stats()
+    );
+    let lifecycle = pipeline.audit().lifecycle(20).unwrap();
+    assert!(
+        lifecycle.iter().any(|e| e.event == "rolled_back"),
+        "{lifecycle:?}"
+    );
+    assert!(
+        !pipeline.plugin_states()[0].1,
+        "the restored version serves"
+    );
+    assert_eq!(pipeline.plugins()[0].limits, good.plugins[0].limits);
+    // Everything after the rollback was handled by the restored version.
+    assert_eq!(
+        pipeline.stats().findings["root-usage"] as usize,
+        1000 - 2 * 64
+    );
+}
