@@ -625,12 +625,6 @@ impl Pipeline {
                     "rolled_back",
                     &detail,
                 )?;
-                self.audit.record_lifecycle(
-                    &plugin.name,
-                    &plugin.sha256,
-                    "quarantined",
-                    "rolled back",
-                )?;
                 let mut plugins = self.plugins.clone();
                 plugins[index] = previous;
                 let mut health = self.health.clone();
