@@ -15,6 +15,7 @@ help:
 	@echo "make test   build the plugins and run the whole test suite"
 	@echo "make build  release binary at target/release/trailwarden, plugins at plugins/dist/"
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
+	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 
 build: plugins host
 
@@ -99,6 +100,17 @@ demo: build
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay
+
+# The same detection in Rust, Python and JavaScript (plugins/bench/), built into
+# target/bench-plugins/, then measured in one run: size, compile, cached load, fresh
+# instance, per-event cost, and the Rust logic natively (host/benches/languages.rs).
+.PHONY: bench-languages
+bench-languages:
+	mkdir -p target/bench-plugins
+	plugins/build-plugin.sh plugins/bench/rust target/bench-plugins/rust.wasm
+	plugins/build-plugin.sh plugins/bench/python target/bench-plugins/python.wasm
+	plugins/build-plugin.sh plugins/bench/js target/bench-plugins/js.wasm
+	$(CARGO) bench -p trailwarden --bench languages
 
 fmt:
 	$(CARGO) fmt --all
