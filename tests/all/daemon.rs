@@ -1164,3 +1164,112 @@ fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() 
         "four versions served: {per_version:?}"
     );
 }
+
+// ---------------------------------------------------------------- responses in the daemon
+
+#[test]
+fn the_daemon_executes_accepted_actions_and_resumes_them_after_kill_9() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let iam = runtime.block_on(async { aws_sdk_iam::Client::new(&moto.sdk_config().await) });
+    let new_key = |user: &str| -> String {
+        runtime.block_on(async {
+            iam.create_user().user_name(user).send().await.unwrap();
+            let key = iam
+                .create_access_key()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap();
+            key.access_key().unwrap().access_key_id().to_string()
+        })
+    };
+    let status = |user: &str| -> String {
+        runtime.block_on(async {
+            let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+            keys.access_key_metadata()[0]
+                .status()
+                .unwrap()
+                .as_str()
+                .to_string()
+        })
+    };
+    let event = |id: &str, user: &str, key: &str| {
+        json!({"eventVersion": "1.09", "eventID": id, "eventTime": "2026-11-20T09:00:00Z",
+            "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "awsRegion": "us-east-1",
+            "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT, "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/mallory"),
+                "accountId": ACCOUNT, "userName": "mallory"},
+            "requestParameters": {"userName": user},
+            "responseElements": {"accessKey": {"accessKeyId": key, "status": "Active", "userName": user}}})
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"access-key-other-user\"\nmode = \"enforce\"\n\
+         [[plugins.grants]]\ncapability = \"iam.disable-access-key\"\naccounts = [\"{ACCOUNT}\"]\n",
+        plugin("access-key-other-user").display()
+    );
+    let config = write_config_with(
+        dir.path(),
+        &plugins,
+        &format!("{}[executor]\nbackoff_ms = 100\n", moto.aws_toml()),
+    );
+    let wait_until = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    // Live: the event arrives over HTTP and the key is disabled by the daemon's executors.
+    let key = new_key("ivan");
+    let daemon = Daemon::start(&config, &moto.env());
+    let response = daemon.post(
+        event("live-1", "ivan", &key).to_string().as_bytes(),
+        Auth::Own,
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    wait_until("the key to be disabled", &|| status("ivan") == "Inactive");
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // kill -9 between decision and execution, then a restart runs the action exactly once.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "backoff_ms = 100",
+        "backoff_ms = 100\nstart_delay_ms = 600000",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let key = new_key("judy");
+    let mut daemon = Daemon::start(&config, &moto.env());
+    let response = daemon.post(
+        event("crash-1", "judy", &key).to_string().as_bytes(),
+        Auth::Own,
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    let db = dir.path().join("audit.db");
+    let outbox = trailwarden::respond::outbox::Outbox::open(&db).unwrap();
+    assert_eq!(
+        outbox.outstanding().unwrap(),
+        1,
+        "the action is recorded before the answer"
+    );
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    assert_eq!(status("judy"), "Active");
+    std::fs::write(
+        &config,
+        text.replace("start_delay_ms = 600000", "start_delay_ms = 0"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&config, &moto.env());
+    wait_until("the resumed action", &|| status("judy") == "Inactive");
+    assert_eq!(daemon.stop().code(), Some(0));
+    let actions = outbox.list(None, None).unwrap();
+    assert_eq!(actions.len(), 2);
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.status == "succeeded" && a.attempts == 1),
+        "{actions:?}"
+    );
+}

@@ -156,8 +156,30 @@ async fn serve(
         let stop = stop_rx.clone();
         tokio::spawn(async move { reloader.watch(stop).await })
     };
+    // The outbox's executors: accepted and approved actions run here; actions a crash left
+    // running are requeued first, so they resume on start.
+    let outbox = crate::respond::outbox::Outbox::open(&config.database)?;
+    let resumed = outbox.requeue_running()?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming actions interrupted by a crash");
+    }
+    let runner =
+        crate::respond::executor::ActionRunner::new(outbox, Arc::new(config.response.clone()))
+            .await?;
+    let executors = {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = runner.run(stop).await {
+                tracing::error!("the action executors stopped: {e:#}");
+            }
+        })
+    };
     wait_for_signal(&reloader).await?;
     watcher.abort();
+    let _ = stop_tx.send(true);
+    // An action being executed finishes (bounded by the SDK's timeouts); the rest wait in
+    // the outbox for the next start.
+    let _ = executors.await;
     tracing::info!("stopping: no new input; finishing what is in hand");
     let _ = stop_tx.send(true);
     let timeout = config.intake.daemon.shutdown_timeout;

@@ -74,6 +74,11 @@ impl ActionRunner {
     /// # Errors
     /// The outbox cannot be read or written.
     pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+        let delay = Duration::from_millis(self.settings.executor.start_delay_ms);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+        }
         loop {
             if *shutdown.borrow() {
                 return Ok(());
