@@ -35,8 +35,10 @@ fn stdout(output: &Output) -> String {
         .to_string()
 }
 
-/// new, build, `test` (shipped and files), then a fixture that cannot pass.
-fn new_build_test(lang: &str) {
+/// new, build, `test` (shipped and files); with `failing`, then a fixture that cannot pass
+/// (the comparison is the host's, the same for every language: checked once, on the
+/// quickest to compile).
+fn new_build_test(lang: &str, failing: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let name = format!("scaffold-{lang}");
@@ -86,6 +88,9 @@ fn new_build_test(lang: &str) {
         );
     }
 
+    if !failing {
+        return;
+    }
     // Expect a finding the plugin does not raise: the run fails and shows the difference.
     let file = fixtures.join("create-user.json");
     let mut fixture: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -111,17 +116,17 @@ fn new_build_test(lang: &str) {
 
 #[test]
 fn rust_plugin_from_new_to_test() {
-    new_build_test("rust");
+    new_build_test("rust", false);
 }
 
 #[test]
 fn python_plugin_from_new_to_test() {
-    new_build_test("python");
+    new_build_test("python", false);
 }
 
 #[test]
 fn js_plugin_from_new_to_test() {
-    new_build_test("js");
+    new_build_test("js", true);
 }
 
 #[test]
