@@ -43,7 +43,17 @@ fn events() -> Vec<NormalizedEvent> {
             }
         }
     }
-    base.iter().cycle().take(EVENTS).cloned().collect()
+    // Each copy gets its own id, as distinct CloudTrail events have.
+    base.iter()
+        .cycle()
+        .take(EVENTS)
+        .enumerate()
+        .map(|(i, event)| {
+            let mut event = event.clone();
+            event.id = format!("{}-{i}", event.id);
+            event
+        })
+        .collect()
 }
 
 fn sdk_event(event: &NormalizedEvent) -> sdk::Event {
