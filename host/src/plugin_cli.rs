@@ -53,9 +53,8 @@ pub enum PluginCommand {
 /// The plugin cannot be loaded or a fixture file cannot be read; failing fixtures are not
 /// errors but a non-zero exit.
 pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Result<ExitCode> {
-    let mut plugin_config = configured(&plugin, config.as_deref())?;
+    let (mut plugin_config, cache) = configured(&plugin, config.as_deref())?;
     plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
-    let cache = tempfile_dir()?;
     let load = || -> Result<(PluginRuntime, crate::runtime::LoadedPlugin)> {
         let runtime = PluginRuntime::new(&cache, StateStore::in_memory()?)?;
         let loaded = runtime.load(&plugin_config)?;
@@ -116,15 +115,21 @@ pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Re
 }
 
 /// The plugin's entry in the config, or a plugin with nothing granted.
-fn configured(file: &std::path::Path, config: Option<&std::path::Path>) -> Result<PluginConfig> {
+/// The plugin's entry in the config (or one with nothing granted), and the config's compile
+/// cache, so a second run of a large Python or JS component loads in milliseconds.
+fn configured(
+    file: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> Result<(PluginConfig, PathBuf)> {
     let config = crate::cli::load_config(config)?;
     let canonical = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
-    Ok(config
+    let plugin = config
         .plugins
         .iter()
         .find(|p| std::fs::canonicalize(&p.path).ok().as_ref() == Some(&canonical))
         .cloned()
-        .unwrap_or_else(|| PluginConfig::new(file.to_path_buf())))
+        .unwrap_or_else(|| PluginConfig::new(file.to_path_buf()));
+    Ok((plugin, config.cache_dir))
 }
 
 /// Runs a `plugin` command.
@@ -174,7 +179,7 @@ fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
     // Inspecting must show everything even when the grants would refuse the load.
     let refuse = plugin_config.grants.ungranted_imports == UngrantedImports::Refuse;
     plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
-    let cache = tempfile_dir()?;
+    let cache = config.cache_dir.clone();
     let runtime = PluginRuntime::new(&cache, StateStore::in_memory()?)?;
     let plugin = runtime.load(&plugin_config)?;
     println!(
@@ -249,13 +254,6 @@ fn list_or_none(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
-}
-
-/// A private cache folder for one inspection.
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("trailwarden-inspect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// `trailwarden plugins`: each configured plugin, its version, and whether it serves or is
