@@ -8,7 +8,12 @@ export CARGO_TARGET_DIR := $(CURDIR)/target
 DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached
 TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event
 
-.PHONY: help build plugins host test demo bench fmt lint clean
+.PHONY: help build plugins host test demo bench fmt lint clean toolchain
+
+# What a fresh machine lacks for the plugins, installed once (each step is a no-op after):
+# the wasm target, componentize-py in .venv, jco in plugins/js/node_modules.
+toolchain:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
 help:
 	@echo "make demo   run the platform on the bundled example (examples/), no AWS account"
@@ -24,7 +29,7 @@ host:
 
 # Every plugin component into plugins/dist/NAME.wasm; test guests into target/guests/.
 # Python and JavaScript plugins: plugins-polyglot, below.
-plugins: plugins-polyglot
+plugins: toolchain plugins-polyglot
 	cd plugins && $(CARGO) build --release --target $(WASM_TARGET)
 	mkdir -p plugins/dist target/guests
 	for p in $(DETECTION_PLUGINS); do \
@@ -45,7 +50,7 @@ COMPONENTIZE_PY_VERSION := 0.25.1
 
 .PHONY: plugins-polyglot plugins-polyglot-check plugins-tools plugins-templates-check
 
-plugins-polyglot: $(PY_WASM) $(JS_WASM)
+plugins-polyglot: plugins-tools $(PY_WASM) $(JS_WASM)
 	$(MAKE) --no-print-directory plugins-polyglot-check
 
 .SECONDEXPANSION:
