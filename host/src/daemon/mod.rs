@@ -117,6 +117,9 @@ async fn serve(
     intake: sqs::Intake,
     reloader: Arc<reload::Reloader>,
 ) -> Result<()> {
+    // Signals are taken over before anything else, so that a SIGTERM or SIGHUP during
+    // start-up is handled rather than ending the process.
+    let signals = Signals::install()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -163,18 +166,22 @@ async fn serve(
     if resumed > 0 {
         tracing::info!(resumed, "resuming actions interrupted by a crash");
     }
-    let runner =
-        crate::respond::executor::ActionRunner::new(outbox, Arc::new(config.response.clone()))
-            .await?;
     let executors = {
         let stop = stop_rx.clone();
+        let settings = Arc::new(config.response.clone());
+        // Set up in the background: loading the AWS configuration may wait on lookups
+        // (region, credentials) that must not delay intake or signal handling.
         tokio::spawn(async move {
-            if let Err(e) = runner.run(stop).await {
+            let result = match crate::respond::executor::ActionRunner::new(outbox, settings).await {
+                Ok(runner) => runner.run(stop).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 tracing::error!("the action executors stopped: {e:#}");
             }
         })
     };
-    wait_for_signal(&reloader).await?;
+    wait_for_signal(signals, &reloader).await?;
     watcher.abort();
     let _ = stop_tx.send(true);
     // An action being executed finishes (bounded by the SDK's timeouts); the rest wait in
@@ -201,12 +208,31 @@ async fn serve(
     }
 }
 
+/// The signals the daemon handles.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+        })
+    }
+}
+
 /// Waits for SIGTERM or SIGINT; a SIGHUP meanwhile reloads the config and plugins.
-async fn wait_for_signal(reloader: &Arc<reload::Reloader>) -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+async fn wait_for_signal(signals: Signals, reloader: &Arc<reload::Reloader>) -> Result<()> {
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),
