@@ -161,94 +161,60 @@ impl WasiView for HostState {
     }
 }
 
-// --- 0.1.0 -------------------------------------------------------------------------------
+/// `log`, `state` and `types` are the same in every contract version: one implementation,
+/// bound to each version's generated traits.
+macro_rules! common_imports {
+    ($version:ident) => {
+        impl $version::trailwarden::plugin::types::Host for HostState {}
 
-impl v1::trailwarden::plugin::types::Host for HostState {}
+        impl $version::trailwarden::plugin::log::Host for HostState {
+            fn log(&mut self, level: $version::trailwarden::plugin::log::Level, message: String) {
+                use $version::trailwarden::plugin::log::Level;
+                let level = match level {
+                    Level::Trace => tracing::Level::TRACE,
+                    Level::Debug => tracing::Level::DEBUG,
+                    Level::Info => tracing::Level::INFO,
+                    Level::Warn => tracing::Level::WARN,
+                    Level::Error => tracing::Level::ERROR,
+                };
+                self.write_log(level, &message);
+            }
+        }
 
-impl v1::trailwarden::plugin::log::Host for HostState {
-    fn log(&mut self, level: v1::trailwarden::plugin::log::Level, message: String) {
-        use v1::trailwarden::plugin::log::Level;
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.write_log(level, &message);
-    }
+        impl $version::trailwarden::plugin::state::Host for HostState {
+            fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+                self.state_get(&key)
+            }
+            fn set(
+                &mut self,
+                key: String,
+                value: String,
+                ttl_seconds: Option<u32>,
+            ) -> wasmtime::Result<()> {
+                self.state_set(&key, &value, ttl_seconds)
+            }
+            fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+                self.state_delete(&key)
+            }
+            fn increment(
+                &mut self,
+                key: String,
+                delta: i64,
+                ttl_seconds: Option<u32>,
+            ) -> wasmtime::Result<i64> {
+                self.state_increment(&key, delta, ttl_seconds)
+            }
+        }
+    };
 }
 
-impl v1::trailwarden::plugin::state::Host for HostState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        self.state_get(&key)
-    }
-    fn set(
-        &mut self,
-        key: String,
-        value: String,
-        ttl_seconds: Option<u32>,
-    ) -> wasmtime::Result<()> {
-        self.state_set(&key, &value, ttl_seconds)
-    }
-    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.state_delete(&key)
-    }
-    fn increment(
-        &mut self,
-        key: String,
-        delta: i64,
-        ttl_seconds: Option<u32>,
-    ) -> wasmtime::Result<i64> {
-        self.state_increment(&key, delta, ttl_seconds)
-    }
-}
+common_imports!(v1);
+common_imports!(v2);
 
-// --- 0.2.0 -------------------------------------------------------------------------------
+// --- 0.2.0 only: config and the capabilities ----------------------------------------------
 
 type Receipt2 = v2::trailwarden::plugin::types::Receipt;
 type Finding2 = v2::trailwarden::plugin::types::Finding;
-
-impl v2::trailwarden::plugin::types::Host for HostState {}
-
-impl v2::trailwarden::plugin::log::Host for HostState {
-    fn log(&mut self, level: v2::trailwarden::plugin::log::Level, message: String) {
-        use v2::trailwarden::plugin::log::Level;
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.write_log(level, &message);
-    }
-}
-
-impl v2::trailwarden::plugin::state::Host for HostState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        self.state_get(&key)
-    }
-    fn set(
-        &mut self,
-        key: String,
-        value: String,
-        ttl_seconds: Option<u32>,
-    ) -> wasmtime::Result<()> {
-        self.state_set(&key, &value, ttl_seconds)
-    }
-    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.state_delete(&key)
-    }
-    fn increment(
-        &mut self,
-        key: String,
-        delta: i64,
-        ttl_seconds: Option<u32>,
-    ) -> wasmtime::Result<i64> {
-        self.state_increment(&key, delta, ttl_seconds)
-    }
-}
 
 impl v2::trailwarden::plugin::config::Host for HostState {
     fn get(&mut self) -> String {
