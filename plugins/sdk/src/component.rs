@@ -19,19 +19,22 @@ use crate::{
     Receipt, Responder, Severity,
 };
 
-/// The generated bindings of `trailwarden:plugin/responder@0.2.0`.
+/// The generated bindings of `trailwarden:plugin/responder@0.3.0` (which includes 0.2.0's
+/// world of the same name and adds the `rules` export).
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "responder",
-        path: "../../wit/0.2.0",
+        world: "trailwarden:plugin/responder@0.3.0",
+        path: "../../wit/0.3.0",
         pub_export_macro: true,
         export_macro_name: "__export_responder",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
+        // The 0.2.0 interfaces the 0.3.0 world includes are foreign to it: generate them here.
+        generate_all,
     });
 }
 
-use bindings::trailwarden::plugin::{
+use bindings::trailwarden::plugin0_2_0::{
     cloudtrail as wit_cloudtrail, config as wit_config, eventbridge as wit_eventbridge,
     iam as wit_iam, log as wit_log, notify as wit_notify, s3 as wit_s3, state as wit_state,
     types as wit,
@@ -63,6 +66,33 @@ pub fn respond<R: Responder>(
     R::handle(&events, &caps, &HostState, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from)
+}
+
+/// The WIT `rule-info`.
+pub type WitRule = bindings::exports::trailwarden::plugin0_3_0::rules::RuleInfo;
+
+/// A rule catalog in its WIT form.
+pub fn rules(rules: Vec<crate::Rule>) -> Vec<WitRule> {
+    rules
+        .into_iter()
+        .map(|r| WitRule {
+            id: r.id,
+            title: r.title,
+            severity: r.severity.into(),
+            techniques: r.techniques,
+            description: r.description,
+            runbook: r.runbook,
+            response: r.response,
+            refused: r.refused,
+        })
+        .collect()
+}
+
+/// `R::rules` with the host's config, in its WIT form. A config that is not a JSON object
+/// gives the catalog of the empty config (the host refuses such a config anyway).
+pub fn responder_rules<R: Responder>() -> Vec<WitRule> {
+    let config = Config::current().unwrap_or_else(|_| Config::empty());
+    rules(R::rules(&config))
 }
 
 /// The plugin's config as the host gives it (`config.get`).

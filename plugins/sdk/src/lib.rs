@@ -1,7 +1,7 @@
 //! The SDK for trailwarden detection-and-response plugins.
 //!
 //! A plugin is a Rust crate built for `wasm32-wasip2`, which makes it a WebAssembly component
-//! of the world `trailwarden:plugin/responder@0.2.0` (see `wit/0.2.0/plugin.wit` at the
+//! of the world `trailwarden:plugin/responder@0.3.0` (see `wit/0.3.0/plugin.wit` at the
 //! repository root). Its logic is written against the plain types of this crate, so that it
 //! also builds natively (with `serde_json` alone) for tests and benchmarks.
 //!
@@ -44,7 +44,8 @@ pub use config::Config;
 pub use serde_json;
 pub use state::{MemoryState, State};
 pub use types::{
-    capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Receipt, Severity,
+    capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Receipt, Rule,
+    Severity,
 };
 
 /// A detection-and-response plugin: `describe` and `handle` of the WIT world `responder`,
@@ -61,6 +62,14 @@ pub trait Responder {
 
     /// Name, version, EventBridge patterns, wanted capabilities and shipped fixtures.
     fn describe() -> Descriptor;
+
+    /// Its rule catalog (WIT 0.3.0 `rules`): one [`Rule`] per `rule_id` its findings can
+    /// carry, given its config. `trailwarden rules list` prints it, and the native fixture
+    /// runner checks that every finding's `rule_id` is in it.
+    fn rules(config: &Config) -> Vec<Rule> {
+        let _ = config;
+        Vec::new()
+    }
 
     /// Findings for a batch of events; capability calls are made on the way, each naming
     /// the event that caused it.
@@ -82,6 +91,11 @@ pub trait Responder {
 pub trait Plugin {
     /// Name, version, EventBridge patterns and wanted capabilities.
     fn describe() -> Descriptor;
+
+    /// Its rule catalog (none by default).
+    fn rules() -> Vec<Rule> {
+        Vec::new()
+    }
 
     /// Findings for a batch of events.
     ///
@@ -117,6 +131,14 @@ macro_rules! export_plugin {
                 }
             }
 
+            impl $crate::component::bindings::exports::trailwarden::plugin0_3_0::rules::Guest
+                for __TrailwardenComponent
+            {
+                fn rules() -> ::std::vec::Vec<$crate::component::WitRule> {
+                    $crate::component::rules(<$plugin as $crate::Plugin>::rules())
+                }
+            }
+
             $crate::component::bindings::__export_responder!(
                 __TrailwardenComponent with_types_in $crate::component::bindings
             );
@@ -128,11 +150,17 @@ macro_rules! export_plugin {
 /// calls `$detect(&event)` for each event of the batch and concatenates the findings.
 ///
 /// ```ignore
-/// trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+/// trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect, rules: rules);
 /// ```
+///
+/// `rules` (a `fn() -> Vec<Rule>`, the rule catalog) may be left out: the catalog is then
+/// empty.
 #[macro_export]
 macro_rules! export_detector {
     (describe: $describe:path, detect: $detect:path $(,)?) => {
+        $crate::export_detector!(describe: $describe, detect: $detect, rules: ::std::vec::Vec::new);
+    };
+    (describe: $describe:path, detect: $detect:path, rules: $rules:path $(,)?) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __TrailwardenDetector;
@@ -140,6 +168,10 @@ macro_rules! export_detector {
             impl $crate::Plugin for __TrailwardenDetector {
                 fn describe() -> $crate::Descriptor {
                     $describe()
+                }
+
+                fn rules() -> ::std::vec::Vec<$crate::Rule> {
+                    $rules()
                 }
 
                 fn handle(
@@ -179,6 +211,14 @@ macro_rules! export_responder {
                     $crate::component::bindings::PluginError,
                 > {
                     $crate::component::respond::<$responder>(events)
+                }
+            }
+
+            impl $crate::component::bindings::exports::trailwarden::plugin0_3_0::rules::Guest
+                for __TrailwardenComponent
+            {
+                fn rules() -> ::std::vec::Vec<$crate::component::WitRule> {
+                    $crate::component::responder_rules::<$responder>()
                 }
             }
 

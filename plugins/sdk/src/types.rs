@@ -240,6 +240,51 @@ pub struct Descriptor {
     pub self_caused_events: bool,
 }
 
+/// One detection a plugin holds (WIT 0.3.0 `rule-info`): what `trailwarden rules list`
+/// prints. Every `rule_id` a plugin's findings carry should have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The `rule_id` its findings carry, e.g. `aws.cloudtrail.stopped`.
+    pub id: String,
+    pub title: String,
+    /// The severity of its findings.
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids, e.g. `T1562.008`.
+    pub techniques: Vec<String>,
+    pub description: String,
+    /// The first thing a responder should check or do.
+    pub runbook: String,
+    /// The capabilities called when it fires (constants of [`crate::capability`]); empty
+    /// when it only reports.
+    pub response: Vec<String>,
+    /// Set when the plugin was configured with this rule but cannot run it: why.
+    pub refused: Option<String>,
+}
+
+impl Rule {
+    /// A rule that can run, from string slices (`response`: capability names).
+    pub fn new(
+        id: &str,
+        severity: Severity,
+        title: &str,
+        techniques: &[&str],
+        description: &str,
+        runbook: &str,
+        response: &[&str],
+    ) -> Rule {
+        Rule {
+            id: id.to_owned(),
+            title: title.to_owned(),
+            severity,
+            techniques: crate::strings(techniques),
+            description: description.to_owned(),
+            runbook: runbook.to_owned(),
+            response: crate::strings(response),
+            refused: None,
+        }
+    }
+}
+
 /// The host's answer to a capability call (WIT `receipt`). The decision is recorded before
 /// the plugin sees it; the action itself runs afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
