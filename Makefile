@@ -21,6 +21,8 @@ help:
 	@echo "make build  release binary at target/release/trailwarden, plugins at plugins/dist/"
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
+	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
+	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 
 build: plugins host
 
@@ -128,3 +130,12 @@ lint:
 
 clean:
 	rm -rf target plugins/dist
+
+# Agreement with Panther's labelled tests, per plugin, through the real host and components.
+.PHONY: agreement rules
+agreement: plugins
+	$(CARGO) test -p trailwarden --test all panther -- --nocapture
+
+# Every loaded detection of the example config (Sigma rules: loaded and refused, with reasons).
+rules: plugins
+	$(CARGO) run -q -p trailwarden -- rules list --config examples/trailwarden.toml

@@ -107,6 +107,24 @@ enum Command {
         #[command(subcommand)]
         command: crate::plugin_cli::PluginCommand,
     },
+    /// The detections of the configured plugins.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Every rule of every configured plugin: id, plugin, severity, ATT&CK technique and
+    /// the paired response with its mode; refused rules are listed with the reason.
+    List {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +218,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Actions { command } => crate::respond::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
+        Command::Rules {
+            command: RulesCommand::List { config, format },
+        } => crate::rules_cli::list(config, format),
         Command::Test {
             plugin,
             fixtures,

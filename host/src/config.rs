@@ -159,6 +159,11 @@ struct RawPlugin {
     /// Settings handed to the plugin through the `config` import.
     #[serde(default)]
     config: toml::Table,
+    /// Files read into the plugin's config: key → a file, or a folder whose `*.yml`/`*.yaml`
+    /// files are read in name order. The key's value becomes a list of
+    /// `{"path", "text"}` (e.g. Sigma rules: the plugin has no file system).
+    #[serde(default)]
+    config_files: BTreeMap<String, PathBuf>,
 }
 
 fn enabled_by_default() -> bool {
@@ -188,8 +193,10 @@ pub struct PluginConfig {
     /// Pattern JSON texts that replace the plugin's own subscriptions.
     pub patterns_override: Option<Vec<String>>,
     pub grants: PluginGrants,
-    /// The plugin's `config` table as JSON object text.
+    /// The plugin's `config` table as JSON object text, with its `config_files` read in.
     pub settings_json: String,
+    /// The files read into `settings_json` (a change to one reloads the plugin).
+    pub config_files: Vec<PathBuf>,
 }
 
 impl PluginConfig {
@@ -390,6 +397,11 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
     grants
         .validate()
         .map_err(|e| anyhow::anyhow!("plugin {label}: {e}"))?;
+    let mut settings = match serde_json::to_value(&raw.config)? {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a TOML table is a JSON object"),
+    };
+    let config_files = read_config_files(&label, &raw.config_files, &mut settings, resolve)?;
     Ok(PluginConfig {
         path: resolve(raw.path),
         expected_name: raw.name,
@@ -411,13 +423,128 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
         },
         patterns_override,
         grants,
-        settings_json: serde_json::to_string(&raw.config)?,
+        settings_json: serde_json::to_string(&settings)?,
+        config_files,
     })
+}
+
+/// The most a plugin's `config_files` may add to its config, all files together.
+pub const MAX_CONFIG_FILES_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads `config_files` into `settings` (see [`RawPlugin::config_files`]); returns the files
+/// read.
+fn read_config_files(
+    label: &str,
+    files: &BTreeMap<String, PathBuf>,
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+    resolve: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<Vec<PathBuf>> {
+    let mut read = Vec::new();
+    let mut total = 0usize;
+    for (key, path) in files {
+        if settings.contains_key(key) {
+            bail!("plugin {label}: `{key}` is both in config and in config_files");
+        }
+        let path = resolve(path.clone());
+        let mut paths = if path.is_dir() {
+            // The folder too: its modification time changes when a file is added or removed.
+            read.push(path.clone());
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
+                .with_context(|| {
+                    format!(
+                        "plugin {label}: config_files.{key}: cannot read {}",
+                        path.display()
+                    )
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+                .collect();
+            found.sort();
+            found
+        } else {
+            vec![path.clone()]
+        };
+        if paths.is_empty() {
+            bail!(
+                "plugin {label}: config_files.{key}: no *.yml or *.yaml file in {}",
+                path.display()
+            );
+        }
+        let mut entries = Vec::new();
+        for file in paths.drain(..) {
+            let text = std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "plugin {label}: config_files.{key}: cannot read {}",
+                    file.display()
+                )
+            })?;
+            total += text.len();
+            if total > MAX_CONFIG_FILES_BYTES {
+                bail!(
+                    "plugin {label}: config_files add more than {} MiB to its config",
+                    MAX_CONFIG_FILES_BYTES / (1024 * 1024)
+                );
+            }
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            entries.push(serde_json::json!({ "path": name, "text": text }));
+            read.push(file);
+        }
+        settings.insert(key.clone(), serde_json::Value::Array(entries));
+    }
+    Ok(read)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_files_are_read_into_the_plugin_config_and_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(rules.join("b.yml"), "title: b").unwrap();
+        std::fs::write(rules.join("a.yaml"), "title: a").unwrap();
+        std::fs::write(rules.join("README.md"), "not a rule").unwrap();
+        let text = r#"
+            [[plugins]]
+            path = "p.wasm"
+            config_files = { rules = "rules" }
+            [plugins.config]
+            threshold = 3
+        "#;
+        let config = Config::parse(text, dir.path()).unwrap();
+        let plugin = &config.plugins[0];
+        let settings: serde_json::Value = serde_json::from_str(&plugin.settings_json).unwrap();
+        assert_eq!(settings["threshold"], 3);
+        assert_eq!(
+            settings["rules"],
+            serde_json::json!([
+                {"path": "a.yaml", "text": "title: a"},
+                {"path": "b.yml", "text": "title: b"}
+            ])
+        );
+        assert_eq!(
+            plugin.config_files,
+            vec![rules.clone(), rules.join("a.yaml"), rules.join("b.yml")]
+        );
+
+        let clash = text.replace("threshold = 3", "rules = []");
+        let error = Config::parse(&clash, dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("both in config and in config_files"),
+            "{error}"
+        );
+        let missing = text.replace("\"rules\" }", "\"nowhere\" }");
+        let error = format!("{:#}", Config::parse(&missing, dir.path()).unwrap_err());
+        assert!(
+            error.contains("cannot read") && error.contains("nowhere"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn relative_paths_resolve_against_the_config_folder() {

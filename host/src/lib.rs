@@ -18,6 +18,7 @@ pub mod plugin_cli;
 pub mod replay;
 pub mod respond;
 pub mod router;
+pub mod rules_cli;
 pub mod runtime;
 pub mod scaffold;
 pub mod setup;

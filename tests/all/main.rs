@@ -9,6 +9,7 @@ mod moto;
 mod panther;
 mod replay_cli;
 mod respond;
+mod rules;
 mod sandbox;
 mod scaffold;
 mod support;

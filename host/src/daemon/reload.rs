@@ -61,11 +61,15 @@ impl Reloader {
         Ok(report)
     }
 
-    /// The files whose change triggers a reload: the config and every plugin it names.
+    /// The files whose change triggers a reload: the config, every plugin it names and the
+    /// files read into their configs.
     fn watched(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self.config_path.iter().cloned().collect();
         if let Ok(config) = crate::cli::load_config(self.config_path.as_deref()) {
-            files.extend(config.plugins.into_iter().map(|p| p.path));
+            for plugin in config.plugins {
+                files.push(plugin.path);
+                files.extend(plugin.config_files);
+            }
         }
         files
     }

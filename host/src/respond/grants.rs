@@ -172,6 +172,21 @@ impl PluginGrants {
                 .any(|g| g.capability == capability || g.capability == format!("{family}.*"))
     }
 
+    /// The mode a call of `capability` would run in under the first grant naming it, or
+    /// `None` when no grant names it (what `rules list` shows; scopes still apply per call).
+    pub fn mode_of(&self, capability: &str) -> Option<Mode> {
+        let family = capability.split('.').next().unwrap_or("");
+        match self
+            .grants
+            .iter()
+            .find(|g| g.capability == capability || g.capability == format!("{family}.*"))
+        {
+            Some(grant) => Some(grant.mode.unwrap_or(self.mode)),
+            None if self.dry_run_everything => Some(Mode::DryRun),
+            None => None,
+        }
+    }
+
     /// Whether the plugin holds any grant at all (a "response" plugin).
     pub fn any(&self) -> bool {
         self.dry_run_everything || !self.grants.is_empty()

@@ -1,7 +1,7 @@
 //! Conversions between the host's types and each contract version's generated types.
 
-use super::bindings::{v1, v2};
-use super::types::{Descriptor, Event, Finding, Receipt, Severity};
+use super::bindings::{v1, v2, v3};
+use super::types::{Descriptor, Event, Finding, Receipt, RuleInfo, Severity};
 
 macro_rules! principal_into {
     ($module:ident, $p:expr) => {
@@ -126,5 +126,19 @@ pub fn receipt_to_v2(r: Receipt) -> v2::trailwarden::plugin::types::Receipt {
         Receipt::DryRun(id) => R::DryRun(id),
         Receipt::PendingApproval(id) => R::PendingApproval(id),
         Receipt::Denied(reason) => R::Denied(reason),
+    }
+}
+
+pub fn rule_from_v3(r: v3::exports::trailwarden::plugin0_3_0::rules::RuleInfo) -> RuleInfo {
+    RuleInfo {
+        id: r.id,
+        title: r.title,
+        // The catalog uses 0.2.0's severity (0.3.0 includes that package unchanged).
+        severity: severity_from!(v2, r.severity),
+        techniques: r.techniques,
+        description: r.description,
+        runbook: r.runbook,
+        response: r.response,
+        refused: r.refused,
     }
 }

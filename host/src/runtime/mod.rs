@@ -13,4 +13,4 @@ mod types;
 pub use cache::CompileSource;
 pub use capability::{finding_value, CapabilityCall, CapabilityHandler, DenyAll};
 pub use plugin::{capability_family, FailureKind, LoadedPlugin, PluginFailure, PluginRuntime};
-pub use types::{Descriptor, Event, Finding, Principal, Receipt, Severity};
+pub use types::{Descriptor, Event, Finding, Principal, Receipt, RuleInfo, Severity};

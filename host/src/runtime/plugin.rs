@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{v1, v2};
+use super::bindings::{v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export};
 use super::cache::{CompileSource, ComponentCache};
 use super::capability::{CapabilityHandler, DenyAll};
 use super::convert;
 use super::engine::PluginEngine;
 use super::host::{HostState, StoreSetup};
-use super::types::{Descriptor, Event, Finding};
+use super::types::{Descriptor, Event, Finding, RuleInfo};
 use crate::config::{PluginConfig, PluginLimits};
 use crate::respond::grants::{PluginGrants, UngrantedImports, FAMILIES};
 use crate::state::StateStore;
@@ -129,7 +129,7 @@ impl PluginRuntime {
         let bound = match v2::ResponderPre::new(instance_pre.clone()) {
             Ok(pre) => Bound::V2(pre),
             Err(_) => Bound::V1(
-                v1::DetectorPre::new(instance_pre)
+                v1::DetectorPre::new(instance_pre.clone())
                     .map_err(anyhow::Error::from)
                     .with_context(|| {
                         format!(
@@ -138,6 +138,11 @@ impl PluginRuntime {
                         )
                     })?,
             ),
+        };
+        // 0.3.0 adds the rule catalog export to the 0.2.0 world; older components lack it.
+        let catalog = match &bound {
+            Bound::V2(_) => rules_export::GuestIndices::new(&instance_pre).ok(),
+            Bound::V1(_) => None,
         };
         let mut plugin = LoadedPlugin {
             name: Arc::from(path.display().to_string()),
@@ -155,6 +160,9 @@ impl PluginRuntime {
             settings_json: Arc::from(config.settings_json.as_str()),
             fixtures: Vec::new(),
             self_caused_events: false,
+            rules: None,
+            instance_pre,
+            catalog,
         };
         let descriptor = plugin.describe(self).map_err(|f| {
             anyhow::anyhow!(
@@ -192,6 +200,19 @@ impl PluginRuntime {
         plugin.capabilities = descriptor.capabilities;
         plugin.fixtures = descriptor.fixtures;
         plugin.self_caused_events = descriptor.self_caused_events;
+        plugin.rules = plugin.rule_catalog(self).map_err(|f| {
+            anyhow::anyhow!(
+                "{}: rules failed ({}): {}",
+                path.display(),
+                f.kind.as_str(),
+                f.message
+            )
+        })?;
+        for rule in plugin.rules.iter().flatten() {
+            if let Some(reason) = &rule.refused {
+                tracing::warn!(plugin = %plugin.name, rule = %rule.id, "rule refused: {reason}");
+            }
+        }
         Ok(plugin)
     }
 }
@@ -218,8 +239,13 @@ pub struct LoadedPlugin {
     pub fixtures: Vec<String>,
     /// The plugin asked to receive events caused by trailwarden itself.
     pub self_caused_events: bool,
+    /// Its rule catalog (0.3.0 and later; `None` for older components), as it answered
+    /// with its configuration at load.
+    pub rules: Option<Vec<RuleInfo>>,
     settings_json: Arc<str>,
     bound: Bound,
+    instance_pre: InstancePre<HostState>,
+    catalog: Option<rules_export::GuestIndices>,
 }
 
 /// A linked component, by contract version.
@@ -231,9 +257,30 @@ enum Bound {
 impl LoadedPlugin {
     /// The contract version the component implements.
     pub fn contract_version(&self) -> &'static str {
-        match self.bound {
-            Bound::V1(_) => "0.1.0",
-            Bound::V2(_) => "0.2.0",
+        match (&self.bound, &self.catalog) {
+            (Bound::V1(_), _) => "0.1.0",
+            (Bound::V2(_), None) => "0.2.0",
+            (Bound::V2(_), Some(_)) => "0.3.0",
+        }
+    }
+
+    /// Calls the component's `rules` export (0.3.0) in a fresh instance with no capability.
+    fn rule_catalog(
+        &self,
+        runtime: &PluginRuntime,
+    ) -> Result<Option<Vec<RuleInfo>>, PluginFailure> {
+        let Some(catalog) = &self.catalog else {
+            return Ok(None);
+        };
+        let mut store = self.new_store(runtime, 0, Box::new(DenyAll));
+        let result = self
+            .instance_pre
+            .instantiate(&mut store)
+            .and_then(|instance| catalog.load(&mut store, &instance))
+            .and_then(|guest| guest.call_rules(&mut store));
+        match result {
+            Ok(rules) => Ok(Some(rules.into_iter().map(convert::rule_from_v3).collect())),
+            Err(error) => Err(classify(&store, error)),
         }
     }
 

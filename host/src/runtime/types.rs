@@ -102,3 +102,19 @@ impl Receipt {
         }
     }
 }
+
+/// One detection a plugin holds (0.3.0 `rule-info`): what `trailwarden rules list` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids.
+    pub techniques: Vec<String>,
+    pub description: String,
+    pub runbook: String,
+    /// The capabilities it calls when it fires.
+    pub response: Vec<String>,
+    /// Why the plugin cannot run it, when it cannot.
+    pub refused: Option<String>,
+}

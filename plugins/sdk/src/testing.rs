@@ -500,7 +500,66 @@ pub fn assert_fixtures(crate_dir: &str, detect: impl Fn(&Event) -> Vec<Finding>)
 /// If a fixture fails, there are none, two use the same `eventID`, or the descriptor is off.
 pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
     assert_describes::<R>(crate_dir);
-    run_all(crate_dir, &R::handle, R::CAPABILITIES)
+    let raised = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let recording =
+        |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
+            let findings = R::handle(events, caps, state, config)?;
+            raised
+                .borrow_mut()
+                .extend(findings.iter().map(|f| f.rule_id.clone()));
+            Ok(findings)
+        };
+    let n = run_all(crate_dir, &recording, R::CAPABILITIES);
+    assert_catalog::<R>(&raised.into_inner());
+    n
+}
+
+/// Checks a responder's rule catalog (`R::rules` with the current config): ids unique and
+/// non-empty, each with a title, description, runbook and ATT&CK technique, each response
+/// one of `R::CAPABILITIES`, and every id in `raised` (the rule ids its fixtures produced)
+/// catalogued.
+///
+/// # Panics
+/// On the first problem.
+pub fn assert_catalog<R: Responder>(raised: &std::collections::BTreeSet<String>) {
+    let config = Config::current().expect("config");
+    let rules = R::rules(&config);
+    let mut ids = std::collections::BTreeSet::new();
+    for rule in &rules {
+        assert!(!rule.id.is_empty(), "a rule without an id: {rule:?}");
+        assert!(
+            ids.insert(rule.id.clone()),
+            "rule id {} is catalogued twice",
+            rule.id
+        );
+        assert!(
+            !rule.title.is_empty() && !rule.description.is_empty() && !rule.runbook.is_empty(),
+            "{}: title, description and runbook must be given",
+            rule.id
+        );
+        assert!(
+            !rule.techniques.is_empty()
+                && rule.techniques.iter().all(|t| t.starts_with('T')
+                    && t[1..]
+                        .split('.')
+                        .all(|p| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())),
+            "{}: ATT&CK technique ids like T1562.008 expected, got {:?}",
+            rule.id,
+            rule.techniques
+        );
+        for response in &rule.response {
+            assert!(
+                R::CAPABILITIES.contains(&response.as_str()),
+                "{}: response {response} is not in CAPABILITIES",
+                rule.id
+            );
+        }
+    }
+    let missing: Vec<&String> = raised.iter().filter(|id| !ids.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "rule ids raised by the fixtures but missing from rules(): {missing:?}"
+    );
 }
 
 /// Checks a responder's descriptor: `describe().capabilities` are the names in
@@ -693,6 +752,36 @@ pub fn assert_panther_agreement(
         "{name}: known_differences that no longer disagree: {:?}",
         r.stale
     );
+}
+
+/// [`assert_panther_agreement`] through `R::handle`, for plugins that keep state or read
+/// their config: each Panther test event is handled alone, as a batch of one, with a fresh
+/// [`MemoryState`] and the `config` object of `panther.json` (default `{}`), e.g. a burst
+/// threshold of 1, since Panther labels a threshold rule's single events by its `rule()`
+/// alone and applies the threshold elsewhere.
+///
+/// # Panics
+/// As [`assert_panther_agreement`].
+pub fn assert_responder_panther_agreement<R: Responder>(name: &str, crate_dir: &str) {
+    let path = Path::new(crate_dir).join("panther.json");
+    let map: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("panther.json"))
+        .expect("panther.json is JSON");
+    let config = Config::from_value(
+        map.get("config")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default())),
+    )
+    .expect("panther.json `config` must be an object");
+    assert_panther_agreement(name, crate_dir, |event| {
+        let caps = RecordingCapabilities::new();
+        R::handle(
+            std::slice::from_ref(event),
+            &caps,
+            &MemoryState::new(),
+            &config,
+        )
+        .unwrap_or_default()
+    });
 }
 
 /// Every event of the shared corpus: each record of `records/records.jsonl` (all shapes,
