@@ -22,6 +22,7 @@ help:
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
+	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 
 build: plugins host
@@ -135,6 +136,12 @@ clean:
 .PHONY: agreement rules
 agreement: plugins
 	$(CARGO) test -p trailwarden --test all panther -- --nocapture
+
+# Replay throughput of every shipped plugin together (the example config), release build.
+.PHONY: bench-shipped
+bench-shipped: plugins
+	$(CARGO) build --release -p trailwarden
+	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden 50000
 
 # Every loaded detection of the example config (Sigma rules: loaded and refused, with reasons).
 rules: plugins

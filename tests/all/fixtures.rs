@@ -59,6 +59,25 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
                 .unwrap_or_else(|e| panic!("{name}: shipped fixture {i} is invalid: {e}"));
             fixtures.push((format!("shipped #{i}"), shipped));
         }
+        // Every rule id its fixtures expect is in the catalog it exports (0.3.0).
+        let catalog: std::collections::BTreeSet<&str> = loaded
+            .rules
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no rule catalog (contract {})", loaded.contract_version()))
+            .iter()
+            .filter(|r| r.refused.is_none())
+            .map(|r| r.id.as_str())
+            .collect();
+        for (origin, fixture) in &fixtures {
+            for finding in &fixture.findings {
+                if let Some(id) = finding.get("rule_id").and_then(serde_json::Value::as_str) {
+                    assert!(
+                        catalog.contains(id),
+                        "{name}: {origin} expects rule {id}, which its catalog does not list"
+                    );
+                }
+            }
+        }
         let (positive, negative) = fixtures.iter().fold((0, 0), |(p, n), (_, f)| {
             if f.findings.is_empty() {
                 (p, n + 1)
