@@ -25,7 +25,7 @@ use trailwarden_plugin_sdk::json::str_at;
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
     capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Severity, State,
+    Responder, Rule, Severity, State,
 };
 
 /// The rule id of every finding of this plugin.
@@ -54,6 +54,23 @@ pub fn descriptor() -> Descriptor {
         // It acts: trailwarden's own calls must not come back to it.
         self_caused_events: false,
     }
+}
+
+/// The rule catalog: `aws.iam.access-key-created-for-other-user`.
+pub fn rules() -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::High,
+        "Access key created for another IAM user",
+        &["T1098.001"],
+        "A successful `iam:CreateAccessKey` for an IAM user other than the caller (by another \
+         user, the root user, a role session or a federated user): a second key for someone \
+         else is the classic way to keep access after a credential theft. The new key is \
+         set inactive with `iam.disable-access-key`.",
+        "Ask the caller and the key's user whether the key is wanted; if not, delete it and \
+         review what the caller's credentials did.",
+        &[IAM_DISABLE_ACCESS_KEY],
+    )]
 }
 
 /// Who called, as far as owning an access key goes.
@@ -215,6 +232,10 @@ impl Responder for AccessKeyOtherUser {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    fn rules(_config: &Config) -> Vec<Rule> {
+        rules()
     }
 
     fn handle(

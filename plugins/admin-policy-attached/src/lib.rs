@@ -28,7 +28,7 @@ use trailwarden_plugin_sdk::json::{get_ci, policy_document};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
     capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Severity, State,
+    Responder, Rule, Severity, State,
 };
 
 /// The rule id of every finding of this plugin.
@@ -52,6 +52,24 @@ pub const EVENT_NAMES: &[&str] = &[
     "PutRolePolicy",
     "PutGroupPolicy",
 ];
+
+/// The rule catalog: `aws.iam.admin-policy-attached`.
+pub fn rules() -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::Critical,
+        "Administrator access granted",
+        &["T1098.003"],
+        "The AWS managed policy `AdministratorAccess` was attached to an IAM user, role or \
+         group, or an inline policy allowing every action on every resource was put on one. \
+         An attached `AdministratorAccess` is detached with `iam.detach-user-policy`, \
+         `iam.detach-role-policy` or `iam.detach-group-policy` (approve mode by default); \
+         an inline policy is only reported.",
+        "Confirm with the identity's owner that it needs full admin rights; if not, remove \
+         the policy and review what the caller and the identity did since.",
+        CAPABILITIES,
+    )]
+}
 
 /// Name, version and the EventBridge pattern: the IAM calls in [`EVENT_NAMES`].
 pub fn descriptor() -> Descriptor {
@@ -326,6 +344,10 @@ impl Responder for AdminPolicyAttached {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    fn rules(_config: &Config) -> Vec<Rule> {
+        rules()
     }
 
     fn handle(

@@ -28,7 +28,7 @@ use trailwarden_plugin_sdk::json::{at, boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
     capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Severity, State,
+    Responder, Rule, Severity, State,
 };
 
 pub const STOPPED: &str = "aws.cloudtrail.stopped";
@@ -86,6 +86,69 @@ pub fn descriptor() -> Descriptor {
         // It acts: trailwarden's own StartLogging must not come back to it.
         self_caused_events: false,
     }
+}
+
+/// The rule catalog: the four rules above, naming the notify target of `config`.
+pub fn rules(config: &Config) -> Vec<Rule> {
+    let target = config.notify_target();
+    vec![
+        Rule::new(
+            STOPPED,
+            Severity::High,
+            "CloudTrail logging stopped",
+            &["T1562.008"],
+            &format!(
+                "A trail's logging (`StopLogging`) or an event data store's ingestion \
+                 (`StopEventDataStoreIngestion`) was stopped: nothing is recorded until it \
+                 is started again. A stopped trail is started again with \
+                 `cloudtrail.start-logging` and the finding is sent to {target}; a data \
+                 store is only reported."
+            ),
+            "Check that the trail logs again, then review what the principal did while it \
+             was stopped and why it could call StopLogging.",
+            &[CLOUDTRAIL_START_LOGGING, NOTIFY_SEND],
+        ),
+        Rule::new(
+            DELETED,
+            Severity::High,
+            "CloudTrail trail or event data store deleted",
+            &["T1562.008"],
+            &format!(
+                "A trail (`DeleteTrail`) or an event data store (`DeleteEventDataStore`) was \
+                 deleted: its logging is gone and cannot be restarted. A deleted trail is \
+                 sent to {target}; a data store is only reported."
+            ),
+            "Recreate the trail from your infrastructure code, then review the principal's \
+             activity in the remaining trails since the deletion.",
+            &[NOTIFY_SEND],
+        ),
+        Rule::new(
+            UPDATED,
+            Severity::High,
+            "CloudTrail trail updated",
+            &["T1562.008"],
+            "A trail's settings were changed (`UpdateTrail`). High when the change weakens \
+             it (single-region, global service events off, log file validation off, no longer \
+             an organization trail, encryption or CloudWatch Logs delivery removed, another \
+             destination bucket), medium otherwise. Only reported.",
+            "Compare the trail's settings with your baseline and restore them if the \
+             principal had no reason to change them.",
+            &[],
+        ),
+        Rule::new(
+            SELECTORS_NARROWED,
+            Severity::High,
+            "CloudTrail event selectors narrowed",
+            &["T1562.008"],
+            "A trail's event selectors (`PutEventSelectors`, basic or advanced) no longer log \
+             every management event: high when no write management event is logged any more, \
+             medium when read events or some event sources are left out. Only reported.",
+            "Restore selectors that log all management events, then review the principal's \
+             calls that the narrowed trail did not record (in another trail or Event \
+             history).",
+            &[],
+        ),
+    ]
 }
 
 /// The findings for one event (none or one).
@@ -664,6 +727,10 @@ impl Responder for CloudTrailTampering {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    fn rules(config: &Config) -> Vec<Rule> {
+        rules(config)
     }
 
     fn handle(

@@ -22,7 +22,7 @@
 
 use trailwarden_plugin_sdk::json::{at, boolish, str_at};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{capitalize, non_empty, Descriptor, Event, Finding, Severity};
+use trailwarden_plugin_sdk::{capitalize, non_empty, Descriptor, Event, Finding, Rule, Severity};
 
 /// The rule id of every finding of this plugin.
 pub const RULE_ID: &str = "aws.console.signin-without-mfa";
@@ -50,6 +50,24 @@ pub fn descriptor() -> Descriptor {
         ],
         self_caused_events: false,
     }
+}
+
+/// The rule catalog: `aws.console.signin-without-mfa`.
+pub fn rules() -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::High,
+        "Console sign-in without MFA",
+        &["T1078.004"],
+        "A successful AWS console sign-in without MFA by an IAM user (high), the root user \
+         (critical), or a role session minted from credentials that were not created with \
+         MFA either (the way stolen access keys are turned into a console session). \
+         Federated sign-ins (SAML, IAM Identity Center, web identity) are left out: the \
+         identity provider did the authentication. Only reported.",
+        "Confirm with the person that the sign-in was theirs, then require MFA for the user \
+         (or root), or find out who requested the role session's sign-in token.",
+        &[],
+    )]
 }
 
 /// Who signed in, as far as MFA is concerned.
@@ -221,4 +239,4 @@ fn finding(event: &Event, raw: &Value, who: Who) -> Finding {
     }
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect, rules: rules);

@@ -5,9 +5,38 @@ use trailwarden_plugin_sdk::testing;
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
+/// The detector as a responder that calls nothing, so that the fixture runner also checks
+/// its rule catalog against the rule ids the fixtures raise.
+struct AsResponder;
+
+impl trailwarden_plugin_sdk::Responder for AsResponder {
+    const CAPABILITIES: &'static [&'static str] = &[];
+
+    fn describe() -> trailwarden_plugin_sdk::Descriptor {
+        console_no_mfa::descriptor()
+    }
+
+    fn rules(_config: &trailwarden_plugin_sdk::Config) -> Vec<trailwarden_plugin_sdk::Rule> {
+        console_no_mfa::rules()
+    }
+
+    fn handle(
+        events: &[trailwarden_plugin_sdk::Event],
+        _caps: &dyn trailwarden_plugin_sdk::Capabilities,
+        _state: &dyn trailwarden_plugin_sdk::State,
+        _config: &trailwarden_plugin_sdk::Config,
+    ) -> Result<Vec<trailwarden_plugin_sdk::Finding>, trailwarden_plugin_sdk::PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_each(
+            events,
+            console_no_mfa::detect,
+        ))
+    }
+}
+
 #[test]
 fn fixtures() {
     testing::assert_fixtures(DIR, console_no_mfa::detect);
+    testing::assert_responder_fixtures::<AsResponder>(DIR);
 }
 
 #[test]

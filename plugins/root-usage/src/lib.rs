@@ -20,8 +20,8 @@ use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, resource_arns};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Severity,
-    State,
+    non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
+    Severity, State,
 };
 
 /// The rule id of every finding of this plugin.
@@ -55,6 +55,26 @@ pub fn descriptor() -> Descriptor {
         // It acts: trailwarden's own calls must not come back to it.
         self_caused_events: false,
     }
+}
+
+/// The rule catalog: `aws.root.usage`, naming the notify target of `config`.
+pub fn rules(config: &Config) -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::High,
+        "Root user used",
+        &["T1078.004"],
+        &format!(
+            "A successful API call or console sign-in made by the account's root user itself \
+             (not by an AWS service acting for it), read-only calls included. The root user \
+             has unrestricted access and cannot be limited by IAM policies. Console sign-ins \
+             are sent to {}; other calls are only reported.",
+            config.notify_target()
+        ),
+        "Ask the owner of the root credentials whether they did this; if not, reset the root \
+         password, delete its access keys and check its MFA device.",
+        &[NOTIFY_SEND],
+    )]
 }
 
 /// The findings for one event (none, or one `aws.root.usage`).
@@ -192,6 +212,10 @@ impl Responder for RootUsage {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    fn rules(config: &Config) -> Vec<Rule> {
+        rules(config)
     }
 
     fn handle(

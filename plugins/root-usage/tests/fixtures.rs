@@ -121,3 +121,16 @@ fn sign_ins_notify_the_configured_target() {
     own.self_caused = true;
     assert_eq!(handle(&[own], &config), (1, Vec::new()));
 }
+
+#[test]
+fn catalog_names_the_configured_target() {
+    use trailwarden_plugin_sdk::{serde_json::json, Config};
+    let rules = root_usage::rules(&Config::empty());
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].id, root_usage::RULE_ID);
+    assert_eq!(rules[0].techniques, vec!["T1078.004"]);
+    assert_eq!(rules[0].response, vec!["notify.send"]);
+    assert!(rules[0].description.contains("security-team"));
+    let config = Config::from_value(json!({"notify_target": "oncall"})).unwrap();
+    assert!(root_usage::rules(&config)[0].description.contains("oncall"));
+}

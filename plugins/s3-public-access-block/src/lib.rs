@@ -22,7 +22,7 @@ use trailwarden_plugin_sdk::json::{boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
     capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Severity, State,
+    Responder, Rule, Severity, State,
 };
 
 /// The rule id of every finding of this plugin.
@@ -42,6 +42,23 @@ pub const SETTINGS: &[&str] = &[
     "BlockPublicPolicy",
     "RestrictPublicBuckets",
 ];
+
+/// The rule catalog: `aws.s3.public-access-block-removed`.
+pub fn rules() -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::High,
+        "S3 bucket public access block removed",
+        &["T1562", "T1530"],
+        "A bucket's S3 Block Public Access was deleted (`DeleteBucketPublicAccessBlock`) or \
+         put with one of its four settings off (`PutBucketPublicAccessBlock`): its policy or \
+         ACLs can now make it public. All four settings are put back on with \
+         `s3.put-public-access-block`.",
+        "Check the bucket's policy and ACLs for public grants made since, and who read its \
+         objects from outside the account.",
+        &[S3_PUT_PUBLIC_ACCESS_BLOCK],
+    )]
+}
 
 /// Name, version and the EventBridge pattern: the bucket-level calls above.
 pub fn descriptor() -> Descriptor {
@@ -197,6 +214,10 @@ impl Responder for S3PublicAccessBlock {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    fn rules(_config: &Config) -> Vec<Rule> {
+        rules()
     }
 
     fn handle(
