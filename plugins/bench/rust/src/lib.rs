@@ -2,6 +2,10 @@
 //! service acting for it (no `invokedBy`, not an `AwsServiceEvent`). The same logic is in
 //! `plugins/bench/python/app.py` and `plugins/bench/js/index.js`; `host/benches/languages.rs`
 //! measures the three (and this crate natively). Keep the three identical.
+//!
+//! Like the Python and JavaScript ones (their `world.wit`), it stays a component of the
+//! 0.2.0 world `detector`, without a rule catalog: it binds that world itself below, reusing
+//! the SDK's 0.2.0 types and conversions, where `export_detector!` would make a 0.3.0 one.
 
 use trailwarden_plugin_sdk::serde_json::json;
 use trailwarden_plugin_sdk::{Descriptor, Event, Finding, Severity};
@@ -49,4 +53,48 @@ pub fn detect(event: &Event) -> Vec<Finding> {
     }]
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+/// [`descriptor`] and [`detect`] as an SDK plugin, for the 0.2.0 glue below.
+pub struct Bench;
+
+impl trailwarden_plugin_sdk::Plugin for Bench {
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn handle(events: Vec<Event>) -> Result<Vec<Finding>, trailwarden_plugin_sdk::PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_each(&events, detect))
+    }
+}
+
+/// The world `trailwarden:plugin/detector@0.2.0`, its imports and types those of the SDK's
+/// bindings (which the SDK converts from and to its plain types).
+#[cfg(target_arch = "wasm32")]
+#[allow(missing_docs, clippy::all)]
+mod v020 {
+    wit_bindgen::generate!({
+        world: "trailwarden:plugin/detector@0.2.0",
+        path: "../../../wit/0.2.0",
+        with: {
+            "trailwarden:plugin/types@0.2.0": trailwarden_plugin_sdk::component::bindings::trailwarden::plugin0_2_0::types,
+            "trailwarden:plugin/log@0.2.0": trailwarden_plugin_sdk::component::bindings::trailwarden::plugin0_2_0::log,
+            "trailwarden:plugin/state@0.2.0": trailwarden_plugin_sdk::component::bindings::trailwarden::plugin0_2_0::state,
+            "trailwarden:plugin/config@0.2.0": trailwarden_plugin_sdk::component::bindings::trailwarden::plugin0_2_0::config,
+        },
+    });
+
+    use trailwarden_plugin_sdk::component::bindings::trailwarden::plugin0_2_0::types as wit;
+
+    struct Component;
+
+    impl Guest for Component {
+        fn describe() -> wit::Descriptor {
+            super::descriptor().into()
+        }
+
+        fn handle(events: Vec<wit::Event>) -> Result<Vec<wit::Finding>, wit::PluginError> {
+            trailwarden_plugin_sdk::component::handle::<super::Bench>(events)
+        }
+    }
+
+    export!(Component);
+}
