@@ -59,12 +59,12 @@ plugins-polyglot: plugins-tools $(PY_WASM) $(JS_WASM)
 .SECONDEXPANSION:
 $(PY_WASM): plugins/dist/%.wasm: $$(wildcard plugins/python/$$*/*.py plugins/python/$$*/world.wit \
     plugins/python/$$*/requirements.txt plugins/python/$$*/fixtures/*.json) \
-    plugins/python/build.sh wit/0.2.0/plugin.wit
+    plugins/python/build.sh wit/0.2.0/plugin.wit wit/0.3.0/plugin.wit
 	plugins/python/build.sh plugins/python/$* $@
 
 $(JS_WASM): plugins/dist/%.wasm: $$(wildcard plugins/js/$$*/*.js plugins/js/$$*/*.mjs plugins/js/$$*/world.wit \
     plugins/js/$$*/package.json plugins/js/$$*/fixtures/*.json) \
-    plugins/js/build.sh plugins/js/package-lock.json wit/0.2.0/plugin.wit
+    plugins/js/build.sh plugins/js/package-lock.json wit/0.2.0/plugin.wit wit/0.3.0/plugin.wit
 	plugins/js/build.sh plugins/js/$* $@
 
 plugins-polyglot-check:

@@ -3,9 +3,10 @@
 #
 #   plugins/python/build.sh DIR OUT.wasm
 #
-# DIR holds app.py (module `app`, class `WitWorld` with describe() and handle(events)),
-# optionally world.wit (a world named in it, over trailwarden:plugin@0.2.0; default: the
-# world `detector` of wit/0.2.0), fixtures/*.json (app.py reads them when it is imported:
+# DIR holds app.py (module `app`, class `WitWorld` with describe() and handle(events), and
+# class `Rules` with rules(), the rule catalog, for a 0.3.0 world), optionally world.wit (a
+# world named in it, over trailwarden:plugin@0.3.0 or @0.2.0; default: the world `detector`
+# of wit/0.3.0), fixtures/*.json (app.py reads them when it is imported:
 # componentize-py imports the app at build time and snapshots it, so they are inside the
 # component) and requirements.txt (pure-Python packages, installed into a scratch folder).
 #
@@ -63,13 +64,15 @@ if [ -f "$dir/requirements.txt" ]; then
 fi
 
 if [ -f "$dir/world.wit" ]; then
+  # The folder's own world, over any published contract version (both are in deps/).
   wit="$scratch/wit"
-  mkdir -p "$wit/deps/trailwarden-plugin"
+  mkdir -p "$wit/deps/trailwarden-plugin-0.2.0" "$wit/deps/trailwarden-plugin-0.3.0"
   cp "$dir/world.wit" "$wit/world.wit"
-  cp "$root/wit/0.2.0/plugin.wit" "$wit/deps/trailwarden-plugin/plugin.wit"
+  cp "$root/wit/0.2.0/plugin.wit" "$wit/deps/trailwarden-plugin-0.2.0/plugin.wit"
+  cp "$root/wit/0.3.0/plugin.wit" "$wit/deps/trailwarden-plugin-0.3.0/plugin.wit"
   world="$(sed -n 's/^[[:space:]]*world[[:space:]]\{1,\}\([A-Za-z0-9-]\{1,\}\)[[:space:]]*{.*/\1/p' "$dir/world.wit" | head -n1)"
 else
-  wit="$root/wit/0.2.0"
+  wit="$root/wit/0.3.0"
   world=detector
 fi
 

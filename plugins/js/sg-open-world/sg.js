@@ -24,6 +24,30 @@ const PORT_NAMES = {
   27017: 'MongoDB',
 };
 
+/**
+ * The rule catalog (WIT 0.3.0 `rules`) for `settings` (what `readConfig` returned): one rule,
+ * whose response is `notify.send` to the configured target unless `notify` is off. Fields
+ * as jco hands a WIT `rule-info` over (camelCase, `refused` absent).
+ */
+export function catalog(settings) {
+  const sending = settings.notify ? `sent to ${settings.notifyTarget} with notify.send` : 'only reported (notify is off)';
+  return [
+    {
+      id: RULE_ID,
+      title: 'Security group opened to the internet',
+      severity: 'high',
+      // Impair Defenses: Disable or Modify Cloud Firewall.
+      techniques: ['T1562.007'],
+      description:
+        'AuthorizeSecurityGroupIngress or ModifySecurityGroupRules let 0.0.0.0/0 or ::/0 in on ' +
+        `all traffic or a sensitive port (${portList(settings.ports)}); the finding is ${sending}.`,
+      runbook:
+        'Ask the caller why the service must be reachable from anywhere; remove the rule or narrow it to known addresses.',
+      response: settings.notify ? ['notify.send'] : [],
+    },
+  ];
+}
+
 /** The events this plugin reads. */
 export const EVENT_NAMES = ['AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules'];
 

@@ -5,9 +5,9 @@
 //        [--config JSON] [FIXTURE.json ...]
 //
 // 1. The file is a WebAssembly component (not a core module); its imports and exports
-//    (`jco wit`). Imports must be `trailwarden:plugin/*@0.2.0` only, unless --allow-wasi
-//    (componentize-py without --stub-wasi, StarlingMonkey) lets `wasi:*` through; exports
-//    must include `describe` and `handle`.
+//    (`jco wit`). Imports must be `trailwarden:plugin/*@0.2.0` only (0.3.0 adds no import),
+//    unless --allow-wasi (componentize-py without --stub-wasi, StarlingMonkey) lets `wasi:*`
+//    through; exports must include `describe` and `handle`.
 // 2. Unless --imports-only: the component runs under Node (`jco transpile`), with the host
 //    imports played by this script: `config` answers --config (default `{}`), `state` is an
 //    in-memory store whose TTLs run on event time, `log` prints, and every capability call is
@@ -19,6 +19,12 @@
 //    plugin's patterns with a small stand-in for the host's normaliser and matcher (exact
 //    values, prefix, suffix, exists, anything-but, equals-ignore-case; other operators
 //    match).
+// 3. A component that exports `trailwarden:plugin/rules` (contract 0.3.0): its catalog
+//    (`rules()`, with the --config) has unique ids, each with a title, description, runbook
+//    and ATT&CK technique ids (T1234 or T1234.001), and responses among
+//    `describe().capabilities`; every rule id the fixtures raise is catalogued, and every
+//    capability called for an event is a response of a rule of that event's findings. A
+//    component without it (0.2.0, 0.1.0) has no catalog: that is noted, not a failure.
 //
 // This is a stand-in until the host runs 0.2.0 components (`trailwarden test`); the host's
 // normaliser and pattern matcher remain the reference. Prints `N passed, N failed`.
@@ -120,7 +126,7 @@ for (const l of lines.slice(worldStart)) {
 }
 console.log(`  imports: ${imports.join(', ')}`);
 console.log(`  exports: ${exports.join(', ')}`);
-const foreign = imports.filter((i) => !/^trailwarden:plugin\/[a-z-]+@0\.2\.0$/.test(i));
+const foreign = imports.filter((i) => !/^trailwarden:plugin\/[a-z0-9-]+@0\.2\.0$/.test(i));
 const wasi = foreign.filter((i) => i.startsWith('wasi:'));
 if (foreign.length === 0) ok('imports only trailwarden:plugin/*@0.2.0');
 else if (allowWasi && foreign.length === wasi.length) ok(`imports trailwarden:plugin/*@0.2.0 and ${wasi.length} WASI interfaces (allowed)`);
@@ -129,6 +135,7 @@ for (const e of ['describe', 'handle']) {
   if (exports.includes(e)) ok(`exports ${e}`);
   else fail(`does not export ${e}`);
 }
+const rulesExport = exports.find((e) => /^trailwarden:plugin\/rules@/.test(e));
 if (importsOnly) finish();
 
 // ---------------------------------------------------------------------------------------
@@ -139,7 +146,7 @@ if (importsOnly) finish();
 function capabilitySignatures() {
   const text = fs.readFileSync(witFile, 'utf8');
   const sigs = {};
-  const ifaceRe = /interface ([a-z-]+) \{([\s\S]*?)\n\}/g;
+  const ifaceRe = /interface ([a-z0-9-]+) \{([\s\S]*?)\n\}/g;
   let m;
   while ((m = ifaceRe.exec(text))) {
     const [, iface, body] = m;
@@ -314,6 +321,64 @@ if (descriptorProblems.length) fail('describe()', descriptorProblems);
 else
   ok(`describe(): ${descriptor.name} ${descriptor.version}, ${patterns.length} pattern(s), ` +
     `capabilities [${descriptor.capabilities.join(', ')}], ${shipped.length} shipped fixture(s)`);
+
+// ---------------------------------------------------------------------------------------
+// rules(): the rule catalog (0.3.0)
+// ---------------------------------------------------------------------------------------
+
+const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
+/** rule id -> its entry, or null when the component has no catalog. */
+let catalog = null;
+if (!rulesExport) {
+  console.log('  no rule catalog (no trailwarden:plugin/rules export: a 0.2.0 or 0.1.0 component)');
+} else {
+  let rules;
+  try {
+    // jco names an exported interface by its short name and by its full name.
+    rules = (plugin.rules ?? plugin[rulesExport]).rules();
+  } catch (e) {
+    fail('rules()', [String(e)]);
+    finish();
+  }
+  const problems = [];
+  catalog = new Map();
+  for (const r of rules) {
+    const id = r.id || '(no id)';
+    if (!r.id) problems.push(`a rule without an id: ${JSON.stringify(r).slice(0, 200)}`);
+    else if (catalog.has(r.id)) problems.push(`${id}: catalogued twice`);
+    else catalog.set(r.id, r);
+    for (const field of ['title', 'description', 'runbook']) {
+      if (typeof r[field] !== 'string' || r[field].trim() === '') problems.push(`${id}: no ${field}`);
+    }
+    if (!SEVERITIES.includes(r.severity)) problems.push(`${id}: severity ${JSON.stringify(r.severity)}`);
+    if (!Array.isArray(r.techniques) || r.techniques.length === 0) problems.push(`${id}: no ATT&CK technique`);
+    else for (const t of r.techniques) if (!/^T\d{4}(\.\d{3})?$/.test(t)) problems.push(`${id}: ${JSON.stringify(t)} is not an ATT&CK technique id (T1562.008)`);
+    for (const c of r.response ?? []) {
+      if (!descriptor.capabilities.includes(c)) problems.push(`${id}: response ${c} is not in describe().capabilities`);
+    }
+  }
+  if (problems.length) fail('rules()', problems);
+  else
+    ok(`rules(): ${catalog.size} rule(s): ` +
+      [...catalog.values()].map((r) => `${r.id} (${r.severity}, ${r.techniques.join('/')}${r.refused ? ', refused' : ''})`).join(', '));
+}
+
+/** What a fixture run did against the catalog: raised rule ids, calls outside the responses. */
+function catalogProblems(found, calls) {
+  if (!catalog) return [];
+  const problems = [];
+  for (const f of found) {
+    if (!catalog.has(f.rule_id)) problems.push(`rule id ${f.rule_id} raised, not in rules()`);
+  }
+  for (const call of calls) {
+    const rulesOfEvent = found.filter((f) => f.event_id === call.event_id).map((f) => f.rule_id);
+    const allowed = rulesOfEvent.flatMap((id) => catalog.get(id)?.response ?? []);
+    if (!allowed.includes(call.capability))
+      problems.push(`${call.capability} called for ${call.event_id}, not a response in rules() of ` +
+        `${rulesOfEvent.length ? rulesOfEvent.join(', ') : 'any finding of that event'}`);
+  }
+  return [...new Set(problems)];
+}
 
 // ---------------------------------------------------------------------------------------
 // Normalising and routing (a small stand-in for the host's)
@@ -502,6 +567,7 @@ async function runFixture(fixture, mode) {
   }
   const differences = compareFindings(fixture.findings, found);
   if (Array.isArray(fixture.actions)) differences.push(...compareActions(fixture.actions, host.calls));
+  differences.push(...catalogProblems(found, host.calls));
   return differences;
 }
 

@@ -1,4 +1,5 @@
-"""brute-force: repeated failed AWS console sign-ins (trailwarden plugin, world `detector`).
+"""brute-force: repeated failed AWS console sign-ins (trailwarden plugin, world `detector`
+of trailwarden:plugin@0.3.0: `describe`, `handle` and the rule catalog `rules`).
 
 One finding (`aws.console.brute-force`, high) when `threshold` failed `ConsoleLogin` events
 for one user, or from one source IP, fall within `window_seconds` of the first failure of
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 
 import wit_world
 from componentize_py_types import Err
+from wit_world.exports.rules import RuleInfo
 from wit_world.imports import config, log, state
 from wit_world.imports.types import (
     Descriptor,
@@ -349,6 +351,37 @@ def make_finding(event, record, account, user, ip, reached, settings):
     )
 
 
+def catalog(settings):
+    """The rule catalog (WIT 0.3.0 `rules`) for `settings`: one rule, which only reports."""
+    window = settings["window_seconds"]
+    window_text = "%d seconds" % window
+    if window % 60 == 0:
+        window_text = "%d minute%s" % (window // 60, "" if window == 60 else "s")
+    by = " or ".join({"user": "for one user", "source_ip": "from one source IP"}[d] for d in settings["dimensions"])
+    return [
+        RuleInfo(
+            id=RULE_ID,
+            title="Console sign-in brute force",
+            severity=Severity.HIGH,
+            # Brute Force: Password Guessing, Password Spraying, Credential Stuffing.
+            techniques=["T1110.001", "T1110.003", "T1110.004"],
+            description=(
+                "%d failed AWS console sign-ins %s within %s of the first failure, in one "
+                "account: password guessing or credential stuffing against a user, or password "
+                "spraying from one address. One finding per window. Only reported."
+                % (settings["threshold"], by, window_text)
+            ),
+            runbook=(
+                "Check whether a later sign-in for the user or from the address succeeded; if so, "
+                "treat the account as compromised, else enforce MFA and block the address if it is "
+                "not yours."
+            ),
+            response=[],
+            refused=None,
+        )
+    ]
+
+
 def _rfc3339(seconds):
     if seconds is None:
         return None
@@ -379,3 +412,9 @@ class WitWorld(wit_world.WitWorld):
             return detect(events, state, settings)
         except Exception as e:  # an uncaught exception would be a trap: report it instead
             raise Err(PluginError_Internal("%s: %s" % (type(e).__name__, e)))
+
+
+class Rules(wit_world.exports.Rules):
+    def rules(self):
+        settings, _ = read_config(config.get())
+        return catalog(settings)

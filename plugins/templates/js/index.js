@@ -1,10 +1,12 @@
-// {{name}}: a trailwarden plugin in JavaScript (world `detector` of trailwarden:plugin@0.2.0).
+// {{name}}: a trailwarden plugin in JavaScript (world `detector` of trailwarden:plugin@0.3.0:
+// `describe`, `handle` and the rule catalog `rules`).
 //
 // Replace the example rule (an IAM user was created) with your own; see docs/plugins.md.
 // Build: plugins/js/build.sh plugins/js/{{name}} plugins/dist/{{name}}.wasm (or
 // `make plugins-polyglot`); check: node plugins/js/tools/check-component.mjs plugins/dist/{{name}}.wasm
 //
-// The host's interfaces are imported as modules `trailwarden:plugin/<interface>@0.2.0`; WIT
+// The host's interfaces are imported as modules `trailwarden:plugin/<interface>@0.2.0` (0.3.0
+// adds no import, only the `rules` export); WIT
 // names become camelCase (`event.sourceIp`, `finding.dedupKey`), `option` is a value or
 // undefined, an enum or variant case is its kebab-case name (`'high'`, `{tag: 'accepted', val}`).
 
@@ -28,14 +30,43 @@ export function describe() {
   };
 }
 
+// The rule catalog (`trailwarden rules list` prints it), the exported interface `rules`: one
+// entry per rule id `detect` can raise, with its severity, MITRE ATT&CK technique ids, a
+// runbook line and the capabilities it calls (none here).
+export const rules = {
+  rules() {
+    return [
+      {
+        id: RULE_ID,
+        title: 'IAM user created',
+        severity: severityOf(readConfig()),
+        techniques: ['T1136.003'], // Create Account: Cloud Account
+        description: 'A successful `iam:CreateUser`. Only reported.',
+        runbook: 'Ask the creator whether the user is expected and who will use it.',
+        response: [],
+      },
+    ];
+  },
+};
+
+function readConfig() {
+  try {
+    const settings = JSON.parse(getConfig() || '{}');
+    if (settings && typeof settings === 'object' && !Array.isArray(settings)) return settings;
+    log('warn', 'config is not a JSON object; using defaults');
+  } catch (e) {
+    log('warn', `config is not JSON (${e.message}); using defaults`);
+  }
+  return {};
+}
+
+function severityOf(settings) {
+  return ['info', 'low', 'medium', 'high', 'critical'].includes(settings.severity) ? settings.severity : 'low';
+}
+
 export function handle(events) {
   try {
-    let settings = {};
-    try {
-      settings = JSON.parse(getConfig() || '{}');
-    } catch (e) {
-      log('warn', `config is not JSON (${e.message}); using defaults`);
-    }
+    const settings = readConfig();
     const findings = [];
     for (const event of events) {
       const finding = detect(event, settings);
@@ -65,7 +96,7 @@ function detect(event, settings) {
   const actor = event.principal.arn || event.principal.userName || 'an unknown principal';
   return {
     ruleId: RULE_ID,
-    severity: ['info', 'low', 'medium', 'high', 'critical'].includes(settings.severity) ? settings.severity : 'low',
+    severity: severityOf(settings),
     title: `IAM user ${user} created in account ${account}`,
     description: `${actor} created the IAM user ${user} in account ${account} from ${event.sourceIp || 'an unknown address'}.`,
     resources: [arn],

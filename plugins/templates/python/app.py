@@ -1,4 +1,5 @@
-"""{{name}}: a trailwarden plugin in Python (world `detector` of trailwarden:plugin@0.2.0).
+"""{{name}}: a trailwarden plugin in Python (world `detector` of trailwarden:plugin@0.3.0:
+`describe`, `handle` and the rule catalog `rules`).
 
 Replace the example rule (an IAM user was created) with your own; see docs/plugins.md.
 Build: `plugins/python/build.sh plugins/python/{{name}} plugins/dist/{{name}}.wasm`
@@ -10,6 +11,7 @@ import os
 
 import wit_world
 from componentize_py_types import Err
+from wit_world.exports.rules import RuleInfo
 from wit_world.imports import config, log
 from wit_world.imports.types import Descriptor, Finding, PluginError_Internal, Severity
 
@@ -72,6 +74,24 @@ def detect(event, settings):
     ]
 
 
+def catalog(settings):
+    """The rule catalog (`trailwarden rules list` prints it): one RuleInfo per rule id `detect`
+    can raise, with its severity, MITRE ATT&CK technique ids, a runbook line and the
+    capabilities it calls (none here)."""
+    return [
+        RuleInfo(
+            id=RULE_ID,
+            title="IAM user created",
+            severity=Severity[settings.get("severity", "low").upper()],
+            techniques=["T1136.003"],  # Create Account: Cloud Account
+            description="A successful `iam:CreateUser`. Only reported.",
+            runbook="Ask the creator whether the user is expected and who will use it.",
+            response=[],
+            refused=None,
+        )
+    ]
+
+
 def read_config():
     """The plugin's config table (`{}` when the admin gave none); bad values are logged."""
     try:
@@ -107,3 +127,8 @@ class WitWorld(wit_world.WitWorld):
             return findings
         except Exception as e:  # an uncaught exception would trap: report it instead
             raise Err(PluginError_Internal("%s: %s" % (type(e).__name__, e)))
+
+
+class Rules(wit_world.exports.Rules):
+    def rules(self):
+        return catalog(read_config())

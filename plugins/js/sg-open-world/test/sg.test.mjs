@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { coveredPorts, detect, isWorld, openRules, portRange, readConfig, RULE_ID } from '../sg.js';
+import { catalog, coveredPorts, detect, isWorld, openRules, portRange, readConfig, RULE_ID } from '../sg.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const { settings: DEFAULTS } = readConfig('{}');
@@ -102,6 +102,53 @@ test('ModifySecurityGroupRules with a list of rules', () => {
     },
   };
   assert.deepEqual(openRules(record, DEFAULTS.ports).map((r) => [r.ruleId, r.ports]), [['sgr-a', [6379]]]);
+});
+
+test('::/0 alone opens a group, in every shape CloudTrail records', () => {
+  // AuthorizeSecurityGroupIngress request: ipv6Ranges only.
+  const request = ingress([{ ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: {}, ipv6Ranges: { items: [{ cidrIpv6: '::/0' }] } }]);
+  assert.deepEqual(openRules(request, DEFAULTS.ports).map((r) => [r.cidr, r.ports]), [['::/0', [22]]]);
+  // Its response alone (a request shape we do not read): securityGroupRuleSet with cidrIpv6.
+  const response = ingress([], {
+    securityGroupRuleSet: { items: [{ groupId: 'sg-1', securityGroupRuleId: 'sgr-6', isEgress: false, ipProtocol: 'tcp', fromPort: 3389, toPort: 3389, cidrIpv6: '::/0' }] },
+  });
+  assert.deepEqual(openRules(response, DEFAULTS.ports).map((r) => [r.ruleId, r.ports]), [['sgr-6', [3389]]]);
+  // ModifySecurityGroupRules: CidrIpv6.
+  const modify = {
+    eventName: 'ModifySecurityGroupRules',
+    requestParameters: {
+      ModifySecurityGroupRulesRequest: {
+        GroupId: 'sg-9',
+        SecurityGroupRule: { SecurityGroupRuleId: 'sgr-c', SecurityGroupRule: { IpProtocol: '-1', CidrIpv6: '::/0' } },
+      },
+    },
+  };
+  assert.deepEqual(openRules(modify, DEFAULTS.ports).map((r) => [r.ruleId, r.cidr]), [['sgr-c', '::/0']]);
+  const f = detect(event(modify), DEFAULTS);
+  assert.ok(f.description.includes('::/0'), f.description);
+  // A narrower IPv6 range is not the world.
+  const narrow = ingress([{ ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipv6Ranges: { items: [{ cidrIpv6: '2001:db8::/32' }] } }]);
+  assert.deepEqual(openRules(narrow, DEFAULTS.ports), []);
+});
+
+test('the rule catalog follows the config', () => {
+  const [rule, ...more] = catalog(DEFAULTS);
+  assert.equal(more.length, 0);
+  assert.equal(rule.id, RULE_ID);
+  assert.equal(rule.severity, 'high');
+  assert.deepEqual(rule.techniques, ['T1562.007']);
+  assert.ok(rule.title && rule.description && rule.runbook);
+  assert.deepEqual(rule.response, ['notify.send']);
+  assert.ok(rule.description.includes('security-team'), rule.description);
+  assert.ok(rule.description.includes('22 (SSH)'), rule.description);
+  const quiet = catalog(readConfig('{"notify": false, "ports": [8080]}').settings)[0];
+  assert.deepEqual(quiet.response, []);
+  assert.ok(quiet.description.includes('8080') && !quiet.description.includes('SSH'), quiet.description);
+  // Every rule id a fixture expects is catalogued.
+  for (const name of fs.readdirSync(fixtures).filter((n) => n.endsWith('.json'))) {
+    const fixture = JSON.parse(fs.readFileSync(path.join(fixtures, name), 'utf8'));
+    for (const f of fixture.findings) assert.equal(f.rule_id, RULE_ID, name);
+  }
 });
 
 test('a finding: fields, resources, context', () => {

@@ -103,6 +103,38 @@ class Describe(unittest.TestCase):
         )
 
 
+class Catalog(unittest.TestCase):
+    def test_one_rule_with_techniques_runbook_and_no_response(self):
+        reset()
+        rules = app.Rules().rules()
+        self.assertEqual([r.id for r in rules], [app.RULE_ID])
+        rule = rules[0]
+        self.assertEqual(rule.severity, wit_stubs.Severity.HIGH)
+        self.assertEqual(rule.techniques, ["T1110.001", "T1110.003", "T1110.004"])
+        self.assertTrue(rule.title and rule.description and rule.runbook)
+        self.assertEqual(rule.response, [])  # describe().capabilities is empty
+        self.assertIsNone(rule.refused)
+        self.assertIn("5 failed", rule.description)
+        self.assertIn("10 minutes", rule.description)
+
+    def test_it_follows_the_config(self):
+        reset('{"threshold": 3, "window_seconds": 90, "dimensions": ["source_ip"]}')
+        description = app.Rules().rules()[0].description
+        self.assertIn("3 failed", description)
+        self.assertIn("90 seconds", description)
+        self.assertIn("from one source IP", description)
+        self.assertNotIn("for one user", description)
+
+    def test_every_rule_id_the_fixtures_raise_is_catalogued(self):
+        reset()
+        ids = {r.id for r in app.Rules().rules()}
+        for name, fixture in load_fixtures():
+            reset()
+            events = [wit_stubs.event_from_input(e) for e in fixture["events"]]
+            for finding in app.WitWorld().handle(events):
+                self.assertIn(finding.rule_id, ids, name)
+
+
 class Windows(unittest.TestCase):
     def run_events(self, events):
         return app.WitWorld().handle(events)

@@ -37,6 +37,20 @@ class Fixtures(unittest.TestCase):
         for p in d.patterns:
             self.assertIsInstance(json.loads(p), dict)
 
+    def test_catalogues_every_rule_it_raises(self):
+        HOST.config = "{}"
+        rules = app.Rules().rules()
+        ids = {r.id for r in rules}
+        for rule in rules:
+            self.assertTrue(rule.title and rule.description and rule.runbook, rule.id)
+            self.assertTrue(rule.techniques, "%s: ATT&CK technique ids, e.g. T1136.003" % rule.id)
+        for path in sorted(glob.glob(os.path.join(PLUGIN, "fixtures", "*.json"))):
+            with open(path, encoding="utf-8") as f:
+                fixture = json.load(f)
+            events = [wit_stubs.event_from_input(e) for e in fixture["events"]]
+            for finding in app.WitWorld().handle(events):
+                self.assertIn(finding.rule_id, ids, os.path.basename(path))
+
 
 if __name__ == "__main__":
     unittest.main()

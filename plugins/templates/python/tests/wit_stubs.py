@@ -1,6 +1,6 @@
 """Stand-ins for the modules componentize-py generates from the WIT (`wit_world`,
-`wit_world.imports.*`, `componentize_py_types`), so that `app.py` imports and runs under plain
-`python3`. Only what the plugins use is here; `state` is an in-memory store whose TTL clock
+`wit_world.imports.*`, `wit_world.exports` with `rules.RuleInfo`, `componentize_py_types`),
+so that `app.py` imports and runs under plain `python3`. Only what the plugins use is here; `state` is an in-memory store whose TTL clock
 the test sets, like the host's (seconds since the epoch, by event time).
 """
 
@@ -78,6 +78,18 @@ class Descriptor:
     capabilities: List[str]
     fixtures: List[str]
     self_caused_events: bool
+
+
+@dataclass
+class RuleInfo:
+    id: str
+    title: str
+    severity: Severity
+    techniques: List[str]
+    description: str
+    runbook: str
+    response: List[str]
+    refused: Optional[str] = None
 
 
 @dataclass
@@ -160,6 +172,16 @@ def install():
         pass
 
     world.WitWorld = WitWorld
+    exports = pytypes.ModuleType("wit_world.exports")
+
+    class Rules:
+        pass
+
+    exports.Rules = Rules
+    rules = pytypes.ModuleType("wit_world.exports.rules")
+    rules.RuleInfo = RuleInfo
+    exports.rules = rules
+    world.exports = exports
     imports = pytypes.ModuleType("wit_world.imports")
     wtypes = pytypes.ModuleType("wit_world.imports.types")
     for cls in (Principal, Event, Finding, Descriptor, Severity, PluginError_BadInput,
@@ -180,7 +202,8 @@ def install():
         sys.modules["wit_world.imports." + name] = module
     world.imports = imports
     sys.modules.update({"componentize_py_types": cpt, "wit_world": world,
-                        "wit_world.imports": imports})
+                        "wit_world.imports": imports, "wit_world.exports": exports,
+                        "wit_world.exports.rules": rules})
     return HOST
 
 

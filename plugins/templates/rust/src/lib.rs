@@ -1,15 +1,16 @@
 //! `{{name}}`: a trailwarden plugin. Replace the example rule (an IAM user was created) with
 //! your own; see docs/plugins.md.
 //!
-//! `descriptor()` and `detect()` are plain Rust over the SDK's types, so `cargo test` runs
-//! them natively; the last line exports them as the component's `describe` and `handle`
-//! (world `trailwarden:plugin/responder@0.2.0`, importing only what the code uses).
+//! `descriptor()`, `rules()` and `detect()` are plain Rust over the SDK's types, so `cargo
+//! test` runs them natively; the last line exports them as the component's `describe`,
+//! `rules` (the rule catalog) and `handle` (world `trailwarden:plugin/responder@0.3.0`,
+//! importing only what the code uses).
 //! A plugin that keeps state, reads its config or calls capabilities implements
 //! `trailwarden_plugin_sdk::Responder` instead (see plugins/root-usage).
 
 use trailwarden_plugin_sdk::json::str_at;
 use trailwarden_plugin_sdk::serde_json::json;
-use trailwarden_plugin_sdk::{non_empty, Descriptor, Event, Finding, Severity};
+use trailwarden_plugin_sdk::{non_empty, Descriptor, Event, Finding, Rule, Severity};
 
 /// The rule id of every finding of this plugin.
 pub const RULE_ID: &str = "custom.{{name}}";
@@ -28,6 +29,22 @@ pub fn descriptor() -> Descriptor {
         fixtures: trailwarden_plugin_sdk::fixtures!["create-user.json"],
         self_caused_events: false,
     }
+}
+
+/// The rule catalog (`trailwarden rules list` prints it): one entry per rule id `detect`
+/// can raise, with its severity, MITRE ATT&CK technique ids, a runbook line and the
+/// capabilities it calls (none here).
+pub fn rules() -> Vec<Rule> {
+    vec![Rule::new(
+        RULE_ID,
+        Severity::Low,
+        "IAM user created",
+        // Create Account: Cloud Account.
+        &["T1136.003"],
+        "A successful `iam:CreateUser`. Only reported.",
+        "Ask the creator whether the user is expected and who will use it.",
+        &[],
+    )]
 }
 
 /// The findings for one event. Check everything yourself: any event may be handed over.
@@ -68,4 +85,4 @@ pub fn detect(event: &Event) -> Vec<Finding> {
     }]
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
+trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect, rules: rules);
