@@ -34,6 +34,9 @@ pub struct Fixture {
     pub findings: Vec<serde_json::Map<String, Value>>,
     #[serde(default)]
     pub actions: Option<Vec<ExpectedAction>>,
+    /// The plugin config the fixture runs with (a JSON object); see [`run_with_config`].
+    #[serde(default)]
+    pub config: Option<serde_json::Map<String, Value>>,
 }
 
 /// A capability call a fixture expects, and the receipt to answer it with.
@@ -142,6 +145,20 @@ pub fn run_events(
     events: &[Value],
     receipts: Vec<String>,
 ) -> Result<(Vec<Finding>, Vec<Value>)> {
+    run_events_with_config(runtime, plugin, events, receipts, plugin.settings_json())
+}
+
+/// [`run_events`] with the plugin config `settings_json` (JSON object text).
+///
+/// # Errors
+/// As for [`findings_for`].
+pub fn run_events_with_config(
+    runtime: &PluginRuntime,
+    plugin: &LoadedPlugin,
+    events: &[Value],
+    receipts: Vec<String>,
+    settings_json: &str,
+) -> Result<(Vec<Finding>, Vec<Value>)> {
     let router = Router::new([plugin.patterns.as_slice()])?;
     let mut batch = Vec::new();
     for event in events {
@@ -168,14 +185,31 @@ pub fn run_events(
         receipts,
     };
     let findings = plugin
-        .handle(runtime, &batch, 0, Box::new(recorder))
+        .handle_with_config(runtime, &batch, 0, Box::new(recorder), Arc::from(settings_json))
         .map_err(|f| anyhow::anyhow!("plugin failed ({}): {}", f.kind.as_str(), f.message))?;
     let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok((findings, calls))
 }
 
-/// Runs one fixture and compares what the plugin raised with what the fixture expects.
+/// Runs one fixture and compares what the plugin raised with what the fixture expects, with
+/// the fixture's own `config` if it gives one, else the plugin's configured one.
 pub fn run(runtime: &PluginRuntime, plugin: &LoadedPlugin, fixture: &Fixture) -> FixtureOutcome {
+    run_with_config(runtime, plugin, fixture, plugin.settings_json())
+}
+
+/// Runs one fixture with its own `config` if it gives one, else with `default_config` (JSON
+/// object text). Shipped fixtures are checked with `{}` at reload: they describe the plugin's
+/// defaults, and an admin's thresholds may rightly change what they raise.
+pub fn run_with_config(
+    runtime: &PluginRuntime,
+    plugin: &LoadedPlugin,
+    fixture: &Fixture,
+    default_config: &str,
+) -> FixtureOutcome {
+    let config = match &fixture.config {
+        Some(config) => Value::Object(config.clone()).to_string(),
+        None => default_config.to_string(),
+    };
     let receipts = fixture
         .actions
         .iter()
@@ -183,7 +217,7 @@ pub fn run(runtime: &PluginRuntime, plugin: &LoadedPlugin, fixture: &Fixture) ->
         .map(|a| a.receipt.clone())
         .collect();
     let (findings, actions, mut differences) =
-        match run_events(runtime, plugin, &fixture.events, receipts) {
+        match run_events_with_config(runtime, plugin, &fixture.events, receipts, &config) {
             Ok((findings, actions)) => (
                 findings.iter().map(finding_json).collect(),
                 actions,

@@ -224,7 +224,7 @@ pub fn check_name(name: &str) -> Result<()> {
 
 /// Whether `dir` is a trailwarden checkout: it has the build scripts and the WIT.
 fn is_repo(dir: &Path) -> bool {
-    dir.join("plugins/build-plugin.sh").is_file() && dir.join("wit/0.2.0/plugin.wit").is_file()
+    dir.join("plugins/build-plugin.sh").is_file() && dir.join("wit/0.3.0/plugin.wit").is_file()
 }
 
 /// The checkout above `start` (or `start` itself).

@@ -296,12 +296,22 @@ impl LoadedPlugin {
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
     ) -> Store<HostState> {
+        self.new_store_with(runtime, clock, capabilities, self.settings_json.clone())
+    }
+
+    fn new_store_with(
+        &self,
+        runtime: &PluginRuntime,
+        clock: i64,
+        capabilities: Box<dyn CapabilityHandler>,
+        settings_json: Arc<str>,
+    ) -> Store<HostState> {
         let state = HostState::new(StoreSetup {
             plugin: self.name.clone(),
             memory_limit: usize::try_from(self.limits.memory_bytes).unwrap_or(usize::MAX),
             state: runtime.state.clone(),
             clock,
-            settings_json: self.settings_json.clone(),
+            settings_json,
             capabilities,
             max_calls_per_event: self.limits.max_calls_per_event,
         });
@@ -340,7 +350,28 @@ impl LoadedPlugin {
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
     ) -> Result<Vec<Finding>, PluginFailure> {
-        let mut store = self.new_store(runtime, clock, capabilities);
+        self.handle_with_config(runtime, events, clock, capabilities, self.settings_json.clone())
+    }
+
+    /// The plugin's config (JSON object text) as the admin gave it.
+    pub fn settings_json(&self) -> &str {
+        &self.settings_json
+    }
+
+    /// [`LoadedPlugin::handle`] with another config than the admin's (JSON object text):
+    /// shipped fixtures run with their own.
+    ///
+    /// # Errors
+    /// As for [`LoadedPlugin::handle`].
+    pub fn handle_with_config(
+        &self,
+        runtime: &PluginRuntime,
+        events: &[Event],
+        clock: i64,
+        capabilities: Box<dyn CapabilityHandler>,
+        settings_json: Arc<str>,
+    ) -> Result<Vec<Finding>, PluginFailure> {
+        let mut store = self.new_store_with(runtime, clock, capabilities, settings_json);
         let result: wasmtime::Result<Result<Vec<Finding>, (&str, String)>> = match &self.bound {
             Bound::V1(pre) => {
                 let events: Vec<v1::Event> = events.iter().map(convert::event_to_v1).collect();

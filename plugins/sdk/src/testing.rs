@@ -114,6 +114,9 @@ pub struct Fixture {
     /// The capability calls expected, in order; `None` when the fixture does not say (the
     /// calls are then not checked).
     pub actions: Option<Vec<ExpectedAction>>,
+    /// The plugin config it runs with (`config`, a JSON object); `None`: the default, `{}`
+    /// (the host also runs shipped fixtures with `{}` unless they carry one).
+    pub config: Option<Value>,
 }
 
 /// One entry of a fixture's `actions`.
@@ -128,7 +131,7 @@ pub struct ExpectedAction {
 }
 
 /// Keys a fixture file may use.
-pub const FIXTURE_KEYS: &[&str] = &["name", "events", "findings", "actions"];
+pub const FIXTURE_KEYS: &[&str] = &["name", "events", "findings", "actions", "config"];
 
 /// Keys an expected finding may use.
 pub const EXPECTED_KEYS: &[&str] = &[
@@ -189,11 +192,17 @@ pub fn parse_fixture(text: &str, path: &Path) -> Result<Fixture, String> {
                 .collect::<Result<Vec<_>, String>>()?,
         ),
     };
+    let config = match v.get("config") {
+        None => None,
+        Some(c) if c.is_object() => Some(c.clone()),
+        Some(_) => return Err("`config` must be an object".to_owned()),
+    };
     Ok(Fixture {
         name: str_at(&v, &["name"]).ok_or("`name` missing")?.to_owned(),
         events: list("events")?,
         findings: list("findings")?,
         actions,
+        config,
         path: path.to_owned(),
     })
 }
@@ -327,7 +336,10 @@ pub fn run_fixture(
     let caps = RecordingCapabilities::with_receipts(
         fixture.actions.iter().flatten().map(|a| a.receipt.clone()),
     );
-    let config = Config::current().map_err(|e| format!("config: {e}"))?;
+    let config = match &fixture.config {
+        Some(value) => Config::from_value(value.clone()).map_err(|e| format!("config: {e}"))?,
+        None => Config::current().map_err(|e| format!("config: {e}"))?,
+    };
     let produced = handle(&events, &caps, &MemoryState::new(), &config)
         .map_err(|e| format!("handle failed: {e}"))?;
     let calls = caps.calls();
