@@ -24,8 +24,13 @@ use trailwarden_plugin_sdk::{
     Severity, State,
 };
 
-/// The rule id of every finding of this plugin.
+/// Root use that changes something or signs in (high).
 pub const RULE_ID: &str = "aws.root.usage";
+
+/// Root use that only reads, or creates a service-linked role (medium): still reported, at a
+/// lower severity, and grouped with the session's other findings by the same dedup key.
+/// Panther's `AWS.Root.Activity` leaves both out; we keep them, apart.
+pub const READ_ONLY_RULE_ID: &str = "aws.root.read-only-usage";
 
 /// `invokedBy` values that still mean the root user acted in person (console credential
 /// pages call IAM through the sign-in service).
@@ -57,16 +62,32 @@ pub fn descriptor() -> Descriptor {
     }
 }
 
-/// The rule catalog: `aws.root.usage`, naming the notify target of `config`.
+/// The rule catalog: `aws.root.usage` (naming the notify target of `config`) and
+/// `aws.root.read-only-usage`.
 pub fn rules(config: &Config) -> Vec<Rule> {
-    vec![Rule::new(
+    vec![
+        Rule::new(
+            READ_ONLY_RULE_ID,
+            Severity::Medium,
+            "Root user read account data",
+            &["T1078.004", "T1087.004"],
+            "A successful read-only call (CloudTrail readOnly) or a CreateServiceLinkedRole \
+             (which the console makes as the root user browses) by the account's root user \
+             itself. Nothing changed, but root credentials in use are an incident: root \
+             access keys enumerating the account are what a thief does first. Grouped with \
+             the session's other root findings (same dedup key: account and source IP).",
+            "Ask the owner of the root credentials whether they did this; if not, reset the \
+             root password, delete its access keys and check its MFA device.",
+            &[],
+        ),
+        Rule::new(
         RULE_ID,
         Severity::High,
         "Root user used",
         &["T1078.004"],
         &format!(
             "A successful API call or console sign-in made by the account's root user itself \
-             (not by an AWS service acting for it), read-only calls included. The root user \
+             (not by an AWS service acting for it) that changes something, or signs in. The root user \
              has unrestricted access and cannot be limited by IAM policies. Console sign-ins \
              are sent to {}; other calls are only reported.",
             config.notify_target()
@@ -74,10 +95,11 @@ pub fn rules(config: &Config) -> Vec<Rule> {
         "Ask the owner of the root credentials whether they did this; if not, reset the root \
          password, delete its access keys and check its MFA device.",
         &[NOTIFY_SEND],
-    )]
+    ),
+    ]
 }
 
-/// The findings for one event (none, or one `aws.root.usage`).
+/// The findings for one event (none, or one `aws.root.usage` or `aws.root.read-only-usage`).
 pub fn detect(event: &Event) -> Vec<Finding> {
     if event.principal.r#type.as_deref() != Some("Root") {
         return Vec::new();
@@ -124,6 +146,14 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
     let region = non_empty(event.region.as_deref()).unwrap_or("an unknown region");
     let name = non_empty(event.name.as_deref()).unwrap_or("an unnamed action");
     let console_sign_in = event.name.as_deref() == Some("ConsoleLogin");
+    let read_only = !console_sign_in
+        && (event.read_only == Some(true)
+            || event.name.as_deref() == Some("CreateServiceLinkedRole"));
+    let (rule_id, severity) = if read_only {
+        (READ_ONLY_RULE_ID, Severity::Medium)
+    } else {
+        (RULE_ID, Severity::High)
+    };
     let mfa = raw
         .and_then(|r| at(r, &["additionalEventData", "MFAUsed"]))
         .and_then(trailwarden_plugin_sdk::json::boolish)
@@ -182,8 +212,8 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
         "invoked_by": event.principal.invoked_by,
     });
     Finding {
-        rule_id: RULE_ID.to_owned(),
-        severity: Severity::High,
+        rule_id: rule_id.to_owned(),
+        severity,
         title,
         description,
         resources,

@@ -126,11 +126,15 @@ fn sign_ins_notify_the_configured_target() {
 fn catalog_names_the_configured_target() {
     use trailwarden_plugin_sdk::{serde_json::json, Config};
     let rules = root_usage::rules(&Config::empty());
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].id, root_usage::RULE_ID);
-    assert_eq!(rules[0].techniques, vec!["T1078.004"]);
-    assert_eq!(rules[0].response, vec!["notify.send"]);
-    assert!(rules[0].description.contains("security-team"));
+    assert_eq!(rules.len(), 2);
+    let usage = rules.iter().find(|r| r.id == root_usage::RULE_ID).unwrap();
+    assert_eq!(usage.techniques, vec!["T1078.004"]);
+    assert_eq!(usage.response, vec!["notify.send"]);
+    assert!(usage.description.contains("security-team"));
+    let reads = rules.iter().find(|r| r.id == root_usage::READ_ONLY_RULE_ID).unwrap();
+    assert!(reads.response.is_empty(), "reads are reported, not sent");
     let config = Config::from_value(json!({"notify_target": "oncall"})).unwrap();
-    assert!(root_usage::rules(&config)[0].description.contains("oncall"));
+    assert!(root_usage::rules(&config)
+        .iter()
+        .any(|r| r.id == root_usage::RULE_ID && r.description.contains("oncall")));
 }
