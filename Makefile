@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-wasip2
 # One shared target/ for the host and the plugins (different triples never collide).
 export CARGO_TARGET_DIR := $(CURDIR)/target
 
-DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure storage-exposure identity-changes organization-guard keys-secrets
+DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure storage-exposure identity-changes organization-guard keys-secrets sigma
 TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event
 
 .PHONY: help build plugins host test demo bench fmt lint clean toolchain

@@ -1,0 +1,455 @@
+//! `sigma`: runs Sigma rules on CloudTrail events.
+//!
+//! The rules come from the plugin config, `{"rules": [{"path": "<file>", "text": "<YAML>"},
+//! ...]}` (the host fills it from `config_files = { rules = "<dir or file>" }`; a plain YAML
+//! string is accepted as an item too, and a file may hold several documents). Without a
+//! `rules` key the plugin runs the rule set shipped inside the component: SigmaHQ's AWS
+//! CloudTrail rules (`rules/sigma/cloudtrail/` at the repository root, Detection Rule License
+//! 1.1), converted to JSON at build time by `build.rs`.
+//!
+//! What is supported: field equality on dotted paths into the raw record
+//! (`requestParameters.userName`; arrays on the way are searched element by element, and a
+//! value matches an array or object when one of its scalars does), value lists, the
+//! modifiers `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`, `s`), `cased`,
+//! `exists`, `fieldref`, `cidr`, `gt`/`gte`/`lt`/`lte`, wildcards `*`/`?` with Sigma's `\`
+//! escapes, `null` (absent or null), and conditions with `and`, `or`, `not`, parentheses,
+//! `1 of`/`all of` a pattern or `them`. Plain strings match case-insensitively, `re` does
+//! not. A rule that needs anything else (another modifier, an aggregation, `near`, keyword
+//! searches, a logsource that is not AWS CloudTrail, no `id`) is refused: it is listed in the
+//! catalog with the reason (`refused`) and never runs.
+//!
+//! Findings: `rule_id` `sigma.<the Sigma rule's id>`, severity from its `level`, its title,
+//! its description plus who did what, the record's resource ARNs (else the principal's),
+//! and the rule's metadata in `context`, its author included (the Detection Rule License
+//! asks that messages based on matches name the author). No response: the plugin reports.
+//!
+//! The rules are compiled once per batch (the host instantiates the plugin for each one).
+
+pub mod condition;
+pub mod matcher;
+pub mod rule;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use trailwarden_plugin_sdk::json::resource_arns;
+use trailwarden_plugin_sdk::{
+    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
+    Responder, Rule, Severity, State,
+};
+
+use crate::rule::{Detection, Loaded, Meta};
+
+/// The prefix of every rule id: `sigma.<Sigma rule id>`.
+pub const RULE_PREFIX: &str = "sigma.";
+
+/// The config key holding the rules.
+pub const RULES_KEY: &str = "rules";
+
+/// The catalog id of the config itself when `rules` cannot be read.
+pub const CONFIG_RULE_ID: &str = "sigma.config";
+
+/// The shipped rule set, as `build.rs` converted it: `[{"path", "docs": [...]} or {"path",
+/// "error"}]`.
+pub const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/embedded.json"));
+
+/// Every CloudTrail event (the detail-types of API calls, console sign-ins, service events
+/// and console actions all end in "via CloudTrail"): Sigma rules may test any field, and
+/// several of the shipped ones name no event source.
+pub const PATTERN: &str = r#"{"detail-type":[{"suffix":"via CloudTrail"}]}"#;
+
+/// The runbook of a rule whose `falsepositives` say nothing usable.
+pub const GENERIC_RUNBOOK: &str = "Confirm with the owner of the principal that the call was \
+    intended; if not, treat its credentials as compromised and review its other recent \
+    CloudTrail activity.";
+
+/// The licence of the shipped rules, named in findings and catalog.
+pub const LICENSE: &str = "Detection Rule License 1.1";
+
+/// Name, version, the pattern (every CloudTrail event) and the fixtures.
+pub fn descriptor() -> Descriptor {
+    Descriptor {
+        name: env!("CARGO_PKG_NAME").to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        patterns: vec![PATTERN.to_owned()],
+        capabilities: Vec::new(),
+        fixtures: trailwarden_plugin_sdk::fixtures![
+            "console-login-without-mfa.json",
+            "disable-logging.json",
+            "guardduty-detector.json",
+            "imds-credentials.json",
+            "not-matching.json",
+            "root-account-usage.json",
+            "s3-bucket-versioning.json",
+        ],
+        // It only reports, but trailwarden's own responses (a login profile deleted, a
+        // trail restarted) would match some rules: they are not news.
+        self_caused_events: false,
+    }
+}
+
+/// One rule of the set, with the id its findings and catalog entry carry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub rule_id: String,
+    pub rule: Loaded,
+}
+
+/// The rules of one configuration, loaded and compiled.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub entries: Vec<Entry>,
+}
+
+impl RuleSet {
+    /// The rule set of `config`: its `rules`, else the shipped ones.
+    ///
+    /// # Errors
+    /// [`PluginError::BadInput`] when `rules` is given but is not a list.
+    pub fn from_config(config: &Config) -> Result<RuleSet, PluginError> {
+        match config.get(RULES_KEY) {
+            None => Ok(RuleSet::embedded()),
+            Some(Value::Array(items)) => {
+                let mut files = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let fallback = format!("{RULES_KEY}[{i}]");
+                    files.push(match item {
+                        Value::String(text) => (fallback, Ok(text.as_str())),
+                        Value::Object(o) => {
+                            let path = o
+                                .get("path")
+                                .and_then(Value::as_str)
+                                .filter(|p| !p.trim().is_empty())
+                                .map_or(fallback, str::to_owned);
+                            match o.get("text").and_then(Value::as_str) {
+                                Some(text) => (path, Ok(text)),
+                                None => (path, Err("the config item has no `text`".to_owned())),
+                            }
+                        }
+                        _ => (
+                            fallback,
+                            Err(
+                                "the config item is neither YAML text nor {\"path\", \"text\"}"
+                                    .to_owned(),
+                            ),
+                        ),
+                    });
+                }
+                Ok(RuleSet::from_files(files.into_iter().map(
+                    |(path, text)| {
+                        let docs = text.and_then(yaml::documents);
+                        (path, docs)
+                    },
+                )))
+            }
+            Some(_) => Err(PluginError::BadInput(format!(
+                "config `{RULES_KEY}` must be a list of {{\"path\", \"text\"}} objects or YAML \
+                 texts (leave it out for the shipped rules)"
+            ))),
+        }
+    }
+
+    /// The shipped rules (`rules/sigma/cloudtrail/*.yml`, embedded at build time).
+    pub fn embedded() -> RuleSet {
+        let files: Vec<Value> = serde_json::from_str(EMBEDDED_JSON).unwrap_or_default();
+        RuleSet::from_files(files.into_iter().map(|mut f| {
+            let path = f["path"].as_str().unwrap_or("embedded").to_owned();
+            let docs = match (f.get_mut("docs").map(Value::take), f.get("error")) {
+                (Some(Value::Array(docs)), _) => Ok(docs),
+                (_, Some(e)) => Err(e.as_str().unwrap_or("not YAML").to_owned()),
+                _ => Err("no documents".to_owned()),
+            };
+            (path, docs)
+        }))
+    }
+
+    /// Rule files by path and YAML text.
+    pub fn from_texts<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> RuleSet {
+        RuleSet::from_files(
+            files
+                .into_iter()
+                .map(|(path, text)| (path.to_owned(), yaml::documents(text))),
+        )
+    }
+
+    /// Rule files by path and documents (or why they could not be read). Every document
+    /// becomes an entry, refused or not; an unreadable file one refused entry.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, Result<Vec<Value>, String>)>,
+    ) -> RuleSet {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (path, docs) in files {
+            let docs = match docs {
+                Ok(docs) if docs.is_empty() => Err("the file holds no YAML document".to_owned()),
+                other => other,
+            };
+            let docs = match docs {
+                Ok(docs) => docs,
+                Err(reason) => {
+                    entries.push(Entry {
+                        rule_id: format!("{RULE_PREFIX}unreadable.{path}"),
+                        rule: Loaded {
+                            meta: Meta {
+                                title: path.clone(),
+                                source: path.clone(),
+                                ..Meta::default()
+                            },
+                            detection: Err(reason),
+                        },
+                    });
+                    continue;
+                }
+            };
+            let several = docs.len() > 1;
+            for (i, doc) in docs.iter().enumerate() {
+                let source = if several {
+                    format!("{path}#{}", i + 1)
+                } else {
+                    path.clone()
+                };
+                let mut rule = rule::load(doc, &source);
+                let rule_id = if rule.meta.id.is_empty() {
+                    format!("{RULE_PREFIX}unidentified.{source}")
+                } else if let Some(first) = seen.get(&rule.meta.id) {
+                    if rule.detection.is_ok() {
+                        rule.detection = Err(format!("its id is already used by {first}"));
+                    }
+                    format!("{RULE_PREFIX}{}.duplicate.{source}", rule.meta.id)
+                } else {
+                    seen.insert(rule.meta.id.clone(), source.clone());
+                    format!("{RULE_PREFIX}{}", rule.meta.id)
+                };
+                entries.push(Entry { rule_id, rule });
+            }
+        }
+        RuleSet { entries }
+    }
+
+    /// The rules that run, with their detection.
+    pub fn loaded(&self) -> impl Iterator<Item = (&Entry, &Detection)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.rule.detection.as_ref().ok().map(|d| (e, d)))
+    }
+
+    /// The refused rules, with the reason.
+    pub fn refused(&self) -> impl Iterator<Item = (&Entry, &str)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.rule.detection.as_ref().err().map(|r| (e, r.as_str())))
+    }
+
+    /// The findings for one event: one per rule that matches its record (none when `raw`
+    /// is not a JSON object).
+    pub fn detect(&self, event: &Event) -> Vec<Finding> {
+        let Some(record) = event.raw_json() else {
+            return Vec::new();
+        };
+        self.detect_record(event, &record)
+    }
+
+    /// [`RuleSet::detect`] with the record already parsed.
+    pub fn detect_record(&self, event: &Event, record: &Value) -> Vec<Finding> {
+        self.run(event, record, true)
+    }
+
+    /// [`RuleSet::detect_record`] without the quick `eventSource` pre-check: every rule's
+    /// condition is evaluated (the tests check that both agree).
+    pub fn detect_record_exhaustive(&self, event: &Event, record: &Value) -> Vec<Finding> {
+        self.run(event, record, false)
+    }
+
+    fn run(&self, event: &Event, record: &Value, precheck: bool) -> Vec<Finding> {
+        // The event source, folded as the rules' plain values are, for the quick pre-check
+        // of rules that name theirs (`Detection::sources`).
+        let mut found = Vec::new();
+        if precheck {
+            matcher::resolve(record, rule::SOURCE_FIELD, &mut found);
+        }
+        let mut sources: Vec<String> = Vec::new();
+        for v in found {
+            matcher::any_scalar(v, &mut |t| {
+                sources.push(t.to_lowercase());
+                false
+            });
+        }
+        self.loaded()
+            .filter(|(_, d)| {
+                !precheck
+                    || d.sources
+                        .as_ref()
+                        .is_none_or(|wanted| sources.iter().any(|s| wanted.contains(s)))
+            })
+            .filter(|(_, d)| d.matches(record))
+            .map(|(entry, d)| finding(entry, d, event, record))
+            .collect()
+    }
+
+    /// The catalog: one rule per entry, refused ones with their reason.
+    pub fn catalog(&self) -> Vec<Rule> {
+        self.entries.iter().map(catalog_rule).collect()
+    }
+}
+
+fn catalog_rule(entry: &Entry) -> Rule {
+    let meta = &entry.rule.meta;
+    let title = non_empty(Some(&meta.title)).unwrap_or(&meta.source);
+    let description = match non_empty(Some(&meta.description)) {
+        Some(d) => d.to_owned(),
+        None => format!("Sigma rule {title} ({}).", meta.source),
+    };
+    let author = match non_empty(Some(&meta.author)) {
+        Some(a) => format!(" Sigma rule by {a}, {LICENSE}."),
+        None => String::new(),
+    };
+    Rule {
+        id: entry.rule_id.clone(),
+        title: title.to_owned(),
+        severity: meta.severity().unwrap_or(Severity::Medium),
+        techniques: meta.techniques.clone(),
+        description: format!("{description}{author}"),
+        runbook: runbook(meta),
+        response: Vec::new(),
+        refused: entry.rule.detection.as_ref().err().cloned(),
+    }
+}
+
+/// The first thing to check: the rule's own false positives, else [`GENERIC_RUNBOOK`].
+pub fn runbook(meta: &Meta) -> String {
+    let known: Vec<&str> = meta
+        .falsepositives
+        .iter()
+        .map(|f| f.trim().trim_end_matches('.'))
+        .filter(|f| {
+            !matches!(
+                f.to_ascii_lowercase().as_str(),
+                "" | "unknown" | "unlikely" | "none" | "n/a" | "none known"
+            )
+        })
+        .collect();
+    if known.is_empty() {
+        return GENERIC_RUNBOOK.to_owned();
+    }
+    format!(
+        "Rule out the known false positive{}: {}. Otherwise: {}",
+        if known.len() == 1 { "" } else { "s" },
+        known.join("; "),
+        GENERIC_RUNBOOK
+    )
+}
+
+fn finding(entry: &Entry, detection: &Detection, event: &Event, record: &Value) -> Finding {
+    let meta = &entry.rule.meta;
+    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let region = non_empty(event.region.as_deref()).unwrap_or("an unknown region");
+    let name = non_empty(event.name.as_deref()).unwrap_or("an unnamed action");
+    let action = match event.service() {
+        Some(service) => format!("{service}:{name}"),
+        None => name.to_owned(),
+    };
+    let outcome = match non_empty(event.error_code.as_deref()) {
+        Some(code) => format!(" (failed: {code})"),
+        None => String::new(),
+    };
+    let author = non_empty(Some(&meta.author)).unwrap_or("an unnamed author");
+    let mut description = String::new();
+    if !meta.description.is_empty() {
+        description.push_str(&meta.description);
+        description.push(' ');
+    }
+    description.push_str(&format!(
+        "Matched: {} called {action}{outcome} in account {account} ({region}) {}. Sigma rule {} \
+         by {author} ({LICENSE}).",
+        capitalize(&event.actor()),
+        event.origin(),
+        meta.id,
+    ));
+
+    let mut resources = resource_arns(record);
+    if resources.is_empty() {
+        resources.extend(non_empty(event.principal.arn.as_deref()).map(str::to_owned));
+    }
+    let who = non_empty(event.principal.arn.as_deref())
+        .or(non_empty(event.principal.user_name.as_deref()))
+        .or(non_empty(event.source_ip.as_deref()))
+        .unwrap_or("unknown");
+    let matched: Vec<&String> = detection
+        .names
+        .iter()
+        .zip(&detection.searches)
+        .filter(|(_, s)| s.matches(record))
+        .map(|(n, _)| n)
+        .collect();
+    let context = json!({
+        "sigma_id": meta.id,
+        "title": meta.title,
+        "level": meta.level,
+        "status": meta.status,
+        "tags": meta.tags,
+        "author": meta.author,
+        "references": meta.references,
+        "license": LICENSE,
+        "rule_file": meta.source,
+        "matched_searches": matched,
+        "event_source": event.source,
+        "event_name": event.name,
+        "account": account,
+        "region": event.region,
+        "source_ip": event.source_ip,
+        "user_agent": event.user_agent,
+        "error_code": event.error_code,
+    });
+    Finding {
+        rule_id: entry.rule_id.clone(),
+        severity: meta.severity().unwrap_or(Severity::Medium),
+        title: meta.title.clone(),
+        description,
+        resources,
+        dedup_key: format!("{}:{account}:{who}", entry.rule_id),
+        event_id: event.id.clone(),
+        context: context.to_string(),
+    }
+}
+
+/// The plugin: the configured (or shipped) Sigma rules over each event; no response.
+pub struct Sigma;
+
+impl Responder for Sigma {
+    const CAPABILITIES: &'static [&'static str] = &[];
+
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn rules(config: &Config) -> Vec<Rule> {
+        match RuleSet::from_config(config) {
+            Ok(set) => set.catalog(),
+            Err(e) => vec![Rule {
+                id: CONFIG_RULE_ID.to_owned(),
+                title: "Sigma rules from the plugin config".to_owned(),
+                severity: Severity::Medium,
+                techniques: Vec::new(),
+                description: "The Sigma rules named in the plugin config.".to_owned(),
+                runbook: GENERIC_RUNBOOK.to_owned(),
+                response: Vec::new(),
+                refused: Some(e.to_string()),
+            }],
+        }
+    }
+
+    fn handle(
+        events: &[Event],
+        _caps: &dyn Capabilities,
+        _state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        let set = RuleSet::from_config(config)?;
+        Ok(trailwarden_plugin_sdk::detect_each(events, |e| {
+            set.detect(e)
+        }))
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(Sigma);
