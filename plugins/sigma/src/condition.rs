@@ -204,7 +204,13 @@ impl Parser<'_> {
                     ));
                 }
                 let (what, indices) = match self.next() {
-                    Some(Token::Them) => ("them".to_owned(), (0..self.names.len()).collect()),
+                    // Every search but those whose name starts with `_` (Sigma spec 1.0.4).
+                    Some(Token::Them) => (
+                        "them".to_owned(),
+                        (0..self.names.len())
+                            .filter(|&i| !self.names[i].starts_with('_'))
+                            .collect(),
+                    ),
                     Some(Token::Word(pattern)) => {
                         let w = Wildcard::new(&pattern, false);
                         let found: Vec<usize> = (0..self.names.len())
@@ -219,7 +225,6 @@ impl Parser<'_> {
                         )
                     }
                 };
-                let indices: Vec<usize> = indices;
                 if indices.is_empty() {
                     return Err(format!("`{what}` in the condition names no search"));
                 }
@@ -284,6 +289,18 @@ mod tests {
         assert_eq!(
             parse("all of them", &n).unwrap(),
             Expr::And(vec![Expr::Search(0), Expr::Search(1), Expr::Search(2)])
+        );
+        let underscored = names(&["a", "_helper", "b"]);
+        assert_eq!(
+            parse("1 of them", &underscored).unwrap(),
+            Expr::Or(vec![Expr::Search(0), Expr::Search(2)])
+        );
+        assert_eq!(
+            parse("1 of them or _helper", &underscored).unwrap(),
+            Expr::Or(vec![
+                Expr::Or(vec![Expr::Search(0), Expr::Search(2)]),
+                Expr::Search(1)
+            ])
         );
         assert_eq!(
             parse("1 of selection", &n).unwrap(),

@@ -39,7 +39,7 @@ use trailwarden_plugin_sdk::{
     Responder, Rule, Severity, State,
 };
 
-use crate::rule::{Detection, Loaded, Meta};
+use crate::rule::{Detection, Info, Loaded, Meta};
 
 /// The prefix of every rule id: `sigma.<Sigma rule id>`.
 pub const RULE_PREFIX: &str = "sigma.";
@@ -50,9 +50,10 @@ pub const RULES_KEY: &str = "rules";
 /// The catalog id of the config itself when `rules` cannot be read.
 pub const CONFIG_RULE_ID: &str = "sigma.config";
 
-/// The shipped rule set, as `build.rs` converted it: `[{"path", "docs": [...]} or {"path",
-/// "error"}]`.
-pub const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/embedded.json"));
+/// The shipped rule set, as `build.rs` converted it.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
 
 /// Every CloudTrail event (the detail-types of API calls, console sign-ins, service events
 /// and console actions all end in "via CloudTrail"): Sigma rules may test any field, and
@@ -89,6 +90,43 @@ pub fn descriptor() -> Descriptor {
     }
 }
 
+/// A rule document: whole, or (the shipped rules) without its info keys, which are kept as
+/// JSON text until needed.
+enum Doc {
+    Whole(Value),
+    Split(Value, &'static str),
+}
+
+/// One item of the config's `rules`: a name and its documents, or why there are none.
+/// Items are `{"path", "text"}` (YAML text, as the host reads `config_files`), a plain YAML
+/// string, or `{"path", "docs": [...]}` with the documents already as JSON (no YAML to parse
+/// per batch).
+fn config_item(i: usize, item: &Value) -> (String, Result<Vec<Value>, String>) {
+    let fallback = format!("{RULES_KEY}[{i}]");
+    match item {
+        Value::String(text) => (fallback, yaml::documents(text)),
+        Value::Object(o) => {
+            let path = o
+                .get("path")
+                .and_then(Value::as_str)
+                .filter(|p| !p.trim().is_empty())
+                .map_or(fallback, str::to_owned);
+            let docs = match (o.get("text"), o.get("docs")) {
+                (Some(Value::String(text)), _) => yaml::documents(text),
+                (_, Some(Value::Array(docs))) => Ok(docs.clone()),
+                _ => {
+                    Err("the config item has neither `text` (YAML) nor `docs` (a list)".to_owned())
+                }
+            };
+            (path, docs)
+        }
+        _ => (
+            fallback,
+            Err("the config item is neither YAML text nor an object".to_owned()),
+        ),
+    }
+}
+
 /// One rule of the set, with the id its findings and catalog entry carry.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -110,57 +148,33 @@ impl RuleSet {
     pub fn from_config(config: &Config) -> Result<RuleSet, PluginError> {
         match config.get(RULES_KEY) {
             None => Ok(RuleSet::embedded()),
-            Some(Value::Array(items)) => {
-                let mut files = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    let fallback = format!("{RULES_KEY}[{i}]");
-                    files.push(match item {
-                        Value::String(text) => (fallback, Ok(text.as_str())),
-                        Value::Object(o) => {
-                            let path = o
-                                .get("path")
-                                .and_then(Value::as_str)
-                                .filter(|p| !p.trim().is_empty())
-                                .map_or(fallback, str::to_owned);
-                            match o.get("text").and_then(Value::as_str) {
-                                Some(text) => (path, Ok(text)),
-                                None => (path, Err("the config item has no `text`".to_owned())),
-                            }
-                        }
-                        _ => (
-                            fallback,
-                            Err(
-                                "the config item is neither YAML text nor {\"path\", \"text\"}"
-                                    .to_owned(),
-                            ),
-                        ),
-                    });
-                }
-                Ok(RuleSet::from_files(files.into_iter().map(
-                    |(path, text)| {
-                        let docs = text.and_then(yaml::documents);
-                        (path, docs)
-                    },
-                )))
-            }
+            Some(Value::Array(items)) => Ok(RuleSet::from_files(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| config_item(i, item)),
+            )),
             Some(_) => Err(PluginError::BadInput(format!(
-                "config `{RULES_KEY}` must be a list of {{\"path\", \"text\"}} objects or YAML \
-                 texts (leave it out for the shipped rules)"
+                "config `{RULES_KEY}` must be a list of {{\"path\", \"text\"}} objects (or YAML \
+                 texts, or {{\"path\", \"docs\"}}); leave it out for the shipped rules"
             ))),
         }
     }
 
     /// The shipped rules (`rules/sigma/cloudtrail/*.yml`, embedded at build time).
     pub fn embedded() -> RuleSet {
-        let files: Vec<Value> = serde_json::from_str(EMBEDDED_JSON).unwrap_or_default();
-        RuleSet::from_files(files.into_iter().map(|mut f| {
-            let path = f["path"].as_str().unwrap_or("embedded").to_owned();
-            let docs = match (f.get_mut("docs").map(Value::take), f.get("error")) {
-                (Some(Value::Array(docs)), _) => Ok(docs),
-                (_, Some(e)) => Err(e.as_str().unwrap_or("not YAML").to_owned()),
-                _ => Err("no documents".to_owned()),
+        RuleSet::from_docs(embedded::FILES.iter().map(|(path, docs)| {
+            let docs = match docs {
+                Ok(docs) => Ok(docs
+                    .iter()
+                    .map(|(rule, info)| {
+                        let rule = serde_json::from_str(rule).unwrap_or(Value::Null);
+                        Doc::Split(rule, info)
+                    })
+                    .collect()),
+                Err(e) => Err((*e).to_owned()),
             };
-            (path, docs)
+            ((*path).to_owned(), docs)
         }))
     }
 
@@ -178,6 +192,14 @@ impl RuleSet {
     pub fn from_files(
         files: impl IntoIterator<Item = (String, Result<Vec<Value>, String>)>,
     ) -> RuleSet {
+        RuleSet::from_docs(
+            files
+                .into_iter()
+                .map(|(path, docs)| (path, docs.map(|d| d.into_iter().map(Doc::Whole).collect()))),
+        )
+    }
+
+    fn from_docs(files: impl IntoIterator<Item = (String, Result<Vec<Doc>, String>)>) -> RuleSet {
         let mut entries: Vec<Entry> = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (path, docs) in files {
@@ -209,7 +231,10 @@ impl RuleSet {
                 } else {
                     path.clone()
                 };
-                let mut rule = rule::load(doc, &source);
+                let mut rule = match doc {
+                    Doc::Whole(doc) => rule::load(doc, &source),
+                    Doc::Split(doc, info) => rule::load_split(doc, info, &source),
+                };
                 let rule_id = if rule.meta.id.is_empty() {
                     format!("{RULE_PREFIX}unidentified.{source}")
                 } else if let Some(first) = seen.get(&rule.meta.id) {
@@ -295,12 +320,13 @@ impl RuleSet {
 
 fn catalog_rule(entry: &Entry) -> Rule {
     let meta = &entry.rule.meta;
+    let info = meta.info.get();
     let title = non_empty(Some(&meta.title)).unwrap_or(&meta.source);
-    let description = match non_empty(Some(&meta.description)) {
+    let description = match non_empty(Some(&info.description)) {
         Some(d) => d.to_owned(),
         None => format!("Sigma rule {title} ({}).", meta.source),
     };
-    let author = match non_empty(Some(&meta.author)) {
+    let author = match non_empty(Some(&info.author)) {
         Some(a) => format!(" Sigma rule by {a}, {LICENSE}."),
         None => String::new(),
     };
@@ -308,17 +334,17 @@ fn catalog_rule(entry: &Entry) -> Rule {
         id: entry.rule_id.clone(),
         title: title.to_owned(),
         severity: meta.severity().unwrap_or(Severity::Medium),
-        techniques: meta.techniques.clone(),
+        techniques: info.techniques.clone(),
         description: format!("{description}{author}"),
-        runbook: runbook(meta),
+        runbook: runbook(info),
         response: Vec::new(),
         refused: entry.rule.detection.as_ref().err().cloned(),
     }
 }
 
 /// The first thing to check: the rule's own false positives, else [`GENERIC_RUNBOOK`].
-pub fn runbook(meta: &Meta) -> String {
-    let known: Vec<&str> = meta
+pub fn runbook(info: &Info) -> String {
+    let known: Vec<&str> = info
         .falsepositives
         .iter()
         .map(|f| f.trim().trim_end_matches('.'))
@@ -353,10 +379,11 @@ fn finding(entry: &Entry, detection: &Detection, event: &Event, record: &Value) 
         Some(code) => format!(" (failed: {code})"),
         None => String::new(),
     };
-    let author = non_empty(Some(&meta.author)).unwrap_or("an unnamed author");
+    let info = meta.info.get();
+    let author = non_empty(Some(&info.author)).unwrap_or("an unnamed author");
     let mut description = String::new();
-    if !meta.description.is_empty() {
-        description.push_str(&meta.description);
+    if !info.description.is_empty() {
+        description.push_str(&info.description);
         description.push(' ');
     }
     description.push_str(&format!(
@@ -387,9 +414,9 @@ fn finding(entry: &Entry, detection: &Detection, event: &Event, record: &Value) 
         "title": meta.title,
         "level": meta.level,
         "status": meta.status,
-        "tags": meta.tags,
-        "author": meta.author,
-        "references": meta.references,
+        "tags": info.tags,
+        "author": info.author,
+        "references": info.references,
         "license": LICENSE,
         "rule_file": meta.source,
         "matched_searches": matched,

@@ -193,6 +193,39 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
+/// The longest run of plain characters that every match of the regular expression
+/// `pattern` contains, for patterns simple enough to tell: no groups, alternation, classes,
+/// escapes or repetition counts (`()|[]{}\\` absent), so that the pattern is a sequence of
+/// characters, `.`, anchors, each perhaps followed by `*`, `+` or `?`. A character followed
+/// by `*` or `?` may be absent and ends a run; one followed by `+` is present and ends it.
+/// `None` when the pattern is not that simple or has no run of two characters or more.
+pub fn required_literal(pattern: &str) -> Option<String> {
+    if pattern.contains(['(', ')', '|', '[', ']', '{', '}', '\\']) {
+        return None;
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut best = String::new();
+    let mut run = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
+        let plain = !matches!(c, '.' | '^' | '$' | '*' | '+' | '?');
+        if plain && !matches!(next, Some('*' | '?')) {
+            run.push(c);
+            if next != Some('+') {
+                continue;
+            }
+        }
+        if run.chars().count() > best.chars().count() {
+            best = std::mem::take(&mut run);
+        }
+        run.clear();
+    }
+    if run.chars().count() > best.chars().count() {
+        best = run;
+    }
+    (best.chars().count() >= 2).then_some(best)
+}
+
 /// An IPv4 or IPv6 network (`cidr` modifier).
 #[derive(Debug, Clone)]
 pub struct Cidr {
@@ -263,7 +296,9 @@ pub enum ValueMatcher {
     /// `null`: the field is absent or null.
     Null,
     Wildcard(Wildcard),
-    Regex(regex_lite::Regex),
+    /// With a text every match contains, when [`required_literal`] finds one: looking
+    /// for it first is much cheaper than running the regular expression.
+    Regex(regex_lite::Regex, Option<String>),
     Cidr(Cidr),
     Number(Compare, f64),
 }
@@ -274,7 +309,9 @@ impl ValueMatcher {
         match self {
             ValueMatcher::Null => false,
             ValueMatcher::Wildcard(w) => w.is_match(text),
-            ValueMatcher::Regex(r) => r.is_match(text),
+            ValueMatcher::Regex(r, literal) => {
+                literal.as_ref().is_none_or(|l| text.contains(l.as_str())) && r.is_match(text)
+            }
             ValueMatcher::Cidr(c) => c.contains(text),
             ValueMatcher::Number(cmp, value) => text
                 .trim()
@@ -370,6 +407,47 @@ mod tests {
             Some("a*b")
         );
         assert_eq!(Wildcard::new("A*b", true).literal(), None);
+    }
+
+    #[test]
+    fn literals_every_match_contains() {
+        let lit = |p: &str| required_literal(p);
+        assert_eq!(
+            lit(".+:assumed-role/aws:.+").as_deref(),
+            Some(":assumed-role/aws:")
+        );
+        assert_eq!(lit("^arn:aws:iam::").as_deref(), Some("arn:aws:iam::"));
+        assert_eq!(lit("abcx*yz").as_deref(), Some("abc"), "x may be absent");
+        assert_eq!(lit("ab?cdef").as_deref(), Some("cdef"));
+        assert_eq!(
+            lit("ab+cdef").as_deref(),
+            Some("cdef"),
+            "a run ends at a repeated b"
+        );
+        assert_eq!(
+            lit("abc+d").as_deref(),
+            Some("abc"),
+            "the repeated c is there once"
+        );
+        assert_eq!(lit("a.b"), None);
+        assert_eq!(lit("(admin|root)-user"), None);
+        assert_eq!(lit("\\d+-backup"), None);
+        assert_eq!(lit("[a-z]+prod"), None);
+        assert_eq!(lit("x{2}yz"), None);
+        // The pre-check never turns a match into a miss.
+        for (p, t) in [
+            (
+                ".+:assumed-role/aws:.+",
+                "arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1",
+            ),
+            ("abcx*yz", "abcyz"),
+            ("abc+def", "abcccdef"),
+            ("ab?cdef", "acdef"),
+        ] {
+            let r = regex_lite::Regex::new(p).unwrap();
+            assert!(r.is_match(t));
+            assert!(t.contains(lit(p).unwrap().as_str()), "{p} on {t}");
+        }
     }
 
     #[test]

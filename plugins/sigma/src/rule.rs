@@ -1,6 +1,8 @@
 //! One Sigma rule: its metadata, and its detection compiled into searches and a condition,
 //! or the reason it cannot be run here.
 
+use std::cell::OnceCell;
+
 use serde_json::Value;
 use trailwarden_plugin_sdk::Severity;
 
@@ -13,19 +15,93 @@ pub struct Meta {
     /// The rule's `id` (a UUID); empty when it has none.
     pub id: String,
     pub title: String,
-    /// `description`, its whitespace collapsed.
-    pub description: String,
     /// `level` as written (`informational`, `low`, `medium`, `high`, `critical`).
     pub level: String,
     pub status: String,
+    /// The file it came from, and the document's index when the file holds several.
+    pub source: String,
+    /// The rest, which only findings and the catalog need.
+    pub info: LazyInfo,
+}
+
+/// The part of a rule's metadata that matching never needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Info {
+    /// `description`, its whitespace collapsed.
+    pub description: String,
     pub tags: Vec<String>,
     /// ATT&CK technique ids from the `attack.tNNNN[.NNN]` tags, upper-cased (`T1562.008`).
     pub techniques: Vec<String>,
     pub author: String,
     pub references: Vec<String>,
     pub falsepositives: Vec<String>,
-    /// The file it came from, and the document's index when the file holds several.
-    pub source: String,
+}
+
+/// The keys of a rule that make its [`Info`]; `build.rs` keeps them apart for the shipped
+/// rules, as JSON read only when a finding or the catalog needs them.
+pub const INFO_KEYS: &[&str] = &[
+    "description",
+    "references",
+    "author",
+    "tags",
+    "falsepositives",
+];
+
+impl Info {
+    /// From a rule document (or the part of it holding [`INFO_KEYS`]).
+    pub fn from_doc(doc: &Value) -> Info {
+        let tags = texts(doc.get("tags"));
+        let mut techniques = Vec::new();
+        for t in tags.iter().filter_map(|t| technique(t)) {
+            if !techniques.contains(&t) {
+                techniques.push(t);
+            }
+        }
+        Info {
+            description: text(doc, "description")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            tags,
+            techniques,
+            author: text(doc, "author").trim().to_owned(),
+            references: texts(doc.get("references")),
+            falsepositives: texts(doc.get("falsepositives"))
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// An [`Info`], possibly still as JSON text (the shipped rules), read on first use.
+#[derive(Debug, Clone, Default)]
+pub struct LazyInfo {
+    json: &'static str,
+    cell: OnceCell<Info>,
+}
+
+impl LazyInfo {
+    pub fn ready(info: Info) -> LazyInfo {
+        LazyInfo {
+            json: "",
+            cell: OnceCell::from(info),
+        }
+    }
+
+    /// From the JSON object text of a rule's [`INFO_KEYS`].
+    pub fn json(text: &'static str) -> LazyInfo {
+        LazyInfo {
+            json: text,
+            cell: OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> &Info {
+        self.cell
+            .get_or_init(|| Info::from_doc(&serde_json::from_str(self.json).unwrap_or(Value::Null)))
+    }
 }
 
 impl Meta {
@@ -276,32 +352,22 @@ pub fn technique(tag: &str) -> Option<String> {
 
 /// Loads one YAML document of a rule file (`source` names it in refusals).
 pub fn load(doc: &Value, source: &str) -> Loaded {
-    let tags = texts(doc.get("tags"));
-    let mut techniques = Vec::new();
-    for t in tags.iter().filter_map(|t| technique(t)) {
-        if !techniques.contains(&t) {
-            techniques.push(t);
-        }
-    }
+    load_with(doc, source, LazyInfo::ready(Info::from_doc(doc)))
+}
+
+/// Loads a rule whose [`INFO_KEYS`] were taken out of `doc` into `info` (JSON text).
+pub fn load_split(doc: &Value, info: &'static str, source: &str) -> Loaded {
+    load_with(doc, source, LazyInfo::json(info))
+}
+
+fn load_with(doc: &Value, source: &str, info: LazyInfo) -> Loaded {
     let meta = Meta {
         id: text(doc, "id").trim().to_owned(),
         title: text(doc, "title").trim().to_owned(),
-        description: text(doc, "description")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
         level: text(doc, "level").trim().to_owned(),
         status: text(doc, "status").trim().to_owned(),
-        tags,
-        techniques,
-        author: text(doc, "author").trim().to_owned(),
-        references: texts(doc.get("references")),
-        falsepositives: texts(doc.get("falsepositives"))
-            .into_iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
         source: source.to_owned(),
+        info,
     };
     let detection = check(doc, &meta).and_then(|()| compile(doc));
     Loaded { meta, detection }
@@ -541,15 +607,19 @@ fn compile_value(
         Some("endswith") => ValueMatcher::Wildcard(Wildcard::with_stars(&text, true, false, fold)),
         Some("re") => {
             let pattern = if re_flags.is_empty() {
-                text
+                text.clone()
             } else {
                 format!("(?{re_flags}){text}")
             };
-            ValueMatcher::Regex(
-                regex_lite::Regex::new(&pattern).map_err(|e| {
-                    format!("`{pattern}` is not a supported regular expression: {e}")
-                })?,
-            )
+            let regex = regex_lite::Regex::new(&pattern)
+                .map_err(|e| format!("`{pattern}` is not a supported regular expression: {e}"))?;
+            // `i` makes the literal case-insensitive: no pre-check then.
+            let literal = if re_flags.contains('i') {
+                None
+            } else {
+                matcher::required_literal(&text)
+            };
+            ValueMatcher::Regex(regex, literal)
         }
         Some("cidr") => ValueMatcher::Cidr(Cidr::parse(&text)?),
         Some(cmp @ ("gt" | "gte" | "lt" | "lte")) => {
