@@ -2,10 +2,11 @@
 //!
 //! The rules come from the plugin config, `{"rules": [{"path": "<file>", "text": "<YAML>"},
 //! ...]}` (the host fills it from `config_files = { rules = "<dir or file>" }`; a plain YAML
-//! string is accepted as an item too, and a file may hold several documents). Without a
-//! `rules` key the plugin runs the rule set shipped inside the component: SigmaHQ's AWS
-//! CloudTrail rules (`rules/sigma/cloudtrail/` at the repository root, Detection Rule License
-//! 1.1), converted to JSON at build time by `build.rs`.
+//! string is accepted as an item too, or `{"path", "docs": [...]}` with the documents already
+//! as JSON, and a file may hold several documents). Without a `rules` key the plugin runs
+//! the rule set shipped inside the component: SigmaHQ's AWS CloudTrail rules
+//! (`rules/sigma/cloudtrail/` at the repository root, Detection Rule License 1.1), converted
+//! to JSON at build time by `build.rs`. Configured rules replace the shipped ones.
 //!
 //! What is supported: field equality on dotted paths into the raw record
 //! (`requestParameters.userName`; arrays on the way are searched element by element, and a
@@ -13,17 +14,22 @@
 //! modifiers `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`, `s`), `cased`,
 //! `exists`, `fieldref`, `cidr`, `gt`/`gte`/`lt`/`lte`, wildcards `*`/`?` with Sigma's `\`
 //! escapes, `null` (absent or null), and conditions with `and`, `or`, `not`, parentheses,
-//! `1 of`/`all of` a pattern or `them`. Plain strings match case-insensitively, `re` does
-//! not. A rule that needs anything else (another modifier, an aggregation, `near`, keyword
-//! searches, a logsource that is not AWS CloudTrail, no `id`) is refused: it is listed in the
-//! catalog with the reason (`refused`) and never runs.
+//! `1 of`/`all of` a pattern or `them` (every search not named `_...`), or a list of
+//! conditions (one must hold). Plain strings match case-insensitively, `re` does not. A rule
+//! that needs anything else (another modifier, an aggregation, `near`, `timeframe`, keyword
+//! searches, a logsource that is not AWS CloudTrail, no `id`, a correlation or collection) is
+//! refused: it is listed in the catalog with the reason (`refused`) and never runs.
 //!
 //! Findings: `rule_id` `sigma.<the Sigma rule's id>`, severity from its `level`, its title,
 //! its description plus who did what, the record's resource ARNs (else the principal's),
 //! and the rule's metadata in `context`, its author included (the Detection Rule License
 //! asks that messages based on matches name the author). No response: the plugin reports.
 //!
-//! The rules are compiled once per batch (the host instantiates the plugin for each one).
+//! The rules are compiled once per batch (the host instantiates the plugin for each one), so
+//! compiling is kept cheap: the shipped rules come as JSON, and what only findings and the
+//! catalog read (description, references, ...) is parsed on first use. Matching skips the
+//! rules whose condition names an `eventSource` other than the event's, and a regular
+//! expression runs only when the text holds the literal every match needs.
 
 pub mod condition;
 pub mod matcher;
