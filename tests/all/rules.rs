@@ -182,3 +182,113 @@ fn a_component_without_a_catalog_is_named_not_dropped() {
         "{stderr}"
     );
 }
+
+/// Sigma rules an admin gives through `config_files`: a supported one raises findings with
+/// the rule's id, title, level and tags; an unsupported one is listed as refused, with why.
+#[test]
+fn sigma_rules_from_config_files_load_or_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("sigma");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("good.yml"),
+        "title: Trail logging stopped by anyone\n\
+         id: 11111111-2222-3333-4444-555555555555\n\
+         level: high\n\
+         tags:\n  - attack.t1562.008\n\
+         logsource:\n  product: aws\n  service: cloudtrail\n\
+         detection:\n  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName|startswith: 'stopl'\n  condition: selection\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("counting.yml"),
+        "title: Many sign-ins\n\
+         id: 66666666-7777-8888-9999-000000000000\n\
+         level: low\n\
+         logsource:\n  product: aws\n  service: cloudtrail\n\
+         detection:\n  selection:\n    eventName: ConsoleLogin\n  condition: selection | count() > 10\n",
+    )
+    .unwrap();
+    let config = dir.path().join("trailwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audit]\ndatabase = \"{}\"\n[engine]\ncache_dir = \"{}\"\n\
+             [[plugins]]\npath = \"{}\"\nname = \"sigma\"\nconfig_files = {{ rules = \"sigma\" }}\n",
+            dir.path().join("audit.db").display(),
+            dir.path().join("cache").display(),
+            crate::support::plugin("sigma").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let out = trailwarden(&["rules", "list", "--config", config, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "only the configured rules replace the shipped set: {rows:?}"
+    );
+    let good = rows
+        .iter()
+        .find(|r| r["id"] == "sigma.11111111-2222-3333-4444-555555555555")
+        .unwrap();
+    assert_eq!(good["status"], "active");
+    assert_eq!(good["severity"], "high");
+    assert_eq!(good["technique"], "T1562.008");
+    let counting = rows
+        .iter()
+        .find(|r| r["id"] == "sigma.66666666-7777-8888-9999-000000000000")
+        .unwrap();
+    assert_eq!(counting["status"], "refused");
+    let reason = counting["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("count"),
+        "the reason names the aggregation: {reason}"
+    );
+
+    // The supported rule fires through the real pipeline, with the Sigma metadata.
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"eventVersion":"1.08","eventID":"sigma-1","eventTime":"2026-11-20T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/eve","accountId":"111122223333","userName":"eve"},"requestParameters":{"name":"main"}}"#,
+            "\n",
+            r#"{"eventVersion":"1.08","eventID":"sigma-2","eventTime":"2026-11-20T10:00:01Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StartLogging","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/eve","accountId":"111122223333","userName":"eve"},"requestParameters":{"name":"main"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = trailwarden(&["replay", "--config", config, events.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = trailwarden(&["audit", "findings", "--config", config, "--format", "json"]);
+    let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let finding = &findings[0];
+    assert_eq!(
+        finding["rule_id"],
+        "sigma.11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(finding["event_id"], "sigma-1");
+    assert_eq!(finding["title"], "Trail logging stopped by anyone");
+    let context = &finding["context"];
+    let context: Value = match context {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    assert_eq!(context["level"], "high");
+    assert!(
+        context["tags"].to_string().contains("attack.t1562.008"),
+        "{context}"
+    );
+}
