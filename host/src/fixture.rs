@@ -185,7 +185,13 @@ pub fn run_events_with_config(
         receipts,
     };
     let findings = plugin
-        .handle_with_config(runtime, &batch, 0, Box::new(recorder), Arc::from(settings_json))
+        .handle_with_config(
+            runtime,
+            &batch,
+            0,
+            Box::new(recorder),
+            Arc::from(settings_json),
+        )
         .map_err(|f| anyhow::anyhow!("plugin failed ({}): {}", f.kind.as_str(), f.message))?;
     let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok((findings, calls))

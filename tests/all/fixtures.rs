@@ -63,7 +63,12 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
         let catalog: std::collections::BTreeSet<&str> = loaded
             .rules
             .as_ref()
-            .unwrap_or_else(|| panic!("{name}: no rule catalog (contract {})", loaded.contract_version()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name}: no rule catalog (contract {})",
+                    loaded.contract_version()
+                )
+            })
             .iter()
             .filter(|r| r.refused.is_none())
             .map(|r| r.id.as_str())

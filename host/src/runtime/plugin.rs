@@ -350,7 +350,13 @@ impl LoadedPlugin {
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
     ) -> Result<Vec<Finding>, PluginFailure> {
-        self.handle_with_config(runtime, events, clock, capabilities, self.settings_json.clone())
+        self.handle_with_config(
+            runtime,
+            events,
+            clock,
+            capabilities,
+            self.settings_json.clone(),
+        )
     }
 
     /// The plugin's config (JSON object text) as the admin gave it.
