@@ -13,9 +13,11 @@
 //! - `StopLogging`: `cloudtrail.start-logging` on the trail, as the request named it (name or
 //!   ARN; the host acts in the event's account and region, where that name resolved), then
 //!   `notify.send` of the finding;
-//! - `DeleteTrail`: `notify.send` only (the trail is gone).
+//! - `DeleteTrail`: `notify.send` only (the trail is gone);
+//! - `UpdateTrail`, `PutEventSelectors` (`PutAdvancedEventSelectors`): `notify.send` only
+//!   (the previous settings are not in the event, so there is nothing to restore them from).
 //!
-//! Other findings are only reported.
+//! Stopped and deleted event data stores (CloudTrail Lake) are only reported.
 //!
 //! Selectors are judged from the request alone (the previous configuration is not in the
 //! event): management events are fully logged when, for both read and write events, some
@@ -127,26 +129,31 @@ pub fn rules(config: &Config) -> Vec<Rule> {
             Severity::High,
             "CloudTrail trail updated",
             &["T1562.008"],
-            "A trail's settings were changed (`UpdateTrail`). High when the change weakens \
-             it (single-region, global service events off, log file validation off, no longer \
-             an organization trail, encryption or CloudWatch Logs delivery removed, another \
-             destination bucket), medium otherwise. Only reported.",
+            &format!(
+                "A trail's settings were changed (`UpdateTrail`). High when the change \
+                 weakens it (single-region, global service events off, log file validation \
+                 off, no longer an organization trail, encryption or CloudWatch Logs delivery \
+                 removed, another destination bucket), medium otherwise. Sent to {target}."
+            ),
             "Compare the trail's settings with your baseline and restore them if the \
              principal had no reason to change them.",
-            &[],
+            &[NOTIFY_SEND],
         ),
         Rule::new(
             SELECTORS_NARROWED,
             Severity::High,
             "CloudTrail event selectors narrowed",
             &["T1562.008"],
-            "A trail's event selectors (`PutEventSelectors`, basic or advanced) no longer log \
-             every management event: high when no write management event is logged any more, \
-             medium when read events or some event sources are left out. Only reported.",
+            &format!(
+                "A trail's event selectors (`PutEventSelectors`, basic or advanced) no longer \
+                 log every management event: high when no write management event is logged \
+                 any more, medium when read events or some event sources are left out. Sent \
+                 to {target}."
+            ),
             "Restore selectors that log all management events, then review the principal's \
              calls that the narrowed trail did not record (in another trail or Event \
              history).",
-            &[],
+            &[NOTIFY_SEND],
         ),
     ]
 }
@@ -698,7 +705,7 @@ fn stopped_trail(event: &Event) -> Option<String> {
 }
 
 /// The response to one finding of `event`: restart a stopped trail and notify; notify of a
-/// deleted trail.
+/// deleted, updated or narrowed trail.
 pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
     let id = event.id.as_str();
     match (event.name.as_deref(), finding.rule_id.as_str()) {
@@ -711,7 +718,7 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config
             let receipt = caps.notify(id, config.notify_target(), finding);
             log_receipt(NOTIFY_SEND, id, receipt);
         }
-        (Some("DeleteTrail"), DELETED) => {
+        (Some("DeleteTrail"), DELETED) | (_, UPDATED | SELECTORS_NARROWED) => {
             let receipt = caps.notify(id, config.notify_target(), finding);
             log_receipt(NOTIFY_SEND, id, receipt);
         }

@@ -109,7 +109,7 @@ fn responses_follow_the_config_and_the_record() {
     );
     assert_eq!(caps.capabilities_called(), ["notify.send"]);
     assert_eq!(caps.calls_json()[0]["args"]["target"], "security-team");
-    // DeleteTrail: notify only; UpdateTrail: report only.
+    // DeleteTrail, UpdateTrail, narrowed selectors: notify only; a data store: report only.
     let caps = RecordingCapabilities::new();
     run(
         cloudtrail_event("DeleteTrail", r#"{"requestParameters": {"name": "t1"}}"#),
@@ -117,5 +117,57 @@ fn responses_follow_the_config_and_the_record() {
         &caps,
     );
     run(cloudtrail_event("UpdateTrail", "{}"), &config, &caps);
-    assert_eq!(caps.capabilities_called(), ["notify.send"]);
+    let data_events_only = r#"{"requestParameters": {"trailName": "t1", "eventSelectors":
+        [{"readWriteType": "All", "includeManagementEvents": false}]}}"#;
+    run(
+        cloudtrail_event("PutEventSelectors", data_events_only),
+        &config,
+        &caps,
+    );
+    run(
+        cloudtrail_event("DeleteEventDataStore", "{}"),
+        &config,
+        &caps,
+    );
+    assert_eq!(
+        caps.capabilities_called(),
+        ["notify.send", "notify.send", "notify.send"]
+    );
+    let rules: Vec<_> = caps
+        .calls_json()
+        .iter()
+        .map(|c| c["args"]["finding"]["rule_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "aws.cloudtrail.deleted",
+            "aws.cloudtrail.updated",
+            "aws.cloudtrail.selectors-narrowed"
+        ]
+    );
+    assert!(caps
+        .calls_json()
+        .iter()
+        .all(|c| c["args"]["target"] == "soc"));
+    // Never for trailwarden's own calls.
+    let caps = RecordingCapabilities::new();
+    let mut own = cloudtrail_event("UpdateTrail", "{}");
+    own.self_caused = true;
+    assert_eq!(run(own, &config, &caps).len(), 1);
+    assert!(caps.calls().is_empty());
+}
+
+#[test]
+fn every_rule_names_notify_as_its_response() {
+    use trailwarden_plugin_sdk::{serde_json::json, Config};
+    let config = Config::from_value(json!({"notify_target": "soc"})).unwrap();
+    for rule in cloudtrail_tampering::rules(&config) {
+        assert!(
+            rule.response.iter().any(|r| r == "notify.send"),
+            "{}",
+            rule.id
+        );
+        assert!(rule.description.contains("soc"), "{}", rule.id);
+    }
 }

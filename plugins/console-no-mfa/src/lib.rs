@@ -19,13 +19,25 @@
 //! way to the console (the pattern of tools that turn stolen keys into a console session).
 //!
 //! Everything is read from the raw record: when `raw` is not JSON there is no finding.
+//!
+//! Response: each finding is sent with `notify.send` to the notify target named in the
+//! plugin config (`{"notify_target": "..."}`, default `security-team`). No corrective
+//! capability fits: the session already exists, and deleting the password or quarantining
+//! the user would lock out a person who may only lack an MFA device.
 
+use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, boolish, str_at};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{capitalize, non_empty, Descriptor, Event, Finding, Rule, Severity};
+use trailwarden_plugin_sdk::{
+    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
+    Responder, Rule, Severity, State,
+};
 
 /// The rule id of every finding of this plugin.
 pub const RULE_ID: &str = "aws.console.signin-without-mfa";
+
+/// The capabilities it calls: `notify.send`.
+pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
 
 /// Name, version and the EventBridge pattern: console sign-ins.
 pub fn descriptor() -> Descriptor {
@@ -36,7 +48,7 @@ pub fn descriptor() -> Descriptor {
             r#"{"detail":{"eventSource":["signin.amazonaws.com"],"eventName":["ConsoleLogin"]}}"#
                 .to_owned(),
         ],
-        capabilities: Vec::new(),
+        capabilities: trailwarden_plugin_sdk::strings(CAPABILITIES),
         fixtures: trailwarden_plugin_sdk::fixtures![
             "eventbridge-envelope.json",
             "failed-sign-ins.json",
@@ -48,25 +60,29 @@ pub fn descriptor() -> Descriptor {
             "role-session-with-mfa.json",
             "root-without-mfa.json",
         ],
+        // It acts: trailwarden's own sign-ins (if any) must not come back to it.
         self_caused_events: false,
     }
 }
 
-/// The rule catalog: `aws.console.signin-without-mfa`.
-pub fn rules() -> Vec<Rule> {
+/// The rule catalog: `aws.console.signin-without-mfa`, naming the notify target of `config`.
+pub fn rules(config: &Config) -> Vec<Rule> {
     vec![Rule::new(
         RULE_ID,
         Severity::High,
         "Console sign-in without MFA",
         &["T1078.004"],
-        "A successful AWS console sign-in without MFA by an IAM user (high), the root user \
-         (critical), or a role session minted from credentials that were not created with \
-         MFA either (the way stolen access keys are turned into a console session). \
-         Federated sign-ins (SAML, IAM Identity Center, web identity) are left out: the \
-         identity provider did the authentication. Only reported.",
+        &format!(
+            "A successful AWS console sign-in without MFA by an IAM user (high), the root \
+             user (critical), or a role session minted from credentials that were not \
+             created with MFA either (the way stolen access keys are turned into a console \
+             session). Federated sign-ins (SAML, IAM Identity Center, web identity) are left \
+             out: the identity provider did the authentication. Each finding is sent to {}.",
+            config.notify_target()
+        ),
         "Confirm with the person that the sign-in was theirs, then require MFA for the user \
          (or root), or find out who requested the role session's sign-in token.",
-        &[],
+        &[NOTIFY_SEND],
     )]
 }
 
@@ -239,4 +255,40 @@ fn finding(event: &Event, raw: &Value, who: Who) -> Finding {
     }
 }
 
-trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect, rules: rules);
+/// The response to one finding of `event`: send it to the notify target.
+pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
+    if finding.rule_id == RULE_ID {
+        let receipt = caps.notify(&event.id, config.notify_target(), finding);
+        log_receipt(NOTIFY_SEND, &event.id, receipt);
+    }
+}
+
+/// The plugin: [`detect`] each event, [`respond`] to each finding.
+pub struct ConsoleNoMfa;
+
+impl Responder for ConsoleNoMfa {
+    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
+
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn rules(config: &Config) -> Vec<Rule> {
+        rules(config)
+    }
+
+    fn handle(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        _state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_and_respond(
+            events,
+            detect,
+            |event, finding| respond(event, finding, caps, config),
+        ))
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(ConsoleNoMfa);

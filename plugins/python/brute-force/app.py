@@ -1,11 +1,17 @@
-"""brute-force: repeated failed AWS console sign-ins (trailwarden plugin, world `detector`
-of trailwarden:plugin@0.3.0: `describe`, `handle` and the rule catalog `rules`).
+"""brute-force: repeated failed AWS console sign-ins (trailwarden plugin, world `plugin` of
+./world.wit: the `detector` of trailwarden:plugin@0.3.0 (`describe`, `handle` and the rule
+catalog `rules`) plus the `notify` capability).
 
 One finding (`aws.console.brute-force`, high) when `threshold` failed `ConsoleLogin` events
 for one user, or from one source IP, fall within `window_seconds` of the first failure of
 the window. A window is counted in the host's state (`increment` with a TTL), keyed by its
 start, so it is fixed from its first failure and never slides; once a window has raised its
 finding it is marked in state and stays quiet until it closes.
+
+Response: each finding is sent with `notify.send` to the notify target named in the config
+(`notify_target`, default `security-team`), unless its event was caused by trailwarden
+itself. No corrective capability fits: the failures changed nothing, and the attacker is
+not an AWS principal that could be contained.
 
 Windows are measured on event time (`eventTime`), both by this plugin and by the host's
 TTLs, so a replay of old logs behaves like the live stream. Built with componentize-py:
@@ -19,11 +25,14 @@ from datetime import datetime, timezone
 import wit_world
 from componentize_py_types import Err
 from wit_world.exports.rules import RuleInfo
-from wit_world.imports import config, log, state
+from wit_world.imports import config, log, notify, state
 from wit_world.imports.types import (
     Descriptor,
     Finding,
     PluginError_Internal,
+    Receipt_Accepted,
+    Receipt_Denied,
+    Receipt_DryRun,
     Severity,
 )
 
@@ -31,7 +40,15 @@ NAME = "brute-force"
 VERSION = "0.1.0"
 RULE_ID = "aws.console.brute-force"
 
-DEFAULTS = {"threshold": 5, "window_seconds": 600, "dimensions": ["user", "source_ip"]}
+NOTIFY_SEND = "notify.send"
+CAPABILITIES = [NOTIFY_SEND]
+
+DEFAULTS = {
+    "threshold": 5,
+    "window_seconds": 600,
+    "dimensions": ["user", "source_ip"],
+    "notify_target": "security-team",
+}
 DIMENSIONS = ("user", "source_ip")
 
 PATTERNS = [
@@ -108,6 +125,12 @@ def read_config(text):
             problems.append(
                 "dimensions must be a non-empty list of %s, not %r" % (", ".join(DIMENSIONS), value)
             )
+    if "notify_target" in table:
+        value = table["notify_target"]
+        if isinstance(value, str) and value.strip():
+            settings["notify_target"] = value.strip()
+        else:
+            problems.append("notify_target must be a target name, not %r" % (value,))
     unknown = sorted(set(table) - set(DEFAULTS))
     if unknown:
         problems.append("unknown config keys ignored: %s" % ", ".join(unknown))
@@ -351,8 +374,45 @@ def make_finding(event, record, account, user, ip, reached, settings):
     )
 
 
+# ---------------------------------------------------------------------------------------
+# Response
+# ---------------------------------------------------------------------------------------
+
+
+def respond(events, findings, send, settings):
+    """Sends each finding to the notify target with `send` (the WIT `notify.send`), except
+    those of events trailwarden caused itself (the host withholds such events from a plugin
+    that did not ask for them; this is the second lock). Returns the receipts, in order."""
+    by_id = {event.id: event for event in events}
+    target = settings["notify_target"]
+    receipts = []
+    for finding in findings:
+        event = by_id.get(finding.event_id)
+        if event is not None and event.self_caused:
+            log.log(log.Level.INFO, "event %s was caused by trailwarden itself: no response" % event.id)
+            continue
+        receipt = send(finding.event_id, target, finding)
+        log_receipt(finding.event_id, target, receipt)
+        receipts.append(receipt)
+    return receipts
+
+
+def log_receipt(event_id, target, receipt):
+    what = "%s to %s for event %s" % (NOTIFY_SEND, target, event_id)
+    if isinstance(receipt, Receipt_Denied):
+        # Not granted, unknown target, over budget: the finding is still returned.
+        log.log(log.Level.WARN, "%s denied: %s" % (what, receipt.value))
+    elif isinstance(receipt, Receipt_Accepted):
+        log.log(log.Level.INFO, "%s: accepted (action %s)" % (what, receipt.value))
+    elif isinstance(receipt, Receipt_DryRun):
+        log.log(log.Level.INFO, "%s: dry run (action %s)" % (what, receipt.value))
+    else:
+        log.log(log.Level.INFO, "%s: waits for approval (action %s)" % (what, receipt.value))
+
+
 def catalog(settings):
-    """The rule catalog (WIT 0.3.0 `rules`) for `settings`: one rule, which only reports."""
+    """The rule catalog (WIT 0.3.0 `rules`) for `settings`: one rule, sent to the notify
+    target."""
     window = settings["window_seconds"]
     window_text = "%d seconds" % window
     if window % 60 == 0:
@@ -368,15 +428,15 @@ def catalog(settings):
             description=(
                 "%d failed AWS console sign-ins %s within %s of the first failure, in one "
                 "account: password guessing or credential stuffing against a user, or password "
-                "spraying from one address. One finding per window. Only reported."
-                % (settings["threshold"], by, window_text)
+                "spraying from one address. One finding per window, sent to %s."
+                % (settings["threshold"], by, window_text, settings["notify_target"])
             ),
             runbook=(
                 "Check whether a later sign-in for the user or from the address succeeded; if so, "
                 "treat the account as compromised, else enforce MFA and block the address if it is "
                 "not yours."
             ),
-            response=[],
+            response=[NOTIFY_SEND],
             refused=None,
         )
     ]
@@ -399,7 +459,7 @@ class WitWorld(wit_world.WitWorld):
             name=NAME,
             version=VERSION,
             patterns=PATTERNS,
-            capabilities=[],
+            capabilities=list(CAPABILITIES),
             fixtures=FIXTURES,
             self_caused_events=False,
         )
@@ -409,7 +469,9 @@ class WitWorld(wit_world.WitWorld):
             settings, problems = read_config(config.get())
             for problem in problems:
                 log.log(log.Level.WARN, problem)
-            return detect(events, state, settings)
+            findings = detect(events, state, settings)
+            respond(events, findings, notify.send, settings)
+            return findings
         except Exception as e:  # an uncaught exception would be a trap: report it instead
             raise Err(PluginError_Internal("%s: %s" % (type(e).__name__, e)))
 

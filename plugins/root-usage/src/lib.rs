@@ -8,9 +8,17 @@
 //! - successful: no `errorCode`/`errorMessage`, and for sign-in events no `Failure` in
 //!   `responseElements` (a failed root sign-in is brute force, not use).
 //!
-//! Response: on a root console sign-in (`ConsoleLogin`), the finding is sent to the notify
-//! target named in the plugin config (`{"notify_target": "..."}`, default `security-team`)
-//! with `notify.send`. Other root calls are only reported.
+//! Response: `notify.send` of the finding to the notify target named in the plugin config
+//! (`{"notify_target": "..."}`, default `security-team`):
+//! - a root console sign-in (`ConsoleLogin`) is always sent;
+//! - any other root use is sent at most once per incident (dedup key: account and source
+//!   IP) per `notify_window_seconds` (config, default 3600; 0 sends every finding), so that
+//!   a root session's hundred calls notify once and do not use up the grant's hourly budget.
+//!   The window is a mark in the host's state, set only when the host granted the call (a
+//!   denied notification is tried again by the next finding). A sign-in or a call that
+//!   changes something (`aws.root.usage`) sets a mark that silences the rest of the session;
+//!   reads (`aws.root.read-only-usage`) set one that silences only further reads, so a
+//!   session that only read and then changes something is notified again, at high severity.
 //!
 //! Unlike Panther's `AWS.Root.Activity` it also reports read-only calls and
 //! `CreateServiceLinkedRole` (as the CIS "root account usage" metric does): with root there
@@ -20,7 +28,7 @@ use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, resource_arns};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
+    log, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
     Severity, State,
 };
 
@@ -39,6 +47,41 @@ const PERSONAL_INVOKERS: &[&str] = &["signin.amazonaws.com"];
 /// The capabilities it calls: `notify.send`.
 pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
 
+/// The default of `notify_window_seconds`: one notification per root session an hour.
+pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
+
+/// What the response needs from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `notify_target`: the webhook `notify.send` posts to (default `security-team`).
+    pub notify_target: String,
+    /// `notify_window_seconds`: after a notification, later findings of the same incident
+    /// (dedup key) are not sent again for this long (0: send every finding). Sign-ins are
+    /// always sent.
+    pub notify_window_seconds: u32,
+}
+
+impl Settings {
+    /// The settings of `config`; a bad `notify_window_seconds` is logged as a warning and
+    /// replaced by its default (a typo must not silence the response).
+    pub fn from_config(config: &Config) -> Settings {
+        let mut window = DEFAULT_NOTIFY_WINDOW_SECONDS;
+        if let Some(v) = config.get("notify_window_seconds") {
+            match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => window = n,
+                None => log::warn(&format!(
+                    "notify_window_seconds must be a whole number of seconds, not {v}; \
+                     using {DEFAULT_NOTIFY_WINDOW_SECONDS}"
+                )),
+            }
+        }
+        Settings {
+            notify_target: config.notify_target().to_owned(),
+            notify_window_seconds: window,
+        }
+    }
+}
+
 /// Name, version and the EventBridge pattern: every event whose principal is the root user.
 pub fn descriptor() -> Descriptor {
     Descriptor {
@@ -56,46 +99,67 @@ pub fn descriptor() -> Descriptor {
             "failed-sign-ins.json",
             "not-root.json",
             "read-only-enumeration.json",
+            "root-session-notified-once.json",
         ],
         // It acts: trailwarden's own calls must not come back to it.
         self_caused_events: false,
     }
 }
 
-/// The rule catalog: `aws.root.usage` (naming the notify target of `config`) and
-/// `aws.root.read-only-usage`.
+/// The rule catalog: `aws.root.usage` and `aws.root.read-only-usage`, naming the notify
+/// target and window of `config`.
 pub fn rules(config: &Config) -> Vec<Rule> {
+    let settings = Settings::from_config(config);
+    let target = &settings.notify_target;
+    let (usage_sent, reads_sent) = match settings.notify_window_seconds {
+        0 => (
+            "other calls are sent too".to_owned(),
+            format!("Each one is sent to {target}."),
+        ),
+        n => (
+            format!(
+                "other calls are sent once per session (dedup key: account and source IP) \
+                 per {n} seconds"
+            ),
+            format!(
+                "Sent to {target} once per session per {n} seconds, unless the session was \
+                 already sent."
+            ),
+        ),
+    };
+    let runbook = "Ask the owner of the root credentials whether they did this; if not, reset \
+                   the root password, delete its access keys and check its MFA device.";
     vec![
         Rule::new(
             READ_ONLY_RULE_ID,
             Severity::Medium,
             "Root user read account data",
             &["T1078.004", "T1087.004"],
-            "A successful read-only call (CloudTrail readOnly) or a CreateServiceLinkedRole \
-             (which the console makes as the root user browses) by the account's root user \
-             itself. Nothing changed, but root credentials in use are an incident: root \
-             access keys enumerating the account are what a thief does first. Grouped with \
-             the session's other root findings (same dedup key: account and source IP).",
-            "Ask the owner of the root credentials whether they did this; if not, reset the \
-             root password, delete its access keys and check its MFA device.",
-            &[],
+            &format!(
+                "A successful read-only call (CloudTrail readOnly) or a \
+                 CreateServiceLinkedRole (which the console makes as the root user browses) \
+                 by the account's root user itself. Nothing changed, but root credentials in \
+                 use are an incident: root access keys enumerating the account are what a \
+                 thief does first. Grouped with the session's other root findings (same dedup \
+                 key: account and source IP). {reads_sent}"
+            ),
+            runbook,
+            &[NOTIFY_SEND],
         ),
         Rule::new(
-        RULE_ID,
-        Severity::High,
-        "Root user used",
-        &["T1078.004"],
-        &format!(
-            "A successful API call or console sign-in made by the account's root user itself \
-             (not by an AWS service acting for it) that changes something, or signs in. The root user \
-             has unrestricted access and cannot be limited by IAM policies. Console sign-ins \
-             are sent to {}; other calls are only reported.",
-            config.notify_target()
+            RULE_ID,
+            Severity::High,
+            "Root user used",
+            &["T1078.004"],
+            &format!(
+                "A successful API call or console sign-in made by the account's root user \
+                 itself (not by an AWS service acting for it) that changes something, or \
+                 signs in. The root user has unrestricted access and cannot be limited by IAM \
+                 policies. Every console sign-in is sent to {target}; {usage_sent}."
+            ),
+            runbook,
+            &[NOTIFY_SEND],
         ),
-        "Ask the owner of the root credentials whether they did this; if not, reset the root \
-         password, delete its access keys and check its MFA device.",
-        &[NOTIFY_SEND],
-    ),
     ]
 }
 
@@ -226,11 +290,45 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
     }
 }
 
-/// The response to one finding of `event`: a console sign-in is sent to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    if finding.rule_id == RULE_ID && event.name.as_deref() == Some("ConsoleLogin") {
-        let receipt = caps.notify(&event.id, config.notify_target(), finding);
-        log_receipt(NOTIFY_SEND, &event.id, receipt);
+/// The response to one finding of `event`: a console sign-in is sent to the notify target;
+/// other root use is sent once per incident per `notify_window_seconds` (see the crate doc).
+pub fn respond(
+    event: &Event,
+    finding: &Finding,
+    caps: &dyn Capabilities,
+    state: &dyn State,
+    settings: &Settings,
+) {
+    let sign_in = event.name.as_deref() == Some("ConsoleLogin");
+    let window = settings.notify_window_seconds;
+    let key = format!("notified:{}", finding.dedup_key);
+    match finding.rule_id.as_str() {
+        RULE_ID if sign_in => {}
+        RULE_ID | READ_ONLY_RULE_ID if window > 0 => {
+            // The mark holds the rule that was sent, then the event: `<rule id> <event id>`.
+            if let Some(mark) = state.get(&key) {
+                let (sent_rule, earlier) = mark.split_once(' ').unwrap_or((&mark, ""));
+                if finding.rule_id == READ_ONLY_RULE_ID || sent_rule == RULE_ID {
+                    log::info(&format!(
+                        "event {}: {} already notified for event {earlier}",
+                        event.id, finding.dedup_key
+                    ));
+                    return;
+                }
+            }
+        }
+        RULE_ID | READ_ONLY_RULE_ID => {}
+        _ => return,
+    }
+    let receipt = caps.notify(&event.id, &settings.notify_target, finding);
+    let granted = receipt.is_granted();
+    log_receipt(NOTIFY_SEND, &event.id, receipt);
+    if window > 0 && granted {
+        state.set(
+            &key,
+            &format!("{} {}", finding.rule_id, event.id),
+            Some(window),
+        );
     }
 }
 
@@ -251,13 +349,14 @@ impl Responder for RootUsage {
     fn handle(
         events: &[Event],
         caps: &dyn Capabilities,
-        _state: &dyn State,
+        state: &dyn State,
         config: &Config,
     ) -> Result<Vec<Finding>, PluginError> {
+        let settings = Settings::from_config(config);
         Ok(trailwarden_plugin_sdk::detect_and_respond(
             events,
             detect,
-            |event, finding| respond(event, finding, caps, config),
+            |event, finding| respond(event, finding, caps, state, &settings),
         ))
     }
 }

@@ -110,7 +110,11 @@ fn sign_ins_notify_the_configured_target() {
     use trailwarden_plugin_sdk::{serde_json::json, Config};
     let (findings, calls) = handle(&[sign_in(), root_event("{}")], &Config::empty());
     assert_eq!(findings, 2, "both are root use");
-    assert_eq!(calls.len(), 1, "only the sign-in is sent");
+    assert_eq!(
+        calls.len(),
+        1,
+        "the sign-in is sent, the session's next call is not"
+    );
     assert_eq!(calls[0]["capability"], "notify.send");
     assert_eq!(calls[0]["args"]["target"], "security-team");
     assert_eq!(calls[0]["args"]["finding"]["rule_id"], "aws.root.usage");
@@ -131,10 +135,217 @@ fn catalog_names_the_configured_target() {
     assert_eq!(usage.techniques, vec!["T1078.004"]);
     assert_eq!(usage.response, vec!["notify.send"]);
     assert!(usage.description.contains("security-team"));
-    let reads = rules.iter().find(|r| r.id == root_usage::READ_ONLY_RULE_ID).unwrap();
-    assert!(reads.response.is_empty(), "reads are reported, not sent");
-    let config = Config::from_value(json!({"notify_target": "oncall"})).unwrap();
-    assert!(root_usage::rules(&config)
+    assert!(usage.description.contains("per 3600 seconds"));
+    let reads = rules
         .iter()
-        .any(|r| r.id == root_usage::RULE_ID && r.description.contains("oncall")));
+        .find(|r| r.id == root_usage::READ_ONLY_RULE_ID)
+        .unwrap();
+    assert_eq!(reads.response, vec!["notify.send"]);
+    assert!(reads
+        .description
+        .contains("once per session per 3600 seconds"));
+    let config =
+        Config::from_value(json!({"notify_target": "oncall", "notify_window_seconds": 0})).unwrap();
+    let rules = root_usage::rules(&config);
+    assert!(rules.iter().all(|r| r.description.contains("oncall")));
+    assert!(rules.iter().all(|r| !r.description.contains("seconds")));
+}
+
+/// A read-only root call (`iam:ListAccessKeys`) from `ip` at `id`.
+fn read(id: &str, ip: &str) -> trailwarden_plugin_sdk::Event {
+    let mut e = root_event("{}");
+    e.id = id.into();
+    e.name = Some("ListAccessKeys".into());
+    e.read_only = Some(true);
+    e.source_ip = Some(ip.into());
+    e
+}
+
+/// A root call that changes something (`iam:CreateUser`) from `ip` at `id`.
+fn change(id: &str, ip: &str) -> trailwarden_plugin_sdk::Event {
+    let mut e = root_event("{}");
+    e.id = id.into();
+    e.source_ip = Some(ip.into());
+    e
+}
+
+/// Runs batches one after another on one state, the clock moved by `gap` seconds before
+/// each; returns the (event id, rule id) of every notification.
+fn sent(
+    batches: &[Vec<trailwarden_plugin_sdk::Event>],
+    gap: u64,
+    config: &trailwarden_plugin_sdk::Config,
+    caps: &trailwarden_plugin_sdk::RecordingCapabilities,
+) -> Vec<(String, String)> {
+    use trailwarden_plugin_sdk::Responder;
+    let state = trailwarden_plugin_sdk::MemoryState::new();
+    for batch in batches {
+        state.advance(gap);
+        root_usage::RootUsage::handle(batch, caps, &state, config).unwrap();
+    }
+    caps.calls()
+        .iter()
+        .map(|c| {
+            assert_eq!(c.capability, "notify.send");
+            (
+                c.event_id.clone(),
+                c.args["finding"]["rule_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn ids(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(e, r)| ((*e).to_owned(), (*r).to_owned()))
+        .collect()
+}
+
+const READS: &str = "aws.root.read-only-usage";
+const USAGE: &str = "aws.root.usage";
+
+#[test]
+fn reads_are_sent_once_per_session_and_window() {
+    use trailwarden_plugin_sdk::Config;
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let a = "192.0.2.1";
+    let b = "198.51.100.7";
+    let got = sent(
+        &[
+            vec![read("r1", a), read("r2", a), read("r3", b)],
+            vec![read("r4", a), read("r5", b)],
+        ],
+        60,
+        &Config::empty(),
+        &caps,
+    );
+    // One per address (the dedup key is account and source IP), across batches.
+    assert_eq!(got, ids(&[("r1", READS), ("r3", READS)]));
+    // Once the window (an hour by default) has passed, the next read is sent again.
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let got = sent(
+        &[
+            vec![read("r1", a)],
+            vec![read("r2", a)],
+            vec![read("r3", a)],
+        ],
+        1800,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS), ("r3", READS)]));
+}
+
+#[test]
+fn a_change_after_reads_is_sent_once_more_and_then_silences_the_session() {
+    use trailwarden_plugin_sdk::Config;
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let a = "192.0.2.1";
+    let got = sent(
+        &[vec![
+            read("r1", a),
+            change("c1", a),
+            read("r2", a),
+            change("c2", a),
+        ]],
+        0,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS), ("c1", USAGE)]));
+    // A change first: the reads of that session are not sent.
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let got = sent(
+        &[vec![change("c1", a), read("r1", a), change("c2", a)]],
+        0,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("c1", USAGE)]));
+}
+
+#[test]
+fn sign_ins_are_always_sent_and_silence_the_session() {
+    use trailwarden_plugin_sdk::Config;
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let mut s1 = sign_in();
+    s1.id = "s1".into();
+    let mut s2 = sign_in();
+    s2.id = "s2".into();
+    let ip = s1.source_ip.clone().unwrap();
+    let got = sent(
+        &[vec![
+            read("r1", &ip),
+            s1,
+            read("r2", &ip),
+            change("c1", &ip),
+            s2,
+        ]],
+        0,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS), ("s1", USAGE), ("s2", USAGE)]));
+}
+
+#[test]
+fn a_denied_notification_is_tried_again_and_a_zero_window_sends_every_finding() {
+    use trailwarden_plugin_sdk::{serde_json::json, Config, Receipt, RecordingCapabilities};
+    let a = "192.0.2.1";
+    let caps = RecordingCapabilities::with_receipts([Receipt::Denied("over budget".into())]);
+    let got = sent(
+        &[vec![read("r1", a), read("r2", a), read("r3", a)]],
+        0,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS), ("r2", READS)]));
+    // Dry-run is granted: it sets the mark like an accepted call.
+    let caps = RecordingCapabilities::with_receipts([Receipt::DryRun("a1".into())]);
+    let got = sent(
+        &[vec![read("r1", a), read("r2", a)]],
+        0,
+        &Config::empty(),
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS)]));
+    let every = Config::from_value(json!({"notify_window_seconds": 0})).unwrap();
+    let caps = RecordingCapabilities::new();
+    let got = sent(
+        &[vec![read("r1", a), read("r2", a), change("c1", a)]],
+        0,
+        &every,
+        &caps,
+    );
+    assert_eq!(got, ids(&[("r1", READS), ("r2", READS), ("c1", USAGE)]));
+}
+
+#[test]
+fn settings_fall_back_to_the_default_window_on_a_bad_value() {
+    use root_usage::{Settings, DEFAULT_NOTIFY_WINDOW_SECONDS};
+    use trailwarden_plugin_sdk::{serde_json::json, Config};
+    let s = Settings::from_config(&Config::empty());
+    assert_eq!(s.notify_target, "security-team");
+    assert_eq!(s.notify_window_seconds, DEFAULT_NOTIFY_WINDOW_SECONDS);
+    for bad in [json!(-5), json!("1h"), json!(1.5), json!(u64::MAX)] {
+        let config = Config::from_value(json!({ "notify_window_seconds": bad })).unwrap();
+        assert_eq!(
+            Settings::from_config(&config).notify_window_seconds,
+            DEFAULT_NOTIFY_WINDOW_SECONDS
+        );
+    }
+    let config = Config::from_value(json!({"notify_window_seconds": 600})).unwrap();
+    assert_eq!(Settings::from_config(&config).notify_window_seconds, 600);
+}
+
+#[test]
+fn self_caused_root_use_is_never_sent() {
+    use trailwarden_plugin_sdk::Config;
+    let caps = trailwarden_plugin_sdk::RecordingCapabilities::new();
+    let mut own = read("r1", "192.0.2.1");
+    own.self_caused = true;
+    let mut own_change = change("c1", "192.0.2.1");
+    own_change.self_caused = true;
+    assert!(sent(&[vec![own, own_change]], 0, &Config::empty(), &caps).is_empty());
 }

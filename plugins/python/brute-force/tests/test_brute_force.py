@@ -32,6 +32,8 @@ def reset(config="{}"):
     HOST.config = config
     HOST.logs.clear()
     HOST.state = wit_stubs.State()
+    HOST.calls.clear()
+    HOST.receipts.clear()
 
 
 def failure(i, user="alice", ip="198.51.100.1", time="2024-01-01T00:00:00Z", account="111122223333"):
@@ -61,21 +63,25 @@ class Fixtures(unittest.TestCase):
         for name, fixture in load_fixtures():
             with self.subTest(fixture=name):
                 reset()
+                HOST.receipts = wit_stubs.receipts_for(fixture["actions"])
                 events = [wit_stubs.event_from_input(e) for e in fixture["events"]]
                 found = [wit_stubs.finding_json(f) for f in app.WitWorld().handle(events)]
                 self.assertEqual(wit_stubs.compare(fixture["findings"], found), [], found)
+                self.assertEqual(wit_stubs.compare_actions(fixture["actions"], HOST.calls), [])
 
     def test_fixtures_one_event_per_batch_with_the_clock_on_event_time(self):
         # As the pipeline may deliver them: small batches, the TTL clock following the events.
         for name, fixture in load_fixtures():
             with self.subTest(fixture=name):
                 reset()
+                HOST.receipts = wit_stubs.receipts_for(fixture["actions"])
                 found = []
                 for raw in fixture["events"]:
                     event = wit_stubs.event_from_input(raw)
                     HOST.state.now = max(HOST.state.now, app.epoch_seconds(event.time) or 0)
                     found += [wit_stubs.finding_json(f) for f in app.WitWorld().handle([event])]
                 self.assertEqual(wit_stubs.compare(fixture["findings"], found), [], found)
+                self.assertEqual(wit_stubs.compare_actions(fixture["actions"], HOST.calls), [])
 
     def test_fixture_files_are_shipped_and_well_formed(self):
         files = load_fixtures()
@@ -86,6 +92,12 @@ class Fixtures(unittest.TestCase):
         for name, fixture in files:
             self.assertEqual(set(fixture) - {"name", "events", "findings", "actions"}, set(), name)
             self.assertTrue(fixture["name"] and fixture["events"], name)
+            # One notify.send per finding, in order; the target is the admin's, so left out.
+            self.assertEqual(
+                [(a["capability"], a["args"]["finding"]["event_id"]) for a in fixture["actions"]],
+                [("notify.send", f["event_id"]) for f in fixture["findings"]],
+                name,
+            )
             ids = [(e.get("detail") or e)["eventID"] for e in fixture["events"]]
             self.assertEqual(len(ids), len(set(ids)), "%s: event ids repeat" % name)
             positives += bool(fixture["findings"])
@@ -96,7 +108,9 @@ class Fixtures(unittest.TestCase):
 class Describe(unittest.TestCase):
     def test_descriptor(self):
         d = app.WitWorld().describe()
-        self.assertEqual((d.name, d.capabilities, d.self_caused_events), ("brute-force", [], False))
+        self.assertEqual(
+            (d.name, d.capabilities, d.self_caused_events), ("brute-force", ["notify.send"], False)
+        )
         self.assertEqual(
             [json.loads(p) for p in d.patterns],
             [{"detail-type": ["AWS Console Sign In via CloudTrail"], "detail": {"eventName": ["ConsoleLogin"]}}],
@@ -104,7 +118,7 @@ class Describe(unittest.TestCase):
 
 
 class Catalog(unittest.TestCase):
-    def test_one_rule_with_techniques_runbook_and_no_response(self):
+    def test_one_rule_with_techniques_runbook_and_notify_as_response(self):
         reset()
         rules = app.Rules().rules()
         self.assertEqual([r.id for r in rules], [app.RULE_ID])
@@ -112,14 +126,16 @@ class Catalog(unittest.TestCase):
         self.assertEqual(rule.severity, wit_stubs.Severity.HIGH)
         self.assertEqual(rule.techniques, ["T1110.001", "T1110.003", "T1110.004"])
         self.assertTrue(rule.title and rule.description and rule.runbook)
-        self.assertEqual(rule.response, [])  # describe().capabilities is empty
+        self.assertEqual(rule.response, ["notify.send"])  # as describe().capabilities
         self.assertIsNone(rule.refused)
         self.assertIn("5 failed", rule.description)
         self.assertIn("10 minutes", rule.description)
+        self.assertIn("sent to security-team", rule.description)
 
     def test_it_follows_the_config(self):
-        reset('{"threshold": 3, "window_seconds": 90, "dimensions": ["source_ip"]}')
+        reset('{"threshold": 3, "window_seconds": 90, "dimensions": ["source_ip"], "notify_target": "soc"}')
         description = app.Rules().rules()[0].description
+        self.assertIn("sent to soc", description)
         self.assertIn("3 failed", description)
         self.assertIn("90 seconds", description)
         self.assertIn("from one source IP", description)
@@ -177,7 +193,7 @@ class Windows(unittest.TestCase):
         self.assertEqual(self.run_events(events), [])
         events = [failure(20 + i, time=at(300 + 10 * i)) for i in range(3)]
         self.assertEqual([f.event_id for f in self.run_events(events)], ["e22"])
-        self.assertEqual(HOST.logs, [])
+        self.assertEqual([m for level, m in HOST.logs if level != wit_stubs.Level.INFO], [])
 
     def test_source_ip_dimension_alone(self):
         reset('{"dimensions": ["source_ip"]}')
@@ -232,6 +248,50 @@ class Windows(unittest.TestCase):
         with self.assertRaises(wit_stubs.Err) as caught:
             self.run_events([broken])
         self.assertIsInstance(caught.exception.value, wit_stubs.PluginError_Internal)
+
+
+class Respond(unittest.TestCase):
+    def test_each_finding_is_sent_to_the_configured_target(self):
+        reset('{"notify_target": "oncall"}')
+        findings = app.WitWorld().handle([failure(i, time=at(i)) for i in range(5)])
+        self.assertEqual(len(HOST.calls), 1)
+        capability, event_id, args = HOST.calls[0]
+        self.assertEqual((capability, event_id, args["target"]), ("notify.send", "e4", "oncall"))
+        self.assertEqual(args["finding"], wit_stubs.finding_json(findings[0]))
+        self.assertEqual(HOST.logs[-1][0], wit_stubs.Level.INFO)
+        self.assertIn("accepted", HOST.logs[-1][1])
+
+    def test_default_target_and_no_call_without_a_finding(self):
+        reset()
+        app.WitWorld().handle([failure(i, time=at(i)) for i in range(4)])
+        self.assertEqual(HOST.calls, [])
+        app.WitWorld().handle([failure(4, time=at(4))])
+        self.assertEqual([(c[1], c[2]["target"]) for c in HOST.calls], [("e4", "security-team")])
+
+    def test_self_caused_events_raise_the_finding_but_are_not_sent(self):
+        reset()
+        events = [failure(i, time=at(i)) for i in range(5)]
+        events[4].self_caused = True
+        findings = app.WitWorld().handle(events)
+        self.assertEqual([f.event_id for f in findings], ["e4"])
+        self.assertEqual(HOST.calls, [])
+
+    def test_a_denied_notification_is_logged_and_the_finding_kept(self):
+        reset()
+        HOST.receipts = [wit_stubs.Receipt_Denied("not granted")]
+        findings = app.WitWorld().handle([failure(i, time=at(i)) for i in range(5)])
+        self.assertEqual(len(findings), 1)
+        self.assertEqual(len(HOST.calls), 1)
+        self.assertEqual(HOST.logs[-1][0], wit_stubs.Level.WARN)
+        self.assertIn("not granted", HOST.logs[-1][1])
+
+    def test_a_bad_target_falls_back_to_the_default_with_a_warning(self):
+        for text in ('{"notify_target": ""}', '{"notify_target": 5}'):
+            with self.subTest(config=text):
+                reset(text)
+                app.WitWorld().handle([failure(i, time=at(i)) for i in range(5)])
+                self.assertEqual(HOST.calls[0][2]["target"], "security-team")
+                self.assertEqual(HOST.logs[0][0], wit_stubs.Level.WARN)
 
 
 class Parsing(unittest.TestCase):

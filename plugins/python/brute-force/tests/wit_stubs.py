@@ -1,7 +1,8 @@
 """Stand-ins for the modules componentize-py generates from the WIT (`wit_world`,
 `wit_world.imports.*`, `wit_world.exports` with `rules.RuleInfo`, `componentize_py_types`),
 so that `app.py` imports and runs under plain `python3`. Only what the plugins use is here; `state` is an in-memory store whose TTL clock
-the test sets, like the host's (seconds since the epoch, by event time).
+the test sets, like the host's (seconds since the epoch, by event time); `notify.send` records each call in
+`HOST.calls` and answers with the next receipt of `HOST.receipts` (default: accepted).
 """
 
 import sys
@@ -93,6 +94,34 @@ class RuleInfo:
 
 
 @dataclass
+class Receipt_Accepted:
+    value: str
+
+
+@dataclass
+class Receipt_DryRun:
+    value: str
+
+
+@dataclass
+class Receipt_PendingApproval:
+    value: str
+
+
+@dataclass
+class Receipt_Denied:
+    value: str
+
+
+RECEIPT_KINDS = {
+    "accepted": Receipt_Accepted,
+    "dry-run": Receipt_DryRun,
+    "pending-approval": Receipt_PendingApproval,
+    "denied": Receipt_Denied,
+}
+
+
+@dataclass
 class PluginError_BadInput:
     value: str
 
@@ -148,12 +177,21 @@ class State:
 
 
 class Host:
-    """What the stubbed imports answer: config text, log lines, state."""
+    """What the stubbed imports answer: config text, log lines, state, capability calls."""
 
     def __init__(self):
         self.config = "{}"
         self.logs = []
         self.state = State()
+        # (capability, event id, args) of each call; the receipts to answer with, in order.
+        self.calls = []
+        self.receipts = []
+
+    def notify_send(self, event_id, target, finding):
+        self.calls.append(("notify.send", event_id, {"target": target, "finding": finding_json(finding)}))
+        if self.receipts:
+            return self.receipts.pop(0)
+        return Receipt_Accepted("action-%d" % len(self.calls))
 
 
 HOST = Host()
@@ -185,7 +223,8 @@ def install():
     imports = pytypes.ModuleType("wit_world.imports")
     wtypes = pytypes.ModuleType("wit_world.imports.types")
     for cls in (Principal, Event, Finding, Descriptor, Severity, PluginError_BadInput,
-                PluginError_Internal):
+                PluginError_Internal, Receipt_Accepted, Receipt_DryRun, Receipt_PendingApproval,
+                Receipt_Denied):
         setattr(wtypes, cls.__name__, cls)
     log = pytypes.ModuleType("wit_world.imports.log")
     log.Level = Level
@@ -197,7 +236,10 @@ def install():
     state.set = lambda key, value, ttl: HOST.state.set(key, value, ttl)
     state.delete = lambda key: HOST.state.delete(key)
     state.increment = lambda key, delta, ttl: HOST.state.increment(key, delta, ttl)
-    for name, module in (("types", wtypes), ("log", log), ("config", config), ("state", state)):
+    notify = pytypes.ModuleType("wit_world.imports.notify")
+    notify.send = lambda event_id, target, finding: HOST.notify_send(event_id, target, finding)
+    for name, module in (("types", wtypes), ("log", log), ("config", config), ("state", state),
+                         ("notify", notify)):
         setattr(imports, name, module)
         sys.modules["wit_world.imports." + name] = module
     world.imports = imports
@@ -292,6 +334,31 @@ def finding_json(finding):
         "event_id": finding.event_id,
         "context": context,
     }
+
+
+def subset(expected, actual):
+    """Whether every key of `expected` is in `actual` with a matching value (objects
+    recursively, as the host compares fixture `args`)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and subset(v, actual[k]) for k, v in expected.items())
+    return expected == actual
+
+
+def compare_actions(expected, calls):
+    """The differences between a fixture's `actions` and the calls made (in order)."""
+    differences = []
+    if len(expected) != len(calls):
+        differences.append("expected %d action(s), %d call(s): %r" % (len(expected), len(calls), calls))
+    for i, (want, (capability, _, args)) in enumerate(zip(expected, calls)):
+        if want["capability"] != capability or not subset(want.get("args", {}), args):
+            differences.append("action %d: expected %r, called %s %r" % (i + 1, want, capability, args))
+    return differences
+
+
+def receipts_for(actions):
+    """The receipts a fixture's `actions` ask for (default accepted)."""
+    return [RECEIPT_KINDS[a.get("receipt", "accepted")]("fixture-action-%d" % (i + 1))
+            for i, a in enumerate(actions)]
 
 
 def compare(expected, actual):
