@@ -137,8 +137,11 @@ impl ReloadPreparer {
 
     fn load_and_check(&self, config: &crate::config::PluginConfig) -> Result<LoadedPlugin, String> {
         let plugin = self.runtime.load(config).map_err(|e| format!("{e:#}"))?;
-        let canary = self.runtime.scratch().map_err(|e| format!("{e:#}"))?;
         for (i, text) in plugin.fixtures.iter().enumerate() {
+            // Each fixture on its own empty state, as the fixture runners do: a plugin that
+            // remembers (a notify window, a burst counter) must not carry one fixture's
+            // events into the next.
+            let canary = self.runtime.scratch().map_err(|e| format!("{e:#}"))?;
             let fixture: crate::fixture::Fixture = serde_json::from_str(text)
                 .map_err(|e| format!("shipped fixture #{i} is invalid: {e}"))?;
             // Shipped fixtures describe the plugin's defaults (or carry their own config):
