@@ -9,6 +9,7 @@
 //! | `aws.iam.role-trust-opened` | `iam:UpdateAssumeRolePolicy` / `CreateRole` whose trust policy lets everyone, or an account that is neither the event's nor trusted, assume the role | high | `iam.revoke-role-sessions` of the role |
 //! | `aws.iam.saml-provider-changed` | `iam:CreateSAMLProvider` / `UpdateSAMLProvider` / `DeleteSAMLProvider`, except by IAM Identity Center | medium | `notify.send` |
 //! | `aws.sts.federation-token-issued` | `sts:GetFederationToken` | medium | `notify.send` |
+//! | `aws.iam.user-created-or-updated` | `iam:CreateUser`, or `UpdateUser` (rename or path change) of another user, except by an AWS service | medium | `notify.send` |
 //!
 //! Successful calls only, except for the root sign-in failures, which are about failing.
 //! Each rule's logic and reasoning is in its module.
@@ -16,7 +17,7 @@
 //! Config (the plugin's `config` table, see [`Settings`]): `notify_target` (default
 //! `security-team`); `notify_window_seconds` (default 3600): once a finding has been
 //! notified, later findings with the same dedup key (one incident: the same source address
-//! for root sign-in failures, the same MFA device, provider or user) are recorded but not
+//! for root sign-in failures, the same MFA device, provider, caller or user) are recorded but not
 //! notified again for that long, so that one burst does not use up the grant's hourly
 //! budget; `trusted_accounts` and `trusted_org_ids` for the role trust rule.
 
@@ -26,6 +27,7 @@ pub mod mfa;
 pub mod root_signin;
 mod settings;
 pub mod trust_policy;
+pub mod user_change;
 
 pub use settings::{account_id, Settings, DEFAULT_NOTIFY_WINDOW_SECONDS};
 
@@ -50,6 +52,8 @@ pub const ROLE_TRUST_OPENED: &str = "aws.iam.role-trust-opened";
 pub const SAML_PROVIDER_CHANGED: &str = "aws.iam.saml-provider-changed";
 /// Federation credentials minted from an IAM user's long-term keys.
 pub const FEDERATION_TOKEN_ISSUED: &str = "aws.sts.federation-token-issued";
+/// An IAM user created, or another user renamed or moved.
+pub const USER_CREATED_OR_UPDATED: &str = "aws.iam.user-created-or-updated";
 
 /// Every rule id, in catalog order.
 pub const RULE_IDS: &[&str] = &[
@@ -59,6 +63,7 @@ pub const RULE_IDS: &[&str] = &[
     ROLE_TRUST_OPENED,
     SAML_PROVIDER_CHANGED,
     FEDERATION_TOKEN_ISSUED,
+    USER_CREATED_OR_UPDATED,
 ];
 
 /// The capabilities it calls.
@@ -83,6 +88,8 @@ pub const IAM_EVENT_NAMES: &[&str] = &[
     "CreateSAMLProvider",
     "UpdateSAMLProvider",
     "DeleteSAMLProvider",
+    "CreateUser",
+    "UpdateUser",
 ];
 
 /// Name, version and the EventBridge patterns: root sign-in events, the IAM calls of
@@ -115,6 +122,8 @@ pub fn descriptor() -> Descriptor {
             "root-signin-not-failed.json",
             "saml-provider-changed.json",
             "saml-provider-not-changed.json",
+            "user-created-or-updated.json",
+            "user-not-created-or-updated.json",
         ],
         // It acts: trailwarden's own calls must not come back to it.
         self_caused_events: false,
@@ -227,6 +236,24 @@ pub fn rules(config: &Config) -> Vec<Rule> {
              then rotate its keys.",
             &[NOTIFY_SEND],
         ),
+        Rule::new(
+            USER_CREATED_OR_UPDATED,
+            Severity::Medium,
+            "IAM user created, or another user renamed or moved",
+            &["T1136.003", "T1098"],
+            &format!(
+                "An IAM user was created (`CreateUser`), or another user than the caller \
+                 renamed or moved to another path (`UpdateUser`). A new user is a lasting \
+                 identity that outlives the session that made it; a renamed or moved user \
+                 escapes the policies and reviews that name its ARN. Calls made by an AWS \
+                 service (an `AWSService` principal, or `invokedBy` one, such as CloudFormation \
+                 deploying a template) are left out. Sent to {target} once per user."
+            ),
+            "Check that the user was meant to be created or changed (a ticket, your \
+             infrastructure code); if not, delete its access keys and login profile, then the \
+             user, or restore its name and path, and review what the caller did since.",
+            &[NOTIFY_SEND],
+        ),
     ]
 }
 
@@ -254,6 +281,7 @@ pub fn detect_with(event: &Event, settings: &Settings) -> Vec<Finding> {
             federation::detect_saml(event, raw)
         }
         (Some(STS), Some("GetFederationToken")) => federation::detect_token(event, raw),
+        (Some(IAM), Some("CreateUser" | "UpdateUser")) => user_change::detect(event, raw),
         _ => None,
     };
     finding.into_iter().collect()
@@ -288,7 +316,8 @@ pub fn respond(
         ROOT_SIGNIN_FAILED
         | MFA_DEVICE_REMOVED
         | SAML_PROVIDER_CHANGED
-        | FEDERATION_TOKEN_ISSUED => notify_once(event, finding, caps, state, settings),
+        | FEDERATION_TOKEN_ISSUED
+        | USER_CREATED_OR_UPDATED => notify_once(event, finding, caps, state, settings),
         _ => {}
     }
 }
@@ -377,6 +406,20 @@ pub(crate) fn text_of<'a>(raw: Option<&'a Value>, path: &[&str]) -> Option<&'a s
     trailwarden_plugin_sdk::json::str_at(raw?, path)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+/// Whether the caller is IAM user `user` itself: its ARN ends in `/<user>` (a role session
+/// named after the user counts, as in Panther), or it is the IAM user of that name.
+pub(crate) fn caller_is_user(event: &Event, raw: &Value, user: &str) -> bool {
+    let arn = non_empty(event.principal.arn.as_deref()).unwrap_or("");
+    let arn_tail = arn.rsplit_once('/').map(|(_, tail)| tail);
+    let own_user_name = (event.principal.r#type.as_deref() == Some("IAMUser"))
+        .then(|| text_of(Some(raw), &["userIdentity", "userName"]))
+        .flatten();
+    [arn_tail, own_user_name]
+        .into_iter()
+        .flatten()
+        .any(|name| name.eq_ignore_ascii_case(user))
 }
 
 /// `arn:<partition>:iam::<account>:<resource>`.

@@ -26,9 +26,11 @@
 
 use trailwarden_plugin_sdk::json::{at, boolish};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Severity};
+use trailwarden_plugin_sdk::{capitalize, Event, Finding, Severity};
 
-use crate::{account, api_call, region, text_of, Draft, IAM, LOGIN_PROFILE_BY_OTHER};
+use crate::{
+    account, api_call, caller_is_user, region, text_of, Draft, IAM, LOGIN_PROFILE_BY_OTHER,
+};
 
 /// A password set for another user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,27 +61,13 @@ pub fn password_for_other(event: &Event, raw: Option<&Value>) -> Option<Password
     ]
     .iter()
     .any(|path| at(raw, path).and_then(boolish) == Some(true));
-    if reset_required || is_caller(event, raw, user) {
+    if reset_required || caller_is_user(event, raw, user) {
         return None;
     }
     Some(PasswordForOther {
         user_name: user.to_owned(),
         created,
     })
-}
-
-/// Whether the caller is `user` itself: its ARN ends in `/<user>`, or it is the IAM user
-/// of that name.
-fn is_caller(event: &Event, raw: &Value, user: &str) -> bool {
-    let arn = non_empty(event.principal.arn.as_deref()).unwrap_or("");
-    let arn_tail = arn.rsplit_once('/').map(|(_, tail)| tail);
-    let own_user_name = (event.principal.r#type.as_deref() == Some("IAMUser"))
-        .then(|| text_of(Some(raw), &["userIdentity", "userName"]))
-        .flatten();
-    [arn_tail, own_user_name]
-        .into_iter()
-        .flatten()
-        .any(|name| name.eq_ignore_ascii_case(user))
 }
 
 /// The finding, if `event` set a password for another user.

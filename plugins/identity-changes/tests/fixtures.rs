@@ -6,6 +6,7 @@
 use identity_changes::{
     IdentityChanges, Settings, CAPABILITIES, FEDERATION_TOKEN_ISSUED, LOGIN_PROFILE_BY_OTHER,
     MFA_DEVICE_REMOVED, ROLE_TRUST_OPENED, ROOT_SIGNIN_FAILED, RULE_IDS, SAML_PROVIDER_CHANGED,
+    USER_CREATED_OR_UPDATED,
 };
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::testing::{self, event_from_record};
@@ -74,6 +75,7 @@ fn catalog_lists_every_rule_with_the_configured_target_and_accounts() {
         MFA_DEVICE_REMOVED,
         SAML_PROVIDER_CHANGED,
         FEDERATION_TOKEN_ISSUED,
+        USER_CREATED_OR_UPDATED,
     ] {
         assert_eq!(by_id(id).response, ["notify.send"], "{id}");
         assert!(by_id(id).description.contains("security-team"), "{id}");
@@ -86,6 +88,10 @@ fn catalog_lists_every_rule_with_the_configured_target_and_accounts() {
     let rules = identity_changes::rules(&config);
     assert!(rules[0].description.contains("oncall"));
     assert!(rules[3].description.contains("444455556666"));
+    assert_eq!(
+        by_id(USER_CREATED_OR_UPDATED).techniques,
+        ["T1136.003", "T1098"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -309,4 +315,93 @@ fn service_events_and_vpc_endpoint_copies_are_not_calls() {
             "{file_id:?}"
         );
     }
+}
+
+#[test]
+fn user_created_or_updated_by_people_only() {
+    let created = fixture_event("user-created-or-updated.json", "idc-create-user-bob-docs");
+    let f = &identity_changes::detect(&event(&created))[0];
+    assert_eq!(f.rule_id, USER_CREATED_OR_UPDATED);
+    assert_eq!(
+        f.dedup_key,
+        "aws.iam.user-created-or-updated:123456789012:Bob"
+    );
+    // Any AWS service acting is left out: invokedBy, or an AWSService principal.
+    let invoked = with(
+        created.clone(),
+        &["userIdentity", "invokedBy"],
+        json!("cloudformation.amazonaws.com"),
+    );
+    assert!(identity_changes::detect(&event(&invoked)).is_empty());
+    let service = with(
+        created.clone(),
+        &["userIdentity"],
+        json!({"type": "AWSService", "invokedBy": "sso.amazonaws.com"}),
+    );
+    assert!(identity_changes::detect(&event(&service)).is_empty());
+    // The name from the response when the request lacks it; the ARN keeps the path.
+    let response_only = with(
+        with(created, &["requestParameters"], json!({})),
+        &["responseElements", "user", "arn"],
+        json!(null),
+    );
+    let response_only = with(
+        response_only,
+        &["responseElements", "user", "path"],
+        json!("/ops/"),
+    );
+    let f = &identity_changes::detect(&event(&response_only))[0];
+    assert_eq!(f.resources, ["arn:aws:iam::123456789012:user/ops/Bob"]);
+}
+
+#[test]
+fn user_update_needs_a_change_to_another_user() {
+    let update = fixture_event("user-created-or-updated.json", "idc-update-user-carol");
+    // A rename alone: the old and the new ARN.
+    let rename = with(
+        update.clone(),
+        &["requestParameters"],
+        json!({"userName": "carol", "newUserName": "carol2"}),
+    );
+    let f = &identity_changes::detect(&event(&rename))[0];
+    assert_eq!(
+        f.resources,
+        [
+            "arn:aws:iam::111122223333:user/carol",
+            "arn:aws:iam::111122223333:user/carol2"
+        ]
+    );
+    // Neither a new name nor a new path: nothing changed.
+    let no_op = with(
+        update.clone(),
+        &["requestParameters"],
+        json!({"userName": "carol"}),
+    );
+    assert!(identity_changes::detect(&event(&no_op)).is_empty());
+    // A session named after the user counts as the user.
+    let own = with(
+        update,
+        &["userIdentity", "arn"],
+        json!("arn:aws:sts::111122223333:assumed-role/Ops/Carol"),
+    );
+    assert!(identity_changes::detect(&event(&own)).is_empty());
+}
+
+#[test]
+fn user_creation_and_update_are_one_incident() {
+    let created = fixture_event("user-created-or-updated.json", "idc-create-user-bob-docs");
+    let renamed = with(
+        with(created.clone(), &["eventName"], json!("UpdateUser")),
+        &["requestParameters"],
+        json!({"userName": "Bob", "newUserName": "Robert"}),
+    );
+    let renamed = with(renamed, &["eventID"], json!("idc-rename-bob"));
+    let (findings, caps) = handle(
+        &[event(&created), event(&renamed)],
+        &MemoryState::new(),
+        json!({}),
+    );
+    assert_eq!(findings.len(), 2);
+    assert_eq!(findings[0].dedup_key, findings[1].dedup_key);
+    assert_eq!(caps.calls().len(), 1, "notified once");
 }
