@@ -74,31 +74,53 @@ impl Reloader {
         files
     }
 
-    /// Polls the watched files' modification times and reloads when one changes, until
-    /// `stop`. Polling (rather than inotify) also sees files replaced by rename, on every
-    /// file system, at the cost of up to a second's delay.
+    /// Polls the watched files' modification times and sizes and reloads when one changes,
+    /// until `stop`. Polling (rather than inotify) also sees files replaced by rename, on
+    /// every file system, at the cost of up to a second's delay.
+    ///
+    /// A change is acted on once it has settled (the same for two polls in a row), so a
+    /// file still being written in place is not read half-way; and what counts as seen is
+    /// the settled state the reload started from, so a write that lands during the reload
+    /// shows as a change at the next poll instead of being taken for the reloaded version.
     pub async fn watch(&self, mut stop: watch::Receiver<bool>) {
-        let stamp = |files: &[PathBuf]| -> Vec<Option<SystemTime>> {
+        let stamp = |files: &[PathBuf]| -> Vec<Option<(SystemTime, u64)>> {
             files
                 .iter()
-                .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                .map(|f| {
+                    std::fs::metadata(f)
+                        .and_then(|m| Ok((m.modified()?, m.len())))
+                        .ok()
+                })
                 .collect()
         };
         let mut files = self.watched();
         let mut seen = stamp(&files);
+        let mut changing = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
             let now = stamp(&files);
-            if now != seen {
-                if let Err(e) = self.reload("a watched file changed").await {
-                    tracing::warn!("reload failed: {e}");
-                }
-                files = self.watched();
-                seen = stamp(&files);
+            if now == seen {
+                changing = None;
+                continue;
             }
+            if changing.as_ref() != Some(&now) {
+                changing = Some(now);
+                continue;
+            }
+            changing = None;
+            if let Err(e) = self.reload("a watched file changed").await {
+                tracing::warn!("reload failed: {e}");
+            }
+            let watched = self.watched();
+            seen = if watched == files {
+                now
+            } else {
+                stamp(&watched)
+            };
+            files = watched;
         }
     }
 }
