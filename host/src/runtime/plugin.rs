@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export};
@@ -161,7 +161,6 @@ impl PluginRuntime {
             fixtures: Vec::new(),
             self_caused_events: false,
             rules: None,
-            instance_pre,
             catalog,
         };
         let descriptor = plugin.describe(self).map_err(|f| {
@@ -244,7 +243,6 @@ pub struct LoadedPlugin {
     pub rules: Option<Vec<RuleInfo>>,
     settings_json: Arc<str>,
     bound: Bound,
-    instance_pre: InstancePre<HostState>,
     catalog: Option<rules_export::GuestIndices>,
 }
 
@@ -269,12 +267,12 @@ impl LoadedPlugin {
         &self,
         runtime: &PluginRuntime,
     ) -> Result<Option<Vec<RuleInfo>>, PluginFailure> {
-        let Some(catalog) = &self.catalog else {
+        let (Some(catalog), Bound::V2(pre)) = (&self.catalog, &self.bound) else {
             return Ok(None);
         };
         let mut store = self.new_store(runtime, 0, Box::new(DenyAll));
-        let result = self
-            .instance_pre
+        let result = pre
+            .instance_pre()
             .instantiate(&mut store)
             .and_then(|instance| catalog.load(&mut store, &instance))
             .and_then(|guest| guest.call_rules(&mut store));
