@@ -2,8 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
-# One shared target/ for the host and the plugins (different triples never collide).
+# One target/ for everything; the plugin workspace builds in its own corner of it
+# (target/plugins): its native test builds of the SDK and plugin crates would otherwise
+# overwrite the host's (the host's tests and benches build some plugin crates natively too),
+# and the next build of either fails with "multiple different versions of crate".
 export CARGO_TARGET_DIR := $(CURDIR)/target
+PLUGIN_TARGET := $(CURDIR)/target/plugins
+PLUGIN_CARGO = cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO)
+MOTO_VERSION := 5.2.5
 
 DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure storage-exposure identity-changes organization-guard keys-secrets sigma
 TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event
@@ -33,12 +39,12 @@ host:
 # Every plugin component into plugins/dist/NAME.wasm; test guests into target/guests/.
 # Python and JavaScript plugins: plugins-polyglot, below.
 plugins: toolchain plugins-polyglot
-	cd plugins && $(CARGO) build --release --target $(WASM_TARGET)
+	$(PLUGIN_CARGO) build --release --target $(WASM_TARGET)
 	mkdir -p plugins/dist target/guests
 	for p in $(DETECTION_PLUGINS); do \
-	  cp target/$(WASM_TARGET)/release/$${p//-/_}.wasm plugins/dist/$$p.wasm; done
+	  cp $(PLUGIN_TARGET)/$(WASM_TARGET)/release/$${p//-/_}.wasm plugins/dist/$$p.wasm; done
 	for p in $(TEST_GUESTS); do \
-	  cp target/$(WASM_TARGET)/release/$${p//-/_}.wasm target/guests/$$p.wasm; done
+	  cp $(PLUGIN_TARGET)/$(WASM_TARGET)/release/$${p//-/_}.wasm target/guests/$$p.wasm; done
 
 # --- Python and JavaScript plugins ------------------------------------------------------
 # plugins/python/NAME/ (app.py, componentize-py) and plugins/js/NAME/ (package.json, jco)
@@ -92,8 +98,18 @@ plugins-templates-check:
 	plugins/templates/check.sh
 # --- end of Python and JavaScript plugins ------------------------------------------------
 
-test: plugins
-	cd plugins && $(CARGO) test --quiet
+# What the tests need beyond the plugins: moto's AWS emulator in .venv (the response tests
+# start it on 127.0.0.1). Idempotent: installs only when missing or at another version.
+.PHONY: test-tools
+test-tools:
+	@if [ "$$(.venv/bin/moto_server --version 2>/dev/null | grep -o '[0-9.]*$$')" != "$(MOTO_VERSION)" ]; then \
+	  [ -x .venv/bin/pip ] || python3 -m venv .venv; \
+	  echo ".venv/bin/pip install moto[server]==$(MOTO_VERSION)"; \
+	  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"; \
+	else echo "moto $(MOTO_VERSION) is installed in .venv"; fi
+
+test: plugins test-tools
+	$(PLUGIN_CARGO) test --quiet
 	$(CARGO) test --workspace
 
 demo: build
@@ -127,7 +143,7 @@ fmt:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	cd plugins && $(CARGO) clippy --target $(WASM_TARGET) -- -D warnings
+	$(PLUGIN_CARGO) clippy --target $(WASM_TARGET) -- -D warnings
 
 clean:
 	rm -rf target plugins/dist
