@@ -102,7 +102,8 @@ plugins-templates-check:
 # start it on 127.0.0.1). Idempotent: installs only when missing or at another version.
 .PHONY: test-tools
 test-tools:
-	@if [ "$$(.venv/bin/moto_server --version 2>/dev/null | grep -o '[0-9.]*$$')" != "$(MOTO_VERSION)" ]; then \
+	@if [ ! -x .venv/bin/moto_server ] || \
+	     [ "$$(.venv/bin/python -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$(MOTO_VERSION)" ]; then \
 	  [ -x .venv/bin/pip ] || python3 -m venv .venv; \
 	  echo ".venv/bin/pip install moto[server]==$(MOTO_VERSION)"; \
 	  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"; \
