@@ -157,8 +157,24 @@ agreement: plugins
 # Replay throughput of every shipped plugin together (the example config), release build.
 .PHONY: bench-shipped
 bench-shipped: plugins
-	$(CARGO) build --release -p trailwarden
-	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden 50000
+	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
+	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
+	  target/release/examples/json_parse_rate 50000 --workers 1,2
+
+# Growth: 10,000 to 1,000,000 events through every shipped plugin (release): time, peak RSS,
+# database size, and the cost per event at each size. Bounded: one replay per size.
+.PHONY: bench-growth
+bench-growth: plugins
+	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
+	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
+	  target/release/examples/json_parse_rate --growth 10000,100000,1000000
+
+# Event-to-committed latency of the daemon at 1,000 and 20,000 events/s offered over HTTP on
+# loopback (bounded: 10 s per rate), with the example config; p50/p99/max and peak RSS.
+.PHONY: bench-daemon
+bench-daemon: plugins
+	$(CARGO) build --release -p trailwarden --bin trailwarden
+	python3 host/benches/daemon.py $(CURDIR) target/release/trailwarden --seconds 10 --rates 1000,20000
 
 # Every loaded detection of the example config (Sigma rules: loaded and refused, with reasons).
 rules: plugins

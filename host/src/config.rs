@@ -16,6 +16,13 @@ use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 64;
 pub const DEFAULT_CPU_DEADLINE_MS: u64 = 2_000;
 pub const DEFAULT_BATCH_SIZE: usize = 256;
+/// Default `[engine] max_batch_bytes`: 4 MiB of record text per plugin call.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// Default `[engine] workers`: one per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 pub const DEFAULT_MAX_FINDINGS_PER_BATCH: usize = 10_000;
 
 #[derive(Debug, Deserialize, Default)]
@@ -130,6 +137,8 @@ struct RawAudit {
 struct RawEngine {
     cache_dir: Option<PathBuf>,
     batch_size: Option<usize>,
+    max_batch_bytes: Option<usize>,
+    workers: Option<usize>,
     quarantine_after: Option<u32>,
     rollback_after: Option<u32>,
 }
@@ -176,6 +185,11 @@ pub struct Config {
     pub database: PathBuf,
     pub cache_dir: PathBuf,
     pub batch_size: usize,
+    /// A batch is run once its events' record text reaches this many bytes, whatever its
+    /// length: padded events cannot push a batch past a plugin's memory limit.
+    pub max_batch_bytes: usize,
+    /// Threads that run plugin batches; 1 runs them on the pipeline thread itself.
+    pub workers: usize,
     pub plugins: Vec<PluginConfig>,
     /// Live ingest: the `[daemon]`, `[sqs]` and `[dedup]` tables.
     pub intake: IntakeSettings,
@@ -280,6 +294,17 @@ impl Config {
         if batch_size == 0 {
             bail!("engine.batch_size must be at least 1");
         }
+        let max_batch_bytes = raw
+            .engine
+            .max_batch_bytes
+            .unwrap_or(DEFAULT_MAX_BATCH_BYTES);
+        if max_batch_bytes == 0 {
+            bail!("engine.max_batch_bytes must be at least 1");
+        }
+        let workers = raw.engine.workers.unwrap_or_else(default_workers);
+        if workers == 0 || workers > 256 {
+            bail!("engine.workers must be between 1 and 256 (got {workers})");
+        }
         let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
@@ -297,6 +322,8 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from(".trailwarden/cache")),
             ),
             batch_size,
+            max_batch_bytes,
+            workers,
             plugins,
             intake,
             lifecycle: Lifecycle {
@@ -350,6 +377,8 @@ impl Config {
             database: dir.join("trailwarden.db"),
             cache_dir: dir.join(".trailwarden/cache"),
             batch_size: DEFAULT_BATCH_SIZE,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            workers: default_workers(),
             plugins,
             intake: IntakeSettings::default(),
             response: ResponseSettings::default(),

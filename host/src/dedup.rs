@@ -82,6 +82,12 @@ impl Dedup {
         Ok(false)
     }
 
+    /// Unmarks every id marked since the last commit: their events were not recorded (the
+    /// flush failed), so a redelivery must be processed, not skipped as a duplicate.
+    pub fn forget_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Ids marked and not yet committed.
     pub fn pending(&self) -> usize {
         self.pending.len()
@@ -165,6 +171,19 @@ mod tests {
         assert!(dedup.check_and_mark("e1").unwrap(), "committed");
         assert!(!dedup.check_and_mark("e2").unwrap());
         assert_eq!(dedup.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn ids_of_a_failed_flush_are_forgotten_so_the_redelivery_runs() {
+        let mut dedup = Dedup::in_memory(Duration::from_secs(3600)).unwrap();
+        assert!(!dedup.check_and_mark("e1").unwrap());
+        dedup.forget_pending();
+        assert!(!dedup.check_and_mark("e1").unwrap(), "not a duplicate");
+        dedup.commit().unwrap();
+        assert!(
+            dedup.check_and_mark("e1").unwrap(),
+            "committed ids stay seen"
+        );
     }
 
     #[test]

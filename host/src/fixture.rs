@@ -165,7 +165,7 @@ pub fn run_events_with_config(
         for item in normalize_value(event.clone(), &Options::default()) {
             match item {
                 Item::Event(event) => {
-                    if !router.route(&event.envelope()).is_empty() {
+                    if !router.route_event(&event).is_empty() {
                         batch.push(to_plugin_event(&event, false));
                     }
                 }

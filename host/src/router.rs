@@ -1,6 +1,7 @@
 //! Routing: which plugins an event goes to, decided by one pass over all subscriptions.
 
 use anyhow::Result;
+use cloudtrail_normalize::NormalizedEvent;
 use event_pattern::{Pattern, PatternSet};
 
 /// Every plugin's EventBridge patterns in one [`PatternSet`].
@@ -39,8 +40,18 @@ impl Router {
 
     /// The indices of the plugins whose patterns match `envelope`, ascending, each once.
     pub fn route(&self, envelope: &serde_json::Value) -> Vec<usize> {
+        self.owners(self.set.matching_ids(envelope))
+    }
+
+    /// [`Router::route`] for a normalised event's envelope, matched as a view (the record
+    /// stands in for `detail`) rather than a rebuilt copy.
+    pub fn route_event(&self, event: &NormalizedEvent) -> Vec<usize> {
+        self.owners(event.with_envelope_fields(|fields| self.set.matching_ids_in_fields(fields)))
+    }
+
+    fn owners(&self, pattern_ids: Vec<u32>) -> Vec<usize> {
         let mut hit = vec![false; self.plugin_count];
-        for id in self.set.matching_ids(envelope) {
+        for id in pattern_ids {
             hit[self.owner[id as usize]] = true;
         }
         hit.iter()

@@ -164,19 +164,27 @@ fn a_new_version_that_keeps_failing_after_the_swap_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let good = with_root_usage(dir.path(), plugin("root-usage"));
     let mut pipeline = pipeline(&good);
-    // The same component with a memory limit too small for real batches: its shipped
-    // fixtures (a few events each) pass the canary, production batches do not.
+    // The same component with a memory limit too small for real events: its shipped
+    // fixtures (a few small events each) pass the canary; production events, each with
+    // thousands of fields, fail even one at a time, so splitting the batch cannot help.
     let mut starved = good.clone();
     starved.plugins[0].limits.memory_bytes = 2 * 1024 * 1024;
+    // Batches of 64 whatever their bytes, so the count below is exact.
+    starved.max_batch_bytes = 64 << 20;
     let report = pipeline.reload(&starved).unwrap();
     assert_eq!(report.swapped, ["root-usage"], "{report:?}");
     let big = |i: usize| {
         let mut event = root_event(i);
-        event["requestParameters"] = json!({"padding": "x".repeat(16 * 1024)});
+        let fields: serde_json::Map<String, serde_json::Value> =
+            (0..20_000).map(|k| (format!("k{k}"), json!(0))).collect();
+        event["requestParameters"] = serde_json::Value::Object(fields);
         event
     };
-    for i in 0..1000 {
-        for item in normalize_value(big(i), &Options::default()) {
+    // Two batches of heavy events (both fail: rolled back), then ordinary ones for the
+    // restored version.
+    for i in 0..200 {
+        let event = if i < 2 * 64 { big(i) } else { root_event(i) };
+        for item in normalize_value(event, &Options::default()) {
             pipeline.ingest(item, "after-swap").unwrap();
         }
     }
@@ -201,6 +209,40 @@ fn a_new_version_that_keeps_failing_after_the_swap_is_rolled_back() {
     // Everything after the rollback was handled by the restored version.
     assert_eq!(
         pipeline.stats().findings["root-usage"] as usize,
-        1000 - 2 * 64
+        200 - 2 * 64
+    );
+}
+
+/// Issue 13: events padded so that a whole batch overflows the plugin's memory must not
+/// hide the real events among them, nor count against the plugin.
+#[test]
+fn padded_events_neither_hide_their_neighbours_nor_quarantine_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_root_usage(dir.path(), plugin("root-usage"));
+    // Enough for any one event, not for a batch of 64 padded ones.
+    config.plugins[0].limits.memory_bytes = 4 * 1024 * 1024;
+    config.lifecycle.quarantine_after = 2;
+    let mut pipeline = pipeline(&config);
+    let padded = |i: usize| {
+        let mut event = root_event(i);
+        event["requestParameters"] = json!({"padding": "x".repeat(100 * 1024)});
+        event
+    };
+    for i in 0..640 {
+        for item in normalize_value(padded(i), &Options::default()) {
+            pipeline.ingest(item, "padding").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+    let stats = pipeline.stats();
+    assert_eq!(
+        stats.findings["root-usage"], 640,
+        "every event detected: {stats:?}"
+    );
+    assert!(!pipeline.plugin_states()[0].1, "not quarantined");
+    let lifecycle = pipeline.audit().lifecycle(50).unwrap();
+    assert!(
+        !lifecycle.iter().any(|e| e.event == "quarantined"),
+        "{lifecycle:?}"
     );
 }

@@ -101,6 +101,38 @@ pub(crate) fn build(event: &NormalizedEvent) -> Value {
     Value::Object(env)
 }
 
+/// The fields [`build`] would put in the envelope, without copying the record.
+pub(crate) fn with_fields<R>(event: &NormalizedEvent, f: impl FnOnce(&[(&str, &Value)]) -> R) -> R {
+    let text = |v: &Option<String>| v.as_deref().map(Value::from);
+    let version = Value::from("0");
+    let id = Value::from(event.id.as_str());
+    let detail_type = Value::from(event.detail_type.as_str());
+    let source = event.envelope_source().map(Value::from);
+    let account = text(&event.account);
+    let time = text(&event.time);
+    let region = text(&event.region);
+    let resources = Value::Array(Vec::new());
+    let mut fields: Vec<(&str, &Value)> = Vec::with_capacity(9);
+    fields.extend([
+        ("version", &version),
+        ("id", &id),
+        ("detail-type", &detail_type),
+    ]);
+    for (key, value) in [
+        ("source", &source),
+        ("account", &account),
+        ("time", &time),
+        ("region", &region),
+    ] {
+        if let Some(v) = value {
+            fields.push((key, v));
+        }
+    }
+    fields.push(("resources", &resources));
+    fields.push(("detail", &event.record));
+    f(&fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

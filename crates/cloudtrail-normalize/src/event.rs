@@ -90,6 +90,13 @@ impl NormalizedEvent {
         envelope::build(self)
     }
 
+    /// Calls `f` with the top-level fields of [`NormalizedEvent::envelope`] as
+    /// (key, value) pairs, `detail` borrowing [`NormalizedEvent::record`]: the
+    /// envelope seen without copying the record (for pattern matching).
+    pub fn with_envelope_fields<R>(&self, f: impl FnOnce(&[(&str, &Value)]) -> R) -> R {
+        envelope::with_fields(self, f)
+    }
+
     /// The EventBridge `source` of the event, derived from `eventSource`:
     /// `iam.amazonaws.com` → `aws.iam`, `signin.amazonaws.com` →
     /// `aws.signin`. `None` when there is no usable `eventSource`.

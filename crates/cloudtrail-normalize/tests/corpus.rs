@@ -269,3 +269,19 @@ fn real_log_file() {
         }
     }
 }
+
+/// The borrowed view the router matches on is the envelope, field for field.
+#[test]
+fn envelope_fields_are_the_envelope() {
+    for event in all_events() {
+        let from_fields = event.with_envelope_fields(|fields| {
+            let map: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), (*v).clone()))
+                .collect();
+            assert_eq!(map.len(), fields.len(), "keys are distinct");
+            serde_json::Value::Object(map)
+        });
+        assert_eq!(from_fields, event.envelope(), "event {}", event.id);
+    }
+}

@@ -121,22 +121,43 @@ impl<'e> FlatEvent<'e> {
     /// level has no named fields and so flattens to nothing. Iterative, so
     /// deep events cannot overflow the stack.
     pub(crate) fn new(event: &'e Value, trie: &PathTrie) -> Self {
-        let mut flat = FlatEvent {
-            leaves: Vec::new(),
-            arena: Vec::new(),
-            groups: Vec::new(),
-        };
         if !event.is_object() {
-            return flat;
+            return Self::from_stack(Vec::new(), trie);
         }
-        let mut membership: Vec<(u32, u32)> = Vec::new();
-        let mut next_array: u32 = 0;
-        let mut stack = vec![Item {
+        let stack = vec![Item {
             value: event,
             node: 0,
             mem_len: 0,
             elem: None,
         }];
+        Self::from_stack(stack, trie)
+    }
+
+    /// Flattens an object given as its top-level fields, without building it: the same
+    /// leaves as [`FlatEvent::new`] on `{k1: v1, k2: v2, ...}` with distinct keys.
+    pub(crate) fn from_fields(fields: &[(&str, &'e Value)], trie: &PathTrie) -> Self {
+        let stack = fields
+            .iter()
+            .filter_map(|&(key, value)| {
+                trie.step(0, key).map(|node| Item {
+                    value,
+                    node,
+                    mem_len: 0,
+                    elem: None,
+                })
+            })
+            .collect();
+        Self::from_stack(stack, trie)
+    }
+
+    fn from_stack(mut stack: Vec<Item<'e>>, trie: &PathTrie) -> Self {
+        let mut flat = FlatEvent {
+            leaves: Vec::new(),
+            arena: Vec::new(),
+            groups: Vec::new(),
+        };
+        let mut membership: Vec<(u32, u32)> = Vec::new();
+        let mut next_array: u32 = 0;
         while let Some(item) = stack.pop() {
             // Restore the parent's membership, then step into this item.
             membership.truncate(item.mem_len);

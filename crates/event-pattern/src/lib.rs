@@ -180,21 +180,36 @@ impl PatternSet {
     /// values hit in the index are evaluated.
     #[must_use]
     pub fn matching_ids(&self, event: &Value) -> Vec<u32> {
-        let index = self
-            .index
-            .get_or_init(|| Index::build(self.entries.iter().map(|(_, p)| p.branches.as_slice())));
-        let flat = FlatEvent::new(event, &index.trie);
+        let index = self.index();
+        self.matching_ids_flat(index, &FlatEvent::new(event, &index.trie))
+    }
+
+    /// As [`matching_ids`](Self::matching_ids) for the object whose top-level fields are
+    /// `fields` (distinct keys), without building it: an EventBridge envelope can be
+    /// matched as its few top-level fields plus the record it already holds as `detail`.
+    #[must_use]
+    pub fn matching_ids_in_fields(&self, fields: &[(&str, &Value)]) -> Vec<u32> {
+        let index = self.index();
+        self.matching_ids_flat(index, &FlatEvent::from_fields(fields, &index.trie))
+    }
+
+    fn index(&self) -> &Index {
+        self.index
+            .get_or_init(|| Index::build(self.entries.iter().map(|(_, p)| p.branches.as_slice())))
+    }
+
+    fn matching_ids_flat(&self, index: &Index, flat: &FlatEvent<'_>) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
         let mut last_entry = usize::MAX;
         // Candidates are sorted, so one pattern's branches are adjacent and
         // the rest of them can be skipped once one matched.
-        for branch in index.candidates(&flat) {
+        for branch in index.candidates(flat) {
             let (e, b, nodes) = index.locate(branch);
             if e == last_entry {
                 continue;
             }
             let (id, pattern) = &self.entries[e];
-            if pattern.branches[b].matches(&flat, nodes) {
+            if pattern.branches[b].matches(flat, nodes) {
                 out.push(*id);
                 last_entry = e;
             }

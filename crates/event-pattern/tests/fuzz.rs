@@ -262,7 +262,13 @@ proptest! {
                 .filter(|(_, p)| p.matches(ev))
                 .map(|(id, _)| *id)
                 .collect();
-            prop_assert_eq!(set.matching_ids(ev), expected, "event {}", ev);
+            prop_assert_eq!(set.matching_ids(ev), expected.clone(), "event {}", ev);
+            // The same object given as its top-level fields, never built.
+            if let Value::Object(map) = ev {
+                let fields: Vec<(&str, &Value)> =
+                    map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                prop_assert_eq!(set.matching_ids_in_fields(&fields), expected, "fields of {}", ev);
+            }
             for (id, p) in &compiled {
                 let mut single = PatternSet::new();
                 single.add(*id, p);

@@ -282,6 +282,13 @@ impl Worker {
         }
         self.dirty = false;
         let mut result = self.pipeline.flush();
+        if result.is_err() {
+            // Nothing of these batches is acknowledged: their redelivery must not be taken
+            // for a duplicate.
+            if let Some(dedup) = self.dedup.as_mut() {
+                dedup.forget_pending();
+            }
+        }
         if result.is_ok() {
             if let Some(dedup) = self.dedup.as_mut() {
                 result = dedup.commit();

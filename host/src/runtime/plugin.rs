@@ -1,6 +1,7 @@
 //! One loaded plugin version: its compiled component, what it said in `describe`, and how
 //! a batch is run inside its limits.
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -341,10 +342,10 @@ impl LoadedPlugin {
     /// # Errors
     /// The plugin trapped, ran out of time or memory, returned an error, or returned more
     /// than its limits allow. The host and other plugins are unaffected.
-    pub fn handle(
+    pub fn handle<E: Borrow<Event>>(
         &self,
         runtime: &PluginRuntime,
-        events: &[Event],
+        events: &[E],
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
     ) -> Result<Vec<Finding>, PluginFailure> {
@@ -367,10 +368,10 @@ impl LoadedPlugin {
     ///
     /// # Errors
     /// As for [`LoadedPlugin::handle`].
-    pub fn handle_with_config(
+    pub fn handle_with_config<E: Borrow<Event>>(
         &self,
         runtime: &PluginRuntime,
-        events: &[Event],
+        events: &[E],
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
         settings_json: Arc<str>,
@@ -378,7 +379,10 @@ impl LoadedPlugin {
         let mut store = self.new_store_with(runtime, clock, capabilities, settings_json);
         let result: wasmtime::Result<Result<Vec<Finding>, (&str, String)>> = match &self.bound {
             Bound::V1(pre) => {
-                let events: Vec<v1::Event> = events.iter().map(convert::event_to_v1).collect();
+                let events: Vec<v1::Event> = events
+                    .iter()
+                    .map(|e| convert::event_to_v1(e.borrow()))
+                    .collect();
                 pre.instantiate(&mut store)
                     .and_then(|p| p.call_handle(&mut store, &events))
                     .map(|r| {
@@ -390,7 +394,10 @@ impl LoadedPlugin {
                     })
             }
             Bound::V2(pre) => {
-                let events: Vec<v2::Event> = events.iter().map(convert::event_to_v2).collect();
+                let events: Vec<v2::Event> = events
+                    .iter()
+                    .map(|e| convert::event_to_v2(e.borrow()))
+                    .collect();
                 pre.instantiate(&mut store)
                     .and_then(|p| p.call_handle(&mut store, &events))
                     .map(|r| {

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Event-to-committed latency of the daemon under a steady offered load (`make bench-daemon`).
+
+Starts the release binary's `trailwarden run` with the example configuration (every shipped
+plugin, responses in dry-run or approve, nothing executed) on 127.0.0.1 and a fresh audit
+store, then offers CloudTrail records over HTTP at fixed rates, open loop (each request has a
+scheduled send time; latency counts from that time, so a slow answer cannot hide the
+queueing behind it). The daemon answers a POST only once its events have been through every
+plugin and their findings and capability decisions are committed, so a request's latency is
+the latency from event to finding committed (and an upper bound of event to decision).
+Each rate runs for a bounded time; the daemon is stopped at the end.
+
+usage: daemon.py REPO TRAILWARDEN_BINARY [--seconds S] [--rates 1000,20000]
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from shipped import records  # noqa: E402
+
+
+def option(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+def offer(port, token, bodies, rate_requests, seconds, senders):
+    """Sends bodies at rate_requests/s for `seconds`, from `senders` threads; returns
+    (latencies in ms, errors)."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    start = time.monotonic() + 0.2
+    total = int(rate_requests * seconds)
+
+    def sender(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for n in range(k, total, senders):
+            scheduled = start + n / rate_requests
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                conn.request("POST", "/v1/events", body=bodies[n % len(bodies)](n), headers=headers)
+                response = conn.getresponse()
+                response.read()
+                done = time.monotonic()
+                with lock:
+                    if response.status == 200:
+                        latencies.append((done - scheduled) * 1000)
+                    else:
+                        errors.append(response.status)
+            except OSError as e:
+                with lock:
+                    errors.append(str(e))
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.close()
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
+def main() -> int:
+    repo, binary = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    seconds = float(option("--seconds", "10"))
+    rates = [int(r) for r in option("--rates", "1000,20000").split(",")]
+    base = list(records(repo.parent / "shared/corpus"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        examples = repo / "examples"
+        text = (examples / "trailwarden.toml").read_text()
+        text = text.replace('"../', f'"{examples}/../')
+        text = text.replace('database = "demo.db"', f'database = "{tmp}/bench.db"')
+        text = text.replace('cache_dir = ".trailwarden/cache"', f'cache_dir = "{repo}/target/bench-cache"')
+        config = tmp / "trailwarden.toml"
+        config.write_text(text)
+        port = free_port()
+        env = dict(os.environ, RUST_LOG="error")
+        daemon = subprocess.Popen(
+            [str(binary), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if daemon.poll() is not None:
+                    sys.exit(f"the daemon exited with {daemon.returncode}")
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    sys.exit("the daemon did not answer /healthz within 120 s")
+                time.sleep(0.2)
+            token = (tmp / "trailwarden.token").read_text().strip()
+            print(f"daemon: every shipped plugin (example config), {seconds:.0f} s per rate, loopback")
+            print(f"{'events/s':>9} {'ev/request':>10} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+            for rate in rates:
+                per_request = max(1, rate // 1000)
+                requests_per_s = rate / per_request
+
+                def body(k, per_request=per_request, rate=rate):
+                    def make(n):
+                        lines = []
+                        for j in range(per_request):
+                            i = n * per_request + j
+                            record = dict(base[i % len(base)])
+                            record["eventID"] = f"daemon-{rate}-{i:09d}"
+                            lines.append(json.dumps(record))
+                        return "\n".join(lines).encode()
+                    return make
+
+                latencies, errors = offer(port, token, [body(0)], requests_per_s, seconds, senders=16)
+                print(
+                    f"{rate:>9} {per_request:>10} {len(latencies):>9} {percentile(latencies, 0.5):>8.2f} "
+                    f"{percentile(latencies, 0.99):>8.2f} {max(latencies, default=float('nan')):>8.2f} {len(errors):>7}"
+                )
+            status = Path(f"/proc/{daemon.pid}/status").read_text()
+            peak = next(l for l in status.splitlines() if l.startswith("VmHWM"))
+            print(f"daemon peak RSS: {int(peak.split()[1]) / 1024:.0f} MB")
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

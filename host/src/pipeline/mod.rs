@@ -1,0 +1,806 @@
+//! The way an event travels after normalisation: route to the plugins that asked for it,
+//! batch per plugin, run (here or on worker threads), and record findings and failures in
+//! the audit store.
+//!
+//! `replay` drives it from files; the daemon drives it from its intake. Both see the
+//! same counts, so `events_read = normalised + skipped + rejected` holds for either.
+//!
+//! Each event is converted once into the shape plugins get and shared by pointer between
+//! the plugins it is routed to; routing matches the EventBridge envelope as a view over the
+//! record, never a copy. This thread is the only writer of findings and failures: a batch's
+//! results are committed in one transaction.
+
+mod lifecycle;
+mod pool;
+mod reload;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use cloudtrail_normalize::{Item, NormalizedEvent};
+use serde::Serialize;
+
+use crate::audit::{now_rfc3339, AuditStore, PluginLoad, StoredFinding};
+use crate::config::{Config, Lifecycle, ResponseSettings};
+use crate::respond::broker::{Broker, EventScope};
+use crate::respond::grants::glob_match;
+use crate::respond::outbox::{now_us, Outbox};
+use crate::router::Router;
+use crate::runtime::{Event, LoadedPlugin, PluginRuntime, Principal};
+use crate::state::StateStore;
+
+use lifecycle::{Health, Verdict};
+use pool::{Done, Job, Pool, Routed, SharedEvent};
+pub use reload::{passes_own_fixtures, PreparedReload, ReloadPreparer, ReloadReport};
+
+/// How far ahead of the wall clock an event's time may move the state clock: an event
+/// dated 9999 must not freeze every plugin's windows.
+pub const MAX_CLOCK_SKEW_S: i64 = 300;
+
+/// Counts for a run, in the shape `--stats-json` writes.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct RunStats {
+    pub events_read: u64,
+    pub normalised: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub rejected: BTreeMap<String, u64>,
+    /// Findings produced, per plugin (including ones already in the audit store).
+    pub findings: BTreeMap<String, u64>,
+    /// Events routed to each plugin by its patterns.
+    pub matched: BTreeMap<String, u64>,
+    /// Events not handed to a quarantined plugin, per plugin.
+    pub skipped_quarantined: BTreeMap<String, u64>,
+    /// Self-caused events withheld from response plugins, per plugin.
+    pub skipped_self_caused: BTreeMap<String, u64>,
+    /// Failed batches per plugin and kind, e.g. `{"looper": {"timeout": 2}}`.
+    pub plugin_failures: BTreeMap<String, BTreeMap<String, u64>>,
+    pub elapsed_s: f64,
+    pub events_per_s: f64,
+}
+
+/// Called after every plugin batch with (plugin, events, elapsed).
+type BatchHook = Box<dyn FnMut(&str, usize, std::time::Duration)>;
+
+/// One serving plugin with everything the pipeline keeps for it.
+struct Slot {
+    plugin: Arc<LoadedPlugin>,
+    broker: Arc<Broker>,
+    health: Health,
+    queue: Vec<SharedEvent>,
+    /// Record text queued, for the per-batch byte bound.
+    queued_bytes: usize,
+    /// A batch of this plugin is running on a worker.
+    busy: bool,
+}
+
+pub struct Pipeline {
+    runtime: Arc<PluginRuntime>,
+    slots: Vec<Slot>,
+    lifecycle: Lifecycle,
+    router: Router,
+    audit: AuditStore,
+    outbox: Outbox,
+    settings: Arc<ResponseSettings>,
+    batch_size: usize,
+    max_batch_bytes: usize,
+    /// Worker threads; `None` runs batches on this thread.
+    pool: Option<Pool>,
+    in_flight: usize,
+    /// Seconds since the epoch of the latest event seen (at most [`MAX_CLOCK_SKEW_S`]
+    /// past the wall clock): the clock of plugin state TTLs.
+    clock: i64,
+    stats: RunStats,
+    started: Instant,
+    on_finding: Box<dyn FnMut(&StoredFinding)>,
+    on_batch: BatchHook,
+}
+
+impl Pipeline {
+    /// Loads the configured plugins and records each load in the audit store.
+    ///
+    /// # Errors
+    /// A plugin cannot be loaded (the message says which and why), or the audit write fails.
+    pub fn new(config: &Config, audit: AuditStore, state: StateStore) -> Result<Pipeline> {
+        let outbox = Outbox::open(&config.database)?;
+        Self::with_outbox(config, audit, state, outbox)
+    }
+
+    /// As [`Pipeline::new`], with the outbox given (e.g. in memory).
+    ///
+    /// # Errors
+    /// As for [`Pipeline::new`].
+    pub fn with_outbox(
+        config: &Config,
+        audit: AuditStore,
+        state: StateStore,
+        outbox: Outbox,
+    ) -> Result<Pipeline> {
+        let runtime = Arc::new(PluginRuntime::new(&config.cache_dir, state)?);
+        let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
+        for plugin_config in &config.plugins {
+            plugins.push(Arc::new(runtime.load(plugin_config)?));
+        }
+        let pool = if config.workers > 1 {
+            Some(Pool::start(config.workers, runtime.clone())?)
+        } else {
+            None
+        };
+        let mut pipeline = Pipeline {
+            runtime,
+            slots: Vec::new(),
+            lifecycle: config.lifecycle,
+            router: Router::new(std::iter::empty::<&[String]>())?,
+            audit,
+            outbox,
+            settings: Arc::new(config.response.clone()),
+            batch_size: config.batch_size,
+            max_batch_bytes: config.max_batch_bytes,
+            pool,
+            in_flight: 0,
+            clock: 0,
+            stats: RunStats::default(),
+            started: Instant::now(),
+            on_finding: Box::new(|_| {}),
+            on_batch: Box::new(|_, _, _| {}),
+        };
+        let serving = plugins
+            .into_iter()
+            .map(|p| (p, Health::default()))
+            .collect();
+        pipeline.install(serving)?;
+        Ok(pipeline)
+    }
+
+    /// Serves `plugins`: checks names are unique, records new versions, restores persisted
+    /// quarantines, and rebuilds the router and slots. No batch may be queued or running.
+    fn install(&mut self, plugins: Vec<(Arc<LoadedPlugin>, Health)>) -> Result<()> {
+        for (i, (plugin, _)) in plugins.iter().enumerate() {
+            if let Some((other, _)) = plugins[..i].iter().find(|(p, _)| p.name == plugin.name) {
+                anyhow::bail!(
+                    "two plugins are called {:?}: {} and {}",
+                    &*plugin.name,
+                    other.path.display(),
+                    plugin.path.display()
+                );
+            }
+        }
+        let mut slots = Vec::with_capacity(plugins.len());
+        for (plugin, mut health) in plugins {
+            let known = self.slots.iter().any(|s| Arc::ptr_eq(&s.plugin, &plugin));
+            if !known {
+                self.record_load(&plugin)?;
+            }
+            health.quarantined = self.audit.is_quarantined(&plugin.name, &plugin.sha256)?;
+            slots.push(Slot {
+                broker: self.broker_for(&plugin),
+                plugin,
+                health,
+                queue: Vec::new(),
+                queued_bytes: 0,
+                busy: false,
+            });
+        }
+        self.router = Router::new(slots.iter().map(|s| s.plugin.patterns.as_slice()))?;
+        self.slots = slots;
+        Ok(())
+    }
+
+    fn record_load(&self, plugin: &LoadedPlugin) -> Result<()> {
+        self.audit.record_plugin_load(&PluginLoad {
+            name: &plugin.name,
+            version: &plugin.version,
+            sha256: &plugin.sha256,
+            path: &plugin.path,
+            patterns: &plugin.patterns,
+            capabilities: &plugin.capabilities,
+        })?;
+        self.audit
+            .record_lifecycle(&plugin.name, &plugin.sha256, "loaded", &plugin.version)?;
+        tracing::info!(
+            plugin = &*plugin.name,
+            version = plugin.version,
+            sha256 = plugin.sha256,
+            source = ?plugin.compile_source,
+            "plugin loaded"
+        );
+        Ok(())
+    }
+
+    fn broker_for(&self, plugin: &LoadedPlugin) -> Arc<Broker> {
+        Arc::new(Broker {
+            plugin: plugin.name.clone(),
+            version: plugin.version.clone(),
+            sha256: plugin.sha256.clone(),
+            grants: plugin.grants.clone(),
+            outbox: self.outbox.clone(),
+            settings: self.settings.clone(),
+        })
+    }
+
+    /// What compiles and checks a new plugin set off the serving path.
+    pub fn reload_preparer(&self) -> ReloadPreparer {
+        ReloadPreparer {
+            runtime: self.runtime.clone(),
+            current: self.slots.iter().map(|s| s.plugin.clone()).collect(),
+        }
+    }
+
+    /// Swaps a prepared plugin set in at a batch boundary: queued events are first handled
+    /// by the versions they were queued for, so no event is lost or handled twice.
+    ///
+    /// # Errors
+    /// The audit store cannot be written, or the new set has two plugins of one name (then
+    /// the old set keeps serving).
+    pub fn apply_reload(&mut self, prepared: PreparedReload) -> Result<ReloadReport> {
+        self.flush()?;
+        let mut report = ReloadReport::default();
+        let mut serving = Vec::new();
+        for plugin in &prepared.plugins {
+            let health = match self.slots.iter().find(|s| s.plugin.name == plugin.name) {
+                Some(slot) if Arc::ptr_eq(&slot.plugin, plugin) => {
+                    report.unchanged.push(plugin.name.to_string());
+                    slot.health.clone()
+                }
+                Some(slot) => {
+                    report.swapped.push(plugin.name.to_string());
+                    Health::swapped_in(slot.plugin.clone())
+                }
+                None => {
+                    report.added.push(plugin.name.to_string());
+                    Health::default()
+                }
+            };
+            serving.push((plugin.clone(), health));
+        }
+        for slot in &self.slots {
+            if !prepared.plugins.iter().any(|p| p.name == slot.plugin.name) {
+                report.removed.push(slot.plugin.name.to_string());
+                self.audit.record_lifecycle(
+                    &slot.plugin.name,
+                    &slot.plugin.sha256,
+                    "removed",
+                    "",
+                )?;
+            }
+        }
+        for (label, reason) in &prepared.refused {
+            tracing::warn!(
+                plugin = label,
+                "reload refused, the old version keeps serving: {reason}"
+            );
+            self.audit
+                .record_lifecycle(label, "-", "reload_refused", reason)?;
+        }
+        report.refused = prepared.refused;
+        self.settings = prepared.settings;
+        self.batch_size = prepared.batch_size;
+        self.max_batch_bytes = prepared.max_batch_bytes;
+        self.install(serving)?;
+        Ok(report)
+    }
+
+    /// Compiles, checks and swaps in `config`'s plugins on this thread.
+    ///
+    /// # Errors
+    /// As for [`Pipeline::apply_reload`].
+    pub fn reload(&mut self, config: &Config) -> Result<ReloadReport> {
+        let prepared = self.reload_preparer().prepare(config);
+        self.apply_reload(prepared)
+    }
+
+    /// Each serving plugin and whether it is quarantined.
+    pub fn plugin_states(&self) -> Vec<(Arc<LoadedPlugin>, bool)> {
+        self.slots
+            .iter()
+            .map(|s| (s.plugin.clone(), s.health.quarantined))
+            .collect()
+    }
+
+    /// Calls `f` with every finding as it is recorded (for printing).
+    pub fn on_finding(&mut self, f: impl FnMut(&StoredFinding) + 'static) {
+        self.on_finding = Box::new(f);
+    }
+
+    /// Calls `f(plugin, events, elapsed)` after every plugin batch, run or failed (for the
+    /// daemon's metrics).
+    pub fn on_batch(&mut self, f: impl FnMut(&str, usize, std::time::Duration) + 'static) {
+        self.on_batch = Box::new(f);
+    }
+
+    /// The serving plugins, in configuration order.
+    pub fn plugins(&self) -> Vec<Arc<LoadedPlugin>> {
+        self.slots.iter().map(|s| s.plugin.clone()).collect()
+    }
+
+    pub fn audit(&self) -> &AuditStore {
+        &self.audit
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn runtime(&self) -> &PluginRuntime {
+        &self.runtime
+    }
+
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Takes one normalised item from `origin` (a file name, "stdin", ...).
+    ///
+    /// # Errors
+    /// The audit store cannot be written.
+    pub fn ingest(&mut self, item: Item, origin: &str) -> Result<()> {
+        self.stats.events_read += 1;
+        match item {
+            Item::Event(event) => {
+                self.stats.normalised += 1;
+                self.dispatch(event)?;
+            }
+            Item::Skipped { reason, .. } => bump(&mut self.stats.skipped, reason.as_str(), 1),
+            Item::Rejected {
+                reason,
+                detail,
+                raw,
+            } => {
+                bump(&mut self.stats.rejected, reason.as_str(), 1);
+                self.audit
+                    .record_rejected(origin, reason.as_str(), &detail, &raw)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, event: NormalizedEvent) -> Result<()> {
+        if let Some(seconds) = event.time.as_deref().and_then(epoch_seconds) {
+            self.clock = advance_clock(self.clock, seconds, wall_clock());
+        }
+        let targets = self.router.route_event(&event);
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let self_caused = is_self_caused(&event, &self.settings.self_principals);
+        let scope = EventScope {
+            account: event.account.clone().unwrap_or_default(),
+            region: event.region.clone().unwrap_or_default(),
+            received_us: now_us(),
+        };
+        let routed = Arc::new(Routed {
+            event: into_plugin_event(event, self_caused),
+            scope,
+        });
+        let bytes = routed.event.raw.len();
+        for index in targets {
+            let slot = &mut self.slots[index];
+            let name = &*slot.plugin.name;
+            if slot.health.quarantined {
+                bump(&mut self.stats.skipped_quarantined, name, 1);
+                continue;
+            }
+            // Loop protection: trailwarden's own actions are not fed back into response
+            // plugins unless they asked for them.
+            if self_caused && slot.plugin.responds() && !slot.plugin.self_caused_events {
+                bump(&mut self.stats.skipped_self_caused, name, 1);
+                continue;
+            }
+            bump(&mut self.stats.matched, name, 1);
+            slot.queue.push(SharedEvent(routed.clone()));
+            slot.queued_bytes += bytes;
+            if slot.queue.len() >= self.batch_size || slot.queued_bytes >= self.max_batch_bytes {
+                self.run_slot(index)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every partly filled batch and waits for every running one.
+    ///
+    /// # Errors
+    /// The audit store cannot be written.
+    pub fn flush(&mut self) -> Result<()> {
+        for index in 0..self.slots.len() {
+            self.run_slot(index)?;
+        }
+        while self.in_flight > 0 {
+            self.collect_one()?;
+        }
+        self.stats.elapsed_s = self.started.elapsed().as_secs_f64();
+        self.stats.events_per_s = if self.stats.elapsed_s > 0.0 {
+            self.stats.events_read as f64 / self.stats.elapsed_s
+        } else {
+            0.0
+        };
+        Ok(())
+    }
+
+    /// Starts the slot's queued batch: here, or on a worker once the slot's previous batch
+    /// is done (one batch per plugin at a time keeps each plugin's events in order).
+    fn run_slot(&mut self, index: usize) -> Result<()> {
+        if self.slots[index].queue.is_empty() {
+            return Ok(());
+        }
+        while self.slots[index].busy {
+            self.collect_one()?;
+        }
+        if self.slots[index].health.quarantined {
+            // Quarantined by the batch that just finished: these events are withheld,
+            // as later ones are at dispatch.
+            let slot = &mut self.slots[index];
+            let withheld = std::mem::take(&mut slot.queue).len() as u64;
+            slot.queued_bytes = 0;
+            bump(
+                &mut self.stats.skipped_quarantined,
+                &slot.plugin.name,
+                withheld,
+            );
+            let matched = self.stats.matched.get_mut(&*slot.plugin.name);
+            if let Some(matched) = matched {
+                *matched -= withheld;
+            }
+            return Ok(());
+        }
+        let clock = if self.clock > 0 {
+            self.clock
+        } else {
+            wall_clock()
+        };
+        let slot = &mut self.slots[index];
+        slot.queued_bytes = 0;
+        let job = Job {
+            slot: index,
+            plugin: slot.plugin.clone(),
+            broker: slot.broker.clone(),
+            events: std::mem::take(&mut slot.queue),
+            clock,
+        };
+        match &self.pool {
+            None => {
+                let done = pool::run(&self.runtime, job);
+                self.record(done)
+            }
+            Some(pool) => {
+                slot.busy = true;
+                self.in_flight += 1;
+                pool.submit(job);
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for one running batch and records it.
+    fn collect_one(&mut self) -> Result<()> {
+        let Some(done) = self.pool.as_ref().and_then(Pool::next_done) else {
+            anyhow::bail!("the plugin worker threads stopped");
+        };
+        self.in_flight -= 1;
+        self.slots[done.slot].busy = false;
+        self.record(done)
+    }
+
+    /// Commits a batch's findings and failures in one transaction, then applies the
+    /// lifecycle rules.
+    fn record(&mut self, done: Done) -> Result<()> {
+        let plugin = done.plugin.clone();
+        (self.on_batch)(&plugin.name, done.events.len(), done.elapsed);
+        let recorded_at = now_rfc3339();
+        let mut stored = Vec::new();
+        let mut failures = Vec::new();
+        let mut forged = Vec::new();
+        for (range, result) in done.parts {
+            let events = &done.events[range];
+            match result {
+                Ok(findings) => {
+                    for finding in findings {
+                        let Some(event) = events.iter().find(|e| e.0.event.id == finding.event_id)
+                        else {
+                            // A finding must name an event of its batch: a plugin cannot
+                            // forge findings about events it never saw.
+                            forged.push(format!(
+                                "finding {:?} names event {:?}, which was not in its batch",
+                                finding.rule_id, finding.event_id
+                            ));
+                            continue;
+                        };
+                        stored.push(stored_finding(
+                            &plugin,
+                            finding,
+                            &event.0.event,
+                            &recorded_at,
+                        ));
+                    }
+                }
+                Err(failure) => failures.push((events, failure)),
+            }
+        }
+        self.audit.in_transaction(|audit| {
+            for finding in &stored {
+                audit.record_finding(finding)?;
+            }
+            for message in &forged {
+                audit.record_plugin_failure(
+                    &plugin.name,
+                    &plugin.sha256,
+                    "invalid_output",
+                    message,
+                    &[],
+                )?;
+            }
+            for (events, failure) in &failures {
+                let ids: Vec<&str> = events.iter().map(|e| e.0.event.id.as_str()).collect();
+                audit.record_plugin_failure(
+                    &plugin.name,
+                    &plugin.sha256,
+                    failure.kind.as_str(),
+                    &failure.message,
+                    &ids,
+                )?;
+            }
+            Ok(())
+        })?;
+        let failed_events: usize = failures.iter().map(|(events, _)| events.len()).sum();
+        if failed_events < done.events.len() {
+            // Some part of the batch ran: the plugin answered, if only with nothing.
+            bump(&mut self.stats.findings, &plugin.name, stored.len() as u64);
+        }
+        for finding in &stored {
+            (self.on_finding)(finding);
+        }
+        let mut kinds_counted: Vec<&str> = Vec::new();
+        for (events, failure) in &failures {
+            tracing::warn!(
+                plugin = &*plugin.name,
+                kind = failure.kind.as_str(),
+                events = events.len(),
+                "plugin failed on a batch: {}",
+                failure.message
+            );
+            // Counted per batch, however many parts it was split into.
+            if !kinds_counted.contains(&failure.kind.as_str()) {
+                kinds_counted.push(failure.kind.as_str());
+                let kinds = self
+                    .stats
+                    .plugin_failures
+                    .entry(plugin.name.to_string())
+                    .or_default();
+                bump(kinds, failure.kind.as_str(), 1);
+            }
+        }
+        let Some(slot) = self.slots.get_mut(done.slot) else {
+            return Ok(());
+        };
+        if !Arc::ptr_eq(&slot.plugin, &plugin) {
+            // Rolled back while this batch ran: its health is the old version's business.
+            return Ok(());
+        }
+        if failures.is_empty() || failed_events < done.events.len() {
+            // Parts of the batch ran: the failures were particular events' doing.
+            slot.health.after_success();
+            return Ok(());
+        }
+        let last = failures
+            .last()
+            .map(|(_, f)| f.message.clone())
+            .unwrap_or_default();
+        self.after_failure(done.slot, &last)
+    }
+
+    /// A new version that keeps failing right after a reload is rolled back; any version
+    /// that keeps failing on everything is quarantined, unless it still passes its own
+    /// shipped fixtures (then its input is to blame, and input must not be able to switch
+    /// a detection off).
+    fn after_failure(&mut self, index: usize, message: &str) -> Result<()> {
+        let lifecycle = self.lifecycle;
+        let slot = &mut self.slots[index];
+        let plugin = slot.plugin.clone();
+        let failures = slot.health.consecutive_failures + 1;
+        match slot.health.after_failure(&lifecycle) {
+            Verdict::Continue => Ok(()),
+            Verdict::RollBack(previous) => {
+                let detail = format!(
+                    "{failures} consecutive failures after the swap (last: {message}); back to {}",
+                    previous.sha256
+                );
+                tracing::warn!(plugin = &*plugin.name, "rolling back: {detail}");
+                self.audit.record_lifecycle(
+                    &plugin.name,
+                    &plugin.sha256,
+                    "rolled_back",
+                    &detail,
+                )?;
+                self.serve_in_slot(index, previous)
+            }
+            Verdict::Quarantine => {
+                if !plugin.fixtures.is_empty() {
+                    if let Ok(()) = passes_own_fixtures(&self.runtime, &plugin) {
+                        self.slots[index].health.forgive();
+                        let detail = format!(
+                            "{failures} consecutive failed batches (last: {message}), but the \
+                             plugin passes its own fixtures: its input is to blame"
+                        );
+                        tracing::warn!(plugin = &*plugin.name, "not quarantined: {detail}");
+                        return self.audit.record_lifecycle(
+                            &plugin.name,
+                            &plugin.sha256,
+                            "quarantine_withheld",
+                            &detail,
+                        );
+                    }
+                }
+                self.slots[index].health.quarantined = true;
+                let detail = format!("{failures} consecutive failed batches (last: {message})");
+                tracing::warn!(plugin = &*plugin.name, "quarantined: {detail}");
+                self.audit
+                    .record_lifecycle(&plugin.name, &plugin.sha256, "quarantined", &detail)
+            }
+        }
+    }
+
+    /// Puts `plugin` in the slot at `index` with a fresh health record; the other slots,
+    /// their queues and running batches are untouched.
+    fn serve_in_slot(&mut self, index: usize, plugin: Arc<LoadedPlugin>) -> Result<()> {
+        self.record_load(&plugin)?;
+        let quarantined = self.audit.is_quarantined(&plugin.name, &plugin.sha256)?;
+        let broker = self.broker_for(&plugin);
+        let slot = &mut self.slots[index];
+        slot.broker = broker;
+        slot.plugin = plugin;
+        slot.health = Health {
+            quarantined,
+            ..Health::default()
+        };
+        self.router = Router::new(self.slots.iter().map(|s| s.plugin.patterns.as_slice()))?;
+        Ok(())
+    }
+}
+
+fn stored_finding(
+    plugin: &LoadedPlugin,
+    finding: crate::runtime::Finding,
+    event: &Event,
+    recorded_at: &str,
+) -> StoredFinding {
+    StoredFinding {
+        plugin: plugin.name.to_string(),
+        plugin_version: plugin.version.clone(),
+        plugin_sha256: plugin.sha256.clone(),
+        rule_id: finding.rule_id,
+        severity: finding.severity.as_str().to_string(),
+        title: finding.title,
+        description: finding.description,
+        resources: finding.resources,
+        dedup_key: finding.dedup_key,
+        event_id: finding.event_id,
+        event_time: event.time.clone(),
+        context: serde_json::from_str(&finding.context)
+            .unwrap_or(serde_json::Value::String(finding.context)),
+        recorded_at: recorded_at.to_string(),
+    }
+}
+
+/// Adds `n` to a per-name count without allocating the name when it is already there.
+fn bump(counts: &mut BTreeMap<String, u64>, name: &str, n: u64) {
+    match counts.get_mut(name) {
+        Some(count) => *count += n,
+        None => {
+            counts.insert(name.to_string(), n);
+        }
+    }
+}
+
+/// The host's normalised event as handed to plugins.
+pub fn to_plugin_event(event: &NormalizedEvent, self_caused: bool) -> Event {
+    let p = &event.principal;
+    Event {
+        id: event.id.clone(),
+        time: event.time.clone(),
+        source: event.source.clone(),
+        name: event.name.clone(),
+        region: event.region.clone(),
+        account: event.account.clone(),
+        principal: Principal {
+            kind: p.kind.clone(),
+            arn: p.arn.clone(),
+            account_id: p.account_id.clone(),
+            user_name: p.user_name.clone(),
+            access_key_id: p.access_key_id.clone(),
+            session_issuer_arn: p.session_issuer_arn.clone(),
+            invoked_by: p.invoked_by.clone(),
+        },
+        mfa_authenticated: event.mfa_authenticated,
+        source_ip: event.source_ip.clone(),
+        user_agent: event.user_agent.clone(),
+        error_code: event.error_code.clone(),
+        error_message: event.error_message.clone(),
+        read_only: event.read_only,
+        event_type: event.event_type.clone(),
+        self_caused,
+        raw: event.raw_json(),
+    }
+}
+
+/// [`to_plugin_event`] taking the event, so its fields move rather than copy.
+pub fn into_plugin_event(event: NormalizedEvent, self_caused: bool) -> Event {
+    let raw = event.raw_json();
+    let p = event.principal;
+    Event {
+        id: event.id,
+        time: event.time,
+        source: event.source,
+        name: event.name,
+        region: event.region,
+        account: event.account,
+        principal: Principal {
+            kind: p.kind,
+            arn: p.arn,
+            account_id: p.account_id,
+            user_name: p.user_name,
+            access_key_id: p.access_key_id,
+            session_issuer_arn: p.session_issuer_arn,
+            invoked_by: p.invoked_by,
+        },
+        mfa_authenticated: event.mfa_authenticated,
+        source_ip: event.source_ip,
+        user_agent: event.user_agent,
+        error_code: event.error_code,
+        error_message: event.error_message,
+        read_only: event.read_only,
+        event_type: event.event_type,
+        self_caused,
+        raw,
+    }
+}
+
+/// Whether an event was made by one of trailwarden's own principals (by the caller's ARN
+/// or, for role sessions, the issuing role's ARN).
+pub fn is_self_caused(event: &NormalizedEvent, self_principals: &[String]) -> bool {
+    let p = &event.principal;
+    [p.arn.as_deref(), p.session_issuer_arn.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|arn| {
+            self_principals
+                .iter()
+                .any(|pattern| glob_match(pattern, arn))
+        })
+}
+
+/// The state clock after an event at `event_s`: the latest event time seen, but never more
+/// than [`MAX_CLOCK_SKEW_S`] past the wall clock.
+fn advance_clock(clock: i64, event_s: i64, wall_s: i64) -> i64 {
+    clock.max(event_s.min(wall_s + MAX_CLOCK_SKEW_S))
+}
+
+fn epoch_seconds(time: &str) -> Option<i64> {
+    let at = humantime::parse_rfc3339_weak(time).ok()?;
+    Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+fn wall_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_clock_follows_event_time_but_not_into_the_future() {
+        let wall = 1_800_000_000;
+        // Old logs replayed: their own time.
+        assert_eq!(advance_clock(0, wall - 86_400, wall), wall - 86_400);
+        // Never backwards.
+        assert_eq!(advance_clock(wall - 10, wall - 100, wall), wall - 10);
+        // An event dated 9999 moves it at most the allowed skew past the wall clock.
+        let year_9999 = epoch_seconds("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(
+            advance_clock(wall, year_9999, wall),
+            wall + MAX_CLOCK_SKEW_S
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! Running plugin batches: on the pipeline thread (one worker) or on a pool of threads.
+//!
+//! A batch is self-contained (its plugin, runtime, broker, events and clock), so any thread
+//! can run it; the pipeline keeps at most one batch of a plugin in flight, so each plugin
+//! still sees its events in arrival order and its state and budgets evolve as with one
+//! worker. Results come back to the pipeline thread, the only writer of the audit store.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::respond::broker::{Broker, BrokerSession, EventScope};
+use crate::runtime::{Event, FailureKind, Finding, LoadedPlugin, PluginFailure, PluginRuntime};
+
+/// An event routed to plugins, shared by every plugin's queue (never copied per plugin).
+pub struct Routed {
+    pub event: Event,
+    pub scope: EventScope,
+}
+
+impl std::borrow::Borrow<Event> for SharedEvent {
+    fn borrow(&self) -> &Event {
+        &self.0.event
+    }
+}
+
+/// A routed event as queued: a pointer, not a copy.
+#[derive(Clone)]
+pub struct SharedEvent(pub Arc<Routed>);
+
+/// One plugin call's worth of events.
+pub struct Job {
+    pub slot: usize,
+    pub plugin: Arc<LoadedPlugin>,
+    pub broker: Arc<Broker>,
+    pub events: Vec<SharedEvent>,
+    pub clock: i64,
+}
+
+/// What became of a job: each part of its events with the plugin's answer. A failed batch
+/// is split and run again (see [`run`]), so one bad event costs only its own detection.
+pub struct Done {
+    pub slot: usize,
+    pub plugin: Arc<LoadedPlugin>,
+    pub events: Vec<SharedEvent>,
+    pub parts: Vec<(Range<usize>, Result<Vec<Finding>, PluginFailure>)>,
+    pub elapsed: Duration,
+}
+
+/// Extra plugin calls a failed batch may spend finding the events it fails on.
+const SPLIT_BUDGET: usize = 16;
+
+/// Whether a failure of this kind may be one event's doing, worth finding by splitting. Not
+/// a timeout (each re-run could cost the whole deadline again) nor output over the limits
+/// (those are the plugin's answer, and limits are per call).
+fn splittable(kind: FailureKind) -> bool {
+    matches!(
+        kind,
+        FailureKind::MemoryExhausted
+            | FailureKind::Trap
+            | FailureKind::StackOverflow
+            | FailureKind::PluginError
+    )
+}
+
+/// Runs a job. A batch that fails in a [`splittable`] way is split in halves and each half
+/// run again, within
+/// [`SPLIT_BUDGET`] extra calls, so the events that did not cause the failure still get
+/// their detection: padding one event cannot hide its neighbours. Capability calls repeat
+/// harmlessly (the broker answers a repeated call with the first decision's receipt).
+pub fn run(runtime: &PluginRuntime, job: Job) -> Done {
+    let started = Instant::now();
+    let mut parts = Vec::new();
+    let mut budget = SPLIT_BUDGET;
+    let mut pending = vec![0..job.events.len()];
+    while let Some(range) = pending.pop() {
+        let result = call(runtime, &job, range.clone());
+        match result {
+            Err(failure) if range.len() > 1 && splittable(failure.kind) && budget >= 2 => {
+                budget -= 2;
+                let middle = range.start + range.len() / 2;
+                // Popped last-in first-out: the first half runs first.
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
+            }
+            result => parts.push((range, result)),
+        }
+    }
+    Done {
+        slot: job.slot,
+        plugin: job.plugin,
+        events: job.events,
+        parts,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// [`run`], with a panic in the host's own code answered as a failed batch rather than a
+/// job that never comes back (the pipeline waits for every job it handed out).
+fn run_caught(runtime: &PluginRuntime, job: Job) -> Done {
+    let (slot, plugin, events) = (job.slot, job.plugin.clone(), job.events.clone());
+    let started = Instant::now();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(runtime, job))).unwrap_or_else(
+        |_| {
+            let all = 0..events.len();
+            Done {
+                slot,
+                plugin,
+                events,
+                parts: vec![(
+                    all,
+                    Err(PluginFailure {
+                        kind: FailureKind::Trap,
+                        message: "the host panicked while running this batch".into(),
+                    }),
+                )],
+                elapsed: started.elapsed(),
+            }
+        },
+    )
+}
+
+fn call(
+    runtime: &PluginRuntime,
+    job: &Job,
+    range: Range<usize>,
+) -> Result<Vec<Finding>, PluginFailure> {
+    let events = &job.events[range];
+    let scopes: HashMap<String, EventScope> = events
+        .iter()
+        .map(|e| (e.0.event.id.clone(), e.0.scope.clone()))
+        .collect();
+    let session = BrokerSession::new(job.broker.clone(), scopes);
+    job.plugin
+        .handle(runtime, events, job.clock, Box::new(session))
+}
+
+/// Threads that run jobs; dropped, they finish the job in hand and stop.
+pub struct Pool {
+    jobs: Option<Sender<Job>>,
+    done: Receiver<Done>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `workers` threads running jobs against `runtime`.
+    ///
+    /// # Errors
+    /// A thread cannot be started.
+    pub fn start(workers: usize, runtime: Arc<PluginRuntime>) -> std::io::Result<Pool> {
+        let (jobs, job_rx) = channel::<Job>();
+        let (done_tx, done) = channel::<Done>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let mut threads = Vec::with_capacity(workers);
+        for n in 0..workers {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            let runtime = runtime.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("plugin-worker-{n}"))
+                    .spawn(move || loop {
+                        // The lock is held only to take a job, not to run it.
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        if done_tx.send(run_caught(&runtime, job)).is_err() {
+                            return;
+                        }
+                    })?,
+            );
+        }
+        Ok(Pool {
+            jobs: Some(jobs),
+            done,
+            threads,
+        })
+    }
+
+    /// Hands a job to the next free thread.
+    pub fn submit(&self, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            // The threads only stop when the pool is dropped, so the send cannot fail
+            // while `self` lives; if one panicked, the job's events show as unanswered.
+            let _ = jobs.send(job);
+        }
+    }
+
+    /// Waits for the next finished job.
+    pub fn next_done(&self) -> Option<Done> {
+        self.done.recv().ok()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
