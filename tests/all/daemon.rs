@@ -1273,3 +1273,59 @@ fn the_daemon_executes_accepted_actions_and_resumes_them_after_kill_9() {
         "{actions:?}"
     );
 }
+
+// ---------------------------------------------------------------- hostile plugins
+
+#[test]
+fn a_plugin_sleeping_inside_wasi_does_not_hang_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"sleeper\"\ncpu_deadline_ms = 300\n\
+         [[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
+        guest("sleeper").display(),
+        plugin("root-usage").display()
+    );
+    let config = write_config_with(dir.path(), &plugins, "");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    // The sleeper asks for an hour's sleep on this event; root-usage's event rides along.
+    let mut marked = root_record("sleep-marked");
+    marked["eventName"] = json!("TrailwardenTestSleep");
+    let body = json!([envelope(&marked), envelope(&root_record("sleep-beside"))]).to_string();
+    let response = daemon.post(body.as_bytes(), Auth::Own);
+    assert_eq!(response.status, 200, "{response:?}");
+    let ids = finding_event_ids(&db);
+    assert_eq!(ids.get("sleep-beside"), Some(&1), "{ids:?}");
+    let audit = AuditStore::open(&db).unwrap();
+    assert_eq!(
+        audit
+            .count_by(trailwarden::audit::AuditTable::PluginFailures, "kind")
+            .unwrap(),
+        [("timeout".to_string(), 1)]
+    );
+
+    // The next request is answered, health and metrics too, and SIGTERM still stops it.
+    let response = daemon.post(
+        envelope(&root_record("after-sleep")).to_string().as_bytes(),
+        Auth::Own,
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    let plugins_of = |event: &str| -> Vec<String> {
+        let mut plugins: Vec<String> = AuditStore::open(&db)
+            .unwrap()
+            .findings(&FindingQuery::default())
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.event_id == event)
+            .map(|f| f.plugin)
+            .collect();
+        plugins.sort();
+        plugins
+    };
+    // Both plugins ran on it: the sleeper is awake for an unmarked batch.
+    assert_eq!(plugins_of("after-sleep"), ["root-usage", "sleeper"]);
+    assert_eq!(daemon.get("/healthz", false).status, 200);
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
+}

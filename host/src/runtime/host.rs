@@ -2,6 +2,7 @@
 //! versions: `log`, `state`, `config`, and the capability interfaces of 0.2.0.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmtime::component::ResourceTable;
@@ -34,6 +35,10 @@ pub struct HostState {
     capability_calls: u32,
     calls_per_event: std::collections::HashMap<String, u32>,
     max_calls_per_event: u32,
+    /// When the batch's CPU deadline passes: no blocking WASI wait lasts beyond it.
+    wait_deadline: Instant,
+    /// A blocking WASI wait was cut at the deadline (the trap that follows is a timeout).
+    pub(super) timed_out_waiting: bool,
 }
 
 /// What a store is created with.
@@ -45,6 +50,8 @@ pub struct StoreSetup {
     pub settings_json: Arc<str>,
     pub capabilities: Box<dyn CapabilityHandler>,
     pub max_calls_per_event: u32,
+    /// The batch's deadline, the same as the store's epoch deadline.
+    pub deadline: Duration,
 }
 
 impl HostState {
@@ -69,7 +76,19 @@ impl HostState {
             capability_calls: 0,
             calls_per_event: std::collections::HashMap::new(),
             max_calls_per_event: setup.max_calls_per_event,
+            wait_deadline: Instant::now() + setup.deadline,
+            timed_out_waiting: false,
         }
+    }
+
+    /// When blocking WASI waits must end.
+    pub(super) fn wait_deadline(&self) -> Instant {
+        self.wait_deadline
+    }
+
+    /// The WASI resource table and the flag a cut wait sets, borrowed together.
+    pub(super) fn table_and_timeout_flag(&mut self) -> (&mut ResourceTable, &mut bool) {
+        (&mut self.table, &mut self.timed_out_waiting)
     }
 
     /// Log lines the plugin wrote beyond the per-batch allowance.

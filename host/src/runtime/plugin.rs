@@ -75,6 +75,8 @@ impl PluginRuntime {
         let mut linker = Linker::new(engine.engine());
         // Python and JavaScript guests need WASI; it is configured deny-all in HostState.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // ...whose blocking waits end at the batch deadline, which epochs cannot enforce.
+        super::waits::bound_blocking_waits(&mut linker)?;
         v1::Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         Ok(PluginRuntime {
@@ -312,6 +314,7 @@ impl LoadedPlugin {
             settings_json,
             capabilities,
             max_calls_per_event: self.limits.max_calls_per_event,
+            deadline: std::time::Duration::from_millis(self.limits.cpu_deadline_ms),
         });
         let mut store = Store::new(runtime.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -484,7 +487,7 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error) -> PluginFailure {
     let trap = error.downcast_ref::<Trap>().copied();
     let kind = if store.data().limiter.denied {
         FailureKind::MemoryExhausted
-    } else if trap == Some(Trap::Interrupt) {
+    } else if trap == Some(Trap::Interrupt) || store.data().timed_out_waiting {
         FailureKind::Timeout
     } else if trap == Some(Trap::StackOverflow) {
         FailureKind::StackOverflow
