@@ -129,6 +129,11 @@ impl PluginRuntime {
         &self.state
     }
 
+    /// Compile cache entries refused (and recompiled) because their MAC did not verify.
+    pub fn rejected_cache_entries(&self) -> u64 {
+        self.cache.rejected_entries()
+    }
+
     /// Compiles (or loads from cache), links and describes a plugin.
     ///
     /// # Errors
