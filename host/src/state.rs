@@ -111,7 +111,7 @@ impl StateStore {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<StateStore> {
-        Self::init(Connection::open(path)?)
+        Self::init(crate::audit::open_private(path)?)
     }
 
     /// A state store that lives only as long as the process.
