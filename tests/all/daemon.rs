@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- the daemon under test
 
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     addr: String,
     token: String,
@@ -32,7 +32,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
+    pub(crate) fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
         let dir = config.parent().unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -99,7 +99,7 @@ impl Daemon {
         }
     }
 
-    fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
+    pub(crate) fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
         let token = match auth {
             Auth::Bearer(t) | Auth::ApiKey(t) => t.to_string(),
             Auth::Own | Auth::OwnApiKey => self.token.clone(),
@@ -125,7 +125,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits (at most 60 s) for the exit.
-    fn stop(mut self) -> ExitStatus {
+    pub(crate) fn stop(mut self) -> ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -157,12 +157,12 @@ impl Drop for Daemon {
     }
 }
 
-fn log_of(dir: &Path) -> String {
+pub(crate) fn log_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
-enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     None,
     Own,
     OwnApiKey,
@@ -171,8 +171,8 @@ enum Auth<'a> {
 }
 
 #[derive(Debug)]
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -245,7 +245,7 @@ fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
 
 // ---------------------------------------------------------------- configs and events
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, extra: &str) -> PathBuf {
     // No response capabilities granted: its notify calls are denied (and recorded).
     let plugins = format!(
         "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
@@ -254,7 +254,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     write_config_with(dir, &plugins, extra)
 }
 
-fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
+pub(crate) fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
     let mut text = format!(
         "[audit]\ndatabase = \"{}\"\n",
         dir.join("audit.db").display()
@@ -271,7 +271,7 @@ fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
 }
 
 /// A successful call by the root user: root-usage raises one finding for it.
-fn root_record(id: &str) -> Value {
+pub(crate) fn root_record(id: &str) -> Value {
     json!({
         "eventVersion": "1.08",
         "userIdentity": {
@@ -299,7 +299,7 @@ fn root_record(id: &str) -> Value {
 }
 
 /// The record as an EventBridge rule delivers it.
-fn envelope(record: &Value) -> Value {
+pub(crate) fn envelope(record: &Value) -> Value {
     json!({
         "version": "0",
         "id": format!("eb-{}", record["eventID"].as_str().unwrap()),
@@ -337,7 +337,7 @@ fn metric(text: &str, line_start: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
+pub(crate) fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trailwarden"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
