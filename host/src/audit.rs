@@ -151,7 +151,7 @@ impl AuditStore {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn = Connection::open(path)
+        let conn = open_private(path)
             .with_context(|| format!("cannot open audit database {}", path.display()))?;
         Self::init(conn)
     }
@@ -171,6 +171,7 @@ impl AuditStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut store = AuditStore { conn };
         store.migrate()?;
+        crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;
         Ok(store)
     }
 
@@ -208,7 +209,9 @@ impl AuditStore {
     /// # Errors
     /// `f` fails, or the commit does.
     pub fn in_transaction<T>(&mut self, f: impl FnOnce(&AuditStore) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN")?;
+        // IMMEDIATE: the write lock from the start, so the findings chain's head read inside
+        // is the one this transaction extends, whoever else writes the database.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(self) {
             Ok(value) => {
                 self.conn.execute_batch("COMMIT")?;
@@ -247,6 +250,11 @@ impl AuditStore {
     /// # Errors
     /// The write fails.
     pub fn record_finding(&self, finding: &StoredFinding) -> Result<bool> {
+        crate::chain::atomically(&self.conn, || self.insert_finding(finding))
+    }
+
+    /// The insert of [`AuditStore::record_finding`], sealed into the findings chain.
+    fn insert_finding(&self, finding: &StoredFinding) -> Result<bool> {
         let inserted = self.conn.execute(
             "INSERT OR IGNORE INTO findings (recorded_at, plugin, plugin_version, plugin_sha256,
                 rule_id, severity, title, description, resources, dedup_key, event_id, event_time,
@@ -268,7 +276,22 @@ impl AuditStore {
                 finding.context.to_string(),
             ],
         )?;
+        if inserted == 1 {
+            crate::chain::seal(
+                &self.conn,
+                &crate::chain::FINDINGS,
+                self.conn.last_insert_rowid(),
+            )?;
+        }
         Ok(inserted == 1)
+    }
+
+    /// Walks the findings chain (see [`crate::chain`]).
+    ///
+    /// # Errors
+    /// The table cannot be read.
+    pub fn verify_chain(&self) -> Result<crate::chain::Verdict> {
+        crate::chain::verify(&self.conn, &crate::chain::FINDINGS)
     }
 
     /// Records that a plugin failed on a batch, with the events it did not handle.
@@ -473,6 +496,48 @@ impl AuditTable {
     }
 }
 
+/// Opens the database at `path` so that only its owner can read it: it holds raw events,
+/// findings and action arguments. A new file is created `0600` (SQLite gives its `-wal` and
+/// `-shm` files the database file's mode); an existing one, and its `-wal` and `-shm`, are
+/// narrowed to `0600` if they were wider.
+///
+/// # Errors
+/// The file cannot be created, narrowed or opened.
+pub fn open_private(path: &Path) -> Result<Connection> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create {}", path.display()));
+            }
+        }
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(name.into());
+        }
+        for file in files {
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} owner-only", file.display()))?;
+            }
+        }
+    }
+    Ok(Connection::open(path)?)
+}
+
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
@@ -521,6 +586,27 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_database_and_its_wal_and_shm_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let mode = |suffix: &str| {
+            let file = dir.path().join(format!("audit.db{suffix}"));
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777
+        };
+        let store = AuditStore::open(&path).unwrap();
+        store.record_finding(&finding("e1")).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            assert_eq!(mode(suffix), 0o600, "audit.db{suffix}");
+        }
+        drop(store);
+        // A database made world-readable earlier is narrowed when opened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = AuditStore::open(&path).unwrap();
+        assert_eq!(mode(""), 0o600);
     }
 
     #[test]

@@ -144,6 +144,12 @@ enum AuditCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Check the hash chains of findings, action decisions and the action log: names the
+    /// first row deleted or altered behind the stores' backs (exit 1), else "ok: N rows".
+    Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Rejected inputs (dead letters), newest first.
     Rejected {
         #[arg(long)]
@@ -259,6 +265,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     name,
                 },
         } => setup_eventbridge(config.as_deref(), &url, &role_arn, region, &name),
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => audit_verify(config.as_deref()),
         Command::Audit {
             command:
                 AuditCommand::Rejected {
@@ -395,6 +404,48 @@ fn audit_findings(
             for finding in &findings {
                 writeln!(out, "{}", finding_row(finding))?;
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_verify(config: Option<&Path>) -> Result<ExitCode> {
+    use crate::chain::Verdict;
+    let config = load_config(config)?;
+    anyhow::ensure!(
+        config.database.is_file(),
+        "no audit database at {} (pass --config)",
+        config.database.display()
+    );
+    let audit = AuditStore::open(&config.database)?;
+    let outbox = crate::respond::outbox::Outbox::open(&config.database)?;
+    let mut verdicts = vec![("findings", audit.verify_chain()?)];
+    let [actions, log]: [Verdict; 2] = outbox
+        .verify_chains()?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the outbox has two chains"))?;
+    verdicts.push(("actions", actions));
+    verdicts.push(("action_log", log));
+    let mut out = std::io::stdout().lock();
+    let mut total = 0;
+    let mut broken = false;
+    for (_, verdict) in &verdicts {
+        match verdict {
+            Verdict::Intact { rows, .. } => total += rows,
+            Verdict::Broken(why) => {
+                broken = true;
+                writeln!(out, "TAMPERED: {why}")?;
+            }
+        }
+    }
+    if broken {
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(out, "ok: {total} rows")?;
+    for (chain, verdict) in &verdicts {
+        if let Verdict::Intact { rows, head } = verdict {
+            let head = if head.is_empty() { "-" } else { head.as_str() };
+            writeln!(out, "{chain}: {rows} rows, head {head}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -154,6 +154,10 @@ struct RawPlugin {
     max_findings_per_event: Option<usize>,
     max_calls_per_event: Option<u32>,
     max_output_bytes: Option<usize>,
+    /// Keys the plugin's state may hold at once.
+    state_max_keys: Option<u64>,
+    /// Bytes (keys + values) the plugin's state may hold at once.
+    state_max_bytes: Option<u64>,
     /// Replaces the patterns the plugin asks for in `describe`.
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
@@ -236,6 +240,8 @@ pub struct PluginLimits {
     pub max_calls_per_event: u32,
     /// Bytes of text a batch may return in findings.
     pub max_output_bytes: usize,
+    /// What the plugin's host state may hold.
+    pub state: crate::state::StateQuota,
 }
 
 impl Default for PluginLimits {
@@ -247,6 +253,7 @@ impl Default for PluginLimits {
             max_findings_per_event: 20,
             max_calls_per_event: 10,
             max_output_bytes: 8 * 1024 * 1024,
+            state: crate::state::StateQuota::default(),
         }
     }
 }
@@ -400,6 +407,14 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
     if !(10..=600_000).contains(&cpu_deadline_ms) {
         bail!("plugin {label}: cpu_deadline_ms must be between 10 and 600000");
     }
+    let defaults = crate::state::StateQuota::default();
+    let state_quota = crate::state::StateQuota {
+        max_keys: raw.state_max_keys.unwrap_or(defaults.max_keys),
+        max_bytes: raw.state_max_bytes.unwrap_or(defaults.max_bytes),
+    };
+    if state_quota.max_keys == 0 || state_quota.max_bytes == 0 {
+        bail!("plugin {label}: state_max_keys and state_max_bytes must be at least 1");
+    }
     let patterns_override = match raw.patterns {
         None => None,
         Some(patterns) => {
@@ -449,6 +464,7 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
             max_output_bytes: raw
                 .max_output_bytes
                 .unwrap_or(PluginLimits::default().max_output_bytes),
+            state: state_quota,
         },
         patterns_override,
         grants,

@@ -38,7 +38,7 @@ impl Dedup {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path, window: Duration) -> Result<Dedup> {
-        let conn = Connection::open(path)
+        let conn = crate::audit::open_private(path)
             .with_context(|| format!("cannot open {} for dedup", path.display()))?;
         Self::init(conn, window)
     }

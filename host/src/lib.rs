@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod daemon;

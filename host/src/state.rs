@@ -4,6 +4,7 @@
 //! TTLs run on *event time*: the clock is the latest event time the host has dispatched,
 //! so replaying last month's logs opens and closes windows as the live stream did.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -16,16 +17,92 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS plugin_state (
     value TEXT NOT NULL,
     expires_at INTEGER,
     PRIMARY KEY (plugin, key)
-)";
+);
+CREATE INDEX IF NOT EXISTS plugin_state_expiry ON plugin_state (plugin, expires_at)";
 
 /// Limits that keep one plugin from filling the host's disk through its state.
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Default quota of one plugin: keys held at once.
+pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+/// Default quota of one plugin: bytes of keys and values held at once.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Event-time seconds between two purges of a plugin's expired rows on write.
+const PURGE_INTERVAL_SECONDS: i64 = 300;
+
+/// How much state one plugin may hold (expired rows not counted once purged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateQuota {
+    pub max_keys: u64,
+    pub max_bytes: u64,
+}
+
+impl Default for StateQuota {
+    fn default() -> Self {
+        StateQuota {
+            max_keys: DEFAULT_MAX_KEYS,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// A write refused because the plugin's state is at its quota (after purging expired rows).
+#[derive(Debug)]
+pub struct QuotaExceeded {
+    pub plugin: String,
+    pub keys: u64,
+    pub bytes: u64,
+    pub quota: StateQuota,
+}
+
+impl std::fmt::Display for QuotaExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "state quota exceeded: plugin {} holds {} keys and {} bytes; its quota is {} keys \
+             and {} bytes (delete keys or give them a TTL)",
+            self.plugin, self.keys, self.bytes, self.quota.max_keys, self.quota.max_bytes
+        )
+    }
+}
+
+impl std::error::Error for QuotaExceeded {}
+
+impl StateQuota {
+    fn allows(self, (keys, bytes): (u64, u64)) -> bool {
+        keys <= self.max_keys && bytes <= self.max_bytes
+    }
+}
+
+/// What one plugin holds, kept in memory so that a write does not count rows.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    keys: u64,
+    bytes: u64,
+    /// The event time of the last purge of expired rows.
+    purged_at: i64,
+}
+
+impl Usage {
+    /// (keys, bytes) once a row of `new_bytes` replaces one of `old` bytes (or none).
+    fn after_write(&self, old: Option<u64>, new_bytes: u64) -> (u64, u64) {
+        (
+            self.keys + u64::from(old.is_none()),
+            self.bytes.saturating_sub(old.unwrap_or(0)) + new_bytes,
+        )
+    }
+}
 
 /// Shared handle to the state database; cheap to clone into each plugin's store.
 #[derive(Clone)]
 pub struct StateStore {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    conn: Connection,
+    /// Per plugin, read from the table on its first write, then kept up to date.
+    usage: HashMap<String, Usage>,
 }
 
 impl StateStore {
@@ -34,7 +111,7 @@ impl StateStore {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<StateStore> {
-        Self::init(Connection::open(path)?)
+        Self::init(crate::audit::open_private(path)?)
     }
 
     /// A state store that lives only as long as the process.
@@ -49,13 +126,16 @@ impl StateStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(StateStore {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Mutex::new(Inner {
+                conn,
+                usage: HashMap::new(),
+            })),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The value of a key, if set and not expired at `now` (seconds since the epoch).
@@ -64,7 +144,8 @@ impl StateStore {
     /// The read fails.
     pub fn get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<String>> {
         Ok(self
-            .conn()
+            .lock()
+            .conn
             .query_row(
                 "SELECT value FROM plugin_state
                  WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
@@ -77,7 +158,8 @@ impl StateStore {
     /// Sets a key, expiring `ttl` seconds after `now`.
     ///
     /// # Errors
-    /// The key or value is over its size limit, or the write fails.
+    /// The key or value is over its size limit, the plugin's state is at its quota
+    /// ([`QuotaExceeded`]), or the write fails.
     pub fn set(
         &self,
         plugin: &str,
@@ -85,15 +167,17 @@ impl StateStore {
         value: &str,
         ttl: Option<u32>,
         now: i64,
+        quota: StateQuota,
     ) -> Result<()> {
         check_sizes(key, value)?;
-        self.conn().execute(
-            "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
-                 expires_at = excluded.expires_at",
-            params![plugin, key, value, ttl.map(|t| now + i64::from(t))],
-        )?;
-        Ok(())
+        self.lock().write(
+            plugin,
+            key,
+            value,
+            ttl.map(|t| now + i64::from(t)),
+            now,
+            quota,
+        )
     }
 
     /// Deletes a key.
@@ -101,10 +185,16 @@ impl StateStore {
     /// # Errors
     /// The write fails.
     pub fn delete(&self, plugin: &str, key: &str) -> Result<()> {
-        self.conn().execute(
+        let mut inner = self.lock();
+        let freed = inner.row_bytes(plugin, key)?;
+        inner.conn.execute(
             "DELETE FROM plugin_state WHERE plugin = ?1 AND key = ?2",
             params![plugin, key],
         )?;
+        if let (Some(freed), Some(usage)) = (freed, inner.usage.get_mut(plugin)) {
+            usage.keys = usage.keys.saturating_sub(1);
+            usage.bytes = usage.bytes.saturating_sub(freed);
+        }
         Ok(())
     }
 
@@ -120,10 +210,12 @@ impl StateStore {
         delta: i64,
         ttl: Option<u32>,
         now: i64,
+        quota: StateQuota,
     ) -> Result<i64> {
         check_sizes(key, "")?;
-        let conn = self.conn();
-        let current: Option<(String, Option<i64>)> = conn
+        let mut inner = self.lock();
+        let current: Option<(String, Option<i64>)> = inner
+            .conn
             .query_row(
                 "SELECT value, expires_at FROM plugin_state
                  WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
@@ -138,13 +230,126 @@ impl StateStore {
             ),
             None => (delta, ttl.map(|t| now + i64::from(t))),
         };
-        conn.execute(
+        inner.write(plugin, key, &value.to_string(), expires_at, now, quota)?;
+        Ok(value)
+    }
+
+    /// Rows stored for `plugin`, expired or not (for tests and `audit` summaries).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn stored_rows(&self, plugin: &str) -> Result<u64> {
+        let rows: i64 = self.lock().conn.query_row(
+            "SELECT COUNT(*) FROM plugin_state WHERE plugin = ?1",
+            params![plugin],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(rows).unwrap_or(0))
+    }
+}
+
+impl Inner {
+    /// Upserts one row within the plugin's quota. Expired rows are purged first when the
+    /// plugin's event clock has moved on enough since the last purge, or when the write
+    /// would pass the quota, so that only live state counts against it.
+    fn write(
+        &mut self,
+        plugin: &str,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        now: i64,
+        quota: StateQuota,
+    ) -> Result<()> {
+        let mut usage = self.usage_of(plugin, now)?;
+        if now.saturating_sub(usage.purged_at) >= PURGE_INTERVAL_SECONDS {
+            usage = self.purge_plugin(plugin, now)?;
+        }
+        let new_bytes = (key.len() + value.len()) as u64;
+        let mut old = self.row_bytes(plugin, key)?;
+        let mut after = usage.after_write(old, new_bytes);
+        if !quota.allows(after) {
+            usage = self.purge_plugin(plugin, now)?;
+            old = self.row_bytes(plugin, key)?;
+            after = usage.after_write(old, new_bytes);
+            if !quota.allows(after) {
+                return Err(QuotaExceeded {
+                    plugin: plugin.to_string(),
+                    keys: usage.keys,
+                    bytes: usage.bytes,
+                    quota,
+                }
+                .into());
+            }
+        }
+        self.conn.execute(
             "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
                  expires_at = excluded.expires_at",
-            params![plugin, key, value.to_string(), expires_at],
+            params![plugin, key, value, expires_at],
         )?;
-        Ok(value)
+        let stored = self.usage.entry(plugin.to_string()).or_default();
+        (stored.keys, stored.bytes) = after;
+        Ok(())
+    }
+
+    /// The plugin's usage, counted from the table the first time.
+    fn usage_of(&mut self, plugin: &str, now: i64) -> Result<Usage> {
+        if let Some(usage) = self.usage.get(plugin) {
+            return Ok(*usage);
+        }
+        let (keys, bytes) = self.count(plugin)?;
+        let usage = Usage {
+            keys,
+            bytes,
+            // Counted as just purged: the first write purges only at the quota.
+            purged_at: now,
+        };
+        self.usage.insert(plugin.to_string(), usage);
+        Ok(usage)
+    }
+
+    fn count(&self, plugin: &str) -> Result<(u64, u64)> {
+        let (keys, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+             FROM plugin_state WHERE plugin = ?1",
+            params![plugin],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(keys).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
+    /// Deletes the plugin's expired rows and recounts what it holds.
+    fn purge_plugin(&mut self, plugin: &str, now: i64) -> Result<Usage> {
+        self.conn.execute(
+            "DELETE FROM plugin_state WHERE plugin = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+            params![plugin, now],
+        )?;
+        let (keys, bytes) = self.count(plugin)?;
+        let usage = Usage {
+            keys,
+            bytes,
+            purged_at: now,
+        };
+        self.usage.insert(plugin.to_string(), usage);
+        Ok(usage)
+    }
+
+    /// The stored size (key + value bytes) of a row, expired or not, if it exists.
+    fn row_bytes(&self, plugin: &str, key: &str) -> Result<Option<u64>> {
+        let bytes: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM plugin_state
+                 WHERE plugin = ?1 AND key = ?2",
+                params![plugin, key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(bytes.map(|b| u64::try_from(b).unwrap_or(0)))
     }
 }
 
@@ -164,14 +369,19 @@ fn check_sizes(key: &str, value: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    const Q: StateQuota = StateQuota {
+        max_keys: DEFAULT_MAX_KEYS,
+        max_bytes: DEFAULT_MAX_BYTES,
+    };
+
     #[test]
     fn state_expires_and_windows_are_fixed_from_the_first_increment() {
         let store = StateStore::in_memory().unwrap();
-        assert_eq!(store.increment("p", "k", 1, Some(60), 1000).unwrap(), 1);
-        assert_eq!(store.increment("p", "k", 1, Some(60), 1050).unwrap(), 2);
+        assert_eq!(store.increment("p", "k", 1, Some(60), 1000, Q).unwrap(), 1);
+        assert_eq!(store.increment("p", "k", 1, Some(60), 1050, Q).unwrap(), 2);
         // The window opened at 1000 closes at 1060, whatever the later increments said.
-        assert_eq!(store.increment("p", "k", 1, Some(60), 1061).unwrap(), 1);
-        store.set("p", "s", "v", Some(10), 0).unwrap();
+        assert_eq!(store.increment("p", "k", 1, Some(60), 1061, Q).unwrap(), 1);
+        store.set("p", "s", "v", Some(10), 0, Q).unwrap();
         assert_eq!(store.get("p", "s", 5).unwrap().as_deref(), Some("v"));
         assert_eq!(store.get("p", "s", 10).unwrap(), None);
         assert_eq!(
@@ -187,8 +397,83 @@ mod tests {
     fn oversized_keys_and_values_are_refused() {
         let store = StateStore::in_memory().unwrap();
         let big = "x".repeat(MAX_VALUE_BYTES + 1);
-        assert!(store.set("p", "k", &big, None, 0).is_err());
-        assert!(store.set("p", &big, "v", None, 0).is_err());
+        assert!(store.set("p", "k", &big, None, 0, Q).is_err());
+        assert!(store.set("p", &big, "v", None, 0, Q).is_err());
         assert_eq!(store.get("p", "k", 0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_plugin_at_its_key_quota_is_refused_with_a_clear_error_and_others_are_not() {
+        let store = StateStore::in_memory().unwrap();
+        let quota = StateQuota {
+            max_keys: 3,
+            max_bytes: 1024,
+        };
+        for key in ["a", "b", "c"] {
+            store.set("p", key, "v", None, 0, quota).unwrap();
+        }
+        // Overwriting a held key is fine; a fourth key is not.
+        store.set("p", "a", "w", None, 0, quota).unwrap();
+        let error = store.set("p", "d", "v", None, 0, quota).unwrap_err();
+        let refused = error
+            .downcast_ref::<QuotaExceeded>()
+            .expect("a quota error");
+        assert_eq!((refused.keys, refused.quota.max_keys), (3, 3));
+        assert!(error
+            .to_string()
+            .contains("state quota exceeded: plugin p holds 3 keys"));
+        assert!(store.increment("p", "d", 1, None, 0, quota).is_err());
+        assert_eq!(store.get("p", "d", 0).unwrap(), None);
+        // Another plugin has its own quota; a deleted key frees its slot.
+        store.set("q", "d", "v", None, 0, quota).unwrap();
+        store.delete("p", "b").unwrap();
+        store.set("p", "d", "v", None, 0, quota).unwrap();
+    }
+
+    #[test]
+    fn the_byte_quota_counts_keys_and_values() {
+        let store = StateStore::in_memory().unwrap();
+        let quota = StateQuota {
+            max_keys: 100,
+            max_bytes: 100,
+        };
+        store
+            .set("p", "k1", &"x".repeat(60), None, 0, quota)
+            .unwrap();
+        assert!(store
+            .set("p", "k2", &"x".repeat(60), None, 0, quota)
+            .is_err());
+        // Shrinking the held value makes room.
+        store.set("p", "k1", "x", None, 0, quota).unwrap();
+        store
+            .set("p", "k2", &"x".repeat(60), None, 0, quota)
+            .unwrap();
+    }
+
+    #[test]
+    fn expired_rows_are_deleted_and_stop_counting_against_the_quota() {
+        let store = StateStore::in_memory().unwrap();
+        let quota = StateQuota {
+            max_keys: 2,
+            max_bytes: 1024,
+        };
+        store.set("p", "a", "v", Some(10), 1000, quota).unwrap();
+        store.set("p", "b", "v", Some(10), 1000, quota).unwrap();
+        // At the quota while both live; once expired they are purged on write, not counted.
+        assert!(store.set("p", "c", "v", None, 1005, quota).is_err());
+        store.set("p", "c", "v", None, 1011, quota).unwrap();
+        assert_eq!(store.stored_rows("p").unwrap(), 1);
+        // Periodic purge on write: a plugin far below its quota still sheds expired rows.
+        let roomy = StateQuota::default();
+        for n in 0..50 {
+            store
+                .set("r", &format!("k{n}"), "v", Some(60), 2000, roomy)
+                .unwrap();
+        }
+        assert_eq!(store.stored_rows("r").unwrap(), 50);
+        store
+            .set("r", "late", "v", None, 2000 + PURGE_INTERVAL_SECONDS, roomy)
+            .unwrap();
+        assert_eq!(store.stored_rows("r").unwrap(), 1);
     }
 }

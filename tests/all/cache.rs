@@ -1,5 +1,7 @@
 //! Compiled components are cached on disk, and a damaged cache entry is recompiled.
 
+use std::os::unix::fs::PermissionsExt;
+
 use trailwarden::runtime::{CompileSource, PluginRuntime};
 use trailwarden::state::StateStore;
 
@@ -17,10 +19,7 @@ fn a_restart_loads_from_the_cache_and_a_damaged_entry_is_recompiled() {
     assert_eq!(load(), (CompileSource::Compiled, "root-usage".to_string()));
     assert_eq!(load(), (CompileSource::Cache, "root-usage".to_string()));
 
-    let entries: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let entries = cache_entries(dir.path());
     assert_eq!(
         entries.len(),
         1,
@@ -29,6 +28,74 @@ fn a_restart_loads_from_the_cache_and_a_damaged_entry_is_recompiled() {
     std::fs::write(&entries[0], b"not a compiled component").unwrap();
     assert_eq!(load(), (CompileSource::Compiled, "root-usage".to_string()));
     assert_eq!(load(), (CompileSource::Cache, "root-usage".to_string()));
+}
+
+/// The compiled entries of a cache folder (not its key).
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect()
+}
+
+#[test]
+fn a_tampered_cache_entry_is_never_deserialized_but_recompiled_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = || PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+    let root_usage = plugin_config(plugin("root-usage"));
+    let trap = plugin_config(crate::support::guest("trap"));
+    let first = runtime();
+    first.load(&root_usage).unwrap();
+    let root_entry = cache_entries(dir.path()).pop().unwrap();
+    first.load(&trap).unwrap();
+    let trap_entry = cache_entries(dir.path())
+        .into_iter()
+        .find(|p| *p != root_entry)
+        .unwrap();
+    let key = dir.path().join("cache.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Another plugin's genuine compiled code put in root-usage's place: wasmtime would take
+    // it (same engine), and root-usage would run the trap guest's code.
+    let trap_bytes = std::fs::read(&trap_entry).unwrap();
+    std::fs::write(&root_entry, &trap_bytes).unwrap();
+    let second = runtime();
+    let loaded = second.load(&root_usage).unwrap();
+    assert_eq!(loaded.name.as_ref(), "root-usage");
+    assert_eq!(loaded.compile_source, CompileSource::Compiled);
+    assert_eq!(second.rejected_cache_entries(), 1);
+
+    // A byte flipped inside the compiled code; then an entry with no MAC at all (raw
+    // precompiled bytes, as anyone with write access could make).
+    let mut flipped = std::fs::read(&root_entry).unwrap();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    std::fs::write(&root_entry, &flipped).unwrap();
+    let third = runtime();
+    assert_eq!(
+        third.load(&root_usage).unwrap().compile_source,
+        CompileSource::Compiled
+    );
+    assert_eq!(third.rejected_cache_entries(), 1);
+    std::fs::write(&root_entry, &trap_bytes[32..]).unwrap();
+    let fourth = runtime();
+    assert_eq!(
+        fourth.load(&root_usage).unwrap().compile_source,
+        CompileSource::Compiled
+    );
+    assert_eq!(fourth.rejected_cache_entries(), 1);
+
+    // The rewritten entry is ours again: loaded from the cache, nothing refused.
+    let fifth = runtime();
+    assert_eq!(
+        fifth.load(&root_usage).unwrap().compile_source,
+        CompileSource::Cache
+    );
+    assert_eq!(fifth.rejected_cache_entries(), 0);
 }
 
 #[test]

@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- the daemon under test
 
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     addr: String,
     token: String,
@@ -32,7 +32,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
+    pub(crate) fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
         let dir = config.parent().unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -99,7 +99,7 @@ impl Daemon {
         }
     }
 
-    fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
+    pub(crate) fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
         let token = match auth {
             Auth::Bearer(t) | Auth::ApiKey(t) => t.to_string(),
             Auth::Own | Auth::OwnApiKey => self.token.clone(),
@@ -125,7 +125,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits (at most 60 s) for the exit.
-    fn stop(mut self) -> ExitStatus {
+    pub(crate) fn stop(mut self) -> ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -157,12 +157,12 @@ impl Drop for Daemon {
     }
 }
 
-fn log_of(dir: &Path) -> String {
+pub(crate) fn log_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
-enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     None,
     Own,
     OwnApiKey,
@@ -171,8 +171,8 @@ enum Auth<'a> {
 }
 
 #[derive(Debug)]
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -245,7 +245,7 @@ fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
 
 // ---------------------------------------------------------------- configs and events
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, extra: &str) -> PathBuf {
     // No response capabilities granted: its notify calls are denied (and recorded).
     let plugins = format!(
         "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
@@ -254,7 +254,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     write_config_with(dir, &plugins, extra)
 }
 
-fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
+pub(crate) fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
     let mut text = format!(
         "[audit]\ndatabase = \"{}\"\n",
         dir.join("audit.db").display()
@@ -271,7 +271,7 @@ fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
 }
 
 /// A successful call by the root user: root-usage raises one finding for it.
-fn root_record(id: &str) -> Value {
+pub(crate) fn root_record(id: &str) -> Value {
     json!({
         "eventVersion": "1.08",
         "userIdentity": {
@@ -299,7 +299,7 @@ fn root_record(id: &str) -> Value {
 }
 
 /// The record as an EventBridge rule delivers it.
-fn envelope(record: &Value) -> Value {
+pub(crate) fn envelope(record: &Value) -> Value {
     json!({
         "version": "0",
         "id": format!("eb-{}", record["eventID"].as_str().unwrap()),
@@ -337,7 +337,7 @@ fn metric(text: &str, line_start: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
+pub(crate) fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trailwarden"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -1272,4 +1272,60 @@ fn the_daemon_executes_accepted_actions_and_resumes_them_after_kill_9() {
             .all(|a| a.status == "succeeded" && a.attempts == 1),
         "{actions:?}"
     );
+}
+
+// ---------------------------------------------------------------- hostile plugins
+
+#[test]
+fn a_plugin_sleeping_inside_wasi_does_not_hang_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"sleeper\"\ncpu_deadline_ms = 300\n\
+         [[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
+        guest("sleeper").display(),
+        plugin("root-usage").display()
+    );
+    let config = write_config_with(dir.path(), &plugins, "");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    // The sleeper asks for an hour's sleep on this event; root-usage's event rides along.
+    let mut marked = root_record("sleep-marked");
+    marked["eventName"] = json!("TrailwardenTestSleep");
+    let body = json!([envelope(&marked), envelope(&root_record("sleep-beside"))]).to_string();
+    let response = daemon.post(body.as_bytes(), Auth::Own);
+    assert_eq!(response.status, 200, "{response:?}");
+    let ids = finding_event_ids(&db);
+    assert_eq!(ids.get("sleep-beside"), Some(&1), "{ids:?}");
+    let audit = AuditStore::open(&db).unwrap();
+    assert_eq!(
+        audit
+            .count_by(trailwarden::audit::AuditTable::PluginFailures, "kind")
+            .unwrap(),
+        [("timeout".to_string(), 1)]
+    );
+
+    // The next request is answered, health and metrics too, and SIGTERM still stops it.
+    let response = daemon.post(
+        envelope(&root_record("after-sleep")).to_string().as_bytes(),
+        Auth::Own,
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    let plugins_of = |event: &str| -> Vec<String> {
+        let mut plugins: Vec<String> = AuditStore::open(&db)
+            .unwrap()
+            .findings(&FindingQuery::default())
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.event_id == event)
+            .map(|f| f.plugin)
+            .collect();
+        plugins.sort();
+        plugins
+    };
+    // Both plugins ran on it: the sleeper is awake for an unmarked batch.
+    assert_eq!(plugins_of("after-sleep"), ["root-usage", "sleeper"]);
+    assert_eq!(daemon.get("/healthz", false).status, 200);
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
 }

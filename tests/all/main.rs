@@ -13,3 +13,4 @@ mod rules;
 mod sandbox;
 mod scaffold;
 mod support;
+mod tamper;

@@ -193,3 +193,156 @@ fn a_guest_sees_no_files_environment_or_network() {
         }
     }
 }
+
+/// A CloudTrail record whose `eventName` is one of the sleeper guest's markers.
+fn marked_record(marker: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "accountId": "111122223333",
+                         "arn": "arn:aws:iam::111122223333:user/alice", "userName": "alice"},
+        "eventTime": "2024-05-02T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": marker,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "eventID": format!("marked-{marker}"),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "111122223333"
+    })
+}
+
+#[test]
+fn a_guest_blocking_inside_wasi_is_stopped_at_its_deadline_as_a_timeout() {
+    let alone_dir = tempfile::tempdir().unwrap();
+    let mut alone = pipeline(&config(
+        alone_dir.path(),
+        vec![plugin_config(plugin("root-usage"))],
+    ));
+    replay_corpus(&mut alone);
+    let root_alone = recorded_findings(&alone);
+    assert!(!root_alone.is_empty());
+
+    // An hour's sleep, endless 5 ms naps, endless reads of stdin: each in the first batch.
+    for marker in [
+        "TrailwardenTestSleep",
+        "TrailwardenTestNap",
+        "TrailwardenTestReadStdin",
+    ] {
+        let mut sleeper = plugin_config(guest("sleeper"));
+        sleeper.limits.cpu_deadline_ms = 300;
+        let dir = tempfile::tempdir().unwrap();
+        let mut mixed = pipeline(&config(
+            dir.path(),
+            vec![sleeper, plugin_config(plugin("root-usage"))],
+        ));
+        let started = std::time::Instant::now();
+        for item in normalize_value(marked_record(marker), &Options::default()) {
+            mixed.ingest(item, "marked").unwrap();
+        }
+        replay_corpus(&mut mixed);
+        // Not a performance bound: the guest asked to block for an hour (or forever).
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(60),
+            "{marker}: {took:?}"
+        );
+
+        let failures = &mixed.stats().plugin_failures;
+        assert_eq!(
+            failures
+                .get("sleeper")
+                .map(|k| k.keys().collect::<Vec<_>>()),
+            Some(vec![&"timeout".to_string()]),
+            "{marker}: {failures:?}"
+        );
+        assert_eq!(
+            failures["sleeper"]["timeout"], 1,
+            "{marker}: only the marked batch"
+        );
+        assert!(
+            failures.get("root-usage").is_none(),
+            "{marker}: {failures:?}"
+        );
+        // The sleeper's other batches ran; root-usage's findings are those it makes alone.
+        let mut root_mixed = recorded_findings(&mixed);
+        let awake = root_mixed.iter().filter(|(p, _, _)| p == "sleeper").count();
+        assert!(awake > 0, "{marker}: the sleeper's unmarked batches ran");
+        root_mixed.retain(|(p, _, _)| p != "sleeper");
+        assert_eq!(root_mixed, root_alone, "{marker} disturbed root-usage");
+        assert_eq!(
+            mixed
+                .audit()
+                .count_by(AuditTable::PluginFailures, "kind")
+                .unwrap(),
+            [("timeout".to_string(), 1)]
+        );
+    }
+}
+
+#[test]
+fn a_guest_filling_its_state_is_stopped_at_its_quota_and_long_errors_are_cut() {
+    let alone_dir = tempfile::tempdir().unwrap();
+    let mut alone = pipeline(&config(
+        alone_dir.path(),
+        vec![plugin_config(plugin("root-usage"))],
+    ));
+    replay_corpus(&mut alone);
+    let root_alone = recorded_findings(&alone);
+
+    // One new 1 KiB key per event, against a quota of 100 keys.
+    let mut hog = plugin_config(guest("state-hog"));
+    hog.limits.state.max_keys = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let mut mixed = pipeline(&config(
+        dir.path(),
+        vec![hog, plugin_config(plugin("root-usage"))],
+    ));
+    replay_corpus(&mut mixed);
+    let failures = &mixed.stats().plugin_failures;
+    assert_eq!(
+        failures["state-hog"].keys().collect::<Vec<_>>(),
+        ["state_quota_exceeded"],
+        "{failures:?}"
+    );
+    assert!(failures.get("root-usage").is_none(), "{failures:?}");
+    assert_eq!(recorded_findings(&mixed), root_alone);
+    let state = trailwarden::state::StateStore::open(&db).unwrap();
+    assert_eq!(state.stored_rows("state-hog").unwrap(), 100);
+    let messages = failure_messages(&db, "state-hog");
+    assert!(
+        messages[0].contains("state quota exceeded: plugin state-hog holds 100 keys"),
+        "{messages:?}"
+    );
+
+    // A 1 MiB plugin-error is kept to 4 KiB, marked.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let mut long = pipeline(&config(dir.path(), vec![plugin_config(guest("state-hog"))]));
+    for item in normalize_value(
+        marked_record("TrailwardenTestLongError"),
+        &Options::default(),
+    ) {
+        long.ingest(item, "marked").unwrap();
+    }
+    long.flush().unwrap();
+    let messages = failure_messages(&db, "state-hog");
+    assert_eq!(messages.len(), 1);
+    let full = "internal: ".len() + (1 << 20);
+    assert!(messages[0].len() < 4096 + 64, "{}", messages[0].len());
+    assert!(
+        messages[0].ends_with(&format!("... [truncated: {full} bytes in all]")),
+        "{}",
+        &messages[0][messages[0].len() - 60..]
+    );
+}
+
+/// The messages of a plugin's recorded failures, oldest first.
+fn failure_messages(db: &std::path::Path, plugin: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT message FROM plugin_failures WHERE plugin = ?1 ORDER BY id")
+        .unwrap();
+    let rows = stmt.query_map([plugin], |row| row.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}

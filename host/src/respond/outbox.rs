@@ -168,7 +168,7 @@ impl Outbox {
     /// # Errors
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<Outbox> {
-        let conn = Connection::open(path)
+        let conn = crate::audit::open_private(path)
             .with_context(|| format!("cannot open the outbox in {}", path.display()))?;
         Self::init(conn)
     }
@@ -187,6 +187,9 @@ impl Outbox {
         // (milliseconds each) to protect against power loss as well.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        add_decided_status(&conn)?;
+        crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
+        crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
         Ok(Outbox {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -239,11 +242,12 @@ impl Outbox {
     pub fn insert(&self, action: &NewAction<'_>) -> Result<String> {
         let id = new_action_id(action.idempotency_key);
         let conn = self.conn();
-        conn.execute(
+        crate::chain::atomically(&conn, || {
+            conn.execute(
             "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
                 plugin_sha256, event_id, capability, request, account, region, resource, mode,
-                status, reason, received_us, decided_us, undo_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                status, decided_status, reason, received_us, decided_us, undo_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
             params![
                 id,
                 action.idempotency_key,
@@ -265,6 +269,8 @@ impl Outbox {
                 action.undo_of,
             ],
         )?;
+            crate::chain::seal(&conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
+        })?;
         Ok(id)
     }
 
@@ -410,11 +416,42 @@ impl Outbox {
     /// # Errors
     /// The write fails.
     pub fn log(&self, action_id: &str, actor: &str, what: &str, detail: &str) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
-        )?;
-        Ok(())
+        let conn = self.conn();
+        crate::chain::atomically(&conn, || {
+            conn.execute(
+                "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+            )?;
+            crate::chain::seal(&conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+        })
+    }
+
+    /// Walks the decisions chain and the action log chain (see [`crate::chain`]), then checks
+    /// that no final decision (denied, dry run) has since changed its status.
+    ///
+    /// # Errors
+    /// The tables cannot be read.
+    pub fn verify_chains(&self) -> Result<Vec<crate::chain::Verdict>> {
+        let conn = self.conn();
+        let mut verdicts = vec![
+            crate::chain::verify(&conn, &crate::chain::ACTIONS)?,
+            crate::chain::verify(&conn, &crate::chain::ACTION_LOG)?,
+        ];
+        let reopened: Option<(String, String, String)> = conn
+            .query_row(
+                "SELECT id, decided_status, status FROM actions
+                 WHERE decided_status IN ('denied', 'dry_run') AND status != decided_status
+                 ORDER BY chain_seq LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        if let Some((id, decided, status)) = reopened {
+            verdicts[0] = crate::chain::Verdict::Broken(format!(
+                "actions row {id} was decided {decided} (final) but now says {status}"
+            ));
+        }
+        Ok(verdicts)
     }
 
     /// The log of one action: (at, actor, what, detail).
@@ -431,6 +468,25 @@ impl Outbox {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// `decided_status`: the status an action was decided with (chained; `status` moves on).
+/// Rows from before the column existed take their status as it stands.
+fn add_decided_status(conn: &Connection) -> Result<()> {
+    let present: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('actions') WHERE name = 'decided_status'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if present.is_none() {
+        conn.execute_batch(
+            "ALTER TABLE actions ADD COLUMN decided_status TEXT;
+             UPDATE actions SET decided_status = status;",
+        )?;
+    }
+    Ok(())
 }
 
 fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRecord> {

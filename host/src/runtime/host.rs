@@ -2,6 +2,7 @@
 //! versions: `log`, `state`, `config`, and the capability interfaces of 0.2.0.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmtime::component::ResourceTable;
@@ -10,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{v1, v2};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
-use crate::state::StateStore;
+use crate::state::{QuotaExceeded, StateQuota, StateStore};
 
 /// Log lines longer than this are cut, so a plugin cannot flood the host's logs.
 const MAX_LOG_LINE: usize = 4096;
@@ -34,6 +35,13 @@ pub struct HostState {
     capability_calls: u32,
     calls_per_event: std::collections::HashMap<String, u32>,
     max_calls_per_event: u32,
+    /// When the batch's CPU deadline passes: no blocking WASI wait lasts beyond it.
+    wait_deadline: Instant,
+    /// A blocking WASI wait was cut at the deadline (the trap that follows is a timeout).
+    pub(super) timed_out_waiting: bool,
+    state_quota: StateQuota,
+    /// A state write was refused at the plugin's quota (the trap that follows says so).
+    pub(super) state_quota_exceeded: bool,
 }
 
 /// What a store is created with.
@@ -45,6 +53,9 @@ pub struct StoreSetup {
     pub settings_json: Arc<str>,
     pub capabilities: Box<dyn CapabilityHandler>,
     pub max_calls_per_event: u32,
+    /// The batch's deadline, the same as the store's epoch deadline.
+    pub deadline: Duration,
+    pub state_quota: StateQuota,
 }
 
 impl HostState {
@@ -69,7 +80,21 @@ impl HostState {
             capability_calls: 0,
             calls_per_event: std::collections::HashMap::new(),
             max_calls_per_event: setup.max_calls_per_event,
+            wait_deadline: Instant::now() + setup.deadline,
+            timed_out_waiting: false,
+            state_quota: setup.state_quota,
+            state_quota_exceeded: false,
         }
+    }
+
+    /// When blocking WASI waits must end.
+    pub(super) fn wait_deadline(&self) -> Instant {
+        self.wait_deadline
+    }
+
+    /// The WASI resource table and the flag a cut wait sets, borrowed together.
+    pub(super) fn table_and_timeout_flag(&mut self) -> (&mut ResourceTable, &mut bool) {
+        (&mut self.table, &mut self.timed_out_waiting)
     }
 
     /// Log lines the plugin wrote beyond the per-batch allowance.
@@ -100,9 +125,21 @@ impl HostState {
     }
 
     fn state_set(&mut self, key: &str, value: &str, ttl: Option<u32>) -> wasmtime::Result<()> {
-        self.state
-            .set(&self.plugin, key, value, ttl, self.clock)
-            .map_err(wasmtime::Error::from_anyhow)
+        let written = self
+            .state
+            .set(&self.plugin, key, value, ttl, self.clock, self.state_quota);
+        self.state_result(written)
+    }
+
+    /// A refused write traps the guest (the contract's `state` has no error to return),
+    /// remembered so the failure is named for what it is.
+    fn state_result<T>(&mut self, result: anyhow::Result<T>) -> wasmtime::Result<T> {
+        if let Err(error) = &result {
+            if error.downcast_ref::<QuotaExceeded>().is_some() {
+                self.state_quota_exceeded = true;
+            }
+        }
+        result.map_err(wasmtime::Error::from_anyhow)
     }
 
     fn state_delete(&mut self, key: &str) -> wasmtime::Result<()> {
@@ -117,9 +154,10 @@ impl HostState {
         delta: i64,
         ttl: Option<u32>,
     ) -> wasmtime::Result<i64> {
-        self.state
-            .increment(&self.plugin, key, delta, ttl, self.clock)
-            .map_err(wasmtime::Error::from_anyhow)
+        let written =
+            self.state
+                .increment(&self.plugin, key, delta, ttl, self.clock, self.state_quota);
+        self.state_result(written)
     }
 
     fn capability(
@@ -408,17 +446,22 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Caps a plugin's linear memory and remembers whether it hit the cap, so that the trap
-/// that follows (a guest's allocator aborting) is reported as memory exhaustion.
+/// Caps a plugin's linear memories, all of an instance's together, and remembers whether
+/// it hit the cap, so that the trap that follows (a guest's allocator aborting) is reported
+/// as memory exhaustion.
 pub struct MemoryLimiter {
     limit: usize,
+    /// Bytes of every linear memory of the store: each memory's creation is a growth from 0,
+    /// so the sum of allowed growths is the total.
+    total: usize,
     pub(super) denied: bool,
 }
 
 impl MemoryLimiter {
-    fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize) -> Self {
         MemoryLimiter {
             limit,
+            total: 0,
             denied: false,
         }
     }
@@ -427,12 +470,15 @@ impl MemoryLimiter {
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.limit;
-        if !allowed {
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        let allowed = total <= self.limit;
+        if allowed {
+            self.total = total;
+        } else {
             self.denied = true;
         }
         Ok(allowed)
@@ -451,7 +497,23 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::{truncate, MemoryLimiter};
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_of_an_instance_together() {
+        const MIB: usize = 1024 * 1024;
+        let mut limiter = MemoryLimiter::new(10 * MIB);
+        // Two memories created at 4 MiB each fit; growing one to 7 MiB would make 11.
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        assert!(!limiter.memory_growing(4 * MIB, 7 * MIB, None).unwrap());
+        assert!(limiter.denied);
+        // The refused growth took nothing: the other may still grow to 6 MiB (10 in all).
+        assert!(limiter.memory_growing(4 * MIB, 6 * MIB, None).unwrap());
+        // A third memory of one page no longer fits.
+        assert!(!limiter.memory_growing(0, 64 * 1024, None).unwrap());
+    }
 
     #[test]
     fn truncation_respects_char_boundaries() {

@@ -9,6 +9,7 @@ mod engine;
 mod host;
 mod plugin;
 mod types;
+mod waits;
 
 pub use cache::CompileSource;
 pub use capability::{finding_value, CapabilityCall, CapabilityHandler, DenyAll};

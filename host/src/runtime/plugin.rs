@@ -38,6 +38,8 @@ pub enum FailureKind {
     PluginError,
     /// Returned more than its limits allow.
     OutputTooLarge,
+    /// Wrote more state than its quota (keys or bytes).
+    StateQuotaExceeded,
 }
 
 impl FailureKind {
@@ -49,6 +51,7 @@ impl FailureKind {
             FailureKind::Trap => "trap",
             FailureKind::PluginError => "plugin_error",
             FailureKind::OutputTooLarge => "output_too_large",
+            FailureKind::StateQuotaExceeded => "state_quota_exceeded",
         }
     }
 }
@@ -56,7 +59,28 @@ impl FailureKind {
 #[derive(Debug, Clone)]
 pub struct PluginFailure {
     pub kind: FailureKind,
+    /// At most [`MAX_FAILURE_MESSAGE`] bytes (guests choose `plugin-error` texts).
     pub message: String,
+}
+
+/// The longest failure message kept in logs and `plugin_failures`; the rest is cut and
+/// the cut is said.
+pub const MAX_FAILURE_MESSAGE: usize = 4096;
+
+/// `message` cut to [`MAX_FAILURE_MESSAGE`] bytes (on a character boundary), marked when cut.
+pub fn bounded_message(message: String) -> String {
+    if message.len() <= MAX_FAILURE_MESSAGE {
+        return message;
+    }
+    let mut end = MAX_FAILURE_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... [truncated: {} bytes in all]",
+        &message[..end],
+        message.len()
+    )
 }
 
 /// The engine, compile cache and linker that every plugin shares.
@@ -76,6 +100,8 @@ impl PluginRuntime {
         let mut linker = Linker::new(engine.engine());
         // Python and JavaScript guests need WASI; it is configured deny-all in HostState.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // ...whose blocking waits end at the batch deadline, which epochs cannot enforce.
+        super::waits::bound_blocking_waits(&mut linker)?;
         v1::Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         Ok(PluginRuntime {
@@ -102,6 +128,11 @@ impl PluginRuntime {
 
     pub fn state(&self) -> &StateStore {
         &self.state
+    }
+
+    /// Compile cache entries refused (and recompiled) because their MAC did not verify.
+    pub fn rejected_cache_entries(&self) -> u64 {
+        self.cache.rejected_entries()
     }
 
     /// Compiles (or loads from cache), links and describes a plugin.
@@ -313,6 +344,8 @@ impl LoadedPlugin {
             settings_json,
             capabilities,
             max_calls_per_event: self.limits.max_calls_per_event,
+            deadline: std::time::Duration::from_millis(self.limits.cpu_deadline_ms),
+            state_quota: self.limits.state,
         });
         let mut store = Store::new(runtime.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -432,7 +465,7 @@ impl LoadedPlugin {
             Ok(Ok(findings)) => self.check_output(findings, events.len()),
             Ok(Err((what, message))) => Err(PluginFailure {
                 kind: FailureKind::PluginError,
-                message: format!("{what}: {message}"),
+                message: bounded_message(format!("{what}: {message}")),
             }),
             Err(error) => Err(classify(&store, error)),
         }
@@ -491,7 +524,9 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error) -> PluginFailure {
     let trap = error.downcast_ref::<Trap>().copied();
     let kind = if store.data().limiter.denied {
         FailureKind::MemoryExhausted
-    } else if trap == Some(Trap::Interrupt) {
+    } else if store.data().state_quota_exceeded {
+        FailureKind::StateQuotaExceeded
+    } else if trap == Some(Trap::Interrupt) || store.data().timed_out_waiting {
         FailureKind::Timeout
     } else if trap == Some(Trap::StackOverflow) {
         FailureKind::StackOverflow
@@ -500,7 +535,7 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error) -> PluginFailure {
     };
     PluginFailure {
         kind,
-        message: format!("{error:#}"),
+        message: bounded_message(format!("{error:#}")),
     }
 }
 
@@ -538,4 +573,19 @@ fn check_imports(path: &Path, imports: &[String], grants: &PluginGrants) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bounded_message, MAX_FAILURE_MESSAGE};
+
+    #[test]
+    fn long_failure_messages_are_cut_and_marked() {
+        assert_eq!(bounded_message("short".into()), "short");
+        let long = "é".repeat(MAX_FAILURE_MESSAGE);
+        let cut = bounded_message(long.clone());
+        assert!(cut.len() < MAX_FAILURE_MESSAGE + 64, "{}", cut.len());
+        assert!(cut.ends_with(&format!("... [truncated: {} bytes in all]", long.len())));
+        assert!(long.starts_with(cut.split("...").next().unwrap()));
+    }
 }
