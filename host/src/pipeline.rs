@@ -177,6 +177,8 @@ pub struct Pipeline {
     started: Instant,
     on_finding: Box<dyn FnMut(&StoredFinding)>,
     on_batch: BatchHook,
+    /// Events per day, account, region and source, for reports (`report::volume`).
+    volume: crate::report::volume::VolumeRecorder,
 }
 
 impl Pipeline {
@@ -222,6 +224,7 @@ impl Pipeline {
             started: Instant::now(),
             on_finding: Box::new(|_| {}),
             on_batch: Box::new(|_, _, _| {}),
+            volume: crate::report::volume::VolumeRecorder::open(&config.database)?,
         };
         let health = plugins.iter().map(|_| Health::default()).collect();
         pipeline.install(plugins, health)?;
@@ -406,6 +409,12 @@ impl Pipeline {
         match item {
             Item::Event(event) => {
                 self.stats.normalised += 1;
+                self.volume.count(
+                    event.time.as_deref(),
+                    event.account.as_deref(),
+                    event.region.as_deref(),
+                    origin,
+                );
                 self.dispatch(&event)?;
             }
             Item::Skipped { reason, .. } => {
@@ -495,6 +504,7 @@ impl Pipeline {
         for plugin in 0..self.plugins.len() {
             self.flush_plugin(plugin)?;
         }
+        self.volume.commit()?;
         self.stats.elapsed_s = self.started.elapsed().as_secs_f64();
         self.stats.events_per_s = if self.stats.elapsed_s > 0.0 {
             self.stats.events_read as f64 / self.stats.elapsed_s
