@@ -109,10 +109,15 @@ pub fn finding(facts: &FindingFacts, techniques: &HashMap<String, Vec<String>>) 
         })
         .collect();
     if resources.is_empty() {
-        resources.push(json!({"Type": "AwsAccount", "Id": format!("AWS::::Account:{account}"),
-            "Partition": "aws", "Region": region}));
+        resources.push(
+            json!({"Type": "AwsAccount", "Id": format!("AWS::::Account:{account}"),
+            "Partition": "aws", "Region": region}),
+        );
     }
-    let created = f.event_time.clone().unwrap_or_else(|| f.recorded_at.clone());
+    let created = f
+        .event_time
+        .clone()
+        .unwrap_or_else(|| f.recorded_at.clone());
     let mut out = json!({
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_uid(facts),
@@ -146,7 +151,11 @@ pub fn finding(facts: &FindingFacts, techniques: &HashMap<String, Vec<String>>) 
         if let Some(service) = &facts.event_source {
             call["ServiceName"] = json!(service);
         }
-        if let Some(ip) = facts.source_ip.as_deref().and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+        if let Some(ip) = facts
+            .source_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        {
             call["RemoteIpDetails"] = json!({"IpAddressV4": ip.to_string()});
         }
         out["Action"] = json!({"ActionType": "AWS_API_CALL", "AwsApiCallAction": call});

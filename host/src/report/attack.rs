@@ -45,18 +45,50 @@ pub const TECHNIQUES: &[(&str, &str, &[&str])] = &[
     ("T1021.007", "Remote Services: Cloud Services", &[LM]),
     ("T1037", "Boot or Logon Initialization Scripts", &[PE, PR]),
     ("T1059", "Command and Scripting Interpreter", &[EX]),
-    ("T1059.001", "Command and Scripting Interpreter: PowerShell", &[EX]),
-    ("T1059.003", "Command and Scripting Interpreter: Windows Command Shell", &[EX]),
-    ("T1059.004", "Command and Scripting Interpreter: Unix Shell", &[EX]),
-    ("T1059.009", "Command and Scripting Interpreter: Cloud API", &[EX]),
+    (
+        "T1059.001",
+        "Command and Scripting Interpreter: PowerShell",
+        &[EX],
+    ),
+    (
+        "T1059.003",
+        "Command and Scripting Interpreter: Windows Command Shell",
+        &[EX],
+    ),
+    (
+        "T1059.004",
+        "Command and Scripting Interpreter: Unix Shell",
+        &[EX],
+    ),
+    (
+        "T1059.009",
+        "Command and Scripting Interpreter: Cloud API",
+        &[EX],
+    ),
     ("T1070", "Indicator Removal", &[DE]),
     ("T1078", "Valid Accounts", &[IA, PE, PR, DE]),
-    ("T1078.002", "Valid Accounts: Domain Accounts", &[IA, PE, PR, DE]),
-    ("T1078.004", "Valid Accounts: Cloud Accounts", &[IA, PE, PR, DE]),
+    (
+        "T1078.002",
+        "Valid Accounts: Domain Accounts",
+        &[IA, PE, PR, DE],
+    ),
+    (
+        "T1078.004",
+        "Valid Accounts: Cloud Accounts",
+        &[IA, PE, PR, DE],
+    ),
     ("T1087.004", "Account Discovery: Cloud Account", &[DS]),
     ("T1098", "Account Manipulation", &[PE, PR]),
-    ("T1098.001", "Account Manipulation: Additional Cloud Credentials", &[PE, PR]),
-    ("T1098.003", "Account Manipulation: Additional Cloud Roles", &[PE, PR]),
+    (
+        "T1098.001",
+        "Account Manipulation: Additional Cloud Credentials",
+        &[PE, PR],
+    ),
+    (
+        "T1098.003",
+        "Account Manipulation: Additional Cloud Roles",
+        &[PE, PR],
+    ),
     ("T1110", "Brute Force", &[CA]),
     ("T1110.001", "Brute Force: Password Guessing", &[CA]),
     ("T1110.003", "Brute Force: Password Spraying", &[CA]),
@@ -65,7 +97,11 @@ pub const TECHNIQUES: &[(&str, &str, &[&str])] = &[
     ("T1136.003", "Create Account: Cloud Account", &[PE]),
     ("T1190", "Exploit Public-Facing Application", &[IA]),
     ("T1199", "Trusted Relationship", &[IA]),
-    ("T1484.002", "Domain or Tenant Policy Modification: Trust Modification", &[DE, PR]),
+    (
+        "T1484.002",
+        "Domain or Tenant Policy Modification: Trust Modification",
+        &[DE, PR],
+    ),
     ("T1485", "Data Destruction", &[IM]),
     ("T1486", "Data Encrypted for Impact", &[IM]),
     ("T1490", "Inhibit System Recovery", &[IM]),
@@ -75,29 +111,77 @@ pub const TECHNIQUES: &[(&str, &str, &[&str])] = &[
     ("T1537", "Transfer Data to Cloud Account", &[XF]),
     ("T1548", "Abuse Elevation Control Mechanism", &[PR, DE]),
     ("T1550", "Use Alternate Authentication Material", &[DE, LM]),
-    ("T1550.001", "Use Alternate Authentication Material: Application Access Token", &[DE, LM]),
-    ("T1552.001", "Unsecured Credentials: Credentials In Files", &[CA]),
+    (
+        "T1550.001",
+        "Use Alternate Authentication Material: Application Access Token",
+        &[DE, LM],
+    ),
+    (
+        "T1552.001",
+        "Unsecured Credentials: Credentials In Files",
+        &[CA],
+    ),
     ("T1555", "Credentials from Password Stores", &[CA]),
-    ("T1555.006", "Credentials from Password Stores: Cloud Secrets Management Stores", &[CA]),
+    (
+        "T1555.006",
+        "Credentials from Password Stores: Cloud Secrets Management Stores",
+        &[CA],
+    ),
     ("T1556", "Modify Authentication Process", &[CA, DE, PE]),
-    ("T1556.006", "Modify Authentication Process: Multi-Factor Authentication", &[CA, DE, PE]),
+    (
+        "T1556.006",
+        "Modify Authentication Process: Multi-Factor Authentication",
+        &[CA, DE, PE],
+    ),
     ("T1562", "Impair Defenses", &[DE]),
-    ("T1562.001", "Impair Defenses: Disable or Modify Tools", &[DE]),
-    ("T1562.007", "Impair Defenses: Disable or Modify Cloud Firewall", &[DE]),
-    ("T1562.008", "Impair Defenses: Disable or Modify Cloud Logs", &[DE]),
+    (
+        "T1562.001",
+        "Impair Defenses: Disable or Modify Tools",
+        &[DE],
+    ),
+    (
+        "T1562.007",
+        "Impair Defenses: Disable or Modify Cloud Firewall",
+        &[DE],
+    ),
+    (
+        "T1562.008",
+        "Impair Defenses: Disable or Modify Cloud Logs",
+        &[DE],
+    ),
     ("T1565", "Data Manipulation", &[IM]),
     ("T1566", "Phishing", &[IA]),
     ("T1566.002", "Phishing: Spearphishing Link", &[IA]),
     ("T1578", "Modify Cloud Compute Infrastructure", &[DE]),
-    ("T1578.002", "Modify Cloud Compute Infrastructure: Create Cloud Instance", &[DE]),
+    (
+        "T1578.002",
+        "Modify Cloud Compute Infrastructure: Create Cloud Instance",
+        &[DE],
+    ),
     ("T1580", "Cloud Infrastructure Discovery", &[DS]),
     ("T1606.002", "Forge Web Credentials: SAML Tokens", &[CA]),
-    ("T1608.003", "Stage Capabilities: Install Digital Certificate", &[RD]),
+    (
+        "T1608.003",
+        "Stage Capabilities: Install Digital Certificate",
+        &[RD],
+    ),
     ("T1619", "Cloud Storage Object Discovery", &[DS]),
     ("T1666", "Modify Cloud Resource Hierarchy", &[DE]),
-    ("T1685", "Defense impairment technique (name not in this table; tagged by SigmaHQ)", &[DI]),
-    ("T1685.002", "Defense impairment sub-technique (name not in this table; tagged by SigmaHQ)", &[DI]),
-    ("T1686.001", "Defense impairment sub-technique (name not in this table; tagged by SigmaHQ)", &[DI]),
+    (
+        "T1685",
+        "Defense impairment technique (name not in this table; tagged by SigmaHQ)",
+        &[DI],
+    ),
+    (
+        "T1685.002",
+        "Defense impairment sub-technique (name not in this table; tagged by SigmaHQ)",
+        &[DI],
+    ),
+    (
+        "T1686.001",
+        "Defense impairment sub-technique (name not in this table; tagged by SigmaHQ)",
+        &[DI],
+    ),
 ];
 
 /// A technique's name and tactics, if the table has it.
@@ -128,7 +212,10 @@ mod tests {
                 assert!(tactic(t).is_some(), "{id}: {t}");
             }
             assert_eq!(
-                TECHNIQUES.iter().filter(|(other, _, _)| other == id).count(),
+                TECHNIQUES
+                    .iter()
+                    .filter(|(other, _, _)| other == id)
+                    .count(),
                 1,
                 "{id}"
             );

@@ -459,7 +459,11 @@ mod tests {
                 json!({"eventSource": "iam.amazonaws.com", "eventName": "PutUserPolicy"}),
                 json!({"eventSource": "iam.amazonaws.com", "eventName": "ListPolicies"}),
             ),
-            ("4.5", json!({"eventName": "StopLogging"}), json!({"eventName": "LookupEvents"})),
+            (
+                "4.5",
+                json!({"eventName": "StopLogging"}),
+                json!({"eventName": "LookupEvents"}),
+            ),
             (
                 "4.6",
                 json!({"eventName": "ConsoleLogin", "errorMessage": "Failed authentication"}),
@@ -485,14 +489,26 @@ mod tests {
                 json!({"eventName": "AuthorizeSecurityGroupIngress"}),
                 json!({"eventName": "DescribeSecurityGroups"}),
             ),
-            ("4.11", json!({"eventName": "CreateNetworkAclEntry"}), json!({"eventName": "DescribeNetworkAcls"})),
-            ("4.12", json!({"eventName": "AttachInternetGateway"}), json!({"eventName": "DescribeInternetGateways"})),
+            (
+                "4.11",
+                json!({"eventName": "CreateNetworkAclEntry"}),
+                json!({"eventName": "DescribeNetworkAcls"}),
+            ),
+            (
+                "4.12",
+                json!({"eventName": "AttachInternetGateway"}),
+                json!({"eventName": "DescribeInternetGateways"}),
+            ),
             (
                 "4.13",
                 json!({"eventSource": "ec2.amazonaws.com", "eventName": "CreateRoute"}),
                 json!({"eventSource": "ec2.amazonaws.com", "eventName": "DescribeRouteTables"}),
             ),
-            ("4.14", json!({"eventName": "CreateVpcPeeringConnection"}), json!({"eventName": "DescribeVpcs"})),
+            (
+                "4.14",
+                json!({"eventName": "CreateVpcPeeringConnection"}),
+                json!({"eventName": "DescribeVpcs"}),
+            ),
             (
                 "4.15",
                 json!({"eventSource": "organizations.amazonaws.com", "eventName": "LeaveOrganization"}),
@@ -502,10 +518,15 @@ mod tests {
         assert_eq!(samples.len(), CONTROLS.len());
         for (control, (id, matching, other)) in CONTROLS.iter().zip(samples) {
             assert_eq!(control.id, *id);
-            let pattern = Pattern::parse(control.pattern)
-                .unwrap_or_else(|e| panic!("{id}: {e}"));
-            assert!(pattern.matches(&envelope(matching.clone())), "{id} should match");
-            assert!(!pattern.matches(&envelope(other.clone())), "{id} should not match");
+            let pattern = Pattern::parse(control.pattern).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert!(
+                pattern.matches(&envelope(matching.clone())),
+                "{id} should match"
+            );
+            assert!(
+                !pattern.matches(&envelope(other.clone())),
+                "{id} should not match"
+            );
         }
     }
 

@@ -196,8 +196,9 @@ pub fn run_export(command: ExportCommand) -> Result<ExitCode> {
 
 fn write_out(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
@@ -257,11 +258,10 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<String> {
     if let Ok(at) = humantime::parse_rfc3339(text) {
         return Ok(humantime::format_rfc3339_seconds(at).to_string());
     }
-    let age: Duration = humantime::parse_duration(text)
-        .context("expected an RFC 3339 time (2024-05-01T00:00:00Z), a day (2024-05-01) or an age (30d)")?;
-    let at = SystemTime::now()
-        .checked_sub(age)
-        .context("too far back")?;
+    let age: Duration = humantime::parse_duration(text).context(
+        "expected an RFC 3339 time (2024-05-01T00:00:00Z), a day (2024-05-01) or an age (30d)",
+    )?;
+    let at = SystemTime::now().checked_sub(age).context("too far back")?;
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 

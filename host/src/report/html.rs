@@ -50,7 +50,13 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn page(title: &str, period: &Period, account: Option<&str>, generated: &str, body: &str) -> String {
+fn page(
+    title: &str,
+    period: &Period,
+    account: Option<&str>,
+    generated: &str,
+    body: &str,
+) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -230,7 +236,10 @@ pub fn activity(report: &ActivityReport) -> String {
     for (title, items) in [
         ("By severity", &report.by_severity),
         ("Top rules", &report.top_rules),
-        ("Top principals (AWS services left out)", &report.top_principals),
+        (
+            "Top principals (AWS services left out)",
+            &report.top_principals,
+        ),
         ("Top source IPs", &report.source_ips),
         ("Accounts", &report.accounts),
         ("Regions", &report.regions),
@@ -239,7 +248,9 @@ pub fn activity(report: &ActivityReport) -> String {
     }
     body.push_str("</div><h2>Response actions</h2>");
     body.push_str(&table(
-        &["taken", "pending", "rejected", "undone", "denied", "dry run", "failed"],
+        &[
+            "taken", "pending", "rejected", "undone", "denied", "dry run", "failed",
+        ],
         &[vec![
             a.taken.to_string(),
             a.pending.to_string(),
@@ -361,7 +372,14 @@ pub fn coverage(report: &CoverageReport) -> String {
         }
     }
     body.push_str(&table(
-        &["tactic", "technique", "rule", "plugin", "severity", "findings"],
+        &[
+            "tactic",
+            "technique",
+            "rule",
+            "plugin",
+            "severity",
+            "findings",
+        ],
         &rows,
     ));
     body.push_str("<h2>Rules that claim no technique</h2>");

@@ -290,7 +290,13 @@ impl FindingFacts {
             .or_else(|| arn_field(&finding.resources, 3));
         let mut principal = text(
             context,
-            &["caller_arn", "principal_arn", "actor", "user_arn", "principal"],
+            &[
+                "caller_arn",
+                "principal_arn",
+                "actor",
+                "user_arn",
+                "principal",
+            ],
         )
         .map(str::to_string);
         if principal.is_none() && finding.rule_id.starts_with("aws.root.") {

@@ -58,9 +58,15 @@ impl VolumeRecorder {
         region: Option<&str>,
         origin: &str,
     ) {
+        // An event without a usable time (missing, or a placeholder) counts on the day it
+        // arrived, as a finding without one is placed at the time it was recorded.
         let day = time
-            .filter(|t| t.len() >= 10 && t.is_char_boundary(10))
-            .map_or_else(|| "unknown".to_string(), |t| t[..10].to_string());
+            .and_then(|t| t.get(..10))
+            .filter(|day| is_day(day))
+            .map_or_else(
+                || crate::audit::now_rfc3339()[..10].to_string(),
+                str::to_string,
+            );
         let key = (
             day,
             account.unwrap_or("unknown").to_string(),
@@ -93,6 +99,15 @@ impl VolumeRecorder {
         self.pending.clear();
         Ok(())
     }
+}
+
+/// `YYYY-MM-DD` in digits.
+fn is_day(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 /// Creates the table if missing (reports call it too, so an older database reads as empty).
@@ -137,7 +152,7 @@ mod tests {
             );
         }
         recorder.commit().unwrap();
-        recorder.count(None, None, None, "http:127.0.0.1:1");
+        recorder.count(Some("..."), None, None, "http:127.0.0.1:1");
         recorder.count(
             Some("2024-01-02T09:00:00Z"),
             Some("111122223333"),
@@ -149,7 +164,9 @@ mod tests {
         let rows: Vec<(String, String, String, String, i64)> = conn
             .prepare("SELECT day, account, region, source, events FROM event_volume ORDER BY day")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -164,7 +181,7 @@ mod tests {
                     4
                 ),
                 (
-                    "unknown".into(),
+                    crate::audit::now_rfc3339()[..10].to_string(),
                     "unknown".into(),
                     "unknown".into(),
                     "http".into(),
