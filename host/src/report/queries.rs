@@ -444,30 +444,82 @@ fn by_severity<'a>(severities: impl Iterator<Item = &'a str>) -> Vec<Counted> {
     counted
 }
 
-/// Day buckets for periods up to 62 days with findings, month buckets beyond.
+/// Findings per time bucket, every bucket from the first finding to the last (empty ones
+/// included, so the chart's axis is linear in time): days for up to 62 days, months up to
+/// 20 years, years beyond.
 fn over_time(findings: &[FindingFacts]) -> Vec<Bucket> {
     let (first, last) = match (findings.first(), findings.last()) {
         (Some(first), Some(last)) => (first.time.as_str(), last.time.as_str()),
         _ => return Vec::new(),
     };
     let span_days = days_between(first, last).unwrap_or(0);
-    let width = if span_days > 62 { 7 } else { 10 };
-    let mut buckets: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let width = match span_days {
+        0..=62 => 10,
+        63..=7305 => 7,
+        _ => 4,
+    };
+    let mut buckets: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for label in labels_between(first, last, width) {
+        buckets.insert(label, Vec::new());
+    }
     for f in findings {
         let label = f.time.get(..width).unwrap_or(&f.time);
         buckets
-            .entry(label)
+            .entry(label.to_string())
             .or_default()
             .push(f.finding.severity.as_str());
     }
     buckets
         .into_iter()
         .map(|(label, severities)| Bucket {
-            label: label.to_string(),
+            label,
             total: severities.len() as u64,
             severities: by_severity(severities.into_iter()),
         })
         .collect()
+}
+
+/// Every label (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`, by `width`) from `first` to `last`;
+/// empty if either is not a time.
+fn labels_between(first: &str, last: &str, width: usize) -> Vec<String> {
+    let parse = |t: &str| -> Option<(i32, u32, u32)> {
+        Some((
+            t.get(..4)?.parse().ok()?,
+            t.get(5..7)?.parse().ok()?,
+            t.get(8..10)?.parse().ok()?,
+        ))
+    };
+    let (Some(start), Some(end)) = (parse(first), parse(last)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    match width {
+        10 => {
+            let (Ok(mut at), Ok(end)) = (
+                humantime::parse_rfc3339(&format!("{}T00:00:00Z", &first[..10])),
+                humantime::parse_rfc3339(&format!("{}T00:00:00Z", &last[..10])),
+            ) else {
+                return out;
+            };
+            while at <= end {
+                out.push(humantime::format_rfc3339_seconds(at).to_string()[..10].to_string());
+                at += std::time::Duration::from_secs(86_400);
+            }
+        }
+        7 => {
+            let (mut year, mut month) = (start.0, start.1);
+            while (year, month) <= (end.0, end.1) {
+                out.push(format!("{year:04}-{month:02}"));
+                (year, month) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
+            }
+        }
+        _ => out.extend((start.0..=end.0).map(|year| format!("{year:04}"))),
+    }
+    out
 }
 
 fn days_between(a: &str, b: &str) -> Option<u64> {
@@ -618,6 +670,22 @@ mod tests {
             ),
         );
         assert!(service.principal_is_service);
+    }
+
+    #[test]
+    fn time_buckets_include_the_empty_ones_between() {
+        assert_eq!(
+            labels_between("2024-01-30T10:00:00Z", "2024-02-02T00:00:00Z", 10),
+            ["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]
+        );
+        assert_eq!(
+            labels_between("2023-11-05T00:00:00Z", "2024-02-01T00:00:00Z", 7),
+            ["2023-11", "2023-12", "2024-01", "2024-02"]
+        );
+        assert_eq!(
+            labels_between("...", "2024-02-01T00:00:00Z", 7),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
