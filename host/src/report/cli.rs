@@ -157,41 +157,61 @@ pub fn run_export(command: ExportCommand) -> Result<ExitCode> {
             .map(|r| (r.id.clone(), coverage::techniques_of(r)))
             .collect())
     };
-    let text = match format {
-        ExportFormat::Jsonl => findings
-            .iter()
-            .map(|f| serde_json::to_string(&f.finding).map(|line| line + "\n"))
-            .collect::<Result<String, _>>()?,
-        ExportFormat::Csv => csv::findings(&findings),
+    // Written as it is rendered: an export of every finding is not held twice in memory.
+    let mut out = open_out(output.as_deref())?;
+    let mut written = findings.len();
+    match format {
+        ExportFormat::Jsonl => {
+            for f in &findings {
+                serde_json::to_writer(&mut out, &f.finding)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::Csv => out.write_all(csv::findings(&findings).as_bytes())?,
         ExportFormat::Ocsf => {
             let techniques = techniques()?;
-            findings
-                .iter()
-                .map(|f| {
-                    serde_json::to_string(&ocsf::detection_finding(f, &techniques))
-                        .map(|line| line + "\n")
-                })
-                .collect::<Result<String, _>>()?
+            for f in &findings {
+                serde_json::to_writer(&mut out, &ocsf::detection_finding(f, &techniques))?;
+                out.write_all(b"\n")?;
+            }
         }
         ExportFormat::Asff => {
             let techniques = techniques()?;
-            let exported: Vec<serde_json::Value> = findings
+            let mut exported = 0;
+            out.write_all(b"[")?;
+            for asff in findings
                 .iter()
                 .filter_map(|f| asff::finding(f, &techniques))
-                .collect();
-            let left_out = findings.len() - exported.len();
+            {
+                out.write_all(if exported == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer_pretty(&mut out, &asff)?;
+                exported += 1;
+            }
+            out.write_all(b"\n]\n")?;
+            written = exported;
+            let left_out = findings.len() - exported;
             if left_out > 0 {
                 eprintln!(
                     "warning: {left_out} findings name no 12-digit AWS account and were left out \
                      (Security Hub requires AwsAccountId); they stay in the audit store"
                 );
             }
-            serde_json::to_string_pretty(&exported)? + "\n"
         }
-    };
-    write_out(output.as_deref(), &text)?;
-    eprintln!("exported {} findings", findings.len());
+    }
+    out.flush()?;
+    eprintln!("exported {written} findings");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A buffered writer to the file named, else to standard output.
+fn open_out(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
 }
 
 fn write_out(path: Option<&Path>, text: &str) -> Result<()> {
