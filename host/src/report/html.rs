@@ -22,7 +22,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:grid;grid-
 .matrix section{border:1px solid #d0d7de;border-radius:6px;padding:.3rem}.matrix h3{font-size:.85rem;margin:.1rem 0 .3rem}
 .matrix p{font-size:.75rem;margin:.2rem 0;padding:.2rem;border-radius:4px}
 svg text{font-size:11px;fill:#1b1f24}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg,.matrix section{break-inside:avoid}}
+@media print{body{margin:0;max-width:none;-webkit-print-color-adjust:exact;print-color-adjust:exact}h2{break-after:avoid}table,svg,.matrix section{break-inside:avoid}}
 ";
 
 /// Severity colours (most severe first), shared by charts and legends.
@@ -333,7 +333,11 @@ pub fn coverage(report: &CoverageReport) -> String {
                 escape(&cell.id),
                 escape(&cell.name),
                 if cell.fired > 0 {
-                    format!(" ({} findings)", cell.fired)
+                    format!(
+                        " ({} finding{})",
+                        cell.fired,
+                        if cell.fired == 1 { "" } else { "s" }
+                    )
                 } else {
                     String::new()
                 }
