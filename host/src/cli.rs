@@ -112,6 +112,16 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Reports over the audit database (HTML, JSON, CSV): activity, coverage, cis.
+    Report {
+        #[command(subcommand)]
+        command: crate::report::cli::ReportCommand,
+    },
+    /// Findings in other tools' formats: OCSF, ASFF (Security Hub), CSV, JSON lines.
+    Export {
+        #[command(subcommand)]
+        command: crate::report::cli::ExportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +234,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Actions { command } => crate::respond::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
+        Command::Report { command } => crate::report::cli::run_report(command),
+        Command::Export { command } => crate::report::cli::run_export(command),
         Command::Rules {
             command: RulesCommand::List { config, format },
         } => crate::rules_cli::list(config, format),

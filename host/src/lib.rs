@@ -17,6 +17,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin_cli;
 pub mod replay;
+pub mod report;
 pub mod respond;
 pub mod router;
 pub mod rules_cli;

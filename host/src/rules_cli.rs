@@ -14,7 +14,7 @@ use crate::runtime::{PluginRuntime, RuleInfo};
 use crate::state::StateStore;
 
 /// One row of the listing (the JSON form's object).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RuleRow {
     pub id: String,
     pub plugin: String,
@@ -33,9 +33,9 @@ pub struct RuleRow {
 }
 
 /// A plugin whose catalog could not be listed.
-struct Missing {
-    plugin: String,
-    why: String,
+pub struct Missing {
+    pub plugin: String,
+    pub why: String,
 }
 
 /// Runs `rules list`.
@@ -44,6 +44,23 @@ struct Missing {
 /// The config is invalid, or the output cannot be written.
 pub fn list(config: Option<PathBuf>, format: Format) -> Result<ExitCode> {
     let config = crate::cli::load_config(config.as_deref())?;
+    let (rows, missing) = catalog(&config)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Table => print_table(&rows, &missing),
+    }
+    for m in &missing {
+        eprintln!("warning: plugin {}: {}", m.plugin, m.why);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every rule of every configured plugin (loaded as `rules list` and `report` need them:
+/// no capability is called), and the plugins whose catalog could not be read.
+///
+/// # Errors
+/// The runtime cannot be created.
+pub fn catalog(config: &crate::config::Config) -> Result<(Vec<RuleRow>, Vec<Missing>)> {
     let runtime = PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
@@ -76,14 +93,7 @@ pub fn list(config: Option<PathBuf>, format: Format) -> Result<ExitCode> {
             }),
         }
     }
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        Format::Table => print_table(&rows, &missing),
-    }
-    for m in &missing {
-        eprintln!("warning: plugin {}: {}", m.plugin, m.why);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((rows, missing))
 }
 
 fn row(plugin: &str, grants: &PluginGrants, rule: &RuleInfo) -> RuleRow {

@@ -8,6 +8,7 @@ mod lifecycle;
 mod moto;
 mod panther;
 mod replay_cli;
+mod report;
 mod respond;
 mod rules;
 mod sandbox;

@@ -95,6 +95,8 @@ pub struct Pipeline {
     started: Instant,
     on_finding: Box<dyn FnMut(&StoredFinding)>,
     on_batch: BatchHook,
+    /// Events per day, account, region and source, for reports (`report::volume`).
+    volume: crate::report::volume::VolumeRecorder,
 }
 
 impl Pipeline {
@@ -144,6 +146,7 @@ impl Pipeline {
             started: Instant::now(),
             on_finding: Box::new(|_| {}),
             on_batch: Box::new(|_, _, _| {}),
+            volume: crate::report::volume::VolumeRecorder::open(&config.database)?,
         };
         let serving = plugins
             .into_iter()
@@ -339,6 +342,12 @@ impl Pipeline {
         match item {
             Item::Event(event) => {
                 self.stats.normalised += 1;
+                self.volume.count(
+                    event.time.as_deref(),
+                    event.account.as_deref(),
+                    event.region.as_deref(),
+                    origin,
+                );
                 self.dispatch(event)?;
             }
             Item::Skipped { reason, .. } => bump(&mut self.stats.skipped, reason.as_str(), 1),
@@ -408,6 +417,7 @@ impl Pipeline {
         while self.in_flight > 0 {
             self.collect_one()?;
         }
+        self.volume.commit()?;
         self.stats.elapsed_s = self.started.elapsed().as_secs_f64();
         self.stats.events_per_s = if self.stats.elapsed_s > 0.0 {
             self.stats.events_read as f64 / self.stats.elapsed_s
