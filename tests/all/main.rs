@@ -12,4 +12,5 @@ mod respond;
 mod rules;
 mod sandbox;
 mod scaffold;
+mod setup;
 mod support;

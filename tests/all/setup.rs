@@ -1,0 +1,419 @@
+//! `trailwarden setup ...` as a user runs it, against moto's server: each command creates
+//! what it says (read back with the SDK), a second run changes nothing, `--dry-run` changes
+//! nothing, `--check` fails on drift.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::moto::{Moto, ACCOUNT, REGION};
+
+/// A config with only the audit database and moto's `[aws]` table.
+fn write_config(dir: &Path, moto: &Moto, extra: &str) -> PathBuf {
+    let text = format!(
+        "[audit]\ndatabase = \"{}\"\n{}{extra}",
+        dir.join("audit.db").display(),
+        moto.aws_toml()
+    );
+    let path = dir.join("trailwarden.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn trailwarden(moto: &Moto, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+        .args(args)
+        .envs(moto.env())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(out)
+}
+
+struct Aws {
+    cloudtrail: aws_sdk_cloudtrail::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+fn aws(moto: &Moto, rt: &tokio::runtime::Runtime) -> Aws {
+    rt.block_on(async {
+        let sdk = moto.sdk_config().await;
+        Aws {
+            cloudtrail: aws_sdk_cloudtrail::Client::new(&sdk),
+            s3: moto.s3().await,
+        }
+    })
+}
+
+impl Aws {
+    async fn trail(&self, name: &str) -> Option<aws_sdk_cloudtrail::types::Trail> {
+        let trails = self
+            .cloudtrail
+            .describe_trails()
+            .trail_name_list(name)
+            .send()
+            .await
+            .unwrap();
+        trails.trail_list().first().cloned()
+    }
+
+    async fn bucket_exists(&self, bucket: &str) -> bool {
+        self.s3.head_bucket().bucket(bucket).send().await.is_ok()
+    }
+
+    async fn selectors(&self, trail: &str) -> Value {
+        let out = self
+            .cloudtrail
+            .get_event_selectors()
+            .trail_name(trail)
+            .send()
+            .await
+            .unwrap();
+        let basic: Vec<Value> = out
+            .event_selectors()
+            .iter()
+            .map(|s| {
+                json!({
+                    "ReadWriteType": s.read_write_type().map(|t| t.as_str()),
+                    "IncludeManagementEvents": s.include_management_events(),
+                    "DataResources": s.data_resources().iter()
+                        .map(|r| json!({"Type": r.r#type(), "Values": r.values()}))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let advanced: Vec<Value> = out
+            .advanced_event_selectors()
+            .iter()
+            .map(|s| {
+                json!({
+                    "Name": s.name(),
+                    "FieldSelectors": s.field_selectors().iter()
+                        .map(|f| json!({"Field": f.field(), "Equals": f.equals()}))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({"basic": basic, "advanced": advanced})
+    }
+
+    async fn logging(&self, trail: &str) -> bool {
+        self.cloudtrail
+            .get_trail_status()
+            .name(trail)
+            .send()
+            .await
+            .unwrap()
+            .is_logging()
+            .unwrap_or(false)
+    }
+}
+
+#[test]
+fn setup_trail_dry_run_changes_nothing_then_creates_everything_once() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = aws(&moto, &rt);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto, "");
+    let c = config.to_str().unwrap();
+    let args = [
+        "setup",
+        "trail",
+        "--config",
+        c,
+        "--name",
+        "org-main",
+        "--bucket",
+        "tw-trail-logs",
+        "--multi-region",
+        "--management",
+        "write",
+        "--data",
+        "s3:payroll/exports",
+        "--data",
+        "lambda:*",
+    ];
+
+    // --dry-run: says what it would do, and AWS is untouched.
+    let dry: Vec<&str> = args.iter().copied().chain(["--dry-run"]).collect();
+    let plan = succeeded(&trailwarden(&moto, &dry));
+    assert!(
+        plan.contains("would change bucket tw-trail-logs: create"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("would change trail org-main: create"),
+        "{plan}"
+    );
+    assert!(plan.contains("start logging"), "{plan}");
+    rt.block_on(async {
+        assert!(!aws.bucket_exists("tw-trail-logs").await);
+        assert!(aws.trail("org-main").await.is_none());
+    });
+
+    let applied = succeeded(&trailwarden(&moto, &args));
+    assert!(
+        applied.contains("changed trail org-main: create"),
+        "{applied}"
+    );
+    rt.block_on(async {
+        let trail = aws.trail("org-main").await.expect("the trail was created");
+        assert_eq!(trail.s3_bucket_name(), Some("tw-trail-logs"));
+        assert_eq!(trail.log_file_validation_enabled(), Some(true));
+        assert_eq!(trail.is_multi_region_trail(), Some(true));
+        assert!(aws.logging("org-main").await);
+        assert_eq!(
+            aws.selectors("org-main").await["basic"],
+            json!([{
+                "ReadWriteType": "WriteOnly",
+                "IncludeManagementEvents": true,
+                "DataResources": [
+                    {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payroll/exports"]},
+                    {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+                ],
+            }])
+        );
+        // The bucket policy lets CloudTrail deliver this trail's logs, and only this trail's.
+        let policy = aws
+            .s3
+            .get_bucket_policy()
+            .bucket("tw-trail-logs")
+            .send()
+            .await
+            .unwrap();
+        let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        let write = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == "s3:PutObject")
+            .expect("a PutObject statement");
+        assert_eq!(write["Principal"]["Service"], "cloudtrail.amazonaws.com");
+        assert_eq!(
+            write["Resource"][0],
+            format!("arn:aws:s3:::tw-trail-logs/AWSLogs/{ACCOUNT}/*")
+        );
+        assert_eq!(
+            write["Condition"]["StringEquals"]["aws:SourceArn"],
+            format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org-main")
+        );
+        let block = aws
+            .s3
+            .get_public_access_block()
+            .bucket("tw-trail-logs")
+            .send()
+            .await
+            .unwrap();
+        let block = block.public_access_block_configuration().unwrap();
+        assert_eq!(block.block_public_policy(), Some(true));
+        assert_eq!(block.restrict_public_buckets(), Some(true));
+    });
+
+    // Again: nothing to change, and it says so; a dry run agrees.
+    let again = succeeded(&trailwarden(&moto, &args));
+    assert!(again.contains("no changes"), "{again}");
+    assert!(!again.contains("changed"), "{again}");
+    assert!(succeeded(&trailwarden(&moto, &dry)).contains("no changes"));
+}
+
+#[test]
+fn setup_trail_takes_advanced_selectors_and_refuses_bad_ones() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = aws(&moto, &rt);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto, "");
+    let selectors = json!([
+        {"Name": "management", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Management"]}
+        ]},
+        {"Name": "s3-writes", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}
+        ]}
+    ]);
+    let file = dir.path().join("selectors.json");
+    std::fs::write(&file, selectors.to_string()).unwrap();
+    let run = |file: &Path| {
+        trailwarden(
+            &moto,
+            &[
+                "setup",
+                "trail",
+                "--config",
+                config.to_str().unwrap(),
+                "--name",
+                "adv",
+                "--bucket",
+                "adv-logs",
+                "--selectors",
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+
+    // A selector with a condition AWS does not know: refused before any change.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"[{"FieldSelectors":[{"Field":"eventCategory","Like":["Data"]}]}]"#,
+    )
+    .unwrap();
+    let refused = run(&bad);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("unknown key \"Like\""), "{stderr}");
+    rt.block_on(async {
+        assert!(aws.trail("adv").await.is_none());
+        assert!(!aws.bucket_exists("adv-logs").await);
+    });
+
+    succeeded(&run(&file));
+    rt.block_on(async {
+        assert_eq!(aws.selectors("adv").await["advanced"], selectors);
+    });
+    assert!(succeeded(&run(&file)).contains("no changes"));
+}
+
+#[test]
+fn setup_trail_check_fails_on_drift_and_passes_after_setup() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = aws(&moto, &rt);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto, "");
+    let c = config.to_str().unwrap();
+
+    // A trail made by hand the way CIS does not want it: one region, no validation, and
+    // a bucket anyone may read.
+    rt.block_on(async {
+        aws.s3
+            .create_bucket()
+            .bucket("legacy-logs")
+            .send()
+            .await
+            .unwrap();
+        let public = json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::legacy-logs/*"
+        }]});
+        aws.s3
+            .put_bucket_policy()
+            .bucket("legacy-logs")
+            .policy(public.to_string())
+            .send()
+            .await
+            .unwrap();
+        aws.cloudtrail
+            .create_trail()
+            .name("legacy")
+            .s3_bucket_name("legacy-logs")
+            .enable_log_file_validation(false)
+            .send()
+            .await
+            .unwrap();
+    });
+
+    let check = [
+        "setup", "trail", "--check", "--config", c, "--name", "legacy", "--format", "json",
+    ];
+    let failed = trailwarden(&moto, &check);
+    assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
+    let report: Value = serde_json::from_slice(&failed.stdout).unwrap();
+    assert_eq!(report["passed"], false);
+    let status = |report: &Value, id: &str| {
+        report["trails"][0]["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no control {id} in {report}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for id in [
+        "log_file_validation",
+        "multi_region",
+        "kms_encryption",
+        "cloudwatch_logs",
+        "logging",
+        "bucket_not_public",
+    ] {
+        assert_eq!(status(&report, id), "fail", "{id}: {report}");
+    }
+    assert_eq!(status(&report, "management_events"), "pass", "{report}");
+
+    // The table form names the failing control, for people.
+    let table = stdout(&trailwarden(&moto, &check[..7]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("log_file_validation") && l.contains("fail")),
+        "{table}"
+    );
+
+    // setup trail fixes it in place, and says what it changed.
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/CloudTrailToLogs");
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let fixed = succeeded(&trailwarden(
+        &moto,
+        &[
+            "setup",
+            "trail",
+            "--config",
+            c,
+            "--name",
+            "legacy",
+            "--bucket",
+            "legacy-logs",
+            "--multi-region",
+            "--kms-key",
+            &key,
+            "--cloudwatch-logs",
+            "cloudtrail/legacy",
+            "--role-arn",
+            &role,
+        ],
+    ));
+    assert!(
+        fixed.contains("LogFileValidationEnabled: false -> true"),
+        "{fixed}"
+    );
+    let passed = trailwarden(&moto, &check);
+    let report: Value = serde_json::from_slice(&passed.stdout).unwrap();
+    assert_eq!(passed.status.code(), Some(0), "{report}");
+    assert_eq!(report["passed"], true);
+    rt.block_on(async {
+        let trail = aws.trail("legacy").await.unwrap();
+        assert_eq!(
+            trail.cloud_watch_logs_log_group_arn(),
+            Some(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:cloudtrail/legacy:*").as_str())
+        );
+        assert_eq!(trail.kms_key_id(), Some(key.as_str()));
+    });
+
+    // A trail that does not exist is a failure, not an empty pass.
+    let missing = trailwarden(
+        &moto,
+        &["setup", "trail", "--check", "--config", c, "--name", "nope"],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stdout(&missing).contains("no trail named nope"));
+}
