@@ -417,3 +417,204 @@ fn setup_trail_check_fails_on_drift_and_passes_after_setup() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stdout(&missing).contains("no trail named nope"));
 }
+
+#[test]
+fn setup_eventbridge_to_sqs_creates_rule_target_and_queue_policy_once() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto, "");
+    let c = config.to_str().unwrap();
+    let (events, sqs) = rt.block_on(async {
+        let sdk = moto.sdk_config().await;
+        (
+            aws_sdk_eventbridge::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        )
+    });
+    // The queue already has someone else's statement, which must survive.
+    let theirs = json!({"Sid": "Theirs", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+        "Action": "sqs:ReceiveMessage", "Resource": "*"});
+    let queue_url = rt.block_on(async {
+        let url = sqs
+            .create_queue()
+            .queue_name("trail-events")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::Policy,
+                json!({"Version": "2012-10-17", "Statement": [theirs]}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        url
+    });
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:trail-events");
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/tw-sqs");
+    let args = |queue: &str, dry: bool| {
+        let mut args = vec![
+            "setup",
+            "eventbridge",
+            "--config",
+            c,
+            "--to-sqs",
+            queue,
+            "--name",
+            "tw-sqs",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+        if dry {
+            args.push("--dry-run".into());
+        }
+        args
+    };
+    let run = |args: Vec<String>| {
+        trailwarden(&moto, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let policy = || {
+        rt.block_on(async {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .send()
+                .await
+                .unwrap();
+            let text = attributes
+                .attributes()
+                .unwrap()
+                .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .unwrap()
+                .clone();
+            serde_json::from_str::<Value>(&text).unwrap()
+        })
+    };
+
+    let plan = succeeded(&run(args("trail-events", true)));
+    assert!(
+        plan.contains("would change EventBridge rule tw-sqs: create"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("add target trailwarden -> {queue_arn}")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("would change SQS queue {queue_arn}")),
+        "{plan}"
+    );
+    rt.block_on(async {
+        assert!(events.describe_rule().name("tw-sqs").send().await.is_err());
+    });
+    assert_eq!(policy()["Statement"], json!([theirs]));
+
+    succeeded(&run(args("trail-events", false)));
+    rt.block_on(async {
+        let rule = events.describe_rule().name("tw-sqs").send().await.unwrap();
+        let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
+        assert_eq!(
+            pattern,
+            json!({"detail-type": [{"suffix": "via CloudTrail"}]})
+        );
+        let targets = events
+            .list_targets_by_rule()
+            .rule("tw-sqs")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(targets.targets().len(), 1);
+        assert_eq!(targets.targets()[0].arn(), queue_arn);
+    });
+    let statements = policy()["Statement"].as_array().unwrap().clone();
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    assert_eq!(statements[0], theirs);
+    assert_eq!(
+        statements[1]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
+    assert_eq!(statements[1]["Action"], "sqs:SendMessage");
+    assert_eq!(statements[1]["Resource"], queue_arn);
+    assert_eq!(
+        statements[1]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        rule_arn
+    );
+
+    // Again, by ARN this time: nothing to change.
+    let again = succeeded(&run(args(&queue_arn, false)));
+    assert!(again.contains("no changes"), "{again}");
+    // A queue that does not exist: a clear error.
+    let missing = run(args("no-such-queue", false));
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("queue no-such-queue"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+#[test]
+fn setup_eventbridge_api_destination_dry_run_changes_nothing() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &moto, "");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/trailwarden-invoke");
+    let mut args = vec![
+        "setup",
+        "eventbridge",
+        "--config",
+        config.to_str().unwrap(),
+        "--url",
+        "https://tw.example.com",
+        "--role-arn",
+        &role,
+        "--name",
+        "tw-api",
+        "--dry-run",
+    ];
+    let plan = succeeded(&trailwarden(&moto, &args));
+    for line in [
+        "would change EventBridge connection tw-api: create",
+        "would change EventBridge API destination tw-api: create: POST https://tw.example.com/v1/events",
+        "would change EventBridge rule tw-api: create",
+        "would create a new ingest token",
+    ] {
+        assert!(plan.contains(line), "{line:?} missing from:\n{plan}");
+    }
+    assert!(!dir.path().join("trailwarden.token").exists());
+    let events = rt.block_on(async { aws_sdk_eventbridge::Client::new(&moto.sdk_config().await) });
+    rt.block_on(async {
+        assert!(events.describe_rule().name("tw-api").send().await.is_err());
+        assert!(events
+            .describe_connection()
+            .name("tw-api")
+            .send()
+            .await
+            .is_err());
+    });
+
+    // Applied, then planned again: only the connection's key (unreadable) would be re-sent.
+    args.pop();
+    succeeded(&trailwarden(&moto, &args));
+    args.push("--dry-run");
+    let plan = succeeded(&trailwarden(&moto, &args));
+    let changes: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with("would change"))
+        .collect();
+    assert_eq!(
+        changes,
+        ["would change EventBridge connection tw-api: update API key auth (header x-api-key, the ingest token)"],
+        "{plan}"
+    );
+}

@@ -13,21 +13,29 @@ use crate::output::Format;
 #[derive(Subcommand)]
 pub enum SetupCommand {
     /// An EventBridge rule for CloudTrail events, targeting the daemon through an API
-    /// destination whose connection sends the ingest token.
+    /// destination whose connection sends the ingest token (--url, --role-arn), or an SQS
+    /// queue the daemon consumes (--to-sqs).
     Eventbridge {
         #[arg(long)]
         config: Option<PathBuf>,
         /// The daemon's public base URL; events go to URL/v1/events.
-        #[arg(long)]
-        url: String,
+        #[arg(long, required_unless_present = "to_sqs", conflicts_with = "to_sqs")]
+        url: Option<String>,
         /// IAM role EventBridge assumes to invoke the API destination.
-        #[arg(long)]
-        role_arn: String,
+        #[arg(long, required_unless_present = "to_sqs", conflicts_with = "to_sqs")]
+        role_arn: Option<String>,
+        /// Target this SQS queue (ARN, or name in the region) instead; its policy gets a
+        /// statement letting the rule send.
+        #[arg(long, value_name = "QUEUE_ARN_OR_NAME")]
+        to_sqs: Option<String>,
         #[arg(long)]
         region: Option<String>,
-        /// Name of the connection, API destination and rule.
+        /// Name of the rule (and of the connection and API destination).
         #[arg(long, default_value = "trailwarden")]
         name: String,
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Create or update a CloudTrail trail, its S3 bucket (CloudTrail's bucket policy, public
     /// access blocked) and event selectors, with log file validation on, and start logging.
@@ -93,9 +101,19 @@ pub fn run(command: SetupCommand) -> Result<ExitCode> {
             config,
             url,
             role_arn,
+            to_sqs,
             region,
             name,
-        } => setup_eventbridge(config.as_deref(), &url, &role_arn, region, &name),
+            dry_run,
+        } => match (to_sqs, url, role_arn) {
+            (Some(queue), _, _) => {
+                setup_eventbridge_sqs(config.as_deref(), &queue, region, &name, dry_run)
+            }
+            (None, Some(url), Some(role_arn)) => {
+                setup_eventbridge(config.as_deref(), &url, &role_arn, region, &name, dry_run)
+            }
+            _ => anyhow::bail!("give --url and --role-arn, or --to-sqs"),
+        },
         SetupCommand::Trail(args) if args.check => trail_check(&args),
         SetupCommand::Trail(args) => setup_trail(&args),
     }
@@ -220,6 +238,7 @@ fn setup_eventbridge(
     role_arn: &str,
     region: Option<String>,
     name: &str,
+    dry_run: bool,
 ) -> Result<ExitCode> {
     let (config, target) = aws_target(config, region)?;
     anyhow::ensure!(
@@ -227,6 +246,33 @@ fn setup_eventbridge(
         "--url must be the daemon's public http(s) base URL"
     );
     let token_path = config.intake.daemon.token_path(&config.database);
+    if dry_run {
+        // The token is not read: the plan does not need it, and a dry run creates nothing.
+        let changes = runtime()?.block_on(async {
+            let sdk = target.sdk_config().await;
+            let place = place(&sdk).await?;
+            let client = aws_sdk_eventbridge::Client::new(&sdk);
+            super::eventbridge::plan_api_destination(
+                &client,
+                &super::eventbridge::ApiDestinationPlan {
+                    url,
+                    name,
+                    role_arn,
+                    api_key_header: &config.intake.daemon.api_key_header,
+                },
+                &place,
+            )
+            .await
+        })?;
+        if !token_path.exists() {
+            println!(
+                "would create a new ingest token in {}",
+                token_path.display()
+            );
+        }
+        super::print_changes(&changes, true, &format!("EventBridge rule {name}"));
+        return Ok(ExitCode::SUCCESS);
+    }
     let (token, created) = crate::daemon::token::load_or_create(&token_path)?;
     if created {
         eprintln!(
@@ -250,5 +296,25 @@ fn setup_eventbridge(
         .await
     })?;
     println!("{}", serde_json::to_string_pretty(&created)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn setup_eventbridge_sqs(
+    config: Option<&Path>,
+    queue: &str,
+    region: Option<String>,
+    name: &str,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let (_, target) = aws_target(config, region)?;
+    let changes = runtime()?.block_on(async {
+        let sdk = target.sdk_config().await;
+        let place = place(&sdk).await?;
+        let events = aws_sdk_eventbridge::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue = super::eventbridge::find_queue(&sqs, queue).await?;
+        super::eventbridge::to_sqs(&events, &sqs, name, &queue, &place, dry_run).await
+    })?;
+    super::print_changes(&changes, dry_run, &format!("EventBridge rule {name}"));
     Ok(ExitCode::SUCCESS)
 }
