@@ -618,3 +618,153 @@ fn setup_eventbridge_api_destination_dry_run_changes_nothing() {
         "{plan}"
     );
 }
+
+/// The IAM actions named anywhere in a template's policy.
+fn template_actions(template: &Value) -> std::collections::BTreeSet<String> {
+    template["Resources"]["ResponderRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn setup_responder_role_allows_exactly_the_granted_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = |name: &str| crate::support::plugin(name).display().to_string();
+    let text = format!(
+        "[audit]\ndatabase = \"{db}\"\n[aws]\nplatform_account = \"{ACCOUNT}\"\n\
+         [[plugins]]\npath = \"{keys}\"\nmode = \"enforce\"\n\
+         [[plugins.grants]]\ncapability = \"iam.disable-access-key\"\naccounts = [\"*\"]\n\
+         resources = [\"arn:aws:iam::*:user/contractor-*\"]\n\
+         [[plugins]]\npath = \"{s3}\"\nmode = \"approve\"\n\
+         [[plugins.grants]]\ncapability = \"s3.*\"\naccounts = [\"*\"]\n\
+         [[plugins]]\npath = \"{trail}\"\n\
+         [[plugins.grants]]\ncapability = \"cloudtrail.start-logging\"\naccounts = [\"*\"]\n\
+         [[plugins.grants]]\ncapability = \"notify.send\"\nmode = \"enforce\"\naccounts = [\"*\"]\n",
+        db = dir.path().join("audit.db").display(),
+        keys = wasm("access-key-other-user"),
+        s3 = wasm("s3-public-access-block"),
+        trail = wasm("cloudtrail-tampering"),
+    );
+    let config = dir.path().join("trailwarden.toml");
+    std::fs::write(&config, text).unwrap();
+    let c = config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        succeeded(&out)
+    };
+
+    let json_text = run(&["setup", "responder-role", "--config", c, "--format", "json"]);
+    let template: Value = serde_json::from_str(&json_text).expect("the template is JSON");
+    // The enforce grant and its undo, the approve family with its undo; not the dry-run
+    // grant (it never executes), and nothing for a webhook.
+    let expected: std::collections::BTreeSet<String> = [
+        "iam:UpdateAccessKey",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(template_actions(&template), expected, "{template}");
+    let statements = template["Resources"]["ResponderRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    let disable = statements
+        .iter()
+        .find(|s| s["Sid"] == "IamDisableAccessKey")
+        .unwrap();
+    assert_eq!(
+        disable["Resource"],
+        json!(["arn:aws:iam::*:user/contractor-*"])
+    );
+    // Only the platform account's principal is trusted by default.
+    assert_eq!(
+        template["Parameters"]["TrustedPrincipalArn"]["Default"],
+        format!("arn:aws:iam::{ACCOUNT}:root")
+    );
+    assert_eq!(
+        template["Resources"]["ResponderRole"]["Properties"]["AssumeRolePolicyDocument"]
+            ["Statement"][0]["Action"],
+        "sts:AssumeRole"
+    );
+
+    let with_dry_run = run(&[
+        "setup",
+        "responder-role",
+        "--config",
+        c,
+        "--format",
+        "json",
+        "--include-dry-run",
+    ]);
+    let with_dry_run: Value = serde_json::from_str(&with_dry_run).unwrap();
+    let mut expected_all = expected.clone();
+    expected_all.insert("cloudtrail:StartLogging".into());
+    assert_eq!(template_actions(&with_dry_run), expected_all);
+
+    // The YAML form is the same document (read back by PyYAML from the test venv), with
+    // the StackSet instructions as comments.
+    let yaml = run(&["setup", "responder-role", "--config", c]);
+    assert!(
+        yaml.starts_with("# Deploy to every member account"),
+        "{yaml}"
+    );
+    let python = crate::support::repo().join(".venv/bin/python");
+    let mut child = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let parsed = child.wait_with_output().unwrap();
+    assert!(parsed.status.success());
+    let parsed: Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(parsed, template);
+}
+
+#[test]
+fn setup_responder_role_refuses_a_config_that_grants_nothing_executable() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[audit]\ndatabase = \"{}\"\n[[plugins]]\npath = \"{}\"\n\
+         [[plugins.grants]]\ncapability = \"iam.*\"\naccounts = [\"*\"]\n",
+        dir.path().join("audit.db").display(),
+        crate::support::plugin("access-key-other-user").display(),
+    );
+    let config = dir.path().join("trailwarden.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+        .args([
+            "setup",
+            "responder-role",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("would allow nothing"), "{stderr}");
+}

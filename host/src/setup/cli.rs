@@ -41,6 +41,26 @@ pub enum SetupCommand {
     /// access blocked) and event selectors, with log file validation on, and start logging.
     /// Idempotent. With --check: report drift and the CIS logging controls instead.
     Trail(Box<TrailArgs>),
+    /// Print a CloudFormation template for the least-privilege role trailwarden assumes in
+    /// each account: the IAM actions of the capabilities the config grants (in enforce or
+    /// approve mode) and of their undo, on the resources the grants name.
+    #[command(after_long_help = super::responder_role::STACKSET_INSTRUCTIONS)]
+    ResponderRole {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: TemplateFormat,
+        /// Also allow what dry-run grants would do once switched to enforce.
+        #[arg(long)]
+        include_dry_run: bool,
+    },
+}
+
+/// Output of `setup responder-role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -114,6 +134,11 @@ pub fn run(command: SetupCommand) -> Result<ExitCode> {
             }
             _ => anyhow::bail!("give --url and --role-arn, or --to-sqs"),
         },
+        SetupCommand::ResponderRole {
+            config,
+            format,
+            include_dry_run,
+        } => responder_role(config.as_deref(), format, include_dry_run),
         SetupCommand::Trail(args) if args.check => trail_check(&args),
         SetupCommand::Trail(args) => setup_trail(&args),
     }
@@ -316,5 +341,25 @@ fn setup_eventbridge_sqs(
         super::eventbridge::to_sqs(&events, &sqs, name, &queue, &place, dry_run).await
     })?;
     super::print_changes(&changes, dry_run, &format!("EventBridge rule {name}"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn responder_role(
+    config: Option<&Path>,
+    format: TemplateFormat,
+    include_dry_run: bool,
+) -> Result<ExitCode> {
+    use super::responder_role::{template, to_yaml, STACKSET_INSTRUCTIONS};
+    let config = crate::cli::load_config(config)?;
+    let template = template(&config, include_dry_run)?;
+    match format {
+        TemplateFormat::Json => println!("{}", serde_json::to_string_pretty(&template)?),
+        TemplateFormat::Yaml => {
+            for line in STACKSET_INSTRUCTIONS.lines() {
+                println!("# {line}");
+            }
+            print!("{}", to_yaml(&template));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
