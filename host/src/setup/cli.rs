@@ -81,7 +81,8 @@ pub struct TrailArgs {
     /// An organisation trail (run in the management or delegated administrator account).
     #[arg(long)]
     organization: bool,
-    /// Encrypt log files with this KMS key (ARN).
+    /// Encrypt log files with this KMS key: its key ARN (an alias ARN reads back as the key's,
+    /// so it would show as a change on every run). Its key policy must let CloudTrail use it.
     #[arg(long)]
     kms_key: Option<String>,
     /// Also deliver to this CloudWatch Logs log group (name or ARN).
