@@ -69,7 +69,7 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Create the AWS resources that deliver events to the daemon.
+    /// Set AWS up: the CloudTrail trail (and --check), delivery to the daemon, the responder role.
     Setup {
         #[command(subcommand)]
         command: crate::setup::cli::SetupCommand,
