@@ -69,10 +69,10 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Create the AWS resources that deliver events to the daemon.
+    /// Set AWS up: the CloudTrail trail (and --check), delivery to the daemon, the responder role.
     Setup {
         #[command(subcommand)]
-        command: SetupCommand,
+        command: crate::setup::cli::SetupCommand,
     },
     /// Read the audit store.
     Audit {
@@ -172,27 +172,6 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
-enum SetupCommand {
-    /// An EventBridge rule for CloudTrail events, targeting the daemon through an API
-    /// destination whose connection sends the ingest token.
-    Eventbridge {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The daemon's public base URL; events go to URL/v1/events.
-        #[arg(long)]
-        url: String,
-        /// IAM role EventBridge assumes to invoke the API destination.
-        #[arg(long)]
-        role_arn: String,
-        #[arg(long)]
-        region: Option<String>,
-        /// Name of the connection, API destination and rule.
-        #[arg(long, default_value = "trailwarden")]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
 enum PatternCommand {
     /// Like `aws events test-event-pattern`: prints {"Result": true|false}.
     Test {
@@ -267,16 +246,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let loaded = load_config(config.as_deref())?;
             crate::daemon::run(&loaded, config.as_deref(), listen)
         }
-        Command::Setup {
-            command:
-                SetupCommand::Eventbridge {
-                    config,
-                    url,
-                    role_arn,
-                    region,
-                    name,
-                },
-        } => setup_eventbridge(config.as_deref(), &url, &role_arn, region, &name),
+        Command::Setup { command } => crate::setup::cli::run(command),
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config.as_deref()),
@@ -482,52 +452,6 @@ fn audit_rejected(config: Option<&Path>, limit: Option<usize>, format: Format) -
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn setup_eventbridge(
-    config: Option<&Path>,
-    url: &str,
-    role_arn: &str,
-    region: Option<String>,
-    name: &str,
-) -> Result<ExitCode> {
-    let config = load_config(config)?;
-    anyhow::ensure!(
-        url.starts_with("https://") || url.starts_with("http://"),
-        "--url must be the daemon's public http(s) base URL"
-    );
-    let token_path = config.intake.daemon.token_path(&config.database);
-    let (token, created) = crate::daemon::token::load_or_create(&token_path)?;
-    if created {
-        eprintln!(
-            "created a new ingest token in {} (the daemon will use it)",
-            token_path.display()
-        );
-    }
-    let mut target = AwsTarget::of(&config);
-    if region.is_some() {
-        target.region = region;
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let created = runtime.block_on(async {
-        let sdk = target.sdk_config().await;
-        let client = aws_sdk_eventbridge::Client::new(&sdk);
-        crate::setup::eventbridge(
-            &client,
-            &crate::setup::EventBridgeSetup {
-                url,
-                name,
-                role_arn,
-                api_key_header: &config.intake.daemon.api_key_header,
-                token: &token,
-            },
-        )
-        .await
-    })?;
-    println!("{}", serde_json::to_string_pretty(&created)?);
     Ok(ExitCode::SUCCESS)
 }
 

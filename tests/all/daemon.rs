@@ -986,6 +986,105 @@ fn replay_from_s3_prunes_by_day_and_dedups_only_when_asked() {
     assert_eq!(stats["normalised"], 0, "{stats}");
 }
 
+/// An organisation trail's key: `AWSLogs/<org-id>/<account>/CloudTrail/<region>/YYYY/MM/DD/`.
+fn org_log_key(account: &str, region: &str, day: &str, name: &str) -> String {
+    format!(
+        "AWSLogs/o-exampleorg1/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{name}.json.gz",
+        day.replace('-', "/")
+    )
+}
+
+#[test]
+fn organization_trail_layout_is_backfilled_by_day_and_consumed_over_sqs() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3());
+    let (sqs, queue_url) = rt.block_on(create_queue(&moto, "org-trail"));
+    rt.block_on(async {
+        s3.create_bucket().bucket("org-trail").send().await.unwrap();
+        for (account, region, day, id) in [
+            ("111111111111", "us-east-1", "2024-04-30", "org-early"),
+            ("111111111111", "us-east-1", "2024-05-01", "org-a1"),
+            ("222222222222", "eu-west-1", "2024-05-01", "org-b1"),
+            ("222222222222", "eu-west-1", "2024-05-02", "org-b2"),
+            ("111111111111", "us-east-1", "2024-05-03", "org-late"),
+        ] {
+            let key = org_log_key(account, region, day, id);
+            put_log_file(&s3, "org-trail", &key, &[root_record(id)]).await;
+        }
+        // The organisation's digests are never read.
+        let digest =
+            "AWSLogs/o-exampleorg1/111111111111/CloudTrail-Digest/us-east-1/2024/05/01/d.json.gz";
+        s3.put_object()
+            .bucket("org-trail")
+            .key(digest)
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
+        moto.aws_toml()
+    );
+    let config = write_config(dir.path(), &extra);
+    let db = dir.path().join("audit.db");
+
+    // Backfill two days of every member account from the bucket's root.
+    let stats_path = dir.path().join("stats.json");
+    let out = trailwarden(
+        &[
+            "replay",
+            "--config",
+            config.to_str().unwrap(),
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+            "--since",
+            "2024-05-01",
+            "--until",
+            "2024-05-02",
+            "s3://org-trail/",
+        ],
+        &moto.env(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+    assert_eq!(stats["events_read"], 3, "{stats}");
+    assert_eq!(
+        finding_event_ids(&db).into_keys().collect::<Vec<_>>(),
+        ["org-a1", "org-b1", "org-b2"]
+    );
+
+    // Then live: S3 announces a new organisation log file over SQS; the daemon reads it.
+    let daemon = Daemon::start(&config, &moto.env());
+    rt.block_on(async {
+        let key = org_log_key("333333333333", "ap-southeast-2", "2024-05-04", "org-live");
+        put_log_file(&s3, "org-trail", &key, &[root_record("org-live")]).await;
+        let notification = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "org-trail"}, "object": {"key": key}}}]});
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(notification.to_string())
+            .send()
+            .await
+            .unwrap();
+        wait_until_drained(&sqs, &queue_url).await;
+    });
+    let metrics = daemon.metrics();
+    assert_eq!(
+        metric(&metrics, "trailwarden_s3_objects_total{outcome=\"read\"}"),
+        1,
+        "{metrics}"
+    );
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    assert!(finding_event_ids(&db).contains_key("org-live"));
+}
+
 #[test]
 fn setup_eventbridge_creates_connection_destination_and_rule_idempotently() {
     let moto = Moto::start();

@@ -13,5 +13,6 @@ mod respond;
 mod rules;
 mod sandbox;
 mod scaffold;
+mod setup;
 mod support;
 mod tamper;

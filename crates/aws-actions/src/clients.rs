@@ -22,7 +22,9 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// Account id -> ARN of the role to assume there. An action whose target account is
     /// listed runs with that role (even in the platform account, so that the daemon's own
-    /// identity may be one that can only assume roles).
+    /// identity may be one that can only assume roles). The key `*` is a pattern for every
+    /// other account except the platform account: `{account}` in its ARN is replaced by the
+    /// target account (`arn:aws:iam::{account}:role/trailwarden-responder`).
     pub assume_role_by_account: BTreeMap<String, String>,
     /// The account of our own credentials. When set, an action for any other account that
     /// has no role above is refused instead of being sent with the wrong identity.

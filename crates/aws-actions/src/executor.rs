@@ -54,6 +54,12 @@ impl Executor {
                     "assume_role_by_account[{account}] = {role:?} is not a role ARN"
                 )));
             }
+            if account == ANY_ACCOUNT && !role.contains(ACCOUNT_PLACEHOLDER) {
+                return Err(ExecError::invalid(format!(
+                    "assume_role_by_account[\"*\"] = {role:?} must contain {ACCOUNT_PLACEHOLDER}: \
+                     a role ARN names one account"
+                )));
+            }
         }
         let base = load_base_config(&settings).await?;
         Ok(Executor {
@@ -119,9 +125,9 @@ impl Executor {
     ) -> Result<Arc<Clients>, ExecError> {
         let region = self.cache.region_for(&target.region);
         let account = target.account.trim();
-        if let Some(role) = self.settings.assume_role_by_account.get(account) {
+        if let Some(role) = role_for(&self.settings, account) {
             return Ok(Arc::new(
-                self.cache.assumed(&region, role, action_id).await?,
+                self.cache.assumed(&region, &role, action_id).await?,
             ));
         }
         match &self.settings.platform_account {
@@ -133,6 +139,28 @@ impl Executor {
             _ => Ok(self.cache.own(&region)),
         }
     }
+}
+
+/// The `assume_role_by_account` key that matches every account not listed by id.
+pub const ANY_ACCOUNT: &str = "*";
+/// Replaced by the target account in the [`ANY_ACCOUNT`] role ARN.
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
+
+/// The role to assume for actions in `account`: its own entry, else the `*` pattern for a
+/// (12-digit) account other than our own; `None` means our own credentials.
+pub fn role_for(settings: &AwsSettings, account: &str) -> Option<String> {
+    if let Some(role) = settings.assume_role_by_account.get(account) {
+        return Some(role.clone());
+    }
+    let own = account.is_empty() || settings.platform_account.as_deref() == Some(account);
+    let is_account_id = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    if own || !is_account_id {
+        return None;
+    }
+    settings
+        .assume_role_by_account
+        .get(ANY_ACCOUNT)
+        .map(|pattern| pattern.replace(ACCOUNT_PLACEHOLDER, account))
 }
 
 /// Dispatches an action to its service module.
@@ -210,5 +238,47 @@ async fn run(c: &Clients, action: &Action) -> Result<Outcome, ExecError> {
             source,
             detail,
         } => eventbridge::publish_finding(&c.events, event_bus, detail_type, source, detail).await,
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    fn settings(entries: &[(&str, &str)], platform: Option<&str>) -> AwsSettings {
+        AwsSettings {
+            assume_role_by_account: entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            platform_account: platform.map(str::to_string),
+            ..AwsSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_star_pattern_names_the_target_account_and_never_our_own() {
+        let s = settings(
+            &[
+                ("*", "arn:aws:iam::{account}:role/trailwarden-responder"),
+                ("222222222222", "arn:aws:iam::222222222222:role/special"),
+            ],
+            Some("111111111111"),
+        );
+        assert_eq!(
+            role_for(&s, "333333333333").as_deref(),
+            Some("arn:aws:iam::333333333333:role/trailwarden-responder")
+        );
+        // An explicit entry wins over the pattern.
+        assert_eq!(
+            role_for(&s, "222222222222").as_deref(),
+            Some("arn:aws:iam::222222222222:role/special")
+        );
+        // Our own account, an unknown one (empty) and a malformed one use our credentials
+        // (and the malformed one is then refused as not ours).
+        assert_eq!(role_for(&s, "111111111111"), None);
+        assert_eq!(role_for(&s, ""), None);
+        assert_eq!(role_for(&s, "12345"), None);
+        assert_eq!(role_for(&settings(&[], None), "333333333333"), None);
     }
 }

@@ -10,6 +10,7 @@
 //! - [`Executor`]: credentials, regions, cross-account roles, dispatch to `iam`,
 //!   `cloudtrail`, `s3` and `eventbridge`.
 //! - [`post_webhook`]: signed JSON POSTs.
+//! - [`permissions`]: the IAM actions each capability needs, and its undo.
 //! - `moto` (feature `test-support`): a moto server for tests.
 
 pub mod action;
@@ -21,6 +22,7 @@ mod executor;
 pub mod iam;
 #[cfg(feature = "test-support")]
 pub mod moto;
+pub mod permissions;
 mod s3;
 pub mod webhook;
 

@@ -113,3 +113,78 @@ async fn action_in_another_account_assumes_its_role() {
         .unwrap();
     assert_eq!(local.assumed_role, None);
 }
+
+#[tokio::test]
+async fn the_star_pattern_assumes_the_role_of_any_member_account() {
+    const MEMBER: &str = "333333333333";
+    let env = Env::start().await;
+    let member = env.moto.clients_in_account(MEMBER).await;
+    member
+        .iam
+        .create_user()
+        .user_name("eve")
+        .send()
+        .await
+        .unwrap();
+
+    let mut settings = env.moto.settings();
+    settings.assume_role_by_account.insert(
+        "*".to_owned(),
+        "arn:aws:iam::{account}:role/trailwarden-responder".to_owned(),
+    );
+    let exec = Executor::new(settings).await.unwrap();
+    let outcome = exec
+        .execute(
+            &Action::QuarantineUser {
+                user_name: "eve".into(),
+            },
+            &Target {
+                account: MEMBER.into(),
+                region: MOTO_REGION.into(),
+            },
+            "star-1",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        outcome.assumed_role.as_deref(),
+        Some("arn:aws:iam::333333333333:role/trailwarden-responder")
+    );
+    let policies = member
+        .iam
+        .list_user_policies()
+        .user_name("eve")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.policy_names(), ["trailwarden-quarantine"]);
+
+    // The platform account keeps its own credentials.
+    env.aws
+        .iam
+        .create_user()
+        .user_name("home")
+        .send()
+        .await
+        .unwrap();
+    let home = exec
+        .execute(
+            &Action::QuarantineUser {
+                user_name: "home".into(),
+            },
+            &crate::support::target(),
+            "star-2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(home.assumed_role, None);
+
+    // A pattern that names no account is refused up front.
+    let mut settings = env.moto.settings();
+    settings.assume_role_by_account.insert(
+        "*".to_owned(),
+        "arn:aws:iam::444444444444:role/trailwarden-responder".to_owned(),
+    );
+    let err = Executor::new(settings).await.unwrap_err();
+    assert!(err.message.contains("{account}"), "{}", err.message);
+}
