@@ -22,17 +22,17 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- the daemon under test
 
-struct Daemon {
-    child: Child,
-    addr: String,
-    token: String,
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) token: String,
     lines: Receiver<String>,
     /// Everything it printed on stdout up to "listening on".
     banner: Vec<String>,
 }
 
 impl Daemon {
-    fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
+    pub(crate) fn start(config: &Path, env: &[(&'static str, String)]) -> Daemon {
         let dir = config.parent().unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -99,7 +99,7 @@ impl Daemon {
         }
     }
 
-    fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
+    pub(crate) fn post(&self, body: &[u8], auth: Auth<'_>) -> Response {
         let token = match auth {
             Auth::Bearer(t) | Auth::ApiKey(t) => t.to_string(),
             Auth::Own | Auth::OwnApiKey => self.token.clone(),
@@ -113,19 +113,19 @@ impl Daemon {
         http(&self.addr, "POST", "/v1/events", header.as_ref(), body)
     }
 
-    fn get(&self, path: &str, authorized: bool) -> Response {
+    pub(crate) fn get(&self, path: &str, authorized: bool) -> Response {
         let header = authorized.then(|| ("Authorization", format!("Bearer {}", self.token)));
         http(&self.addr, "GET", path, header.as_ref(), b"")
     }
 
-    fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let response = self.get("/metrics", true);
         assert_eq!(response.status, 200, "{}", response.body);
         response.body
     }
 
     /// SIGTERM, then waits (at most 60 s) for the exit.
-    fn stop(mut self) -> ExitStatus {
+    pub(crate) fn stop(mut self) -> ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -157,12 +157,12 @@ impl Drop for Daemon {
     }
 }
 
-fn log_of(dir: &Path) -> String {
+pub(crate) fn log_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
-enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     None,
     Own,
     OwnApiKey,
@@ -171,18 +171,18 @@ enum Auth<'a> {
 }
 
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Response {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -191,7 +191,7 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end.
-fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -209,7 +209,7 @@ fn http(
     raw_request(addr, head.as_bytes(), body)
 }
 
-fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
+pub(crate) fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -245,7 +245,7 @@ fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
 
 // ---------------------------------------------------------------- configs and events
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, extra: &str) -> PathBuf {
     // No response capabilities granted: its notify calls are denied (and recorded).
     let plugins = format!(
         "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nungranted_imports = \"deny\"\n",
@@ -254,7 +254,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     write_config_with(dir, &plugins, extra)
 }
 
-fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
+pub(crate) fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
     let mut text = format!(
         "[audit]\ndatabase = \"{}\"\n",
         dir.join("audit.db").display()
@@ -271,7 +271,7 @@ fn write_config_with(dir: &Path, plugins: &str, extra: &str) -> PathBuf {
 }
 
 /// A successful call by the root user: root-usage raises one finding for it.
-fn root_record(id: &str) -> Value {
+pub(crate) fn root_record(id: &str) -> Value {
     json!({
         "eventVersion": "1.08",
         "userIdentity": {
@@ -299,7 +299,7 @@ fn root_record(id: &str) -> Value {
 }
 
 /// The record as an EventBridge rule delivers it.
-fn envelope(record: &Value) -> Value {
+pub(crate) fn envelope(record: &Value) -> Value {
     json!({
         "version": "0",
         "id": format!("eb-{}", record["eventID"].as_str().unwrap()),
@@ -313,14 +313,14 @@ fn envelope(record: &Value) -> Value {
     })
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
 }
 
 /// The event ids root-usage has findings for, each with its count.
-fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
     let audit = AuditStore::open(db).unwrap();
     let mut ids = std::collections::BTreeMap::new();
     for finding in audit.findings(&FindingQuery::default()).unwrap() {
@@ -329,7 +329,7 @@ fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
     ids
 }
 
-fn metric(text: &str, line_start: &str) -> u64 {
+pub(crate) fn metric(text: &str, line_start: &str) -> u64 {
     text.lines()
         .find(|l| l.starts_with(line_start) && l[line_start.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -337,7 +337,7 @@ fn metric(text: &str, line_start: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
+pub(crate) fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trailwarden"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -716,7 +716,7 @@ fn backpressure_answers_503_with_retry_after_and_records_every_accepted_event_on
 
 // ---------------------------------------------------------------- SQS and S3 on moto
 
-async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
+pub(crate) async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let url = sqs
         .create_queue()
@@ -730,7 +730,12 @@ async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) 
     (sqs, url)
 }
 
-async fn put_log_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, records: &[Value]) {
+pub(crate) async fn put_log_file(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    records: &[Value],
+) {
     let body = gzip(json!({ "Records": records }).to_string().as_bytes());
     s3.put_object()
         .bucket(bucket)
@@ -741,7 +746,7 @@ async fn put_log_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, records:
         .unwrap();
 }
 
-fn log_key(day: &str, name: &str) -> String {
+pub(crate) fn log_key(day: &str, name: &str) -> String {
     format!(
         "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{}/{ACCOUNT}_CloudTrail_us-east-1_{name}.json.gz",
         day.replace('-', "/")
@@ -749,7 +754,7 @@ fn log_key(day: &str, name: &str) -> String {
 }
 
 /// Waits (at most 60 s) until the queue has no message left, visible or in flight.
-async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
+pub(crate) async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -26,7 +26,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cloudtrail_normalize::Options;
 use tokio::sync::{watch, Semaphore};
 
 use crate::aws::AwsTarget;
@@ -86,7 +85,7 @@ pub fn run(
         requests: Arc::new(Semaphore::new(daemon.max_concurrent_requests)),
         work: worker.sender.clone(),
         plugins: worker.plugins.clone(),
-        options: Options::default(),
+        options: daemon.input_limits.clone(),
         reloader: reloader.clone(),
     });
     let intake = sqs::Intake {
@@ -94,7 +93,11 @@ pub fn run(
         queue,
         queue_capacity,
         metrics,
-        options: Options::default(),
+        options: config
+            .intake
+            .sqs
+            .as_ref()
+            .map_or_else(|| daemon.input_limits.clone(), |s| s.input_limits.clone()),
     };
     let served = runtime.block_on(serve(config, listen, shared, intake, reloader));
     // Intake has stopped (or never started): drain, flush, answer, end.

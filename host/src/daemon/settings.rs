@@ -9,6 +9,10 @@
 //! token_file = "trailwarden.token"   # default: beside the audit database
 //! api_key_header = "X-Api-Key"       # the header an EventBridge connection sends
 //! max_body_bytes = 10485760          # larger requests get 413
+//! max_decompressed_bytes = 16777216  # a gzip body past this is one `too_large` reject
+//! max_decompression_ratio = 100      # past the first MiB; more is a `decompression_bomb`
+//! max_items_per_input = 1000000      # items one body or file yields; the rest: `too_many_items`
+//! max_rejects_per_input = 100        # rejects kept one by one; the rest: `too_many_rejects`
 //! queue_events = 10000               # events waiting for the pipeline; full -> 503
 //! max_concurrent_requests = 64       # requests being read or waiting; more -> 503
 //! flush_interval_ms = 250            # findings are never held back longer than this
@@ -21,6 +25,7 @@
 //! max_messages = 10                  # per ReceiveMessage, and messages in flight
 //! visibility_timeout_s = 120         # extended while a message is being processed
 //! max_object_bytes = 134217728       # larger S3 log files are dead-lettered
+//! max_decompressed_bytes = 268435456 # a log file past this is one `too_large` reject
 //!
 //! [dedup]
 //! enabled = true                     # `run` dedups by eventID; `replay` only with --dedup
@@ -32,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cloudtrail_normalize::Options;
 use serde::Deserialize;
 
 /// The daemon's address when neither the config nor `--listen` names one.
@@ -40,6 +46,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUEUE_EVENTS: usize = 10_000;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 250;
+/// A gzip request body may decompress to this much.
+pub const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
@@ -56,6 +64,10 @@ pub(crate) struct RawDaemon {
     flush_interval_ms: Option<u64>,
     metrics_auth: Option<bool>,
     shutdown_timeout_s: Option<u64>,
+    max_decompressed_bytes: Option<usize>,
+    max_decompression_ratio: Option<usize>,
+    max_items_per_input: Option<usize>,
+    max_rejects_per_input: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +78,7 @@ pub(crate) struct RawSqs {
     max_messages: Option<i32>,
     visibility_timeout_s: Option<i32>,
     max_object_bytes: Option<u64>,
+    max_decompressed_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -97,6 +110,8 @@ pub struct DaemonSettings {
     pub flush_interval: Duration,
     pub metrics_auth: bool,
     pub shutdown_timeout: Duration,
+    /// What normalising one request body may cost (decompressed bytes, items, rejects).
+    pub input_limits: Options,
 }
 
 impl Default for DaemonSettings {
@@ -111,6 +126,10 @@ impl Default for DaemonSettings {
             flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
             metrics_auth: true,
             shutdown_timeout: Duration::from_secs(30),
+            input_limits: Options {
+                max_input_bytes: DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
+                ..Options::default()
+            },
         }
     }
 }
@@ -134,6 +153,8 @@ pub struct SqsSettings {
     pub max_messages: i32,
     pub visibility_timeout_s: i32,
     pub max_object_bytes: u64,
+    /// What normalising one message or S3 log file may cost.
+    pub input_limits: Options,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +184,7 @@ impl IntakeSettings {
         resolve: &dyn Fn(PathBuf) -> PathBuf,
     ) -> Result<IntakeSettings> {
         let defaults = DaemonSettings::default();
+        let shared_limits = SharedLimits::from_raw(&daemon)?;
         let listen = match daemon.listen {
             Some(text) => text
                 .parse()
@@ -210,8 +232,22 @@ impl IntakeSettings {
             flush_interval: Duration::from_millis(flush_ms),
             metrics_auth: daemon.metrics_auth.unwrap_or(true),
             shutdown_timeout: Duration::from_secs(daemon.shutdown_timeout_s.unwrap_or(30)),
+            input_limits: shared_limits.with_max_bytes(
+                daemon.max_decompressed_bytes,
+                DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
+                "daemon",
+            )?,
         };
-        let sqs = sqs.map(validate_sqs).transpose()?;
+        let sqs = sqs
+            .map(|raw| {
+                let limits = shared_limits.with_max_bytes(
+                    raw.max_decompressed_bytes,
+                    cloudtrail_normalize::DEFAULT_MAX_INPUT_BYTES,
+                    "sqs",
+                )?;
+                validate_sqs(raw, limits)
+            })
+            .transpose()?;
         let window = match dedup.window {
             Some(text) => humantime::parse_duration(&text)
                 .with_context(|| format!("dedup.window {text:?}: expected a duration (24h)"))?,
@@ -231,7 +267,73 @@ impl IntakeSettings {
     }
 }
 
-fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
+/// The `[daemon]` input limits every source shares (all but the byte cap).
+#[derive(Debug, Clone, Copy)]
+struct SharedLimits {
+    ratio: usize,
+    items: usize,
+    rejects: usize,
+}
+
+impl SharedLimits {
+    fn from_raw(daemon: &RawDaemon) -> Result<SharedLimits> {
+        let ratio = daemon
+            .max_decompression_ratio
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_EXPANSION_RATIO);
+        if !(2..=100_000).contains(&ratio) {
+            bail!("daemon.max_decompression_ratio must be between 2 and 100000");
+        }
+        let items = daemon
+            .max_items_per_input
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_ITEMS);
+        if !(1..=100_000_000).contains(&items) {
+            bail!("daemon.max_items_per_input must be between 1 and 100000000");
+        }
+        let rejects = daemon
+            .max_rejects_per_input
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_REJECTS_KEPT);
+        if !(1..=1_000_000).contains(&rejects) {
+            bail!("daemon.max_rejects_per_input must be between 1 and 1000000");
+        }
+        Ok(SharedLimits {
+            ratio,
+            items,
+            rejects,
+        })
+    }
+
+    fn with_max_bytes(self, given: Option<usize>, default: usize, table: &str) -> Result<Options> {
+        let max_input_bytes = given.unwrap_or(default);
+        if !(1024..=16 * 1024 * 1024 * 1024).contains(&max_input_bytes) {
+            bail!("{table}.max_decompressed_bytes must be between 1024 and 17179869184");
+        }
+        Ok(Options {
+            max_input_bytes,
+            max_expansion_ratio: self.ratio,
+            max_items: self.items,
+            max_rejects_kept: self.rejects,
+            ..Options::default()
+        })
+    }
+}
+
+impl IntakeSettings {
+    /// Limits for inputs read outside the daemon (`replay`'s files and S3 objects): the
+    /// `[daemon]` ratio, item and reject caps with the S3 log file byte cap.
+    pub fn replay_limits(&self) -> Options {
+        Options {
+            max_input_bytes: self
+                .sqs
+                .as_ref()
+                .map_or(cloudtrail_normalize::DEFAULT_MAX_INPUT_BYTES, |s| {
+                    s.input_limits.max_input_bytes
+                }),
+            ..self.daemon.input_limits.clone()
+        }
+    }
+}
+
+fn validate_sqs(raw: RawSqs, input_limits: Options) -> Result<SqsSettings> {
     if raw.queue_url.is_empty() {
         bail!("sqs.queue_url is empty");
     }
@@ -253,6 +355,7 @@ fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
         max_messages,
         visibility_timeout_s,
         max_object_bytes: raw.max_object_bytes.unwrap_or(128 * 1024 * 1024),
+        input_limits,
     })
 }
 

@@ -1,0 +1,238 @@
+//! The daemon's edges under hostile input: decompression bombs, floods of bad lines, slow
+//! clients, foreign buckets, the reload endpoint, `config_files` folders. The real binary
+//! over HTTP, moto for SQS and S3, the real SQLite audit store.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use trailwarden::audit::AuditStore;
+
+use crate::daemon::{
+    envelope, finding_event_ids, gzip, log_of, metric, root_record, write_config, Auth, Daemon,
+};
+
+// ---------------------------------------------------------------- hostile input
+
+/// A nested gzip of 1 GiB of zeros in a few kilobytes: 16384 gzip members of 64 KiB of
+/// zeros each (a multi-member stream), gzipped twice more.
+fn nested_zero_bomb() -> Vec<u8> {
+    let member = gzip(&vec![0u8; 64 * 1024]);
+    let mut inner = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..16 * 1024 {
+        inner.write_all(&member).unwrap();
+    }
+    let once = inner.finish().unwrap();
+    gzip(&once)
+}
+
+/// Millions of one-character lines that do not compress much (so they pass the ratio cap
+/// and reach the line splitter): a gzip of `lines` random characters, one per line. The
+/// digits among them are JSON (numbers, so `not_an_object`), which makes the input JSON
+/// lines, each line an item; the letters are `invalid_json`.
+fn gzip_of_short_lines(lines: usize) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut text = Vec::with_capacity(lines * 2);
+    for _ in 0..lines {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        text.push(ALPHABET[(state >> 58) as usize]);
+        text.push(b'\n');
+    }
+    gzip(&text)
+}
+
+/// Rejects kept one by one (`invalid_json` and `not_an_object`) and summaries.
+fn kept_one_by_one(rejected: &Value) -> (u64, u64) {
+    let n = |reason: &str| rejected[reason].as_u64().unwrap_or(0);
+    (
+        n("invalid_json") + n("not_an_object"),
+        n("too_many_rejects"),
+    )
+}
+
+/// The peak resident memory of a process, from /proc, in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024
+}
+
+/// Dead letters by reason.
+fn rejected_reasons(db: &Path) -> std::collections::BTreeMap<String, u64> {
+    AuditStore::open(db)
+        .unwrap()
+        .count_by(trailwarden::audit::AuditTable::RejectedInputs, "reason")
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn decompression_bombs_and_floods_of_bad_lines_are_refused_over_http_in_bounded_memory() {
+    let bomb = nested_zero_bomb();
+    let flood = gzip_of_short_lines(3_000_000);
+    assert!(bomb.len() < 16 * 1024, "a few KB: {}", bomb.len());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    let started = Instant::now();
+    let response = daemon.post(&bomb, Auth::Own);
+    let bomb_took = started.elapsed();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(
+        response.json()["rejected"],
+        serde_json::json!({"decompression_bomb": 1}),
+        "{response:?}"
+    );
+
+    let started = Instant::now();
+    let response = daemon.post(&flood, Auth::Own);
+    let flood_took = started.elapsed();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(
+        kept_one_by_one(&response.json()["rejected"]),
+        (100, 1),
+        "{response:?}"
+    );
+    eprintln!(
+        "bomb of {} bytes answered in {bomb_took:?}; {} bytes of gzip'd lines in {flood_took:?}",
+        bomb.len(),
+        flood.len()
+    );
+
+    // A real event in another request is still detected.
+    let real = envelope(&root_record("after-the-bombs"));
+    let response = daemon.post(real.to_string().as_bytes(), Auth::Own);
+    assert_eq!(response.json()["accepted"], 1, "{response:?}");
+    assert_eq!(finding_event_ids(&db).get("after-the-bombs"), Some(&1));
+
+    let peak = peak_rss_mib(daemon.child.id());
+    eprintln!("daemon peak RSS: {peak} MiB");
+    assert!(peak < 300, "the daemon peaked at {peak} MiB");
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        (
+            "trailwarden_events_rejected_total{reason=\"decompression_bomb\"}",
+            1,
+        ),
+        (
+            "trailwarden_events_rejected_total{reason=\"too_many_rejects\"}",
+            1,
+        ),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert_eq!(
+        metric(
+            &metrics,
+            "trailwarden_events_rejected_total{reason=\"invalid_json\"}"
+        ) + metric(
+            &metrics,
+            "trailwarden_events_rejected_total{reason=\"not_an_object\"}"
+        ),
+        100
+    );
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    // Dead-lettered: the bomb with its reason and a truncated raw, the flood as 100 + 1.
+    let audit = AuditStore::open(&db).unwrap();
+    let dead = audit.rejected_inputs(None).unwrap();
+    let bomb_row = dead
+        .iter()
+        .find(|r| r.reason == "decompression_bomb")
+        .unwrap();
+    assert!(
+        bomb_row.detail.contains("decompression bomb"),
+        "{bomb_row:?}"
+    );
+    assert!(bomb_row.raw.len() <= 256 * 1024);
+    let reasons = rejected_reasons(&db);
+    let total = |r: &str| reasons.get(r).copied().unwrap_or(0);
+    assert_eq!(total("decompression_bomb"), 1, "{reasons:?}");
+    assert_eq!(
+        total("invalid_json") + total("not_an_object"),
+        100,
+        "{reasons:?}"
+    );
+    assert_eq!(total("too_many_rejects"), 1, "{reasons:?}");
+    let summary = dead
+        .iter()
+        .find(|r| r.reason == "too_many_rejects")
+        .unwrap();
+    assert!(summary.detail.contains("2999900 more"), "{summary:?}");
+}
+
+#[test]
+fn replay_refuses_the_same_bombs_in_bounded_memory_and_reads_the_next_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let db = dir.path().join("audit.db");
+    let bomb = dir.path().join("bomb.json.gz");
+    std::fs::write(&bomb, nested_zero_bomb()).unwrap();
+    let flood = dir.path().join("flood.json.gz");
+    std::fs::write(&flood, gzip_of_short_lines(3_000_000)).unwrap();
+    let stats = dir.path().join("stats.json");
+    // The bombs, then stdin: the replay waits there, so its peak memory can be read.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+        .args(["replay", "--config", config.to_str().unwrap()])
+        .args(["--stats-json", stats.to_str().unwrap()])
+        .args([bomb.to_str().unwrap(), flood.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Read-only, so as not to race the replay's own schema set-up.
+    let summaries = || -> i64 {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        rusqlite::Connection::open_with_flags(&db, flags)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM rejected_inputs WHERE reason = 'too_many_rejects'",
+                    [],
+                    |row| row.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    while summaries() == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "replay ended early: {:?}",
+            child.wait_with_output().unwrap()
+        );
+        assert!(Instant::now() < deadline, "the bombs were not refused");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let peak = peak_rss_mib(child.id());
+    eprintln!("replay peak RSS after both bombs: {peak} MiB");
+    assert!(peak < 300, "replay peaked at {peak} MiB");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(root_record("replayed-after-bombs").to_string().as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(stats["rejected"]["decompression_bomb"], 1, "{stats}");
+    assert_eq!(kept_one_by_one(&stats["rejected"]), (100, 1), "{stats}");
+    assert_eq!(stats["normalised"], 1, "{stats}");
+    assert_eq!(finding_event_ids(&db).get("replayed-after-bombs"), Some(&1));
+}
