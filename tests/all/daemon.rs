@@ -26,9 +26,11 @@ pub(crate) struct Daemon {
     pub(crate) child: Child,
     pub(crate) addr: String,
     pub(crate) token: String,
+    /// The token `POST /v1/reload` takes.
+    pub(crate) admin_token: String,
     lines: Receiver<String>,
     /// Everything it printed on stdout up to "listening on".
-    banner: Vec<String>,
+    pub(crate) banner: Vec<String>,
 }
 
 impl Daemon {
@@ -90,10 +92,15 @@ impl Daemon {
             .unwrap()
             .trim()
             .to_string();
+        let admin_token = std::fs::read_to_string(dir.join("trailwarden.admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
         Daemon {
             child,
             addr,
             token,
+            admin_token,
             lines,
             banner,
         }
@@ -1095,7 +1102,7 @@ fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() 
     let config = write_config_with(dir.path(), &plugins, "");
     let daemon = Daemon::start(&config, &[]);
     let reload = |auth: bool| {
-        let header = auth.then(|| ("Authorization", format!("Bearer {}", daemon.token)));
+        let header = auth.then(|| ("Authorization", format!("Bearer {}", daemon.admin_token)));
         http(&daemon.addr, "POST", "/v1/reload", header.as_ref(), b"")
     };
     let mut sent = 0;
@@ -1109,7 +1116,7 @@ fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() 
     };
 
     send(50);
-    assert_eq!(reload(false).status, 401, "reload needs the token");
+    assert_eq!(reload(false).status, 401, "reload needs the admin token");
     // Nothing changed: nothing swapped.
     let report = reload(true).json();
     assert_eq!(report["unchanged"], json!(["root-usage"]), "{report}");

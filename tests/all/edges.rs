@@ -3,6 +3,7 @@
 //! over HTTP, moto for SQS and S3, the real SQLite audit store.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ use serde_json::Value;
 use trailwarden::audit::AuditStore;
 
 use crate::daemon::{
-    envelope, finding_event_ids, gzip, log_of, metric, root_record, write_config, Auth, Daemon,
+    envelope, finding_event_ids, gzip, http, log_of, metric, root_record, write_config, Auth,
+    Daemon,
 };
 
 // ---------------------------------------------------------------- hostile input
@@ -235,4 +237,48 @@ fn replay_refuses_the_same_bombs_in_bounded_memory_and_reads_the_next_input() {
     assert_eq!(kept_one_by_one(&stats["rejected"]), (100, 1), "{stats}");
     assert_eq!(stats["normalised"], 1, "{stats}");
     assert_eq!(finding_event_ids(&db).get("replayed-after-bombs"), Some(&1));
+}
+
+// ---------------------------------------------------------------- reload
+
+#[test]
+fn the_ingest_token_cannot_reload_only_the_admin_token_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let daemon = Daemon::start(&config, &[]);
+    // Its own file, owner-only, never shown.
+    let admin_file = dir.path().join("trailwarden.admin-token");
+    assert_eq!(
+        std::fs::metadata(&admin_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_ne!(daemon.admin_token, daemon.token);
+    assert!(!daemon
+        .banner
+        .iter()
+        .any(|l| l.contains(&daemon.admin_token)));
+    assert!(!log_of(dir.path()).contains(&daemon.admin_token));
+    let reload = |header: Option<(&str, String)>| {
+        http(&daemon.addr, "POST", "/v1/reload", header.as_ref(), b"")
+    };
+    let ingest = reload(Some(("Authorization", format!("Bearer {}", daemon.token))));
+    assert_eq!(ingest.status, 403, "{ingest:?}");
+    assert_eq!(ingest.json()["error"], "forbidden");
+    let ingest_key = reload(Some(("X-Api-Key", daemon.token.clone())));
+    assert_eq!(ingest_key.status, 403, "{ingest_key:?}");
+    assert_eq!(reload(None).status, 401);
+    let admin = reload(Some((
+        "Authorization",
+        format!("Bearer {}", daemon.admin_token),
+    )));
+    assert_eq!(admin.status, 200, "{admin:?}");
+    assert_eq!(admin.json()["unchanged"], serde_json::json!(["root-usage"]));
+    // Reload logged only the reload made with the admin token.
+    assert!(daemon.stop().success());
+    let log = log_of(dir.path());
+    assert_eq!(
+        log.matches("reloading (POST /v1/reload)").count(),
+        1,
+        "{log}"
+    );
 }

@@ -54,6 +54,14 @@ pub fn run(
             token.expose()
         );
     }
+    // A second secret for what changes the daemon (reload): whoever only sends events,
+    // such as an EventBridge connection, cannot. Never printed: the admin reads the file.
+    let admin_token_path = daemon.admin_token_path(&config.database);
+    let (admin_token, _) = token::load_or_create(&admin_token_path)?;
+    tracing::info!(
+        "POST /v1/reload takes the admin token in {}",
+        admin_token_path.display()
+    );
     if !listen.ip().is_loopback() {
         tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
     }
@@ -76,6 +84,7 @@ pub fn run(
     let queue = Arc::new(Semaphore::new(queue_capacity));
     let shared = Arc::new(http::Shared {
         token,
+        admin_token,
         api_key_header: daemon.api_key_header.clone(),
         max_body_bytes: daemon.max_body_bytes,
         metrics_auth: daemon.metrics_auth,

@@ -7,6 +7,7 @@
 //! [daemon]
 //! listen = "127.0.0.1:8787"          # bind address; loopback unless you say otherwise
 //! token_file = "trailwarden.token"   # default: beside the audit database
+//! admin_token_file = "trailwarden.admin-token"  # POST /v1/reload; default: beside the database
 //! api_key_header = "X-Api-Key"       # the header an EventBridge connection sends
 //! max_body_bytes = 10485760          # larger requests get 413
 //! max_decompressed_bytes = 16777216  # a gzip body past this is one `too_large` reject
@@ -51,12 +52,15 @@ pub const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
+/// The admin token's file name (it authorises `POST /v1/reload`, the ingest token does not).
+pub const ADMIN_TOKEN_FILE_NAME: &str = "trailwarden.admin-token";
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDaemon {
     listen: Option<String>,
     token_file: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
     api_key_header: Option<String>,
     max_body_bytes: Option<usize>,
     queue_events: Option<usize>,
@@ -102,6 +106,8 @@ pub struct DaemonSettings {
     pub listen: SocketAddr,
     /// `None`: `trailwarden.token` beside the audit database.
     pub token_file: Option<PathBuf>,
+    /// `None`: `trailwarden.admin-token` beside the audit database.
+    pub admin_token_file: Option<PathBuf>,
     /// Lower case, as HTTP header names compare.
     pub api_key_header: String,
     pub max_body_bytes: usize,
@@ -119,6 +125,7 @@ impl Default for DaemonSettings {
         DaemonSettings {
             listen: DEFAULT_LISTEN.parse().expect("a valid address"),
             token_file: None,
+            admin_token_file: None,
             api_key_header: "x-api-key".to_string(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             queue_events: DEFAULT_QUEUE_EVENTS,
@@ -142,6 +149,16 @@ impl DaemonSettings {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(TOKEN_FILE_NAME)
+        })
+    }
+
+    /// Where the admin token lives for a config whose audit database is `database`.
+    pub fn admin_token_path(&self, database: &Path) -> PathBuf {
+        self.admin_token_file.clone().unwrap_or_else(|| {
+            database
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(ADMIN_TOKEN_FILE_NAME)
         })
     }
 }
@@ -225,6 +242,7 @@ impl IntakeSettings {
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
+            admin_token_file: daemon.admin_token_file.map(resolve),
             api_key_header,
             max_body_bytes,
             queue_events,
