@@ -312,9 +312,13 @@ impl Config {
                     .max(1),
             },
             response: ResponseSettings {
+                self_principals: own_principal_patterns(
+                    &raw.aws.self_principals,
+                    raw.aws.platform_account.as_deref(),
+                    &raw.aws.assume_role,
+                )?,
                 endpoint_url: raw.aws.endpoint_url,
                 region: raw.aws.region,
-                self_principals: raw.aws.self_principals,
                 assume_role: raw.aws.assume_role,
                 platform_account: raw.aws.platform_account,
                 notify: raw.notify,
@@ -426,6 +430,64 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
         settings_json: serde_json::to_string(&settings)?,
         config_files,
     })
+}
+
+/// `[aws] self_principals`, each pattern bound to trailwarden's own accounts.
+///
+/// A pattern names its account (`arn:aws:iam::111122223333:role/trailwarden-*`), or has a
+/// wildcard there (`arn:aws:iam::*:role/trailwarden-*`), which stands for the accounts
+/// trailwarden acts in (`[aws] platform_account` and the `[aws.assume_role]` accounts) and
+/// nothing else: events are withheld from response plugins as "self-caused" by what they
+/// claim, so a role of that name in any other account must not hide its activity.
+///
+/// # Errors
+/// A pattern is not an ARN pattern, its account is neither an account id nor a wildcard,
+/// or it has a wildcard account and no own account is configured.
+fn own_principal_patterns(
+    patterns: &[String],
+    platform_account: Option<&str>,
+    assume_role: &BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let own: Vec<&str> = platform_account
+        .into_iter()
+        .chain(assume_role.keys().map(String::as_str))
+        .collect();
+    let is_account = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+    let mut bound = Vec::new();
+    for pattern in patterns {
+        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            bail!(
+                "aws.self_principals {pattern:?} is not an ARN pattern \
+                 (arn:aws:iam::ACCOUNT:role/NAME)"
+            );
+        }
+        let account = parts[4];
+        if is_account(account) {
+            bound.push(pattern.clone());
+        } else if account.contains(['*', '?']) {
+            let matching: Vec<&&str> = own
+                .iter()
+                .filter(|a| crate::respond::grants::glob_match(account, a))
+                .collect();
+            if matching.is_empty() {
+                bail!(
+                    "aws.self_principals {pattern:?}: a wildcard account stands for \
+                     trailwarden's own accounts ([aws] platform_account, [aws.assume_role]), \
+                     and none is configured{}; name the account instead",
+                    if own.is_empty() { "" } else { " that matches" }
+                );
+            }
+            for own_account in matching {
+                let mut concrete = parts.clone();
+                concrete[4] = own_account;
+                bound.push(concrete.join(":"));
+            }
+        } else {
+            bail!("aws.self_principals {pattern:?}: the account {account:?} is not an account id");
+        }
+    }
+    Ok(bound)
 }
 
 /// The most a plugin's `config_files` may add to its config, all files together.
@@ -640,6 +702,36 @@ mod tests {
         let named = "[[plugins]]\npath = \"p.wasm\"\nconfig_files = { rules = \"named.yml\" }\n";
         let config = Config::parse(named, dir.path()).unwrap();
         assert!(config.plugins[0].settings_json.contains("title: e"));
+    }
+
+    #[test]
+    fn self_principals_with_a_wildcard_account_mean_our_own_accounts_only() {
+        let parse = |aws: &str| {
+            Config::parse(&format!("[aws]\n{aws}\n"), Path::new("."))
+                .map(|c| c.response.self_principals)
+        };
+        let wildcard = "self_principals = [\"arn:aws:iam::*:role/trailwarden-*\"]";
+        let bound = parse(&format!(
+            "{wildcard}\nplatform_account = \"111122223333\"\n\
+             [aws.assume_role]\n\"222233334444\" = \"arn:aws:iam::222233334444:role/tw\""
+        ))
+        .unwrap();
+        assert_eq!(
+            bound,
+            [
+                "arn:aws:iam::111122223333:role/trailwarden-*",
+                "arn:aws:iam::222233334444:role/trailwarden-*"
+            ]
+        );
+        let error = format!("{:#}", parse(wildcard).unwrap_err());
+        assert!(error.contains("name the account"), "{error}");
+        let named = "self_principals = [\"arn:aws:iam::333344445555:role/tw\"]";
+        assert_eq!(parse(named).unwrap(), ["arn:aws:iam::333344445555:role/tw"]);
+        for bad in ["*", "arn:aws:*", "arn:aws:iam::all:role/x"] {
+            let text =
+                format!("self_principals = [\"{bad}\"]\nplatform_account = \"111122223333\"");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

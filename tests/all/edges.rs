@@ -282,3 +282,149 @@ fn the_ingest_token_cannot_reload_only_the_admin_token_can() {
         "{log}"
     );
 }
+
+// ---------------------------------------------------------------- whose credentials act
+
+/// `who` (an assumed role's session ARN and its role) in `account` created a key for `user`.
+fn key_created_by_role(id: &str, account: Option<&str>, role: &str, user: &str) -> Value {
+    let acct = account.unwrap_or("");
+    let mut identity = serde_json::json!({
+        "type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{acct}:assumed-role/{role}/session"),
+        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": role,
+            "arn": format!("arn:aws:iam::{acct}:role/{role}")}}
+    });
+    let mut record = serde_json::json!({
+        "eventVersion": "1.09", "eventID": id, "eventTime": "2026-11-20T09:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
+        "awsRegion": "us-east-1", "eventType": "AwsApiCall", "readOnly": false,
+        "requestParameters": {"userName": user},
+        "responseElements": {"accessKey": {"accessKeyId": format!("AKIA{id}"),
+            "status": "Active", "userName": user}}
+    });
+    if let Some(account) = account {
+        identity["accountId"] = account.into();
+        record["recipientAccountId"] = account.into();
+    }
+    record["userIdentity"] = identity;
+    record
+}
+
+/// access-key-other-user with `grants` (TOML), trailwarden's own account 111122223333.
+fn own_account_config(dir: &Path, grants: &str, aws: &str) -> trailwarden::config::Config {
+    let text = format!(
+        "[audit]\ndatabase = \"{db}\"\n[engine]\ncache_dir = \"{cache}\"\n\
+         [aws]\nplatform_account = \"111122223333\"\n{aws}\n\
+         [[plugins]]\npath = \"{wasm}\"\nname = \"access-key-other-user\"\nmode = \"enforce\"\n\
+         ungranted_imports = \"deny\"\n{grants}",
+        db = dir.join("audit.db").display(),
+        cache = dir.join("cache").display(),
+        wasm = crate::support::plugin("access-key-other-user").display(),
+    );
+    trailwarden::config::Config::parse(&text, dir).unwrap()
+}
+
+fn run_events(pipeline: &mut trailwarden::pipeline::Pipeline, events: &[Value]) {
+    let options = cloudtrail_normalize::Options::default();
+    for event in events {
+        for item in cloudtrail_normalize::normalize_value(event.clone(), &options) {
+            pipeline.ingest(item, "test").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+}
+
+#[test]
+fn an_event_without_a_known_account_never_acts_with_our_own_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    // Any account, by the grant: still only where trailwarden knows whose credentials act.
+    let config = own_account_config(
+        dir.path(),
+        "[[plugins.grants]]\ncapability = \"iam.disable-access-key\"\naccounts = [\"*\"]\n",
+        "",
+    );
+    let mut pipeline = crate::support::pipeline(&config);
+    run_events(
+        &mut pipeline,
+        &[
+            key_created_by_role("no-account", None, "admin", "alice"),
+            key_created_by_role("foreign", Some("999988887777"), "admin", "bob"),
+            key_created_by_role("own", Some("111122223333"), "admin", "carol"),
+        ],
+    );
+    let actions = pipeline.outbox().list(None, None).unwrap();
+    let by_event = |id: &str| actions.iter().find(|a| a.event_id == id).unwrap();
+    let none = by_event("no-account");
+    assert_eq!(none.status, "denied", "{none:?}");
+    assert!(
+        none.reason.as_deref().unwrap().contains("names no account"),
+        "{none:?}"
+    );
+    let foreign = by_event("foreign");
+    assert_eq!(foreign.status, "denied", "{foreign:?}");
+    assert!(
+        foreign
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("neither [aws] platform_account nor in [aws.assume_role]"),
+        "{foreign:?}"
+    );
+    assert_eq!(by_event("own").status, "accepted");
+    // Detection is unchanged: three findings.
+    assert_eq!(pipeline.stats().findings["access-key-other-user"], 3);
+
+    // With a role to assume there, the foreign account is known.
+    let dir = tempfile::tempdir().unwrap();
+    let config = own_account_config(
+        dir.path(),
+        "[[plugins.grants]]\ncapability = \"iam.disable-access-key\"\naccounts = [\"*\"]\n",
+        "[aws.assume_role]\n\"999988887777\" = \"arn:aws:iam::999988887777:role/tw\"\n",
+    );
+    let mut pipeline = crate::support::pipeline(&config);
+    run_events(
+        &mut pipeline,
+        &[key_created_by_role(
+            "foreign",
+            Some("999988887777"),
+            "admin",
+            "bob",
+        )],
+    );
+    assert_eq!(
+        pipeline.outbox().list(None, None).unwrap()[0].status,
+        "accepted"
+    );
+}
+
+#[test]
+fn a_wildcard_self_principal_does_not_hide_roles_of_that_name_in_other_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example config's pattern, with a notify-only grant: the plugin is a responder, so
+    // self-caused events are withheld from it.
+    let config = own_account_config(
+        dir.path(),
+        "[[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n",
+        "self_principals = [\"arn:aws:iam::*:role/trailwarden-*\"]\n",
+    );
+    assert_eq!(
+        config.response.self_principals,
+        ["arn:aws:iam::111122223333:role/trailwarden-*"]
+    );
+    let mut pipeline = crate::support::pipeline(&config);
+    run_events(
+        &mut pipeline,
+        &[
+            key_created_by_role("ours", Some("111122223333"), "trailwarden-responder", "a"),
+            key_created_by_role("attacker", Some("999988887777"), "trailwarden-x", "b"),
+        ],
+    );
+    let stats = pipeline.stats();
+    assert_eq!(stats.skipped_self_caused["access-key-other-user"], 1);
+    let findings = pipeline
+        .audit()
+        .findings(&trailwarden::audit::FindingQuery::default())
+        .unwrap();
+    let ids: Vec<&str> = findings.iter().map(|f| f.event_id.as_str()).collect();
+    assert_eq!(ids, ["attacker"], "the foreign role's activity is seen");
+}
