@@ -428,3 +428,127 @@ fn a_wildcard_self_principal_does_not_hide_roles_of_that_name_in_other_accounts(
     let ids: Vec<&str> = findings.iter().map(|f| f.event_id.as_str()).collect();
     assert_eq!(ids, ["attacker"], "the foreign role's activity is seen");
 }
+
+// ---------------------------------------------------------------- executors
+
+/// A webhook receiver on 127.0.0.1: answers 200 and hands each request's path and body on.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+            if tx
+                .send((path, String::from_utf8_lossy(&body).into_owned()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn executors_survive_outbox_errors_and_take_reloaded_settings() {
+    let (hooks, received) = webhook_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config_with = |path: &str| {
+        let plugins = format!(
+            "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nmode = \"enforce\"\n\
+             [plugins.config]\nnotify_target = \"chat\"\nnotify_window_seconds = 0\n\
+             [[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n\
+             [notify.chat]\nurl = \"{hooks}{path}\"\nsecret = \"s3cr3t\"\n\
+             [executor]\nbackoff_ms = 100\n",
+            crate::support::plugin("root-usage").display()
+        );
+        crate::daemon::write_config_with(dir.path(), &plugins, "")
+    };
+    let config = config_with("/first");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+    let post = |id: &str| {
+        let response = daemon.post(envelope(&root_record(id)).to_string().as_bytes(), Auth::Own);
+        assert_eq!(response.json()["accepted"], 1, "{response:?}");
+    };
+    let next_hook = || {
+        received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no webhook within 30 s")
+    };
+    post("exec-1");
+    let (path, body) = next_hook();
+    assert_eq!(path, "/first");
+    assert!(body.contains("exec-1"), "{body}");
+
+    let outbox = trailwarden::respond::outbox::Outbox::open(&db).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outbox.outstanding().unwrap() > 0 {
+        assert!(Instant::now() < deadline, "exec-1 was never recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The outbox fails under the executors (its table gone) for a while.
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    sql.execute_batch("ALTER TABLE actions RENAME TO actions_away")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log_of(dir.path()).contains("cannot use the outbox") {
+        assert!(Instant::now() < deadline, "{}", log_of(dir.path()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    sql.execute_batch("ALTER TABLE actions_away RENAME TO actions")
+        .unwrap();
+    // The executors are still there.
+    post("exec-2");
+    let (path, body) = next_hook();
+    assert_eq!(path, "/first");
+    assert!(body.contains("exec-2"), "{body}");
+
+    // A reload moves the target: the next action goes to the new URL.
+    config_with("/second");
+    let reload = http(
+        &daemon.addr,
+        "POST",
+        "/v1/reload",
+        Some(&("Authorization", format!("Bearer {}", daemon.admin_token))),
+        b"",
+    );
+    assert_eq!(reload.status, 200, "{reload:?}");
+    post("exec-3");
+    let (path, body) = next_hook();
+    assert_eq!(path, "/second", "executors kept the start-up settings");
+    assert!(body.contains("exec-3"), "{body}");
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    let actions = outbox.list(None, None).unwrap();
+    assert_eq!(actions.len(), 3);
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.status == "succeeded" && a.attempts == 1),
+        "{actions:?}"
+    );
+}

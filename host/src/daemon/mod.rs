@@ -79,6 +79,7 @@ pub fn run(
         work: worker.sender.clone(),
         config_path: config_path.map(|p| p.to_path_buf()),
         busy: tokio::sync::Mutex::new(()),
+        response_settings: watch::channel(Arc::new(config.response.clone())).0,
     });
     let queue_capacity = daemon.queue_events;
     let queue = Arc::new(Semaphore::new(queue_capacity));
@@ -181,15 +182,13 @@ async fn serve(
     let executors = {
         let stop = stop_rx.clone();
         let settings = Arc::new(config.response.clone());
+        let updates = reloader.response_settings.subscribe();
         // Set up in the background: loading the AWS configuration may wait on lookups
         // (region, credentials) that must not delay intake or signal handling.
         tokio::spawn(async move {
-            let result = match crate::respond::executor::ActionRunner::new(outbox, settings).await {
-                Ok(runner) => runner.run(stop).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::error!("the action executors stopped: {e:#}");
+            match crate::respond::executor::ActionRunner::new(outbox, settings).await {
+                Ok(mut runner) => runner.run(stop, updates).await,
+                Err(e) => tracing::error!("the action executors cannot start: {e:#}"),
             }
         })
     };
