@@ -803,7 +803,7 @@ fn sqs_and_s3_log_files_end_to_end_with_dedup_across_sources() {
 
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
-        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\nbuckets = [\"trail\"]\n",
         moto.aws_toml()
     );
     let config = write_config(dir.path(), &extra);

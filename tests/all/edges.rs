@@ -552,3 +552,227 @@ fn executors_survive_outbox_errors_and_take_reloaded_settings() {
         "{actions:?}"
     );
 }
+
+// ---------------------------------------------------------------- slow clients
+
+/// Sends `head` then one byte of `trickle` every 50 ms until the server closes the
+/// connection (or answers); returns how long that took, or `None` if it never did (20 s).
+fn trickle(addr: &str, head: &[u8], trickle: u8) -> Option<Duration> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = Instant::now();
+    if stream.write_all(head).is_err() {
+        return Some(started.elapsed());
+    }
+    let mut buf = [0u8; 512];
+    while started.elapsed() < Duration::from_secs(20) {
+        match stream.read(&mut buf) {
+            Ok(_) => return Some(started.elapsed()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+        if stream.write_all(&[trickle]).is_err() {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_cannot_hold_connections_or_request_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[daemon]\nmax_connections = 16\nmax_concurrent_requests = 2\n\
+         header_timeout_ms = 1000\nbody_timeout_ms = 1000\n",
+    );
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+    let addr = daemon.addr.clone();
+    let post = |id: &str| daemon.post(envelope(&root_record(id)).to_string().as_bytes(), Auth::Own);
+
+    // Slowloris: headers byte by byte on eight connections, which never finish them.
+    let header_tricklers: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                trickle(
+                    &addr,
+                    b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+                    b'a',
+                )
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Meanwhile a normal client is answered at once.
+    let response = post("beside-slowloris");
+    assert_eq!(response.status, 200, "{response:?}");
+    for trickler in header_tricklers {
+        let closed = trickler.join().unwrap();
+        let closed = closed.expect("a header trickle was never cut off");
+        assert!(closed >= Duration::from_millis(900), "{closed:?}");
+    }
+
+    // Bodies byte by byte take both request slots, but only until the body timeout.
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
+        daemon.token
+    );
+    let body_tricklers: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, head) = (addr.clone(), head.clone());
+            std::thread::spawn(move || trickle(&addr, head.as_bytes(), b' '))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = post("while-bodies-trickle");
+    assert_eq!(busy.status, 503, "both request slots are held: {busy:?}");
+    for trickler in body_tricklers {
+        assert!(
+            trickler.join().unwrap().is_some(),
+            "a body trickle was never cut off"
+        );
+    }
+    let response = post("after-the-bodies");
+    assert_eq!(response.status, 200, "{response:?}");
+
+    // The connection cap: sixteen idle connections fill it; the next is closed at once.
+    let idle: Vec<_> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = trickle(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b'a').unwrap();
+    assert!(refused < Duration::from_millis(900), "{refused:?}");
+    // The idle ones are closed after the header timeout: a client gets in again.
+    std::thread::sleep(Duration::from_millis(1500));
+    let response = post("after-the-idle");
+    assert_eq!(response.status, 200, "{response:?}");
+    drop(idle);
+
+    let metrics = daemon.metrics();
+    for line in [
+        "trailwarden_http_refused_total{reason=\"too_many_connections\"}",
+        "trailwarden_http_refused_total{reason=\"body_timeout\"}",
+        "trailwarden_http_refused_total{reason=\"too_many_requests\"}",
+    ] {
+        assert!(metric(&metrics, line) >= 1, "{line}\n{metrics}");
+    }
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    let ids = finding_event_ids(&db);
+    for id in ["beside-slowloris", "after-the-bodies", "after-the-idle"] {
+        assert_eq!(ids.get(id), Some(&1), "{id}");
+    }
+    assert_eq!(ids.get("while-bodies-trickle"), None);
+}
+
+// ---------------------------------------------------------------- SQS and S3
+
+#[test]
+fn sqs_fetches_only_allowed_buckets_and_gives_up_on_a_failing_object() {
+    use crate::daemon::{create_queue, log_key, put_log_file, wait_until_drained};
+    let moto = crate::moto::Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3());
+    let (sqs, queue_url) = rt.block_on(create_queue(&moto, "edges"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n\
+         buckets = [\"trail\"]\nmax_object_attempts = 3\n",
+        moto.aws_toml()
+    );
+    let config = write_config(dir.path(), &extra);
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &moto.env());
+    let notification = |bucket: &str, key: &str| {
+        serde_json::json!({"s3Bucket": bucket, "s3ObjectKey": [key]}).to_string()
+    };
+    rt.block_on(async {
+        for bucket in ["trail", "someone-elses"] {
+            s3.create_bucket().bucket(bucket).send().await.unwrap();
+        }
+        // A log file in a bucket the config does not name: never fetched.
+        let key = log_key("2024-05-02", "foreign");
+        put_log_file(&s3, "someone-elses", &key, &[root_record("foreign-1")]).await;
+        // A log file archived to Glacier: every GetObject fails (InvalidObjectState).
+        let archived = log_key("2024-05-02", "archived");
+        s3.put_object()
+            .bucket("trail")
+            .key(&archived)
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .body(gzip(b"{\"Records\":[]}").into())
+            .send()
+            .await
+            .unwrap();
+        // And a good one.
+        let good = log_key("2024-05-02", "good");
+        put_log_file(&s3, "trail", &good, &[root_record("allowed-1")]).await;
+        for body in [
+            notification("someone-elses", &key),
+            notification("trail", &archived),
+            notification("trail", &good),
+        ] {
+            sqs.send_message()
+                .queue_url(&queue_url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        wait_until_drained(&sqs, &queue_url).await;
+    });
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        ("trailwarden_s3_objects_total{outcome=\"read\"}", 1),
+        (
+            "trailwarden_s3_objects_total{outcome=\"bucket_not_allowed\"}",
+            1,
+        ),
+        ("trailwarden_s3_objects_total{outcome=\"failed\"}", 2),
+        (
+            "trailwarden_s3_objects_total{outcome=\"failed_for_good\"}",
+            1,
+        ),
+        ("trailwarden_sqs_messages_total{outcome=\"deleted\"}", 3),
+        (
+            "trailwarden_events_rejected_total{reason=\"s3_bucket_not_allowed\"}",
+            1,
+        ),
+        (
+            "trailwarden_events_rejected_total{reason=\"s3_object_failed\"}",
+            1,
+        ),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    let ids = finding_event_ids(&db);
+    assert_eq!(ids.keys().collect::<Vec<_>>(), ["allowed-1"]);
+    let dead = AuditStore::open(&db)
+        .unwrap()
+        .rejected_inputs(None)
+        .unwrap();
+    let failed = dead
+        .iter()
+        .find(|d| d.reason == "s3_object_failed")
+        .unwrap();
+    assert!(
+        failed.detail.contains("3 attempts") && failed.detail.contains("InvalidObjectState"),
+        "{failed:?}"
+    );
+    let foreign = dead
+        .iter()
+        .find(|d| d.reason == "s3_bucket_not_allowed")
+        .unwrap();
+    assert!(
+        foreign.origin.starts_with("s3://someone-elses/"),
+        "{foreign:?}"
+    );
+}

@@ -9,7 +9,8 @@
 //! - `POST /v1/reload`: needs the admin token (`trailwarden.admin-token`); the ingest token
 //!   gets 403, so whoever can send events cannot change what runs.
 //!
-//! Refusals: 401 (no or wrong token, nothing read), 403 (the ingest token on reload), 413 (body over `max_body_bytes`),
+//! Refusals: 401 (no or wrong token, nothing read), 403 (the ingest token on reload), 408 (the
+//! body took longer than `body_timeout_ms`), 413 (body over `max_body_bytes`),
 //! 503 with `Retry-After` (intake queue full, or too many requests at once).
 
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub struct Shared {
     pub admin_token: Token,
     pub api_key_header: String,
     pub max_body_bytes: usize,
+    /// How long the body may take to arrive.
+    pub body_timeout: std::time::Duration,
     pub metrics_auth: bool,
     pub metrics: Arc<Metrics>,
     /// Room for events between intake and the pipeline (one permit per event).
@@ -171,9 +174,21 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
         return closing(too_large(shared));
     }
-    let bytes = match read_body(body, shared.max_body_bytes).await {
+    let bytes = match read_body(body, shared.max_body_bytes, shared.body_timeout).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return closing(too_large(shared)),
+        Err(BodyError::TooSlow) => {
+            // Its request slot is given back; a client this slow holds nothing longer.
+            shared.metrics.http_refused("body_timeout");
+            return closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                &format!(
+                    "the body did not arrive within {} ms",
+                    shared.body_timeout.as_millis()
+                ),
+            ));
+        }
         Err(BodyError::Other(e)) => {
             shared.metrics.http_refused("unreadable_body");
             return error(StatusCode::BAD_REQUEST, "unreadable_body", &e);
@@ -216,14 +231,20 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
 
 enum BodyError {
     TooLarge,
+    TooSlow,
     Other(String),
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes().to_vec()),
-        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(e) => Err(BodyError::Other(e.to_string())),
+async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, BodyError> {
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(BodyError::TooSlow),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Other(e.to_string())),
     }
 }
 

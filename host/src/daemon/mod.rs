@@ -13,6 +13,7 @@
 //! messages in hand; past that HTTP answers 503 with `Retry-After` and SQS polling pauses.
 
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod reload;
 pub mod settings;
@@ -88,6 +89,7 @@ pub fn run(
         admin_token,
         api_key_header: daemon.api_key_header.clone(),
         max_body_bytes: daemon.max_body_bytes,
+        body_timeout: daemon.body_timeout,
         metrics_auth: daemon.metrics_auth,
         metrics: metrics.clone(),
         queue: queue.clone(),
@@ -160,12 +162,18 @@ async fn serve(
         drop(intake);
     }
 
-    let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
-    let mut http_stop = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let limits = listener::ConnectionLimits {
+        max_connections: config.intake.daemon.max_connections,
+        header_timeout: config.intake.daemon.header_timeout,
+    };
+    let metrics = shared.metrics.clone();
+    let server = tokio::spawn(listener::serve(
+        listener,
+        http::router(shared),
+        limits,
+        metrics,
+        stop_rx.clone(),
+    ));
 
     let watcher = {
         let reloader = reloader.clone();

@@ -17,6 +17,9 @@
 //! queue_events = 10000               # events waiting for the pipeline; full -> 503
 //! max_concurrent_requests = 64       # requests being read or waiting; more -> 503
 //! flush_interval_ms = 250            # findings are never held back longer than this
+//! max_connections = 512              # open connections; more are closed at once
+//! header_timeout_ms = 10000          # a request's headers must arrive within this
+//! body_timeout_ms = 30000            # and its body within this, else 408
 //! metrics_auth = true                # /metrics needs the token too
 //! shutdown_timeout_s = 30
 //!
@@ -27,6 +30,9 @@
 //! visibility_timeout_s = 120         # extended while a message is being processed
 //! max_object_bytes = 134217728       # larger S3 log files are dead-lettered
 //! max_decompressed_bytes = 268435456 # a log file past this is one `too_large` reject
+//! buckets = ["org-trail-logs"]       # the only buckets log files are fetched from (globs)
+//! max_object_attempts = 5            # receives of a message whose S3 object fails, then
+//!                                    # the object is dead-lettered and the message deleted
 //!
 //! [dedup]
 //! enabled = true                     # `run` dedups by eventID; `replay` only with --dedup
@@ -47,6 +53,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUEUE_EVENTS: usize = 10_000;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 250;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 30_000;
 /// A gzip request body may decompress to this much.
 pub const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -72,6 +81,9 @@ pub(crate) struct RawDaemon {
     max_decompression_ratio: Option<usize>,
     max_items_per_input: Option<usize>,
     max_rejects_per_input: Option<usize>,
+    max_connections: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +95,9 @@ pub(crate) struct RawSqs {
     visibility_timeout_s: Option<i32>,
     max_object_bytes: Option<u64>,
     max_decompressed_bytes: Option<usize>,
+    #[serde(default)]
+    buckets: Vec<String>,
+    max_object_attempts: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -118,6 +133,13 @@ pub struct DaemonSettings {
     pub shutdown_timeout: Duration,
     /// What normalising one request body may cost (decompressed bytes, items, rejects).
     pub input_limits: Options,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (also an idle kept-alive
+    /// connection's next request): slow ones are disconnected.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body: slow ones get 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -137,6 +159,9 @@ impl Default for DaemonSettings {
                 max_input_bytes: DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
                 ..Options::default()
             },
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
         }
     }
 }
@@ -172,6 +197,21 @@ pub struct SqsSettings {
     pub max_object_bytes: u64,
     /// What normalising one message or S3 log file may cost.
     pub input_limits: Options,
+    /// Bucket name globs log files may be fetched from; none means no bucket: a message
+    /// naming another bucket is dead-lettered (`s3_bucket_not_allowed`), never fetched.
+    pub buckets: Vec<String>,
+    /// Receives of a message whose S3 object keeps failing before the object is
+    /// dead-lettered (`s3_object_failed`) and the message deleted.
+    pub max_object_attempts: u32,
+}
+
+impl SqsSettings {
+    /// Whether log files may be fetched from `bucket`.
+    pub fn allows_bucket(&self, bucket: &str) -> bool {
+        self.buckets
+            .iter()
+            .any(|pattern| crate::respond::grants::glob_match(pattern, bucket))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +279,22 @@ impl IntakeSettings {
         if !(1..=60_000).contains(&flush_ms) {
             bail!("daemon.flush_interval_ms must be between 1 and 60000");
         }
+        let max_connections = daemon.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            bail!("daemon.max_connections must be between 1 and 1000000");
+        }
+        let header_ms = daemon
+            .header_timeout_ms
+            .unwrap_or(DEFAULT_HEADER_TIMEOUT_MS);
+        let body_ms = daemon.body_timeout_ms.unwrap_or(DEFAULT_BODY_TIMEOUT_MS);
+        for (key, ms) in [
+            ("header_timeout_ms", header_ms),
+            ("body_timeout_ms", body_ms),
+        ] {
+            if !(100..=600_000).contains(&ms) {
+                bail!("daemon.{key} must be between 100 and 600000");
+            }
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
@@ -255,6 +311,9 @@ impl IntakeSettings {
                 DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
                 "daemon",
             )?,
+            max_connections,
+            header_timeout: Duration::from_millis(header_ms),
+            body_timeout: Duration::from_millis(body_ms),
         };
         let sqs = sqs
             .map(|raw| {
@@ -363,6 +422,13 @@ fn validate_sqs(raw: RawSqs, input_limits: Options) -> Result<SqsSettings> {
     if !(1..=10).contains(&max_messages) {
         bail!("sqs.max_messages must be between 1 and 10");
     }
+    if raw.buckets.iter().any(|b| b.is_empty()) {
+        bail!("sqs.buckets has an empty name");
+    }
+    let max_object_attempts = raw.max_object_attempts.unwrap_or(5);
+    if !(1..=100).contains(&max_object_attempts) {
+        bail!("sqs.max_object_attempts must be between 1 and 100");
+    }
     let visibility_timeout_s = raw.visibility_timeout_s.unwrap_or(120);
     if !(10..=43_200).contains(&visibility_timeout_s) {
         bail!("sqs.visibility_timeout_s must be between 10 and 43200");
@@ -374,6 +440,8 @@ fn validate_sqs(raw: RawSqs, input_limits: Options) -> Result<SqsSettings> {
         visibility_timeout_s,
         max_object_bytes: raw.max_object_bytes.unwrap_or(128 * 1024 * 1024),
         input_limits,
+        buckets: raw.buckets,
+        max_object_attempts,
     })
 }
 
