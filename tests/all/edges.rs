@@ -431,8 +431,9 @@ fn a_wildcard_self_principal_does_not_hide_roles_of_that_name_in_other_accounts(
 
 // ---------------------------------------------------------------- executors
 
-/// A webhook receiver on 127.0.0.1: answers 200 and hands each request's path and body on.
-fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+/// A webhook receiver on 127.0.0.1: hands each request's path and body on as soon as it is
+/// read, and answers 200 after `delay`.
+fn webhook_receiver(delay: Duration) -> (String, std::sync::mpsc::Receiver<(String, String)>) {
     use std::io::{BufRead, BufReader, Read};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -457,8 +458,6 @@ fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
             if tx
                 .send((path, String::from_utf8_lossy(&body).into_owned()))
@@ -466,6 +465,9 @@ fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
             {
                 return;
             }
+            std::thread::sleep(delay);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (url, rx)
@@ -473,7 +475,7 @@ fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
 
 #[test]
 fn executors_survive_outbox_errors_and_take_reloaded_settings() {
-    let (hooks, received) = webhook_receiver();
+    let (hooks, received) = webhook_receiver(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let config_with = |path: &str| {
         let plugins = format!(
@@ -775,4 +777,72 @@ fn sqs_fetches_only_allowed_buckets_and_gives_up_on_a_failing_object() {
         foreign.origin.starts_with("s3://someone-elses/"),
         "{foreign:?}"
     );
+}
+
+#[test]
+fn actions_run_does_not_take_over_an_action_another_process_is_running() {
+    // The webhook answers slowly: `actions approve` holds the action for three seconds.
+    let (hooks, received) = webhook_receiver(Duration::from_secs(3));
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nmode = \"approve\"\n\
+         [plugins.config]\nnotify_target = \"chat\"\n\
+         [[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n\
+         [notify.chat]\nurl = \"{hooks}/hook\"\nsecret = \"s3cr3t\"\n",
+        crate::support::plugin("root-usage").display()
+    );
+    let config = crate::daemon::write_config_with(dir.path(), &plugins, "");
+    let c = config.to_str().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, root_record("held-1").to_string()).unwrap();
+    let out = crate::daemon::trailwarden(&["replay", "--config", c, events.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outbox = trailwarden::respond::outbox::Outbox::open(&dir.path().join("audit.db")).unwrap();
+    let pending = outbox.list(None, None).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].status, "pending_approval");
+    let id = pending[0].id.clone();
+
+    let approve = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+        .args(["actions", "approve", &id, "--config", c, "--by", "alice"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The approval's webhook call is in flight ...
+    let (path, body) = received
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the approved action never ran");
+    assert_eq!(path, "/hook");
+    assert!(body.contains("held-1"), "{body}");
+    assert_eq!(outbox.get(&id).unwrap().unwrap().status, "running");
+    // ... when another `actions run` starts: it must leave the held action alone.
+    let out = crate::daemon::trailwarden(&["actions", "run", "--config", c, "--wait", "0s"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 actions run"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let approved = approve.wait_with_output().unwrap();
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    assert!(
+        received.recv_timeout(Duration::from_secs(2)).is_err(),
+        "the action ran twice"
+    );
+    let action = outbox.get(&id).unwrap().unwrap();
+    assert_eq!((action.status.as_str(), action.attempts), ("succeeded", 1));
 }
