@@ -204,6 +204,35 @@ impl AuditStore {
         Ok(usize::try_from(version).unwrap_or(usize::MAX))
     }
 
+    /// Opens a write transaction on this store's connection, for a run of writes that must
+    /// not each commit alone (an input's rejects); [`AuditStore::commit`] ends it.
+    ///
+    /// # Errors
+    /// A transaction is already open, or the database is locked past the busy timeout.
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Commits the transaction [`AuditStore::begin`] opened.
+    ///
+    /// # Errors
+    /// The commit fails (the transaction is then rolled back).
+    pub fn commit(&self) -> Result<()> {
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            self.rollback();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Abandons the transaction [`AuditStore::begin`] opened, if any.
+    pub fn rollback(&self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
     /// Runs `f` in one transaction: batches of findings commit together.
     ///
     /// # Errors

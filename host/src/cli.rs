@@ -305,7 +305,10 @@ fn replay(
         since: filter.since.map(parse_day).transpose().context("--since")?,
         until: filter.until.map(parse_day).transpose().context("--until")?,
     };
-    let mut options = ReplayOptions::default();
+    let mut options = ReplayOptions {
+        limits: config.intake.replay_limits(),
+        ..ReplayOptions::default()
+    };
     if paths.iter().any(|p| S3Url::parse(p).is_some()) {
         options.s3 = Some(S3Reader::new(&AwsTarget::of(&config))?);
     } else if range != DayRange::default() {

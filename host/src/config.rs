@@ -346,9 +346,13 @@ impl Config {
                     .max(1),
             },
             response: ResponseSettings {
+                self_principals: own_principal_patterns(
+                    &raw.aws.self_principals,
+                    raw.aws.platform_account.as_deref(),
+                    &raw.aws.assume_role,
+                )?,
                 endpoint_url: raw.aws.endpoint_url,
                 region: raw.aws.region,
-                self_principals: raw.aws.self_principals,
                 assume_role: raw.aws.assume_role,
                 platform_account: raw.aws.platform_account,
                 notify: raw.notify,
@@ -473,8 +477,143 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
     })
 }
 
+/// `[aws] self_principals`, each pattern bound to trailwarden's own accounts.
+///
+/// A pattern names its account (`arn:aws:iam::111122223333:role/trailwarden-*`), or has a
+/// wildcard there (`arn:aws:iam::*:role/trailwarden-*`), which stands for the accounts
+/// trailwarden acts in (`[aws] platform_account` and the `[aws.assume_role]` accounts) and
+/// nothing else: events are withheld from response plugins as "self-caused" by what they
+/// claim, so a role of that name in any other account must not hide its activity.
+///
+/// # Errors
+/// A pattern is not an ARN pattern, its account is neither an account id nor a wildcard,
+/// or it has a wildcard account and no own account is configured.
+fn own_principal_patterns(
+    patterns: &[String],
+    platform_account: Option<&str>,
+    assume_role: &BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let own: Vec<&str> = platform_account
+        .into_iter()
+        .chain(assume_role.keys().map(String::as_str))
+        .collect();
+    let is_account = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+    let mut bound = Vec::new();
+    for pattern in patterns {
+        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            bail!(
+                "aws.self_principals {pattern:?} is not an ARN pattern \
+                 (arn:aws:iam::ACCOUNT:role/NAME)"
+            );
+        }
+        let account = parts[4];
+        if is_account(account) {
+            bound.push(pattern.clone());
+        } else if account.contains(['*', '?']) {
+            let matching: Vec<&&str> = own
+                .iter()
+                .filter(|a| crate::respond::grants::glob_match(account, a))
+                .collect();
+            if matching.is_empty() {
+                bail!(
+                    "aws.self_principals {pattern:?}: a wildcard account stands for \
+                     trailwarden's own accounts ([aws] platform_account, [aws.assume_role]), \
+                     and none is configured{}; name the account instead",
+                    if own.is_empty() { "" } else { " that matches" }
+                );
+            }
+            for own_account in matching {
+                let mut concrete = parts.clone();
+                concrete[4] = own_account;
+                bound.push(concrete.join(":"));
+            }
+        } else {
+            bail!("aws.self_principals {pattern:?}: the account {account:?} is not an account id");
+        }
+    }
+    Ok(bound)
+}
+
 /// The most a plugin's `config_files` may add to its config, all files together.
 pub const MAX_CONFIG_FILES_BYTES: usize = 8 * 1024 * 1024;
+
+/// The `*.yml`/`*.yaml` files of a `config_files` folder, in name order. Links are not
+/// followed: one is refused with an error (a link to `/etc/passwd` dropped into a rules
+/// folder must not hand that file to a plugin), as is anything else that is not a regular
+/// file (a FIFO would block the read).
+fn rule_files_in(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("{what}: cannot read {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{what}: cannot read {}", dir.display()))?;
+        let path = entry.path();
+        if !path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            continue;
+        }
+        // The entry's own type: `DirEntry::file_type` does not follow links.
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("{what}: cannot read {}", path.display()))?;
+        if kind.is_symlink() {
+            bail!(
+                "{what}: {} is a symbolic link; links in config_files folders are not \
+                 followed (copy the file in instead)",
+                path.display()
+            );
+        }
+        if kind.is_file() {
+            found.push(path);
+        } else if !kind.is_dir() {
+            bail!("{what}: {} is not a regular file", path.display());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads a text file of at most `limit` bytes: its size is checked before reading, and the
+/// read itself stops past the limit (the file may grow, or not know its size, like
+/// `/dev/zero`). A folder entry swapped for a link between listing and opening is refused.
+fn read_bounded(file: &Path, limit: usize, follow_link: bool, what: &str) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let too_large = || {
+        anyhow::anyhow!(
+            "{what}: {}: config_files may add at most {} MiB to a plugin's config",
+            file.display(),
+            MAX_CONFIG_FILES_BYTES / (1024 * 1024)
+        )
+    };
+    let cannot_read = || format!("{what}: cannot read {}", file.display());
+    let listed = if follow_link {
+        std::fs::metadata(file)
+    } else {
+        std::fs::symlink_metadata(file)
+    }
+    .with_context(cannot_read)?;
+    if !listed.is_file() {
+        bail!("{what}: {} is not a regular file", file.display());
+    }
+    if listed.len() > limit as u64 {
+        return Err(too_large());
+    }
+    let opened = std::fs::File::open(file).with_context(cannot_read)?;
+    let meta = opened.metadata().with_context(cannot_read)?;
+    if (meta.dev(), meta.ino()) != (listed.dev(), listed.ino()) || !meta.is_file() {
+        bail!("{what}: {} changed while being read", file.display());
+    }
+    let mut bytes = Vec::new();
+    opened
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(cannot_read)?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", cannot_read()))
+}
 
 /// Reads `config_files` into `settings` (see [`RawPlugin::config_files`]); returns the files
 /// read.
@@ -491,45 +630,24 @@ fn read_config_files(
             bail!("plugin {label}: `{key}` is both in config and in config_files");
         }
         let path = resolve(path.clone());
+        let what = format!("plugin {label}: config_files.{key}");
         let mut paths = if path.is_dir() {
             // The folder too: its modification time changes when a file is added or removed.
             read.push(path.clone());
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
-                .with_context(|| {
-                    format!(
-                        "plugin {label}: config_files.{key}: cannot read {}",
-                        path.display()
-                    )
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-                .collect();
-            found.sort();
-            found
+            rule_files_in(&path, &what)?
         } else {
             vec![path.clone()]
         };
         if paths.is_empty() {
-            bail!(
-                "plugin {label}: config_files.{key}: no *.yml or *.yaml file in {}",
-                path.display()
-            );
+            bail!("{what}: no *.yml or *.yaml file in {}", path.display());
         }
+        // The admin named this path, which may be a link; a folder's entries may not be.
+        let named_file = paths.len() == 1 && paths[0] == path;
         let mut entries = Vec::new();
         for file in paths.drain(..) {
-            let text = std::fs::read_to_string(&file).with_context(|| {
-                format!(
-                    "plugin {label}: config_files.{key}: cannot read {}",
-                    file.display()
-                )
-            })?;
+            let left = MAX_CONFIG_FILES_BYTES - total;
+            let text = read_bounded(&file, left, named_file, &what)?;
             total += text.len();
-            if total > MAX_CONFIG_FILES_BYTES {
-                bail!(
-                    "plugin {label}: config_files add more than {} MiB to its config",
-                    MAX_CONFIG_FILES_BYTES / (1024 * 1024)
-                );
-            }
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -589,6 +707,76 @@ mod tests {
             error.contains("cannot read") && error.contains("nowhere"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn config_files_folders_refuse_links_and_the_size_cap_is_checked_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(rules.join("a.yml"), "title: a").unwrap();
+        let text = "[[plugins]]\npath = \"p.wasm\"\nconfig_files = { rules = \"rules\" }\n";
+        assert!(Config::parse(text, dir.path()).is_ok());
+
+        // A link to /etc/passwd dropped into the folder: refused, naming it.
+        std::os::unix::fs::symlink("/etc/passwd", rules.join("passwd.yml")).unwrap();
+        let error = format!("{:#}", Config::parse(text, dir.path()).unwrap_err());
+        assert!(
+            error.contains("passwd.yml") && error.contains("symbolic link"),
+            "{error}"
+        );
+        std::fs::remove_file(rules.join("passwd.yml")).unwrap();
+
+        // A 64 GiB (sparse) file: refused by its size, before any read.
+        let huge = std::fs::File::create(rules.join("huge.yml")).unwrap();
+        huge.set_len(64 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let error = format!("{:#}", Config::parse(text, dir.path()).unwrap_err());
+        assert!(error.contains("at most 8 MiB"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        std::fs::remove_file(rules.join("huge.yml")).unwrap();
+
+        // A device that never ends (or a FIFO that would block): not a regular file.
+        let zero = "[[plugins]]\npath = \"p.wasm\"\nconfig_files = { rules = \"/dev/zero\" }\n";
+        let error = format!("{:#}", Config::parse(zero, dir.path()).unwrap_err());
+        assert!(error.contains("not a regular file"), "{error}");
+        // A named link to a file is the admin's choice and is followed.
+        let elsewhere = dir.path().join("elsewhere.yml");
+        std::fs::write(&elsewhere, "title: e").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("named.yml")).unwrap();
+        let named = "[[plugins]]\npath = \"p.wasm\"\nconfig_files = { rules = \"named.yml\" }\n";
+        let config = Config::parse(named, dir.path()).unwrap();
+        assert!(config.plugins[0].settings_json.contains("title: e"));
+    }
+
+    #[test]
+    fn self_principals_with_a_wildcard_account_mean_our_own_accounts_only() {
+        let parse = |aws: &str| {
+            Config::parse(&format!("[aws]\n{aws}\n"), Path::new("."))
+                .map(|c| c.response.self_principals)
+        };
+        let wildcard = "self_principals = [\"arn:aws:iam::*:role/trailwarden-*\"]";
+        let bound = parse(&format!(
+            "{wildcard}\nplatform_account = \"111122223333\"\n\
+             [aws.assume_role]\n\"222233334444\" = \"arn:aws:iam::222233334444:role/tw\""
+        ))
+        .unwrap();
+        assert_eq!(
+            bound,
+            [
+                "arn:aws:iam::111122223333:role/trailwarden-*",
+                "arn:aws:iam::222233334444:role/trailwarden-*"
+            ]
+        );
+        let error = format!("{:#}", parse(wildcard).unwrap_err());
+        assert!(error.contains("name the account"), "{error}");
+        let named = "self_principals = [\"arn:aws:iam::333344445555:role/tw\"]";
+        assert_eq!(parse(named).unwrap(), ["arn:aws:iam::333344445555:role/tw"]);
+        for bad in ["*", "arn:aws:*", "arn:aws:iam::all:role/x"] {
+            let text =
+                format!("self_principals = [\"{bad}\"]\nplatform_account = \"111122223333\"");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

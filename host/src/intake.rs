@@ -88,3 +88,38 @@ pub fn ingest_items(
     }
     Ok(outcome)
 }
+
+/// [`ingest_items`] for one delivery (a request body, a message, a file), with its rejects
+/// recorded in one transaction first rather than one commit each: an input of bad lines
+/// costs one commit, not one per line.
+///
+/// # Errors
+/// As [`ingest_items`].
+pub fn ingest_delivery(
+    pipeline: &mut Pipeline,
+    dedup: Option<&mut Dedup>,
+    items: Vec<Item>,
+    origin: &str,
+) -> Result<Outcome> {
+    let (rejected, rest): (Vec<Item>, Vec<Item>) = items
+        .into_iter()
+        .partition(|item| matches!(item, Item::Rejected { .. }));
+    let mut outcome = Outcome::default();
+    if !rejected.is_empty() {
+        // Rejects touch only the audit store (no plugin runs), so nothing else writes
+        // while the transaction is open.
+        pipeline.audit().begin()?;
+        match ingest_items(pipeline, None, rejected, origin) {
+            Ok(part) => {
+                pipeline.audit().commit()?;
+                outcome.add(&part);
+            }
+            Err(e) => {
+                pipeline.audit().rollback();
+                return Err(e);
+            }
+        }
+    }
+    outcome.add(&ingest_items(pipeline, dedup, rest, origin)?);
+    Ok(outcome)
+}

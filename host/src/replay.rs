@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::{fetch_object, list_log_files, AwsTarget, DayRange, FetchError, S3Url};
 use crate::dedup::Dedup;
-use crate::intake::{ingest_items, Outcome};
+use crate::intake::{ingest_delivery, Outcome};
 use crate::pipeline::Pipeline;
 
 /// Largest S3 object a replay reads (CloudTrail log files are far smaller).
@@ -90,6 +90,8 @@ pub struct ReplayOptions {
     pub s3: Option<S3Reader>,
     /// Skip events already seen within the dedup window, and remember the new ones.
     pub dedup: Option<Dedup>,
+    /// What normalising one input may cost (decompressed bytes, items, rejects).
+    pub limits: Options,
 }
 
 /// Expands paths like [`expand_inputs`], and `s3://bucket/prefix` into the log files under
@@ -177,7 +179,7 @@ pub fn run_with(
     inputs: &[Input],
     options: &mut ReplayOptions,
 ) -> Result<Outcome> {
-    let normalize = Options::default();
+    let normalize = options.limits.clone();
     let progress = progress_bar(inputs);
     let mut outcome = Outcome::default();
     for input in inputs {
@@ -187,7 +189,7 @@ pub fn run_with(
             Input::S3(url) => normalize_bytes_with_hint(&bytes, &normalize, Some(&url.key)),
             _ => normalize_bytes(&bytes, &normalize),
         };
-        outcome.add(&ingest_items(
+        outcome.add(&ingest_delivery(
             pipeline,
             options.dedup.as_mut(),
             items,

@@ -23,12 +23,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 // ---------------------------------------------------------------- the daemon under test
 
 pub(crate) struct Daemon {
-    child: Child,
-    addr: String,
-    token: String,
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) token: String,
+    /// The token `POST /v1/reload` takes.
+    pub(crate) admin_token: String,
     lines: Receiver<String>,
     /// Everything it printed on stdout up to "listening on".
-    banner: Vec<String>,
+    pub(crate) banner: Vec<String>,
 }
 
 impl Daemon {
@@ -90,10 +92,15 @@ impl Daemon {
             .unwrap()
             .trim()
             .to_string();
+        let admin_token = std::fs::read_to_string(dir.join("trailwarden.admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
         Daemon {
             child,
             addr,
             token,
+            admin_token,
             lines,
             banner,
         }
@@ -113,12 +120,12 @@ impl Daemon {
         http(&self.addr, "POST", "/v1/events", header.as_ref(), body)
     }
 
-    fn get(&self, path: &str, authorized: bool) -> Response {
+    pub(crate) fn get(&self, path: &str, authorized: bool) -> Response {
         let header = authorized.then(|| ("Authorization", format!("Bearer {}", self.token)));
         http(&self.addr, "GET", path, header.as_ref(), b"")
     }
 
-    fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let response = self.get("/metrics", true);
         assert_eq!(response.status, 200, "{}", response.body);
         response.body
@@ -173,16 +180,16 @@ pub(crate) enum Auth<'a> {
 #[derive(Debug)]
 pub(crate) struct Response {
     pub(crate) status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Response {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -191,7 +198,7 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end.
-fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -209,7 +216,7 @@ fn http(
     raw_request(addr, head.as_bytes(), body)
 }
 
-fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
+pub(crate) fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -313,14 +320,14 @@ pub(crate) fn envelope(record: &Value) -> Value {
     })
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
 }
 
 /// The event ids root-usage has findings for, each with its count.
-fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
     let audit = AuditStore::open(db).unwrap();
     let mut ids = std::collections::BTreeMap::new();
     for finding in audit.findings(&FindingQuery::default()).unwrap() {
@@ -329,7 +336,7 @@ fn finding_event_ids(db: &Path) -> std::collections::BTreeMap<String, usize> {
     ids
 }
 
-fn metric(text: &str, line_start: &str) -> u64 {
+pub(crate) fn metric(text: &str, line_start: &str) -> u64 {
     text.lines()
         .find(|l| l.starts_with(line_start) && l[line_start.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -716,7 +723,7 @@ fn backpressure_answers_503_with_retry_after_and_records_every_accepted_event_on
 
 // ---------------------------------------------------------------- SQS and S3 on moto
 
-async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
+pub(crate) async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let url = sqs
         .create_queue()
@@ -730,7 +737,12 @@ async fn create_queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) 
     (sqs, url)
 }
 
-async fn put_log_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, records: &[Value]) {
+pub(crate) async fn put_log_file(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    records: &[Value],
+) {
     let body = gzip(json!({ "Records": records }).to_string().as_bytes());
     s3.put_object()
         .bucket(bucket)
@@ -741,7 +753,7 @@ async fn put_log_file(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, records:
         .unwrap();
 }
 
-fn log_key(day: &str, name: &str) -> String {
+pub(crate) fn log_key(day: &str, name: &str) -> String {
     format!(
         "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{}/{ACCOUNT}_CloudTrail_us-east-1_{name}.json.gz",
         day.replace('-', "/")
@@ -749,7 +761,7 @@ fn log_key(day: &str, name: &str) -> String {
 }
 
 /// Waits (at most 60 s) until the queue has no message left, visible or in flight.
-async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
+pub(crate) async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -791,7 +803,7 @@ fn sqs_and_s3_log_files_end_to_end_with_dedup_across_sources() {
 
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
-        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\nbuckets = [\"trail\"]\n",
         moto.aws_toml()
     );
     let config = write_config(dir.path(), &extra);
@@ -1189,7 +1201,7 @@ fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() 
     let config = write_config_with(dir.path(), &plugins, "");
     let daemon = Daemon::start(&config, &[]);
     let reload = |auth: bool| {
-        let header = auth.then(|| ("Authorization", format!("Bearer {}", daemon.token)));
+        let header = auth.then(|| ("Authorization", format!("Bearer {}", daemon.admin_token)));
         http(&daemon.addr, "POST", "/v1/reload", header.as_ref(), b"")
     };
     let mut sent = 0;
@@ -1203,7 +1215,7 @@ fn reload_by_http_sighup_and_file_change_swaps_versions_without_losing_events() 
     };
 
     send(50);
-    assert_eq!(reload(false).status, 401, "reload needs the token");
+    assert_eq!(reload(false).status, 401, "reload needs the admin token");
     // Nothing changed: nothing swapped.
     let report = reload(true).json();
     assert_eq!(report["unchanged"], json!(["root-usage"]), "{report}");

@@ -3,6 +3,7 @@
 
 mod cache;
 mod daemon;
+mod edges;
 mod fixtures;
 mod lifecycle;
 mod moto;

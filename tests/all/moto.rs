@@ -82,10 +82,10 @@ impl Moto {
         )
     }
 
-    /// The `[aws]` table for a trailwarden config.
+    /// The `[aws]` table for a trailwarden config: moto's account is trailwarden's own.
     pub fn aws_toml(&self) -> String {
         format!(
-            "[aws]\nendpoint_url = \"{}\"\nregion = \"{REGION}\"\n",
+            "[aws]\nendpoint_url = \"{}\"\nregion = \"{REGION}\"\nplatform_account = \"{ACCOUNT}\"\n",
             self.endpoint
         )
     }

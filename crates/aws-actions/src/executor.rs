@@ -125,6 +125,12 @@ impl Executor {
     ) -> Result<Arc<Clients>, ExecError> {
         let region = self.cache.region_for(&target.region);
         let account = target.account.trim();
+        if account.is_empty() {
+            // Never "wherever our own credentials happen to be".
+            return Err(ExecError::invalid(
+                "the action names no account; refusing to act with trailwarden's own credentials",
+            ));
+        }
         if let Some(role) = role_for(&self.settings, account) {
             return Ok(Arc::new(
                 self.cache.assumed(&region, &role, action_id).await?,

@@ -2,7 +2,7 @@
 //! failing that, JSON lines.
 
 use std::borrow::Cow;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
 use serde::de::IgnoredAny;
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::reasons::{RejectReason, SkipReason};
 use crate::walk::{Loc, Walker};
+use crate::Options;
 
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -17,6 +18,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Gzip layers unwrapped at most: Firehose re-compresses CloudWatch Logs
 /// subscription data, which is gzip already.
 const MAX_GZIP_LAYERS: usize = 3;
+
+/// Decompressed bytes always allowed, whatever the ratio: small inputs compress well.
+pub(crate) const RATIO_FREE_BYTES: usize = 1024 * 1024;
 
 /// Why the bytes could not be turned into text.
 #[derive(Debug, thiserror::Error)]
@@ -27,40 +31,105 @@ pub(crate) enum DecodeError {
         /// What was decompressed before the failure, kept for dead-lettering.
         partial: Vec<u8>,
     },
+    /// Past the absolute cap on decompressed bytes.
+    #[error("decompresses to more than the {limit}-byte limit on decompressed input")]
+    TooLarge { limit: usize, partial: Vec<u8> },
+    /// Past the ratio cap: far more output than any real log file gives for its size.
+    #[error(
+        "{compressed} compressed bytes expand past {limit} bytes, over the {ratio}:1 ratio \
+         allowed beyond the first MiB (a decompression bomb)"
+    )]
+    Bomb {
+        compressed: usize,
+        ratio: usize,
+        limit: usize,
+        partial: Vec<u8>,
+    },
 }
 
-/// Unwraps gzip layers (recognised by their magic bytes, not a file name).
+impl DecodeError {
+    fn into_reject(self) -> (RejectReason, String, Vec<u8>) {
+        let detail = self.to_string();
+        match self {
+            DecodeError::Gzip { partial, .. } => (RejectReason::InvalidGzip, detail, partial),
+            DecodeError::TooLarge { partial, .. } => (RejectReason::TooLarge, detail, partial),
+            DecodeError::Bomb { partial, .. } => (RejectReason::DecompressionBomb, detail, partial),
+        }
+    }
+}
+
+/// Unwraps gzip layers (recognised by their magic bytes, not a file name) as one stream,
+/// reading at most the smaller of [`Options::max_input_bytes`] and
+/// `max_expansion_ratio` times the input's size (but at least [`RATIO_FREE_BYTES`]), so a
+/// few kilobytes cannot make gigabytes. Plain input is returned as it is: its reader
+/// bounds it (request body limit, S3 object limit).
 ///
 /// # Errors
 ///
-/// [`DecodeError::Gzip`] when a gzip layer does not decompress to its end.
-pub(crate) fn decompress(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
-    let mut data = Cow::Borrowed(bytes);
-    for _ in 0..MAX_GZIP_LAYERS {
-        if !data.starts_with(&GZIP_MAGIC) {
-            break;
-        }
-        let mut out = Vec::new();
-        if let Err(source) = MultiGzDecoder::new(&data[..]).read_to_end(&mut out) {
-            return Err(DecodeError::Gzip {
-                source,
-                partial: out,
-            });
-        }
-        data = Cow::Owned(out);
+/// [`DecodeError::Gzip`] when a gzip layer does not decompress to its end,
+/// [`DecodeError::TooLarge`] or [`DecodeError::Bomb`] when the output passes a cap.
+pub(crate) fn decompress<'a>(
+    bytes: &'a [u8],
+    options: &Options,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(Cow::Borrowed(bytes));
     }
-    Ok(data)
+    let by_ratio = bytes
+        .len()
+        .saturating_mul(options.max_expansion_ratio)
+        .max(RATIO_FREE_BYTES);
+    let limit = by_ratio.min(options.max_input_bytes);
+    let mut reader: Box<dyn BufRead + 'a> = Box::new(BufReader::new(MultiGzDecoder::new(bytes)));
+    for _ in 1..MAX_GZIP_LAYERS {
+        match reader.fill_buf() {
+            Ok(head) if head.starts_with(&GZIP_MAGIC) => {
+                reader = Box::new(BufReader::new(MultiGzDecoder::new(reader)));
+            }
+            Ok(_) => break,
+            Err(source) => {
+                return Err(DecodeError::Gzip {
+                    source,
+                    partial: Vec::new(),
+                })
+            }
+        }
+    }
+    let mut out = Vec::new();
+    // One byte past the limit tells "exactly at the limit" from "over it".
+    if let Err(source) = reader.take(limit as u64 + 1).read_to_end(&mut out) {
+        return Err(DecodeError::Gzip {
+            source,
+            partial: out,
+        });
+    }
+    if out.len() > limit {
+        out.truncate(RATIO_FREE_BYTES.min(limit));
+        return Err(if limit == options.max_input_bytes {
+            DecodeError::TooLarge {
+                limit,
+                partial: out,
+            }
+        } else {
+            DecodeError::Bomb {
+                compressed: bytes.len(),
+                ratio: options.max_expansion_ratio,
+                limit,
+                partial: out,
+            }
+        });
+    }
+    Ok(Cow::Owned(out))
 }
 
 impl Walker<'_> {
     /// Decompresses if needed, then reads the text.
     pub(crate) fn bytes(&mut self, bytes: &[u8]) {
-        match decompress(bytes) {
+        match decompress(bytes, self.options) {
             Ok(data) => self.text(&data),
             Err(error) => {
-                let detail = error.to_string();
-                let DecodeError::Gzip { partial, .. } = error;
-                self.reject_text(RejectReason::InvalidGzip, detail, &partial);
+                let (reason, detail, partial) = error.into_reject();
+                self.reject_text(reason, detail, &partial);
             }
         }
     }
@@ -104,6 +173,7 @@ impl Walker<'_> {
             for parsed in serde_json::Deserializer::from_slice(line).into_iter::<Value>() {
                 match parsed {
                     Ok(value) => self.document(value, &loc, 0),
+                    Err(_) if self.counted_only(RejectReason::InvalidJson) => break,
                     Err(e) => {
                         let detail = format!("line {number}: not valid JSON: {}", in_line(&e));
                         self.reject_text(RejectReason::InvalidJson, detail, line);
@@ -167,9 +237,32 @@ mod tests {
             enc.write_all(data).unwrap();
             enc.finish().unwrap()
         };
+        let options = Options::default();
         let twice = gz(&gz(b"{}"));
-        assert_eq!(&*decompress(&twice).unwrap(), b"{}");
-        assert!(decompress(&twice[..twice.len() - 4]).is_err());
-        assert_eq!(&*decompress(b"plain").unwrap(), b"plain");
+        assert_eq!(&*decompress(&twice, &options).unwrap(), b"{}");
+        assert!(decompress(&twice[..twice.len() - 4], &options).is_err());
+        assert_eq!(&*decompress(b"plain", &options).unwrap(), b"plain");
+        let thrice = gz(&gz(&gz(b"{}")));
+        assert_eq!(&*decompress(&thrice, &options).unwrap(), b"{}");
+
+        // Zeros: the ratio cap stops them past the first MiB.
+        let zeros = gz(&gz(&vec![0u8; 8 * 1024 * 1024]));
+        let error = decompress(&zeros, &options).unwrap_err();
+        assert!(matches!(error, DecodeError::Bomb { .. }), "{error}");
+        assert!(error.to_string().contains("decompression bomb"), "{error}");
+        // Exactly at the limit passes; one byte more is too large.
+        let small = Options {
+            max_input_bytes: 1000,
+            max_expansion_ratio: usize::MAX,
+            ..Options::default()
+        };
+        let exact = gz(&[b' '; 1000]);
+        assert_eq!(decompress(&exact, &small).unwrap().len(), 1000);
+        let over = gz(&[b' '; 1001]);
+        let error = decompress(&over, &small).unwrap_err();
+        assert!(
+            matches!(error, DecodeError::TooLarge { limit: 1000, .. }),
+            "{error}"
+        );
     }
 }

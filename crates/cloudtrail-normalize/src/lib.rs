@@ -49,6 +49,14 @@
 //! | `invalid_envelope` | a CloudTrail EventBridge envelope without an object `detail` |
 //! | `oversized` | one record (or envelope, or lookup event) over `max_record_bytes` as compact JSON |
 //! | `too_deep` | lists nested more than 32 levels |
+//! | `decompression_bomb` | gzip that expands past [`Options::max_expansion_ratio`] times its size (beyond the first MiB) |
+//! | `too_large` | gzip that decompresses past [`Options::max_input_bytes`] |
+//! | `too_many_rejects` | one summary for an input's rejects past [`Options::max_rejects_kept`], counted by reason in its detail |
+//! | `too_many_items` | one summary for an input's items past [`Options::max_items`], which are not processed |
+//!
+//! So an input of any size yields a bounded number of items, and a hostile one
+//! (a nested gzip of zeros, millions of one-character lines) is refused quickly
+//! in bounded memory.
 //!
 //! Known traps never cost the event: a missing `eventTime`, `eventName` or
 //! `eventID` (a stable synthetic id is made), a missing `userIdentity` or a
@@ -140,6 +148,18 @@ impl Item {
     }
 }
 
+/// Default [`Options::max_input_bytes`]: 256 MiB, above any CloudTrail log file.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Default [`Options::max_expansion_ratio`]: CloudTrail JSON compresses about 10-30:1.
+pub const DEFAULT_MAX_EXPANSION_RATIO: usize = 100;
+
+/// Default [`Options::max_items`].
+pub const DEFAULT_MAX_ITEMS: usize = 1_000_000;
+
+/// Default [`Options::max_rejects_kept`].
+pub const DEFAULT_MAX_REJECTS_KEPT: usize = 100;
+
 /// Limits applied while normalising.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -147,12 +167,28 @@ pub struct Options {
     /// are rejected as `oversized`. Also the cap on the raw text a rejected
     /// item keeps.
     pub max_record_bytes: usize,
+    /// Most bytes gzip input may decompress to (all layers); past it the input
+    /// is one `too_large` reject.
+    pub max_input_bytes: usize,
+    /// Most decompressed bytes per compressed byte, beyond the first MiB; past
+    /// it the input is one `decompression_bomb` reject.
+    pub max_expansion_ratio: usize,
+    /// Most items one input yields; the rest are counted in one
+    /// `too_many_items` reject and not processed.
+    pub max_items: usize,
+    /// Most rejects one input keeps one by one (with their raw text); the rest
+    /// are counted in one `too_many_rejects` reject.
+    pub max_rejects_kept: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_expansion_ratio: DEFAULT_MAX_EXPANSION_RATIO,
+            max_items: DEFAULT_MAX_ITEMS,
+            max_rejects_kept: DEFAULT_MAX_REJECTS_KEPT,
         }
     }
 }
@@ -193,7 +229,7 @@ pub fn normalize_bytes_with_hint(
         ),
         _ => walker.bytes(bytes),
     }
-    walker.items
+    walker.finish()
 }
 
 /// Normalises one parsed JSON document of any shape (record, envelope, list,
@@ -208,5 +244,5 @@ pub fn normalize_bytes_with_hint(
 pub fn normalize_value(value: Value, options: &Options) -> Vec<Item> {
     let mut walker = Walker::new(options);
     walker.document(value, &Loc::Root, 0);
-    walker.items
+    walker.finish()
 }

@@ -79,6 +79,20 @@ pub enum RejectReason {
     Oversized,
     /// Containers (arrays of arrays …) nested deeper than any real delivery.
     TooDeep,
+    /// Gzip input that expands past the ratio cap
+    /// ([`Options::max_expansion_ratio`](crate::Options::max_expansion_ratio) beyond the
+    /// first MiB): a few kilobytes that would become gigabytes.
+    DecompressionBomb,
+    /// Gzip input that decompresses past
+    /// [`Options::max_input_bytes`](crate::Options::max_input_bytes).
+    TooLarge,
+    /// One summary for the rejects of an input past
+    /// [`Options::max_rejects_kept`](crate::Options::max_rejects_kept): its detail counts
+    /// them by reason; they are not kept one by one.
+    TooManyRejects,
+    /// One summary for the items of an input past
+    /// [`Options::max_items`](crate::Options::max_items): they are not processed.
+    TooManyItems,
 }
 
 impl RejectReason {
@@ -93,6 +107,10 @@ impl RejectReason {
             RejectReason::InvalidEnvelope => "invalid_envelope",
             RejectReason::Oversized => "oversized",
             RejectReason::TooDeep => "too_deep",
+            RejectReason::DecompressionBomb => "decompression_bomb",
+            RejectReason::TooLarge => "too_large",
+            RejectReason::TooManyRejects => "too_many_rejects",
+            RejectReason::TooManyItems => "too_many_items",
         }
     }
 }

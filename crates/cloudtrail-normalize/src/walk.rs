@@ -2,6 +2,7 @@
 //! exactly one [`Item`] per event found (and one per thing that is not an
 //! event), so that `events_read = normalised + skipped + rejected` holds.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -52,10 +53,16 @@ impl Loc<'_> {
     }
 }
 
-/// Collects the items of one input.
+/// Collects the items of one input, within the input's item and reject caps.
 pub(crate) struct Walker<'o> {
-    options: &'o Options,
-    pub(crate) items: Vec<Item>,
+    pub(crate) options: &'o Options,
+    items: Vec<Item>,
+    /// Rejects kept one by one so far.
+    rejects_kept: usize,
+    /// Rejects past `max_rejects_kept`, by reason, counted only.
+    rejects_over: BTreeMap<&'static str, usize>,
+    /// Items past `max_items`, counted only.
+    items_over: usize,
 }
 
 impl<'o> Walker<'o> {
@@ -63,15 +70,86 @@ impl<'o> Walker<'o> {
         Walker {
             options,
             items: Vec::new(),
+            rejects_kept: 0,
+            rejects_over: BTreeMap::new(),
+            items_over: 0,
         }
     }
 
+    /// The items, with a summary reject for what went past a cap.
+    pub(crate) fn finish(mut self) -> Vec<Item> {
+        let over: usize = self.rejects_over.values().sum();
+        if over > 0 {
+            let by_reason: Vec<String> = self
+                .rejects_over
+                .iter()
+                .map(|(reason, n)| format!("{reason}: {n}"))
+                .collect();
+            self.items.push(Item::Rejected {
+                reason: RejectReason::TooManyRejects,
+                detail: format!(
+                    "{over} more rejected items in this input, past the {} kept one by one ({})",
+                    self.options.max_rejects_kept,
+                    by_reason.join(", ")
+                ),
+                raw: String::new(),
+            });
+        }
+        if self.items_over > 0 {
+            self.items.push(Item::Rejected {
+                reason: RejectReason::TooManyItems,
+                detail: format!(
+                    "{} more items in this input, past the limit of {} per input, not processed",
+                    self.items_over, self.options.max_items
+                ),
+                raw: String::new(),
+            });
+        }
+        self.items
+    }
+
+    /// Whether the input has yielded all the items it may; counts the one not taken.
+    fn full(&mut self) -> bool {
+        if self.items.len() < self.options.max_items {
+            return false;
+        }
+        self.items_over += 1;
+        true
+    }
+
+    /// Counts a reject past the cap without building its detail, when it is one; the hot
+    /// path of an input made of bad lines.
+    pub(crate) fn counted_only(&mut self, reason: RejectReason) -> bool {
+        if self.rejects_kept < self.options.max_rejects_kept {
+            return false;
+        }
+        *self.rejects_over.entry(reason.as_str()).or_default() += 1;
+        true
+    }
+
+    /// Whether a reject of `reason` is kept one by one; counts it otherwise.
+    fn keeps_reject(&mut self, reason: RejectReason) -> bool {
+        if self.counted_only(reason) {
+            return false;
+        }
+        if self.full() {
+            return false;
+        }
+        self.rejects_kept += 1;
+        true
+    }
+
     pub(crate) fn skip(&mut self, reason: SkipReason, detail: String) {
-        self.items.push(Item::Skipped { reason, detail });
+        if !self.full() {
+            self.items.push(Item::Skipped { reason, detail });
+        }
     }
 
     /// Rejects with raw text already in hand (cut to the limit here).
     pub(crate) fn reject_text(&mut self, reason: RejectReason, detail: String, raw: &[u8]) {
+        if !self.keeps_reject(reason) {
+            return;
+        }
         let raw = raw::truncate_lossy(raw, self.options.max_record_bytes);
         self.items.push(Item::Rejected {
             reason,
@@ -82,6 +160,9 @@ impl<'o> Walker<'o> {
 
     /// Rejects a parsed value, keeping its compact JSON (cut to the limit).
     fn reject_value(&mut self, reason: RejectReason, detail: String, value: &Value) {
+        if !self.keeps_reject(reason) {
+            return;
+        }
         let raw = raw::compact_text(value, self.options.max_record_bytes);
         self.items.push(Item::Rejected {
             reason,
@@ -106,6 +187,7 @@ impl<'o> Walker<'o> {
                 SkipReason::DigestFile,
                 loc.detail("CloudTrail digest file (log integrity validation), no events"),
             ),
+            Shape::Scalar if self.counted_only(RejectReason::NotAnObject) => {}
             Shape::Scalar => {
                 let kind = json_kind(&value);
                 self.reject_value(
@@ -361,6 +443,9 @@ impl<'o> Walker<'o> {
                     "CloudTrail Insights event {id} ({insight_type}), not an API call"
                 )),
             );
+            return;
+        }
+        if self.full() {
             return;
         }
         self.items

@@ -130,6 +130,7 @@ fn truncated_gzip() {
 fn oversized_record() {
     let options = Options {
         max_record_bytes: 1024,
+        ..Options::default()
     };
     let big = json!({"eventVersion": "1.08", "eventID": "big", "requestParameters": {"blob": "x".repeat(2000)}});
     let small = json!({"eventVersion": "1.08", "eventID": "small"});
@@ -152,6 +153,7 @@ fn oversized_record() {
 fn rejected_raw_text_is_cut_at_the_limit() {
     let options = Options {
         max_record_bytes: 10,
+        ..Options::default()
     };
     let items = normalize_bytes("ééééééééééé not json".as_bytes(), &options);
     let (_, _, raw) = rejected(&items[0]);
@@ -183,4 +185,70 @@ fn deeply_nested_lists() {
         v = json!([v]);
     }
     assert_eq!(tally(&normalize_value(v, &opts())), (1, 0, 0));
+}
+
+#[test]
+fn nested_gzip_of_zeros_is_one_decompression_bomb() {
+    // A few kilobytes that would be 64 MiB: refused past the first MiB.
+    let bomb = gzip(&gzip(&vec![0u8; 64 * 1024 * 1024]));
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let items = normalize_bytes(&bomb, &opts());
+    assert_eq!(outcomes(&items), ["decompression_bomb"]);
+    let (_, detail, raw) = rejected(&items[0]);
+    assert!(detail.contains("100:1"), "{detail}");
+    assert!(raw.len() <= opts().max_record_bytes, "raw kept, truncated");
+}
+
+#[test]
+fn gzip_past_the_absolute_cap_is_too_large() {
+    let options = Options {
+        max_input_bytes: 4096,
+        ..Options::default()
+    };
+    let line = r#"{"eventVersion":"1.08","eventID":"x","eventName":"X"}"#;
+    let text = format!("{line}\n").repeat(100);
+    let items = normalize_bytes(&gzip(text.as_bytes()), &options);
+    assert_eq!(outcomes(&items), ["too_large"]);
+    let (_, detail, _) = rejected(&items[0]);
+    assert!(detail.contains("4096"), "{detail}");
+    // Under the cap it reads as usual.
+    let items = normalize_bytes(&gzip(format!("{line}\n").as_bytes()), &options);
+    assert_eq!(outcomes(&items), ["event"]);
+}
+
+#[test]
+fn millions_of_bad_lines_keep_a_bounded_number_of_rejects_and_one_summary() {
+    let text = "x\n".repeat(2_000_000);
+    let good = r#"{"eventVersion":"1.08","eventID":"real","eventName":"X"}"#;
+    let input = format!("{good}\n{text}");
+    let items = normalize_bytes(input.as_bytes(), &opts());
+    let mut counts = std::collections::BTreeMap::new();
+    for outcome in outcomes(&items) {
+        *counts.entry(outcome).or_insert(0) += 1;
+    }
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [("event", 1), ("invalid_json", 100), ("too_many_rejects", 1)]
+    );
+    let (_, detail, _) = rejected(items.last().unwrap());
+    assert!(detail.contains("1999900 more"), "{detail}");
+    assert!(detail.contains("invalid_json: 1999900"), "{detail}");
+}
+
+#[test]
+fn items_past_the_cap_are_one_summary() {
+    let options = Options {
+        max_items: 3,
+        ..Options::default()
+    };
+    let records: Vec<_> = (0..10)
+        .map(|i| json!({"eventVersion": "1.08", "eventID": format!("e{i}"), "eventName": "X"}))
+        .collect();
+    let items = normalize_value(json!({ "Records": records }), &options);
+    assert_eq!(
+        outcomes(&items),
+        ["event", "event", "event", "too_many_items"]
+    );
+    let (_, detail, _) = rejected(&items[3]);
+    assert!(detail.contains("7 more items"), "{detail}");
 }

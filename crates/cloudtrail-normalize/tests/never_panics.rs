@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 fn small_options() -> impl Strategy<Value = Options> {
     prop_oneof![
         Just(Options::default()),
-        (0usize..300).prop_map(|max_record_bytes| Options { max_record_bytes }),
+        (0usize..300).prop_map(|max_record_bytes| Options {
+            max_record_bytes,
+            ..Options::default()
+        }),
     ]
 }
 

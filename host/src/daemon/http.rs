@@ -6,8 +6,11 @@
 //!   through the plugins and recorded, `{"accepted": N, "skipped": {..}, "rejected": {..}}`.
 //! - `GET /healthz`: `{"status":"ok"}`, no token, nothing else.
 //! - `GET /metrics`: Prometheus text; needs the token unless `metrics_auth = false`.
+//! - `POST /v1/reload`: needs the admin token (`trailwarden.admin-token`); the ingest token
+//!   gets 403, so whoever can send events cannot change what runs.
 //!
-//! Refusals: 401 (no or wrong token, nothing read), 413 (body over `max_body_bytes`),
+//! Refusals: 401 (no or wrong token, nothing read), 403 (the ingest token on reload), 408 (the
+//! body took longer than `body_timeout_ms`), 413 (body over `max_body_bytes`),
 //! 503 with `Retry-After` (intake queue full, or too many requests at once).
 
 use std::net::SocketAddr;
@@ -34,8 +37,12 @@ const RETRY_AFTER_S: &str = "1";
 /// What the handlers share.
 pub struct Shared {
     pub token: Token,
+    /// Authorises reload; the ingest token does not.
+    pub admin_token: Token,
     pub api_key_header: String,
     pub max_body_bytes: usize,
+    /// How long the body may take to arrive.
+    pub body_timeout: std::time::Duration,
     pub metrics_auth: bool,
     pub metrics: Arc<Metrics>,
     /// Room for events between intake and the pipeline (one permit per event).
@@ -50,7 +57,13 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Whether the request carries the ingest token.
     fn authorized(&self, headers: &HeaderMap) -> bool {
+        self.carries(&self.token, headers)
+    }
+
+    /// Whether the request carries `token`, as a bearer token or in the API-key header.
+    fn carries(&self, token: &Token, headers: &HeaderMap) -> bool {
         let bearer = headers
             .get_all(header::AUTHORIZATION)
             .iter()
@@ -59,11 +72,11 @@ impl Shared {
                 let (scheme, rest) = v.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
-            .any(|t| self.token.matches(t.as_bytes()));
+            .any(|t| token.matches(t.as_bytes()));
         let api_key = headers
             .get_all(self.api_key_header.as_str())
             .iter()
-            .any(|v| self.token.matches(v.as_bytes().trim_ascii()));
+            .any(|v| token.matches(v.as_bytes().trim_ascii()));
         bearer || api_key
     }
 
@@ -84,9 +97,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// `POST /v1/reload`: reload the config and plugins now; answers with what changed.
+/// `POST /v1/reload`: reload the config and plugins now; answers with what changed. Only
+/// the admin token may: the ingest token is held by event senders.
 async fn reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !shared.authorized(&headers) {
+    if !shared.carries(&shared.admin_token, &headers) {
+        if shared.authorized(&headers) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the ingest token does not authorise reload: send the admin token \
+                 (trailwarden.admin-token), or send SIGHUP",
+            );
+        }
         return unauthorized();
     }
     match shared.reloader.reload("POST /v1/reload").await {
@@ -152,9 +174,21 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
     if declared.is_some_and(|n| n > shared.max_body_bytes as u64) {
         return closing(too_large(shared));
     }
-    let bytes = match read_body(body, shared.max_body_bytes).await {
+    let bytes = match read_body(body, shared.max_body_bytes, shared.body_timeout).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => return closing(too_large(shared)),
+        Err(BodyError::TooSlow) => {
+            // Its request slot is given back; a client this slow holds nothing longer.
+            shared.metrics.http_refused("body_timeout");
+            return closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                &format!(
+                    "the body did not arrive within {} ms",
+                    shared.body_timeout.as_millis()
+                ),
+            ));
+        }
         Err(BodyError::Other(e)) => {
             shared.metrics.http_refused("unreadable_body");
             return error(StatusCode::BAD_REQUEST, "unreadable_body", &e);
@@ -197,14 +231,20 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
 
 enum BodyError {
     TooLarge,
+    TooSlow,
     Other(String),
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes().to_vec()),
-        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(e) => Err(BodyError::Other(e.to_string())),
+async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, BodyError> {
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(BodyError::TooSlow),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Other(e.to_string())),
     }
 }
 

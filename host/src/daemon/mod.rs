@@ -13,6 +13,7 @@
 //! messages in hand; past that HTTP answers 503 with `Retry-After` and SQS polling pauses.
 
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod reload;
 pub mod settings;
@@ -26,7 +27,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cloudtrail_normalize::Options;
 use tokio::sync::{watch, Semaphore};
 
 use crate::aws::AwsTarget;
@@ -55,6 +55,14 @@ pub fn run(
             token.expose()
         );
     }
+    // A second secret for what changes the daemon (reload): whoever only sends events,
+    // such as an EventBridge connection, cannot. Never printed: the admin reads the file.
+    let admin_token_path = daemon.admin_token_path(&config.database);
+    let (admin_token, _) = token::load_or_create(&admin_token_path)?;
+    tracing::info!(
+        "POST /v1/reload takes the admin token in {}",
+        admin_token_path.display()
+    );
     if !listen.ip().is_loopback() {
         tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
     }
@@ -72,13 +80,16 @@ pub fn run(
         work: worker.sender.clone(),
         config_path: config_path.map(|p| p.to_path_buf()),
         busy: tokio::sync::Mutex::new(()),
+        response_settings: watch::channel(Arc::new(config.response.clone())).0,
     });
     let queue_capacity = daemon.queue_events;
     let queue = Arc::new(Semaphore::new(queue_capacity));
     let shared = Arc::new(http::Shared {
         token,
+        admin_token,
         api_key_header: daemon.api_key_header.clone(),
         max_body_bytes: daemon.max_body_bytes,
+        body_timeout: daemon.body_timeout,
         metrics_auth: daemon.metrics_auth,
         metrics: metrics.clone(),
         queue: queue.clone(),
@@ -86,7 +97,7 @@ pub fn run(
         requests: Arc::new(Semaphore::new(daemon.max_concurrent_requests)),
         work: worker.sender.clone(),
         plugins: worker.plugins.clone(),
-        options: Options::default(),
+        options: daemon.input_limits.clone(),
         reloader: reloader.clone(),
     });
     let intake = sqs::Intake {
@@ -94,7 +105,11 @@ pub fn run(
         queue,
         queue_capacity,
         metrics,
-        options: Options::default(),
+        options: config
+            .intake
+            .sqs
+            .as_ref()
+            .map_or_else(|| daemon.input_limits.clone(), |s| s.input_limits.clone()),
     };
     let served = runtime.block_on(serve(config, listen, shared, intake, reloader));
     // Intake has stopped (or never started): drain, flush, answer, end.
@@ -147,12 +162,18 @@ async fn serve(
         drop(intake);
     }
 
-    let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
-    let mut http_stop = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let limits = listener::ConnectionLimits {
+        max_connections: config.intake.daemon.max_connections,
+        header_timeout: config.intake.daemon.header_timeout,
+    };
+    let metrics = shared.metrics.clone();
+    let server = tokio::spawn(listener::serve(
+        listener,
+        http::router(shared),
+        limits,
+        metrics,
+        stop_rx.clone(),
+    ));
 
     let watcher = {
         let reloader = reloader.clone();
@@ -169,15 +190,13 @@ async fn serve(
     let executors = {
         let stop = stop_rx.clone();
         let settings = Arc::new(config.response.clone());
+        let updates = reloader.response_settings.subscribe();
         // Set up in the background: loading the AWS configuration may wait on lookups
         // (region, credentials) that must not delay intake or signal handling.
         tokio::spawn(async move {
-            let result = match crate::respond::executor::ActionRunner::new(outbox, settings).await {
-                Ok(runner) => runner.run(stop).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::error!("the action executors stopped: {e:#}");
+            match crate::respond::executor::ActionRunner::new(outbox, settings).await {
+                Ok(mut runner) => runner.run(stop, updates).await,
+                Err(e) => tracing::error!("the action executors cannot start: {e:#}"),
             }
         })
     };

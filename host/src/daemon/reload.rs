@@ -5,11 +5,13 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{oneshot, watch};
 
 use super::worker::Work;
+use crate::config::ResponseSettings;
 use crate::pipeline::ReloadReport;
 
 /// How often watched files are checked for changes.
@@ -21,6 +23,8 @@ pub struct Reloader {
     pub config_path: Option<PathBuf>,
     /// One reload at a time: a second trigger waits for the first.
     pub busy: tokio::sync::Mutex<()>,
+    /// The response settings in force, for the executors (sent after each good reload).
+    pub response_settings: watch::Sender<Arc<ResponseSettings>>,
 }
 
 impl Reloader {
@@ -34,6 +38,7 @@ impl Reloader {
         tracing::info!("reloading ({why})");
         let config = crate::cli::load_config(self.config_path.as_deref())
             .map_err(|e| format!("the config is invalid, nothing changed: {e:#}"))?;
+        let response = Arc::new(config.response.clone());
         let (tx, rx) = oneshot::channel();
         self.work
             .send(Work::Preparer(tx))
@@ -51,6 +56,8 @@ impl Reloader {
         let report = rx
             .await
             .map_err(|_| "the pipeline has stopped".to_string())??;
+        // The executors act on the reloaded notify targets, retry policy and AWS settings.
+        self.response_settings.send_replace(response);
         tracing::info!(
             swapped = ?report.swapped,
             added = ?report.added,

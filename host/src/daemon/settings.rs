@@ -7,11 +7,19 @@
 //! [daemon]
 //! listen = "127.0.0.1:8787"          # bind address; loopback unless you say otherwise
 //! token_file = "trailwarden.token"   # default: beside the audit database
+//! admin_token_file = "trailwarden.admin-token"  # POST /v1/reload; default: beside the database
 //! api_key_header = "X-Api-Key"       # the header an EventBridge connection sends
 //! max_body_bytes = 10485760          # larger requests get 413
+//! max_decompressed_bytes = 16777216  # a gzip body past this is one `too_large` reject
+//! max_decompression_ratio = 100      # past the first MiB; more is a `decompression_bomb`
+//! max_items_per_input = 1000000      # items one body or file yields; the rest: `too_many_items`
+//! max_rejects_per_input = 100        # rejects kept one by one; the rest: `too_many_rejects`
 //! queue_events = 10000               # events waiting for the pipeline; full -> 503
 //! max_concurrent_requests = 64       # requests being read or waiting; more -> 503
 //! flush_interval_ms = 250            # findings are never held back longer than this
+//! max_connections = 512              # open connections; more are closed at once
+//! header_timeout_ms = 10000          # a request's headers must arrive within this
+//! body_timeout_ms = 30000            # and its body within this, else 408
 //! metrics_auth = true                # /metrics needs the token too
 //! shutdown_timeout_s = 30
 //!
@@ -21,6 +29,10 @@
 //! max_messages = 10                  # per ReceiveMessage, and messages in flight
 //! visibility_timeout_s = 120         # extended while a message is being processed
 //! max_object_bytes = 134217728       # larger S3 log files are dead-lettered
+//! max_decompressed_bytes = 268435456 # a log file past this is one `too_large` reject
+//! buckets = ["org-trail-logs"]       # the only buckets log files are fetched from (globs)
+//! max_object_attempts = 5            # receives of a message whose S3 object fails, then
+//!                                    # the object is dead-lettered and the message deleted
 //!
 //! [dedup]
 //! enabled = true                     # `run` dedups by eventID; `replay` only with --dedup
@@ -32,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cloudtrail_normalize::Options;
 use serde::Deserialize;
 
 /// The daemon's address when neither the config nor `--listen` names one.
@@ -40,15 +53,23 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUEUE_EVENTS: usize = 10_000;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 250;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 30_000;
+/// A gzip request body may decompress to this much.
+pub const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
+/// The admin token's file name (it authorises `POST /v1/reload`, the ingest token does not).
+pub const ADMIN_TOKEN_FILE_NAME: &str = "trailwarden.admin-token";
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDaemon {
     listen: Option<String>,
     token_file: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
     api_key_header: Option<String>,
     max_body_bytes: Option<usize>,
     queue_events: Option<usize>,
@@ -56,6 +77,13 @@ pub(crate) struct RawDaemon {
     flush_interval_ms: Option<u64>,
     metrics_auth: Option<bool>,
     shutdown_timeout_s: Option<u64>,
+    max_decompressed_bytes: Option<usize>,
+    max_decompression_ratio: Option<usize>,
+    max_items_per_input: Option<usize>,
+    max_rejects_per_input: Option<usize>,
+    max_connections: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +94,10 @@ pub(crate) struct RawSqs {
     max_messages: Option<i32>,
     visibility_timeout_s: Option<i32>,
     max_object_bytes: Option<u64>,
+    max_decompressed_bytes: Option<usize>,
+    #[serde(default)]
+    buckets: Vec<String>,
+    max_object_attempts: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -89,6 +121,8 @@ pub struct DaemonSettings {
     pub listen: SocketAddr,
     /// `None`: `trailwarden.token` beside the audit database.
     pub token_file: Option<PathBuf>,
+    /// `None`: `trailwarden.admin-token` beside the audit database.
+    pub admin_token_file: Option<PathBuf>,
     /// Lower case, as HTTP header names compare.
     pub api_key_header: String,
     pub max_body_bytes: usize,
@@ -97,6 +131,15 @@ pub struct DaemonSettings {
     pub flush_interval: Duration,
     pub metrics_auth: bool,
     pub shutdown_timeout: Duration,
+    /// What normalising one request body may cost (decompressed bytes, items, rejects).
+    pub input_limits: Options,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (also an idle kept-alive
+    /// connection's next request): slow ones are disconnected.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body: slow ones get 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -104,6 +147,7 @@ impl Default for DaemonSettings {
         DaemonSettings {
             listen: DEFAULT_LISTEN.parse().expect("a valid address"),
             token_file: None,
+            admin_token_file: None,
             api_key_header: "x-api-key".to_string(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             queue_events: DEFAULT_QUEUE_EVENTS,
@@ -111,6 +155,13 @@ impl Default for DaemonSettings {
             flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
             metrics_auth: true,
             shutdown_timeout: Duration::from_secs(30),
+            input_limits: Options {
+                max_input_bytes: DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
+                ..Options::default()
+            },
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
         }
     }
 }
@@ -125,6 +176,16 @@ impl DaemonSettings {
                 .join(TOKEN_FILE_NAME)
         })
     }
+
+    /// Where the admin token lives for a config whose audit database is `database`.
+    pub fn admin_token_path(&self, database: &Path) -> PathBuf {
+        self.admin_token_file.clone().unwrap_or_else(|| {
+            database
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(ADMIN_TOKEN_FILE_NAME)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +195,23 @@ pub struct SqsSettings {
     pub max_messages: i32,
     pub visibility_timeout_s: i32,
     pub max_object_bytes: u64,
+    /// What normalising one message or S3 log file may cost.
+    pub input_limits: Options,
+    /// Bucket name globs log files may be fetched from; none means no bucket: a message
+    /// naming another bucket is dead-lettered (`s3_bucket_not_allowed`), never fetched.
+    pub buckets: Vec<String>,
+    /// Receives of a message whose S3 object keeps failing before the object is
+    /// dead-lettered (`s3_object_failed`) and the message deleted.
+    pub max_object_attempts: u32,
+}
+
+impl SqsSettings {
+    /// Whether log files may be fetched from `bucket`.
+    pub fn allows_bucket(&self, bucket: &str) -> bool {
+        self.buckets
+            .iter()
+            .any(|pattern| crate::respond::grants::glob_match(pattern, bucket))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +241,7 @@ impl IntakeSettings {
         resolve: &dyn Fn(PathBuf) -> PathBuf,
     ) -> Result<IntakeSettings> {
         let defaults = DaemonSettings::default();
+        let shared_limits = SharedLimits::from_raw(&daemon)?;
         let listen = match daemon.listen {
             Some(text) => text
                 .parse()
@@ -200,9 +279,26 @@ impl IntakeSettings {
         if !(1..=60_000).contains(&flush_ms) {
             bail!("daemon.flush_interval_ms must be between 1 and 60000");
         }
+        let max_connections = daemon.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            bail!("daemon.max_connections must be between 1 and 1000000");
+        }
+        let header_ms = daemon
+            .header_timeout_ms
+            .unwrap_or(DEFAULT_HEADER_TIMEOUT_MS);
+        let body_ms = daemon.body_timeout_ms.unwrap_or(DEFAULT_BODY_TIMEOUT_MS);
+        for (key, ms) in [
+            ("header_timeout_ms", header_ms),
+            ("body_timeout_ms", body_ms),
+        ] {
+            if !(100..=600_000).contains(&ms) {
+                bail!("daemon.{key} must be between 100 and 600000");
+            }
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
+            admin_token_file: daemon.admin_token_file.map(resolve),
             api_key_header,
             max_body_bytes,
             queue_events,
@@ -210,8 +306,25 @@ impl IntakeSettings {
             flush_interval: Duration::from_millis(flush_ms),
             metrics_auth: daemon.metrics_auth.unwrap_or(true),
             shutdown_timeout: Duration::from_secs(daemon.shutdown_timeout_s.unwrap_or(30)),
+            input_limits: shared_limits.with_max_bytes(
+                daemon.max_decompressed_bytes,
+                DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
+                "daemon",
+            )?,
+            max_connections,
+            header_timeout: Duration::from_millis(header_ms),
+            body_timeout: Duration::from_millis(body_ms),
         };
-        let sqs = sqs.map(validate_sqs).transpose()?;
+        let sqs = sqs
+            .map(|raw| {
+                let limits = shared_limits.with_max_bytes(
+                    raw.max_decompressed_bytes,
+                    cloudtrail_normalize::DEFAULT_MAX_INPUT_BYTES,
+                    "sqs",
+                )?;
+                validate_sqs(raw, limits)
+            })
+            .transpose()?;
         let window = match dedup.window {
             Some(text) => humantime::parse_duration(&text)
                 .with_context(|| format!("dedup.window {text:?}: expected a duration (24h)"))?,
@@ -231,7 +344,73 @@ impl IntakeSettings {
     }
 }
 
-fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
+/// The `[daemon]` input limits every source shares (all but the byte cap).
+#[derive(Debug, Clone, Copy)]
+struct SharedLimits {
+    ratio: usize,
+    items: usize,
+    rejects: usize,
+}
+
+impl SharedLimits {
+    fn from_raw(daemon: &RawDaemon) -> Result<SharedLimits> {
+        let ratio = daemon
+            .max_decompression_ratio
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_EXPANSION_RATIO);
+        if !(2..=100_000).contains(&ratio) {
+            bail!("daemon.max_decompression_ratio must be between 2 and 100000");
+        }
+        let items = daemon
+            .max_items_per_input
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_ITEMS);
+        if !(1..=100_000_000).contains(&items) {
+            bail!("daemon.max_items_per_input must be between 1 and 100000000");
+        }
+        let rejects = daemon
+            .max_rejects_per_input
+            .unwrap_or(cloudtrail_normalize::DEFAULT_MAX_REJECTS_KEPT);
+        if !(1..=1_000_000).contains(&rejects) {
+            bail!("daemon.max_rejects_per_input must be between 1 and 1000000");
+        }
+        Ok(SharedLimits {
+            ratio,
+            items,
+            rejects,
+        })
+    }
+
+    fn with_max_bytes(self, given: Option<usize>, default: usize, table: &str) -> Result<Options> {
+        let max_input_bytes = given.unwrap_or(default);
+        if !(1024..=16 * 1024 * 1024 * 1024).contains(&max_input_bytes) {
+            bail!("{table}.max_decompressed_bytes must be between 1024 and 17179869184");
+        }
+        Ok(Options {
+            max_input_bytes,
+            max_expansion_ratio: self.ratio,
+            max_items: self.items,
+            max_rejects_kept: self.rejects,
+            ..Options::default()
+        })
+    }
+}
+
+impl IntakeSettings {
+    /// Limits for inputs read outside the daemon (`replay`'s files and S3 objects): the
+    /// `[daemon]` ratio, item and reject caps with the S3 log file byte cap.
+    pub fn replay_limits(&self) -> Options {
+        Options {
+            max_input_bytes: self
+                .sqs
+                .as_ref()
+                .map_or(cloudtrail_normalize::DEFAULT_MAX_INPUT_BYTES, |s| {
+                    s.input_limits.max_input_bytes
+                }),
+            ..self.daemon.input_limits.clone()
+        }
+    }
+}
+
+fn validate_sqs(raw: RawSqs, input_limits: Options) -> Result<SqsSettings> {
     if raw.queue_url.is_empty() {
         bail!("sqs.queue_url is empty");
     }
@@ -243,6 +422,13 @@ fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
     if !(1..=10).contains(&max_messages) {
         bail!("sqs.max_messages must be between 1 and 10");
     }
+    if raw.buckets.iter().any(|b| b.is_empty()) {
+        bail!("sqs.buckets has an empty name");
+    }
+    let max_object_attempts = raw.max_object_attempts.unwrap_or(5);
+    if !(1..=100).contains(&max_object_attempts) {
+        bail!("sqs.max_object_attempts must be between 1 and 100");
+    }
     let visibility_timeout_s = raw.visibility_timeout_s.unwrap_or(120);
     if !(10..=43_200).contains(&visibility_timeout_s) {
         bail!("sqs.visibility_timeout_s must be between 10 and 43200");
@@ -253,6 +439,9 @@ fn validate_sqs(raw: RawSqs) -> Result<SqsSettings> {
         max_messages,
         visibility_timeout_s,
         max_object_bytes: raw.max_object_bytes.unwrap_or(128 * 1024 * 1024),
+        input_limits,
+        buckets: raw.buckets,
+        max_object_attempts,
     })
 }
 

@@ -6,8 +6,14 @@
 //! A message is deleted only after every event it carried is flushed through the pipeline
 //! and recorded; until then its visibility timeout is extended, so long files are not handed
 //! to another consumer. A failure (S3 unreachable, audit write failed) leaves the message to
-//! reappear: several daemons on one queue share the work, and dedup makes a redelivery
-//! harmless. Polling pauses while the intake queue is full.
+//! reappear after a backoff (1, 2, 4 ... s, at most the visibility timeout): several daemons
+//! on one queue share the work, and dedup makes a redelivery harmless. An S3 object that
+//! still fails on the message's `max_object_attempts`-th receive is dead-lettered
+//! (`s3_object_failed`) and the message deleted, so a broken object is not retried forever.
+//! Log files are fetched only from the buckets `[sqs] buckets` allows (deny by default): a
+//! message naming another bucket is dead-lettered (`s3_bucket_not_allowed`) without a fetch,
+//! so whoever can write to the queue cannot make the daemon read other buckets with its
+//! credentials. Polling pauses while the intake queue is full.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,6 +238,9 @@ pub async fn run(
         let receive = sqs
             .receive_message()
             .queue_url(&settings.queue_url)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
             .max_number_of_messages(wanted.max(1))
             .wait_time_seconds(settings.wait_time_s)
             .visibility_timeout(settings.visibility_timeout_s)
@@ -285,7 +294,15 @@ impl MessageTask {
             return;
         };
         let id = message.message_id().unwrap_or("?").to_string();
-        let work = self.process(&id, message.body().unwrap_or(""));
+        // 1 on the first delivery; moto and SQS both count.
+        let receives: u32 = message
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let work = self.process(&id, message.body().unwrap_or(""), receives);
         tokio::pin!(work);
         // Extend the visibility while the message is being worked on.
         let period = Duration::from_secs((self.settings.visibility_timeout_s as u64 / 2).max(1));
@@ -333,12 +350,33 @@ impl MessageTask {
             }
             Err(e) => {
                 self.intake.metrics.sqs_message("retried");
-                tracing::warn!("sqs: message {id} left for redelivery: {e:#}");
+                // Back off: seen again after 1, 2, 4 ... s rather than a whole visibility
+                // timeout, and never sooner (a failing object is not hammered).
+                let delay = 2i32
+                    .saturating_pow(receives.saturating_sub(1).min(30))
+                    .min(self.settings.visibility_timeout_s);
+                tracing::warn!(
+                    "sqs: message {id} left for redelivery in {delay} s (receive {receives}): {e:#}"
+                );
+                if let Err(e) = self
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(&self.settings.queue_url)
+                    .receipt_handle(&receipt)
+                    .visibility_timeout(delay)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(
+                        "sqs: cannot set message {id}'s retry delay: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    );
+                }
             }
         }
     }
 
-    async fn process(&self, id: &str, body: &str) -> Result<Outcome> {
+    async fn process(&self, id: &str, body: &str, receives: u32) -> Result<Outcome> {
         match classify(body) {
             Delivery::Nothing(what) => {
                 self.intake.metrics.sqs_message(what);
@@ -356,15 +394,30 @@ impl MessageTask {
             Delivery::Objects(objects) => {
                 let mut outcome = Outcome::default();
                 for url in objects {
-                    outcome.add(&self.object(&url).await?);
+                    outcome.add(&self.object(&url, receives).await?);
                 }
                 Ok(outcome)
             }
         }
     }
 
-    async fn object(&self, url: &S3Url) -> Result<Outcome> {
+    async fn object(&self, url: &S3Url, receives: u32) -> Result<Outcome> {
         let origin = url.to_string();
+        if !self.settings.allows_bucket(&url.bucket) {
+            self.intake.metrics.s3_object("bucket_not_allowed");
+            tracing::warn!("sqs: {origin} is in a bucket [sqs] buckets does not allow; not read");
+            self.intake
+                .dead_letter(
+                    &origin,
+                    "s3_bucket_not_allowed",
+                    format!(
+                        "bucket {:?} is not in [sqs] buckets; the object was not fetched",
+                        url.bucket
+                    ),
+                )
+                .await?;
+            return Ok(Outcome::default());
+        }
         match fetch_object(&self.s3, url, self.settings.max_object_bytes).await {
             Ok(bytes) => {
                 self.intake.metrics.s3_object("read");
@@ -397,6 +450,18 @@ impl MessageTask {
                             "{origin} is {size} bytes, over sqs.max_object_bytes ({})",
                             self.settings.max_object_bytes
                         ),
+                    )
+                    .await?;
+                Ok(Outcome::default())
+            }
+            Err(FetchError::Other(e)) if receives >= self.settings.max_object_attempts => {
+                self.intake.metrics.s3_object("failed_for_good");
+                tracing::error!("sqs: {origin} failed {receives} times, dead-lettered: {e:#}");
+                self.intake
+                    .dead_letter(
+                        &origin,
+                        "s3_object_failed",
+                        format!("{origin} could not be read in {receives} attempts: {e:#}"),
                     )
                     .await?;
                 Ok(Outcome::default())

@@ -18,7 +18,7 @@ use super::metrics::{Metrics, Source};
 use crate::audit::AuditStore;
 use crate::config::Config;
 use crate::dedup::Dedup;
-use crate::intake::{ingest_items, Outcome};
+use crate::intake::{ingest_delivery, Outcome};
 use crate::pipeline::{Pipeline, RunStats};
 use crate::state::StateStore;
 
@@ -258,7 +258,7 @@ impl Worker {
             permit,
             reply,
         } = batch;
-        let result = ingest_items(&mut self.pipeline, self.dedup.as_mut(), items, &origin);
+        let result = ingest_delivery(&mut self.pipeline, self.dedup.as_mut(), items, &origin);
         drop(permit);
         self.dirty = true;
         match result {

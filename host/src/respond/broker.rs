@@ -115,7 +115,14 @@ impl Broker {
             ),
             (Ok(request), Some(event)) => {
                 let resource = request.resource(&event.account);
-                let (status, mode, reason) = self.judge(call.capability, event, &resource)?;
+                let (mut status, mode, mut reason) =
+                    self.judge(call.capability, event, &resource)?;
+                if status != Status::Denied && matches!(request, Request::Aws { .. }) {
+                    if let Err(why) = acting_account(&self.settings, &event.account) {
+                        status = Status::Denied;
+                        reason = Some(why);
+                    }
+                }
                 (
                     serde_json::to_value(request)?,
                     resource,
@@ -195,6 +202,30 @@ impl Broker {
             }
         }
     }
+}
+
+/// Whether trailwarden knows which credentials act in `account`: its own
+/// (`[aws] platform_account`) or a role it assumes there (`[aws.assume_role]`). Anything
+/// else (an empty account, one that is not an account id, one nobody configured) is refused,
+/// so an event cannot make trailwarden act with its own credentials where it should not.
+///
+/// # Errors
+/// The reason, for the denial.
+pub fn acting_account(settings: &ResponseSettings, account: &str) -> Result<(), String> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the event's account {account:?} is not an AWS account id, so no credentials can act in it"
+        ));
+    }
+    if settings.assume_role.contains_key(account)
+        || settings.platform_account.as_deref() == Some(account)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "account {account} is neither [aws] platform_account nor in [aws.assume_role]: \
+         trailwarden would act there with its own credentials"
+    ))
 }
 
 /// The receipt a recorded action stands for.

@@ -7,11 +7,17 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::broker::stored_request;
-use super::outbox::{ActionRecord, Outbox};
+use tokio::sync::watch;
+
+use super::outbox::{ActionRecord, Outbox, LEASE_S};
 use super::request::Request;
 use crate::config::ResponseSettings;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// First pause after the outbox itself fails (locked, unreadable); doubles, capped.
+const OUTBOX_ERROR_PAUSE: Duration = Duration::from_millis(100);
+const MAX_OUTBOX_ERROR_PAUSE: Duration = Duration::from_secs(30);
 
 /// Runs actions from the outbox.
 pub struct ActionRunner {
@@ -24,16 +30,7 @@ impl ActionRunner {
     /// # Errors
     /// The AWS SDK configuration cannot be loaded.
     pub async fn new(outbox: Outbox, settings: Arc<ResponseSettings>) -> Result<ActionRunner> {
-        let aws = aws_actions::Executor::new(aws_actions::AwsSettings {
-            endpoint_url: settings.endpoint_url.clone(),
-            region: settings.region.clone(),
-            assume_role_by_account: settings.assume_role.clone(),
-            platform_account: settings.platform_account.clone(),
-            // The standard chain: env, profile, SSO, IMDS.
-            credentials: None,
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot set up the AWS SDK: {e}"))?;
+        let aws = aws_executor(&settings).await?;
         Ok(ActionRunner {
             outbox,
             aws,
@@ -69,37 +66,115 @@ impl ActionRunner {
         }
     }
 
-    /// Runs actions as they become due until `shutdown` turns true.
-    ///
-    /// # Errors
-    /// The outbox cannot be read or written.
-    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+    /// Runs actions as they become due until `shutdown` turns true, with the settings
+    /// `updates` carries (a reload's notify targets, retry policy, AWS endpoint and roles).
+    /// An outbox error (database locked, disk full) is logged and retried after a pause
+    /// that grows while it lasts: it never ends the executor for the life of the process.
+    pub async fn run(
+        &mut self,
+        mut shutdown: watch::Receiver<bool>,
+        mut updates: watch::Receiver<Arc<ResponseSettings>>,
+    ) {
         let delay = Duration::from_millis(self.settings.executor.start_delay_ms);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            _ = shutdown.wait_for(|s| *s) => return,
         }
+        let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
-                return Ok(());
+                return;
             }
-            match self.outbox.claim_due(now_s())? {
-                Some(record) => self.execute_claimed(&record).await?,
-                None => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        _ = shutdown.changed() => {}
+            if updates.has_changed().unwrap_or(false) {
+                let settings = updates.borrow_and_update().clone();
+                self.apply(settings).await;
+            }
+            let pause = match self.run_next().await {
+                Ok(true) => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(false) => {
+                    failures = 0;
+                    Duration::from_millis(200)
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let pause = OUTBOX_ERROR_PAUSE
+                        .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
+                        .min(MAX_OUTBOX_ERROR_PAUSE);
+                    tracing::error!(
+                        failures,
+                        "the action executor cannot use the outbox (retrying in {pause:?}): {e:#}"
+                    );
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and runs the next due action; false when none is due.
+    async fn run_next(&self) -> Result<bool> {
+        match self.outbox.claim_due(now_s())? {
+            Some(record) => {
+                self.execute_claimed(&record).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Takes a reload's settings; the AWS clients are rebuilt only if what they are built
+    /// from changed (a bad endpoint keeps the old ones, and says so).
+    async fn apply(&mut self, settings: Arc<ResponseSettings>) {
+        let aws_changed = (
+            &settings.endpoint_url,
+            &settings.region,
+            &settings.assume_role,
+            &settings.platform_account,
+        ) != (
+            &self.settings.endpoint_url,
+            &self.settings.region,
+            &self.settings.assume_role,
+            &self.settings.platform_account,
+        );
+        if aws_changed {
+            match aws_executor(&settings).await {
+                Ok(aws) => self.aws = aws,
+                Err(e) => tracing::error!("reload: the AWS settings are kept as they were: {e:#}"),
+            }
+        }
+        self.settings = settings;
+        tracing::info!("the action executors took the reloaded settings");
+    }
+
+    /// Executes one action already claimed (status running) and records the outcome,
+    /// renewing the claim's lease meanwhile so no other executor takes it over.
+    ///
+    /// # Errors
+    /// The outbox cannot be written.
+    pub async fn execute_claimed(&self, record: &ActionRecord) -> Result<()> {
+        let every = Duration::from_secs((LEASE_S / 4).max(1) as u64);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let work = self.execute(record);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = renew.tick() => {
+                    if let Err(e) = self.outbox.renew_lease(&record.id) {
+                        tracing::warn!(action = record.id, "cannot renew the action's lease: {e:#}");
                     }
                 }
             }
         }
     }
 
-    /// Executes one action already claimed (status running) and records the outcome.
-    ///
-    /// # Errors
-    /// The outbox cannot be written.
-    pub async fn execute_claimed(&self, record: &ActionRecord) -> Result<()> {
+    async fn execute(&self, record: &ActionRecord) -> Result<()> {
         let request = match stored_request(record) {
             Ok(request) => request,
             Err(e) => {
@@ -185,6 +260,20 @@ impl ActionRunner {
         }
         Ok(())
     }
+}
+
+/// The AWS side of the executors, from the settings.
+async fn aws_executor(settings: &ResponseSettings) -> Result<aws_actions::Executor> {
+    aws_actions::Executor::new(aws_actions::AwsSettings {
+        endpoint_url: settings.endpoint_url.clone(),
+        region: settings.region.clone(),
+        assume_role_by_account: settings.assume_role.clone(),
+        platform_account: settings.platform_account.clone(),
+        // The standard chain: env, profile, SSO, IMDS.
+        credentials: None,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot set up the AWS SDK: {e}"))
 }
 
 /// Exponential backoff from `base_ms`, doubling per attempt, capped at five minutes.

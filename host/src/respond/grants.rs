@@ -194,7 +194,15 @@ impl PluginGrants {
 
     /// Decides a call by capability and scope. The first grant naming the capability (or
     /// its family) whose scope fits wins; if none fits, the reason says what did not.
+    ///
+    /// An event that names no account matches no grant, not even `accounts = ["*"]`: an
+    /// action for it would act in an account nobody chose.
     pub fn decide(&self, capability: &str, scope: &Scope<'_>) -> Verdict {
+        if scope.account.trim().is_empty() {
+            return Verdict::Denied(format!(
+                "{capability}: the event names no account, so no grant covers it"
+            ));
+        }
         let family = capability.split('.').next().unwrap_or("");
         let candidates: Vec<&Grant> = self
             .grants
@@ -277,6 +285,27 @@ mod tests {
             region: "us-east-1",
             resource,
         }
+    }
+
+    #[test]
+    fn a_wildcard_account_does_not_match_an_event_without_one() {
+        let grants = PluginGrants {
+            mode: Mode::Enforce,
+            grants: vec![Grant {
+                accounts: vec!["*".into()],
+                resources: any(),
+                ..grant("notify.send")
+            }],
+            ..PluginGrants::default()
+        };
+        let Verdict::Denied(reason) = grants.decide("notify.send", &scope("", "")) else {
+            panic!("an event without an account was granted");
+        };
+        assert!(reason.contains("names no account"), "{reason}");
+        assert!(matches!(
+            grants.decide("notify.send", &scope("111122223333", "")),
+            Verdict::Granted { .. }
+        ));
     }
 
     #[test]

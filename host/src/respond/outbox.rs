@@ -154,10 +154,16 @@ pub struct ActionRecord {
     pub decided_us: i64,
 }
 
+/// How long a claim holds an action: an executor renews it while the action runs, so
+/// only a dead executor's claim runs out, and then another executor takes the action over.
+pub const LEASE_S: i64 = 60;
+
 /// A shared handle to the outbox tables; cheap to clone into each plugin store.
 #[derive(Clone)]
 pub struct Outbox {
     conn: Arc<Mutex<Connection>>,
+    /// Who this handle claims actions as (process id and a random tag), for the leases.
+    owner: Arc<str>,
 }
 
 const COLUMNS: &str = "id, created_at, plugin, plugin_version, plugin_sha256, event_id, capability,
@@ -188,11 +194,20 @@ impl Outbox {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         add_decided_status(&conn)?;
+        add_lease_columns(&conn)?;
         crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
         crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
+        let mut tag = [0u8; 4];
+        getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         Ok(Outbox {
             conn: Arc::new(Mutex::new(conn)),
+            owner: format!("{}-{}", std::process::id(), hex::encode(tag)).into(),
         })
+    }
+
+    /// Who this handle claims actions as.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -289,8 +304,9 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Claims the next action due for execution (accepted, next attempt due), marking it
-    /// running, so that two executors (or a CLI and a daemon) never run it both.
+    /// Claims the next action due for execution (accepted with its next attempt due, or
+    /// running under a lease that ran out: its executor died), marking it running under
+    /// this handle's lease, so that two executors (or a CLI and a daemon) never run it both.
     ///
     /// # Errors
     /// The read or write fails.
@@ -298,11 +314,13 @@ impl Outbox {
         let conn = self.conn();
         let id: Option<String> = conn
             .query_row(
-                "UPDATE actions SET status = 'running'
-                 WHERE id = (SELECT id FROM actions WHERE status = 'accepted'
-                             AND next_attempt_at <= ?1 ORDER BY decided_us LIMIT 1)
+                "UPDATE actions SET status = 'running', lease_owner = ?2, lease_until = ?3
+                 WHERE id = (SELECT id FROM actions
+                             WHERE (status = 'accepted' AND next_attempt_at <= ?1)
+                                OR (status = 'running' AND COALESCE(lease_until, 0) < ?1)
+                             ORDER BY decided_us LIMIT 1)
                  RETURNING id",
-                [now_s],
+                params![now_s, &*self.owner, now_s + LEASE_S],
                 |row| row.get(0),
             )
             .optional()?;
@@ -318,9 +336,26 @@ impl Outbox {
     /// # Errors
     /// The write fails.
     pub fn claim(&self, id: &str) -> Result<bool> {
+        let now = now_us() / 1_000_000;
         let n = self.conn().execute(
-            "UPDATE actions SET status = 'running' WHERE id = ?1 AND status = 'accepted'",
-            [id],
+            "UPDATE actions SET status = 'running', lease_owner = ?2, lease_until = ?3
+             WHERE id = ?1 AND (status = 'accepted'
+                   OR (status = 'running' AND COALESCE(lease_until, 0) < ?4))",
+            params![id, &*self.owner, now + LEASE_S, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Extends this handle's lease on a running action; false if it holds none there.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn renew_lease(&self, id: &str) -> Result<bool> {
+        let until = now_us() / 1_000_000 + LEASE_S;
+        let n = self.conn().execute(
+            "UPDATE actions SET lease_until = ?3
+             WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+            params![id, &*self.owner, until],
         )?;
         Ok(n == 1)
     }
@@ -338,15 +373,27 @@ impl Outbox {
         Ok(n as u64)
     }
 
-    /// After a crash, actions left running go back to accepted (their executor died).
-    /// Executions are idempotent where AWS allows, so a rare second run is harmless.
+    /// After a crash, actions left running go back to accepted once their lease has run
+    /// out (their executor died); an action another live executor holds (a concurrent
+    /// `actions run`, the daemon) keeps running there. Executions are idempotent where AWS
+    /// allows, so a rare second run is harmless.
     ///
     /// # Errors
     /// The write fails.
     pub fn requeue_running(&self) -> Result<usize> {
+        self.requeue_expired(now_us() / 1_000_000)
+    }
+
+    /// [`Outbox::requeue_running`] as of `now_s`.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn requeue_expired(&self, now_s: i64) -> Result<usize> {
         Ok(self.conn().execute(
-            "UPDATE actions SET status = 'accepted', next_attempt_at = 0 WHERE status = 'running'",
-            [],
+            "UPDATE actions SET status = 'accepted', next_attempt_at = 0,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE status = 'running' AND COALESCE(lease_until, 0) < ?1",
+            [now_s],
         )?)
     }
 
@@ -362,7 +409,8 @@ impl Outbox {
     ) -> Result<()> {
         self.conn().execute(
             "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, request_id = ?2,
-                 inverse = ?3, executed_at = ?4, error = NULL WHERE id = ?1",
+                 inverse = ?3, executed_at = ?4, error = NULL,
+                 lease_owner = NULL, lease_until = NULL WHERE id = ?1",
             params![
                 id,
                 request_id,
@@ -387,12 +435,14 @@ impl Outbox {
         match retry_at_s {
             Some(at) => self.conn().execute(
                 "UPDATE actions SET status = 'accepted', attempts = attempts + 1, error = ?2,
-                     request_id = ?3, next_attempt_at = ?4 WHERE id = ?1",
+                     request_id = ?3, next_attempt_at = ?4,
+                     lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, error, request_id, at],
             )?,
             None => self.conn().execute(
                 "UPDATE actions SET status = 'failed', attempts = attempts + 1, error = ?2,
-                     request_id = ?3, executed_at = ?4 WHERE id = ?1",
+                     request_id = ?3, executed_at = ?4,
+                     lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, error, request_id, crate::audit::now_rfc3339()],
             )?,
         };
@@ -484,6 +534,22 @@ fn add_decided_status(conn: &Connection) -> Result<()> {
         conn.execute_batch(
             "ALTER TABLE actions ADD COLUMN decided_status TEXT;
              UPDATE actions SET decided_status = status;",
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds the lease columns to an outbox made before leases existed.
+fn add_lease_columns(conn: &Connection) -> Result<()> {
+    let has_lease: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = 'lease_owner'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_lease {
+        conn.execute_batch(
+            "ALTER TABLE actions ADD COLUMN lease_owner TEXT;
+             ALTER TABLE actions ADD COLUMN lease_until INTEGER;",
         )?;
     }
     Ok(())
@@ -621,14 +687,32 @@ mod tests {
     }
 
     #[test]
-    fn running_actions_are_requeued_after_a_crash() {
-        let outbox = Outbox::in_memory().unwrap();
+    fn a_held_action_is_not_requeued_until_its_lease_runs_out() {
+        // Two handles on one database file: a CLI's `actions run` and a starting daemon.
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("audit.db");
+        let (cli, daemon) = (Outbox::open(&db).unwrap(), Outbox::open(&db).unwrap());
+        assert_ne!(cli.owner(), daemon.owner());
         let request = serde_json::json!({});
-        let id = outbox
+        let id = cli
             .insert(&action("k", &request, Status::Accepted))
             .unwrap();
-        assert!(outbox.claim(&id).unwrap());
-        assert_eq!(outbox.requeue_running().unwrap(), 1);
-        assert_eq!(outbox.get(&id).unwrap().unwrap().status, "accepted");
+        assert!(cli.claim(&id).unwrap());
+        // The daemon starts meanwhile: the action stays with the CLI.
+        assert_eq!(daemon.requeue_running().unwrap(), 0);
+        assert_eq!(daemon.get(&id).unwrap().unwrap().status, "running");
+        let now = now_us() / 1_000_000;
+        assert!(daemon.claim_due(now).unwrap().is_none());
+        assert!(!daemon.claim(&id).unwrap());
+        // The holder renews; another handle cannot.
+        assert!(cli.renew_lease(&id).unwrap());
+        assert!(!daemon.renew_lease(&id).unwrap());
+        // The CLI dies: once the lease has run out the action is the daemon's to run.
+        let later = now + LEASE_S + 1;
+        assert_eq!(daemon.claim_due(later).unwrap().unwrap().id, id);
+        assert!(!cli.renew_lease(&id).unwrap(), "the lease moved on");
+        // And a restart finds an expired claim to requeue.
+        assert_eq!(daemon.requeue_expired(later + LEASE_S + 1).unwrap(), 1);
+        assert_eq!(daemon.get(&id).unwrap().unwrap().status, "accepted");
     }
 }
