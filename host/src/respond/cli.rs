@@ -44,6 +44,16 @@ pub enum ActionsCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Run a failed action again (after fixing what made it fail, e.g. credentials).
+    Retry {
+        /// The action's id (`act-…`, as `actions list` shows it).
+        id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who retries (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Run the recorded inverse of a succeeded action.
     Undo {
         id: String,
@@ -71,6 +81,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         ActionsCommand::List { config, .. }
         | ActionsCommand::Approve { config, .. }
         | ActionsCommand::Reject { config, .. }
+        | ActionsCommand::Retry { config, .. }
         | ActionsCommand::Undo { config, .. }
         | ActionsCommand::Run { config, .. } => config.clone(),
     };
@@ -109,6 +120,17 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
                 &commands::actor(by),
             ))?;
             show(&record);
+            return Ok(exit_code(&record));
+        }
+        ActionsCommand::Retry { id, by, .. } => {
+            let record = runtime.block_on(commands::retry(
+                &outbox,
+                settings,
+                &id,
+                &commands::actor(by),
+            ))?;
+            show(&record);
+            return Ok(exit_code(&record));
         }
         ActionsCommand::Reject { id, by, reason, .. } => {
             show(&commands::reject(
@@ -122,9 +144,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
             let record =
                 runtime.block_on(commands::undo(&outbox, settings, &id, &commands::actor(by)))?;
             show(&record);
-            if record.status != Status::Succeeded.as_str() {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit_code(&record));
         }
         ActionsCommand::Run { wait, .. } => {
             let ran =
@@ -133,4 +153,13 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Success only when the action a command ran succeeded.
+fn exit_code(record: &super::outbox::ActionRecord) -> ExitCode {
+    if record.status == Status::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

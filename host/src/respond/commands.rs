@@ -70,11 +70,53 @@ pub async fn approve(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if !outbox.transition(id, Status::PendingApproval, Status::Accepted)? {
+    if record.status != Status::PendingApproval.as_str() {
         bail!("action {id} is {}, not pending approval", record.status);
     }
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    // Without credentials the action would only fail: say so and leave it pending.
+    runner
+        .ensure_credentials_for(&record)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; action {id} stays pending approval"))?;
+    if !outbox.transition(id, Status::PendingApproval, Status::Accepted)? {
+        bail!(
+            "action {id} is {}, not pending approval",
+            get(outbox, id)?.status
+        );
+    }
     outbox.log(id, actor, "approved", "")?;
-    run_now(outbox, settings, id).await
+    run_now(outbox, &runner, id).await
+}
+
+/// Runs a failed action again (its retries spent, or its error fixed since, such as
+/// missing credentials); recorded with who and when.
+///
+/// # Errors
+/// The action did not fail, AWS credentials are missing, or the outbox cannot be written.
+pub async fn retry(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    id: &str,
+    actor: &str,
+) -> Result<ActionRecord> {
+    let record = get(outbox, id)?;
+    if record.status != Status::Failed.as_str() {
+        bail!(
+            "action {id} is {}: only a failed action can be retried",
+            record.status
+        );
+    }
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    runner
+        .ensure_credentials_for(&record)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; action {id} stays failed"))?;
+    if !outbox.retry_failed(id)? {
+        bail!("action {id} is {}, not failed", get(outbox, id)?.status);
+    }
+    outbox.log(id, actor, "retried", record.error.as_deref().unwrap_or(""))?;
+    run_now(outbox, &runner, id).await
 }
 
 /// Rejects a pending action; it will never run.
@@ -137,8 +179,12 @@ pub async fn undo(
             undo_of: Some(id),
         })?,
     };
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    runner
+        .ensure_credentials_for(&get(outbox, &undo_id)?)
+        .await?;
     outbox.log(id, actor, "undo requested", &undo_id)?;
-    let done = run_now(outbox, settings, &undo_id).await?;
+    let done = run_now(outbox, &runner, &undo_id).await?;
     if done.status == Status::Succeeded.as_str() {
         outbox.transition(id, Status::Succeeded, Status::Undone)?;
         outbox.log(id, actor, "undone", &undo_id)?;
@@ -147,12 +193,7 @@ pub async fn undo(
 }
 
 /// Runs one accepted action now (retrying for a while), unless another executor has it.
-async fn run_now(
-    outbox: &Outbox,
-    settings: Arc<ResponseSettings>,
-    id: &str,
-) -> Result<ActionRecord> {
-    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<ActionRecord> {
     let deadline = tokio::time::Instant::now() + CLI_RETRY_WAIT;
     loop {
         if outbox.claim(id)? {

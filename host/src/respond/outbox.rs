@@ -393,6 +393,20 @@ impl Outbox {
         Ok(())
     }
 
+    /// A failed action goes back to accepted, due now; false if it was not failed. Its
+    /// attempts keep counting, so a retry gets one attempt more than the executor gave it.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn retry_failed(&self, id: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE actions SET status = 'accepted', next_attempt_at = 0, executed_at = NULL
+             WHERE id = ?1 AND status = 'failed'",
+            [id],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Moves an action from one status to another; false if it was not in `from`.
     ///
     /// # Errors
