@@ -197,21 +197,25 @@ enum PatternCommand {
 /// The log filter without RUST_LOG. The AWS SDK's credential and region chains log every
 /// provider they try (instance metadata first of all, with multi-line dumps) at warn level
 /// on any machine without AWS configured; their outcome is reported by our own messages,
-/// so their internals are shown from `-vv` only.
-pub fn default_log_filter(verbose: u8) -> &'static str {
-    match verbose {
-        0 => "warn,aws_config=error,aws_smithy_runtime=error",
-        1 => "info,aws_config=error,aws_smithy_runtime=error",
+/// so their internals are shown from `-vv` only. The daemon logs at info from the start:
+/// each finding, plugin loading, the periodic summary.
+pub fn default_log_filter(verbose: u8, daemon: bool) -> &'static str {
+    match (verbose, daemon) {
+        (0, false) => "warn,aws_config=error,aws_smithy_runtime=error",
+        (0, true) => "warn,trailwarden=info,aws_config=error,aws_smithy_runtime=error",
+        (1, _) => "info,aws_config=error,aws_smithy_runtime=error",
         _ => "debug",
     }
 }
 
 /// Sets up logging to stderr, coloured only when stderr is a terminal; secrets never reach
 /// the log (nothing logs raw credentials).
-pub fn init_logging(verbose: u8) {
+pub fn init_logging(cli: &Cli) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter(verbose)));
+    let daemon = matches!(cli.command, Command::Run { .. });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(default_log_filter(cli.verbose, daemon))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

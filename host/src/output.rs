@@ -33,6 +33,15 @@ pub fn finding_row(finding: &StoredFinding) -> String {
     )
 }
 
+/// Who did what a finding is about, as the plugin recorded it in its context (plugins
+/// name it differently: `principal_arn`, `caller_arn`, `actor`, `user`).
+pub fn principal(finding: &StoredFinding) -> Option<&str> {
+    ["principal_arn", "caller_arn", "actor", "user_name", "user"]
+        .iter()
+        .find_map(|key| finding.context.get(key).and_then(|v| v.as_str()))
+        .filter(|s| !s.is_empty())
+}
+
 /// Characters of a dead letter's raw text shown in the table (`--format json` has it all).
 const RAW_SHOWN: usize = 60;
 

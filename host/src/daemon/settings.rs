@@ -14,6 +14,7 @@
 //! flush_interval_ms = 250            # findings are never held back longer than this
 //! metrics_auth = true                # /metrics needs the token too
 //! shutdown_timeout_s = 30
+//! summary_interval_s = 60            # a one-line summary in the log this often; 0: never
 //!
 //! [sqs]
 //! queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"
@@ -42,6 +43,8 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 250;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
+/// Seconds between the log's one-line summaries.
+const DEFAULT_SUMMARY_INTERVAL_S: u64 = 60;
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
 
 #[derive(Debug, Deserialize, Default)]
@@ -56,6 +59,7 @@ pub(crate) struct RawDaemon {
     flush_interval_ms: Option<u64>,
     metrics_auth: Option<bool>,
     shutdown_timeout_s: Option<u64>,
+    summary_interval_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +101,8 @@ pub struct DaemonSettings {
     pub flush_interval: Duration,
     pub metrics_auth: bool,
     pub shutdown_timeout: Duration,
+    /// How often the log gets a one-line summary of the interval; `None`: never.
+    pub summary_interval: Option<Duration>,
 }
 
 impl Default for DaemonSettings {
@@ -111,6 +117,7 @@ impl Default for DaemonSettings {
             flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
             metrics_auth: true,
             shutdown_timeout: Duration::from_secs(30),
+            summary_interval: Some(Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S)),
         }
     }
 }
@@ -200,6 +207,12 @@ impl IntakeSettings {
         if !(1..=60_000).contains(&flush_ms) {
             bail!("daemon.flush_interval_ms must be between 1 and 60000");
         }
+        let summary_s = daemon
+            .summary_interval_s
+            .unwrap_or(DEFAULT_SUMMARY_INTERVAL_S);
+        if summary_s > 86_400 {
+            bail!("daemon.summary_interval_s must be between 0 (never) and 86400");
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
@@ -210,6 +223,7 @@ impl IntakeSettings {
             flush_interval: Duration::from_millis(flush_ms),
             metrics_auth: daemon.metrics_auth.unwrap_or(true),
             shutdown_timeout: Duration::from_secs(daemon.shutdown_timeout_s.unwrap_or(30)),
+            summary_interval: Some(summary_s).filter(|s| *s > 0).map(Duration::from_secs),
         };
         let sqs = sqs.map(validate_sqs).transpose()?;
         let window = match dedup.window {

@@ -332,6 +332,19 @@ impl Outbox {
         Ok(n as u64)
     }
 
+    /// How many actions there are in each status (for the daemon's summary line).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM actions GROUP BY status")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// After a crash, actions left running go back to accepted (their executor died).
     /// Executions are idempotent where AWS allows, so a rare second run is harmless.
     ///
