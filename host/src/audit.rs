@@ -133,6 +133,8 @@ pub struct FindingQuery {
     pub plugin: Option<String>,
     /// RFC 3339; compared with the event time (or, without one, the time recorded).
     pub since: Option<String>,
+    /// RFC 3339; compared with the time the finding was recorded.
+    pub recorded_since: Option<String>,
     pub limit: Option<usize>,
 }
 
@@ -384,11 +386,13 @@ impl AuditStore {
              FROM findings
              WHERE (?1 IS NULL OR plugin = ?1)
                AND (?2 IS NULL OR COALESCE(event_time, recorded_at) >= ?2)
+               AND (?4 IS NULL OR recorded_at >= ?4)
              ORDER BY COALESCE(event_time, recorded_at) DESC, id DESC
              LIMIT ?3",
         )?;
         let limit = query.limit.map_or(-1, |l| l as i64);
-        let rows = stmt.query_map(params![query.plugin, query.since, limit], |row| {
+        let args = params![query.plugin, query.since, limit, query.recorded_since];
+        let rows = stmt.query_map(args, |row| {
             let resources: String = row.get(7)?;
             let context: String = row.get(11)?;
             Ok(StoredFinding {

@@ -39,8 +39,10 @@ enum Command {
     /// Run recorded CloudTrail (files, folders, `-` for stdin) through the plugins.
     Replay {
         /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Findings as a table, or one JSON object per line.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Also write the closing summary as JSON to this file.
@@ -62,7 +64,7 @@ enum Command {
     },
     /// The daemon: HTTP endpoint, SQS consumer, until SIGTERM/SIGINT.
     Run {
-        /// Config file (default: ./trailwarden.toml, else the built-in default).
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Address to listen on (default 127.0.0.1:8787, or the config's daemon.listen).
@@ -84,25 +86,30 @@ enum Command {
         #[command(subcommand)]
         command: PatternCommand,
     },
-    /// Response actions: list, approve, reject, undo, run what is due.
+    /// Response actions: list, approve, reject, retry, undo, run what is due.
     Actions {
         #[command(subcommand)]
         command: crate::respond::cli::ActionsCommand,
     },
     /// Run a plugin against fixtures (capabilities recorded, never executed).
     Test {
+        /// The plugin component (a .wasm file).
         plugin: PathBuf,
         /// Fixture files or folders; default: the fixtures the plugin ships.
         fixtures: Vec<PathBuf>,
+        /// Config whose entry for this plugin (its config and grants) is used, if any.
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// The configured plugins: version, contract, and whether each serves or is quarantined.
+    /// Same as `plugin list` (kept for scripts written against it).
+    #[command(hide = true)]
     Plugins {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Plugins: create one from a template (new), build it (build), inspect a component.
+    /// Plugins: the configured ones (list), create one from a template (new), build it
+    /// (build), inspect a component.
     Plugin {
         #[command(subcommand)]
         command: crate::plugin_cli::PluginCommand,
@@ -122,6 +129,7 @@ enum RulesCommand {
         /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A table, or JSON.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -129,27 +137,38 @@ enum RulesCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Findings, newest first.
+    /// Findings, newest first (by event time).
     Findings {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Only this plugin's findings.
         #[arg(long)]
         plugin: Option<String>,
-        /// RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h, 7d).
+        /// Only events that happened since: an RFC 3339 time (2024-05-01T00:00:00Z) or an
+        /// age (24h, 7d). This is the CloudTrail event time, so a replay of old logs shows
+        /// nothing for `--since 24h`; see --recorded-since.
         #[arg(long)]
         since: Option<String>,
+        /// Only findings recorded since (RFC 3339 or an age), whatever their event time.
+        #[arg(long)]
+        recorded_since: Option<String>,
+        /// At most this many findings.
         #[arg(long)]
         limit: Option<usize>,
+        /// A table (long ids shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Rejected inputs (dead letters), newest first.
     Rejected {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// At most this many inputs.
         #[arg(long)]
         limit: Option<usize>,
+        /// A table (raw text cut short), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -160,6 +179,7 @@ enum SetupCommand {
     /// An EventBridge rule for CloudTrail events, targeting the daemon through an API
     /// destination whose connection sends the ingest token.
     Eventbridge {
+        /// Config file: its `[aws]` settings and where the ingest token is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// The daemon's public base URL; events go to URL/v1/events.
@@ -168,6 +188,7 @@ enum SetupCommand {
         /// IAM role EventBridge assumes to invoke the API destination.
         #[arg(long)]
         role_arn: String,
+        /// AWS region of the rule (default: the config's [aws] region, else the SDK's).
         #[arg(long)]
         region: Option<String>,
         /// Name of the connection, API destination and rule.
@@ -287,10 +308,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     config,
                     plugin,
                     since,
+                    recorded_since,
                     limit,
                     format,
                 },
-        } => audit_findings(config.as_deref(), plugin, since.as_deref(), limit, format),
+        } => audit_findings(
+            config.as_deref(),
+            FindingQuery {
+                plugin,
+                since: since
+                    .as_deref()
+                    .map(parse_since)
+                    .transpose()
+                    .context("--since")?,
+                recorded_since: recorded_since
+                    .as_deref()
+                    .map(parse_since)
+                    .transpose()
+                    .context("--recorded-since")?,
+                limit,
+            },
+            format,
+        ),
         Command::Pattern { command } => match command {
             PatternCommand::Test { pattern, event } => pattern_test(&pattern, &event),
             PatternCommand::Check { file } => pattern_check(&file),
@@ -381,13 +420,7 @@ fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit_findings(
-    config: Option<&Path>,
-    plugin: Option<String>,
-    since: Option<&str>,
-    limit: Option<usize>,
-    format: Format,
-) -> Result<ExitCode> {
+fn audit_findings(config: Option<&Path>, query: FindingQuery, format: Format) -> Result<ExitCode> {
     let config = load_config(config)?;
     anyhow::ensure!(
         config.database.is_file(),
@@ -395,11 +428,6 @@ fn audit_findings(
         config.database.display()
     );
     let audit = AuditStore::open(&config.database)?;
-    let query = FindingQuery {
-        plugin,
-        since: since.map(parse_since).transpose()?,
-        limit,
-    };
     let findings = audit.findings(&query)?;
     let mut out = std::io::stdout().lock();
     match format {
@@ -488,13 +516,11 @@ fn parse_since(text: &str) -> Result<String> {
         return Ok(humantime::format_rfc3339_seconds(at).to_string());
     }
     let age: Duration = humantime::parse_duration(text).with_context(|| {
-        format!(
-            "--since {text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)"
-        )
+        format!("{text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)")
     })?;
     let at = SystemTime::now()
         .checked_sub(age)
-        .context("--since is too far back")?;
+        .with_context(|| format!("{text:?} is too far back"))?;
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 

@@ -2,6 +2,7 @@
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
 mod cache;
+mod cli_help;
 mod daemon;
 mod fixtures;
 mod lifecycle;

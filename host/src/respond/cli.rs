@@ -16,18 +16,22 @@ use crate::output::Format;
 pub enum ActionsCommand {
     /// Actions, newest first.
     List {
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Only this status: pending, accepted, running, succeeded, failed, dry_run, denied,
-        /// rejected, undone.
+        /// Only this status, as the table shows it: pending_approval (or pending), accepted,
+        /// running, succeeded, failed, dry_run, denied, rejected, undone.
         #[arg(long)]
         status: Option<String>,
+        /// A table (long values shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Approve an action waiting for approval; it runs at once.
     Approve {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Who approves (default: $USER).
@@ -36,11 +40,15 @@ pub enum ActionsCommand {
     },
     /// Reject an action waiting for approval; it never runs.
     Reject {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Who rejects (default: $USER).
         #[arg(long)]
         by: Option<String>,
+        /// Why, kept in the action's log.
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -48,6 +56,7 @@ pub enum ActionsCommand {
     Retry {
         /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Who retries (default: $USER).
@@ -56,14 +65,18 @@ pub enum ActionsCommand {
     },
     /// Run the recorded inverse of a succeeded action.
     Undo {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Who undoes it (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
     /// Run every action that is due (after a crash, or without a daemon).
     Run {
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Wait this long for retries before giving up (e.g. 30s).
