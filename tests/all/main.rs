@@ -2,8 +2,8 @@
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
 mod cache;
-mod cli_help;
 mod daemon;
+mod first_hour;
 mod fixtures;
 mod lifecycle;
 mod moto;

@@ -1,5 +1,6 @@
-//! The command line as a new user meets it: every argument explains itself in `--help`,
-//! names match what the tables print, and `plugin list` is where the plugins are listed.
+//! The command line as a new user meets it in the first hour: every argument explains itself
+//! in `--help`, names match what the tables print, `plugin list` is where the plugins are
+//! listed, a mistake gets one line of error, and the demo tells its story.
 
 use std::process::Command;
 
@@ -153,4 +154,42 @@ fn findings_filter_on_event_time_or_recorded_time_and_statuses_by_table_name() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn a_file_that_is_not_wasm_gets_one_line_and_keeps_the_plugin_table_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("notes.wasm");
+    std::fs::write(&bad, "these are my notes, not a plugin\n").unwrap();
+    let config = dir.path().join("trailwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audit]\ndatabase = \"{}\"\n[engine]\ncache_dir = \"{}\"\n\
+             [[plugins]]\npath = \"{}\"\n[[plugins]]\npath = \"{}\"\n",
+            dir.path().join("audit.db").display(),
+            dir.path().join("cache").display(),
+            bad.display(),
+            crate::support::plugin("root-usage").display()
+        ),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let list = trailwarden(&["plugin", "list", "--config", c]);
+    let table = String::from_utf8(list.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one line per plugin:\n{table}");
+    assert!(lines[1].contains("unloadable") && lines[1].contains("not a WebAssembly file"));
+    assert!(lines[2].contains("root-usage") && lines[2].contains("active"));
+
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let replay = trailwarden(&["replay", "--config", c, events.to_str().unwrap()]);
+    assert!(!replay.status.success());
+    let stderr = String::from_utf8(replay.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("notes.wasm") && stderr.contains("not a WebAssembly file"),
+        "{stderr}"
+    );
 }
