@@ -123,15 +123,21 @@ test: plugins test-tools
 	$(PLUGIN_CARGO) test --quiet
 	$(CARGO) test --workspace
 
+# The demo's story in one screen: what was read, what was found (one line per event),
+# what would be done and the command to approve it.
+DEMO := ./target/release/trailwarden
+DEMO_CONFIG := --config examples/trailwarden.toml
 demo: build
-	rm -f examples/demo.db examples/demo.db-wal examples/demo.db-shm
-	./target/release/trailwarden replay --config examples/trailwarden.toml examples/logs
+	@rm -f examples/demo.db examples/demo.db-wal examples/demo.db-shm
 	@echo
-	@echo "The findings are kept in examples/demo.db:"
-	./target/release/trailwarden audit findings --config examples/trailwarden.toml --format table
+	@echo "\$$ trailwarden replay $(DEMO_CONFIG) --summary-only examples/logs"
+	@$(DEMO) replay $(DEMO_CONFIG) --summary-only examples/logs
 	@echo
-	@echo "What the response plugins would have done (dry-run), or wait for approval:"
-	./target/release/trailwarden actions list --config examples/trailwarden.toml
+	@echo "\$$ trailwarden audit findings $(DEMO_CONFIG) --by-event    # what was found, one line per event"
+	@$(DEMO) audit findings $(DEMO_CONFIG) --by-event
+	@echo
+	@echo "\$$ trailwarden actions list $(DEMO_CONFIG)    # what the response plugins would do"
+	@$(DEMO) actions list $(DEMO_CONFIG)
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// Schema migrations, applied in order; index + 1 is the `user_version` after each.
@@ -373,6 +373,23 @@ impl AuditStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The title of a plugin's (first) finding on an event: why an action of that plugin on
+    /// that event was asked for.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn finding_title(&self, plugin: &str, event_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT title FROM findings WHERE plugin = ?1 AND event_id = ?2
+                 ORDER BY id LIMIT 1",
+                params![plugin, event_id],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     /// Reads findings, newest first.

@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::intake::DUPLICATE;
 use crate::output::{
-    finding_header, finding_row, rejected_header, rejected_row, write_summary, Format,
+    event_findings_header, event_findings_row, finding_header, finding_row, group_by_event,
+    rejected_header, rejected_row, write_summary, Format,
 };
 use crate::pipeline::Pipeline;
 use crate::replay::{ReplayOptions, S3Reader};
@@ -58,6 +59,10 @@ enum Command {
         /// dedup window, and remember these.
         #[arg(long)]
         dedup: bool,
+        /// Print only the closing summary, not each finding (they are in the audit store:
+        /// `trailwarden audit findings --by-event`).
+        #[arg(long)]
+        summary_only: bool,
         /// Files, folders, - for stdin, or s3://bucket/prefix.
         #[arg(required = true)]
         paths: Vec<String>,
@@ -156,6 +161,9 @@ enum AuditCommand {
         /// At most this many findings.
         #[arg(long)]
         limit: Option<usize>,
+        /// One line per event: its most severe finding, and what else flagged it.
+        #[arg(long)]
+        by_event: bool,
         /// A table (long ids shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -268,6 +276,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             since,
             until,
             dedup,
+            summary_only,
             paths,
         } => replay(
             config.as_deref(),
@@ -277,6 +286,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 since: since.as_deref(),
                 until: until.as_deref(),
                 dedup,
+                summary_only,
             },
             &paths,
         ),
@@ -310,6 +320,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     since,
                     recorded_since,
                     limit,
+                    by_event,
                     format,
                 },
         } => audit_findings(
@@ -328,6 +339,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     .context("--recorded-since")?,
                 limit,
             },
+            by_event,
             format,
         ),
         Command::Pattern { command } => match command {
@@ -353,6 +365,7 @@ struct ReplayFilter<'a> {
     since: Option<&'a str>,
     until: Option<&'a str>,
     dedup: bool,
+    summary_only: bool,
 }
 
 fn replay(
@@ -384,7 +397,14 @@ fn replay(
         tracing::warn!("no plugins configured: events are read and counted only");
     }
     let mut printed_header = false;
+    let flagged = std::rc::Rc::new(std::cell::RefCell::new(std::collections::HashSet::new()));
+    let flagged_events = flagged.clone();
+    let summary_only = filter.summary_only;
     pipeline.on_finding(move |finding| {
+        flagged_events.borrow_mut().insert(finding.event_id.clone());
+        if summary_only {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = match format {
             Format::Table => {
@@ -412,6 +432,14 @@ fn replay(
     }
     let stats = &stats;
     write_summary(&mut std::io::stderr().lock(), stats)?;
+    let flagged = flagged.borrow().len();
+    if flagged > 0 {
+        // Several plugins (and Sigma's generic rules) can flag the same event.
+        eprintln!(
+            "  flagged events   {flagged} (an event can raise findings in several plugins: \
+             `trailwarden audit findings --by-event` shows one line per event)"
+        );
+    }
     if let Some(path) = stats_json {
         std::fs::write(path, serde_json::to_vec_pretty(stats)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -420,7 +448,12 @@ fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit_findings(config: Option<&Path>, query: FindingQuery, format: Format) -> Result<ExitCode> {
+fn audit_findings(
+    config: Option<&Path>,
+    query: FindingQuery,
+    by_event: bool,
+    format: Format,
+) -> Result<ExitCode> {
     let config = load_config(config)?;
     anyhow::ensure!(
         config.database.is_file(),
@@ -431,7 +464,25 @@ fn audit_findings(config: Option<&Path>, query: FindingQuery, format: Format) ->
     let findings = audit.findings(&query)?;
     let mut out = std::io::stdout().lock();
     match format {
+        Format::Json if by_event => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&group_by_event(&findings))?
+        )?,
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
+        Format::Table if by_event => {
+            let groups = group_by_event(&findings);
+            writeln!(out, "{}", event_findings_header())?;
+            for group in &groups {
+                writeln!(out, "{}", event_findings_row(group))?;
+            }
+            writeln!(
+                out,
+                "{} findings on {} events (`--format json` has each in full)",
+                findings.len(),
+                groups.len()
+            )?;
+        }
         Format::Table => {
             writeln!(out, "{}", finding_header())?;
             for finding in &findings {

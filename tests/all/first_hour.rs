@@ -193,3 +193,165 @@ fn a_file_that_is_not_wasm_gets_one_line_and_keeps_the_plugin_table_whole() {
         "{stderr}"
     );
 }
+
+/// The example config (`make demo`) with its database in `dir`, its plugins from this
+/// checkout, and a compile cache shared by test runs.
+fn demo_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let repo = crate::support::repo();
+    let text = std::fs::read_to_string(repo.join("examples/trailwarden.toml"))
+        .unwrap()
+        .replace(
+            "\"../plugins/dist/",
+            &format!("\"{}/plugins/dist/", repo.display()),
+        )
+        .replace(
+            "cache_dir = \".trailwarden/cache\"",
+            &format!(
+                "cache_dir = \"{}\"",
+                repo.join("target/test-demo-cache").display()
+            ),
+        );
+    let path = dir.join("trailwarden.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Every line has a space at each column boundary: no value ran into the next column.
+fn assert_columns(table: &str, boundaries: &[usize]) {
+    for line in table.lines().filter(|l| !l.is_empty()) {
+        let chars: Vec<char> = line.chars().collect();
+        for &at in boundaries {
+            assert_eq!(
+                chars.get(at),
+                Some(&' '),
+                "column boundary {at} in:\n{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_demo_says_what_was_found_why_and_what_to_type_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let c = config.to_str().unwrap();
+    let logs = crate::support::repo().join("examples/logs");
+    let replay = trailwarden(&[
+        "replay",
+        "--config",
+        c,
+        "--summary-only",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(
+        replay.stdout.is_empty(),
+        "--summary-only prints no finding rows"
+    );
+    let summary = String::from_utf8(replay.stderr).unwrap();
+    // The key lines a user reads: everything read is accounted for.
+    for line in [
+        "  events read      29",
+        "  normalised       27",
+        "  skipped          1",
+        "    insight_event        1",
+        "  rejected         1",
+        "    invalid_json         1",
+    ] {
+        assert!(
+            summary.lines().any(|l| l == line),
+            "{line:?} in:\n{summary}"
+        );
+    }
+    let findings: usize = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("  findings         "))
+        .unwrap_or_else(|| panic!("no findings line:\n{summary}"))
+        .parse()
+        .unwrap();
+    let flagged: usize = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("  flagged events   "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no flagged events line:\n{summary}"))
+        .parse()
+        .unwrap();
+    assert!(flagged < findings, "{summary}");
+    assert!(summary.contains("audit findings --by-event"), "{summary}");
+
+    // One line per event: the root console sign-in without MFA is one event that four
+    // detections flag (root use, no MFA, and two Sigma rules): shown once, most severe first.
+    let out = trailwarden(&["audit", "findings", "--config", c, "--by-event"]);
+    let by_event = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = by_event.lines().collect();
+    assert_eq!(
+        rows.len(),
+        flagged + 2,
+        "header, one line per event, footer:\n{by_event}"
+    );
+    assert_eq!(
+        rows.last().unwrap(),
+        &format!("{findings} findings on {flagged} events (`--format json` has each in full)")
+    );
+    let root = rows
+        .iter()
+        .find(|r| r.contains("3f1c0e5a-0001"))
+        .unwrap_or_else(|| panic!("the root sign-in:\n{by_event}"));
+    assert!(root.starts_with("CRITICAL"), "{root}");
+    assert!(root.contains("arn:aws:iam::111122223333:root"), "{root}");
+    assert!(
+        root.contains("Console sign-in without MFA by the root user")
+            && root.contains("[+3 more: root-usage, sigma: AWS Root Credentials, sigma: AWS Successful Console Login Without MFA]"),
+        "{root}"
+    );
+    assert_columns(&rows[..rows.len() - 1].join("\n"), &[8, 29, 54, 89]);
+
+    // The findings table: Sigma rules by their title, long ids cut with an ellipsis; JSON
+    // has them in full.
+    let out = trailwarden(&["audit", "findings", "--config", c]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("sigma: AWS Root Credentials"), "{table}");
+    assert!(
+        !table.contains("sigma.8ad1600d"),
+        "no bare Sigma UUIDs:\n{table}"
+    );
+    assert!(table.contains('…'));
+    assert_columns(&table, &[8, 45, 68, 89, 114]);
+    let out = trailwarden(&["audit", "findings", "--config", c, "--format", "json"]);
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert!(json.contains("\"sigma.8ad1600d-e9dc-4251-b0ee-a65268f29add\""));
+    assert!(json.contains("\"demo-idc-backdoor-role-panther\""));
+
+    // Actions: each says which event and why, and the next command is printed.
+    let out = trailwarden(&["actions", "list", "--config", c]);
+    let actions = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = actions.lines().filter(|l| l.starts_with("act-")).collect();
+    assert!(!rows.is_empty(), "{actions}");
+    let reason_at = actions.lines().next().unwrap().find("REASON").unwrap();
+    for row in &rows {
+        assert!(
+            row.chars().count() > reason_at + 5,
+            "a reason for every action: {row}"
+        );
+    }
+    assert_columns(&rows.join("\n"), &[16, 33, 60, 83, 124]);
+    let pending = rows
+        .iter()
+        .find(|r| r.contains("pending_approval"))
+        .unwrap_or_else(|| panic!("{actions}"));
+    assert!(pending.contains("3f1c0e5a-0013"), "its event: {pending}");
+    assert!(
+        pending.contains("AdministratorAccess attached to IAM user alice"),
+        "{pending}"
+    );
+    assert!(
+        actions.contains(&format!(
+            "approve with: trailwarden actions approve ID --config {c}"
+        )),
+        "{actions}"
+    );
+}

@@ -23,6 +23,9 @@ pub enum ActionsCommand {
         /// running, succeeded, failed, dry_run, denied, rejected, undone.
         #[arg(long)]
         status: Option<String>,
+        /// At most this many actions.
+        #[arg(long)]
+        limit: Option<usize>,
         /// A table (long values shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -121,9 +124,20 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         );
     };
     match command {
-        ActionsCommand::List { status, format, .. } => {
-            let status = status.as_deref().map(Status::parse).transpose()?;
-            commands::list(&outbox, status, format, &mut std::io::stdout().lock())?;
+        ActionsCommand::List {
+            status,
+            limit,
+            format,
+            ..
+        } => {
+            let audit = crate::audit::AuditStore::open(&config.database)?;
+            let query = commands::ListQuery {
+                status: status.as_deref().map(Status::parse).transpose()?,
+                limit,
+                format,
+                config: config_path.as_deref(),
+            };
+            commands::list(&outbox, Some(&audit), &query, &mut std::io::stdout().lock())?;
         }
         ActionsCommand::Approve { id, by, .. } => {
             let record = runtime.block_on(commands::approve(
