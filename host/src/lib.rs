@@ -23,3 +23,4 @@ pub mod runtime;
 pub mod scaffold;
 pub mod setup;
 pub mod state;
+pub mod toolkit;
