@@ -461,8 +461,29 @@ fn approve_without_credentials_fails_in_one_line_and_leaves_the_action_pending()
     assert_eq!(setup.actions(&config)[0]["status"], "pending_approval");
     assert_eq!(setup.key_status("ivan", &key), "Active");
 
-    // With credentials, the same action is approved and runs.
-    setup.run(&["actions", "approve", &id, "--config", c]);
+    // Approved while no daemon runs (as if by an earlier approve), it waits in the outbox:
+    // `actions run` without credentials says so in one line and leaves it waiting...
+    let outbox = trailwarden::respond::outbox::Outbox::open(&dir.path().join("audit.db")).unwrap();
+    use trailwarden::respond::outbox::Status;
+    assert!(outbox
+        .transition(&id, Status::PendingApproval, Status::Accepted)
+        .unwrap());
+    let mut run = setup.command(&["actions", "run", "--config", c]);
+    let out = without_credentials(&mut run, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    let action = &setup.actions(&config)[0];
+    assert_eq!(
+        (action["status"].as_str(), action["attempts"].as_u64()),
+        (Some("accepted"), Some(0))
+    );
+    // ... and with credentials it runs.
+    let out = setup.run(&["actions", "run", "--config", c]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 actions run"));
     assert_eq!(setup.key_status("ivan", &key), "Inactive");
 }
 
@@ -498,6 +519,20 @@ fn a_failed_action_can_be_retried_and_the_retry_is_recorded() {
         .output()
         .unwrap();
     assert!(!approve.status.success());
+    // Retry without credentials: one line, still failed.
+    let mut retry = setup.command(&["actions", "retry", id, "--config", c]);
+    let out = without_credentials(&mut retry, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials found") && stderr.contains("stays failed"),
+        "{stderr}"
+    );
+    assert_eq!(setup.actions(&config)[0]["status"], "failed");
+
     let out = setup.run(&["actions", "retry", id, "--config", c, "--by", "oncall"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("succeeded"),

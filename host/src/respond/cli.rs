@@ -174,8 +174,11 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
             return Ok(exit_code(&record));
         }
         ActionsCommand::Run { wait, .. } => {
-            let ran =
-                runtime.block_on(commands::run_due(&outbox, settings, Duration::from(wait)))?;
+            let ran = runtime.block_on(commands::run_due_checked(
+                &outbox,
+                settings,
+                Duration::from(wait),
+            ))?;
             println!("{ran} actions run");
         }
     }

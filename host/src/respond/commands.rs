@@ -263,6 +263,29 @@ async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<Act
     }
 }
 
+/// `actions run`: like [`run_due`], but when an action waiting to run needs AWS and no
+/// credentials resolve, says so in one line and runs nothing (rather than spending every
+/// action's attempts on the same missing credentials).
+///
+/// # Errors
+/// No AWS credentials for an AWS action, or the outbox cannot be read or written.
+pub async fn run_due_checked(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    wait: Duration,
+) -> Result<usize> {
+    outbox.requeue_running()?;
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    let waiting = outbox.list(Some(Status::Accepted), None)?;
+    if let Some(aws) = waiting.iter().find(|a| ActionRunner::needs_aws(a)) {
+        runner
+            .ensure_credentials_for(aws)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; the actions waiting to run stay as they are"))?;
+    }
+    runner.drain(wait).await
+}
+
 /// Runs every due action (after a crash, or when no daemon is running).
 ///
 /// # Errors

@@ -41,13 +41,18 @@ impl ActionRunner {
         })
     }
 
+    /// Whether carrying out `record` calls AWS (rather than a webhook).
+    pub fn needs_aws(record: &ActionRecord) -> bool {
+        matches!(stored_request(record), Ok(Request::Aws { .. }))
+    }
+
     /// Fails with one clear line when `record` needs AWS and no credentials resolve, so a
     /// command can refuse before changing the action's state.
     ///
     /// # Errors
     /// No AWS credentials could be found.
     pub async fn ensure_credentials_for(&self, record: &ActionRecord) -> Result<()> {
-        if matches!(stored_request(record), Ok(Request::Aws { .. })) {
+        if Self::needs_aws(record) {
             self.aws
                 .check_credentials()
                 .await
