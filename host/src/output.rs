@@ -155,18 +155,46 @@ pub fn event_findings_row(group: &EventFindings<'_>) -> String {
         group.severity.to_uppercase(),
         group.event_time.unwrap_or("-"),
         fit(group.event_id, EVENT_ID_WIDTH),
-        fit(group.principal.unwrap_or("-"), PRINCIPAL_WIDTH),
+        fit(
+            group.principal.map_or("-", short_principal),
+            PRINCIPAL_WIDTH
+        ),
         text
     )
 }
 
 /// Who did what a finding is about, as the plugin recorded it in its context (plugins
-/// name it differently: `principal_arn`, `caller_arn`, `actor`, `user`).
+/// name it differently: `principal_arn`, `caller_arn`, `actor`, `user`), else the first of
+/// its resources that names a caller (the root user, an IAM user, a role session).
 pub fn principal(finding: &StoredFinding) -> Option<&str> {
-    ["principal_arn", "caller_arn", "actor", "user_name", "user"]
-        .iter()
-        .find_map(|key| finding.context.get(key).and_then(|v| v.as_str()))
-        .filter(|s| !s.is_empty())
+    let from_context = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|key| finding.context.get(key).and_then(|v| v.as_str()))
+            .filter(|s| !s.is_empty())
+    };
+    from_context(&["principal_arn", "caller_arn", "actor"])
+        .or_else(|| {
+            finding
+                .resources
+                .iter()
+                .map(String::as_str)
+                .find(|r| is_caller_arn(r))
+        })
+        .or_else(|| from_context(&["user_name", "user"]))
+}
+
+/// A principal in a table: its ARN without the `arn:aws:iam::`/`arn:aws:sts::` prefix, so
+/// the name at its end survives the column's width (`111122223333:user/alice`).
+fn short_principal(principal: &str) -> &str {
+    principal
+        .strip_prefix("arn:aws:iam::")
+        .or_else(|| principal.strip_prefix("arn:aws:sts::"))
+        .unwrap_or(principal)
+}
+
+fn is_caller_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:sts::")
+        || (arn.starts_with("arn:aws:iam::") && (arn.ends_with(":root") || arn.contains(":user/")))
 }
 
 /// Characters of a dead letter's raw text shown in the table (`--format json` has it all).

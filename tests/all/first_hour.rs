@@ -302,7 +302,11 @@ fn the_demo_says_what_was_found_why_and_what_to_type_next() {
         .find(|r| r.contains("3f1c0e5a-0001"))
         .unwrap_or_else(|| panic!("the root sign-in:\n{by_event}"));
     assert!(root.starts_with("CRITICAL"), "{root}");
-    assert!(root.contains("arn:aws:iam::111122223333:root"), "{root}");
+    assert!(root.contains(" 111122223333:root "), "{root}");
+    assert!(
+        rows.iter().any(|r| r.contains(" 111122223333:user/alice ")),
+        "principals keep their names:\n{by_event}"
+    );
     assert!(
         root.contains("Console sign-in without MFA by the root user")
             && root.contains("[+3 more: root-usage, sigma: AWS Root Credentials, sigma: AWS Successful Console Login Without MFA]"),
