@@ -34,16 +34,16 @@ help:
 build: plugins host
 
 host:
-	$(CARGO) build --release -p trailwarden
+	@$(CARGO) build --release -p trailwarden
 
 # Every plugin component into plugins/dist/NAME.wasm; test guests into target/guests/.
 # Python and JavaScript plugins: plugins-polyglot, below.
 plugins: toolchain plugins-polyglot
-	$(PLUGIN_CARGO) build --release --target $(WASM_TARGET)
-	mkdir -p plugins/dist target/guests
-	for p in $(DETECTION_PLUGINS); do \
+	@$(PLUGIN_CARGO) build --release --target $(WASM_TARGET)
+	@mkdir -p plugins/dist target/guests
+	@for p in $(DETECTION_PLUGINS); do \
 	  cp $(PLUGIN_TARGET)/$(WASM_TARGET)/release/$${p//-/_}.wasm plugins/dist/$$p.wasm; done
-	for p in $(TEST_GUESTS); do \
+	@for p in $(TEST_GUESTS); do \
 	  cp $(PLUGIN_TARGET)/$(WASM_TARGET)/release/$${p//-/_}.wasm target/guests/$$p.wasm; done
 
 # --- Python and JavaScript plugins ------------------------------------------------------
@@ -56,11 +56,21 @@ JS_PLUGINS := $(patsubst plugins/js/%/package.json,%,$(wildcard plugins/js/*/pac
 PY_WASM := $(PY_PLUGINS:%=plugins/dist/%.wasm)
 JS_WASM := $(JS_PLUGINS:%=plugins/dist/%.wasm)
 COMPONENTIZE_PY_VERSION := 0.25.1
+POLYGLOT_CHECKED := target/polyglot-checked.stamp
 
 .PHONY: plugins-polyglot plugins-polyglot-check plugins-tools plugins-templates-check
 
-plugins-polyglot: plugins-tools $(PY_WASM) $(JS_WASM)
-	$(MAKE) --no-print-directory plugins-polyglot-check
+plugins-polyglot: plugins-tools $(PY_WASM) $(JS_WASM) $(POLYGLOT_CHECKED)
+
+# The checks run again only when a component or a test changed (`make demo` stays quiet
+# when nothing was rebuilt); `make plugins-polyglot-check` runs them on demand.
+$(POLYGLOT_CHECKED): $(PY_WASM) $(JS_WASM) plugins/js/tools/check-component.mjs \
+    $(wildcard plugins/python/*/tests/*.py plugins/js/*/test/*.mjs)
+	@mkdir -p target
+	@echo "checking the Python and JavaScript plugins (unit tests, imports, fixtures under Node)"
+	@$(MAKE) --no-print-directory plugins-polyglot-check > target/polyglot-check.log 2>&1 \
+	  || { cat target/polyglot-check.log; exit 1; }
+	@touch $@
 
 .SECONDEXPANSION:
 $(PY_WASM): plugins/dist/%.wasm: $$(wildcard plugins/python/$$*/*.py plugins/python/$$*/world.wit \
@@ -86,12 +96,12 @@ plugins-tools:
 	  [ -x .venv/bin/pip ] || python3 -m venv .venv; \
 	  echo ".venv/bin/pip install componentize-py==$(COMPONENTIZE_PY_VERSION)"; \
 	  .venv/bin/pip install --quiet --disable-pip-version-check componentize-py==$(COMPONENTIZE_PY_VERSION); \
-	else echo "componentize-py $(COMPONENTIZE_PY_VERSION) is installed in .venv"; fi
+	fi
 	@if ! cmp -s plugins/js/package-lock.json plugins/js/node_modules/.trailwarden-installed-lock; then \
 	  echo "npm ci (plugins/js)"; \
 	  (cd plugins/js && npm ci --no-audit --no-fund --loglevel=error) && \
 	  cp plugins/js/package-lock.json plugins/js/node_modules/.trailwarden-installed-lock; \
-	else echo "plugins/js/node_modules matches package-lock.json"; fi
+	fi
 
 # Instantiates each template of `trailwarden plugin new` in a scratch folder and builds it.
 plugins-templates-check:
@@ -113,15 +123,21 @@ test: plugins test-tools
 	$(PLUGIN_CARGO) test --quiet
 	$(CARGO) test --workspace
 
+# The demo's story in one screen: what was read, what was found (one line per event),
+# what would be done and the command to approve it.
+DEMO := ./target/release/trailwarden
+DEMO_CONFIG := --config examples/trailwarden.toml
 demo: build
-	rm -f examples/demo.db examples/demo.db-wal examples/demo.db-shm
-	./target/release/trailwarden replay --config examples/trailwarden.toml examples/logs
+	@rm -f examples/demo.db examples/demo.db-wal examples/demo.db-shm
 	@echo
-	@echo "The findings are kept in examples/demo.db:"
-	./target/release/trailwarden audit findings --config examples/trailwarden.toml --format table
+	@echo "\$$ trailwarden replay $(DEMO_CONFIG) --summary-only examples/logs"
+	@$(DEMO) replay $(DEMO_CONFIG) --summary-only examples/logs
 	@echo
-	@echo "What the response plugins would have done (dry-run), or wait for approval:"
-	./target/release/trailwarden actions list --config examples/trailwarden.toml
+	@echo "\$$ trailwarden audit findings $(DEMO_CONFIG) --by-event    # what was found, one line per event"
+	@$(DEMO) audit findings $(DEMO_CONFIG) --by-event
+	@echo
+	@echo "\$$ trailwarden actions list $(DEMO_CONFIG)    # what the response plugins would do"
+	@$(DEMO) actions list $(DEMO_CONFIG)
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// Schema migrations, applied in order; index + 1 is the `user_version` after each.
@@ -133,6 +133,8 @@ pub struct FindingQuery {
     pub plugin: Option<String>,
     /// RFC 3339; compared with the event time (or, without one, the time recorded).
     pub since: Option<String>,
+    /// RFC 3339; compared with the time the finding was recorded.
+    pub recorded_since: Option<String>,
     pub limit: Option<usize>,
 }
 
@@ -425,6 +427,23 @@ impl AuditStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The title of a plugin's (first) finding on an event: why an action of that plugin on
+    /// that event was asked for.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn finding_title(&self, plugin: &str, event_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT title FROM findings WHERE plugin = ?1 AND event_id = ?2
+                 ORDER BY id LIMIT 1",
+                params![plugin, event_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// Reads findings, newest first.
     ///
     /// # Errors
@@ -436,11 +455,13 @@ impl AuditStore {
              FROM findings
              WHERE (?1 IS NULL OR plugin = ?1)
                AND (?2 IS NULL OR COALESCE(event_time, recorded_at) >= ?2)
+               AND (?4 IS NULL OR recorded_at >= ?4)
              ORDER BY COALESCE(event_time, recorded_at) DESC, id DESC
              LIMIT ?3",
         )?;
         let limit = query.limit.map_or(-1, |l| l as i64);
-        let rows = stmt.query_map(params![query.plugin, query.since, limit], |row| {
+        let args = params![query.plugin, query.since, limit, query.recorded_since];
+        let rows = stmt.query_map(args, |row| {
             let resources: String = row.get(7)?;
             let context: String = row.get(11)?;
             Ok(StoredFinding {

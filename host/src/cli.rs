@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::intake::DUPLICATE;
 use crate::output::{
-    finding_header, finding_row, rejected_header, rejected_row, write_summary, Format,
+    event_findings_header, event_findings_row, finding_header, finding_row, group_by_event,
+    rejected_header, rejected_row, write_summary, Format,
 };
 use crate::pipeline::Pipeline;
 use crate::replay::{ReplayOptions, S3Reader};
@@ -39,8 +40,10 @@ enum Command {
     /// Run recorded CloudTrail (files, folders, `-` for stdin) through the plugins.
     Replay {
         /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Findings as a table, or one JSON object per line.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Also write the closing summary as JSON to this file.
@@ -56,13 +59,17 @@ enum Command {
         /// dedup window, and remember these.
         #[arg(long)]
         dedup: bool,
+        /// Print only the closing summary, not each finding (they are in the audit store:
+        /// `trailwarden audit findings --by-event`).
+        #[arg(long)]
+        summary_only: bool,
         /// Files, folders, - for stdin, or s3://bucket/prefix.
         #[arg(required = true)]
         paths: Vec<String>,
     },
     /// The daemon: HTTP endpoint, SQS consumer, until SIGTERM/SIGINT.
     Run {
-        /// Config file (default: ./trailwarden.toml, else the built-in default).
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Address to listen on (default 127.0.0.1:8787, or the config's daemon.listen).
@@ -84,25 +91,30 @@ enum Command {
         #[command(subcommand)]
         command: PatternCommand,
     },
-    /// Response actions: list, approve, reject, undo, run what is due.
+    /// Response actions: list, approve, reject, retry, undo, run what is due.
     Actions {
         #[command(subcommand)]
         command: crate::respond::cli::ActionsCommand,
     },
     /// Run a plugin against fixtures (capabilities recorded, never executed).
     Test {
+        /// The plugin component (a .wasm file).
         plugin: PathBuf,
         /// Fixture files or folders; default: the fixtures the plugin ships.
         fixtures: Vec<PathBuf>,
+        /// Config whose entry for this plugin (its config and grants) is used, if any.
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// The configured plugins: version, contract, and whether each serves or is quarantined.
+    /// Same as `plugin list` (kept for scripts written against it).
+    #[command(hide = true)]
     Plugins {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Plugins: create one from a template (new), build it (build), inspect a component.
+    /// Plugins: the configured ones (list), create one from a template (new), build it
+    /// (build), inspect a component.
     Plugin {
         #[command(subcommand)]
         command: crate::plugin_cli::PluginCommand,
@@ -132,6 +144,7 @@ enum RulesCommand {
         /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A table, or JSON.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -139,18 +152,29 @@ enum RulesCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Findings, newest first.
+    /// Findings, newest first (by event time).
     Findings {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Only this plugin's findings.
         #[arg(long)]
         plugin: Option<String>,
-        /// RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h, 7d).
+        /// Only events that happened since: an RFC 3339 time (2024-05-01T00:00:00Z) or an
+        /// age (24h, 7d). This is the CloudTrail event time, so a replay of old logs shows
+        /// nothing for `--since 24h`; see --recorded-since.
         #[arg(long)]
         since: Option<String>,
+        /// Only findings recorded since (RFC 3339 or an age), whatever their event time.
+        #[arg(long)]
+        recorded_since: Option<String>,
+        /// At most this many findings.
         #[arg(long)]
         limit: Option<usize>,
+        /// One line per event: its most severe finding, and what else flagged it.
+        #[arg(long)]
+        by_event: bool,
+        /// A table (long ids shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -162,10 +186,13 @@ enum AuditCommand {
     },
     /// Rejected inputs (dead letters), newest first.
     Rejected {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// At most this many inputs.
         #[arg(long)]
         limit: Option<usize>,
+        /// A table (raw text cut short), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -189,17 +216,31 @@ enum PatternCommand {
     },
 }
 
-/// Sets up logging to stderr; secrets never reach the log (nothing logs raw credentials).
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// The log filter without RUST_LOG. The AWS SDK's credential and region chains log every
+/// provider they try (instance metadata first of all, with multi-line dumps) at warn level
+/// on any machine without AWS configured; their outcome is reported by our own messages,
+/// so their internals are shown from `-vv` only. The daemon logs at info from the start:
+/// each finding, plugin loading, the periodic summary.
+pub fn default_log_filter(verbose: u8, daemon: bool) -> &'static str {
+    match (verbose, daemon) {
+        (0, false) => "warn,aws_config=error,aws_smithy_runtime=error",
+        (0, true) => "warn,trailwarden=info,aws_config=error,aws_smithy_runtime=error",
+        (1, _) => "info,aws_config=error,aws_smithy_runtime=error",
         _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    }
+}
+
+/// Sets up logging to stderr, coloured only when stderr is a terminal; secrets never reach
+/// the log (nothing logs raw credentials).
+pub fn init_logging(cli: &Cli) {
+    use std::io::IsTerminal;
+    let daemon = matches!(cli.command, Command::Run { .. });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(default_log_filter(cli.verbose, daemon))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -230,6 +271,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             since,
             until,
             dedup,
+            summary_only,
             paths,
         } => replay(
             config.as_deref(),
@@ -239,6 +281,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 since: since.as_deref(),
                 until: until.as_deref(),
                 dedup,
+                summary_only,
             },
             &paths,
         ),
@@ -264,10 +307,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     config,
                     plugin,
                     since,
+                    recorded_since,
                     limit,
+                    by_event,
                     format,
                 },
-        } => audit_findings(config.as_deref(), plugin, since.as_deref(), limit, format),
+        } => audit_findings(
+            config.as_deref(),
+            FindingQuery {
+                plugin,
+                since: since
+                    .as_deref()
+                    .map(parse_since)
+                    .transpose()
+                    .context("--since")?,
+                recorded_since: recorded_since
+                    .as_deref()
+                    .map(parse_since)
+                    .transpose()
+                    .context("--recorded-since")?,
+                limit,
+            },
+            by_event,
+            format,
+        ),
         Command::Pattern { command } => match command {
             PatternCommand::Test { pattern, event } => pattern_test(&pattern, &event),
             PatternCommand::Check { file } => pattern_check(&file),
@@ -291,6 +354,7 @@ struct ReplayFilter<'a> {
     since: Option<&'a str>,
     until: Option<&'a str>,
     dedup: bool,
+    summary_only: bool,
 }
 
 fn replay(
@@ -325,7 +389,14 @@ fn replay(
         tracing::warn!("no plugins configured: events are read and counted only");
     }
     let mut printed_header = false;
+    let flagged = std::rc::Rc::new(std::cell::RefCell::new(std::collections::HashSet::new()));
+    let flagged_events = flagged.clone();
+    let summary_only = filter.summary_only;
     pipeline.on_finding(move |finding| {
+        flagged_events.borrow_mut().insert(finding.event_id.clone());
+        if summary_only {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = match format {
             Format::Table => {
@@ -353,6 +424,14 @@ fn replay(
     }
     let stats = &stats;
     write_summary(&mut std::io::stderr().lock(), stats)?;
+    let flagged = flagged.borrow().len();
+    if flagged > 0 {
+        // Several plugins (and Sigma's generic rules) can flag the same event.
+        eprintln!(
+            "  flagged events   {flagged} (an event can raise findings in several plugins: \
+             `trailwarden audit findings --by-event` shows one line per event)"
+        );
+    }
     if let Some(path) = stats_json {
         std::fs::write(path, serde_json::to_vec_pretty(stats)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -363,9 +442,8 @@ fn replay(
 
 fn audit_findings(
     config: Option<&Path>,
-    plugin: Option<String>,
-    since: Option<&str>,
-    limit: Option<usize>,
+    query: FindingQuery,
+    by_event: bool,
     format: Format,
 ) -> Result<ExitCode> {
     let config = load_config(config)?;
@@ -375,15 +453,28 @@ fn audit_findings(
         config.database.display()
     );
     let audit = AuditStore::open(&config.database)?;
-    let query = FindingQuery {
-        plugin,
-        since: since.map(parse_since).transpose()?,
-        limit,
-    };
     let findings = audit.findings(&query)?;
     let mut out = std::io::stdout().lock();
     match format {
+        Format::Json if by_event => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&group_by_event(&findings))?
+        )?,
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
+        Format::Table if by_event => {
+            let groups = group_by_event(&findings);
+            writeln!(out, "{}", event_findings_header())?;
+            for group in &groups {
+                writeln!(out, "{}", event_findings_row(group))?;
+            }
+            writeln!(
+                out,
+                "{} findings on {} events (`--format json` has each in full)",
+                findings.len(),
+                groups.len()
+            )?;
+        }
         Format::Table => {
             writeln!(out, "{}", finding_header())?;
             for finding in &findings {
@@ -464,13 +555,11 @@ fn parse_since(text: &str) -> Result<String> {
         return Ok(humantime::format_rfc3339_seconds(at).to_string());
     }
     let age: Duration = humantime::parse_duration(text).with_context(|| {
-        format!(
-            "--since {text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)"
-        )
+        format!("{text:?}: expected an RFC 3339 time (2024-05-01T00:00:00Z) or an age (24h)")
     })?;
     let at = SystemTime::now()
         .checked_sub(age)
-        .context("--since is too far back")?;
+        .with_context(|| format!("{text:?} is too far back"))?;
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 

@@ -25,3 +25,4 @@ pub mod runtime;
 pub mod scaffold;
 pub mod setup;
 pub mod state;
+pub mod toolkit;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = trailwarden::cli::Cli::parse();
-    trailwarden::cli::init_logging(cli.verbose);
+    trailwarden::cli::init_logging(&cli);
     match trailwarden::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -12,25 +12,189 @@ pub enum Format {
     Json,
 }
 
+/// `text` in exactly `width` columns: cut with an ellipsis when longer (tables only;
+/// `--format json` has every value in full), padded when shorter.
+pub fn fit(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count > width {
+        let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{kept}…")
+    } else {
+        format!("{text}{}", " ".repeat(width - count))
+    }
+}
+
+/// Column widths of the findings table (the last column, TITLE, takes the rest).
+const RULE_WIDTH: usize = 36;
+const PLUGIN_WIDTH: usize = 22;
+const EVENT_ID_WIDTH: usize = 24;
+
 /// The header of the findings table.
 pub fn finding_header() -> String {
     format!(
-        "{:<8} {:<36} {:<22} {:<20} {:<36} TITLE",
-        "SEVERITY", "RULE", "PLUGIN", "EVENT TIME", "EVENT ID"
+        "{:<8} {} {} {:<20} {} TITLE",
+        "SEVERITY",
+        fit("RULE", RULE_WIDTH),
+        fit("PLUGIN", PLUGIN_WIDTH),
+        "EVENT TIME",
+        fit("EVENT ID", EVENT_ID_WIDTH)
     )
+}
+
+/// What a table shows for a finding's rule: its id, except for Sigma rules, whose ids are
+/// bare UUIDs: those show the Sigma rule's title.
+pub fn rule_label(finding: &StoredFinding) -> String {
+    match (
+        finding.rule_id.strip_prefix("sigma."),
+        finding.context.get("title").and_then(|t| t.as_str()),
+    ) {
+        (Some(_), Some(title)) => format!("sigma: {title}"),
+        _ => finding.rule_id.clone(),
+    }
 }
 
 /// One finding as a table row.
 pub fn finding_row(finding: &StoredFinding) -> String {
     format!(
-        "{:<8} {:<36} {:<22} {:<20} {:<36} {}",
+        "{:<8} {} {} {:<20} {} {}",
         finding.severity.to_uppercase(),
-        finding.rule_id,
-        finding.plugin,
+        fit(&rule_label(finding), RULE_WIDTH),
+        fit(&finding.plugin, PLUGIN_WIDTH),
         finding.event_time.as_deref().unwrap_or("-"),
-        finding.event_id,
+        fit(&finding.event_id, EVENT_ID_WIDTH),
         finding.title
     )
+}
+
+/// Severities from the least to the most severe; unknown ones rank lowest.
+fn severity_rank(severity: &str) -> usize {
+    ["info", "low", "medium", "high", "critical"]
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(severity))
+        .map_or(0, |i| i + 1)
+}
+
+/// The findings of one event: several plugins (and a plugin's several rules) may flag the
+/// same event, e.g. a root console sign-in without MFA is root use, a sign-in without MFA,
+/// and two Sigma rules.
+#[derive(Debug, serde::Serialize)]
+pub struct EventFindings<'a> {
+    pub event_id: &'a str,
+    pub event_time: Option<&'a str>,
+    /// The highest severity among them.
+    pub severity: &'a str,
+    pub principal: Option<&'a str>,
+    /// Most severe first; among equals, the shipped plugins before Sigma's generic rules.
+    pub findings: Vec<&'a StoredFinding>,
+}
+
+/// Groups findings by event, in the order the events first appear.
+pub fn group_by_event(findings: &[StoredFinding]) -> Vec<EventFindings<'_>> {
+    let mut groups: Vec<EventFindings<'_>> = Vec::new();
+    for finding in findings {
+        match groups.iter_mut().find(|g| g.event_id == finding.event_id) {
+            Some(group) => group.findings.push(finding),
+            None => groups.push(EventFindings {
+                event_id: &finding.event_id,
+                event_time: finding.event_time.as_deref(),
+                severity: &finding.severity,
+                principal: None,
+                findings: vec![finding],
+            }),
+        }
+    }
+    for group in &mut groups {
+        group.findings.sort_by_key(|f| {
+            (
+                std::cmp::Reverse(severity_rank(&f.severity)),
+                f.plugin == "sigma",
+            )
+        });
+        group.severity = &group.findings[0].severity;
+        group.principal = group.findings.iter().find_map(|f| principal(f));
+    }
+    groups
+}
+
+/// The header of the findings-by-event table.
+pub fn event_findings_header() -> String {
+    format!(
+        "{:<8} {:<20} {} {} FINDINGS",
+        "SEVERITY",
+        "EVENT TIME",
+        fit("EVENT ID", EVENT_ID_WIDTH),
+        fit("PRINCIPAL", PRINCIPAL_WIDTH)
+    )
+}
+
+const PRINCIPAL_WIDTH: usize = 34;
+
+/// One event as a table row: its most severe finding's title, then what else flagged it.
+pub fn event_findings_row(group: &EventFindings<'_>) -> String {
+    let first = group.findings[0];
+    let mut text = first.title.clone();
+    if group.findings.len() > 1 {
+        let others: Vec<String> = group.findings[1..]
+            .iter()
+            .map(|f| {
+                if f.plugin == "sigma" {
+                    rule_label(f)
+                } else {
+                    f.plugin.clone()
+                }
+            })
+            .collect();
+        text.push_str(&format!(
+            "  [+{} more: {}]",
+            others.len(),
+            others.join(", ")
+        ));
+    }
+    format!(
+        "{:<8} {:<20} {} {} {}",
+        group.severity.to_uppercase(),
+        group.event_time.unwrap_or("-"),
+        fit(group.event_id, EVENT_ID_WIDTH),
+        fit(
+            group.principal.map_or("-", short_principal),
+            PRINCIPAL_WIDTH
+        ),
+        text
+    )
+}
+
+/// Who did what a finding is about, as the plugin recorded it in its context (plugins
+/// name it differently: `principal_arn`, `caller_arn`, `actor`, `user`), else the first of
+/// its resources that names a caller (the root user, an IAM user, a role session).
+pub fn principal(finding: &StoredFinding) -> Option<&str> {
+    let from_context = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|key| finding.context.get(key).and_then(|v| v.as_str()))
+            .filter(|s| !s.is_empty())
+    };
+    from_context(&["principal_arn", "caller_arn", "actor"])
+        .or_else(|| {
+            finding
+                .resources
+                .iter()
+                .map(String::as_str)
+                .find(|r| is_caller_arn(r))
+        })
+        .or_else(|| from_context(&["user_name", "user"]))
+}
+
+/// A principal in a table: its ARN without the `arn:aws:iam::`/`arn:aws:sts::` prefix, so
+/// the name at its end survives the column's width (`111122223333:user/alice`).
+fn short_principal(principal: &str) -> &str {
+    principal
+        .strip_prefix("arn:aws:iam::")
+        .or_else(|| principal.strip_prefix("arn:aws:sts::"))
+        .unwrap_or(principal)
+}
+
+fn is_caller_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:sts::")
+        || (arn.starts_with("arn:aws:iam::") && (arn.ends_with(":root") || arn.contains(":user/")))
 }
 
 /// Characters of a dead letter's raw text shown in the table (`--format json` has it all).
@@ -105,4 +269,17 @@ pub fn write_summary(out: &mut dyn Write, stats: &RunStats) -> std::io::Result<(
         "  elapsed          {:.3} s ({:.0} events/s)",
         stats.elapsed_s, stats.events_per_s
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis_and_pads() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit("abcd", 4), "abcd");
+        assert_eq!(fit("éèàù-x", 5).chars().count(), 5);
+    }
 }

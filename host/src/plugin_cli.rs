@@ -14,9 +14,17 @@ use crate::state::StateStore;
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// The configured plugins: version, contract, and whether each serves or is quarantined.
+    List {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print a component's imports and what the config grants it.
     Inspect {
+        /// The plugin component (a .wasm file).
         file: PathBuf,
+        /// Config whose grants for this plugin are compared with its imports.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -24,6 +32,7 @@ pub enum PluginCommand {
     New {
         /// Lowercase letters, digits and dashes, e.g. `my-rule`.
         name: String,
+        /// The plugin's language.
         #[arg(long, value_enum)]
         lang: crate::scaffold::Lang,
         /// Create DIR/NAME (default: plugins/NAME, plugins/python/NAME or plugins/js/NAME
@@ -37,6 +46,7 @@ pub enum PluginCommand {
     },
     /// Build a plugin folder (Rust, Python or JavaScript) into a component.
     Build {
+        /// The plugin folder (made by `plugin new`).
         dir: PathBuf,
         /// Output file (default: plugins/dist/NAME.wasm for a folder in the checkout's
         /// plugins/, else NAME.wasm here).
@@ -138,6 +148,7 @@ fn configured(
 /// The component cannot be loaded (the reason is printed), or the config is invalid.
 pub fn run(command: PluginCommand) -> Result<ExitCode> {
     match command {
+        PluginCommand::List { config } => list(config),
         PluginCommand::Inspect { file, config } => inspect(file, config),
         PluginCommand::New {
             name,

@@ -1,12 +1,12 @@
 //! `trailwarden plugin new` and `trailwarden plugin build`: a plugin folder from a template,
 //! and a plugin folder (Rust, Python or JavaScript) into a component.
 //!
-//! The templates of `plugins/templates/` are compiled into the binary (`include_str!`), so an
-//! installed `trailwarden` scaffolds the templates of its own version from anywhere, with no
-//! checkout at hand; `--templates DIR` uses other ones. Building needs the checkout all the
-//! same (the build scripts, the WIT, the Rust SDK, the pinned tools in `.venv` and
-//! `plugins/js/node_modules`), found by walking up from the plugin folder, the current
-//! folder and the executable.
+//! The templates of `plugins/templates/`, the build scripts, the WIT and the Rust SDK are
+//! compiled into the binary (`include_str!`, see [`crate::toolkit`]), so an installed
+//! `trailwarden` scaffolds and builds plugins from anywhere, with no checkout at hand:
+//! a Rust plugin outside a checkout gets the SDK vendored into its `sdk/` folder. Inside a
+//! checkout (found by walking up from the plugin folder, the current folder and the
+//! executable) its scripts and pinned tools (`.venv`, `plugins/js/node_modules`) are used.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -296,7 +296,7 @@ pub fn new_plugin(
                 .replace("{{name}}", name)
                 .replace("{{crate_name}}", &crate_name);
             if lang == Lang::Rust && relative == Path::new("Cargo.toml") {
-                text = point_at_sdk(&text, &dest, &mut notes)?;
+                text = place_sdk(&text, &dest, &mut notes)?;
             }
             let path = dest.join(relative);
             if let Some(folder) = path.parent() {
@@ -306,14 +306,8 @@ pub fn new_plugin(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if lang == Lang::Rust {
-            // The dependency versions the shipped plugins build with (and the shared target
-            // folder already holds): a first build is quicker and needs no registry lookup.
-            if let Some(lock) = find_repo(&[&dest])
-                .map(|r| r.join("plugins/Cargo.lock"))
-                .filter(|l| l.is_file())
-            {
-                std::fs::copy(&lock, dest.join("Cargo.lock"))?;
-            }
+            // The dependency versions the shipped plugins build and are tested with.
+            std::fs::write(dest.join("Cargo.lock"), crate::toolkit::PLUGINS_LOCK)?;
         }
         Ok(())
     })();
@@ -328,32 +322,63 @@ pub fn new_plugin(
     })
 }
 
-/// The Rust template depends on the SDK at `../sdk` (right for `plugins/NAME`). Elsewhere,
-/// point it at the checkout's `plugins/sdk`, if there is one.
-fn point_at_sdk(cargo_toml: &str, dest: &Path, notes: &mut Vec<String>) -> Result<String> {
-    const RELATIVE: &str = "path = \"../sdk\"";
+/// The Rust template depends on the SDK at `../sdk`: right for `plugins/NAME` of a checkout,
+/// beside `plugins/sdk`. Anywhere else the SDK is vendored into the plugin (`NAME/sdk/`),
+/// so the plugin builds with no checkout, at the SDK version of this binary.
+fn place_sdk(cargo_toml: &str, dest: &Path, notes: &mut Vec<String>) -> Result<String> {
+    const BESIDE: &str = "path = \"../sdk\"";
     let beside = dest.parent().map(|p| p.join("sdk/Cargo.toml"));
-    if beside.is_some_and(|p| p.is_file()) || !cargo_toml.contains(RELATIVE) {
+    if beside.is_some_and(|p| p.is_file()) || !cargo_toml.contains(BESIDE) {
         return Ok(cargo_toml.to_string());
     }
-    let Some(sdk) = find_repo(&[dest.parent().unwrap_or(dest)])
-        .map(|r| r.join("plugins/sdk"))
-        .filter(|s| s.join("Cargo.toml").is_file())
-    else {
-        notes.push(format!(
-            "no trailwarden checkout found: Cargo.toml expects the plugin SDK at {}; \
-             edit `path = \"../sdk\"` to point at plugins/sdk of a checkout",
-            dest.parent().unwrap_or(dest).join("sdk").display()
-        ));
-        return Ok(cargo_toml.to_string());
+    crate::toolkit::vendor_sdk(&dest.join("sdk"))?;
+    notes.push(format!(
+        "the plugin SDK (version {}) is vendored in {}",
+        env!("CARGO_PKG_VERSION"),
+        dest.join("sdk").display()
+    ));
+    Ok(cargo_toml.replace(BESIDE, "path = \"sdk\""))
+}
+
+/// Without a checkout: the Python or JavaScript tool to build with (as the variable the
+/// build script reads), or what to install. Rust needs only cargo, which the script checks.
+fn standalone_tool(lang: Lang) -> std::result::Result<Vec<(&'static str, PathBuf)>, String> {
+    let (variable, program, install) = match lang {
+        Lang::Rust => return Ok(Vec::new()),
+        Lang::Python => (
+            "COMPONENTIZE_PY",
+            "componentize-py",
+            "install it with `pip install componentize-py==0.25.1` (or set COMPONENTIZE_PY to it)",
+        ),
+        Lang::Js => (
+            "JCO",
+            "jco",
+            "install Node.js >= 18, then `npm install -g @bytecodealliance/jco@1.35.0 \
+             @bytecodealliance/componentize-js@0.23.0` (or set JCO to it)",
+        ),
     };
-    let sdk = sdk.display().to_string();
-    anyhow::ensure!(
-        !sdk.contains(['\'', '\n']),
-        "cannot write the SDK path {sdk} into Cargo.toml"
-    );
-    notes.push(format!("the plugin SDK is {sdk}"));
-    Ok(cargo_toml.replace(RELATIVE, &format!("path = '{sdk}'")))
+    if let Some(given) = std::env::var_os(variable) {
+        return Ok(vec![(variable, PathBuf::from(given))]);
+    }
+    match on_path(program) {
+        Some(found) => Ok(vec![(variable, found)]),
+        None => Err(format!(
+            "{program} is missing (building a {} plugin needs it; no trailwarden checkout with \
+             its pinned tools was found): {install}",
+            lang.as_str()
+        )),
+    }
+}
+
+/// `program` in a folder of `$PATH`, if it is there and executable.
+fn on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|folder| folder.join(program))
+        .find(|path| {
+            path.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// `trailwarden plugin build DIR [-o OUT]`: builds a plugin folder into a component with the
@@ -373,12 +398,20 @@ pub fn build_plugin(dir: &Path, out: Option<&Path>) -> Result<ExitCode> {
             dir.display()
         );
     };
-    let Some(repo) = find_repo(&[&dir]) else {
-        bail!(
-            "cannot find a trailwarden checkout (with plugins/build-plugin.sh) above {}, the \
-             current folder or the executable: building needs its build scripts, WIT and tools",
-            dir.display()
-        );
+    // A checkout's scripts and pinned tools, else the ones built into this binary.
+    let (repo, _kit, tool_env) = match find_repo(&[&dir]) {
+        Some(repo) => (repo, None, Vec::new()),
+        None => {
+            let tool_env = match standalone_tool(lang) {
+                Ok(env) => env,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return Ok(ExitCode::from(127));
+                }
+            };
+            let kit = crate::toolkit::BuildKit::unpack()?;
+            (kit.root().to_path_buf(), Some(kit), tool_env)
+        }
     };
     let name = dir
         .file_name()
@@ -403,6 +436,7 @@ pub fn build_plugin(dir: &Path, out: Option<&Path>) -> Result<ExitCode> {
         .arg(&script)
         .arg(&dir)
         .arg(&out)
+        .envs(tool_env)
         .status()
         .with_context(|| format!("cannot run bash {}", script.display()))?;
     if !status.success() {

@@ -42,7 +42,8 @@ impl Daemon {
             .open(dir.join("daemon.log"))
             .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_trailwarden"))
-            .args(["-v", "run", "--config", config.to_str().unwrap()])
+            // The default log level, as an operator runs it.
+            .args(["run", "--config", config.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0"])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env_remove("RUST_LOG")
@@ -358,11 +359,15 @@ pub(crate) fn trailwarden(args: &[&str], env: &[(&'static str, String)]) -> Outp
 #[test]
 fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "[daemon]\nmax_body_bytes = 65536\n");
+    let config = write_config(
+        dir.path(),
+        "[daemon]\nmax_body_bytes = 65536\nsummary_interval_s = 1\n",
+    );
     let db = dir.path().join("audit.db");
     let daemon = Daemon::start(&config, &[]);
 
-    // The token was made on this first start, shown once, and only its owner can read it.
+    // The token was made on this first start; only its owner can read it, and the banner
+    // says where it is without showing it.
     let token_file = dir.path().join("trailwarden.token");
     assert_eq!(
         std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
@@ -370,10 +375,23 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
     );
     assert_eq!(daemon.token.len(), 64);
     assert!(
-        daemon.banner.iter().any(|l| l.contains(&daemon.token)),
-        "first start shows the token: {:?}",
+        daemon
+            .banner
+            .iter()
+            .any(|l| l.contains("created the ingest token in")
+                && l.contains(token_file.to_str().unwrap())),
+        "first start says where the token is: {:?}",
         daemon.banner
     );
+    assert!(
+        !daemon.banner.iter().any(|l| l.contains(&daemon.token)),
+        "the token is not printed: {:?}",
+        daemon.banner
+    );
+    // Start-up says what it is loading, at the default log level.
+    let log = log_of(dir.path());
+    assert!(log.contains("loading 1 plugins"), "{log}");
+    assert!(log.contains("1 plugins loaded in"), "{log}");
 
     // No token, a wrong one: 401, nothing taken in.
     let first = envelope(&root_record("evt-0001"));
@@ -420,8 +438,23 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
         response.json(),
         json!({"accepted": 1, "skipped": {}, "rejected": {}})
     );
-    // Answered only once recorded: the finding is there already.
+    // Answered only once recorded: the finding is there already, and in the log, one
+    // line naming plugin, rule, severity, principal and event.
     assert_eq!(finding_event_ids(&db).get("evt-0001"), Some(&1));
+    let log = log_of(dir.path());
+    let finding_line = log
+        .lines()
+        .find(|l| l.contains(" INFO ") && l.contains("finding: "))
+        .unwrap_or_else(|| panic!("no finding in the log:\n{log}"));
+    for part in [
+        "plugin=\"root-usage\"",
+        "rule=",
+        "severity=",
+        "principal=",
+        "event=\"evt-0001\"",
+    ] {
+        assert!(finding_line.contains(part), "{part}: {finding_line}");
+    }
     let response = daemon.post(body.as_bytes(), Auth::OwnApiKey);
     assert_eq!(
         response.json(),
@@ -457,6 +490,33 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
     let response = raw_request(&daemon.addr, head.as_bytes(), b"");
     assert_eq!(response.status, 413, "{response:?}");
     assert_eq!(response.json()["error"], "body_too_large");
+
+    // Every second (summary_interval_s = 1) one line sums up the interval.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let summary = loop {
+        let log = log_of(dir.path());
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("last 1s: ") && !l.contains("last 1s: 0 events"))
+        {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no summary line:\n{log}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for part in [
+        "events (",
+        "accepted",
+        "findings",
+        "actions (",
+        "plugin failures",
+    ] {
+        assert!(summary.contains(part), "{part}: {summary}");
+    }
+    assert!(
+        !log_of(dir.path()).contains('\u{1b}'),
+        "no colour codes in a file"
+    );
 
     // Health needs no token and says nothing; metrics need it.
     let health = daemon.get("/healthz", false);
@@ -579,6 +639,40 @@ fn http_ingest_authenticates_counts_dedups_dead_letters_and_stops_cleanly() {
     // The dedup window survived the restart.
     let response = daemon.post(body.as_bytes(), Auth::Own);
     assert_eq!(response.json()["skipped"]["duplicate"], 1, "{response:?}");
+    // A config whose plugin is missing fails before anything is created or printed.
+    let broken_dir = tempfile::tempdir().unwrap();
+    let broken = write_config_with(
+        broken_dir.path(),
+        "[[plugins]]\npath = \"missing.wasm\"\n",
+        "",
+    );
+    let out = trailwarden(
+        &[
+            "run",
+            "--config",
+            broken.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.wasm"));
+    assert!(!broken_dir.path().join("trailwarden.token").exists());
+
+    // A body with nothing usable in it: 400 (EventBridge drops a 4xx rather than retrying
+    // it), with the same accounting, and the items dead-lettered as ever.
+    let response = daemon.post(b"{\"broken\": \n\"a string\"\n", Auth::Own);
+    assert_eq!(response.status, 400, "{response:?}");
+    assert_eq!(
+        response.json(),
+        json!({"accepted": 0, "skipped": {}, "rejected": {"invalid_json": 1, "not_an_object": 1}})
+    );
     assert!(daemon.stop().success());
 }
 

@@ -4,6 +4,7 @@
 mod cache;
 mod daemon;
 mod edges;
+mod first_hour;
 mod fixtures;
 mod lifecycle;
 mod moto;

@@ -401,3 +401,158 @@ fn events_caused_by_trailwarden_itself_do_not_trigger_a_response() {
         "{stats}"
     );
 }
+
+/// The environment of a machine with no AWS credentials anywhere: none in the environment,
+/// no profile files (`home` is an empty folder), no instance metadata.
+fn without_credentials<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
+    for key in [
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "RUST_LOG",
+    ] {
+        command.env_remove(key);
+    }
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home)
+}
+
+#[test]
+fn approve_without_credentials_fails_in_one_line_and_leaves_the_action_pending() {
+    let setup = Setup::new();
+    let dir = tempfile::tempdir().unwrap();
+    let key = setup.user_with_key("ivan");
+    let config = setup.config(dir.path(), "mode = \"approve\"", "");
+    let c = config.to_str().unwrap();
+    let events = write_events(
+        dir.path(),
+        "e.jsonl",
+        &[key_created("nocreds-1", ACCOUNT, "mallory", "ivan", &key)],
+    );
+    setup.run(&["replay", "--config", c, events.to_str().unwrap()]);
+    let id = setup.actions(&config)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut approve = setup.command(&["actions", "approve", &id, "--config", c]);
+    let out = without_credentials(&mut approve, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "approve must fail: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, not a log dump:\n{stderr}");
+    assert!(
+        lines[0].contains("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes into a pipe: {stderr}"
+    );
+    assert_eq!(setup.actions(&config)[0]["status"], "pending_approval");
+    assert_eq!(setup.key_status("ivan", &key), "Active");
+
+    // Approved while no daemon runs (as if by an earlier approve), it waits in the outbox:
+    // `actions run` without credentials says so in one line and leaves it waiting...
+    let outbox = trailwarden::respond::outbox::Outbox::open(&dir.path().join("audit.db")).unwrap();
+    use trailwarden::respond::outbox::Status;
+    assert!(outbox
+        .transition(&id, Status::PendingApproval, Status::Accepted)
+        .unwrap());
+    let mut run = setup.command(&["actions", "run", "--config", c]);
+    let out = without_credentials(&mut run, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    let action = &setup.actions(&config)[0];
+    assert_eq!(
+        (action["status"].as_str(), action["attempts"].as_u64()),
+        (Some("accepted"), Some(0))
+    );
+    // ... and with credentials it runs.
+    let out = setup.run(&["actions", "run", "--config", c]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 actions run"));
+    assert_eq!(setup.key_status("ivan", &key), "Inactive");
+}
+
+#[test]
+fn a_failed_action_can_be_retried_and_the_retry_is_recorded() {
+    let setup = Setup::new();
+    let dir = tempfile::tempdir().unwrap();
+    let key = setup.user_with_key("judy");
+    let config = setup.config(dir.path(), "mode = \"enforce\"", "");
+    let c = config.to_str().unwrap();
+    let events = write_events(
+        dir.path(),
+        "e.jsonl",
+        &[key_created("retry-1", ACCOUNT, "mallory", "judy", &key)],
+    );
+    // Enforce mode on a machine without credentials: the action runs and fails.
+    let mut replay = setup.command(&["replay", "--config", c, events.to_str().unwrap()]);
+    let out = without_credentials(&mut replay, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let action = setup.actions(&config)[0].clone();
+    assert_eq!(action["status"], "failed", "{action}");
+    let id = action["id"].as_str().unwrap();
+
+    // approve and run do not touch it; retry does, with credentials now.
+    let approve = setup
+        .command(&["actions", "approve", id, "--config", c])
+        .output()
+        .unwrap();
+    assert!(!approve.status.success());
+    // Retry without credentials: one line, still failed.
+    let mut retry = setup.command(&["actions", "retry", id, "--config", c]);
+    let out = without_credentials(&mut retry, &dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials found") && stderr.contains("stays failed"),
+        "{stderr}"
+    );
+    assert_eq!(setup.actions(&config)[0]["status"], "failed");
+
+    let out = setup.run(&["actions", "retry", id, "--config", c, "--by", "oncall"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("succeeded"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(setup.key_status("judy", &key), "Inactive");
+    let outbox = trailwarden::respond::outbox::Outbox::open(&dir.path().join("audit.db")).unwrap();
+    let history = outbox.history(id).unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|(at, actor, what, _)| actor == "oncall" && what == "retried" && !at.is_empty()),
+        "{history:?}"
+    );
+    // Only a failed action can be retried.
+    let again = setup
+        .command(&["actions", "retry", id, "--config", c])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("only a failed action can be retried"));
+}

@@ -218,3 +218,163 @@ fn plugin_build_refuses_a_folder_of_no_known_language() {
         text(&built)
     );
 }
+
+/// The binary alone, as a team that installs it (not our repository) has it: copied to a
+/// folder outside the checkout and run from there, with a plugin folder outside it too.
+struct Installed {
+    tmp: tempfile::TempDir,
+    binary: std::path::PathBuf,
+}
+
+impl Installed {
+    fn new() -> Installed {
+        let tmp = tempfile::tempdir().unwrap();
+        let binary = tmp.path().join("bin/trailwarden");
+        std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_trailwarden"), &binary).unwrap();
+        assert!(!tmp.path().starts_with(repo()));
+        Installed { tmp, binary }
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+        let mut command = Command::new(&self.binary);
+        command.args(args).current_dir(self.tmp.path());
+        for key in ["COMPONENTIZE_PY", "JCO", "RUST_LOG"] {
+            command.env_remove(key);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+
+    /// `plugin new` then `plugin build` of a `lang` plugin in this folder, then `test`.
+    fn new_build_test(&self, lang: &str, env: &[(&str, &std::ffi::OsStr)]) {
+        let name = format!("outside-{lang}");
+        let folder = self.tmp.path().join("my-plugins");
+        let made = self.run(
+            &[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                folder.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(made.status.success(), "plugin new: {}", text(&made));
+        let plugin = folder.join(&name);
+        let wasm = self.tmp.path().join(format!("{name}.wasm"));
+        let built = self.run(
+            &[
+                "plugin",
+                "build",
+                plugin.to_str().unwrap(),
+                "-o",
+                wasm.to_str().unwrap(),
+            ],
+            env,
+        );
+        assert!(
+            built.status.success() && wasm.is_file(),
+            "plugin build ({lang}) outside the checkout: {}",
+            text(&built)
+        );
+        let tested = self.run(&["test", wasm.to_str().unwrap()], &[]);
+        assert!(tested.status.success(), "{}", text(&tested));
+        assert!(
+            stdout(&tested).ends_with("1 passed, 0 failed"),
+            "{}",
+            text(&tested)
+        );
+    }
+}
+
+#[test]
+fn a_copied_binary_scaffolds_and_builds_a_rust_plugin_outside_the_checkout() {
+    let installed = Installed::new();
+    // Only cargo's build cache is shared with the checkout (so the dependencies compile
+    // once across runs); the sources, scripts, WIT and SDK all come from the binary.
+    let target = repo().join("target");
+    installed.new_build_test("rust", &[("CARGO_TARGET_DIR", target.as_os_str())]);
+    let plugin = installed.tmp.path().join("my-plugins/outside-rust");
+    let manifest = std::fs::read_to_string(plugin.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("path = \"sdk\""), "{manifest}");
+    let checkout = repo().display().to_string();
+    for file in ["Cargo.toml", "sdk/Cargo.toml", "sdk/src/component.rs"] {
+        let text = std::fs::read_to_string(plugin.join(file)).unwrap();
+        assert!(!text.contains(&checkout), "{file} points into the checkout");
+        assert!(
+            !text.contains("../"),
+            "{file} reaches outside the plugin folder"
+        );
+    }
+    assert!(plugin
+        .join("sdk/wit/0.3.0/deps/plugin-0.2.0/plugin.wit")
+        .is_file());
+}
+
+/// Python and JavaScript outside the checkout: with the tool found (here the checkout's
+/// pinned one, named by the variable the build reads), the build works; without it, one
+/// clear line says which tool and how to install it.
+#[test]
+fn a_copied_binary_builds_python_and_js_plugins_or_names_the_missing_tool() {
+    let installed = Installed::new();
+    let no_tools = std::ffi::OsString::from("/usr/bin:/bin");
+    for (lang, variable, tool, install) in [
+        (
+            "python",
+            "COMPONENTIZE_PY",
+            repo().join(".venv/bin/componentize-py"),
+            "pip install componentize-py==0.25.1",
+        ),
+        (
+            "js",
+            "JCO",
+            repo().join("plugins/js/node_modules/.bin/jco"),
+            "npm install -g @bytecodealliance/jco@1.35.0",
+        ),
+    ] {
+        let name = format!("missing-{lang}");
+        let folder = installed.tmp.path().join("no-tools");
+        let made = installed.run(
+            &[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                folder.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(made.status.success(), "{}", text(&made));
+        let built = installed.run(
+            &["plugin", "build", folder.join(&name).to_str().unwrap()],
+            &[("PATH", &no_tools)],
+        );
+        assert_eq!(built.status.code(), Some(127), "{}", text(&built));
+        let err = String::from_utf8_lossy(&built.stderr);
+        assert_eq!(err.lines().count(), 1, "{}", text(&built));
+        assert!(
+            err.contains(&format!(
+                "{} is missing",
+                tool.file_name().unwrap().to_string_lossy()
+            )) && err.contains(install),
+            "{}",
+            text(&built)
+        );
+
+        if tool.is_file() {
+            installed.new_build_test(lang, &[(variable, tool.as_os_str())]);
+        } else {
+            eprintln!(
+                "{lang}: {} not installed (`make plugins-tools`); the build with it is not run",
+                tool.display()
+            );
+        }
+    }
+}

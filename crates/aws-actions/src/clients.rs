@@ -132,6 +132,11 @@ impl ClientCache {
         }
     }
 
+    /// The credentials provider of our own identity, if any is configured.
+    pub(crate) fn base_credentials(&self) -> Option<SharedCredentialsProvider> {
+        self.base.credentials_provider()
+    }
+
     /// The region an action runs in: the target's, else the configured one.
     pub(crate) fn region_for(&self, target_region: &str) -> Region {
         let region = target_region.trim();

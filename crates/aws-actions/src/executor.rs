@@ -31,6 +31,10 @@ pub struct Outcome {
     pub assumed_role: Option<String>,
 }
 
+/// What a command says when no credentials resolve (the chain's detail is at debug level).
+pub const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE or \
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or run where an instance or task role is available)";
+
 /// Executes actions on AWS. Holds the base SDK configuration (credential chain, endpoint
 /// override, timeouts) and caches service clients; cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -104,7 +108,8 @@ impl Executor {
                 Ok(outcome)
             }
             Err(err) => {
-                tracing::warn!(
+                // The caller (the outbox's executor) reports the failure with its attempt count.
+                tracing::debug!(
                     action_id,
                     capability,
                     account = %target.account,
@@ -113,6 +118,26 @@ impl Executor {
                     err.message
                 );
                 Err(err)
+            }
+        }
+    }
+
+    /// Resolves our own credentials once (the configured ones or the standard chain), so
+    /// that a command can say "no credentials" before it changes an action's state.
+    ///
+    /// # Errors
+    /// A non-retryable [`ExecError`] whose message says how to provide credentials; the
+    /// chain's own detail is logged at debug level.
+    pub async fn check_credentials(&self) -> Result<(), ExecError> {
+        use aws_sdk_iam::config::ProvideCredentials;
+        let Some(provider) = self.cache.base_credentials() else {
+            return Err(ExecError::invalid(NO_CREDENTIALS.to_string()));
+        };
+        match provider.provide_credentials().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::debug!("credential chain: {}", crate::error::error_chain(&error));
+                Err(ExecError::invalid(NO_CREDENTIALS.to_string()))
             }
         }
     }

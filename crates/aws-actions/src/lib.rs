@@ -29,5 +29,5 @@ pub mod webhook;
 pub use action::{Action, PublicAccessBlock, CAPABILITIES};
 pub use clients::AwsSettings;
 pub use error::ExecError;
-pub use executor::{Executor, Outcome, Target};
+pub use executor::{Executor, Outcome, Target, NO_CREDENTIALS};
 pub use webhook::post_webhook;

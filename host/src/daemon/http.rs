@@ -3,7 +3,8 @@
 //! - `POST /v1/events`: CloudTrail in any shape `normalize_bytes` reads (an EventBridge event
 //!   or a list of them, bare records, `{"Records":[...]}`, JSON lines, gzip). Needs the token
 //!   (`Authorization: Bearer T` or the API-key header). Answers, once the events are flushed
-//!   through the plugins and recorded, `{"accepted": N, "skipped": {..}, "rejected": {..}}`.
+//!   through the plugins and recorded, `{"accepted": N, "skipped": {..}, "rejected": {..}}`:
+//!   200, or 400 with the same JSON when every item of the body was rejected.
 //! - `GET /healthz`: `{"status":"ok"}`, no token, nothing else.
 //! - `GET /metrics`: Prometheus text; needs the token unless `metrics_auth = false`.
 //! - `POST /v1/reload`: needs the admin token (`trailwarden.admin-token`); the ingest token
@@ -223,10 +224,22 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
         return busy("shutting_down");
     }
     match answer.await {
+        // Nothing usable in the whole body: 400, so that senders see it (EventBridge API
+        // destinations drop a 4xx and retry a 5xx), with the same accounting.
+        Ok(Ok(outcome)) if nothing_usable(&outcome) => {
+            (StatusCode::BAD_REQUEST, Json(outcome)).into_response()
+        }
         Ok(Ok(outcome)) => Json(outcome).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "not_recorded", &e),
         Err(_) => busy("shutting_down"),
     }
+}
+
+/// Every item of the body was rejected (none accepted, none skipped as understood).
+fn nothing_usable(outcome: &crate::intake::Outcome) -> bool {
+    outcome.accepted == 0
+        && outcome.skipped.values().sum::<u64>() == 0
+        && outcome.rejected.values().sum::<u64>() > 0
 }
 
 enum BodyError {

@@ -80,6 +80,17 @@ struct Inner {
     flushes: u64,
 }
 
+/// Running totals since start, for the log's summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Items taken in: events, skips and rejects.
+    pub received: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub findings: u64,
+    pub plugin_failures: u64,
+}
+
 /// Every counter the daemon exports.
 #[derive(Default)]
 pub struct Metrics {
@@ -150,6 +161,18 @@ impl Metrics {
                     .map(move |(kind, n)| ((plugin.clone(), kind.clone()), *n))
             })
             .collect();
+    }
+
+    /// The running totals the log's periodic summary is made of.
+    pub fn totals(&self) -> Totals {
+        let m = self.lock();
+        Totals {
+            received: m.received.values().sum(),
+            accepted: m.accepted.values().sum(),
+            rejected: m.rejected.values().sum(),
+            findings: m.findings.values().sum(),
+            plugin_failures: m.failures.values().sum(),
+        }
     }
 
     /// The Prometheus text exposition; `queue` is (events waiting, capacity).

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod reload;
 pub mod settings;
 pub mod sqs;
+pub mod summary;
 pub mod token;
 pub mod worker;
 
@@ -45,32 +46,59 @@ pub fn run(
 ) -> Result<ExitCode> {
     let daemon = &config.intake.daemon;
     let listen = listen.unwrap_or(daemon.listen);
+    if !listen.ip().is_loopback() {
+        tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
+    }
+    let metrics = Arc::new(Metrics::default());
+    // Plugins first: a config that cannot start leaves nothing behind (no token file).
+    let started = std::time::Instant::now();
+    if !config.plugins.is_empty() {
+        tracing::info!(
+            "loading {} plugins (compiled on first use, then cached in {})",
+            config.plugins.len(),
+            config.cache_dir.display()
+        );
+    }
+    let worker = worker::spawn(config, metrics.clone())?;
+    if worker.plugins.is_empty() {
+        tracing::warn!("no plugins configured: events are read and counted only");
+    } else {
+        tracing::info!(
+            "{} plugins loaded in {:.1} s",
+            worker.plugins.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let token_path = daemon.token_path(&config.database);
-    let (token, created) = token::load_or_create(&token_path)?;
+    let (token, created) = match token::load_or_create(&token_path) {
+        Ok(token) => token,
+        Err(e) => {
+            let _ = worker.shutdown();
+            return Err(e);
+        }
+    };
     if created {
-        // The only time the token is shown; it is never logged.
+        // The token itself is never printed nor logged: it stays in its 0600 file.
         println!(
-            "created the ingest token (shown once; kept in {}): {}",
+            "created the ingest token in {} (mode 0600): send it as `Authorization: Bearer $(cat {})`",
             token_path.display(),
-            token.expose()
+            token_path.display()
         );
     }
     // A second secret for what changes the daemon (reload): whoever only sends events,
     // such as an EventBridge connection, cannot. Never printed: the admin reads the file.
     let admin_token_path = daemon.admin_token_path(&config.database);
-    let (admin_token, _) = token::load_or_create(&admin_token_path)?;
+    let admin_token = match token::load_or_create(&admin_token_path) {
+        Ok((token, _)) => token,
+        Err(e) => {
+            let _ = worker.shutdown();
+            return Err(e);
+        }
+    };
     tracing::info!(
         "POST /v1/reload takes the admin token in {}",
         admin_token_path.display()
     );
-    if !listen.ip().is_loopback() {
-        tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
-    }
-    let metrics = Arc::new(Metrics::default());
-    let worker = worker::spawn(config, metrics.clone())?;
-    if worker.plugins.is_empty() {
-        tracing::warn!("no plugins configured: events are read and counted only");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("intake")
@@ -104,14 +132,14 @@ pub fn run(
         work: worker.sender.clone(),
         queue,
         queue_capacity,
-        metrics,
+        metrics: metrics.clone(),
         options: config
             .intake
             .sqs
             .as_ref()
             .map_or_else(|| daemon.input_limits.clone(), |s| s.input_limits.clone()),
     };
-    let served = runtime.block_on(serve(config, listen, shared, intake, reloader));
+    let served = runtime.block_on(serve(config, listen, shared, intake, reloader, metrics));
     // Intake has stopped (or never started): drain, flush, answer, end.
     let stats = worker.shutdown();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -131,6 +159,7 @@ async fn serve(
     shared: Arc<http::Shared>,
     intake: sqs::Intake,
     reloader: Arc<reload::Reloader>,
+    metrics: Arc<Metrics>,
 ) -> Result<()> {
     // Signals are taken over before anything else, so that a SIGTERM or SIGHUP during
     // start-up is handled rather than ending the process.
@@ -166,12 +195,11 @@ async fn serve(
         max_connections: config.intake.daemon.max_connections,
         header_timeout: config.intake.daemon.header_timeout,
     };
-    let metrics = shared.metrics.clone();
     let server = tokio::spawn(listener::serve(
         listener,
         http::router(shared),
         limits,
-        metrics,
+        metrics.clone(),
         stop_rx.clone(),
     ));
 
@@ -183,6 +211,14 @@ async fn serve(
     // The outbox's executors: accepted and approved actions run here; actions a crash left
     // running are requeued first, so they resume on start.
     let outbox = crate::respond::outbox::Outbox::open(&config.database)?;
+    if let Some(interval) = config.intake.daemon.summary_interval {
+        tokio::spawn(summary::run(
+            interval,
+            metrics,
+            outbox.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let resumed = outbox.requeue_running()?;
     if resumed > 0 {
         tracing::info!(resumed, "resuming actions interrupted by a crash");

@@ -22,6 +22,7 @@
 //! body_timeout_ms = 30000            # and its body within this, else 408
 //! metrics_auth = true                # /metrics needs the token too
 //! shutdown_timeout_s = 30
+//! summary_interval_s = 60            # a one-line summary in the log this often; 0: never
 //!
 //! [sqs]
 //! queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"
@@ -60,6 +61,8 @@ pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
+/// Seconds between the log's one-line summaries.
+const DEFAULT_SUMMARY_INTERVAL_S: u64 = 60;
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
 /// The admin token's file name (it authorises `POST /v1/reload`, the ingest token does not).
 pub const ADMIN_TOKEN_FILE_NAME: &str = "trailwarden.admin-token";
@@ -84,6 +87,7 @@ pub(crate) struct RawDaemon {
     max_connections: Option<usize>,
     header_timeout_ms: Option<u64>,
     body_timeout_ms: Option<u64>,
+    summary_interval_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +144,8 @@ pub struct DaemonSettings {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body: slow ones get 408.
     pub body_timeout: Duration,
+    /// How often the log gets a one-line summary of the interval; `None`: never.
+    pub summary_interval: Option<Duration>,
 }
 
 impl Default for DaemonSettings {
@@ -162,6 +168,7 @@ impl Default for DaemonSettings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
             body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
+            summary_interval: Some(Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S)),
         }
     }
 }
@@ -295,6 +302,12 @@ impl IntakeSettings {
                 bail!("daemon.{key} must be between 100 and 600000");
             }
         }
+        let summary_s = daemon
+            .summary_interval_s
+            .unwrap_or(DEFAULT_SUMMARY_INTERVAL_S);
+        if summary_s > 86_400 {
+            bail!("daemon.summary_interval_s must be between 0 (never) and 86400");
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
@@ -314,6 +327,7 @@ impl IntakeSettings {
             max_connections,
             header_timeout: Duration::from_millis(header_ms),
             body_timeout: Duration::from_millis(body_ms),
+            summary_interval: Some(summary_s).filter(|s| *s > 0).map(Duration::from_secs),
         };
         let sqs = sqs
             .map(|raw| {

@@ -159,6 +159,7 @@ impl Worker {
                 plugin = finding.plugin,
                 rule = finding.rule_id,
                 severity = finding.severity,
+                principal = crate::output::principal(finding).unwrap_or("-"),
                 event = finding.event_id,
                 "finding: {}",
                 finding.title

@@ -16,18 +16,25 @@ use crate::output::Format;
 pub enum ActionsCommand {
     /// Actions, newest first.
     List {
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Only this status: pending, accepted, running, succeeded, failed, dry_run, denied,
-        /// rejected, undone.
+        /// Only this status, as the table shows it: pending_approval (or pending), accepted,
+        /// running, succeeded, failed, dry_run, denied, rejected, undone.
         #[arg(long)]
         status: Option<String>,
+        /// At most this many actions.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// A table (long values shortened with …), or JSON (everything, in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Approve an action waiting for approval; it runs at once.
     Approve {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Who approves (default: $USER).
@@ -36,24 +43,43 @@ pub enum ActionsCommand {
     },
     /// Reject an action waiting for approval; it never runs.
     Reject {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Who rejects (default: $USER).
         #[arg(long)]
         by: Option<String>,
+        /// Why, kept in the action's log.
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Run the recorded inverse of a succeeded action.
-    Undo {
+    /// Run a failed action again (after fixing what made it fail, e.g. credentials).
+    Retry {
+        /// The action's id (`act-…`, as `actions list` shows it).
         id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Who retries (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Run the recorded inverse of a succeeded action.
+    Undo {
+        /// The action's id (`act-…`, as `actions list` shows it).
+        id: String,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who undoes it (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
     /// Run every action that is due (after a crash, or without a daemon).
     Run {
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Wait this long for retries before giving up (e.g. 30s).
@@ -71,6 +97,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         ActionsCommand::List { config, .. }
         | ActionsCommand::Approve { config, .. }
         | ActionsCommand::Reject { config, .. }
+        | ActionsCommand::Retry { config, .. }
         | ActionsCommand::Undo { config, .. }
         | ActionsCommand::Run { config, .. } => config.clone(),
     };
@@ -97,9 +124,20 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         );
     };
     match command {
-        ActionsCommand::List { status, format, .. } => {
-            let status = status.as_deref().map(Status::parse).transpose()?;
-            commands::list(&outbox, status, format, &mut std::io::stdout().lock())?;
+        ActionsCommand::List {
+            status,
+            limit,
+            format,
+            ..
+        } => {
+            let audit = crate::audit::AuditStore::open(&config.database)?;
+            let query = commands::ListQuery {
+                status: status.as_deref().map(Status::parse).transpose()?,
+                limit,
+                format,
+                config: config_path.as_deref(),
+            };
+            commands::list(&outbox, Some(&audit), &query, &mut std::io::stdout().lock())?;
         }
         ActionsCommand::Approve { id, by, .. } => {
             let record = runtime.block_on(commands::approve(
@@ -109,6 +147,17 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
                 &commands::actor(by),
             ))?;
             show(&record);
+            return Ok(exit_code(&record));
+        }
+        ActionsCommand::Retry { id, by, .. } => {
+            let record = runtime.block_on(commands::retry(
+                &outbox,
+                settings,
+                &id,
+                &commands::actor(by),
+            ))?;
+            show(&record);
+            return Ok(exit_code(&record));
         }
         ActionsCommand::Reject { id, by, reason, .. } => {
             show(&commands::reject(
@@ -122,15 +171,25 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
             let record =
                 runtime.block_on(commands::undo(&outbox, settings, &id, &commands::actor(by)))?;
             show(&record);
-            if record.status != Status::Succeeded.as_str() {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(exit_code(&record));
         }
         ActionsCommand::Run { wait, .. } => {
-            let ran =
-                runtime.block_on(commands::run_due(&outbox, settings, Duration::from(wait)))?;
+            let ran = runtime.block_on(commands::run_due_checked(
+                &outbox,
+                settings,
+                Duration::from(wait),
+            ))?;
             println!("{ran} actions run");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Success only when the action a command ran succeeded.
+fn exit_code(record: &super::outbox::ActionRecord) -> ExitCode {
+    if record.status == Status::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -10,47 +10,100 @@ use anyhow::{bail, Context, Result};
 use super::executor::ActionRunner;
 use super::outbox::{ActionRecord, NewAction, Outbox, Status};
 use super::request::Request;
+use crate::audit::AuditStore;
 use crate::config::ResponseSettings;
-use crate::output::Format;
+use crate::output::{fit, Format};
 
 /// How long a CLI command waits for retries of the action it started.
 const CLI_RETRY_WAIT: Duration = Duration::from_secs(30);
 
-/// Prints actions, newest first.
+/// Prints actions, newest first. In a table each action says why it was asked for (the
+/// title of its plugin's finding on the event, from `audit` when given), why it was denied,
+/// or how it failed; then the next command to type.
 ///
 /// # Errors
-/// The outbox cannot be read.
+/// The outbox or the audit store cannot be read.
 pub fn list(
     outbox: &Outbox,
-    status: Option<Status>,
-    format: Format,
+    audit: Option<&AuditStore>,
+    query: &ListQuery<'_>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let actions = outbox.list(status, None)?;
-    match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&actions)?)?,
-        Format::Table => {
-            writeln!(
-                out,
-                "{:<16} {:<17} {:<30} {:<22} {:<9} {:<50} REASON/ERROR",
-                "ID", "STATUS", "CAPABILITY", "PLUGIN", "MODE", "RESOURCE"
-            )?;
-            for a in &actions {
-                writeln!(
-                    out,
-                    "{:<16} {:<17} {:<30} {:<22} {:<9} {:<50} {}",
-                    a.id,
-                    a.status,
-                    a.capability,
-                    a.plugin,
-                    a.mode,
-                    a.resource,
-                    a.reason.as_deref().or(a.error.as_deref()).unwrap_or("")
-                )?;
-            }
-        }
+    let actions = outbox.list(query.status, query.limit)?;
+    if query.format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&actions)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16} {:<16} {} {} {} {} REASON",
+        "ID",
+        "STATUS",
+        fit("CAPABILITY", 26),
+        fit("PLUGIN", 22),
+        fit("RESOURCE", 40),
+        fit("EVENT", 24),
+    )?;
+    for a in &actions {
+        writeln!(
+            out,
+            "{:<16} {:<16} {} {} {} {} {}",
+            a.id,
+            a.status,
+            fit(&a.capability, 26),
+            fit(&a.plugin, 22),
+            fit(&a.resource, 40),
+            fit(&a.event_id, 24),
+            reason(a, audit)?
+        )?;
+    }
+    let config = query
+        .config
+        .map(|c| format!(" --config {}", c.display()))
+        .unwrap_or_default();
+    if actions
+        .iter()
+        .any(|a| a.status == Status::PendingApproval.as_str())
+    {
+        writeln!(
+            out,
+            "approve with: trailwarden actions approve ID{config}   (or reject ID)"
+        )?;
+    }
+    if actions.iter().any(|a| a.status == Status::Failed.as_str()) {
+        writeln!(
+            out,
+            "run a failed action again with: trailwarden actions retry ID{config}"
+        )?;
+    }
+    if actions.iter().any(|a| a.status == Status::DryRun.as_str()) {
+        writeln!(
+            out,
+            "dry_run: recorded, never executed; a plugin's `mode` (enforce, approve) in the config changes that"
+        )?;
     }
     Ok(())
+}
+
+/// `actions list`'s filters and output.
+pub struct ListQuery<'a> {
+    pub status: Option<Status>,
+    pub limit: Option<usize>,
+    pub format: Format,
+    /// The config named on the command line, repeated in the hints printed after the table.
+    pub config: Option<&'a std::path::Path>,
+}
+
+/// The REASON column: a denial's or failure's reason, else the finding that asked for it.
+fn reason(action: &ActionRecord, audit: Option<&AuditStore>) -> Result<String> {
+    if let Some(text) = action.reason.as_deref().or(action.error.as_deref()) {
+        return Ok(text.to_string());
+    }
+    let title = match audit {
+        Some(audit) => audit.finding_title(&action.plugin, &action.event_id)?,
+        None => None,
+    };
+    Ok(title.unwrap_or_default())
 }
 
 fn get(outbox: &Outbox, id: &str) -> Result<ActionRecord> {
@@ -70,11 +123,53 @@ pub async fn approve(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if !outbox.transition(id, Status::PendingApproval, Status::Accepted)? {
+    if record.status != Status::PendingApproval.as_str() {
         bail!("action {id} is {}, not pending approval", record.status);
     }
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    // Without credentials the action would only fail: say so and leave it pending.
+    runner
+        .ensure_credentials_for(&record)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; action {id} stays pending approval"))?;
+    if !outbox.transition(id, Status::PendingApproval, Status::Accepted)? {
+        bail!(
+            "action {id} is {}, not pending approval",
+            get(outbox, id)?.status
+        );
+    }
     outbox.log(id, actor, "approved", "")?;
-    run_now(outbox, settings, id).await
+    run_now(outbox, &runner, id).await
+}
+
+/// Runs a failed action again (its retries spent, or its error fixed since, such as
+/// missing credentials); recorded with who and when.
+///
+/// # Errors
+/// The action did not fail, AWS credentials are missing, or the outbox cannot be written.
+pub async fn retry(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    id: &str,
+    actor: &str,
+) -> Result<ActionRecord> {
+    let record = get(outbox, id)?;
+    if record.status != Status::Failed.as_str() {
+        bail!(
+            "action {id} is {}: only a failed action can be retried",
+            record.status
+        );
+    }
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    runner
+        .ensure_credentials_for(&record)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; action {id} stays failed"))?;
+    if !outbox.retry_failed(id)? {
+        bail!("action {id} is {}, not failed", get(outbox, id)?.status);
+    }
+    outbox.log(id, actor, "retried", record.error.as_deref().unwrap_or(""))?;
+    run_now(outbox, &runner, id).await
 }
 
 /// Rejects a pending action; it will never run.
@@ -137,8 +232,12 @@ pub async fn undo(
             undo_of: Some(id),
         })?,
     };
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    runner
+        .ensure_credentials_for(&get(outbox, &undo_id)?)
+        .await?;
     outbox.log(id, actor, "undo requested", &undo_id)?;
-    let done = run_now(outbox, settings, &undo_id).await?;
+    let done = run_now(outbox, &runner, &undo_id).await?;
     if done.status == Status::Succeeded.as_str() {
         outbox.transition(id, Status::Succeeded, Status::Undone)?;
         outbox.log(id, actor, "undone", &undo_id)?;
@@ -147,12 +246,7 @@ pub async fn undo(
 }
 
 /// Runs one accepted action now (retrying for a while), unless another executor has it.
-async fn run_now(
-    outbox: &Outbox,
-    settings: Arc<ResponseSettings>,
-    id: &str,
-) -> Result<ActionRecord> {
-    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<ActionRecord> {
     let deadline = tokio::time::Instant::now() + CLI_RETRY_WAIT;
     loop {
         if outbox.claim(id)? {
@@ -167,6 +261,29 @@ async fn run_now(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// `actions run`: like [`run_due`], but when an action waiting to run needs AWS and no
+/// credentials resolve, says so in one line and runs nothing (rather than spending every
+/// action's attempts on the same missing credentials).
+///
+/// # Errors
+/// No AWS credentials for an AWS action, or the outbox cannot be read or written.
+pub async fn run_due_checked(
+    outbox: &Outbox,
+    settings: Arc<ResponseSettings>,
+    wait: Duration,
+) -> Result<usize> {
+    outbox.requeue_running()?;
+    let runner = ActionRunner::new(outbox.clone(), settings).await?;
+    let waiting = outbox.list(Some(Status::Accepted), None)?;
+    if let Some(aws) = waiting.iter().find(|a| ActionRunner::needs_aws(a)) {
+        runner
+            .ensure_credentials_for(aws)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; the actions waiting to run stay as they are"))?;
+    }
+    runner.drain(wait).await
 }
 
 /// Runs every due action (after a crash, or when no daemon is running).

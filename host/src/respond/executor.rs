@@ -38,6 +38,26 @@ impl ActionRunner {
         })
     }
 
+    /// Whether carrying out `record` calls AWS (rather than a webhook).
+    pub fn needs_aws(record: &ActionRecord) -> bool {
+        matches!(stored_request(record), Ok(Request::Aws { .. }))
+    }
+
+    /// Fails with one clear line when `record` needs AWS and no credentials resolve, so a
+    /// command can refuse before changing the action's state.
+    ///
+    /// # Errors
+    /// No AWS credentials could be found.
+    pub async fn ensure_credentials_for(&self, record: &ActionRecord) -> Result<()> {
+        if Self::needs_aws(record) {
+            self.aws
+                .check_credentials()
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
+        Ok(())
+    }
+
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }

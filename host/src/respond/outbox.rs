@@ -373,6 +373,19 @@ impl Outbox {
         Ok(n as u64)
     }
 
+    /// How many actions there are in each status (for the daemon's summary line).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM actions GROUP BY status")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// After a crash, actions left running go back to accepted once their lease has run
     /// out (their executor died); an action another live executor holds (a concurrent
     /// `actions run`, the daemon) keeps running there. Executions are idempotent where AWS
@@ -447,6 +460,20 @@ impl Outbox {
             )?,
         };
         Ok(())
+    }
+
+    /// A failed action goes back to accepted, due now; false if it was not failed. Its
+    /// attempts keep counting, so a retry gets one attempt more than the executor gave it.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn retry_failed(&self, id: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE actions SET status = 'accepted', next_attempt_at = 0, executed_at = NULL
+             WHERE id = ?1 AND status = 'failed'",
+            [id],
+        )?;
+        Ok(n == 1)
     }
 
     /// Moves an action from one status to another; false if it was not in `from`.

@@ -109,10 +109,18 @@ impl ComponentCache {
                 }
             }
         }
-        let compiled = engine
-            .precompile_component(wasm)
-            .map_err(anyhow::Error::from)
-            .context("not a valid WebAssembly component")?;
+        // wasmtime's parse errors carry multi-line byte dumps: say it in one line.
+        anyhow::ensure!(
+            wasm.starts_with(b"\0asm"),
+            "not a WebAssembly file (it does not start with the \\0asm header)"
+        );
+        let compiled = engine.precompile_component(wasm).map_err(|e| {
+            let text = format!("{e:#}");
+            anyhow::anyhow!(
+                "not a valid WebAssembly component: {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        })?;
         let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
         let written = [&self.mac(&name, &compiled)[..], &compiled].concat();
         if let Err(e) = std::fs::write(&tmp, &written).and_then(|()| std::fs::rename(&tmp, &entry))

@@ -1,0 +1,262 @@
+//! What building a plugin needs, built into the binary, so that an installed `trailwarden`
+//! scaffolds and builds plugins with no checkout at hand: the build scripts, the WIT
+//! contract, and the Rust plugin SDK (vendored into each Rust scaffold outside a checkout).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// A file of the checkout: its path from the checkout's root, and its text.
+type EmbeddedFile = (&'static str, &'static str);
+
+macro_rules! embedded {
+    ($($file:literal),* $(,)?) => {
+        &[$(($file, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../", $file)))),*]
+    };
+}
+
+/// The build scripts and the contract they compile against (`plugins/build-plugin.sh` and
+/// the per-language scripts it runs look for `wit/` two folders up from themselves).
+const BUILD_FILES: &[EmbeddedFile] = embedded!(
+    "plugins/build-plugin.sh",
+    "plugins/python/build.sh",
+    "plugins/js/build.sh",
+    "wit/0.2.0/plugin.wit",
+    "wit/0.3.0/plugin.wit",
+);
+
+/// The link `wit/0.3.0/deps/plugin-0.2.0 -> ../../0.2.0`, written out as a copy.
+const WIT_0_2_0_IN_0_3_0: &str = "wit/0.3.0/deps/plugin-0.2.0/plugin.wit";
+
+/// The Rust plugin SDK's sources (a unit test checks that none is missing).
+const SDK_SOURCES: &[EmbeddedFile] = embedded!(
+    "plugins/sdk/src/capability.rs",
+    "plugins/sdk/src/component.rs",
+    "plugins/sdk/src/config.rs",
+    "plugins/sdk/src/json.rs",
+    "plugins/sdk/src/lib.rs",
+    "plugins/sdk/src/log.rs",
+    "plugins/sdk/src/state.rs",
+    "plugins/sdk/src/testing.rs",
+    "plugins/sdk/src/types.rs",
+);
+const SDK_MANIFEST: &str = include_str!("../../plugins/sdk/Cargo.toml");
+const PLUGINS_WORKSPACE: &str = include_str!("../../plugins/Cargo.toml");
+/// The dependency versions the shipped plugins are built and tested with.
+pub const PLUGINS_LOCK: &str = include_str!("../../plugins/Cargo.lock");
+
+/// Where the SDK's bindings find the WIT, in the checkout and in a vendored copy.
+const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.3.0\"";
+const SDK_WIT_VENDORED: &str = "path: \"wit/0.3.0\"";
+
+fn wit_0_2_0() -> &'static str {
+    BUILD_FILES
+        .iter()
+        .find(|(path, _)| *path == "wit/0.2.0/plugin.wit")
+        .map(|(_, text)| *text)
+        .expect("wit/0.2.0 is embedded")
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A scratch folder laid out like a checkout (build scripts and WIT), removed on drop.
+pub struct BuildKit {
+    root: PathBuf,
+}
+
+impl BuildKit {
+    /// Writes the build scripts and the WIT into a new private folder under the temp dir.
+    ///
+    /// # Errors
+    /// The folder or a file cannot be written.
+    pub fn unpack() -> Result<BuildKit> {
+        let root = std::env::temp_dir().join(format!(
+            "trailwarden-buildkit-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        // create_dir (not _all): never a folder someone else made.
+        std::fs::create_dir(&root).with_context(|| format!("cannot create {}", root.display()))?;
+        let kit = BuildKit { root };
+        // Only we may change the scripts we are about to run.
+        std::fs::set_permissions(&kit.root, std::fs::Permissions::from_mode(0o700))?;
+        for (path, text) in BUILD_FILES {
+            let file = kit.root.join(path);
+            write(&file, text)?;
+            if path.ends_with(".sh") {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o700))?;
+            }
+        }
+        write(&kit.root.join(WIT_0_2_0_IN_0_3_0), wit_0_2_0())?;
+        Ok(kit)
+    }
+
+    /// The folder to use as the checkout's root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for BuildKit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Writes the Rust plugin SDK into `dest` (a plugin's `sdk/` folder): its sources, its WIT,
+/// and a manifest that stands alone (the workspace's inherited keys written out).
+///
+/// # Errors
+/// A file cannot be written, or the embedded manifests cannot be read (a build defect).
+pub fn vendor_sdk(dest: &Path) -> Result<()> {
+    for (path, text) in SDK_SOURCES {
+        let relative = path.strip_prefix("plugins/sdk/").unwrap_or(path);
+        let text = if relative == "src/component.rs" {
+            anyhow::ensure!(
+                text.contains(SDK_WIT_IN_CHECKOUT),
+                "the SDK's bindings no longer read {SDK_WIT_IN_CHECKOUT}: update toolkit.rs"
+            );
+            text.replace(SDK_WIT_IN_CHECKOUT, SDK_WIT_VENDORED)
+        } else {
+            (*text).to_string()
+        };
+        write(&dest.join(relative), &text)?;
+    }
+    write(&dest.join("Cargo.toml"), &standalone_sdk_manifest()?)?;
+    let wit_0_3_0 = BUILD_FILES
+        .iter()
+        .find(|(path, _)| *path == "wit/0.3.0/plugin.wit")
+        .map(|(_, text)| *text)
+        .context("wit/0.3.0 is not embedded")?;
+    write(&dest.join("wit/0.3.0/plugin.wit"), wit_0_3_0)?;
+    write(
+        &dest.join("wit/0.3.0/deps/plugin-0.2.0/plugin.wit"),
+        wit_0_2_0(),
+    )?;
+    Ok(())
+}
+
+/// The SDK's manifest with every `key.workspace = true` replaced by the workspace's value.
+fn standalone_sdk_manifest() -> Result<String> {
+    let workspace: toml::Table = PLUGINS_WORKSPACE.parse().context("plugins/Cargo.toml")?;
+    let mut sdk: toml::Table = SDK_MANIFEST.parse().context("plugins/sdk/Cargo.toml")?;
+    let shared = workspace
+        .get("workspace")
+        .and_then(|w| w.as_table())
+        .context("plugins/Cargo.toml has no [workspace]")?;
+    let empty = toml::Table::new();
+    let package_values = shared
+        .get("package")
+        .and_then(|p| p.as_table())
+        .unwrap_or(&empty);
+    let dependency_values = shared
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .unwrap_or(&empty);
+    if let Some(package) = sdk.get_mut("package").and_then(|p| p.as_table_mut()) {
+        inherit(package, package_values, false)?;
+    }
+    if let Some(dependencies) = sdk.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
+        inherit(dependencies, dependency_values, true)?;
+    }
+    if let Some(targets) = sdk.get_mut("target").and_then(|t| t.as_table_mut()) {
+        for (_, target) in targets.iter_mut() {
+            if let Some(dependencies) = target
+                .get_mut("dependencies")
+                .and_then(|d| d.as_table_mut())
+            {
+                inherit(dependencies, dependency_values, true)?;
+            }
+        }
+    }
+    Ok(format!(
+        "# The trailwarden plugin SDK, vendored by `trailwarden plugin new` (version {}).\n{}",
+        env!("CARGO_PKG_VERSION"),
+        toml::to_string(&sdk)?
+    ))
+}
+
+/// Replaces each `{ workspace = true, ... }` entry of `table` by the workspace's value
+/// (for dependencies, with the entry's own `features` and `optional` kept).
+fn inherit(table: &mut toml::Table, values: &toml::Table, dependency: bool) -> Result<()> {
+    for (key, value) in table.iter_mut() {
+        let Some(entry) = value.as_table() else {
+            continue;
+        };
+        if entry.get("workspace").and_then(|w| w.as_bool()) != Some(true) {
+            continue;
+        }
+        let mut inherited = values
+            .get(key)
+            .cloned()
+            .with_context(|| format!("the workspace does not define {key}"))?;
+        if dependency {
+            if let toml::Value::String(version) = inherited {
+                let mut t = toml::Table::new();
+                t.insert("version".into(), toml::Value::String(version));
+                inherited = toml::Value::Table(t);
+            }
+            if let Some(t) = inherited.as_table_mut() {
+                for extra in ["features", "optional"] {
+                    if let Some(v) = entry.get(extra) {
+                        t.insert(extra.into(), v.clone());
+                    }
+                }
+            }
+        }
+        *value = inherited;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source file of plugins/sdk/src is embedded.
+    #[test]
+    fn the_embedded_sdk_matches_the_folder() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| {
+                format!(
+                    "plugins/sdk/src/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                )
+            })
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<String> = SDK_SOURCES.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(
+            embedded, on_disk,
+            "update SDK_SOURCES in host/src/toolkit.rs"
+        );
+    }
+
+    #[test]
+    fn the_vendored_manifest_stands_alone() {
+        let text = standalone_sdk_manifest().unwrap();
+        assert!(!text.contains("workspace"), "{text}");
+        let manifest: toml::Table = text.parse().unwrap();
+        assert_eq!(
+            manifest["package"]["name"].as_str(),
+            Some("trailwarden-plugin-sdk")
+        );
+        assert!(manifest["package"]["edition"].as_str().is_some(), "{text}");
+        assert!(
+            manifest["dependencies"]["serde_json"]["version"].is_str(),
+            "{text}"
+        );
+    }
+}
