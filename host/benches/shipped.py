@@ -197,6 +197,12 @@ def main() -> int:
         print(f"speed-up with {runs[-1]['workers']} workers: "
               f"{runs[-1]['events_per_s'] / runs[0]['events_per_s']:.2f}x one worker")
     print("finding sets identical across worker counts: yes")
+    busy = stats.get("plugin_busy_s", {})
+    if busy:
+        total = sum(busy.values())
+        print(f"time in plugin batches (last run): {total:.2f} s; per plugin:")
+        for name, seconds in sorted(busy.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<24} {seconds:7.3f} s  {seconds / max(1, stats['matched'].get(name, 0)) * 1e6:8.1f} us/event")
     if json_out:
         Path(json_out).write_text(json.dumps({"yardstick_events_per_s": yardstick, "runs": runs}, indent=2))
     return 0

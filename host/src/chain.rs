@@ -178,40 +178,36 @@ pub fn atomically<T>(conn: &Connection, write: impl FnOnce() -> Result<T>) -> Re
 pub fn seal(conn: &Connection, chain: &Chain, rowid: i64) -> Result<()> {
     let values = content_of(conn, chain, rowid)?;
     let (seq, prev): (i64, String) = conn
-        .query_row(
-            "SELECT seq, hash FROM chain_heads WHERE chain = ?1",
-            [chain.table],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .prepare_cached("SELECT seq, hash FROM chain_heads WHERE chain = ?1")?
+        .query_row([chain.table], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?
         .unwrap_or((0, String::new()));
     let hash = link_hash(&prev, &values);
-    conn.execute(
-        &format!(
-            "UPDATE {} SET chain_seq = ?2, chain_prev = ?3, chain_hash = ?4 WHERE rowid = ?1",
-            chain.table
-        ),
-        params![rowid, seq + 1, prev, hash],
-    )?;
-    conn.execute(
+    conn.prepare_cached(&format!(
+        "UPDATE {} SET chain_seq = ?2, chain_prev = ?3, chain_hash = ?4 WHERE rowid = ?1",
+        chain.table
+    ))?
+    .execute(params![rowid, seq + 1, prev, hash])?;
+    conn.prepare_cached(
         "INSERT INTO chain_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
          ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        params![chain.table, seq + 1, hash],
-    )?;
+    )?
+    .execute(params![chain.table, seq + 1, hash])?;
     Ok(())
 }
 
 fn content_of(conn: &Connection, chain: &Chain, rowid: i64) -> Result<Vec<Value>> {
     let columns = chain.content.join(", ");
-    Ok(conn.query_row(
-        &format!("SELECT {columns} FROM {} WHERE rowid = ?1", chain.table),
-        [rowid],
-        |row| {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM {} WHERE rowid = ?1",
+            chain.table
+        ))?
+        .query_row([rowid], |row| {
             (0..chain.content.len())
                 .map(|i| row.get::<_, Value>(i))
                 .collect()
-        },
-    )?)
+        })?)
 }
 
 /// sha256(previous hash, newline, the content as a JSON array), in hex.

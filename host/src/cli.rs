@@ -181,6 +181,7 @@ enum AuditCommand {
     /// Check the hash chains of findings, action decisions and the action log: names the
     /// first row deleted or altered behind the stores' backs (exit 1), else "ok: N rows".
     Verify {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
     },

@@ -20,6 +20,21 @@ pub enum PluginCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Lift a plugin's quarantine (every quarantined version of it), recorded with who and
+    /// why; a running daemon serves it again from its next reload (SIGHUP or POST /v1/reload).
+    Release {
+        /// The plugin's name, as `plugin list` shows it.
+        name: String,
+        /// Config file whose audit database holds the quarantine.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who lifts it (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+        /// Why (recorded).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Print a component's imports and what the config grants it.
     Inspect {
         /// The plugin component (a .wasm file).
@@ -150,6 +165,12 @@ pub fn run(command: PluginCommand) -> Result<ExitCode> {
     match command {
         PluginCommand::List { config } => list(config),
         PluginCommand::Inspect { file, config } => inspect(file, config),
+        PluginCommand::Release {
+            name,
+            config,
+            by,
+            reason,
+        } => release(&name, config, &by, &reason),
         PluginCommand::New {
             name,
             lang,
@@ -331,5 +352,23 @@ pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin release NAME`: records `released` for every quarantined version of the plugin.
+fn release(name: &str, config: Option<PathBuf>, by: &str, reason: &str) -> Result<ExitCode> {
+    let config = crate::cli::load_config(config.as_deref())?;
+    let audit = crate::audit::AuditStore::open(&config.database)?;
+    let versions = audit.quarantined_versions(name)?;
+    if versions.is_empty() {
+        eprintln!("{name} is not quarantined");
+        return Ok(ExitCode::FAILURE);
+    }
+    let detail = format!("released by {by}: {reason}");
+    for sha in &versions {
+        audit.record_lifecycle(name, sha, "released", detail.trim_end_matches(": "))?;
+        println!("released {name} {sha}");
+    }
+    println!("a running daemon serves it again from its next reload (SIGHUP or POST /v1/reload)");
     Ok(ExitCode::SUCCESS)
 }

@@ -187,10 +187,10 @@ impl StateStore {
     pub fn delete(&self, plugin: &str, key: &str) -> Result<()> {
         let mut inner = self.lock();
         let freed = inner.row_bytes(plugin, key)?;
-        inner.conn.execute(
-            "DELETE FROM plugin_state WHERE plugin = ?1 AND key = ?2",
-            params![plugin, key],
-        )?;
+        inner
+            .conn
+            .prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND key = ?2")?
+            .execute(params![plugin, key])?;
         if let (Some(freed), Some(usage)) = (freed, inner.usage.get_mut(plugin)) {
             usage.keys = usage.keys.saturating_sub(1);
             usage.bytes = usage.bytes.saturating_sub(freed);
@@ -282,12 +282,13 @@ impl Inner {
                 .into());
             }
         }
-        self.conn.execute(
-            "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
                  expires_at = excluded.expires_at",
-            params![plugin, key, value, expires_at],
-        )?;
+            )?
+            .execute(params![plugin, key, value, expires_at])?;
         let stored = self.usage.entry(plugin.to_string()).or_default();
         (stored.keys, stored.bytes) = after;
         Ok(())
@@ -324,10 +325,8 @@ impl Inner {
 
     /// Deletes the plugin's expired rows and recounts what it holds.
     fn purge_plugin(&mut self, plugin: &str, now: i64) -> Result<Usage> {
-        self.conn.execute(
-            "DELETE FROM plugin_state WHERE plugin = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
-            params![plugin, now],
-        )?;
+        self.conn.prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2")?
+            .execute(params![plugin, now])?;
         let (keys, bytes) = self.count(plugin)?;
         let usage = Usage {
             keys,

@@ -1131,7 +1131,7 @@ fn organization_trail_layout_is_backfilled_by_day_and_consumed_over_sqs() {
     });
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
-        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nbuckets = [\"org-trail\"]\nwait_time_s = 1\nvisibility_timeout_s = 30\n",
         moto.aws_toml()
     );
     let config = write_config(dir.path(), &extra);

@@ -157,6 +157,48 @@ fn a_plugin_that_keeps_failing_is_quarantined_until_a_new_version() {
         pipeline.plugin_states()[0].1,
         "still quarantined after a restart"
     );
+    drop(pipeline);
+    // An admin lifts it: recorded, and the next start (or reload) serves it again.
+    let toml = dir.path().join("release.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[audit]\ndatabase = {:?}\n",
+            config.database.display().to_string()
+        ),
+    )
+    .unwrap();
+    let release = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trailwarden"))
+            .args([
+                "plugin", "release", name, "--by", "alice", "--reason", "fixed",
+            ])
+            .arg("--config")
+            .arg(&toml)
+            .output()
+            .unwrap()
+    };
+    let out = release("trap");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("released trap"), "{stdout}");
+    let pipeline = crate::support::pipeline(&config);
+    assert!(!pipeline.plugin_states()[0].1, "served again after release");
+    let lifecycle = pipeline.audit().lifecycle(5).unwrap();
+    assert!(
+        lifecycle
+            .iter()
+            .any(|e| e.event == "released" && e.detail.contains("alice")),
+        "{lifecycle:?}"
+    );
+    // Nothing to release: a clear answer and a non-zero exit.
+    let out = release("trap");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not quarantined"));
 }
 
 #[test]

@@ -91,7 +91,12 @@ fn hostile_plugins_are_stopped_while_the_others_keep_producing_findings() {
         .map(|(_, n)| n)
         .sum();
     let counted: u64 = failures.values().flat_map(|k| k.values()).sum();
-    assert_eq!(recorded, counted);
+    // A failed batch split to find the events it fails on is recorded part by part (each
+    // part with its own event ids), and counted once.
+    assert!(
+        recorded >= counted,
+        "{recorded} rows for {counted} failed batches"
+    );
     assert!(counted >= 4);
 }
 

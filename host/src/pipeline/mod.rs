@@ -58,6 +58,8 @@ pub struct RunStats {
     pub plugin_failures: BTreeMap<String, BTreeMap<String, u64>>,
     pub elapsed_s: f64,
     pub events_per_s: f64,
+    /// Seconds spent running each plugin's batches (instantiation, the guest, host calls).
+    pub plugin_busy_s: BTreeMap<String, f64>,
 }
 
 /// Called after every plugin batch with (plugin, events, elapsed).
@@ -496,6 +498,14 @@ impl Pipeline {
     fn record(&mut self, done: Done) -> Result<()> {
         let plugin = done.plugin.clone();
         (self.on_batch)(&plugin.name, done.events.len(), done.elapsed);
+        match self.stats.plugin_busy_s.get_mut(&*plugin.name) {
+            Some(busy) => *busy += done.elapsed.as_secs_f64(),
+            None => {
+                self.stats
+                    .plugin_busy_s
+                    .insert(plugin.name.to_string(), done.elapsed.as_secs_f64());
+            }
+        }
         let recorded_at = now_rfc3339();
         let mut stored = Vec::new();
         let mut failures = Vec::new();

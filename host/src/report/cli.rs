@@ -40,6 +40,7 @@ pub struct ReportArgs {
     /// Only this AWS account (12 digits).
     #[arg(long)]
     account: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value = "html")]
     format: ReportFormat,
     /// Write to this file instead of standard output.
@@ -52,8 +53,10 @@ pub enum ExportCommand {
     /// Findings as OCSF Detection Findings (JSON lines), ASFF (a JSON array for Security
     /// Hub BatchImportFindings), CSV or JSON lines as stored.
     Findings {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// Start: RFC 3339 time, a day or an age; default: every finding.
@@ -65,6 +68,7 @@ pub enum ExportCommand {
         /// Only this AWS account (12 digits).
         #[arg(long)]
         account: Option<String>,
+        /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },

@@ -39,9 +39,8 @@ impl VolumeRecorder {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<VolumeRecorder> {
-        let conn = Connection::open(path)
+        let conn = crate::audit::open_private(path)
             .with_context(|| format!("cannot open {} for event volume", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         ensure_schema(&conn)?;
         Ok(VolumeRecorder {
             conn,

@@ -16,6 +16,7 @@ pub enum SetupCommand {
     /// destination whose connection sends the ingest token (--url, --role-arn), or an SQS
     /// queue the daemon consumes (--to-sqs).
     Eventbridge {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
         /// The daemon's public base URL; events go to URL/v1/events.
@@ -28,6 +29,7 @@ pub enum SetupCommand {
         /// statement letting the rule send.
         #[arg(long, value_name = "QUEUE_ARN_OR_NAME")]
         to_sqs: Option<String>,
+        /// AWS region (default: the config's [aws] region, else the SDK's).
         #[arg(long)]
         region: Option<String>,
         /// Name of the rule (and of the connection and API destination).
@@ -46,8 +48,10 @@ pub enum SetupCommand {
     /// approve mode) and of their undo, on the resources the grants name.
     #[command(after_long_help = super::responder_role::STACKSET_INSTRUCTIONS)]
     ResponderRole {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "yaml")]
         format: TemplateFormat,
         /// Also allow what dry-run grants would do once switched to enforce.
@@ -65,8 +69,10 @@ pub enum TemplateFormat {
 
 #[derive(clap::Args)]
 pub struct TrailArgs {
+    /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// AWS region (default: the config's [aws] region, else the SDK's).
     #[arg(long)]
     region: Option<String>,
     /// The trail's name (with --check: default every trail of the region).

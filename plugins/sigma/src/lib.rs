@@ -275,10 +275,24 @@ impl RuleSet {
     /// The findings for one event: one per rule that matches its record (none when `raw`
     /// is not a JSON object).
     pub fn detect(&self, event: &Event) -> Vec<Finding> {
+        // Most events can be ruled out on the fields already parsed, before parsing the
+        // record, which is most of the cost.
+        if !self.may_match(event) {
+            return Vec::new();
+        }
         let Some(record) = event.raw_json() else {
             return Vec::new();
         };
         self.detect_record(event, &record)
+    }
+
+    /// Whether some loaded rule's required tests on the parsed fields ([`rule::HOT_FIELDS`])
+    /// hold for `event`; a field the event lacks (or did not have as text) is not held
+    /// against a rule, since its record may still carry a value the test accepts.
+    pub fn may_match(&self, event: &Event) -> bool {
+        let hot = hot_record(event);
+        let known = |field: &str| hot_field_known(&hot, field);
+        self.loaded().any(|(_, d)| d.hot.holds(&hot, &known))
     }
 
     /// [`RuleSet::detect`] with the record already parsed.
@@ -444,6 +458,48 @@ fn finding(entry: &Entry, detection: &Detection, event: &Event, record: &Value) 
         event_id: event.id.clone(),
         context: context.to_string(),
     }
+}
+
+/// The fields of [`rule::HOT_FIELDS`] the event has, as a record of their own.
+fn hot_record(event: &Event) -> Value {
+    let mut record = serde_json::Map::new();
+    let mut identity = serde_json::Map::new();
+    let p = &event.principal;
+    for (key, value) in [
+        ("eventSource", &event.source),
+        ("eventName", &event.name),
+        ("eventType", &event.event_type),
+        ("awsRegion", &event.region),
+        ("userAgent", &event.user_agent),
+        ("sourceIPAddress", &event.source_ip),
+        ("errorCode", &event.error_code),
+        ("errorMessage", &event.error_message),
+    ] {
+        if let Some(v) = value {
+            record.insert(key.to_owned(), Value::String(v.clone()));
+        }
+    }
+    for (key, value) in [
+        ("type", &p.r#type),
+        ("arn", &p.arn),
+        ("accessKeyId", &p.access_key_id),
+        ("invokedBy", &p.invoked_by),
+    ] {
+        if let Some(v) = value {
+            identity.insert(key.to_owned(), Value::String(v.clone()));
+        }
+    }
+    if !identity.is_empty() {
+        record.insert("userIdentity".to_owned(), Value::Object(identity));
+    }
+    Value::Object(record)
+}
+
+fn hot_field_known(hot: &Value, field: &str) -> bool {
+    field
+        .split('.')
+        .try_fold(hot, |v, key| v.get(key))
+        .is_some()
 }
 
 /// The plugin: the configured (or shipped) Sigma rules over each event; no response.

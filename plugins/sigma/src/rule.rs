@@ -127,6 +127,75 @@ pub struct Detection {
     /// When the condition can only hold for an `eventSource` equal (case-insensitively) to
     /// one of these, lower-cased: a quick pre-check, see [`required_literals`].
     pub sources: Option<Vec<String>>,
+    /// What must hold of the fields every plugin gets already parsed ([`HOT_FIELDS`]) for
+    /// the condition to hold: checked before the record is parsed.
+    pub hot: HotCheck,
+}
+
+/// Record fields the host hands every plugin already parsed, with the same value.
+pub const HOT_FIELDS: &[&str] = &[
+    "eventSource",
+    "eventName",
+    "eventType",
+    "awsRegion",
+    "userAgent",
+    "sourceIPAddress",
+    "errorCode",
+    "errorMessage",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userIdentity.accessKeyId",
+    "userIdentity.invokedBy",
+];
+
+/// A necessary condition of a rule on [`HOT_FIELDS`] only: what must hold of the parsed
+/// fields for the rule's condition to be able to hold.
+#[derive(Debug, Clone)]
+pub enum HotCheck {
+    /// Every test holds (none: nothing is required).
+    All(Vec<FieldTest>),
+    And(Vec<HotCheck>),
+    /// One of them holds.
+    Any(Vec<HotCheck>),
+}
+
+impl HotCheck {
+    /// The necessary condition of `expr`: each search's hot tests, combined as the
+    /// condition combines the searches; nothing is required under `not`.
+    pub fn of(expr: &Expr, searches: &[Search]) -> HotCheck {
+        let hot = |tests: &[FieldTest]| {
+            HotCheck::All(
+                tests
+                    .iter()
+                    .filter(|t| HOT_FIELDS.contains(&t.field.as_str()))
+                    .cloned()
+                    .collect(),
+            )
+        };
+        match expr {
+            Expr::Search(i) => match &searches[*i] {
+                Search::AllOf(tests) => hot(tests),
+                Search::AnyOf(maps) => HotCheck::Any(maps.iter().map(|m| hot(m)).collect()),
+            },
+            Expr::And(items) => {
+                HotCheck::And(items.iter().map(|e| Self::of(e, searches)).collect())
+            }
+            Expr::Or(items) => HotCheck::Any(items.iter().map(|e| Self::of(e, searches)).collect()),
+            Expr::Not(_) => HotCheck::All(Vec::new()),
+        }
+    }
+
+    /// Whether it holds for the parsed fields in `hot`; a test on a field `hot` lacks is
+    /// taken to hold (the record may still have it).
+    pub fn holds(&self, hot: &Value, known: &dyn Fn(&str) -> bool) -> bool {
+        match self {
+            HotCheck::All(tests) => tests.iter().all(|t| !known(&t.field) || t.matches(hot)),
+            HotCheck::And(checks) => checks.iter().all(|c| c.holds(hot, known)),
+            HotCheck::Any(checks) => {
+                checks.is_empty() || checks.iter().any(|c| c.holds(hot, known))
+            }
+        }
+    }
 }
 
 /// The field [`Detection::sources`] is about.
@@ -458,11 +527,13 @@ fn compile(doc: &Value) -> Result<Detection, String> {
         _ => return Err("the detection has no `condition`".to_owned()),
     };
     let sources = required_literals(&condition, &searches, SOURCE_FIELD);
+    let hot = HotCheck::of(&condition, &searches);
     Ok(Detection {
         names,
         searches,
         condition,
         sources,
+        hot,
     })
 }
 
