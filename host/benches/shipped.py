@@ -48,7 +48,7 @@ def option(name, default):
 def timed(cmd, env):
     """Runs cmd; returns (wall seconds, CPU seconds, peak RSS in MB) of that child alone."""
     started = time.monotonic()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - started
     if status != 0:
@@ -94,7 +94,7 @@ def grow(repo: Path, binary: Path, base, sizes) -> int:
             warm = tmp / "warm.jsonl"
             warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
             common = [str(binary), "replay", "--config", str(config), "--format", "json"]
-            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
             wall, cpu, rss = timed(common + [str(tmp / "events.jsonl")], env)
@@ -154,7 +154,7 @@ def main() -> int:
             # run is the steady state a long-running daemon would see.
             warm = tmp / "warm.jsonl"
             warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
-            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
             stats_path = tmp / f"stats-{workers}.json"

@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cloudtrail_normalize::{normalize_bytes, normalize_bytes_with_hint, Options};
+use cloudtrail_normalize::{normalize_bytes_each, Item, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::{fetch_object, list_log_files, AwsTarget, DayRange, FetchError, S3Url};
@@ -160,6 +160,9 @@ fn is_cloudtrail_file(path: &Path) -> bool {
     name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".jsonl")
 }
 
+/// Items handed to the pipeline at a time while an input is normalised.
+const INGEST_CHUNK: usize = 1024;
+
 /// Reads every input into the pipeline and flushes it.
 ///
 /// # Errors
@@ -185,16 +188,35 @@ pub fn run_with(
     for input in inputs {
         let bytes = read_input(input, options.s3.as_ref())?;
         let origin = input.origin();
-        let items = match input {
-            Input::S3(url) => normalize_bytes_with_hint(&bytes, &normalize, Some(&url.key)),
-            _ => normalize_bytes(&bytes, &normalize),
+        let hint = match input {
+            Input::S3(url) => Some(url.key.as_str()),
+            _ => None,
         };
-        outcome.add(&ingest_delivery(
-            pipeline,
-            options.dedup.as_mut(),
-            items,
-            &origin,
-        )?);
+        // Items are taken in as the normaliser finds them, a chunk at a time, so memory
+        // holds the input and one chunk, not every event of a large file at once.
+        let mut chunk: Vec<Item> = Vec::with_capacity(INGEST_CHUNK);
+        let mut failed: Option<anyhow::Error> = None;
+        let dedup = &mut options.dedup;
+        let mut take = |chunk: &mut Vec<Item>, failed: &mut Option<anyhow::Error>| {
+            if failed.is_some() || chunk.is_empty() {
+                chunk.clear();
+                return;
+            }
+            match ingest_delivery(pipeline, dedup.as_mut(), std::mem::take(chunk), &origin) {
+                Ok(taken) => outcome.add(&taken),
+                Err(e) => *failed = Some(e),
+            }
+        };
+        normalize_bytes_each(&bytes, &normalize, hint, &mut |item| {
+            chunk.push(item);
+            if chunk.len() >= INGEST_CHUNK {
+                take(&mut chunk, &mut failed);
+            }
+        });
+        take(&mut chunk, &mut failed);
+        if let Some(e) = failed {
+            return Err(e);
+        }
         progress.inc(bytes.len() as u64);
     }
     pipeline.flush()?;

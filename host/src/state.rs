@@ -1,4 +1,4 @@
-//! Per-plugin key-value state with TTL, kept by the host (DESIGN invariant 3: a plugin
+//! Per-plugin key-value state with TTL, kept by the host (ARCHITECTURE.md, rule 3: a plugin
 //! instance can be dropped at any time, so nothing durable lives in its memory).
 //!
 //! TTLs run on *event time*: the clock is the latest event time the host has dispatched,

@@ -2,7 +2,7 @@
 //! notifier: the executors behind trailwarden's outbox.
 //!
 //! The host decides whether an action is allowed and records it before anything runs
-//! (DESIGN invariant 4); this crate executes one action and reports an [`Outcome`] with
+//! (ARCHITECTURE.md, rule 4); this crate executes one action and reports an [`Outcome`] with
 //! the action's inverse where one exists (invariant 5), or an [`ExecError`] that says
 //! whether a retry can help.
 //!

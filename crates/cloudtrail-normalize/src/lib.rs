@@ -232,6 +232,27 @@ pub fn normalize_bytes_with_hint(
     walker.finish()
 }
 
+/// [`normalize_bytes_with_hint`], handing each item to `each` as soon as it is found
+/// instead of collecting them: memory holds the input and one item, not every item of a
+/// large file at once. The same items in the same order.
+pub fn normalize_bytes_each(
+    bytes: &[u8],
+    options: &Options,
+    name_hint: Option<&str>,
+    each: &mut dyn FnMut(Item),
+) {
+    let mut walker = Walker::streaming(options, each);
+    match name_hint {
+        Some(name) if name.contains(DIGEST_NAME_MARK) => walker.skip(
+            SkipReason::DigestFile,
+            format!("{name:?} is a CloudTrail digest file, no events"),
+        ),
+        _ => walker.bytes(bytes),
+    }
+    let rest = walker.finish();
+    debug_assert!(rest.is_empty(), "a streaming walker keeps nothing");
+}
+
 /// Normalises one parsed JSON document of any shape (record, envelope, list,
 /// log file, LookupEvents output …).
 ///

@@ -57,6 +57,10 @@ impl Loc<'_> {
 pub(crate) struct Walker<'o> {
     pub(crate) options: &'o Options,
     items: Vec<Item>,
+    /// Where items go as they are found, instead of `items` (streaming).
+    sink: Option<&'o mut dyn FnMut(Item)>,
+    /// Items yielded so far, kept or handed to the sink.
+    taken: usize,
     /// Rejects kept one by one so far.
     rejects_kept: usize,
     /// Rejects past `max_rejects_kept`, by reason, counted only.
@@ -70,9 +74,26 @@ impl<'o> Walker<'o> {
         Walker {
             options,
             items: Vec::new(),
+            sink: None,
+            taken: 0,
             rejects_kept: 0,
             rejects_over: BTreeMap::new(),
             items_over: 0,
+        }
+    }
+
+    /// A walker that hands each item to `sink` as soon as it is found.
+    pub(crate) fn streaming(options: &'o Options, sink: &'o mut dyn FnMut(Item)) -> Self {
+        let mut walker = Walker::new(options);
+        walker.sink = Some(sink);
+        walker
+    }
+
+    fn push(&mut self, item: Item) {
+        self.taken += 1;
+        match self.sink.as_mut() {
+            Some(sink) => sink(item),
+            None => self.items.push(item),
         }
     }
 
@@ -85,7 +106,7 @@ impl<'o> Walker<'o> {
                 .iter()
                 .map(|(reason, n)| format!("{reason}: {n}"))
                 .collect();
-            self.items.push(Item::Rejected {
+            self.push(Item::Rejected {
                 reason: RejectReason::TooManyRejects,
                 detail: format!(
                     "{over} more rejected items in this input, past the {} kept one by one ({})",
@@ -96,7 +117,7 @@ impl<'o> Walker<'o> {
             });
         }
         if self.items_over > 0 {
-            self.items.push(Item::Rejected {
+            self.push(Item::Rejected {
                 reason: RejectReason::TooManyItems,
                 detail: format!(
                     "{} more items in this input, past the limit of {} per input, not processed",
@@ -110,7 +131,7 @@ impl<'o> Walker<'o> {
 
     /// Whether the input has yielded all the items it may; counts the one not taken.
     fn full(&mut self) -> bool {
-        if self.items.len() < self.options.max_items {
+        if self.taken < self.options.max_items {
             return false;
         }
         self.items_over += 1;
@@ -141,7 +162,7 @@ impl<'o> Walker<'o> {
 
     pub(crate) fn skip(&mut self, reason: SkipReason, detail: String) {
         if !self.full() {
-            self.items.push(Item::Skipped { reason, detail });
+            self.push(Item::Skipped { reason, detail });
         }
     }
 
@@ -151,7 +172,7 @@ impl<'o> Walker<'o> {
             return;
         }
         let raw = raw::truncate_lossy(raw, self.options.max_record_bytes);
-        self.items.push(Item::Rejected {
+        self.push(Item::Rejected {
             reason,
             detail,
             raw,
@@ -164,7 +185,7 @@ impl<'o> Walker<'o> {
             return;
         }
         let raw = raw::compact_text(value, self.options.max_record_bytes);
-        self.items.push(Item::Rejected {
+        self.push(Item::Rejected {
             reason,
             detail,
             raw,
@@ -448,8 +469,7 @@ impl<'o> Walker<'o> {
         if self.full() {
             return;
         }
-        self.items
-            .push(Item::Event(record::normalize(record, envelope)));
+        self.push(Item::Event(record::normalize(record, envelope)));
     }
 }
 

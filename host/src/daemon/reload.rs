@@ -1,4 +1,4 @@
-//! Live reload (DESIGN invariant 8): on SIGHUP, an authenticated `POST /v1/reload`, or a
+//! Live reload (ARCHITECTURE.md, rule 6): on SIGHUP, an authenticated `POST /v1/reload`, or a
 //! change to the config or a plugin file, the config is read again and the new plugin set
 //! is compiled and checked off the pipeline thread; only then is it swapped in, between
 //! batches. A version that fails its checks never serves.

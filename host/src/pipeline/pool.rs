@@ -40,13 +40,16 @@ pub struct Job {
     pub clock: i64,
 }
 
+/// A run of a job's events (by index) and the plugin's answer to it.
+pub type Part = (Range<usize>, Result<Vec<Finding>, PluginFailure>);
+
 /// What became of a job: each part of its events with the plugin's answer. A failed batch
 /// is split and run again (see [`run`]), so one bad event costs only its own detection.
 pub struct Done {
     pub slot: usize,
     pub plugin: Arc<LoadedPlugin>,
     pub events: Vec<SharedEvent>,
-    pub parts: Vec<(Range<usize>, Result<Vec<Finding>, PluginFailure>)>,
+    pub parts: Vec<Part>,
     pub elapsed: Duration,
 }
 
@@ -75,7 +78,9 @@ pub fn run(runtime: &PluginRuntime, job: Job) -> Done {
     let started = Instant::now();
     let mut parts = Vec::new();
     let mut budget = SPLIT_BUDGET;
-    let mut pending = vec![0..job.events.len()];
+    // The ranges of events still to run, first half last (popped first).
+    let mut pending: Vec<Range<usize>> = Vec::with_capacity(SPLIT_BUDGET + 1);
+    pending.push(0..job.events.len());
     while let Some(range) = pending.pop() {
         let result = call(runtime, &job, range.clone());
         match result {

@@ -1,6 +1,6 @@
 //! The capability broker: decides each capability call (event of this batch? granted? in
 //! scope? budget left? which mode?) and commits the decision to the outbox *before* the
-//! plugin gets its receipt (DESIGN invariants 2 and 4).
+//! plugin gets its receipt (ARCHITECTURE.md, rules 2 and 4).
 
 use std::collections::HashMap;
 use std::sync::Arc;

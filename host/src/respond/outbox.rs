@@ -1,4 +1,4 @@
-//! The action outbox (DESIGN invariant 4): every capability call is decided and committed
+//! The action outbox (ARCHITECTURE.md, rule 4): every capability call is decided and committed
 //! here *before* the plugin sees its receipt; executors carry accepted actions out later,
 //! and record the outcome. The idempotency key makes a redelivered event a no-op.
 
