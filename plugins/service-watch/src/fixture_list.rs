@@ -53,6 +53,8 @@ fn fixtures() -> Vec<String> {
         "lambda.permission-added-not.json",
         "codebuild.project-made-public.json",
         "codebuild.project-made-public-not.json",
+        "account.region-enabled.json",
+        "account.region-enabled-not.json",
         "s3.bucket-deleted.json",
         "s3.bucket-deleted-not.json",
         "s3.bucket-configuration-changed.json",

@@ -238,4 +238,17 @@ pub const RULES: &[Spec] = &[
         why: "Anyone can now read the project's build logs and artifacts, which often hold secrets.",
         runbook: "Make it private again (update-project-visibility --project-visibility PRIVATE) and rotate secrets its builds printed.",
     },
+    Spec {
+        id: "aws.account.region-enabled",
+        severity: Severity::Medium,
+        title: "Opt-in AWS region enabled",
+        technique: "T1535",
+        sources: &["account.amazonaws.com", "cloudtrail.amazonaws.com"],
+        names: Names::Exact(&["EnableRegion"]),
+        kind: Kind::ApiCall,
+        attempts: false,
+        when: always,
+        why: "Intruders enable regions nobody watches to run resources (often miners) out of sight.",
+        runbook: "Check the region is to be used; if not, disable it (aws account disable-region) and look for resources created there.",
+    },
 ];
