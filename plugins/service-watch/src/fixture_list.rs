@@ -121,5 +121,15 @@ fn fixtures() -> Vec<String> {
         "vpce.s3-from-public-ip-not.json",
         "vpce.sensitive-call.json",
         "vpce.sensitive-call-not.json",
+        "ec2.user-data-read-burst.json",
+        "ec2.user-data-read-burst-not.json",
+        "ec2.password-data-read-burst.json",
+        "ec2.password-data-read-burst-not.json",
+        "ec2.ssh-keys-pushed.json",
+        "ec2.ssh-keys-pushed-not.json",
+        "s3.object-deletion-burst.json",
+        "s3.object-deletion-burst-not.json",
+        "secretsmanager.batch-read-burst.json",
+        "secretsmanager.batch-read-burst-not.json",
     ]
 }

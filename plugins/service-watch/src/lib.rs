@@ -9,6 +9,9 @@
 //! independent: one event can raise several findings (a `DeleteBucketReplication` is both a
 //! bucket configuration change and a replication deletion).
 //!
+//! Burst rules (`rules/bursts.rs`) count matching calls per principal in host state and
+//! report once a threshold is reached (config `thresholds`: rule id -> count).
+//!
 //! Response: every finding is sent with `notify.send` to the config's `notify_target`
 //! (default `security-team`).
 
@@ -49,7 +52,8 @@ pub fn catalog(config: &Config) -> Vec<Rule> {
     rules::all().map(|r| r.rule(target, CAPABILITIES)).collect()
 }
 
-/// The findings for one event: one per rule that matches it.
+/// The findings of the per-event rules for one event: one per rule that matches it (burst
+/// rules need state: [`evaluate`]).
 pub fn detect(event: &Event) -> Vec<Finding> {
     let raw = event.raw_json();
     let facts = Facts {
@@ -57,9 +61,50 @@ pub fn detect(event: &Event) -> Vec<Finding> {
         raw: raw.as_ref(),
     };
     rules::all()
-        .filter(|r| r.matches(&facts))
+        .filter(|r| r.threshold.is_none() && r.matches(&facts))
         .map(|r| r.finding(&facts))
         .collect()
+}
+
+/// Every rule for one event: the per-event ones, and the burst rules, whose matching calls
+/// are counted per rule, account and principal in `state` (expiring after the window, on
+/// event time); a burst is reported once, by the call that reaches its threshold.
+pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
+    let raw = event.raw_json();
+    let facts = Facts {
+        event,
+        raw: raw.as_ref(),
+    };
+    let mut findings = Vec::new();
+    for rule in rules::all().filter(|r| r.matches(&facts)) {
+        let Some(threshold) = rule.threshold else {
+            findings.push(rule.finding(&facts));
+            continue;
+        };
+        let limit = config
+            .get("thresholds")
+            .and_then(|t| t.get(rule.id))
+            .and_then(|v| v.as_u64())
+            .filter(|n| *n > 0)
+            .unwrap_or(threshold.count);
+        let key = format!(
+            "burst:{}:{}:{}",
+            rule.id,
+            event.account_or_principal_account().unwrap_or("unknown"),
+            spec::principal_key(event)
+        );
+        let count = state.increment(&key, 1, Some(threshold.window_seconds));
+        if u64::try_from(count).is_ok_and(|c| c == limit) {
+            let mut finding = rule.finding(&facts);
+            finding.title = format!(
+                "{} ({limit} calls within {} minutes)",
+                finding.title,
+                threshold.window_seconds / 60
+            );
+            findings.push(finding);
+        }
+    }
+    findings
 }
 
 /// The response to one finding: sent to the notify target.
@@ -85,12 +130,12 @@ impl Responder for ServiceWatch {
     fn handle(
         events: &[Event],
         caps: &dyn Capabilities,
-        _state: &dyn State,
+        state: &dyn State,
         config: &Config,
     ) -> Result<Vec<Finding>, PluginError> {
         Ok(trailwarden_plugin_sdk::detect_and_respond(
             events,
-            detect,
+            |event| evaluate(event, state, config),
             |event, finding| respond(event, finding, caps, config),
         ))
     }

@@ -89,6 +89,13 @@ impl Facts<'_> {
     }
 }
 
+/// Who acted, for dedup and burst keys: the principal's ARN, else its user name.
+pub fn principal_key(event: &Event) -> &str {
+    non_empty(event.principal.arn.as_deref())
+        .or(non_empty(event.principal.user_name.as_deref()))
+        .unwrap_or("unknown")
+}
+
 /// Trimmed, non-empty text of a JSON string (or a number).
 pub fn text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
@@ -111,9 +118,20 @@ pub struct Spec {
     pub attempts: bool,
     /// The condition on the record beyond source and name.
     pub when: fn(&Facts) -> bool,
+    /// For a burst rule: how many matching calls by one principal, within how long, make a
+    /// finding; `None`: every matching call is one.
+    pub threshold: Option<Threshold>,
     /// Why it matters, for the catalog and the finding.
     pub why: &'static str,
     pub runbook: &'static str,
+}
+
+/// A burst: `count` matching calls by one principal within `window_seconds` (event time,
+/// counted in host state); the config's `thresholds` (rule id -> count) overrides `count`.
+#[derive(Clone, Copy)]
+pub struct Threshold {
+    pub count: u64,
+    pub window_seconds: u32,
 }
 
 /// Every rule's condition when source and name are enough.
@@ -197,13 +215,21 @@ impl Spec {
         } else {
             "successful calls only"
         };
+        let burst = match self.threshold {
+            Some(t) => format!(
+                " Reported when one principal makes {} such calls within {} minutes (config `thresholds`).",
+                t.count,
+                t.window_seconds / 60
+            ),
+            None => String::new(),
+        };
         Rule::new(
             self.id,
             self.severity,
             self.title,
             &[self.technique],
             &format!(
-                "{calls} ({sources}; {outcome}). {} Sent to {target}.",
+                "{calls} ({sources}; {outcome}).{burst} {} Sent to {target}.",
                 self.why
             ),
             self.runbook,
@@ -249,9 +275,7 @@ impl Spec {
             "error_code": event.error_code,
             "request_parameters": facts.raw.and_then(|r| r.get("requestParameters")),
         });
-        let who = non_empty(event.principal.arn.as_deref())
-            .or(non_empty(event.principal.user_name.as_deref()))
-            .unwrap_or("unknown");
+        let who = principal_key(event);
         Finding {
             rule_id: self.id.to_owned(),
             severity: self.severity,

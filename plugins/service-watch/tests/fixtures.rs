@@ -20,7 +20,8 @@ fn fixtures() {
 
 #[test]
 fn panther_agreement() {
-    testing::assert_panther_agreement("service-watch", DIR, service_watch::detect);
+    // Through `handle`, with panther.json's config (burst thresholds of 1).
+    testing::assert_responder_panther_agreement::<ServiceWatch>("service-watch", DIR);
 }
 
 #[test]
@@ -211,4 +212,51 @@ fn every_finding_notifies_the_configured_target_unless_self_caused() {
     let mut own = stop.clone();
     own.self_caused = true;
     assert_eq!(run(&own, &config), (1, Vec::new()));
+}
+
+#[test]
+fn a_burst_is_reported_once_per_principal_when_it_reaches_its_threshold() {
+    let state = MemoryState::new();
+    let config = Config::from_value(json!({"thresholds": {"aws.ec2.ssh-keys-pushed": 3}})).unwrap();
+    let push = |arn: &str| {
+        let mut e = event(
+            "ec2-instance-connect.amazonaws.com",
+            "SendSSHPublicKey",
+            json!({}),
+        );
+        e.principal.arn = Some(arn.into());
+        service_watch::evaluate(&e, &state, &config)
+            .into_iter()
+            .map(|f| f.rule_id)
+            .collect::<Vec<_>>()
+    };
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    assert!(push(alice).is_empty());
+    assert!(push(alice).is_empty());
+    assert!(push(bob).is_empty(), "counted per principal");
+    assert_eq!(push(alice), ["aws.ec2.ssh-keys-pushed"]);
+    assert!(push(alice).is_empty(), "once per window");
+    // The stateless entry point never reports a burst.
+    let e = event(
+        "ec2-instance-connect.amazonaws.com",
+        "SendSSHPublicKey",
+        json!({}),
+    );
+    assert!(service_watch::detect(&e).is_empty());
+    // An AWS service reading user data for a principal does not count.
+    let mut read = event(
+        "ec2.amazonaws.com",
+        "DescribeInstanceAttribute",
+        json!({"requestParameters": {"attribute": "userData"}}),
+    );
+    read.principal.invoked_by = Some("cloudformation.amazonaws.com".into());
+    let once =
+        Config::from_value(json!({"thresholds": {"aws.ec2.user-data-read-burst": 1}})).unwrap();
+    assert!(service_watch::evaluate(&read, &MemoryState::new(), &once).is_empty());
+    read.principal.invoked_by = None;
+    assert_eq!(
+        service_watch::evaluate(&read, &MemoryState::new(), &once).len(),
+        1
+    );
 }

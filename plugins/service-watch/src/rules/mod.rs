@@ -1,5 +1,6 @@
 //! The rule table, one module per domain.
 
+pub mod bursts;
 pub mod compute;
 pub mod database;
 pub mod discovery;
@@ -18,4 +19,5 @@ pub fn all() -> impl Iterator<Item = &'static Spec> {
         .chain(identity::RULES)
         .chain(logging::RULES)
         .chain(discovery::RULES)
+        .chain(bursts::RULES)
 }
