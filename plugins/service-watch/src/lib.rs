@@ -13,7 +13,7 @@
 //! report once a threshold is reached (config `thresholds`: rule id -> count).
 //!
 //! Response: every finding is sent with `notify.send` to the config's `notify_target`
-//! (default `security-team`).
+//! (default `security-team`), once per dedup key per `notify_window_seconds` (3600).
 
 pub mod rules;
 pub mod spec;
@@ -107,10 +107,42 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
     findings
 }
 
-/// The response to one finding: sent to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
+/// The default of `notify_window_seconds`: one notification per incident (dedup key) an hour.
+pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
+
+/// The response to one finding: sent to the notify target, unless a finding with the same
+/// dedup key (rule, account, region, principal, call) was sent within
+/// `notify_window_seconds` (kept in state; the mark is set only when the host granted the
+/// call, so a denied notification is tried again by the next finding). Every finding is
+/// recorded either way.
+pub fn respond(
+    event: &Event,
+    finding: &Finding,
+    caps: &dyn Capabilities,
+    state: &dyn State,
+    config: &Config,
+) {
+    let window = config
+        .u64("notify_window_seconds")
+        .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
+            u32::try_from(s).unwrap_or(u32::MAX)
+        });
+    let key = format!("notified:{}", finding.dedup_key);
+    if window > 0 {
+        if let Some(earlier) = state.get(&key) {
+            trailwarden_plugin_sdk::log::info(&format!(
+                "event {}: {} already notified for event {earlier}",
+                event.id, finding.dedup_key
+            ));
+            return;
+        }
+    }
     let receipt = caps.notify(&event.id, config.notify_target(), finding);
+    let granted = receipt.is_granted();
     log_receipt(NOTIFY_SEND, &event.id, receipt);
+    if window > 0 && granted {
+        state.set(&key, &event.id, Some(window));
+    }
 }
 
 /// The plugin: [`detect`] each event, [`respond`] to each finding.
@@ -136,7 +168,7 @@ impl Responder for ServiceWatch {
         Ok(trailwarden_plugin_sdk::detect_and_respond(
             events,
             |event| evaluate(event, state, config),
-            |event, finding| respond(event, finding, caps, config),
+            |event, finding| respond(event, finding, caps, state, config),
         ))
     }
 }

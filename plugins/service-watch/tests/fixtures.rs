@@ -260,3 +260,22 @@ fn a_burst_is_reported_once_per_principal_when_it_reaches_its_threshold() {
         1
     );
 }
+
+#[test]
+fn an_incident_is_notified_once_per_window_and_every_finding_is_kept() {
+    let run = |config: &Config| {
+        let caps = RecordingCapabilities::new();
+        let state = MemoryState::new();
+        let mut second = event("rds.amazonaws.com", "DeleteDBSnapshot", json!({}));
+        second.id = "e2".into();
+        let events = [
+            event("rds.amazonaws.com", "DeleteDBSnapshot", json!({})),
+            second,
+        ];
+        let findings = ServiceWatch::handle(&events, &caps, &state, config).unwrap();
+        (findings.len(), caps.calls_json().len())
+    };
+    assert_eq!(run(&Config::empty()), (2, 1));
+    let every_time = Config::from_value(json!({"notify_window_seconds": 0})).unwrap();
+    assert_eq!(run(&every_time), (2, 2));
+}
