@@ -112,9 +112,10 @@ pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
 
 /// The response to one finding: sent to the notify target, unless a finding with the same
 /// dedup key (rule, account, region, principal, call) was sent within
-/// `notify_window_seconds` (kept in state; the mark is set only when the host granted the
-/// call, so a denied notification is tried again by the next finding). Every finding is
-/// recorded either way.
+/// `notify_window_seconds` (kept in state). The mark is set whatever the host decided: a
+/// notification denied (its hourly budget spent, say) is one row in the actions table per
+/// incident and window, not one per finding, each written with a sync to disk. Every
+/// finding is recorded either way.
 pub fn respond(
     event: &Event,
     finding: &Finding,
@@ -138,9 +139,8 @@ pub fn respond(
         }
     }
     let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    let granted = receipt.is_granted();
     log_receipt(NOTIFY_SEND, &event.id, receipt);
-    if window > 0 && granted {
+    if window > 0 {
         state.set(&key, &event.id, Some(window));
     }
 }
