@@ -126,6 +126,7 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
         "network-exposure",
         "s3-exposure",
         "storage-exposure",
+        "service-watch",
         "keys-secrets",
         "organization-guard",
         "sigma",

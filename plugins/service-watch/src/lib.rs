@@ -1,0 +1,176 @@
+//! `service-watch`: changes and misuse across AWS services that the other plugins do not
+//! cover: databases (RDS), compute and network (EC2, VPC, Lambda, CodeBuild), S3 data and
+//! configuration, identity (IAM, root, STS, sign-in), logging and security services, and
+//! reconnaissance, including VPC endpoint records.
+//!
+//! Each rule is one row of a table (`rules/<domain>.rs`, shape in `spec.rs`): the calls it
+//! looks at, whether failed calls count, and a condition on the record. The EventBridge
+//! patterns are made from the same rows, so the plugin only receives those calls. Rules are
+//! independent: one event can raise several findings (a `DeleteBucketReplication` is both a
+//! bucket configuration change and a replication deletion).
+//!
+//! Burst rules (`rules/bursts.rs`) count matching calls per principal in host state and
+//! report once a threshold is reached (config `thresholds`: rule id -> count).
+//!
+//! Response: every finding is sent with `notify.send` to the config's `notify_target`
+//! (default `security-team`), once per dedup key per `notify_window_seconds` (3600).
+
+pub mod rules;
+pub mod spec;
+
+use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::{
+    Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule, State,
+};
+
+use spec::Facts;
+
+/// The capabilities it calls.
+pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
+
+/// Name, version, one EventBridge pattern per rule, and the fixtures.
+pub fn descriptor() -> Descriptor {
+    let mut patterns: Vec<String> = rules::all().map(|r| r.pattern().to_string()).collect();
+    patterns.sort();
+    patterns.dedup();
+    Descriptor {
+        name: env!("CARGO_PKG_NAME").to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        patterns,
+        capabilities: trailwarden_plugin_sdk::strings(CAPABILITIES),
+        fixtures: fixtures(),
+        // It acts: trailwarden's own calls must not come back to it.
+        self_caused_events: false,
+    }
+}
+
+include!("fixture_list.rs");
+
+/// The rule catalog, naming the notify target of `config`.
+pub fn catalog(config: &Config) -> Vec<Rule> {
+    let target = config.notify_target();
+    rules::all().map(|r| r.rule(target, CAPABILITIES)).collect()
+}
+
+/// The findings of the per-event rules for one event: one per rule that matches it (burst
+/// rules need state: [`evaluate`]).
+pub fn detect(event: &Event) -> Vec<Finding> {
+    let raw = event.raw_json();
+    let facts = Facts {
+        event,
+        raw: raw.as_ref(),
+    };
+    rules::all()
+        .filter(|r| r.threshold.is_none() && r.matches(&facts))
+        .map(|r| r.finding(&facts))
+        .collect()
+}
+
+/// Every rule for one event: the per-event ones, and the burst rules, whose matching calls
+/// are counted per rule, account and principal in `state` (expiring after the window, on
+/// event time); a burst is reported once, by the call that reaches its threshold.
+pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
+    let raw = event.raw_json();
+    let facts = Facts {
+        event,
+        raw: raw.as_ref(),
+    };
+    let mut findings = Vec::new();
+    for rule in rules::all().filter(|r| r.matches(&facts)) {
+        let Some(threshold) = rule.threshold else {
+            findings.push(rule.finding(&facts));
+            continue;
+        };
+        let limit = config
+            .get("thresholds")
+            .and_then(|t| t.get(rule.id))
+            .and_then(|v| v.as_u64())
+            .filter(|n| *n > 0)
+            .unwrap_or(threshold.count);
+        let key = format!(
+            "burst:{}:{}:{}",
+            rule.id,
+            event.account_or_principal_account().unwrap_or("unknown"),
+            spec::principal_key(event)
+        );
+        let count = state.increment(&key, 1, Some(threshold.window_seconds));
+        if u64::try_from(count).is_ok_and(|c| c == limit) {
+            let mut finding = rule.finding(&facts);
+            finding.title = format!(
+                "{} ({limit} calls within {} minutes)",
+                finding.title,
+                threshold.window_seconds / 60
+            );
+            findings.push(finding);
+        }
+    }
+    findings
+}
+
+/// The default of `notify_window_seconds`: one notification per incident (dedup key) an hour.
+pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
+
+/// The response to one finding: sent to the notify target, unless a finding with the same
+/// dedup key (rule, account, region, principal, call) was sent within
+/// `notify_window_seconds` (kept in state). The mark is set whatever the host decided: a
+/// notification denied (its hourly budget spent, say) is one row in the actions table per
+/// incident and window, not one per finding, each written with a sync to disk. Every
+/// finding is recorded either way.
+pub fn respond(
+    event: &Event,
+    finding: &Finding,
+    caps: &dyn Capabilities,
+    state: &dyn State,
+    config: &Config,
+) {
+    let window = config
+        .u64("notify_window_seconds")
+        .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
+            u32::try_from(s).unwrap_or(u32::MAX)
+        });
+    let key = format!("notified:{}", finding.dedup_key);
+    if window > 0 {
+        if let Some(earlier) = state.get(&key) {
+            trailwarden_plugin_sdk::log::info(&format!(
+                "event {}: {} already notified for event {earlier}",
+                event.id, finding.dedup_key
+            ));
+            return;
+        }
+    }
+    let receipt = caps.notify(&event.id, config.notify_target(), finding);
+    log_receipt(NOTIFY_SEND, &event.id, receipt);
+    if window > 0 {
+        state.set(&key, &event.id, Some(window));
+    }
+}
+
+/// The plugin: [`detect`] each event, [`respond`] to each finding.
+pub struct ServiceWatch;
+
+impl Responder for ServiceWatch {
+    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
+
+    fn describe() -> Descriptor {
+        descriptor()
+    }
+
+    fn rules(config: &Config) -> Vec<Rule> {
+        catalog(config)
+    }
+
+    fn handle(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        state: &dyn State,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        Ok(trailwarden_plugin_sdk::detect_and_respond(
+            events,
+            |event| evaluate(event, state, config),
+            |event, finding| respond(event, finding, caps, state, config),
+        ))
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(ServiceWatch);

@@ -1,0 +1,293 @@
+//! The rule table's shape and what every rule shares: which events it is subscribed to,
+//! the test of a call's outcome, and the finding it builds.
+//!
+//! Each rule is one [`Spec`]: the calls it looks at (event source and name), whether failed
+//! calls count, and a condition on the record. The EventBridge patterns are made from the
+//! same table, so a rule never sees more than its own calls.
+
+use trailwarden_plugin_sdk::json::get_ci;
+use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
+use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Rule, Severity};
+
+/// The event names a rule is subscribed to.
+#[derive(Clone, Copy)]
+pub enum Names {
+    /// These names exactly.
+    Exact(&'static [&'static str]),
+    /// Names starting with one of these (Lambda's versioned names, `UpdateFunctionCode20150331v2`).
+    Prefix(&'static [&'static str]),
+    /// Every call of the sources (IAM changes, VPC endpoint records).
+    Any,
+}
+
+/// The kind of record a rule reads (`eventType`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// API calls (`AwsApiCall`, or no type): VPC endpoint copies of a call are left out.
+    ApiCall,
+    /// Console sign-in records (`AwsConsoleSignIn`).
+    ConsoleSignIn,
+    /// API calls and console actions (`AwsConsoleAction`).
+    ApiOrConsole,
+    /// VPC endpoint network activity (`AwsVpceEvent`), of any source.
+    VpcEndpoint,
+}
+
+/// What a condition sees: the event's hot fields and its parsed record.
+pub struct Facts<'a> {
+    pub event: &'a Event,
+    pub raw: Option<&'a Value>,
+}
+
+impl Facts<'_> {
+    /// A request parameter (key matched without regard to case).
+    pub fn param(&self, key: &str) -> Option<&Value> {
+        self.raw
+            .and_then(|r| r.get("requestParameters"))
+            .and_then(|p| get_ci(p, key))
+    }
+
+    /// A request parameter as trimmed, non-empty text.
+    pub fn param_str(&self, key: &str) -> Option<&str> {
+        text(self.param(key))
+    }
+
+    /// A response element (key matched without regard to case).
+    pub fn response(&self, key: &str) -> Option<&Value> {
+        self.raw
+            .and_then(|r| r.get("responseElements"))
+            .and_then(|p| get_ci(p, key))
+    }
+
+    /// A top-level field of the record as text.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        text(self.raw.and_then(|r| r.get(key)))
+    }
+
+    /// The event name without Lambda's API version suffix.
+    pub fn name(&self) -> &str {
+        self.event.name.as_deref().unwrap_or("")
+    }
+
+    /// A person rather than a workload: an IAM user, a federated user, or an IAM Identity
+    /// Center (SSO) session (`AWSReservedSSO_*` roles).
+    pub fn by_person(&self) -> bool {
+        match self.event.principal.r#type.as_deref() {
+            Some("IAMUser" | "FederatedUser") => true,
+            Some("AssumedRole") => {
+                let arn = self.event.principal.arn.as_deref().unwrap_or("");
+                let issuer = self
+                    .event
+                    .principal
+                    .session_issuer_arn
+                    .as_deref()
+                    .unwrap_or("");
+                arn.contains("/AWSReservedSSO_") || issuer.contains("/AWSReservedSSO_")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Who acted, for dedup and burst keys: the principal's ARN, else its user name.
+pub fn principal_key(event: &Event) -> &str {
+    non_empty(event.principal.arn.as_deref())
+        .or(non_empty(event.principal.user_name.as_deref()))
+        .unwrap_or("unknown")
+}
+
+/// Trimmed, non-empty text of a JSON string (or a number).
+pub fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// One rule of the table.
+pub struct Spec {
+    pub id: &'static str,
+    pub severity: Severity,
+    /// A short statement of what happened, e.g. "RDS activity stream stopped".
+    pub title: &'static str,
+    /// The ATT&CK technique (current version).
+    pub technique: &'static str,
+    pub sources: &'static [&'static str],
+    pub names: Names,
+    pub kind: Kind,
+    /// Whether failed calls count too (attempts are the signal, e.g. traffic mirroring).
+    pub attempts: bool,
+    /// The condition on the record beyond source and name.
+    pub when: fn(&Facts) -> bool,
+    /// For a burst rule: how many matching calls by one principal, within how long, make a
+    /// finding; `None`: every matching call is one.
+    pub threshold: Option<Threshold>,
+    /// Why it matters, for the catalog and the finding.
+    pub why: &'static str,
+    pub runbook: &'static str,
+}
+
+/// A burst: `count` matching calls by one principal within `window_seconds` (event time,
+/// counted in host state); the config's `thresholds` (rule id -> count) overrides `count`.
+#[derive(Clone, Copy)]
+pub struct Threshold {
+    pub count: u64,
+    pub window_seconds: u32,
+}
+
+/// Every rule's condition when source and name are enough.
+pub fn always(_: &Facts) -> bool {
+    true
+}
+
+impl Spec {
+    /// The EventBridge pattern of this rule's calls.
+    pub fn pattern(&self) -> Value {
+        let mut detail = Map::new();
+        if !self.sources.is_empty() {
+            detail.insert("eventSource".into(), json!(self.sources));
+        }
+        match self.names {
+            Names::Exact(names) => {
+                detail.insert("eventName".into(), json!(names));
+            }
+            Names::Prefix(prefixes) => {
+                let alternatives: Vec<Value> =
+                    prefixes.iter().map(|p| json!({ "prefix": p })).collect();
+                detail.insert("eventName".into(), Value::Array(alternatives));
+            }
+            Names::Any => {}
+        }
+        if self.kind == Kind::VpcEndpoint {
+            detail.insert("eventType".into(), json!(["AwsVpceEvent"]));
+        }
+        json!({ "detail": detail })
+    }
+
+    fn kind_matches(&self, event: &Event) -> bool {
+        let kind = event.event_type.as_deref();
+        match self.kind {
+            Kind::ApiCall => matches!(kind, None | Some("AwsApiCall")),
+            Kind::ConsoleSignIn => matches!(kind, None | Some("AwsConsoleSignIn")),
+            Kind::ApiOrConsole => {
+                matches!(kind, None | Some("AwsApiCall" | "AwsConsoleAction"))
+            }
+            Kind::VpcEndpoint => kind == Some("AwsVpceEvent"),
+        }
+    }
+
+    fn name_matches(&self, name: &str) -> bool {
+        match self.names {
+            Names::Exact(names) => names.contains(&name),
+            Names::Prefix(prefixes) => prefixes.iter().any(|p| name.starts_with(p)),
+            Names::Any => true,
+        }
+    }
+
+    /// Whether this rule fires on the event.
+    pub fn matches(&self, facts: &Facts) -> bool {
+        let event = facts.event;
+        let source_ok = self.sources.is_empty()
+            || event
+                .source
+                .as_deref()
+                .is_some_and(|s| self.sources.contains(&s));
+        source_ok
+            && self.name_matches(facts.name())
+            && self.kind_matches(event)
+            && (self.attempts || !event.failed())
+            && (self.when)(facts)
+    }
+
+    /// The catalog entry, naming the notify target.
+    pub fn rule(&self, target: &str, response: &[&str]) -> Rule {
+        let calls = match self.names {
+            Names::Exact(names) => names.join(", "),
+            Names::Prefix(prefixes) => format!("{}*", prefixes.join("*, ")),
+            Names::Any => "any call".to_owned(),
+        };
+        let sources = if self.sources.is_empty() {
+            "any service".to_owned()
+        } else {
+            self.sources.join(", ")
+        };
+        let outcome = if self.attempts {
+            "successful or not"
+        } else {
+            "successful calls only"
+        };
+        let burst = match self.threshold {
+            Some(t) => format!(
+                " Reported when one principal makes {} such calls within {} minutes (config `thresholds`).",
+                t.count,
+                t.window_seconds / 60
+            ),
+            None => String::new(),
+        };
+        Rule::new(
+            self.id,
+            self.severity,
+            self.title,
+            &[self.technique],
+            &format!(
+                "{calls} ({sources}; {outcome}).{burst} {} Sent to {target}.",
+                self.why
+            ),
+            self.runbook,
+            response,
+        )
+    }
+
+    /// The finding for an event this rule matched.
+    pub fn finding(&self, facts: &Facts) -> Finding {
+        let event = facts.event;
+        let account = event.account_or_principal_account().unwrap_or("unknown");
+        let region = non_empty(event.region.as_deref()).unwrap_or("unknown");
+        let name = facts.name();
+        let resources = facts
+            .raw
+            .map(trailwarden_plugin_sdk::json::resource_arns)
+            .unwrap_or_default();
+        let outcome = if event.failed() {
+            format!(
+                " (it failed: {})",
+                event.error_code.as_deref().unwrap_or("error")
+            )
+        } else {
+            String::new()
+        };
+        let description = format!(
+            "{} called {name}{outcome} in account {account}, region {region}, {}. {} {}",
+            capitalize(&event.actor()),
+            event.origin(),
+            self.why,
+            self.runbook
+        );
+        let context = json!({
+            "event_source": event.source,
+            "event_name": event.name,
+            "account": event.account_or_principal_account(),
+            "region": event.region,
+            "principal_arn": event.principal.arn,
+            "principal_type": event.principal.r#type,
+            "source_ip": event.source_ip,
+            "user_agent": event.user_agent,
+            "event_time": event.time,
+            "error_code": event.error_code,
+            "request_parameters": facts.raw.and_then(|r| r.get("requestParameters")),
+        });
+        let who = principal_key(event);
+        Finding {
+            rule_id: self.id.to_owned(),
+            severity: self.severity,
+            title: format!(
+                "{} in account {account}, region {region} ({name})",
+                self.title
+            ),
+            description,
+            resources,
+            dedup_key: format!("{}:{account}:{region}:{who}:{name}", self.id),
+            event_id: event.id.clone(),
+            context: context.to_string(),
+        }
+    }
+}
