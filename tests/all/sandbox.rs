@@ -139,7 +139,11 @@ fn deep_recursion_huge_output_and_floods_are_stopped_with_their_reason() {
         ("flood-per-event", "output_too_large"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mixed = beside_root_usage(plugin_config(guest(name)), dir.path());
+        // The deadline is wall time: a generous one, so a loaded machine cannot turn the
+        // failure under test into a timeout.
+        let mut guest_config = plugin_config(guest(name));
+        guest_config.limits.cpu_deadline_ms = 60_000;
+        let mixed = beside_root_usage(guest_config, dir.path());
         let kinds: Vec<&String> = mixed.stats().plugin_failures[name].keys().collect();
         assert_eq!(
             kinds,
