@@ -1534,3 +1534,55 @@ fn a_plugin_sleeping_inside_wasi_does_not_hang_the_daemon() {
     let status = daemon.stop();
     assert!(status.success(), "{status}: {}", log_of(dir.path()));
 }
+
+/// Issue 13: a pipeline stuck on one unit of work (here a plugin with a long deadline,
+/// asleep) makes `/healthz` answer 503 with the reason, and ok again once it moves on.
+#[test]
+fn healthz_reports_a_stalled_pipeline_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = format!(
+        "[[plugins]]\npath = \"{}\"\nname = \"sleeper\"\ncpu_deadline_ms = 8000\n",
+        guest("sleeper").display()
+    );
+    let config = write_config_with(dir.path(), &plugins, "[daemon]\nstall_after_s = 1\n");
+    let daemon = Daemon::start(&config, &[]);
+    assert_eq!(daemon.get("/healthz", false).status, 200);
+
+    let mut marked = root_record("stall-marked");
+    marked["eventName"] = json!("TrailwardenTestSleep");
+    let body = envelope(&marked).to_string();
+    let (addr, auth) = (
+        daemon.addr.clone(),
+        ("Authorization", format!("Bearer {}", daemon.token)),
+    );
+    let stuck = std::thread::scope(|scope| {
+        let sender =
+            scope.spawn(|| http(&addr, "POST", "/v1/events", Some(&auth), body.as_bytes()));
+        let started = Instant::now();
+        let mut stalled = None;
+        while started.elapsed() < Duration::from_secs(7) {
+            let health = daemon.get("/healthz", false);
+            if health.status == 503 {
+                stalled = Some(health);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let answered = sender.join().unwrap();
+        (stalled, answered)
+    });
+    let (stalled, answered) = stuck;
+    let stalled = stalled.expect("/healthz never said the pipeline was stalled");
+    assert_eq!(stalled.json()["status"], "stalled", "{stalled:?}");
+    assert!(
+        stalled.json()["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("one unit of work")),
+        "{stalled:?}"
+    );
+    // The sleeper is stopped at its deadline; the request is answered and health is back.
+    assert_eq!(answered.status, 200, "{answered:?}");
+    assert_eq!(daemon.get("/healthz", false).status, 200);
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
+}

@@ -38,6 +38,8 @@ const RETRY_AFTER_S: &str = "1";
 /// What the handlers share.
 pub struct Shared {
     pub token: Token,
+    /// How long one unit of pipeline work may take before `/healthz` answers 503.
+    pub stall_after: std::time::Duration,
     /// Authorises reload; the ingest token does not.
     pub admin_token: Token,
     pub api_key_header: String,
@@ -122,8 +124,25 @@ async fn reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
     }
 }
 
-async fn healthz() -> Response {
-    Json(json!({"status": "ok"})).into_response()
+/// `{"status":"ok"}`, or 503 `{"status":"stalled", ...}` while the pipeline thread has been
+/// on one unit of work (a batch taken in, a flush) for longer than `stall_after`: a plugin
+/// past its deadline, a database that does not answer. A supervisor can restart on it.
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.metrics.pipeline_busy_for() {
+        Some(busy) if busy > shared.stall_after => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "stalled",
+                "reason": format!(
+                    "the pipeline has been on one unit of work for {:.1} s (stall_after_s = {})",
+                    busy.as_secs_f64(),
+                    shared.stall_after.as_secs()
+                ),
+            })),
+        )
+            .into_response(),
+        _ => Json(json!({"status": "ok"})).into_response(),
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {

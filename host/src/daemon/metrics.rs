@@ -95,9 +95,39 @@ pub struct Totals {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// When the pipeline thread took up the unit of work it is on (ms since the epoch), 0
+    /// while it waits for work: `/healthz` reads it to tell a stalled pipeline.
+    busy_since_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
+    /// The pipeline thread starts (`true`) or ends (`false`) a unit of work.
+    pub fn pipeline_busy(&self, busy: bool) {
+        let now = if busy {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_millis() as u64)
+                .max(1)
+        } else {
+            0
+        };
+        self.busy_since_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long the pipeline thread has been on its current unit of work, if it is on one.
+    pub fn pipeline_busy_for(&self) -> Option<std::time::Duration> {
+        let since = self
+            .busy_since_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if since == 0 {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Some(std::time::Duration::from_millis(now.saturating_sub(since)))
+    }
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

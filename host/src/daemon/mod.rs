@@ -113,6 +113,7 @@ pub fn run(
     let queue_capacity = daemon.queue_events;
     let queue = Arc::new(Semaphore::new(queue_capacity));
     let shared = Arc::new(http::Shared {
+        stall_after: daemon.stall_after,
         token,
         admin_token,
         api_key_header: daemon.api_key_header.clone(),

@@ -23,6 +23,7 @@
 //! metrics_auth = true                # /metrics needs the token too
 //! shutdown_timeout_s = 30
 //! summary_interval_s = 60            # a one-line summary in the log this often; 0: never
+//! stall_after_s = 60                 # /healthz answers 503 once one unit of work takes longer
 //!
 //! [sqs]
 //! queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"
@@ -63,6 +64,8 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// The token file's name, beside the audit database unless configured.
 /// Seconds between the log's one-line summaries.
 const DEFAULT_SUMMARY_INTERVAL_S: u64 = 60;
+/// Default `stall_after_s`: longer than any batch within the default deadlines.
+const DEFAULT_STALL_AFTER_S: u64 = 60;
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
 /// The admin token's file name (it authorises `POST /v1/reload`, the ingest token does not).
 pub const ADMIN_TOKEN_FILE_NAME: &str = "trailwarden.admin-token";
@@ -88,6 +91,7 @@ pub(crate) struct RawDaemon {
     header_timeout_ms: Option<u64>,
     body_timeout_ms: Option<u64>,
     summary_interval_s: Option<u64>,
+    stall_after_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +150,8 @@ pub struct DaemonSettings {
     pub body_timeout: Duration,
     /// How often the log gets a one-line summary of the interval; `None`: never.
     pub summary_interval: Option<Duration>,
+    /// How long one unit of pipeline work may take before `/healthz` answers 503.
+    pub stall_after: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -169,6 +175,7 @@ impl Default for DaemonSettings {
             header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
             body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             summary_interval: Some(Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S)),
+            stall_after: Duration::from_secs(DEFAULT_STALL_AFTER_S),
         }
     }
 }
@@ -308,6 +315,10 @@ impl IntakeSettings {
         if summary_s > 86_400 {
             bail!("daemon.summary_interval_s must be between 0 (never) and 86400");
         }
+        let stall_after_s = daemon.stall_after_s.unwrap_or(DEFAULT_STALL_AFTER_S);
+        if !(1..=86_400).contains(&stall_after_s) {
+            bail!("daemon.stall_after_s must be between 1 and 86400");
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
@@ -328,6 +339,7 @@ impl IntakeSettings {
             header_timeout: Duration::from_millis(header_ms),
             body_timeout: Duration::from_millis(body_ms),
             summary_interval: Some(summary_s).filter(|s| *s > 0).map(Duration::from_secs),
+            stall_after: Duration::from_secs(stall_after_s),
         };
         let sqs = sqs
             .map(|raw| {

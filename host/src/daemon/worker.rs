@@ -190,7 +190,9 @@ impl Worker {
                 Ok(work) => work,
                 Err(TryRecvError::Empty) => {
                     // Idle: nothing is waiting, so answer what was taken in.
+                    self.metrics.pipeline_busy(true);
                     self.flush();
+                    self.metrics.pipeline_busy(false);
                     match receiver.recv() {
                         Ok(work) => work,
                         Err(_) => break,
@@ -198,6 +200,7 @@ impl Worker {
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
+            self.metrics.pipeline_busy(true);
             match work {
                 Work::Batch(batch) => self.take(batch),
                 Work::DeadLetter {
@@ -245,6 +248,7 @@ impl Worker {
             if self.last_flush.elapsed() >= self.flush_interval {
                 self.flush();
             }
+            self.metrics.pipeline_busy(false);
         }
         self.dirty = true;
         self.flush();
