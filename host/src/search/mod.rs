@@ -111,9 +111,10 @@ impl Filter {
             return false;
         }
         if self.since.is_some() || self.until.is_some() {
-            let Some(time) = event.time.as_deref() else {
+            let Some(time) = event.time.as_deref().and_then(comparable_time) else {
                 return false;
             };
+            let time = time.as_ref();
             if self.since.as_deref().is_some_and(|since| time < since)
                 || self.until.as_deref().is_some_and(|until| time >= until)
             {
@@ -133,6 +134,34 @@ impl Filter {
                 .with_envelope_fields(|f| self.any_of.matching_ids_in_fields(f))
                 .is_empty()
     }
+}
+
+/// An event time that orders as text against the bounds: CloudTrail's own
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` as is, another RFC 3339 form (an offset) converted, anything
+/// else `None` (such an event is outside every time range).
+fn comparable_time(time: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let b = time.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let canonical = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[b.len() - 1] == b'Z';
+    if canonical {
+        return Some(std::borrow::Cow::Borrowed(time));
+    }
+    let at = humantime::parse_rfc3339_weak(time).ok()?;
+    Some(std::borrow::Cow::Owned(
+        humantime::format_rfc3339_seconds(at).to_string(),
+    ))
 }
 
 /// `2024-05-01` or an RFC 3339 time as `YYYY-MM-DDTHH:MM:SSZ`. An upper bound is exclusive:
