@@ -132,7 +132,14 @@ fn prepare(selection: &Selection) -> Result<Prepared> {
     } else {
         None
     };
-    let inputs = expand_all(&selection.paths, s3.as_ref(), &range)?;
+    let mut inputs = expand_all(&selection.paths, s3.as_ref(), &range)?;
+    if let Some(account) = &selection.account {
+        // Log files of other accounts in CloudTrail's layout are not even fetched.
+        inputs.retain(|input| match input {
+            crate::replay::Input::S3(url) => layout_account(&url.key).is_none_or(|a| a == account),
+            _ => true,
+        });
+    }
     let threads = match selection.threads {
         Some(0) => anyhow::bail!("--threads must be at least 1"),
         Some(n) => n,
@@ -145,6 +152,14 @@ fn prepare(selection: &Selection) -> Result<Prepared> {
         inputs,
         threads,
     })
+}
+
+/// The account a key names in `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/...`, if it has that layout.
+fn layout_account(key: &str) -> Option<&str> {
+    let segments: Vec<&str> = key.split('/').collect();
+    let at = segments.iter().position(|s| *s == "CloudTrail")?;
+    let account = *segments.get(at.checked_sub(1)?)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 fn read_arg(text: &str) -> Result<String> {
@@ -277,4 +292,19 @@ pub fn summary(args: SummaryArgs) -> Result<ExitCode> {
         started.elapsed(),
     )?;
     Ok(exit_code(&accounting))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_is_read_from_both_layouts() {
+        let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz";
+        assert_eq!(layout_account(key), Some("111122223333"));
+        let org = "p/AWSLogs/o-abc/111122223333/CloudTrail/eu-west-1/2024/05/01/x.json.gz";
+        assert_eq!(layout_account(org), Some("111122223333"));
+        assert_eq!(layout_account("exports/events.jsonl"), None);
+        assert_eq!(layout_account("CloudTrail/x.json"), None);
+    }
 }

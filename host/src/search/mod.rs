@@ -158,10 +158,35 @@ fn comparable_time(time: &str) -> Option<std::borrow::Cow<'_, str>> {
     if canonical {
         return Some(std::borrow::Cow::Borrowed(time));
     }
-    let at = humantime::parse_rfc3339_weak(time).ok()?;
+    let at = parse_time(time)?;
     Some(std::borrow::Cow::Owned(
         humantime::format_rfc3339_seconds(at).to_string(),
     ))
+}
+
+/// An RFC 3339 time, `Z` or with an offset (`+02:00`), as an instant.
+fn parse_time(text: &str) -> Option<std::time::SystemTime> {
+    if let Ok(at) = humantime::parse_rfc3339_weak(text) {
+        return Some(at);
+    }
+    // humantime reads only UTC: take an offset off and apply it.
+    let split = text.len().checked_sub(6)?;
+    let (base, offset) = (text.get(..split)?, text.get(split..)?);
+    let sign = match offset.as_bytes()[0] {
+        b'+' => 1i64,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hours: u64 = offset.get(1..3)?.parse().ok()?;
+    let minutes: u64 = offset.get(4..6)?.parse().ok()?;
+    let at = humantime::parse_rfc3339_weak(&format!("{base}Z")).ok()?;
+    let shift = Duration::from_secs(hours * 3600 + minutes * 60);
+    // Local time + offset = UTC + 2h means UTC = local - offset.
+    if sign > 0 {
+        at.checked_sub(shift)
+    } else {
+        at.checked_add(shift)
+    }
 }
 
 /// `2024-05-01` or an RFC 3339 time as `YYYY-MM-DDTHH:MM:SSZ`. An upper bound is exclusive:
@@ -187,7 +212,7 @@ fn time_bound(text: &str, upper: bool) -> Result<String> {
 
 /// The start of the `interval` an RFC 3339 event time falls in, as RFC 3339 text.
 pub fn interval_start(time: Option<&str>, interval: Duration) -> Option<String> {
-    let at = humantime::parse_rfc3339_weak(time?).ok()?;
+    let at = parse_time(time?)?;
     let secs = at.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let step = interval.as_secs().max(1);
     let start = UNIX_EPOCH + Duration::from_secs(secs - secs % step);
@@ -593,5 +618,85 @@ impl Visitor for Tally<'_> {
         if self.write_error.is_none() {
             self.write_error = other.write_error;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudtrail_normalize::normalize_bytes;
+
+    fn event_at(time: &str) -> NormalizedEvent {
+        let line = format!(
+            r#"{{"eventVersion":"1.08","eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventTime":"{time}","awsRegion":"eu-west-1","recipientAccountId":"111122223333"}}"#
+        );
+        match normalize_bytes(line.as_bytes(), &Options::default()).remove(0) {
+            Item::Event(event) => event,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn filter(since: Option<&str>, until: Option<&str>) -> Filter {
+        Filter::new(&[], &[], None, None, since, until).unwrap()
+    }
+
+    #[test]
+    fn time_bounds_include_the_whole_until_day_and_read_offsets() {
+        let may_1 = filter(Some("2024-05-01"), Some("2024-05-01"));
+        assert!(may_1.keeps(&event_at("2024-05-01T00:00:00Z")));
+        assert!(may_1.keeps(&event_at("2024-05-01T23:59:59Z")));
+        assert!(may_1.keeps(&event_at("2024-05-01T23:59:59.900Z")));
+        assert!(!may_1.keeps(&event_at("2024-05-02T00:00:00Z")));
+        assert!(!may_1.keeps(&event_at("2024-04-30T23:59:59Z")));
+        // An offset is converted; an unreadable time is outside every range.
+        assert!(may_1.keeps(&event_at("2024-05-02T01:00:00+02:00")));
+        assert!(!may_1.keeps(&event_at("yesterday")));
+        assert!(filter(None, None).keeps(&event_at("yesterday")));
+        let to_the_second = filter(None, Some("2024-05-01T10:00:00Z"));
+        assert!(to_the_second.keeps(&event_at("2024-05-01T10:00:00Z")));
+        assert!(!to_the_second.keeps(&event_at("2024-05-01T10:00:01Z")));
+    }
+
+    #[test]
+    fn patterns_are_alternatives_and_where_conditions_must_all_hold() {
+        let event = event_at("2024-05-01T00:00:00Z");
+        let keeps = |patterns: &[&str], conditions: &[&str]| {
+            let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+            let conditions: Vec<String> = conditions.iter().map(|c| c.to_string()).collect();
+            Filter::new(&patterns, &conditions, None, None, None, None)
+                .unwrap()
+                .keeps(&event)
+        };
+        let create = r#"{"detail":{"eventName":["CreateUser"]}}"#;
+        let delete = r#"{"detail":{"eventName":["DeleteUser"]}}"#;
+        assert!(keeps(&[delete, create], &[]));
+        assert!(!keeps(&[delete], &[]));
+        assert!(keeps(&[create], &["region=eu-west-1"]));
+        assert!(!keeps(&[create], &["region=us-east-1"]));
+        assert!(keeps(
+            &[],
+            &["eventName=CreateUser", "account=111122223333"]
+        ));
+        assert!(!keeps(
+            &[],
+            &["eventName=CreateUser", "account=999999999999"]
+        ));
+    }
+
+    #[test]
+    fn groups_stay_bounded_and_sort_largest_first() {
+        let mut groups = Groups::default();
+        groups.add(vec!["a".into()], 1);
+        groups.add(vec!["b".into()], 3);
+        groups.add(vec!["a".into()], 1);
+        assert_eq!(groups.top(Some(1)), vec![(vec!["b".to_string()], 3)]);
+        assert_eq!(
+            interval_start(Some("2024-05-01T10:59:59Z"), Duration::from_secs(3600)).as_deref(),
+            Some("2024-05-01T10:00:00Z")
+        );
+        assert_eq!(
+            interval_start(Some("not a time"), Duration::from_secs(3600)),
+            None
+        );
     }
 }
