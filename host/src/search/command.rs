@@ -253,9 +253,12 @@ pub fn search(args: SearchArgs) -> Result<ExitCode> {
         }
         Mode::Rows { .. } => {}
     }
-    out.flush().context("cannot write the output")?;
-    if let Some(error) = &write_error {
-        anyhow::bail!("cannot write the output: {error}");
+    let flushed = out.flush();
+    match write_error.map_or(flushed, Err) {
+        // The reader went away (`| head`): what it wanted was written.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("cannot write the output"),
+        Ok(()) => {}
     }
     accounting.write(&mut std::io::stderr().lock(), kept, started.elapsed())?;
     Ok(exit_code(&accounting))

@@ -396,6 +396,10 @@ pub trait Visitor: Send {
     fn merge(&mut self, other: Self)
     where
         Self: Sized;
+    /// Nothing more is wanted (the output was closed): the thread takes no further input.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Reads every input on `reading.threads` threads, each with its own visitor from `make`,
@@ -417,7 +421,7 @@ pub fn scan<V: Visitor>(
                 scope.spawn(|| {
                     let mut visitor = make();
                     let mut accounting = Accounting::default();
-                    loop {
+                    while !visitor.stopped() {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(input) = reading.inputs.get(index) else {
                             break;
@@ -562,7 +566,7 @@ pub struct Tally<'w> {
     pub kept: u64,
     pub groups: Groups,
     /// A write to the output failed (e.g. a closed pipe): stop writing.
-    pub write_error: Option<String>,
+    pub write_error: Option<std::io::Error>,
 }
 
 impl<'w> Tally<'w> {
@@ -605,7 +609,7 @@ impl Visitor for Tally<'_> {
                 if !text.is_empty() && self.write_error.is_none() {
                     let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
                     if let Err(e) = out.write_all(&text) {
-                        self.write_error = Some(e.to_string());
+                        self.write_error = Some(e);
                     }
                 }
             }
@@ -618,6 +622,10 @@ impl Visitor for Tally<'_> {
         if self.write_error.is_none() {
             self.write_error = other.write_error;
         }
+    }
+
+    fn stopped(&self) -> bool {
+        self.write_error.is_some()
     }
 }
 
