@@ -66,7 +66,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "FIELDS")]
     group_by: Option<String>,
     /// With --group-by: only the N largest groups (default 20; 0 for all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", requires = "group_by")]
     top: Option<usize>,
     /// Count matching events per interval of event time (1h, 15m, 1d).
     #[arg(long, value_name = "INTERVAL")]
