@@ -28,6 +28,7 @@ help:
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
+	@echo "make bench-search  search --count vs zcat|grep and zcat|jq over ~200 MB of gzip logs"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 
@@ -184,6 +185,13 @@ bench-growth: plugins
 	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
 	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
 	  target/release/examples/json_parse_rate --growth 10000,100000,1000000
+
+# `trailwarden search --count` vs zcat | grep and zcat | jq over ~200 MB of gzip log files
+# built from the corpus (kept in target/bench-search/); SIZE_MB=50 for a quicker run.
+.PHONY: bench-search
+bench-search:
+	$(CARGO) build --release -p trailwarden --bin trailwarden
+	python3 host/benches/search.py $(CURDIR) target/release/trailwarden --size-mb $(or $(SIZE_MB),200)
 
 # Event-to-committed latency of the daemon at 1,000 and 20,000 events/s offered over HTTP on
 # loopback (bounded: 10 s per rate), with the example config; p50/p99/max and peak RSS.

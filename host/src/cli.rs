@@ -67,6 +67,12 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Search CloudTrail logs (files, folders, -, s3://) with an event pattern or --where:
+    /// matching events as a table, JSON lines or CSV, or counted (--count, --group-by, --timeline).
+    Search(crate::search::command::SearchArgs),
+    /// What CloudTrail logs hold: events per account, region and service, top principals and
+    /// error codes, console sign-ins, root use, a timeline.
+    Summary(crate::search::command::SummaryArgs),
     /// The daemon: HTTP endpoint, SQS consumer, until SIGTERM/SIGINT.
     Run {
         /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
@@ -286,6 +292,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             },
             &paths,
         ),
+        Command::Search(args) => crate::search::command::search(args),
+        Command::Summary(args) => crate::search::command::summary(args),
         Command::Run { config, listen } => {
             let loaded = load_config(config.as_deref())?;
             crate::daemon::run(&loaded, config.as_deref(), listen)

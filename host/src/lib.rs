@@ -23,6 +23,7 @@ pub mod router;
 pub mod rules_cli;
 pub mod runtime;
 pub mod scaffold;
+pub mod search;
 pub mod setup;
 pub mod state;
 pub mod toolkit;

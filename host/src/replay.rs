@@ -31,7 +31,8 @@ pub enum Input {
 }
 
 impl Input {
-    fn origin(&self) -> String {
+    /// How the input is named in messages: a path, `stdin` or an `s3://` URL.
+    pub fn origin(&self) -> String {
         match self {
             Input::Stdin => "stdin".to_string(),
             Input::File(path) => path.display().to_string(),
@@ -70,7 +71,11 @@ impl S3Reader {
             .block_on(list_log_files(&self.client, url, range))
     }
 
-    fn read(&self, url: &S3Url) -> Result<Vec<u8>> {
+    /// Reads one object (at most [`MAX_S3_OBJECT_BYTES`]).
+    ///
+    /// # Errors
+    /// The object is missing, too large, or cannot be read.
+    pub fn read(&self, url: &S3Url) -> Result<Vec<u8>> {
         match self
             .runtime
             .block_on(fetch_object(&self.client, url, MAX_S3_OBJECT_BYTES))

@@ -15,6 +15,7 @@ mod respond;
 mod rules;
 mod sandbox;
 mod scaffold;
+mod search;
 mod setup;
 mod support;
 mod tamper;
