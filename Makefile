@@ -26,6 +26,7 @@ help:
 	@echo "make test   build the plugins and run the whole test suite"
 	@echo "make build  release binary at target/release/trailwarden, plugins at plugins/dist/"
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
+	@echo "make bench-history  the cost of a first-seen check: cached, from SQLite, new; the first-seen plugin per event"
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
@@ -141,6 +142,11 @@ demo: build
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay
+
+# The cost of a first-seen check (host/benches/history.rs): the store alone, then the
+# shipped first-seen plugin through the host.
+bench-history: plugins
+	$(CARGO) bench -p trailwarden --bench history
 
 # The same detection in Rust, Python and JavaScript (plugins/bench/), built into
 # target/bench-plugins/, then measured in one run: size, compile, cached load, fresh

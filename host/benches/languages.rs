@@ -191,7 +191,9 @@ fn measure(label: &'static str, file: &Path, events: &[trailwarden::runtime::Eve
         (0..REPEATS)
             .map(|_| {
                 let started = Instant::now();
-                let found = plugin.handle(&first, &[], 0, Box::new(DenyAll)).unwrap();
+                let found = plugin
+                    .handle::<trailwarden::runtime::Event>(&first, &[], 0, Box::new(DenyAll))
+                    .unwrap();
                 let took = started.elapsed();
                 assert!(found.is_empty());
                 took
