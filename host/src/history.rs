@@ -6,8 +6,11 @@
 //! learns and forgets as the live stream did. Bounded per plugin: at most `max_rows`
 //! tuples (expired rows purged first, then the least recently seen evicted, counted and
 //! logged) and `max_accounts` accounts (past it, a clear error). Lookups go through a
-//! bounded in-memory cache; SQLite is written when a tuple is new, when its last-seen time
-//! moves on by [`LAST_SEEN_GRANULARITY_S`], and when the cache is emptied.
+//! bounded in-memory cache; sightings are written in one transaction per batch
+//! ([`HistoryStore::commit`], called by the runtime after each batch): new tuples, and known
+//! ones whose last-seen time moved on by [`LAST_SEEN_GRANULARITY_S`] (all of them when the
+//! cache is emptied). A crash mid-batch loses that batch's sightings, as it loses its
+//! findings: the redelivered events are then asked again.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -114,12 +117,17 @@ struct Sighting {
     first_seen: i64,
     last_seen: i64,
     count: u64,
-    /// The last-seen time stored in SQLite (behind `last_seen` by less than the granularity).
+    /// The last-seen time stored in SQLite ([`NOT_STORED`] for a tuple not yet written).
     stored_last_seen: i64,
     window: u32,
+    /// Changed since it was last written.
+    changed: bool,
 }
 
 type TupleKey = [u8; 16];
+
+/// `stored_last_seen` of a tuple not yet written to SQLite.
+const NOT_STORED: i64 = i64::MIN;
 
 /// Shared handle to the history tables; cheap to clone into each plugin's store.
 #[derive(Clone)]
@@ -135,6 +143,8 @@ struct Inner {
     /// When each (plugin, account) was first seen: the start of its learning period.
     accounts: HashMap<(Arc<str>, String), i64>,
     evicted: HashMap<Arc<str>, u64>,
+    /// Cached tuples changed since the last commit.
+    dirty: std::collections::HashSet<(Arc<str>, TupleKey)>,
 }
 
 impl HistoryStore {
@@ -156,6 +166,9 @@ impl HistoryStore {
 
     fn init(conn: Connection) -> Result<HistoryStore> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // One commit per batch; WAL with NORMAL sync as the outbox (no fsync per commit).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         Ok(HistoryStore {
             inner: Arc::new(Mutex::new(Inner {
@@ -164,6 +177,7 @@ impl HistoryStore {
                 rows: HashMap::new(),
                 accounts: HashMap::new(),
                 evicted: HashMap::new(),
+                dirty: std::collections::HashSet::new(),
             })),
         })
     }
@@ -193,9 +207,9 @@ impl HistoryStore {
         let account_since = inner.account_first_seen(plugin, query.account, now, quota)?;
         let learning = now < account_since.saturating_add(i64::from(query.learning_seconds));
         let window = i64::from(query.window_seconds);
-        let known = inner
-            .sighting(plugin, key)?
-            .filter(|s| s.last_seen.saturating_add(window) > now);
+        let existing = inner.sighting(plugin, key)?;
+        let is_new_row = existing.is_none();
+        let known = existing.filter(|s| s.last_seen.saturating_add(window) > now);
         let (info, sighting) = match known {
             Some(mut s) => {
                 let info = SeenInfo {
@@ -208,6 +222,7 @@ impl HistoryStore {
                 s.last_seen = s.last_seen.max(now);
                 s.count += 1;
                 s.window = query.window_seconds;
+                s.changed = true;
                 (info, s)
             }
             None => {
@@ -215,8 +230,9 @@ impl HistoryStore {
                     first_seen: now,
                     last_seen: now,
                     count: 1,
-                    stored_last_seen: i64::MIN,
+                    stored_last_seen: existing.map_or(NOT_STORED, |e| e.stored_last_seen),
                     window: query.window_seconds,
+                    changed: true,
                 };
                 let info = SeenInfo {
                     new: !learning,
@@ -228,7 +244,11 @@ impl HistoryStore {
                 (info, s)
             }
         };
-        inner.remember(plugin, key, sighting, now, quota)?;
+        if is_new_row {
+            inner.make_room(plugin, now, quota)?;
+            *inner.rows.entry(plugin.clone()).or_default() += 1;
+        }
+        inner.remember(plugin, key, sighting)?;
         Ok(info)
     }
 
@@ -248,6 +268,15 @@ impl HistoryStore {
     /// Tuples evicted from `plugin`'s history at its quota since the process started.
     pub fn evicted(&self, plugin: &str) -> u64 {
         self.lock().evicted.get(plugin).copied().unwrap_or(0)
+    }
+
+    /// Writes the sightings of the batch: new tuples, and known ones whose stored last-seen
+    /// time is [`LAST_SEEN_GRANULARITY_S`] behind, in one transaction.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn commit(&self) -> Result<()> {
+        self.lock().write_dirty(false)
     }
 
     /// Writes every cached sighting whose stored copy is behind, then empties the cache.
@@ -327,6 +356,7 @@ impl Inner {
                         count: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
                         stored_last_seen: row.get(1)?,
                         window: u32::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+                        changed: false,
                     })
                 },
             )
@@ -334,31 +364,13 @@ impl Inner {
         Ok(stored)
     }
 
-    /// Keeps the sighting in the cache, and in SQLite when it is a new row or its stored
-    /// last-seen time is a granularity behind.
-    fn remember(
-        &mut self,
-        plugin: &Arc<str>,
-        key: TupleKey,
-        mut sighting: Sighting,
-        now: i64,
-        quota: HistoryQuota,
-    ) -> Result<()> {
-        let is_new_row = sighting.stored_last_seen == i64::MIN;
-        if is_new_row {
-            self.make_room(plugin, now, quota)?;
-        }
-        if is_new_row || sighting.last_seen - sighting.stored_last_seen >= LAST_SEEN_GRANULARITY_S {
-            let inserted = store(&self.conn, plugin, key, &sighting)?;
-            if inserted {
-                *self.rows.entry(plugin.clone()).or_default() += 1;
-            }
-            sighting.stored_last_seen = sighting.last_seen;
-        }
+    /// Keeps the sighting in the cache, to be written at the batch's commit.
+    fn remember(&mut self, plugin: &Arc<str>, key: TupleKey, sighting: Sighting) -> Result<()> {
         if self.cache.len() >= CACHE_ENTRIES {
             self.write_back()?;
         }
         self.cache.insert((plugin.clone(), key), sighting);
+        self.dirty.insert((plugin.clone(), key));
         Ok(())
     }
 
@@ -415,66 +427,64 @@ impl Inner {
         Ok(u64::try_from(rows).unwrap_or(0))
     }
 
-    /// Writes back what the cache holds ahead of SQLite (only rows still stored: an evicted
-    /// row stays evicted), in one transaction, and empties the cache.
-    fn write_back(&mut self) -> Result<()> {
+    /// Writes the changed sightings in one transaction: with `all`, every one the cache
+    /// holds; else those of the batch (the dirty set) that are new or a granularity behind.
+    fn write_dirty(&mut self, all: bool) -> Result<()> {
+        let ids: Vec<(Arc<str>, TupleKey)> = if all {
+            self.dirty.clear();
+            self.cache
+                .iter()
+                .filter(|(_, s)| s.changed)
+                .map(|(id, _)| id.clone())
+                .collect()
+        } else {
+            self.dirty.drain().collect()
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
         let tx = self.conn.transaction()?;
         {
-            let mut update = tx.prepare_cached(
-                "UPDATE plugin_history SET last_seen = ?3, count = ?4, expires_at = ?5
-                 WHERE plugin = ?1 AND key = ?2",
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO plugin_history (plugin, key, first_seen, last_seen, count, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (plugin, key) DO UPDATE SET first_seen = excluded.first_seen,
+                     last_seen = excluded.last_seen, count = excluded.count,
+                     expires_at = excluded.expires_at",
             )?;
-            for ((plugin, key), s) in &self.cache {
-                if s.last_seen != s.stored_last_seen {
-                    update.execute(params![
-                        &**plugin,
-                        &key[..],
-                        s.last_seen,
-                        i64::try_from(s.count).unwrap_or(i64::MAX),
-                        s.last_seen + i64::from(s.window)
-                    ])?;
+            for id in ids {
+                let Some(s) = self.cache.get_mut(&id) else {
+                    continue;
+                };
+                let behind = s.stored_last_seen == NOT_STORED
+                    || s.last_seen.saturating_sub(s.stored_last_seen) >= LAST_SEEN_GRANULARITY_S;
+                if !(all || behind) {
+                    // Kept `changed` in the cache: written when it falls behind or the
+                    // cache is emptied.
+                    continue;
                 }
+                upsert.execute(params![
+                    &*id.0,
+                    &id.1[..],
+                    s.first_seen,
+                    s.last_seen,
+                    i64::try_from(s.count).unwrap_or(i64::MAX),
+                    s.last_seen.saturating_add(i64::from(s.window))
+                ])?;
+                s.stored_last_seen = s.last_seen;
+                s.changed = false;
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes back everything the cache holds ahead of SQLite, and empties the cache.
+    fn write_back(&mut self) -> Result<()> {
+        self.write_dirty(true)?;
         self.cache.clear();
         Ok(())
     }
-}
-
-/// Upserts a sighting; true when the row is new.
-fn store(conn: &Connection, plugin: &str, key: TupleKey, s: &Sighting) -> Result<bool> {
-    let count = i64::try_from(s.count).unwrap_or(i64::MAX);
-    let expires_at = s.last_seen + i64::from(s.window);
-    let updated = conn
-        .prepare_cached(
-            "UPDATE plugin_history SET first_seen = ?3, last_seen = ?4, count = ?5,
-                 expires_at = ?6 WHERE plugin = ?1 AND key = ?2",
-        )?
-        .execute(params![
-            plugin,
-            &key[..],
-            s.first_seen,
-            s.last_seen,
-            count,
-            expires_at
-        ])?;
-    if updated > 0 {
-        return Ok(false);
-    }
-    conn.prepare_cached(
-        "INSERT INTO plugin_history (plugin, key, first_seen, last_seen, count, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        plugin,
-        &key[..],
-        s.first_seen,
-        s.last_seen,
-        count,
-        expires_at
-    ])?;
-    Ok(true)
 }
 
 /// The stored key: the first 16 bytes of sha256 over the rule and values, each

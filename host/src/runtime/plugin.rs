@@ -469,6 +469,13 @@ impl LoadedPlugin {
                     })
             }
         };
+        // The batch's first-seen sightings, in one transaction (a no-op when it asked none).
+        if let Err(error) = runtime.history.commit() {
+            tracing::error!(
+                plugin = &*self.name,
+                "cannot record first-seen history: {error:#}"
+            );
+        }
         let suppressed = store.data().suppressed_log_lines();
         if suppressed > 0 {
             tracing::warn!(
