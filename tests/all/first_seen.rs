@@ -199,3 +199,33 @@ fn a_flood_of_distinct_tuples_stays_within_the_plugins_history_quota() {
         pipeline.stats().plugin_failures
     );
 }
+
+#[test]
+fn a_component_asking_its_history_is_0_4_0_and_older_ones_load_unchanged() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = trailwarden::runtime::PluginRuntime::new(
+        cache.path(),
+        trailwarden::state::StateStore::in_memory().unwrap(),
+    )
+    .unwrap();
+    let version = |name: &str| {
+        let loaded = runtime.load(&plugin_config(plugin(name))).unwrap();
+        (loaded.contract_version(), loaded.imports.clone())
+    };
+    let (first_seen, imports) = version(PLUGIN);
+    assert_eq!(first_seen, "0.4.0");
+    assert!(
+        imports.contains(&"trailwarden:plugin/history@0.4.0".to_string()),
+        "{imports:?}"
+    );
+    let (root_usage, imports) = version("root-usage");
+    assert_eq!(root_usage, "0.3.0");
+    assert!(
+        !imports.iter().any(|i| i.contains("history")),
+        "{imports:?}"
+    );
+    let legacy = runtime
+        .load(&plugin_config(crate::support::guest("legacy-v010")))
+        .unwrap();
+    assert_eq!(legacy.contract_version(), "0.1.0");
+}

@@ -79,6 +79,9 @@ impl History for NoHistory {
     }
 }
 
+/// (rule, values) -> (first seen, last seen, count).
+type Sightings = HashMap<(String, Vec<String>), (i64, i64, u64)>;
+
 /// An in-memory [`History`] for native tests, with a manual clock ([`MemoryHistory::advance`]),
 /// answering as the host does (window on last sighting, learning period per account from its
 /// first question). Unbounded: tests only.
@@ -86,7 +89,7 @@ impl History for NoHistory {
 pub struct MemoryHistory {
     now: Cell<i64>,
     accounts: RefCell<HashMap<String, i64>>,
-    tuples: RefCell<HashMap<(String, Vec<String>), (i64, i64, u64)>>,
+    tuples: RefCell<Sightings>,
 }
 
 impl MemoryHistory {
