@@ -683,6 +683,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_quotas_are_read_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[plugins]]\npath = \"p.wasm\"\nhistory_max_rows = 500\n";
+        let config = Config::parse(text, dir.path()).unwrap();
+        let history = config.plugins[0].limits.history;
+        assert_eq!(history.max_rows, 500);
+        assert_eq!(history.max_accounts, crate::history::DEFAULT_MAX_ACCOUNTS);
+        let zero = text.replace("history_max_rows = 500", "history_max_accounts = 0");
+        let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("history_max_accounts"), "{error}");
+    }
+
+    #[test]
     fn config_files_are_read_into_the_plugin_config_and_watched() {
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules");
