@@ -158,6 +158,10 @@ struct RawPlugin {
     state_max_keys: Option<u64>,
     /// Bytes (keys + values) the plugin's state may hold at once.
     state_max_bytes: Option<u64>,
+    /// First-seen tuples the plugin's history may hold (the least recently seen are evicted).
+    history_max_rows: Option<u64>,
+    /// Accounts the plugin's history may have seen (past it, first-seen answers an error).
+    history_max_accounts: Option<u64>,
     /// Replaces the patterns the plugin asks for in `describe`.
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
@@ -242,6 +246,8 @@ pub struct PluginLimits {
     pub max_output_bytes: usize,
     /// What the plugin's host state may hold.
     pub state: crate::state::StateQuota,
+    /// What the plugin's first-seen history may hold.
+    pub history: crate::history::HistoryQuota,
 }
 
 impl Default for PluginLimits {
@@ -254,6 +260,7 @@ impl Default for PluginLimits {
             max_calls_per_event: 10,
             max_output_bytes: 8 * 1024 * 1024,
             state: crate::state::StateQuota::default(),
+            history: crate::history::HistoryQuota::default(),
         }
     }
 }
@@ -419,6 +426,16 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
     if state_quota.max_keys == 0 || state_quota.max_bytes == 0 {
         bail!("plugin {label}: state_max_keys and state_max_bytes must be at least 1");
     }
+    let history_defaults = crate::history::HistoryQuota::default();
+    let history_quota = crate::history::HistoryQuota {
+        max_rows: raw.history_max_rows.unwrap_or(history_defaults.max_rows),
+        max_accounts: raw
+            .history_max_accounts
+            .unwrap_or(history_defaults.max_accounts),
+    };
+    if history_quota.max_rows == 0 || history_quota.max_accounts == 0 {
+        bail!("plugin {label}: history_max_rows and history_max_accounts must be at least 1");
+    }
     let patterns_override = match raw.patterns {
         None => None,
         Some(patterns) => {
@@ -469,6 +486,7 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
                 .max_output_bytes
                 .unwrap_or(PluginLimits::default().max_output_bytes),
             state: state_quota,
+            history: history_quota,
         },
         patterns_override,
         grants,
@@ -663,6 +681,19 @@ fn read_config_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_quotas_are_read_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[plugins]]\npath = \"p.wasm\"\nhistory_max_rows = 500\n";
+        let config = Config::parse(text, dir.path()).unwrap();
+        let history = config.plugins[0].limits.history;
+        assert_eq!(history.max_rows, 500);
+        assert_eq!(history.max_accounts, crate::history::DEFAULT_MAX_ACCOUNTS);
+        let zero = text.replace("history_max_rows = 500", "history_max_accounts = 0");
+        let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("history_max_accounts"), "{error}");
+    }
 
     #[test]
     fn config_files_are_read_into_the_plugin_config_and_watched() {

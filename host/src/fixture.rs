@@ -222,8 +222,21 @@ pub fn run_with_config(
         .flatten()
         .map(|a| a.receipt.clone())
         .collect();
+    // Each fixture runs alone, as the reload canary runs it: fresh state and history, so
+    // what one fixture saw first is not already seen in the next.
+    let alone = match runtime.scratch() {
+        Ok(alone) => alone,
+        Err(e) => {
+            return FixtureOutcome {
+                name: fixture.name.clone(),
+                findings: Vec::new(),
+                actions: Vec::new(),
+                differences: vec![format!("{e:#}")],
+            }
+        }
+    };
     let (findings, actions, mut differences) =
-        match run_events_with_config(runtime, plugin, &fixture.events, receipts, &config) {
+        match run_events_with_config(&alone, plugin, &fixture.events, receipts, &config) {
             Ok((findings, actions)) => (
                 findings.iter().map(finding_json).collect(),
                 actions,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fixture;
+pub mod history;
 pub mod intake;
 pub mod output;
 pub mod pipeline;

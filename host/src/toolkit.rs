@@ -24,16 +24,22 @@ const BUILD_FILES: &[EmbeddedFile] = embedded!(
     "plugins/js/build.sh",
     "wit/0.2.0/plugin.wit",
     "wit/0.3.0/plugin.wit",
+    "wit/0.4.0/plugin.wit",
 );
 
 /// The link `wit/0.3.0/deps/plugin-0.2.0 -> ../../0.2.0`, written out as a copy.
 const WIT_0_2_0_IN_0_3_0: &str = "wit/0.3.0/deps/plugin-0.2.0/plugin.wit";
+/// The links of `wit/0.4.0/deps/` (to 0.3.0 and 0.2.0: a package's deps are all in its own
+/// `deps/`, flat), written out as copies.
+const WIT_0_3_0_IN_0_4_0: &str = "wit/0.4.0/deps/plugin-0.3.0/plugin.wit";
+const WIT_0_2_0_IN_0_4_0: &str = "wit/0.4.0/deps/plugin-0.2.0/plugin.wit";
 
 /// The Rust plugin SDK's sources (a unit test checks that none is missing).
 const SDK_SOURCES: &[EmbeddedFile] = embedded!(
     "plugins/sdk/src/capability.rs",
     "plugins/sdk/src/component.rs",
     "plugins/sdk/src/config.rs",
+    "plugins/sdk/src/history.rs",
     "plugins/sdk/src/json.rs",
     "plugins/sdk/src/lib.rs",
     "plugins/sdk/src/log.rs",
@@ -47,15 +53,21 @@ const PLUGINS_WORKSPACE: &str = include_str!("../../plugins/Cargo.toml");
 pub const PLUGINS_LOCK: &str = include_str!("../../plugins/Cargo.lock");
 
 /// Where the SDK's bindings find the WIT, in the checkout and in a vendored copy.
-const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.3.0\"";
-const SDK_WIT_VENDORED: &str = "path: \"wit/0.3.0\"";
+const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.4.0\"";
+const SDK_WIT_VENDORED: &str = "path: \"wit/0.4.0\"";
 
-fn wit_0_2_0() -> &'static str {
+/// The embedded text of `wit/<version>/plugin.wit`.
+fn wit(version: &str) -> &'static str {
+    let path = format!("wit/{version}/plugin.wit");
     BUILD_FILES
         .iter()
-        .find(|(path, _)| *path == "wit/0.2.0/plugin.wit")
+        .find(|(embedded, _)| *embedded == path)
         .map(|(_, text)| *text)
-        .expect("wit/0.2.0 is embedded")
+        .unwrap_or_else(|| panic!("{path} is embedded"))
+}
+
+fn wit_0_2_0() -> &'static str {
+    wit("0.2.0")
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -98,6 +110,8 @@ impl BuildKit {
             }
         }
         write(&kit.root.join(WIT_0_2_0_IN_0_3_0), wit_0_2_0())?;
+        write(&kit.root.join(WIT_0_3_0_IN_0_4_0), wit("0.3.0"))?;
+        write(&kit.root.join(WIT_0_2_0_IN_0_4_0), wit_0_2_0())?;
         Ok(kit)
     }
 
@@ -133,14 +147,13 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
         write(&dest.join(relative), &text)?;
     }
     write(&dest.join("Cargo.toml"), &standalone_sdk_manifest()?)?;
-    let wit_0_3_0 = BUILD_FILES
-        .iter()
-        .find(|(path, _)| *path == "wit/0.3.0/plugin.wit")
-        .map(|(_, text)| *text)
-        .context("wit/0.3.0 is not embedded")?;
-    write(&dest.join("wit/0.3.0/plugin.wit"), wit_0_3_0)?;
+    write(&dest.join("wit/0.4.0/plugin.wit"), wit("0.4.0"))?;
     write(
-        &dest.join("wit/0.3.0/deps/plugin-0.2.0/plugin.wit"),
+        &dest.join("wit/0.4.0/deps/plugin-0.3.0/plugin.wit"),
+        wit("0.3.0"),
+    )?;
+    write(
+        &dest.join("wit/0.4.0/deps/plugin-0.2.0/plugin.wit"),
         wit_0_2_0(),
     )?;
     Ok(())

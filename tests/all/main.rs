@@ -5,6 +5,7 @@ mod cache;
 mod daemon;
 mod edges;
 mod first_hour;
+mod first_seen;
 mod fixtures;
 mod lifecycle;
 mod moto;

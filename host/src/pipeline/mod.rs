@@ -121,7 +121,10 @@ impl Pipeline {
         state: StateStore,
         outbox: Outbox,
     ) -> Result<Pipeline> {
-        let runtime = Arc::new(PluginRuntime::new(&config.cache_dir, state)?);
+        let runtime = Arc::new(
+            PluginRuntime::new(&config.cache_dir, state)?
+                .with_history(crate::history::HistoryStore::open(&config.database)?),
+        );
         let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         for plugin_config in &config.plugins {
             plugins.push(Arc::new(runtime.load(plugin_config)?));

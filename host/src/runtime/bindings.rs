@@ -1,7 +1,8 @@
 //! Host-side bindings of the contract versions the host serves: `v1` is
 //! `trailwarden:plugin@0.1.0` (world `detector`), `v2` is `@0.2.0` (world `responder`, which
 //! includes `detector`, so 0.2.0 detectors bind through it too), and `v3` is `@0.3.0` (the
-//! 0.2.0 world plus the `rules` export).
+//! 0.2.0 world plus the `rules` export), and `v4` is `@0.4.0` (0.3.0 plus the `history`
+//! import).
 
 pub mod v1 {
     wasmtime::component::bindgen!({
@@ -37,6 +38,30 @@ pub mod v3 {
     wasmtime::component::bindgen!({
         path: "../wit/0.3.0",
         world: "trailwarden:plugin/responder@0.3.0",
+        with: {
+            "trailwarden:plugin/types@0.2.0": super::v2::trailwarden::plugin::types,
+            "trailwarden:plugin/log@0.2.0": super::v2::trailwarden::plugin::log,
+            "trailwarden:plugin/state@0.2.0": super::v2::trailwarden::plugin::state,
+            "trailwarden:plugin/config@0.2.0": super::v2::trailwarden::plugin::config,
+            "trailwarden:plugin/iam@0.2.0": super::v2::trailwarden::plugin::iam,
+            "trailwarden:plugin/cloudtrail@0.2.0": super::v2::trailwarden::plugin::cloudtrail,
+            "trailwarden:plugin/s3@0.2.0": super::v2::trailwarden::plugin::s3,
+            "trailwarden:plugin/eventbridge@0.2.0": super::v2::trailwarden::plugin::eventbridge,
+            "trailwarden:plugin/notify@0.2.0": super::v2::trailwarden::plugin::notify,
+        },
+    });
+}
+
+/// `@0.4.0`: the 0.3.0 world unchanged plus the `history` import, which is all that is
+/// generated here (its functions are added to the one linker beside 0.2.0's).
+pub mod v4 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.4.0",
+        world: "trailwarden:plugin/responder@0.4.0",
+        imports: {
+            // A history failure other than the contract's errors (the database) traps.
+            "trailwarden:plugin/history": trappable,
+        },
         with: {
             "trailwarden:plugin/types@0.2.0": super::v2::trailwarden::plugin::types,
             "trailwarden:plugin/log@0.2.0": super::v2::trailwarden::plugin::log,

@@ -1,5 +1,6 @@
 //! What a plugin's store holds, and the host side of every import of both contract
-//! versions: `log`, `state`, `config`, and the capability interfaces of 0.2.0.
+//! versions: `log`, `state`, `config`, the capability interfaces of 0.2.0, and 0.4.0's
+//! `history`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,9 +9,10 @@ use serde_json::json;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{v1, v2};
+use super::bindings::{v1, v2, v4};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
+use crate::history::{HistoryError, HistoryQuota, HistoryStore, SeenQuery};
 use crate::state::{QuotaExceeded, StateQuota, StateStore};
 
 /// Log lines longer than this are cut, so a plugin cannot flood the host's logs.
@@ -42,6 +44,8 @@ pub struct HostState {
     state_quota: StateQuota,
     /// A state write was refused at the plugin's quota (the trap that follows says so).
     pub(super) state_quota_exceeded: bool,
+    history: HistoryStore,
+    history_quota: HistoryQuota,
 }
 
 /// What a store is created with.
@@ -56,6 +60,8 @@ pub struct StoreSetup {
     /// The batch's deadline, the same as the store's epoch deadline.
     pub deadline: Duration,
     pub state_quota: StateQuota,
+    pub history: HistoryStore,
+    pub history_quota: HistoryQuota,
 }
 
 impl HostState {
@@ -84,6 +90,8 @@ impl HostState {
             timed_out_waiting: false,
             state_quota: setup.state_quota,
             state_quota_exceeded: false,
+            history: setup.history,
+            history_quota: setup.history_quota,
         }
     }
 
@@ -248,6 +256,51 @@ macro_rules! common_imports {
 
 common_imports!(v1);
 common_imports!(v2);
+
+// --- 0.4.0: history --------------------------------------------------------------------------
+
+type SeenInfo4 = v4::trailwarden::plugin0_4_0::history::SeenInfo;
+type HistoryError4 = v4::trailwarden::plugin0_4_0::history::HistoryError;
+
+impl v4::trailwarden::plugin0_4_0::history::Host for HostState {
+    /// Answers on the batch's event clock; invalid input and the account quota are the
+    /// contract's errors, a database failure traps.
+    fn first_seen(
+        &mut self,
+        account: String,
+        rule: String,
+        values: Vec<String>,
+        window_seconds: u32,
+        learning_seconds: u32,
+    ) -> wasmtime::Result<Result<SeenInfo4, HistoryError4>> {
+        let query = SeenQuery {
+            account: &account,
+            rule: &rule,
+            tuple: &values,
+            window_seconds,
+            learning_seconds,
+        };
+        match self
+            .history
+            .first_seen(&self.plugin, &query, self.clock, self.history_quota)
+        {
+            Ok(info) => Ok(Ok(SeenInfo4 {
+                new: info.new,
+                learning: info.learning,
+                first_seen: info.first_seen,
+                last_seen: info.last_seen,
+                count: info.count,
+            })),
+            Err(error) => match error.downcast::<HistoryError>() {
+                Ok(HistoryError::Invalid(text)) => Ok(Err(HistoryError4::Invalid(text))),
+                Ok(HistoryError::QuotaExceeded(text)) => {
+                    Ok(Err(HistoryError4::QuotaExceeded(text)))
+                }
+                Err(error) => Err(wasmtime::Error::from_anyhow(error)),
+            },
+        }
+    }
+}
 
 // --- 0.2.0 only: config and the capabilities ----------------------------------------------
 

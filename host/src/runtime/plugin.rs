@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export};
+use super::bindings::{v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export, v4};
 use super::cache::{CompileSource, ComponentCache};
 use super::capability::{CapabilityHandler, DenyAll};
 use super::convert;
@@ -18,6 +18,7 @@ use super::engine::PluginEngine;
 use super::host::{HostState, StoreSetup};
 use super::types::{Descriptor, Event, Finding, RuleInfo};
 use crate::config::{PluginConfig, PluginLimits};
+use crate::history::HistoryStore;
 use crate::respond::grants::{PluginGrants, UngrantedImports, FAMILIES};
 use crate::state::StateStore;
 
@@ -89,6 +90,7 @@ pub struct PluginRuntime {
     cache: Arc<ComponentCache>,
     linker: Linker<HostState>,
     state: StateStore,
+    history: HistoryStore,
 }
 
 impl PluginRuntime {
@@ -104,15 +106,33 @@ impl PluginRuntime {
         super::waits::bound_blocking_waits(&mut linker)?;
         v1::Detector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        // 0.4.0 adds one import to 0.3.0's (which are 0.2.0's): only it is linked here.
+        v4::trailwarden::plugin0_4_0::history::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )?;
         Ok(PluginRuntime {
             engine: Arc::new(engine),
             cache: Arc::new(cache),
             linker,
             state,
+            history: HistoryStore::in_memory()?,
         })
     }
 
-    /// The same engine, cache and linker with a throwaway in-memory state: for canary runs
+    /// The same runtime with `history` as its first-seen history (by default one in memory,
+    /// lost at exit; the pipeline gives the audit database's).
+    #[must_use]
+    pub fn with_history(mut self, history: HistoryStore) -> PluginRuntime {
+        self.history = history;
+        self
+    }
+
+    pub fn history(&self) -> &HistoryStore {
+        &self.history
+    }
+
+    /// The same engine, cache and linker with a throwaway in-memory state and history: for canary runs
     /// of a new version's fixtures, which must not touch the plugin's real state.
     ///
     /// # Errors
@@ -123,6 +143,7 @@ impl PluginRuntime {
             cache: self.cache.clone(),
             linker: self.linker.clone(),
             state: StateStore::in_memory()?,
+            history: HistoryStore::in_memory()?,
         })
     }
 
@@ -285,8 +306,12 @@ enum Bound {
 }
 
 impl LoadedPlugin {
-    /// The contract version the component implements.
+    /// The contract version the component implements (a 0.4.0 component is told by its
+    /// import of 0.4.0's `history`: one that never calls it is indistinguishable from 0.3.0).
     pub fn contract_version(&self) -> &'static str {
+        if self.imports.iter().any(|i| i.ends_with("@0.4.0")) {
+            return "0.4.0";
+        }
         match (&self.bound, &self.catalog) {
             (Bound::V1(_), _) => "0.1.0",
             (Bound::V2(_), None) => "0.2.0",
@@ -346,6 +371,8 @@ impl LoadedPlugin {
             max_calls_per_event: self.limits.max_calls_per_event,
             deadline: std::time::Duration::from_millis(self.limits.cpu_deadline_ms),
             state_quota: self.limits.state,
+            history: runtime.history.clone(),
+            history_quota: self.limits.history,
         });
         let mut store = Store::new(runtime.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -442,6 +469,13 @@ impl LoadedPlugin {
                     })
             }
         };
+        // The batch's first-seen sightings, in one transaction (a no-op when it asked none).
+        if let Err(error) = runtime.history.commit() {
+            tracing::error!(
+                plugin = &*self.name,
+                "cannot record first-seen history: {error:#}"
+            );
+        }
         let suppressed = store.data().suppressed_log_lines();
         if suppressed > 0 {
             tracing::warn!(

@@ -19,17 +19,19 @@ use crate::{
     Receipt, Responder, Severity,
 };
 
-/// The generated bindings of `trailwarden:plugin/responder@0.3.0` (which includes 0.2.0's
-/// world of the same name and adds the `rules` export).
+/// The generated bindings of `trailwarden:plugin/responder@0.4.0` (which includes 0.3.0's
+/// world of the same name, itself 0.2.0's plus the `rules` export, and adds the `history`
+/// import).
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "trailwarden:plugin/responder@0.3.0",
-        path: "../../wit/0.3.0",
+        world: "trailwarden:plugin/responder@0.4.0",
+        path: "../../wit/0.4.0",
         pub_export_macro: true,
         export_macro_name: "__export_responder",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
-        // The 0.2.0 interfaces the 0.3.0 world includes are foreign to it: generate them here.
+        // The 0.2.0 and 0.3.0 interfaces the 0.4.0 world includes are foreign to it:
+        // generate them here.
         generate_all,
     });
 }
@@ -63,7 +65,14 @@ pub fn respond<R: Responder>(
     let events: Vec<Event> = events.into_iter().map(Event::from).collect();
     let config = Config::current().map_err(wit::PluginError::from)?;
     let caps = HostCapabilities::<R>::new();
-    R::handle(&events, &caps, &HostState, &config)
+    // Decided at compile time, like the capabilities: a responder that does not ask its
+    // history never references `history`, so its component does not import it.
+    let history: &dyn crate::History = if const { R::HISTORY } {
+        &HostHistory
+    } else {
+        &crate::NoHistory
+    };
+    R::handle_with_history(&events, &caps, &HostState, history, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from)
 }
@@ -130,6 +139,41 @@ impl crate::State for HostState {
 
     fn increment(&self, key: &str, delta: i64, ttl_seconds: Option<u32>) -> i64 {
         wit_state::increment(key, delta, ttl_seconds)
+    }
+}
+
+/// The host's first-seen history of this plugin (WIT 0.4.0 `history`), as a
+/// [`crate::History`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostHistory;
+
+impl crate::History for HostHistory {
+    fn first_seen(
+        &self,
+        query: &crate::SeenQuery<'_>,
+    ) -> Result<crate::SeenInfo, crate::HistoryError> {
+        use bindings::trailwarden::plugin0_4_0::history as wit_history;
+        let values: Vec<String> = query.values.iter().map(|v| (*v).to_owned()).collect();
+        wit_history::first_seen(
+            query.account,
+            query.rule,
+            &values,
+            query.window_seconds,
+            query.learning_seconds,
+        )
+        .map(|info| crate::SeenInfo {
+            new: info.new,
+            learning: info.learning,
+            first_seen: info.first_seen,
+            last_seen: info.last_seen,
+            count: info.count,
+        })
+        .map_err(|error| match error {
+            wit_history::HistoryError::Invalid(text) => crate::HistoryError::Invalid(text),
+            wit_history::HistoryError::QuotaExceeded(text) => {
+                crate::HistoryError::QuotaExceeded(text)
+            }
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The SDK for trailwarden detection-and-response plugins.
 //!
 //! A plugin is a Rust crate built for `wasm32-wasip2`, which makes it a WebAssembly component
-//! of the world `trailwarden:plugin/responder@0.3.0` (see `wit/0.3.0/plugin.wit` at the
+//! of the world `trailwarden:plugin/responder@0.4.0` (see `wit/0.4.0/plugin.wit` at the
 //! repository root). Its logic is written against the plain types of this crate, so that it
 //! also builds natively (with `serde_json` alone) for tests and benchmarks.
 //!
@@ -26,6 +26,7 @@ extern crate self as trailwarden_plugin_sdk;
 
 pub mod capability;
 pub mod config;
+pub mod history;
 pub mod json;
 pub mod log;
 pub mod state;
@@ -41,6 +42,7 @@ pub use capability::Capabilities;
 #[cfg(not(target_arch = "wasm32"))]
 pub use capability::RecordingCapabilities;
 pub use config::Config;
+pub use history::{History, HistoryError, MemoryHistory, NoHistory, SeenInfo, SeenQuery};
 pub use serde_json;
 pub use state::{MemoryState, State};
 pub use types::{
@@ -71,8 +73,14 @@ pub trait Responder {
         Vec::new()
     }
 
+    /// Whether it asks the host's first-seen [`History`] (WIT 0.4.0). Only then does its
+    /// component import `history` and its [`Responder::handle_with_history`] get the host's;
+    /// otherwise it gets [`NoHistory`].
+    const HISTORY: bool = false;
+
     /// Findings for a batch of events; capability calls are made on the way, each naming
-    /// the event that caused it.
+    /// the event that caused it. Implement this or [`Responder::handle_with_history`] (each
+    /// defaults to the other).
     ///
     /// # Errors
     /// [`PluginError::BadInput`] only when the batch is truly unreadable; an event that is
@@ -82,7 +90,25 @@ pub trait Responder {
         caps: &dyn Capabilities,
         state: &dyn State,
         config: &Config,
-    ) -> Result<Vec<Finding>, PluginError>;
+    ) -> Result<Vec<Finding>, PluginError> {
+        Self::handle_with_history(events, caps, state, &NoHistory, config)
+    }
+
+    /// [`Responder::handle`] with the plugin's first-seen history, which the host and the
+    /// native fixture runner call. A plugin that sets [`Responder::HISTORY`] implements this.
+    ///
+    /// # Errors
+    /// As for [`Responder::handle`].
+    fn handle_with_history(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        state: &dyn State,
+        history: &dyn History,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        let _ = history;
+        Self::handle(events, caps, state, config)
+    }
 }
 
 /// A plugin with no capability, state or config: `describe` and `handle` over owned

@@ -515,7 +515,9 @@ pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
     let raised = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let recording =
         |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
-            let findings = R::handle(events, caps, state, config)?;
+            // A fresh history per fixture (as the host runs each alone), at clock 0.
+            let history = crate::MemoryHistory::new();
+            let findings = R::handle_with_history(events, caps, state, &history, config)?;
             raised
                 .borrow_mut()
                 .extend(findings.iter().map(|f| f.rule_id.clone()));
@@ -786,10 +788,11 @@ pub fn assert_responder_panther_agreement<R: Responder>(name: &str, crate_dir: &
     .expect("panther.json `config` must be an object");
     assert_panther_agreement(name, crate_dir, |event| {
         let caps = RecordingCapabilities::new();
-        R::handle(
+        R::handle_with_history(
             std::slice::from_ref(event),
             &caps,
             &MemoryState::new(),
+            &crate::MemoryHistory::new(),
             &config,
         )
         .unwrap_or_default()
@@ -863,10 +866,11 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
         self_caused.self_caused = true;
         for (variant, e) in [("", event), (" (raw not JSON)", unreadable)] {
             let caps = RecordingCapabilities::new();
-            let findings = R::handle(
+            let findings = R::handle_with_history(
                 std::slice::from_ref(&e),
                 &caps,
                 &MemoryState::new(),
+                &crate::MemoryHistory::new(),
                 &config,
             )
             .unwrap_or_else(|err| panic!("handle failed on event {}{variant}: {err}", e.id));
@@ -884,10 +888,11 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
             }
         }
         let caps = RecordingCapabilities::new();
-        let _ = R::handle(
+        let _ = R::handle_with_history(
             std::slice::from_ref(&self_caused),
             &caps,
             &MemoryState::new(),
+            &crate::MemoryHistory::new(),
             &config,
         );
         assert!(
