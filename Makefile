@@ -30,6 +30,8 @@ help:
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
 	@echo "make bench-search  search --count vs zcat|grep and zcat|jq over ~200 MB of gzip logs"
+	@echo "make bench-growth  10,000 to 1,000,000 events through every shipped plugin: time, RSS, cost per event"
+	@echo "make bench-daemon  event-to-committed latency over HTTP at 1,000 and 20,000 events/s (p50/p99/max, RSS)"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 
