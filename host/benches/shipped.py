@@ -61,9 +61,9 @@ def finding_set(db: Path):
         return set(conn.execute("SELECT plugin, rule_id, event_id, dedup_key FROM findings"))
 
 
-def write_events(path: Path, base, wanted: int):
+def write_events(path: Path, base, wanted: int, first: int = 0):
     with open(path, "w") as out:
-        for i in range(wanted):
+        for i in range(first, first + wanted):
             record = dict(base[i % len(base)])
             record["eventID"] = f"bench-{i:08d}"
             out.write(json.dumps(record) + "\n")
@@ -87,7 +87,11 @@ def grow(repo: Path, binary: Path, base, sizes) -> int:
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            write_events(tmp / "events.jsonl", base, n)
+            # In files of at most 100,000 events, as CloudTrail delivers many small files:
+            # one file past replay's per-input cap (256 MiB) would be rejected whole.
+            (tmp / "events").mkdir()
+            for part, start in enumerate(range(0, n, 100_000)):
+                write_events(tmp / "events" / f"part-{part:04d}.jsonl", base, min(100_000, n - start), start)
             db = tmp / "bench.db"
             config = tmp / "trailwarden.toml"
             config.write_text(example_config(repo, db))
@@ -97,7 +101,7 @@ def grow(repo: Path, binary: Path, base, sizes) -> int:
             subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            wall, cpu, rss = timed(common + [str(tmp / "events.jsonl")], env)
+            wall, cpu, rss = timed(common + [str(tmp / "events")], env)
             db_mb = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db}{s}").exists()) / 1e6
             print(f"{n:>9} {wall:>8.1f} {n / wall:>9.0f} {cpu / n * 1e6:>10.1f} {rss:>12.1f} {db_mb:>7.1f}")
     return 0
