@@ -716,36 +716,11 @@ fn bump(counts: &mut BTreeMap<String, u64>, name: &str, n: u64) {
 
 /// The host's normalised event as handed to plugins.
 pub fn to_plugin_event(event: &NormalizedEvent, self_caused: bool) -> Event {
-    let p = &event.principal;
-    Event {
-        id: event.id.clone(),
-        time: event.time.clone(),
-        source: event.source.clone(),
-        name: event.name.clone(),
-        region: event.region.clone(),
-        account: event.account.clone(),
-        principal: Principal {
-            kind: p.kind.clone(),
-            arn: p.arn.clone(),
-            account_id: p.account_id.clone(),
-            user_name: p.user_name.clone(),
-            access_key_id: p.access_key_id.clone(),
-            session_issuer_arn: p.session_issuer_arn.clone(),
-            invoked_by: p.invoked_by.clone(),
-        },
-        mfa_authenticated: event.mfa_authenticated,
-        source_ip: event.source_ip.clone(),
-        user_agent: event.user_agent.clone(),
-        error_code: event.error_code.clone(),
-        error_message: event.error_message.clone(),
-        read_only: event.read_only,
-        event_type: event.event_type.clone(),
-        self_caused,
-        raw: event.raw_json(),
-    }
+    // Fixtures and benchmarks only: the pipeline moves its events in with `into_plugin_event`.
+    into_plugin_event(event.clone(), self_caused)
 }
 
-/// [`to_plugin_event`] taking the event, so its fields move rather than copy.
+/// The event as handed to plugins, its fields moved rather than copied.
 pub fn into_plugin_event(event: NormalizedEvent, self_caused: bool) -> Event {
     let raw = event.raw_json();
     let p = event.principal;
