@@ -166,11 +166,11 @@ impl AuditStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<AuditStore> {
+    fn init(mut conn: Connection) -> Result<AuditStore> {
         // WAL lets readers (`audit findings`) run while the daemon writes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        wait_briefly_when_busy(&mut conn)?;
         let mut store = AuditStore { conn };
         store.migrate()?;
         crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;
@@ -598,14 +598,36 @@ pub fn open_private(path: &Path) -> Result<Connection> {
             }
         }
     }
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
     // against a crash of the process (the cases exactly-once is about) without an fsync per
     // commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    wait_briefly_when_busy(&mut conn)?;
     Ok(conn)
+}
+
+/// Makes `conn` wait for another connection's write in short steps. Every store is its own
+/// connection to one WAL file, and SQLite lets one of them write at a time; its own
+/// `busy_timeout` sleeps a whole millisecond and more at the first conflict, while the
+/// writes it waits for take tens of microseconds, so in a replay most wall time went to
+/// those sleeps. Gives up (SQLITE_BUSY) after about ten seconds.
+///
+/// # Errors
+/// SQLite refuses the handler.
+pub fn wait_briefly_when_busy(conn: &mut Connection) -> rusqlite::Result<()> {
+    fn wait(retries: i32) -> bool {
+        const SHORT_WAITS: i32 = 200;
+        const LONG_WAITS: i32 = 10_000;
+        match retries {
+            ..SHORT_WAITS => std::thread::sleep(std::time::Duration::from_micros(20)),
+            ..=LONG_WAITS => std::thread::sleep(std::time::Duration::from_millis(1)),
+            _ => return false,
+        }
+        true
+    }
+    conn.busy_handler(Some(wait))
 }
 
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.

@@ -51,8 +51,8 @@ impl Dedup {
         Self::init(Connection::open_in_memory()?, window)
     }
 
-    fn init(conn: Connection, window: Duration) -> Result<Dedup> {
-        conn.busy_timeout(Duration::from_secs(5))?;
+    fn init(mut conn: Connection, window: Duration) -> Result<Dedup> {
+        crate::audit::wait_briefly_when_busy(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Dedup {
             conn,

@@ -164,8 +164,8 @@ impl HistoryStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<HistoryStore> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    fn init(mut conn: Connection) -> Result<HistoryStore> {
+        crate::audit::wait_briefly_when_busy(&mut conn)?;
         // One commit per batch; WAL with NORMAL sync as the outbox (no fsync per commit).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

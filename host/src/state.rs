@@ -122,8 +122,8 @@ impl StateStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<StateStore> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    fn init(mut conn: Connection) -> Result<StateStore> {
+        crate::audit::wait_briefly_when_busy(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(StateStore {
             inner: Arc::new(Mutex::new(Inner {

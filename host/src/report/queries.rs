@@ -37,12 +37,12 @@ impl ReportDb {
             "no audit database at {} (run `trailwarden replay` or the daemon first, or pass --config)",
             path.display()
         );
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_context(|| format!("cannot open audit database {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        crate::audit::wait_briefly_when_busy(&mut conn)?;
         let db = ReportDb { conn };
         anyhow::ensure!(
             db.has_table("findings")?,

@@ -181,9 +181,12 @@ impl Broker {
         match self.grants.decide(capability, &scope) {
             Verdict::Denied(reason) => Ok((Status::Denied, None, Some(reason))),
             Verdict::Granted { mode, max_per_hour } => {
-                let used = self
-                    .outbox
-                    .budget_used(&self.plugin, capability, now_us() - HOUR_US)?;
+                let used = self.outbox.budget_used(
+                    &self.plugin,
+                    capability,
+                    now_us() - HOUR_US,
+                    max_per_hour,
+                )?;
                 if used >= max_per_hour {
                     return Ok((
                         Status::Denied,

@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS actions (
     decided_us INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS actions_by_status ON actions (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS actions_by_budget ON actions (plugin, capability, decided_us);
 CREATE TABLE IF NOT EXISTS action_log (
     id INTEGER PRIMARY KEY,
     action_id TEXT NOT NULL,
@@ -185,8 +184,8 @@ impl Outbox {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Outbox> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    fn init(mut conn: Connection) -> Result<Outbox> {
+        crate::audit::wait_briefly_when_busy(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // In WAL mode, NORMAL makes each commit durable against a crash of the process
         // (kill -9) before the receipt is handed out; FULL would add an fsync per decision
@@ -195,6 +194,7 @@ impl Outbox {
         conn.execute_batch(SCHEMA)?;
         add_decided_status(&conn)?;
         add_lease_columns(&conn)?;
+        add_budget_index(&conn)?;
         crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
         crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
         let mut tag = [0u8; 4];
@@ -235,18 +235,26 @@ impl Outbox {
         Ok(stmt.query_row([id], read_record).optional()?)
     }
 
-    /// Non-denied decisions of a plugin for a capability since `since_us`: its budget use.
+    /// Non-denied decisions of a plugin for a capability since `since_us` (undos aside), counted
+    /// up to `cap`: its budget use. Reads only the spent-budget index, so the cost stays a few
+    /// µs however many denied calls the hour holds (a plugin past its budget keeps calling).
     ///
     /// # Errors
     /// The read fails.
-    pub fn budget_used(&self, plugin: &str, capability: &str, since_us: i64) -> Result<u32> {
+    pub fn budget_used(
+        &self,
+        plugin: &str,
+        capability: &str,
+        since_us: i64,
+        cap: u32,
+    ) -> Result<u32> {
         let conn = self.conn();
-        let n: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM actions WHERE plugin = ?1 AND capability = ?2
-               AND decided_us >= ?3 AND status != 'denied' AND undo_of IS NULL",
-            params![plugin, capability, since_us],
-            |row| row.get(0),
+        let mut stmt = conn.prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM actions WHERE plugin = ?1 AND capability = ?2
+               AND decided_us >= ?3 AND decided_status != 'denied' AND undo_of IS NULL LIMIT ?4)",
         )?;
+        let n: i64 =
+            stmt.query_row(params![plugin, capability, since_us, cap], |row| row.get(0))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -566,6 +574,19 @@ fn add_decided_status(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// The budget check's index holds only the decisions that spend budget, so counting them
+/// does not walk the denied calls of the hour (a plugin past its budget keeps calling). It
+/// replaces the index over every decision of earlier versions.
+fn add_budget_index(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS actions_by_budget;
+         CREATE INDEX IF NOT EXISTS actions_spending_budget
+           ON actions (plugin, capability, decided_us)
+           WHERE decided_status != 'denied' AND undo_of IS NULL;",
+    )?;
+    Ok(())
+}
+
 /// Adds the lease columns to an outbox made before leases existed.
 fn add_lease_columns(conn: &Connection) -> Result<()> {
     let has_lease: bool = conn.query_row(
@@ -699,18 +720,35 @@ mod tests {
         outbox
             .insert(&action("c", &request, Status::Denied))
             .unwrap();
-        assert_eq!(
+        let used = |since, cap| {
             outbox
-                .budget_used("p", "iam.disable-access-key", 0)
-                .unwrap(),
-            2
-        );
-        assert_eq!(
-            outbox
-                .budget_used("p", "iam.disable-access-key", now_us() + 1)
-                .unwrap(),
-            0
-        );
+                .budget_used("p", "iam.disable-access-key", since, cap)
+                .unwrap()
+        };
+        assert_eq!(used(0, 10), 2);
+        assert_eq!(used(now_us() + 1, 10), 0);
+        // Counting stops at the budget: past it, the answer is "spent" whatever the count.
+        assert_eq!(used(0, 1), 1);
+    }
+
+    #[test]
+    fn the_budget_index_leaves_out_denied_calls() {
+        let outbox = Outbox::in_memory().unwrap();
+        let conn = outbox.conn();
+        let mut explain = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM (SELECT 1 FROM actions
+                   WHERE plugin = 'p' AND capability = 'c' AND decided_us >= 0
+                   AND decided_status != 'denied' AND undo_of IS NULL LIMIT 5)",
+            )
+            .unwrap();
+        let plan: Vec<String> = explain
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("actions_spending_budget"), "{plan}");
     }
 
     #[test]
