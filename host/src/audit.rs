@@ -620,10 +620,12 @@ pub fn wait_briefly_when_busy(conn: &mut Connection) -> rusqlite::Result<()> {
     fn wait(retries: i32) -> bool {
         const SHORT_WAITS: i32 = 200;
         const LONG_WAITS: i32 = 10_000;
-        match retries {
-            ..SHORT_WAITS => std::thread::sleep(std::time::Duration::from_micros(20)),
-            ..=LONG_WAITS => std::thread::sleep(std::time::Duration::from_millis(1)),
-            _ => return false,
+        if retries < SHORT_WAITS {
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        } else if retries <= LONG_WAITS {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        } else {
+            return false;
         }
         true
     }
