@@ -69,23 +69,8 @@ fn default_budget() -> u32 {
 /// The capability families, each a WIT interface of `trailwarden:plugin@0.2.0`.
 pub const FAMILIES: [&str; 5] = ["iam", "cloudtrail", "s3", "eventbridge", "notify"];
 
-/// Every capability a plugin can call.
-pub const CAPABILITIES: [&str; 14] = [
-    "iam.disable-access-key",
-    "iam.delete-access-key",
-    "iam.delete-login-profile",
-    "iam.quarantine-user",
-    "iam.quarantine-role",
-    "iam.detach-user-policy",
-    "iam.detach-role-policy",
-    "iam.detach-group-policy",
-    "iam.revoke-role-sessions",
-    "iam.remove-user-from-group",
-    "cloudtrail.start-logging",
-    "s3.put-public-access-block",
-    "eventbridge.publish-finding",
-    "notify.send",
-];
+/// Every capability a plugin can call (the capability table's names).
+pub const CAPABILITIES: [&str; 14] = super::capabilities::NAMES;
 
 /// A plugin's grants and defaults, validated.
 #[derive(Debug, Clone, Default, PartialEq)]

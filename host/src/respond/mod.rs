@@ -1,6 +1,7 @@
 //! Automated response: grants, the capability broker, the action outbox and its executors.
 
 pub mod broker;
+pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod executor;

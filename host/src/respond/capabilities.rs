@@ -1,0 +1,254 @@
+//! The capability table: every capability a plugin can call, defined once.
+//!
+//! A capability is named in several places that cannot all be generated from one source
+//! (the WIT, the host's import glue, the request parser, the SDK's constants, the docs). This
+//! table is the definition; the grant list is derived from it, and the tests below read each
+//! of the other places and fail on any disagreement. Adding a capability means a row here, a
+//! WIT function, its glue in `runtime/host.rs`, its case in `request.rs` and its executor; a
+//! test names whichever is missing.
+
+/// One capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapabilitySpec {
+    /// `family.function`, as granted and as recorded in the outbox.
+    pub name: &'static str,
+    /// Its arguments after `event-id`, in WIT order and under their WIT names (the host
+    /// passes them on under these names).
+    pub args: &'static [&'static str],
+    /// The action that undoes it, when it can be undone.
+    pub inverse: Option<&'static str>,
+}
+
+const fn spec(
+    name: &'static str,
+    args: &'static [&'static str],
+    inverse: Option<&'static str>,
+) -> CapabilitySpec {
+    CapabilitySpec {
+        name,
+        args,
+        inverse,
+    }
+}
+
+/// Every capability of `trailwarden:plugin@0.2.0` (later contract versions add none).
+pub const TABLE: [CapabilitySpec; 14] = [
+    spec(
+        "iam.disable-access-key",
+        &["user-name", "access-key-id"],
+        Some("iam.enable-access-key"),
+    ),
+    spec(
+        "iam.delete-access-key",
+        &["user-name", "access-key-id"],
+        None,
+    ),
+    spec("iam.delete-login-profile", &["user-name"], None),
+    spec(
+        "iam.quarantine-user",
+        &["user-name"],
+        Some("iam.delete-user-inline-policy"),
+    ),
+    spec(
+        "iam.quarantine-role",
+        &["role-name"],
+        Some("iam.delete-role-inline-policy"),
+    ),
+    spec(
+        "iam.detach-user-policy",
+        &["user-name", "policy-arn"],
+        Some("iam.attach-user-policy"),
+    ),
+    spec(
+        "iam.detach-role-policy",
+        &["role-name", "policy-arn"],
+        Some("iam.attach-role-policy"),
+    ),
+    spec(
+        "iam.detach-group-policy",
+        &["group-name", "policy-arn"],
+        Some("iam.attach-group-policy"),
+    ),
+    spec(
+        "iam.revoke-role-sessions",
+        &["role-name"],
+        Some("iam.delete-role-inline-policy"),
+    ),
+    spec(
+        "iam.remove-user-from-group",
+        &["user-name", "group-name"],
+        Some("iam.add-user-to-group"),
+    ),
+    spec("cloudtrail.start-logging", &["trail"], None),
+    spec(
+        "s3.put-public-access-block",
+        &["bucket"],
+        Some("s3.restore-public-access-block"),
+    ),
+    spec("eventbridge.publish-finding", &["target", "finding"], None),
+    spec("notify.send", &["target", "finding"], None),
+];
+
+/// The capability names, in table order.
+pub const NAMES: [&str; TABLE.len()] = {
+    let mut names = [""; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        names[i] = TABLE[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The table's row for `name`.
+pub fn spec_of(name: &str) -> Option<&'static CapabilitySpec> {
+    TABLE.iter().find(|spec| spec.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each place that names capabilities, read as its source text and checked against the
+    //! table.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::respond::request::{self, Request};
+    use crate::runtime::CapabilityCall;
+
+    const WIT: &str = include_str!("../../../wit/0.2.0/plugin.wit");
+    const HOST_GLUE: &str = include_str!("../runtime/host.rs");
+    const SDK: &str = include_str!("../../../plugins/sdk/src/capability.rs");
+    const DOCS: &str = include_str!("../../../docs/plugins.md");
+
+    fn table_names() -> BTreeSet<&'static str> {
+        NAMES.iter().copied().collect()
+    }
+
+    /// `family.function` -> its parameters after `event-id`, from the WIT text.
+    fn wit_functions() -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        let mut family = None;
+        for line in WIT.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("interface ") {
+                family = Some(rest.trim_end_matches(" {").to_string());
+            } else if line == "}" {
+                family = None;
+            } else if let (Some(family), Some((function, signature))) =
+                (&family, line.split_once(": func("))
+            {
+                let params = signature.split(')').next().unwrap_or("");
+                let names: Vec<String> = params
+                    .split(',')
+                    .filter_map(|p| p.split(':').next())
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if names.first().map(String::as_str) == Some("event-id") {
+                    found.push((format!("{family}.{function}"), names[1..].to_vec()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_wit_declares_exactly_the_table_with_the_same_arguments() {
+        let wit = wit_functions();
+        let declared: BTreeSet<&str> = wit.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(declared, table_names());
+        for (name, params) in &wit {
+            let spec = spec_of(name).unwrap();
+            assert_eq!(params, &spec.args.to_vec(), "{name}'s WIT parameters");
+        }
+    }
+
+    #[test]
+    fn the_host_glue_passes_each_capability_on_with_the_table_arguments() {
+        for spec in &TABLE {
+            let literal = format!("\"{}\",", spec.name);
+            let at = HOST_GLUE
+                .find(&literal)
+                .unwrap_or_else(|| panic!("runtime/host.rs never calls {}", spec.name));
+            let call = &HOST_GLUE[at..];
+            let args = call
+                .split_once("json!({")
+                .and_then(|(_, rest)| rest.split_once("})"))
+                .map(|(args, _)| args)
+                .unwrap_or_else(|| panic!("{}: no json! arguments", spec.name));
+            let keys: Vec<&str> = args
+                .split(',')
+                .filter_map(|pair| pair.split_once(':'))
+                .map(|(key, _)| key.trim().trim_matches('"'))
+                .collect();
+            assert_eq!(
+                keys, spec.args,
+                "{}'s arguments in runtime/host.rs",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_parser_takes_every_capability_and_maps_it_to_its_action() {
+        for spec in &TABLE {
+            let args: serde_json::Map<String, serde_json::Value> = spec
+                .args
+                .iter()
+                .map(|arg| {
+                    let value = if *arg == "finding" {
+                        serde_json::json!({"rule-id": "r"})
+                    } else {
+                        serde_json::json!("x")
+                    };
+                    ((*arg).to_string(), value)
+                })
+                .collect();
+            let call = CapabilityCall {
+                capability: spec.name,
+                args: serde_json::Value::Object(args),
+            };
+            let parsed = request::from_call(&call, |_| Some("bus".into()), |_| true)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+            match parsed {
+                Request::Aws { action } => {
+                    assert_eq!(action.capability(), spec.name);
+                    assert!(aws_actions::CAPABILITIES.contains(&spec.name));
+                }
+                Request::Webhook { .. } => assert_eq!(spec.name, "notify.send"),
+            }
+            if let Some(inverse) = spec.inverse {
+                assert!(
+                    aws_actions::CAPABILITIES.contains(&inverse),
+                    "{}'s inverse {inverse} is no action",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_sdk_constants_are_the_table() {
+        let constants: BTreeSet<&str> = SDK
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub const "))
+            .filter_map(|rest| rest.split_once(": &str = \""))
+            .filter_map(|(_, value)| value.split_once('"'))
+            .map(|(value, _)| value)
+            .collect();
+        assert_eq!(constants, table_names());
+    }
+
+    #[test]
+    fn the_docs_table_lists_every_capability_with_its_arguments() {
+        for spec in &TABLE {
+            let row = format!(
+                "| `{}` | `{}({})` |",
+                spec.name,
+                spec.name,
+                spec.args.join(", ")
+            );
+            assert!(DOCS.contains(&row), "docs/plugins.md lacks the row {row}");
+        }
+    }
+}
