@@ -635,3 +635,108 @@ fn search_reads_cloudtrail_s3_layout_on_moto_pruned_by_day_and_account() {
     assert_eq!(groups.len(), 2);
     assert!(groups.iter().all(|g| g["count"] == 4), "{groups:?}");
 }
+
+#[test]
+fn the_literal_precheck_gives_the_same_answers_as_parsing_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let calls = corpus_calls();
+    // CloudTrail's S3 shape, one gzip log file per chunk of records.
+    for (i, chunk) in calls.chunks(60).enumerate() {
+        let body = json!({ "Records": chunk }).to_string();
+        std::fs::write(
+            logs.join(format!("part-{i}.json.gz")),
+            gzip(body.as_bytes()),
+        )
+        .unwrap();
+    }
+    // Records the pre-check must not get wrong: the name spelled with an escape, the
+    // wanted value in another field only; and a file with a record that is not valid JSON
+    // (rejected whole either way).
+    let record = |id: &str, name: &str, extra: &str| {
+        format!(
+            r#"{{"eventVersion":"1.08","eventID":"{id}","eventTime":"2026-01-01T00:00:00Z","eventSource":"signin.amazonaws.com","eventName":"{name}","awsRegion":"us-east-1","recipientAccountId":"111122223333"{extra}}}"#
+        )
+    };
+    let crafted = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record("escaped", r"Console\u004cogin", ""),
+        record(
+            "elsewhere",
+            "GetObject",
+            r#","errorMessage":"ConsoleLogin""#
+        )
+    );
+    std::fs::write(logs.join("crafted.json"), crafted).unwrap();
+    let broken = format!(
+        r#"{{"Records":[{},{{"eventName":"ConsoleLogin",}}]}}"#,
+        record("lost", "ConsoleLogin", "")
+    );
+    std::fs::write(logs.join("broken.json"), broken).unwrap();
+    let logs = logs.to_str().unwrap();
+    let queries: [&[&str]; 3] = [
+        &["--where", "eventName=ConsoleLogin"],
+        &[
+            "--pattern",
+            r#"{"detail": {"eventSource": ["iam.amazonaws.com", "cloudtrail.amazonaws.com"]}}"#,
+            "--pattern",
+            r#"{"detail": {"eventName": ["ConsoleLogin"]}}"#,
+        ],
+        &[
+            "--where",
+            "eventSource=iam.amazonaws.com",
+            "--where",
+            "awsRegion=us-east-1",
+        ],
+    ];
+    for query in queries {
+        let run = |extra: &[&str]| {
+            let mut args = vec!["search", "--format", "jsonl", "--threads", "1"];
+            args.extend_from_slice(query);
+            args.extend_from_slice(extra);
+            args.push(logs);
+            trailwarden(&args, None, &[])
+        };
+        let (fast, full) = (run(&[]), run(&["--no-prefilter"]));
+        let fast_err = String::from_utf8_lossy(&fast.stderr).to_string();
+        let full_err = String::from_utf8_lossy(&full.stderr).to_string();
+        assert_eq!(
+            fast.status.code(),
+            full.status.code(),
+            "{fast_err}\n{full_err}"
+        );
+        let ids = |out: Vec<u8>| -> Vec<String> {
+            jsonl(&String::from_utf8(out).unwrap())
+                .iter()
+                .map(|r| r["eventID"].to_string())
+                .collect()
+        };
+        let kept = ids(fast.stdout);
+        assert!(!kept.is_empty(), "{query:?} found nothing");
+        assert_eq!(kept, ids(full.stdout), "{query:?}");
+        assert!(fast_err.contains("ruled out unparsed"), "{fast_err}");
+        assert!(!full_err.contains("ruled out unparsed"), "{full_err}");
+        // The same events counted, and the same broken record named, either way.
+        let first = |text: &str| text.lines().next().unwrap_or("").to_string();
+        let events = |line: String| line.split(": ").nth(1).map(str::to_string);
+        assert_eq!(
+            events(first(&fast_err)).map(|e| e.split(',').next().unwrap().to_string()),
+            events(first(&full_err)).map(|e| e.split(',').next().unwrap().to_string()),
+            "{fast_err}\n{full_err}"
+        );
+        assert!(fast_err.contains("invalid_json"), "{fast_err}");
+    }
+    // The escaped spelling is found by both.
+    let escaped = search(&["search", "--count", "--where", "eventID=escaped", logs]);
+    assert_eq!(escaped.trim(), "1");
+    let by_name = search(&[
+        "search",
+        "--format",
+        "jsonl",
+        "--where",
+        "eventName=ConsoleLogin",
+        logs,
+    ]);
+    assert!(by_name.contains("\"escaped\""), "{by_name}");
+}

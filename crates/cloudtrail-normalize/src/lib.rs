@@ -253,6 +253,13 @@ pub fn normalize_bytes_each(
     debug_assert!(rest.is_empty(), "a streaming walker keeps nothing");
 }
 
+/// The input's text: gzip layers unwrapped within the same caps as [`normalize_bytes`],
+/// plain input as it is. `None` when the input is over a cap or its gzip is corrupt; then
+/// [`normalize_bytes`] on the same bytes gives the reject that says why.
+pub fn decompressed<'a>(bytes: &'a [u8], options: &Options) -> Option<std::borrow::Cow<'a, [u8]>> {
+    input::decompress(bytes, options).ok()
+}
+
 /// Normalises one parsed JSON document of any shape (record, envelope, list,
 /// log file, LookupEvents output …).
 ///

@@ -102,6 +102,38 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// Strings of which every event this pattern matches holds one, as the whole value of
+    /// a field whose path starts with `prefix` (e.g. `"detail."`): per `$or` branch, the
+    /// exact string operands of its field with the fewest of them, among the fields that
+    /// can only be satisfied by one of those strings. `None` when some branch has no such
+    /// field: then no text test can rule an event out. Lets a search skip parsing the
+    /// records whose raw text contains none of them.
+    #[must_use]
+    pub fn required_strings(&self, prefix: &str) -> Option<Vec<String>> {
+        use matcher::{Matcher, Scalar};
+        let mut strings = Vec::new();
+        for branch in &self.branches {
+            let fewest = branch
+                .fields
+                .iter()
+                .filter(|f| f.path.starts_with(prefix) && !f.absent_ok && !f.matchers.is_empty())
+                .filter_map(|f| {
+                    f.matchers
+                        .iter()
+                        .map(|m| match m {
+                            Matcher::Exact(Scalar::Str(s)) if !s.is_empty() => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<String>>>()
+                })
+                .min_by_key(Vec::len)?;
+            strings.extend(fewest);
+        }
+        Some(strings)
+    }
+}
+
 /// Patterns are equal when they compiled to the same conditions.
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {

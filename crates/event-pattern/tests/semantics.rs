@@ -218,3 +218,28 @@ fn empty_keys_join_like_aws() {
     set.add(1, &pat);
     assert_eq!(set.matching_ids(&json!({"": [null, {}]})), vec![1]);
 }
+
+#[test]
+fn required_strings_name_one_exact_field_per_branch_or_nothing() {
+    let strings = |text: &str| Pattern::parse(text).unwrap().required_strings("detail.");
+    assert_eq!(
+        strings(r#"{"detail": {"eventName": ["A", "B"], "eventSource": ["s"]}}"#),
+        Some(vec!["s".to_string()])
+    );
+    assert_eq!(
+        strings(r#"{"detail": {"$or": [{"eventName": ["A"]}, {"errorCode": ["E"]}]}}"#),
+        Some(vec!["A".to_string(), "E".to_string()])
+    );
+    // A field that another operand (prefix, exists, anything-but, an IP spelling) could
+    // satisfy, a field that may be absent, or one outside the prefix: no literal.
+    for open in [
+        r#"{"detail": {"eventName": ["A", {"prefix": "Get"}]}}"#,
+        r#"{"detail": {"eventName": [{"exists": true}]}}"#,
+        r#"{"detail": {"eventName": ["A", {"exists": false}]}}"#,
+        r#"{"detail": {"sourceIPAddress": ["10.0.0.1"]}}"#,
+        r#"{"source": ["aws.signin"]}"#,
+        r#"{"detail": {"$or": [{"eventName": ["A"]}, {"eventName": [{"prefix": "B"}]}]}}"#,
+    ] {
+        assert_eq!(strings(open), None, "{open}");
+    }
+}

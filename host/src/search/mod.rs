@@ -11,6 +11,7 @@
 pub mod command;
 pub mod fields;
 pub mod output;
+pub mod prefilter;
 pub mod summary;
 
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +56,8 @@ pub struct Filter {
     /// (`YYYY-MM-DDTHH:MM:SSZ`), which orders as text: since inclusive, until exclusive.
     since: Option<String>,
     until: Option<String>,
+    /// Texts one of which every kept record contains, when the patterns require some.
+    literals: Option<prefilter::Literals>,
 }
 
 impl Filter {
@@ -71,21 +74,27 @@ impl Filter {
         until: Option<&str>,
     ) -> Result<Filter> {
         let mut any_of = PatternSet::new();
+        let mut alternatives = Vec::new();
         for (id, text) in patterns.iter().enumerate() {
             let pattern =
                 Pattern::parse(text).map_err(|e| anyhow::anyhow!("--pattern {text}: {e}"))?;
             any_of.add(id as u32, &pattern);
+            alternatives.push(pattern);
         }
-        let all_of = if conditions.is_empty() {
+        let conjunction = if conditions.is_empty() {
             None
         } else {
             let text = fields::where_pattern(conditions)?;
-            let pattern = Pattern::parse(&text).map_err(|e| anyhow::anyhow!("--where: {e}"))?;
+            Some(Pattern::parse(&text).map_err(|e| anyhow::anyhow!("--where: {e}"))?)
+        };
+        let literals = prefilter::Literals::of(conjunction.as_ref(), &alternatives);
+        let all_of = conjunction.map(|pattern| {
             let mut set = PatternSet::new();
             set.add(0, &pattern);
-            Some(set)
-        };
+            set
+        });
         Ok(Filter {
+            literals,
             any_of,
             any_count: patterns.len(),
             all_of,
@@ -100,6 +109,13 @@ impl Filter {
                 .transpose()
                 .context("--until")?,
         })
+    }
+
+    /// Reads records from parsing; see [`prefilter`]: only records that may be kept are
+    /// parsed. The search's answers are the same with it as without.
+    pub fn without_prefilter(mut self) -> Filter {
+        self.literals = None;
+        self
     }
 
     /// Whether `event` is kept. Cheap tests first; patterns matched on the envelope view.
@@ -287,6 +303,9 @@ pub struct Accounting {
     /// Items found: `events + skipped + rejected`.
     pub items: u64,
     pub events: u64,
+    /// Records of CloudTrail log files that contain none of the texts the search requires,
+    /// counted as events without being parsed (the literal pre-check).
+    pub ruled_out: u64,
     pub skipped: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
     /// Inputs that could not be read, each with why (the first [`MAX_NAMED_FAILURES`]).
@@ -302,6 +321,7 @@ impl Accounting {
         self.bytes_read += other.bytes_read;
         self.items += other.items;
         self.events += other.events;
+        self.ruled_out += other.ruled_out;
         for (k, v) in other.skipped {
             *self.skipped.entry(k).or_insert(0) += v;
         }
@@ -357,6 +377,13 @@ impl Accounting {
             kept,
             self.events as f64 / secs
         )?;
+        if self.ruled_out > 0 {
+            writeln!(
+                out,
+                "  {} of them ruled out unparsed: their text holds none of the values the search requires",
+                self.ruled_out
+            )?;
+        }
         for (reason, n) in &self.skipped {
             writeln!(out, "  skipped  {reason:<22} {n}")?;
         }
@@ -437,17 +464,18 @@ pub fn scan<V: Visitor>(
                                 continue;
                             }
                         };
-                        let items = match input {
-                            Input::S3(url) => {
-                                normalize_bytes_with_hint(&bytes, &reading.limits, Some(&url.key))
-                            }
-                            _ => normalize_bytes(&bytes, &reading.limits),
+                        let hint = match input {
+                            Input::S3(url) => Some(url.key.as_str()),
+                            _ => None,
                         };
+                        let (items, ruled_out) =
+                            read_items(&bytes, &reading.limits, hint, filter.literals.as_ref());
                         accounting.inputs_read += 1;
                         accounting.bytes_read += bytes.len() as u64;
                         drop(bytes);
-                        accounting.items += items.len() as u64;
-                        let mut events = 0u64;
+                        accounting.items += items.len() as u64 + ruled_out;
+                        accounting.ruled_out += ruled_out;
+                        let mut events = ruled_out;
                         for item in &items {
                             if item.as_event().is_some() {
                                 events += 1;
@@ -487,6 +515,39 @@ pub fn scan<V: Visitor>(
         }
     }
     Ok(merged.unwrap_or_else(|| (make(), Accounting::default())))
+}
+
+/// An input's items, and how many records the literal pre-check ruled out unparsed (those
+/// are records of a CloudTrail log file, counted as events).
+fn read_items(
+    bytes: &[u8],
+    limits: &Options,
+    hint: Option<&str>,
+    literals: Option<&prefilter::Literals>,
+) -> (Vec<Item>, u64) {
+    let digest = hint.is_some_and(|name| name.contains("CloudTrail-Digest"));
+    if let (Some(literals), false) = (literals, digest) {
+        if let Some(text) = cloudtrail_normalize::decompressed(bytes, limits) {
+            // Only a valid document: the normaliser rejects an invalid one whole, and the
+            // pre-check must not answer otherwise (validating is far cheaper than parsing).
+            let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
+            if let Some(records) = prefilter::log_file_records(&text).filter(|_| valid()) {
+                if records.len() <= limits.max_items {
+                    let mut items = Vec::new();
+                    let mut ruled_out = 0;
+                    for record in records {
+                        if literals.may_hold(record) {
+                            items.extend(normalize_bytes(record, limits));
+                        } else {
+                            ruled_out += 1;
+                        }
+                    }
+                    return (items, ruled_out);
+                }
+            }
+        }
+    }
+    (normalize_bytes_with_hint(bytes, limits, hint), 0)
 }
 
 fn read_input(input: &Input, s3: Option<&S3Reader>) -> Result<Vec<u8>> {
