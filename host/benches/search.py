@@ -126,6 +126,9 @@ def main():
         runs.append((f"trailwarden search, {threads} thread{'s' if threads > 1 else ''}",
                      f"{args.binary} search --where eventName={name} --count "
                      f"--threads {threads} {folder / 'AWSLogs'} 2>/dev/null"))
+    runs.append(("search, 1 thread, --no-prefilter",
+                 f"{args.binary} search --where eventName={name} --count --no-prefilter "
+                 f"--threads 1 {folder / 'AWSLogs'} 2>/dev/null"))
     runs.append(("zcat | grep -o | wc -l",
                  f"xargs -a {listing} zcat | grep -o '\"eventName\":\"{name}\"' | wc -l"))
     if shutil.which("jq"):
