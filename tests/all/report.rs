@@ -441,6 +441,8 @@ fn cis_status_follows_rules_findings_and_events() {
     // the findings of its rules and evidence in the account that used root.
     let root = control("4.3");
     assert_eq!(root["v6"], "5.3");
+    assert_eq!(root["v7"], "5.3");
+    assert_eq!(control("4.15")["v7"], "5.15");
     assert_eq!(root["status"], "monitored-alerts");
     let root_rules = [
         "aws.root.usage",
