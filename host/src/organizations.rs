@@ -22,7 +22,7 @@ pub struct OrgAccount {
     pub id: String,
     pub name: String,
     pub email: String,
-    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`...
+    /// `ACTIVE`, `SUSPENDED`, `CLOSED`...
     pub status: String,
 }
 
@@ -48,9 +48,11 @@ pub async fn list_accounts(target: &AwsTarget) -> Result<Vec<OrgAccount>> {
                 id: account.id().unwrap_or_default().to_string(),
                 name: account.name().unwrap_or_default().to_string(),
                 email: account.email().unwrap_or_default().to_string(),
+                // `State` replaces the older `Status`; both say ACTIVE for a usable account.
                 status: account
-                    .status()
+                    .state()
                     .map(|s| s.as_str().to_string())
+                    .or_else(|| account.status().map(|s| s.as_str().to_string()))
                     .unwrap_or_default(),
             });
         }

@@ -109,7 +109,7 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
         key_created("member-1", &members[0]),
         key_created("outside-1", OUTSIDER),
     ];
-    let response = daemon.post(json!(events).to_string().as_bytes(), Auth::Own);
+    let response = daemon.post(json!({"Records": events}).to_string().as_bytes(), Auth::Own);
     assert_eq!(response.status, 200, "{}", response.body);
     let db = dir.path().join("audit.db");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -130,10 +130,13 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
     write_config_with(dir.path(), &plugins, &aws(false));
     let daemon = Daemon::start(&config, &moto.env());
     let response = daemon.post(
-        json!([key_created("member-2", &members[1])]).to_string().as_bytes(),
+        json!({"Records": [key_created("member-2", &members[1])]})
+            .to_string()
+            .as_bytes(),
         Auth::Own,
     );
     assert_eq!(response.status, 200, "{}", response.body);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !decisions(&db).contains_key("member-2") {
         assert!(Instant::now() < deadline, "no decision for member-2");
         std::thread::sleep(Duration::from_millis(100));

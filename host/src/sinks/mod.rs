@@ -16,7 +16,7 @@ pub mod deliver;
 pub mod store;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -131,11 +131,12 @@ impl SinkRunner {
                 }
             }
         };
+        // A connection is not `Sync`: the task holds it behind a lock it takes only inside
+        // `block_in_place`, never across an await.
+        let store = std::sync::Mutex::new(store);
         tracing::info!(sink = name, "sink started");
         while !*stop.borrow() {
-            let next = tokio::task::block_in_place(|| {
-                store.next_delivery(&name, self.sink.max_batch)
-            });
+            let next = with_store(&store, |s| s.next_delivery(&name, self.sink.max_batch));
             let delivery = match next {
                 Ok(Some(delivery)) => delivery,
                 Ok(None) => {
@@ -165,9 +166,9 @@ impl SinkRunner {
     }
 
     /// One attempt at a delivery; the outcome is recorded.
-    async fn attempt(&self, store: &SinkStore, delivery: &store::Delivery) {
+    async fn attempt(&self, store: &Mutex<SinkStore>, delivery: &store::Delivery) {
         let name = &self.sink.name;
-        let findings = match tokio::task::block_in_place(|| store.findings(delivery)) {
+        let findings = match with_store(store, |s| s.findings(delivery)) {
             Ok(findings) => findings,
             Err(e) => {
                 tracing::error!(sink = name, "cannot read the findings to send: {e:#}");
@@ -191,7 +192,7 @@ impl SinkRunner {
                     places = ?sent.places,
                     "delivered"
                 );
-                tokio::task::block_in_place(|| store.delivered(delivery, note.as_deref()))
+                with_store(store, |s| s.delivered(delivery, note.as_deref()))
             }
             Err(e) => {
                 // Every failure is retried, final ones too (a wrong secret, a missing
@@ -204,13 +205,18 @@ impl SinkRunner {
                     tracing::error!(sink = name, delivery = delivery.key(), ?delay, "send refused: {}", e.message);
                 }
                 let at = now_ms() + delay.as_millis() as i64;
-                tokio::task::block_in_place(|| store.retry_later(delivery, &e.message, at))
+                with_store(store, |s| s.retry_later(delivery, &e.message, at))
             }
         };
         if let Err(e) = recorded {
             tracing::error!(sink = name, "cannot record the delivery's outcome: {e:#}");
         }
     }
+}
+
+/// Runs `work` on the store, off the async threads' hot path (SQLite may wait on a lock).
+fn with_store<T>(store: &Mutex<SinkStore>, work: impl FnOnce(&SinkStore) -> T) -> T {
+    tokio::task::block_in_place(|| work(&store.lock().unwrap_or_else(|e| e.into_inner())))
 }
 
 /// The wait after the `attempts`-th failure: `first` doubled each time, at most five minutes.
