@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon::{envelope, root_record, write_config, Auth, Daemon};
+use crate::daemon::{envelope, log_of, root_record, write_config, Auth, Daemon};
 use crate::moto::{Moto, ACCOUNT};
 
 const BUCKET: &str = "findings-lake";
@@ -71,10 +71,14 @@ impl Receiver {
     }
 }
 
-fn wait_until(what: &str, check: &mut dyn FnMut() -> bool) {
+fn wait_until(dir: &std::path::Path, what: &str, check: &mut dyn FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(90);
     while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            log_of(dir)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -148,10 +152,10 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
     let first: Vec<String> = (0..6).map(|i| format!("sink-a-{i}")).collect();
     let mut daemon = Daemon::start(&config, &env);
     post_root_events(&daemon, &first);
-    wait_until("six findings in S3", &mut || {
+    wait_until(dir.path(), "six findings in S3", &mut || {
         lake(&runtime, &s3).values().map(Vec::len).sum::<usize>() == 6
     });
-    wait_until("six findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() == 6);
+    wait_until(dir.path(), "six findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() == 6);
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();
     assert!(receiver.requests.lock().unwrap().is_empty());
@@ -174,11 +178,11 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
         }
         ids
     };
-    wait_until("ten findings at the webhook", &mut || webhook_event_ids().len() >= 10);
-    wait_until("ten findings in S3", &mut || {
+    wait_until(dir.path(), "ten findings at the webhook", &mut || webhook_event_ids().len() >= 10);
+    wait_until(dir.path(), "ten findings in S3", &mut || {
         lake(&runtime, &s3).values().map(Vec::len).sum::<usize>() >= 10
     });
-    wait_until("ten findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() >= 10);
+    wait_until(dir.path(), "ten findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() >= 10);
     // A moment more for anything sent twice to show.
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(daemon.stop().code(), Some(0));

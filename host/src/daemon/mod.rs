@@ -184,6 +184,9 @@ async fn serve(
     tracing::info!("listening on http://{bound}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // `[[sinks]]`: findings sent on through their own outbox, resumed where they stopped;
+    // started before intake, so a new sink covers every finding from its first start on.
+    let sinks = crate::sinks::spawn(config, stop_rx.clone())?;
     let mut sqs_task = None;
     if let Some(sqs_settings) = config.intake.sqs.clone() {
         let target = AwsTarget::of(config);
@@ -247,8 +250,6 @@ async fn serve(
             }
         })
     };
-    // `[[sinks]]`: findings sent on through their own outbox, resumed where they stopped.
-    let sinks = crate::sinks::spawn(config, stop_rx.clone());
     wait_for_signal(signals, &reloader).await?;
     watcher.abort();
     let _ = stop_tx.send(true);

@@ -32,14 +32,24 @@ use crate::config::Config;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Starts one task per configured sink; each ends after its current send once `stop` is
-/// set. Sinks are read at start: a change to `[[sinks]]` takes a restart.
-pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+/// set. Sinks are read at start: a change to `[[sinks]]` takes a restart. Call it before
+/// intake starts: a new sink's cursor is placed here, so that it covers every finding the
+/// daemon records from now on.
+///
+/// # Errors
+/// A sink's outbox cannot be created in the audit database.
+pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Vec<JoinHandle<()>>> {
     if config.sinks.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let store = SinkStore::open(&config.database)?;
+    for sink in &config.sinks {
+        store.start_cursor(&sink.name, sink.backfill)?;
+    }
+    drop(store);
     let config = Arc::new(config.clone());
     let techniques: Arc<tokio::sync::OnceCell<Arc<Techniques>>> = Arc::default();
-    config
+    Ok(config
         .sinks
         .iter()
         .map(|sink| {
@@ -81,7 +91,7 @@ pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
                 runner.run(stop).await;
             })
         })
-        .collect()
+        .collect())
 }
 
 /// The ATT&CK techniques of every loaded rule, or none (with a warning) if the catalogs
@@ -116,11 +126,7 @@ impl SinkRunner {
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.sink.name.clone();
         let store = loop {
-            let opened = tokio::task::block_in_place(|| {
-                let store = SinkStore::open(&self.database)?;
-                store.start_cursor(&name, self.sink.backfill)?;
-                anyhow::Ok(store)
-            });
+            let opened = tokio::task::block_in_place(|| SinkStore::open(&self.database));
             match opened {
                 Ok(store) => break store,
                 Err(e) => {
