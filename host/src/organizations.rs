@@ -132,9 +132,9 @@ pub async fn discover_into(config: &mut Config) {
             added,
             "organisation accounts discovered: actions run only in these and the configured ones"
         ),
-        Err(e) => tracing::warn!(
-            "account discovery failed, using [aws.assume_role] as written: {e:#}"
-        ),
+        Err(e) => {
+            tracing::warn!("account discovery failed, using [aws.assume_role] as written: {e:#}")
+        }
     }
 }
 

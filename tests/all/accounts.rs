@@ -85,10 +85,16 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
 
     // The listing: the management account and both members, each with its role.
     let out = trailwarden(
-        &["setup", "accounts", "--config", config_arg, "--format", "json"],
+        &[
+            "setup", "accounts", "--config", config_arg, "--format", "json",
+        ],
         &moto.env(),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = listed.iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(listed.len(), 3, "{listed:?}");
@@ -100,7 +106,10 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
     }
     let table = trailwarden(&["setup", "accounts", "--config", config_arg], &moto.env());
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("workloads") && table.contains("3 accounts"), "{table}");
+    assert!(
+        table.contains("workloads") && table.contains("3 accounts"),
+        "{table}"
+    );
 
     // The daemon with discovery: a member account is acted in (here in dry run), an
     // account outside the organisation is refused.
@@ -114,7 +123,11 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
     let db = dir.path().join("audit.db");
     let deadline = Instant::now() + Duration::from_secs(60);
     while decisions(&db).len() < 2 {
-        assert!(Instant::now() < deadline, "no decisions: {:?}", decisions(&db));
+        assert!(
+            Instant::now() < deadline,
+            "no decisions: {:?}",
+            decisions(&db)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(daemon.stop().code(), Some(0));
@@ -122,7 +135,9 @@ fn discovered_organisation_accounts_are_listed_and_are_the_only_ones_acted_in() 
     assert_eq!(decided["member-1"].0, "dry_run", "{decided:?}");
     assert_eq!(decided["outside-1"].0, "denied", "{decided:?}");
     assert!(
-        decided["outside-1"].1.contains("neither [aws] platform_account"),
+        decided["outside-1"]
+            .1
+            .contains("neither [aws] platform_account"),
         "{decided:?}"
     );
 

@@ -84,13 +84,22 @@ fn wait_until(dir: &std::path::Path, what: &str, check: &mut dyn FnMut() -> bool
 }
 
 /// Every OCSF finding in the bucket, by key.
-fn lake(runtime: &tokio::runtime::Runtime, s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<Value>> {
+fn lake(
+    runtime: &tokio::runtime::Runtime,
+    s3: &aws_sdk_s3::Client,
+) -> BTreeMap<String, Vec<Value>> {
     runtime.block_on(async {
         let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
         let mut out = BTreeMap::new();
         for object in listed.contents() {
             let key = object.key().unwrap().to_string();
-            let body = s3.get_object().bucket(BUCKET).key(&key).send().await.unwrap();
+            let body = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
             let bytes = body.body.collect().await.unwrap().into_bytes();
             let lines = String::from_utf8(bytes.to_vec())
                 .unwrap()
@@ -107,7 +116,11 @@ fn lake(runtime: &tokio::runtime::Runtime, s3: &aws_sdk_s3::Client) -> BTreeMap<
 fn hub_ids(runtime: &tokio::runtime::Runtime, hub: &aws_sdk_securityhub::Client) -> Vec<String> {
     runtime.block_on(async {
         let found = hub.get_findings().max_results(100).send().await.unwrap();
-        found.findings().iter().map(|f| f.id().unwrap().to_string()).collect()
+        found
+            .findings()
+            .iter()
+            .map(|f| f.id().unwrap().to_string())
+            .collect()
     })
 }
 
@@ -155,7 +168,9 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
     wait_until(dir.path(), "six findings in S3", &mut || {
         lake(&runtime, &s3).values().map(Vec::len).sum::<usize>() == 6
     });
-    wait_until(dir.path(), "six findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() == 6);
+    wait_until(dir.path(), "six findings in Security Hub", &mut || {
+        hub_ids(&runtime, &hub).len() == 6
+    });
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();
     assert!(receiver.requests.lock().unwrap().is_empty());
@@ -173,16 +188,25 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
         for (_, body) in requests.iter() {
             let body: Value = serde_json::from_str(body).unwrap();
             for finding in body["findings"].as_array().unwrap() {
-                ids.push(finding["unmapped"]["event_id"].as_str().unwrap().to_string());
+                ids.push(
+                    finding["unmapped"]["event_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                );
             }
         }
         ids
     };
-    wait_until(dir.path(), "ten findings at the webhook", &mut || webhook_event_ids().len() >= 10);
+    wait_until(dir.path(), "ten findings at the webhook", &mut || {
+        webhook_event_ids().len() >= 10
+    });
     wait_until(dir.path(), "ten findings in S3", &mut || {
         lake(&runtime, &s3).values().map(Vec::len).sum::<usize>() >= 10
     });
-    wait_until(dir.path(), "ten findings in Security Hub", &mut || hub_ids(&runtime, &hub).len() >= 10);
+    wait_until(dir.path(), "ten findings in Security Hub", &mut || {
+        hub_ids(&runtime, &hub).len() >= 10
+    });
     // A moment more for anything sent twice to show.
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(daemon.stop().code(), Some(0));
@@ -191,7 +215,10 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
     at_webhook.sort();
     let mut expected: Vec<String> = every_event.iter().map(|s| s.to_string()).collect();
     expected.sort();
-    assert_eq!(at_webhook, expected, "each finding reached the webhook once");
+    assert_eq!(
+        at_webhook, expected,
+        "each finding reached the webhook once"
+    );
     for (signature, body) in receiver.requests.lock().unwrap().iter() {
         assert_eq!(
             signature,
@@ -211,11 +238,16 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
         for finding in findings {
             assert_eq!(finding["class_uid"], 2004);
             // Partitioned by the day of the finding's OCSF `time`.
-            let time = std::time::UNIX_EPOCH
-                + Duration::from_millis(finding["time"].as_u64().unwrap());
+            let time =
+                std::time::UNIX_EPOCH + Duration::from_millis(finding["time"].as_u64().unwrap());
             let day = humantime::format_rfc3339(time).to_string();
             assert_eq!(&key[24..34], &day[..10], "{key}");
-            in_lake.push(finding["unmapped"]["event_id"].as_str().unwrap().to_string());
+            in_lake.push(
+                finding["unmapped"]["event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
     }
     in_lake.sort();
@@ -225,23 +257,27 @@ fn sinks_deliver_each_finding_once_to_securityhub_s3_and_a_webhook_across_a_kill
     in_hub.sort();
     in_hub.dedup();
     assert_eq!(in_hub.len(), 10, "each finding in Security Hub once");
-    let detail = runtime.block_on(async {
-        hub.get_findings().max_results(100).send().await.unwrap()
-    });
+    let detail =
+        runtime.block_on(async { hub.get_findings().max_results(100).send().await.unwrap() });
     for finding in detail.findings() {
         assert_eq!(finding.aws_account_id(), Some(ACCOUNT));
         assert_eq!(
             finding.product_arn(),
-            Some(format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default").as_str())
+            Some(
+                format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default")
+                    .as_str()
+            )
         );
         assert!(finding.title().is_some_and(|t| !t.is_empty()));
     }
 
     // The outbox says the same: every delivery delivered, none pending.
-    let store =
-        trailwarden::sinks::store::SinkStore::open(&dir.path().join("audit.db")).unwrap();
+    let store = trailwarden::sinks::store::SinkStore::open(&dir.path().join("audit.db")).unwrap();
     let deliveries = store.list().unwrap();
-    assert!(deliveries.iter().all(|d| d.status == "delivered"), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.status == "delivered"),
+        "{deliveries:?}"
+    );
     let webhook_attempts: u32 = deliveries
         .iter()
         .filter(|d| d.sink == "siem")
@@ -261,7 +297,13 @@ fn a_sink_with_an_unknown_type_or_a_key_of_another_type_is_refused_at_start() {
         "[[sinks]]\nname = \"lake\"\ntype = \"s3\"\nurl = \"https://example.com\"\n",
     );
     let out = crate::daemon::trailwarden(
-        &["run", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
         &[],
     );
     assert!(!out.status.success());

@@ -73,9 +73,7 @@ impl ReportDb {
     /// The read fails.
     pub fn findings(&self, period: &Period, account: Option<&str>) -> Result<Vec<FindingFacts>> {
         let found = self.select_findings(
-            &format!(
-                "{FINDING_TIME} >= ?1 AND {FINDING_TIME} <= ?2 ORDER BY {FINDING_TIME}, id"
-            ),
+            &format!("{FINDING_TIME} >= ?1 AND {FINDING_TIME} <= ?2 ORDER BY {FINDING_TIME}, id"),
             params![period.since, period.until],
         )?;
         Ok(found

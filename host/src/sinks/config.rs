@@ -98,12 +98,18 @@ impl SinkConfig {
         let misplaced = |keys: &[(&str, bool)]| -> Result<()> {
             for (key, present) in keys {
                 if *present {
-                    bail!("sinks {name:?}: `{key}` does not apply to type {:?}", raw.kind);
+                    bail!(
+                        "sinks {name:?}: `{key}` does not apply to type {:?}",
+                        raw.kind
+                    );
                 }
             }
             Ok(())
         };
-        let s3_keys = [("bucket", raw.bucket.is_some()), ("prefix", raw.prefix.is_some())];
+        let s3_keys = [
+            ("bucket", raw.bucket.is_some()),
+            ("prefix", raw.prefix.is_some()),
+        ];
         let hub_keys = [
             ("region", raw.region.is_some()),
             ("account", raw.account.is_some()),
@@ -149,7 +155,9 @@ impl SinkConfig {
                     bail!("sinks {name:?}: url must be http:// or https://");
                 }
                 if raw.secret.is_none() && raw.secret_env.is_none() {
-                    bail!("sinks {name:?}: a webhook needs `secret_env` (or `secret`) to sign with");
+                    bail!(
+                        "sinks {name:?}: a webhook needs `secret_env` (or `secret`) to sign with"
+                    );
                 }
                 SinkKind::Webhook {
                     url,
@@ -248,12 +256,24 @@ mod tests {
         );
         for (bad, why) in [
             ("name = \"x\"\ntype = \"s3\"", "needs `bucket`"),
-            ("name = \"x\"\ntype = \"s3\"\nbucket = \"b\"\nurl = \"https://a\"", "does not apply"),
-            ("name = \"x\"\ntype = \"webhook\"\nurl = \"https://a\"", "secret_env"),
+            (
+                "name = \"x\"\ntype = \"s3\"\nbucket = \"b\"\nurl = \"https://a\"",
+                "does not apply",
+            ),
+            (
+                "name = \"x\"\ntype = \"webhook\"\nurl = \"https://a\"",
+                "secret_env",
+            ),
             ("name = \"x\"\ntype = \"kafka\"", "unknown type"),
-            ("name = \"x\"\ntype = \"securityhub\"\nmax_batch = 101", "max_batch"),
+            (
+                "name = \"x\"\ntype = \"securityhub\"\nmax_batch = 101",
+                "max_batch",
+            ),
             ("name = \"a b\"\ntype = \"securityhub\"", "letters"),
-            ("name = \"x\"\ntype = \"securityhub\"\ncolour = 1", "unknown field"),
+            (
+                "name = \"x\"\ntype = \"securityhub\"\ncolour = 1",
+                "unknown field",
+            ),
         ] {
             let err = parse(&format!("[[sinks]]\n{bad}\n")).unwrap_err();
             assert!(format!("{err:#}").contains(why), "{bad}: {err:#}");

@@ -185,8 +185,9 @@ async fn send_securityhub(
             continue;
         };
         if let Some((region, account)) = product {
-            finding["ProductArn"] =
-                json!(format!("arn:aws:securityhub:{region}:{account}:product/{account}/default"));
+            finding["ProductArn"] = json!(format!(
+                "arn:aws:securityhub:{region}:{account}:product/{account}/default"
+            ));
         }
         batch.push(to_sdk(&finding));
     }
@@ -256,7 +257,9 @@ pub fn to_sdk(finding: &Value) -> hub::AwsSecurityFinding {
             hub::Resource::builder()
                 .set_type(text(resource, "Type"))
                 .set_id(text(resource, "Id"))
-                .set_partition(text(resource, "Partition").map(|p| hub::Partition::from(p.as_str())))
+                .set_partition(
+                    text(resource, "Partition").map(|p| hub::Partition::from(p.as_str())),
+                )
                 .set_region(text(resource, "Region"))
                 .build(),
         );

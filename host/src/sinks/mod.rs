@@ -97,8 +97,7 @@ pub fn spawn(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Vec
 /// The ATT&CK techniques of every loaded rule, or none (with a warning) if the catalogs
 /// cannot be read: the findings still go out, without `attacks`.
 async fn rule_techniques(config: Arc<Config>) -> Arc<Techniques> {
-    let loaded =
-        tokio::task::spawn_blocking(move || crate::rules_cli::catalog(&config)).await;
+    let loaded = tokio::task::spawn_blocking(move || crate::rules_cli::catalog(&config)).await;
     let mut techniques = Techniques::new();
     match loaded {
         Ok(Ok((rules, _))) => {
@@ -189,7 +188,11 @@ impl SinkRunner {
             Ok(sent) => {
                 let note = (!sent.refused.is_empty()).then(|| sent.refused.join("; "));
                 if let Some(note) = &note {
-                    tracing::warn!(sink = name, delivery = delivery.key(), "refused in part: {note}");
+                    tracing::warn!(
+                        sink = name,
+                        delivery = delivery.key(),
+                        "refused in part: {note}"
+                    );
                 }
                 tracing::info!(
                     sink = name,
@@ -206,9 +209,21 @@ impl SinkRunner {
                 // findings. The error stays on the delivery's row and in the log.
                 let delay = backoff(self.sink.backoff, delivery.attempts);
                 if e.retryable {
-                    tracing::warn!(sink = name, delivery = delivery.key(), ?delay, "send failed: {}", e.message);
+                    tracing::warn!(
+                        sink = name,
+                        delivery = delivery.key(),
+                        ?delay,
+                        "send failed: {}",
+                        e.message
+                    );
                 } else {
-                    tracing::error!(sink = name, delivery = delivery.key(), ?delay, "send refused: {}", e.message);
+                    tracing::error!(
+                        sink = name,
+                        delivery = delivery.key(),
+                        ?delay,
+                        "send refused: {}",
+                        e.message
+                    );
                 }
                 let at = now_ms() + delay.as_millis() as i64;
                 with_store(store, |s| s.retry_later(delivery, &e.message, at))
