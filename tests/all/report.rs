@@ -506,9 +506,11 @@ fn cis_status_follows_rules_findings_and_events() {
     assert!(html.contains("monitored-alerts") && html.contains("4.15"));
     let rows = parse_csv(&run(&args("cis", "csv", &[])));
     assert_eq!(rows[0][0], "control");
-    assert!(rows
-        .iter()
-        .any(|r| r[0] == "4.3" && r[4] == "493859302102" && r[9] == "monitored-alerts"));
+    assert_eq!(rows[0][1..3], ["v6", "v7"]);
+    assert!(rows.iter().any(|r| r[0] == "4.3"
+        && r[2] == "5.3"
+        && r[5] == "493859302102"
+        && r[10] == "monitored-alerts"));
 }
 
 /// Checks one object against the required attributes of the schema excerpt.
