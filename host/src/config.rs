@@ -50,6 +50,9 @@ struct RawConfig {
     eventbridge: BTreeMap<String, EventBridgeTarget>,
     #[serde(default)]
     executor: ExecutorSettings,
+    /// Where the daemon sends findings: see `sinks`.
+    #[serde(default)]
+    sinks: Vec<crate::sinks::config::RawSink>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -62,6 +65,9 @@ struct RawAws {
     #[serde(default)]
     assume_role: BTreeMap<String, String>,
     platform_account: Option<String>,
+    /// List the organisation's accounts (Organizations `ListAccounts`) at start and reload.
+    #[serde(default)]
+    discover_accounts: bool,
 }
 
 /// A webhook target. The secret may be given inline or, better, by environment variable.
@@ -124,6 +130,11 @@ pub struct ResponseSettings {
     pub notify: BTreeMap<String, NotifyTarget>,
     pub eventbridge: BTreeMap<String, EventBridgeTarget>,
     pub executor: ExecutorSettings,
+    /// `self_principals` as written, before their `*` accounts were expanded (account
+    /// discovery expands them again).
+    pub self_principal_patterns: Vec<String>,
+    /// `[aws] discover_accounts`: see `organizations`.
+    pub discover_accounts: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -203,6 +214,8 @@ pub struct Config {
     pub intake: IntakeSettings,
     pub response: ResponseSettings,
     pub lifecycle: Lifecycle,
+    /// `[[sinks]]`: where the daemon sends findings.
+    pub sinks: Vec<crate::sinks::SinkConfig>,
 }
 
 /// One plugin as the admin configured it.
@@ -357,7 +370,10 @@ impl Config {
                     &raw.aws.self_principals,
                     raw.aws.platform_account.as_deref(),
                     &raw.aws.assume_role,
+                    raw.aws.discover_accounts,
                 )?,
+                self_principal_patterns: raw.aws.self_principals,
+                discover_accounts: raw.aws.discover_accounts,
                 endpoint_url: raw.aws.endpoint_url,
                 region: raw.aws.region,
                 assume_role: raw.aws.assume_role,
@@ -366,6 +382,7 @@ impl Config {
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
             },
+            sinks: crate::sinks::config::validate(raw.sinks)?,
         })
     }
 
@@ -401,6 +418,7 @@ impl Config {
             intake: IntakeSettings::default(),
             response: ResponseSettings::default(),
             lifecycle: Lifecycle::default(),
+            sinks: Vec::new(),
         })
     }
 }
@@ -501,15 +519,18 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
 /// wildcard there (`arn:aws:iam::*:role/trailwarden-*`), which stands for the accounts
 /// trailwarden acts in (`[aws] platform_account` and the `[aws.assume_role]` accounts) and
 /// nothing else: events are withheld from response plugins as "self-caused" by what they
-/// claim, so a role of that name in any other account must not hide its activity.
+/// claim, so a role of that name in any other account must not hide its activity. With
+/// `accounts_to_come` (account discovery on), a wildcard that matches no account yet is
+/// left out until the discovered accounts are known.
 ///
 /// # Errors
 /// A pattern is not an ARN pattern, its account is neither an account id nor a wildcard,
 /// or it has a wildcard account and no own account is configured.
-fn own_principal_patterns(
+pub(crate) fn own_principal_patterns(
     patterns: &[String],
     platform_account: Option<&str>,
     assume_role: &BTreeMap<String, String>,
+    accounts_to_come: bool,
 ) -> Result<Vec<String>> {
     let own: Vec<&str> = platform_account
         .into_iter()
@@ -533,6 +554,10 @@ fn own_principal_patterns(
                 .iter()
                 .filter(|a| crate::respond::grants::glob_match(account, a))
                 .collect();
+            if matching.is_empty() && accounts_to_come {
+                // Expanded once the organisation's accounts are discovered.
+                continue;
+            }
             if matching.is_empty() {
                 bail!(
                     "aws.self_principals {pattern:?}: a wildcard account stands for \

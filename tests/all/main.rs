@@ -1,6 +1,7 @@
 //! End-to-end tests: the real host loading real components built from `plugins/`, real
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
+mod accounts;
 mod cache;
 mod daemon;
 mod edges;
@@ -18,5 +19,6 @@ mod sandbox;
 mod scaffold;
 mod search;
 mod setup;
+mod sinks;
 mod support;
 mod tamper;

@@ -441,6 +441,8 @@ fn cis_status_follows_rules_findings_and_events() {
     // the findings of its rules and evidence in the account that used root.
     let root = control("4.3");
     assert_eq!(root["v6"], "5.3");
+    assert_eq!(root["v7"], "5.3");
+    assert_eq!(control("4.15")["v7"], "5.15");
     assert_eq!(root["status"], "monitored-alerts");
     let root_rules = [
         "aws.root.usage",
@@ -504,9 +506,11 @@ fn cis_status_follows_rules_findings_and_events() {
     assert!(html.contains("monitored-alerts") && html.contains("4.15"));
     let rows = parse_csv(&run(&args("cis", "csv", &[])));
     assert_eq!(rows[0][0], "control");
-    assert!(rows
-        .iter()
-        .any(|r| r[0] == "4.3" && r[4] == "493859302102" && r[9] == "monitored-alerts"));
+    assert_eq!(rows[0][1..3], ["v6", "v7"]);
+    assert!(rows.iter().any(|r| r[0] == "4.3"
+        && r[2] == "5.3"
+        && r[5] == "493859302102"
+        && r[10] == "monitored-alerts"));
 }
 
 /// Checks one object against the required attributes of the schema excerpt.

@@ -48,7 +48,7 @@ impl ExecError {
 
     /// Classifies an AWS SDK error. `context` names the call, e.g.
     /// `iam:UpdateAccessKey on user alice`.
-    pub(crate) fn from_sdk<E>(context: &str, err: &SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(context: &str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {

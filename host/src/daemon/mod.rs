@@ -50,6 +50,16 @@ pub fn run(
         tracing::warn!("listening on {listen}, beyond this machine: put TLS in front of it");
     }
     let metrics = Arc::new(Metrics::default());
+    // The organisation's accounts, before the pipeline is given the response settings.
+    let mut discovered = config.clone();
+    if discovered.response.discover_accounts {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(crate::organizations::discover_into(&mut discovered));
+    }
+    let config = &discovered;
     // Plugins first: a config that cannot start leaves nothing behind (no token file).
     let started = std::time::Instant::now();
     if !config.plugins.is_empty() {
@@ -174,6 +184,9 @@ async fn serve(
     tracing::info!("listening on http://{bound}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // `[[sinks]]`: findings sent on through their own outbox, resumed where they stopped;
+    // started before intake, so a new sink covers every finding from its first start on.
+    let sinks = crate::sinks::spawn(config, stop_rx.clone())?;
     let mut sqs_task = None;
     if let Some(sqs_settings) = config.intake.sqs.clone() {
         let target = AwsTarget::of(config);
@@ -241,8 +254,11 @@ async fn serve(
     watcher.abort();
     let _ = stop_tx.send(true);
     // An action being executed finishes (bounded by the SDK's timeouts); the rest wait in
-    // the outbox for the next start.
+    // the outbox for the next start. So does a delivery being sent.
     let _ = executors.await;
+    for sink in sinks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(70), sink).await;
+    }
     tracing::info!("stopping: no new input; finishing what is in hand");
     let _ = stop_tx.send(true);
     let timeout = config.intake.daemon.shutdown_timeout;

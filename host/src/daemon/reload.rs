@@ -36,8 +36,9 @@ impl Reloader {
     pub async fn reload(&self, why: &str) -> Result<ReloadReport, String> {
         let _one_at_a_time = self.busy.lock().await;
         tracing::info!("reloading ({why})");
-        let config = crate::cli::load_config(self.config_path.as_deref())
+        let mut config = crate::cli::load_config(self.config_path.as_deref())
             .map_err(|e| format!("the config is invalid, nothing changed: {e:#}"))?;
+        crate::organizations::discover_into(&mut config).await;
         let response = Arc::new(config.response.clone());
         let (tx, rx) = oneshot::channel();
         self.work

@@ -1,6 +1,6 @@
 //! `report cis`: the CIS AWS Foundations Benchmark monitoring controls (4.1-4.15 in the
-//! v1.4.0-v5.0.0 numbering), which rules implement each, what fired, and a status per
-//! account and region.
+//! v1.4.0-v5.0.0 numbering, 5.1-5.15 in v6.0.0 and v7.0.0), which rules implement each,
+//! what fired, and a status per account and region.
 //!
 //! Each control ships an EventBridge pattern equivalent to its published CloudWatch Logs
 //! metric filter, so a control no rule covers can still be watched (`trailwarden pattern
@@ -20,7 +20,9 @@ use crate::rules_cli::RuleRow;
 pub struct Control {
     /// Number in v1.4.0, v1.5.0, v2.0.0, v3.0.0 and v5.0.0 (section 4, Monitoring).
     pub id: &'static str,
-    /// Number in v6.0.0 (Monitoring moved to section 5).
+    /// Number in v6.0.0 (Monitoring moved to section 5) and in v7.0.0, which keeps it: its
+    /// section 5 lists the same fifteen controls as 5.1-5.15 in the same order (checked
+    /// against the v7.0.0 recommendation list, titles and filter patterns).
     pub v6: &'static str,
     pub title: &'static str,
     /// The published CloudWatch Logs metric filter (v3.0.0; v5.0.0 for 4.1).
@@ -245,7 +247,7 @@ pub struct ControlResult {
     pub id: String,
     pub v5: String,
     pub v6: String,
-    /// Not published in a source available to us: left out rather than guessed.
+    /// Number in v7.0.0: v7.0.0 keeps v6.0.0's section 5 numbering for all fifteen controls.
     pub v7: Option<String>,
     pub title: String,
     pub metric_filter: String,
@@ -367,7 +369,7 @@ pub fn build(
                 id: control.id.to_string(),
                 v5: control.id.to_string(),
                 v6: control.v6.to_string(),
-                v7: None,
+                v7: Some(control.v6.to_string()),
                 title: control.title.to_string(),
                 metric_filter: control.metric_filter.to_string(),
                 pattern: serde_json::from_str(control.pattern).unwrap_or_default(),

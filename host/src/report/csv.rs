@@ -136,6 +136,7 @@ pub fn cis(report: &CisReport) -> String {
     let mut w = CsvWriter::new(&[
         "control",
         "v6",
+        "v7",
         "title",
         "control_status",
         "account",
@@ -153,6 +154,7 @@ pub fn cis(report: &CisReport) -> String {
             w.row([
                 c.id.as_str(),
                 &c.v6,
+                c.v7.as_deref().unwrap_or(""),
                 &c.title,
                 c.status.as_str(),
                 "",
@@ -169,6 +171,7 @@ pub fn cis(report: &CisReport) -> String {
             w.row([
                 c.id.as_str(),
                 &c.v6,
+                c.v7.as_deref().unwrap_or(""),
                 &c.title,
                 c.status.as_str(),
                 &e.account,

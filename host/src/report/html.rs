@@ -422,7 +422,7 @@ pub fn coverage(report: &CoverageReport) -> String {
 pub fn cis(report: &CisReport) -> String {
     let mut body = String::from(
         "<p class=\"meta\">CIS AWS Foundations Benchmark, monitoring controls. Numbers: v1.4.0–v5.0.0 \
-         (section 4) and v6.0.0 (section 5). Status: monitored-alerts (a loaded rule fired), \
+         (section 4), v6.0.0 and v7.0.0 (section 5, same numbers in both). Status: monitored-alerts (a loaded rule fired), \
          monitored-quiet (rules loaded, events arrived, nothing fired), not-monitored (no loaded rule), \
          no-data (no events from there in the period: the control cannot be claimed).</p>\
          <h2>Summary</h2>",
@@ -449,7 +449,7 @@ pub fn cis(report: &CisReport) -> String {
     }
     let _ = write!(
         body,
-        "<table><thead><tr><th>CIS (v1.4–v5.0)</th><th>v6.0</th><th>control</th><th>status</th>\
+        "<table><thead><tr><th>CIS (v1.4–v5.0)</th><th>v6.0/v7.0</th><th>control</th><th>status</th>\
          <th>findings</th><th>actions</th><th>implemented by</th><th>coverage</th></tr></thead><tbody>{rows}</tbody></table>"
     );
     body.push_str("<h2>Evidence per account and region</h2>");

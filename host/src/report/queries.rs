@@ -72,15 +72,69 @@ impl ReportDb {
     /// # Errors
     /// The read fails.
     pub fn findings(&self, period: &Period, account: Option<&str>) -> Result<Vec<FindingFacts>> {
+        let found = self.select_findings(
+            &format!("{FINDING_TIME} >= ?1 AND {FINDING_TIME} <= ?2 ORDER BY {FINDING_TIME}, id"),
+            params![period.since, period.until],
+        )?;
+        Ok(found
+            .into_iter()
+            .filter(|facts| account.is_none() || facts.account.as_deref() == account)
+            .collect())
+    }
+
+    /// Findings with row ids from `first` to `last` (both included), in id order: the
+    /// order they were recorded in, which is what the daemon's sinks deliver by.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn findings_by_id(&self, first: i64, last: i64) -> Result<Vec<FindingFacts>> {
+        self.select_findings("id >= ?1 AND id <= ?2 ORDER BY id", params![first, last])
+    }
+
+    /// The ids of at most `limit` findings recorded after row `after`, in id order.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn finding_ids_after(&self, after: i64, limit: usize) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM findings WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let ids = stmt
+            .query_map(params![after, limit as i64], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(ids)
+    }
+
+    /// The highest finding row id (0 when there is none).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn last_finding_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM findings", [], |row| {
+                row.get(0)
+            })?)
+    }
+
+    /// The connection, for the stores that keep their own tables beside the findings.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn select_findings(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<FindingFacts>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id, plugin, plugin_version, plugin_sha256, rule_id, severity, title,
                     description, resources, dedup_key, event_id, event_time, context, recorded_at,
                     {FINDING_TIME}
              FROM findings
-             WHERE {FINDING_TIME} >= ?1 AND {FINDING_TIME} <= ?2
-             ORDER BY {FINDING_TIME}, id"
+             WHERE {condition}"
         ))?;
-        let rows = stmt.query_map(params![period.since, period.until], |row| {
+        let rows = stmt.query_map(params, |row| {
             let resources: String = row.get(8)?;
             let context: String = row.get(12)?;
             Ok((
@@ -108,9 +162,7 @@ impl ReportDb {
             let (id, time, finding) = row?;
             let mut facts = FindingFacts::of(id, finding);
             facts.time = time;
-            if account.is_none() || facts.account.as_deref() == account {
-                out.push(facts);
-            }
+            out.push(facts);
         }
         Ok(out)
     }

@@ -58,6 +58,18 @@ pub enum SetupCommand {
         #[arg(long)]
         include_dry_run: bool,
     },
+    /// List the organisation's accounts (Organizations ListAccounts, run in the management
+    /// or a delegated administrator account) with the role trailwarden would assume in
+    /// each: the config's entry, else its `[aws.assume_role] "*"` pattern. What
+    /// `[aws] discover_accounts = true` makes the daemon act in.
+    Accounts {
+        /// Config file (default: ./trailwarden.toml, else every plugin in plugins/dist).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 /// Output of `setup responder-role`.
@@ -146,9 +158,50 @@ pub fn run(command: SetupCommand) -> Result<ExitCode> {
             format,
             include_dry_run,
         } => responder_role(config.as_deref(), format, include_dry_run),
+        SetupCommand::Accounts { config, format } => accounts(config.as_deref(), format),
         SetupCommand::Trail(args) if args.check => trail_check(&args),
         SetupCommand::Trail(args) => setup_trail(&args),
     }
+}
+
+fn accounts(config: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let (config, target) = aws_target(config, None)?;
+    let accounts = runtime()?.block_on(crate::organizations::list_accounts(&target))?;
+    let roles = crate::organizations::roles_for(&config.response, &accounts);
+    let role_of = |id: &str| roles.get(id).cloned().flatten();
+    match format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = accounts
+                .iter()
+                .map(|a| {
+                    let mut row = serde_json::to_value(a).unwrap_or_default();
+                    row["role"] = serde_json::json!(role_of(&a.id));
+                    row
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Table => {
+            println!("{:<12}  {:<24}  {:<9}  ROLE", "ACCOUNT", "NAME", "STATUS");
+            for a in &accounts {
+                let role = if config.response.platform_account.as_deref() == Some(a.id.as_str())
+                    && role_of(&a.id).is_none()
+                {
+                    "(platform account: own credentials)".to_string()
+                } else {
+                    role_of(&a.id).unwrap_or_else(|| "-".to_string())
+                };
+                println!(
+                    "{:<12}  {}  {:<9}  {role}",
+                    a.id,
+                    crate::output::fit(&a.name, 24),
+                    a.status
+                );
+            }
+            println!("{} accounts", accounts.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The config's `[aws]` target, with `--region` over it.
