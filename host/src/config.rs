@@ -50,6 +50,9 @@ struct RawConfig {
     eventbridge: BTreeMap<String, EventBridgeTarget>,
     #[serde(default)]
     executor: ExecutorSettings,
+    /// Findings expected and silenced (see `suppress`).
+    #[serde(default)]
+    suppressions: Vec<crate::suppress::RawSuppression>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -124,6 +127,8 @@ pub struct ResponseSettings {
     pub notify: BTreeMap<String, NotifyTarget>,
     pub eventbridge: BTreeMap<String, EventBridgeTarget>,
     pub executor: ExecutorSettings,
+    /// The config's `[[suppressions]]` (the CLI's are in the database).
+    pub suppressions: Vec<crate::suppress::Suppression>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -162,6 +167,8 @@ struct RawPlugin {
     history_max_rows: Option<u64>,
     /// Accounts the plugin's history may have seen (past it, first-seen answers an error).
     history_max_accounts: Option<u64>,
+    /// Keys the plugin's rate baselines may hold (the least recently seen are evicted).
+    rate_max_keys: Option<u64>,
     /// Replaces the patterns the plugin asks for in `describe`.
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
@@ -365,6 +372,12 @@ impl Config {
                 notify: raw.notify,
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
+                suppressions: raw
+                    .suppressions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, raw)| raw.validate(index))
+                    .collect::<Result<_>>()?,
             },
         })
     }
@@ -432,9 +445,16 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
         max_accounts: raw
             .history_max_accounts
             .unwrap_or(history_defaults.max_accounts),
+        max_rate_keys: raw.rate_max_keys.unwrap_or(history_defaults.max_rate_keys),
     };
-    if history_quota.max_rows == 0 || history_quota.max_accounts == 0 {
-        bail!("plugin {label}: history_max_rows and history_max_accounts must be at least 1");
+    if history_quota.max_rows == 0
+        || history_quota.max_accounts == 0
+        || history_quota.max_rate_keys == 0
+    {
+        bail!(
+            "plugin {label}: history_max_rows, history_max_accounts and rate_max_keys must be \
+             at least 1"
+        );
     }
     let patterns_override = match raw.patterns {
         None => None,

@@ -19,4 +19,5 @@ mod scaffold;
 mod search;
 mod setup;
 mod support;
+mod suppress;
 mod tamper;
