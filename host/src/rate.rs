@@ -7,6 +7,8 @@
 //! included, with a time constant of the query's history (e.g. 7 days = 10,080 minutes).
 //! That is a rolling mean and deviation in O(1) memory per key: a run of quiet minutes is
 //! folded in closed form, so a key seen once a week costs the same as one seen every second.
+//! Both start at zero, so they are divided by the weight folded so far (bias correction):
+//! a key with a day of history has a baseline of that day, not a seventh of it.
 //! Time is the pipeline's event clock (minutes of event time), as for `state` and `history`.
 //!
 //! The answer compares the current minute's count, this call included, with the baseline:
@@ -41,6 +43,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS plugin_rates (
     count INTEGER NOT NULL,
     mean REAL NOT NULL,
     variance REAL NOT NULL,
+    weight REAL NOT NULL,
     in_burst INTEGER NOT NULL,
     PRIMARY KEY (plugin, key)
 ) WITHOUT ROWID;
@@ -96,10 +99,24 @@ struct KeyRate {
     count: u64,
     mean: f64,
     variance: f64,
+    /// 1 - (1-alpha)^minutes folded: mean and variance start at 0, so they are divided by
+    /// it (bias correction) until the history is long enough to fill the average.
+    weight: f64,
     in_burst: bool,
 }
 
 impl KeyRate {
+    /// The bias-corrected mean and deviation of the minutes folded so far (0 before any).
+    fn baseline(&self) -> (f64, f64) {
+        if self.weight <= 0.0 {
+            return (0.0, 0.0);
+        }
+        (
+            self.mean / self.weight,
+            (self.variance.max(0.0) / self.weight).sqrt(),
+        )
+    }
+
     /// Folds the minutes from `self.minute` up to (not including) `minute` into the baseline:
     /// the current one with its count, then the quiet ones in closed form.
     fn advance_to(&mut self, minute: i64, alpha: f64, threshold: f64, min_count: u32) {
@@ -107,17 +124,20 @@ impl KeyRate {
             return;
         }
         // The minute that closes: did it end the incident?
-        let closed_score = score(self.count, self.mean, self.variance.sqrt());
+        let (mean, deviation) = self.baseline();
+        let closed_score = score(self.count, mean, deviation);
         if self.in_burst && !(closed_score >= threshold && self.count >= u64::from(min_count)) {
             self.in_burst = false;
         }
         fold(&mut self.mean, &mut self.variance, self.count as f64, alpha);
+        self.weight = (1.0 - alpha) * self.weight + alpha;
         let quiet = minute - self.minute - 1;
         if quiet > 0 {
             // k zero minutes: mean' = m (1-a)^k, var' = (1-a)^k (v + m^2 (1 - (1-a)^k)).
             let decay = (1.0 - alpha).powf(quiet as f64);
             self.variance = decay * (self.variance + self.mean * self.mean * (1.0 - decay));
             self.mean *= decay;
+            self.weight = 1.0 - decay * (1.0 - self.weight);
             // A quiet minute ends any incident.
             self.in_burst = false;
         }
@@ -224,14 +244,15 @@ impl RateStore {
                     count: 0,
                     mean: 0.0,
                     variance: 0.0,
+                    weight: 0.0,
                     in_burst: false,
                 }
             }
         };
         // An event older than the key's minute counts in the current one.
         rate.count += 1;
-        let deviation = rate.variance.max(0.0).sqrt();
-        let score = score(rate.count, rate.mean, deviation);
+        let (mean, deviation) = rate.baseline();
+        let score = score(rate.count, mean, deviation);
         let learning = now
             < rate
                 .first_seen
@@ -248,7 +269,7 @@ impl RateStore {
             burst_start,
             learning,
             count: rate.count,
-            mean: rate.mean,
+            mean,
             deviation,
             score,
         })
@@ -299,7 +320,7 @@ impl Inner {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT first_seen, minute, count, mean, variance, in_burst FROM plugin_rates
+                "SELECT first_seen, minute, count, mean, variance, weight, in_burst FROM plugin_rates
                  WHERE plugin = ?1 AND key = ?2",
             )?
             .query_row(params![&**plugin, &key[..]], |row| {
@@ -309,7 +330,8 @@ impl Inner {
                     count: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
                     mean: row.get(3)?,
                     variance: row.get(4)?,
-                    in_burst: row.get(5)?,
+                    weight: row.get(5)?,
+                    in_burst: row.get(6)?,
                 })
             })
             .optional()?)
@@ -332,8 +354,8 @@ impl Inner {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO plugin_rates
-                    (plugin, key, first_seen, minute, count, mean, variance, in_burst)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    (plugin, key, first_seen, minute, count, mean, variance, weight, in_burst)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for id in &self.dirty {
                 if let Some(rate) = self.cache.get(id) {
@@ -345,6 +367,7 @@ impl Inner {
                         i64::try_from(rate.count).unwrap_or(i64::MAX),
                         rate.mean,
                         rate.variance,
+                        rate.weight,
                         rate.in_burst,
                     ])?;
                 }
@@ -559,6 +582,7 @@ mod tests {
             count: 3,
             mean: 3.0,
             variance: 2.0,
+            weight: 1.0,
             in_burst: false,
         };
         // Folding minute 0 (count 3 = the mean) then 500 quiet minutes.

@@ -48,8 +48,10 @@ pub enum SuppressCommand {
     },
     /// The config's suppressions (read-only here) and the database's, expired ones marked.
     List {
+        /// A table, or JSON (every field in full).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Config file (default: ./trailwarden.toml): its suppressions and the database.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -63,11 +65,13 @@ pub enum SuppressCommand {
         /// Who removes it (default: $USER).
         #[arg(long)]
         by: Option<String>,
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Every change made with `suppress add|remove`: when, who, what.
     Log {
+        /// Config file (default: ./trailwarden.toml): where the audit database is.
         #[arg(long)]
         config: Option<PathBuf>,
     },
