@@ -420,6 +420,9 @@ impl Listed {
     }
 }
 
+/// One change: (at, actor, what, suppression id, detail).
+pub type LogEntry = (String, String, String, i64, String);
+
 /// The suppressions kept in the audit database.
 pub struct SuppressionStore {
     conn: Connection,
@@ -569,7 +572,7 @@ impl SuppressionStore {
     ///
     /// # Errors
     /// The read fails.
-    pub fn log(&self) -> Result<Vec<(String, String, String, i64, String)>> {
+    pub fn log(&self) -> Result<Vec<LogEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT at, actor, what, suppression_id, detail FROM suppression_log ORDER BY id",
         )?;

@@ -159,8 +159,8 @@ fn write_table(out: &mut impl Write, listed: &[Listed]) -> Result<()> {
     }
     writeln!(
         out,
-        "{:<9} {:<6} {:<24} {:<20} {}",
-        "ID", "SOURCE", "UNTIL", "BY", "CONDITIONS / REASON"
+        "{:<9} {:<6} {:<24} {:<20} CONDITIONS / REASON",
+        "ID", "SOURCE", "UNTIL", "BY"
     )?;
     for s in listed {
         let mut conditions = Vec::new();
