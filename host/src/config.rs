@@ -713,6 +713,28 @@ mod tests {
         let zero = text.replace("history_max_rows = 500", "history_max_accounts = 0");
         let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
         assert!(error.contains("history_max_accounts"), "{error}");
+        let keys = text.replace("history_max_rows = 500", "rate_max_keys = 7");
+        let config = Config::parse(&keys, dir.path()).unwrap();
+        assert_eq!(config.plugins[0].limits.history.max_rate_keys, 7);
+        let zero = text.replace("history_max_rows = 500", "rate_max_keys = 0");
+        let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("rate_max_keys"), "{error}");
+    }
+
+    #[test]
+    fn suppressions_are_read_and_a_moving_until_or_unknown_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[suppressions]]\nrule = \"r-*\"\nsource_ip = \"10.0.0.0/8\"\n\
+                    until = \"2030-01-01\"\nreason = \"known\"\n";
+        let config = Config::parse(text, dir.path()).unwrap();
+        let suppression = &config.response.suppressions[0];
+        assert_eq!(suppression.id, "config:1");
+        assert_eq!(suppression.conditions.until, Some(1_893_456_000));
+        let moving = text.replace("2030-01-01", "30d");
+        let error = format!("{:#}", Config::parse(&moving, dir.path()).unwrap_err());
+        assert!(error.contains("duration"), "{error}");
+        let unknown = format!("{text}typo = 1\n");
+        assert!(Config::parse(&unknown, dir.path()).is_err());
     }
 
     #[test]
