@@ -10,6 +10,7 @@ use cloudtrail_normalize::{normalize_value, Options};
 use trailwarden::config::PluginConfig;
 use trailwarden::history::{HistoryQuota, HistoryStore, SeenQuery};
 use trailwarden::pipeline::to_plugin_event;
+use trailwarden::rate::{RateQuery, DEFAULT_MAX_KEYS};
 use trailwarden::runtime::{DenyAll, PluginRuntime};
 use trailwarden::state::StateStore;
 
@@ -53,6 +54,60 @@ fn checks(store: &HistoryStore, plugin: &Arc<str>, tuples: &[Vec<String>], now: 
     started.elapsed().as_secs_f64() * 1e6 / tuples.len() as f64
 }
 
+/// µs per rate check: keys seen every minute (cached), one key calling in a burst, and the
+/// keys read back from SQLite after the cache is emptied.
+fn rate_checks(store: &HistoryStore, plugin: &Arc<str>) -> (f64, f64, f64) {
+    let rates = store.rates();
+    let keys: Vec<Vec<String>> = (0..TUPLES)
+        .map(|n| vec![format!("arn:aws:iam::123456789012:user/user-{n}")])
+        .collect();
+    let ask = |key: &[String], now: i64| {
+        let query = RateQuery {
+            account: "123456789012",
+            rule: "aws.call-rate-burst",
+            key,
+            history_seconds: 7 * 86_400,
+            learning_seconds: 0,
+            threshold: 6.0,
+            min_count: 20,
+        };
+        rates
+            .rate(plugin, &query, now, DEFAULT_MAX_KEYS)
+            .unwrap()
+            .anomalous
+    };
+    let timed = |minute: i64| {
+        let started = Instant::now();
+        let mut anomalous = 0;
+        for (n, key) in keys.iter().enumerate() {
+            if n % BATCH == 0 {
+                store.commit().unwrap();
+            }
+            anomalous += usize::from(ask(key, NOW + minute * 60));
+        }
+        store.commit().unwrap();
+        std::hint::black_box(anomalous);
+        started.elapsed().as_secs_f64() * 1e6 / keys.len() as f64
+    };
+    timed(0);
+    let steady = timed(1);
+    let started = Instant::now();
+    let mut anomalous = 0;
+    for n in 0..TUPLES {
+        if n % BATCH == 0 {
+            store.commit().unwrap();
+        }
+        anomalous += usize::from(ask(&keys[0], NOW + 120 + (n as i64 % 60)));
+    }
+    store.commit().unwrap();
+    std::hint::black_box(anomalous);
+    let burst = started.elapsed().as_secs_f64() * 1e6 / TUPLES as f64;
+    store.flush().unwrap();
+    // The cache emptied: every key read back from SQLite.
+    let reread = timed(3);
+    (steady, burst, reread)
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = HistoryStore::open(&dir.path().join("audit.db")).unwrap();
@@ -67,6 +122,12 @@ fn main() {
     println!("  new tuple (row written)           {new:8.2} µs");
     println!("  known tuple, cached               {cached:8.2} µs");
     println!("  known tuple, read from SQLite     {uncached:8.2} µs");
+
+    let (steady, burst, reread) = rate_checks(&store, &plugin);
+    println!("rate check (WIT 0.5.0 baseline), {TUPLES} keys, 7-day history:");
+    println!("  steady key, cached                {steady:8.2} µs");
+    println!("  key in a burst, cached            {burst:8.2} µs");
+    println!("  key read from SQLite              {reread:8.2} µs");
 
     // The shipped plugin through the host: IAM write calls by 500 principals, each asking
     // its history once.

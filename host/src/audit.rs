@@ -73,6 +73,11 @@ CREATE TABLE plugin_lifecycle (
 );
 CREATE INDEX plugin_lifecycle_by_plugin ON plugin_lifecycle (plugin, sha256, id);
 "#,
+    r#"
+-- The suppression (`suppress`) that silenced a finding: recorded and counted, not alerted.
+-- Not in the findings hash chain, whose content columns never change (older rows' hashes).
+ALTER TABLE findings ADD COLUMN suppressed_by TEXT;
+"#,
 ];
 
 /// A finding as stored, with the plugin version that produced it.
@@ -91,6 +96,9 @@ pub struct StoredFinding {
     pub event_time: Option<String>,
     pub context: serde_json::Value,
     pub recorded_at: String,
+    /// The suppression that silenced it (`config:N` or a `suppress add` id), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
 }
 
 /// An input that could not be processed (a dead letter), as stored.
@@ -286,8 +294,8 @@ impl AuditStore {
     fn insert_finding(&self, finding: &StoredFinding) -> Result<bool> {
         let inserted = self.conn.prepare_cached("INSERT OR IGNORE INTO findings (recorded_at, plugin, plugin_version, plugin_sha256,
                 rule_id, severity, title, description, resources, dedup_key, event_id, event_time,
-                context)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?
+                context, suppressed_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?
             .execute(params![
                 finding.recorded_at,
                 finding.plugin,
@@ -302,6 +310,7 @@ impl AuditStore {
                 finding.event_id,
                 finding.event_time,
                 finding.context.to_string(),
+                finding.suppressed_by,
             ])?;
         if inserted == 1 {
             crate::chain::seal(
@@ -464,7 +473,7 @@ impl AuditStore {
     pub fn findings(&self, query: &FindingQuery) -> Result<Vec<StoredFinding>> {
         let mut stmt = self.conn.prepare(
             "SELECT plugin, plugin_version, plugin_sha256, rule_id, severity, title, description,
-                    resources, dedup_key, event_id, event_time, context, recorded_at
+                    resources, dedup_key, event_id, event_time, context, recorded_at, suppressed_by
              FROM findings
              WHERE (?1 IS NULL OR plugin = ?1)
                AND (?2 IS NULL OR COALESCE(event_time, recorded_at) >= ?2)
@@ -491,6 +500,7 @@ impl AuditStore {
                 event_time: row.get(10)?,
                 context: serde_json::from_str(&context).unwrap_or(serde_json::Value::Null),
                 recorded_at: row.get(12)?,
+                suppressed_by: row.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -656,6 +666,7 @@ mod tests {
             event_time: Some("2024-01-02T03:04:05Z".into()),
             context: serde_json::json!({"a": 1}),
             recorded_at: now_rfc3339(),
+            suppressed_by: None,
         }
     }
 

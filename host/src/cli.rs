@@ -140,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::report::cli::ExportCommand,
     },
+    /// Suppressions: silence expected findings (add, list, remove, log); hot, no reload.
+    Suppress {
+        #[command(subcommand)]
+        command: crate::suppress_cli::SuppressCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -263,6 +268,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plugins { config } => crate::plugin_cli::list(config),
         Command::Report { command } => crate::report::cli::run_report(command),
         Command::Export { command } => crate::report::cli::run_export(command),
+        Command::Suppress { command } => crate::suppress_cli::run(command),
         Command::Rules {
             command: RulesCommand::List { config, format },
         } => crate::rules_cli::list(config, format),

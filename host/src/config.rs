@@ -53,6 +53,9 @@ struct RawConfig {
     /// Where the daemon sends findings: see `sinks`.
     #[serde(default)]
     sinks: Vec<crate::sinks::config::RawSink>,
+    /// Findings expected and silenced (see `suppress`).
+    #[serde(default)]
+    suppressions: Vec<crate::suppress::RawSuppression>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -135,6 +138,8 @@ pub struct ResponseSettings {
     pub self_principal_patterns: Vec<String>,
     /// `[aws] discover_accounts`: see `organizations`.
     pub discover_accounts: bool,
+    /// The config's `[[suppressions]]` (the CLI's are in the database).
+    pub suppressions: Vec<crate::suppress::Suppression>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -173,6 +178,8 @@ struct RawPlugin {
     history_max_rows: Option<u64>,
     /// Accounts the plugin's history may have seen (past it, first-seen answers an error).
     history_max_accounts: Option<u64>,
+    /// Keys the plugin's rate baselines may hold (the least recently seen are evicted).
+    rate_max_keys: Option<u64>,
     /// Replaces the patterns the plugin asks for in `describe`.
     patterns: Option<Vec<serde_json::Value>>,
     #[serde(default = "enabled_by_default")]
@@ -381,6 +388,12 @@ impl Config {
                 notify: raw.notify,
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
+                suppressions: raw
+                    .suppressions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, raw)| raw.validate(index))
+                    .collect::<Result<_>>()?,
             },
             sinks: crate::sinks::config::validate(raw.sinks)?,
         })
@@ -450,9 +463,16 @@ fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Resu
         max_accounts: raw
             .history_max_accounts
             .unwrap_or(history_defaults.max_accounts),
+        max_rate_keys: raw.rate_max_keys.unwrap_or(history_defaults.max_rate_keys),
     };
-    if history_quota.max_rows == 0 || history_quota.max_accounts == 0 {
-        bail!("plugin {label}: history_max_rows and history_max_accounts must be at least 1");
+    if history_quota.max_rows == 0
+        || history_quota.max_accounts == 0
+        || history_quota.max_rate_keys == 0
+    {
+        bail!(
+            "plugin {label}: history_max_rows, history_max_accounts and rate_max_keys must be \
+             at least 1"
+        );
     }
     let patterns_override = match raw.patterns {
         None => None,
@@ -718,6 +738,28 @@ mod tests {
         let zero = text.replace("history_max_rows = 500", "history_max_accounts = 0");
         let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
         assert!(error.contains("history_max_accounts"), "{error}");
+        let keys = text.replace("history_max_rows = 500", "rate_max_keys = 7");
+        let config = Config::parse(&keys, dir.path()).unwrap();
+        assert_eq!(config.plugins[0].limits.history.max_rate_keys, 7);
+        let zero = text.replace("history_max_rows = 500", "rate_max_keys = 0");
+        let error = Config::parse(&zero, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("rate_max_keys"), "{error}");
+    }
+
+    #[test]
+    fn suppressions_are_read_and_a_moving_until_or_unknown_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[suppressions]]\nrule = \"r-*\"\nsource_ip = \"10.0.0.0/8\"\n\
+                    until = \"2030-01-01\"\nreason = \"known\"\n";
+        let config = Config::parse(text, dir.path()).unwrap();
+        let suppression = &config.response.suppressions[0];
+        assert_eq!(suppression.id, "config:1");
+        assert_eq!(suppression.conditions.until, Some(1_893_456_000));
+        let moving = text.replace("2030-01-01", "30d");
+        let error = format!("{:#}", Config::parse(&moving, dir.path()).unwrap_err());
+        assert!(error.contains("duration"), "{error}");
+        let unknown = format!("{text}typo = 1\n");
+        assert!(Config::parse(&unknown, dir.path()).is_err());
     }
 
     #[test]

@@ -63,6 +63,8 @@ const EVICTION_DIVISOR: u64 = 16;
 pub struct HistoryQuota {
     pub max_rows: u64,
     pub max_accounts: u64,
+    /// Keys the plugin's rate baselines may hold (WIT 0.5.0 `baseline`).
+    pub max_rate_keys: u64,
 }
 
 impl Default for HistoryQuota {
@@ -70,6 +72,7 @@ impl Default for HistoryQuota {
         HistoryQuota {
             max_rows: DEFAULT_MAX_ROWS,
             max_accounts: DEFAULT_MAX_ACCOUNTS,
+            max_rate_keys: crate::rate::DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -133,6 +136,8 @@ const NOT_STORED: i64 = i64::MIN;
 #[derive(Clone)]
 pub struct HistoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// The rate baselines (WIT 0.5.0 `baseline`), in the same database.
+    rates: crate::rate::RateStore,
 }
 
 struct Inner {
@@ -153,7 +158,10 @@ impl HistoryStore {
     /// # Errors
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<HistoryStore> {
-        Self::init(crate::audit::open_private(path)?)
+        Self::init(
+            crate::audit::open_private(path)?,
+            crate::rate::RateStore::open(path)?,
+        )
     }
 
     /// A history that lives only as long as the process (fixtures, canaries, CLI checks).
@@ -161,10 +169,13 @@ impl HistoryStore {
     /// # Errors
     /// The tables cannot be created.
     pub fn in_memory() -> Result<HistoryStore> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(
+            Connection::open_in_memory()?,
+            crate::rate::RateStore::in_memory()?,
+        )
     }
 
-    fn init(mut conn: Connection) -> Result<HistoryStore> {
+    fn init(mut conn: Connection, rates: crate::rate::RateStore) -> Result<HistoryStore> {
         crate::audit::wait_briefly_when_busy(&mut conn)?;
         // One commit per batch; WAL with NORMAL sync as the outbox (no fsync per commit).
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -179,6 +190,7 @@ impl HistoryStore {
                 evicted: HashMap::new(),
                 dirty: std::collections::HashSet::new(),
             })),
+            rates,
         })
     }
 
@@ -276,7 +288,13 @@ impl HistoryStore {
     /// # Errors
     /// The write fails.
     pub fn commit(&self) -> Result<()> {
-        self.lock().write_dirty(false)
+        self.lock().write_dirty(false)?;
+        self.rates.commit()
+    }
+
+    /// The rate baselines kept beside the first-seen history.
+    pub fn rates(&self) -> &crate::rate::RateStore {
+        &self.rates
     }
 
     /// Writes every cached sighting whose stored copy is behind, then empties the cache.
@@ -284,7 +302,8 @@ impl HistoryStore {
     /// # Errors
     /// The write fails.
     pub fn flush(&self) -> Result<()> {
-        self.lock().write_back()
+        self.lock().write_back()?;
+        self.rates.flush()
     }
 }
 
@@ -609,6 +628,7 @@ mod tests {
         let q = HistoryQuota {
             max_rows: 64,
             max_accounts: 2,
+            ..HistoryQuota::default()
         };
         let t0 = 1_700_000_000;
         for n in 0..1000 {

@@ -21,4 +21,5 @@ mod search;
 mod setup;
 mod sinks;
 mod support;
+mod suppress;
 mod tamper;

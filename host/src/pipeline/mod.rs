@@ -30,6 +30,7 @@ use crate::respond::outbox::{now_us, Outbox};
 use crate::router::Router;
 use crate::runtime::{Event, LoadedPlugin, PluginRuntime, Principal};
 use crate::state::StateStore;
+use crate::suppress::{LiveSuppressions, Subject};
 
 use lifecycle::{Health, Verdict};
 use pool::{Done, Job, Pool, Routed, SharedEvent};
@@ -48,6 +49,8 @@ pub struct RunStats {
     pub rejected: BTreeMap<String, u64>,
     /// Findings produced, per plugin (including ones already in the audit store).
     pub findings: BTreeMap<String, u64>,
+    /// Of those, the ones a suppression silenced (recorded, not alerted), per plugin.
+    pub suppressed: BTreeMap<String, u64>,
     /// Events routed to each plugin by its patterns.
     pub matched: BTreeMap<String, u64>,
     /// Events not handed to a quarantined plugin, per plugin.
@@ -99,6 +102,8 @@ pub struct Pipeline {
     on_batch: BatchHook,
     /// Events per day, account, region and source, for reports (`report::volume`).
     volume: crate::report::volume::VolumeRecorder,
+    /// The config's and the database's suppressions, read again when the database's change.
+    suppressions: LiveSuppressions,
 }
 
 impl Pipeline {
@@ -152,6 +157,10 @@ impl Pipeline {
             on_finding: Box::new(|_| {}),
             on_batch: Box::new(|_, _, _| {}),
             volume: crate::report::volume::VolumeRecorder::open(&config.database)?,
+            suppressions: LiveSuppressions::open(
+                Some(&config.database),
+                config.response.suppressions.clone(),
+            )?,
         };
         let serving = plugins
             .into_iter()
@@ -282,6 +291,8 @@ impl Pipeline {
                 .record_lifecycle(label, "-", "reload_refused", reason)?;
         }
         report.refused = prepared.refused;
+        self.suppressions
+            .set_config(prepared.settings.suppressions.clone());
         self.settings = prepared.settings;
         self.batch_size = prepared.batch_size;
         self.max_batch_bytes = prepared.max_batch_bytes;
@@ -463,6 +474,8 @@ impl Pipeline {
         } else {
             wall_clock()
         };
+        // One indexed read: a `suppress add` takes effect on the next batch.
+        let suppressions = self.suppressions.refresh()?;
         let slot = &mut self.slots[index];
         slot.queued_bytes = 0;
         let job = Job {
@@ -471,6 +484,7 @@ impl Pipeline {
             broker: slot.broker.clone(),
             events: std::mem::take(&mut slot.queue),
             clock,
+            suppressions,
         };
         match &self.pool {
             None => {
@@ -510,6 +524,7 @@ impl Pipeline {
             }
         }
         let recorded_at = now_rfc3339();
+        let now = crate::suppress::now_s();
         let mut stored = Vec::new();
         let mut failures = Vec::new();
         let mut forged = Vec::new();
@@ -528,12 +543,15 @@ impl Pipeline {
                             ));
                             continue;
                         };
-                        stored.push(stored_finding(
-                            &plugin,
-                            finding,
-                            &event.0.event,
-                            &recorded_at,
-                        ));
+                        let mut finding =
+                            stored_finding(&plugin, finding, &event.0.event, &recorded_at);
+                        if !done.suppressions.is_empty() {
+                            finding.suppressed_by = done
+                                .suppressions
+                                .for_finding(&finding.rule_id, &Subject::of(&event.0.event), now)
+                                .map(|s| s.id.clone());
+                        }
+                        stored.push(finding);
                     }
                 }
                 Err(failure) => failures.push((events, failure)),
@@ -569,8 +587,25 @@ impl Pipeline {
             // Some part of the batch ran: the plugin answered, if only with nothing.
             bump(&mut self.stats.findings, &plugin.name, stored.len() as u64);
         }
+        let mut suppressed = 0;
         for finding in &stored {
-            (self.on_finding)(finding);
+            match &finding.suppressed_by {
+                // Recorded and counted, never alerted.
+                Some(by) => {
+                    suppressed += 1;
+                    tracing::debug!(
+                        plugin = &*plugin.name,
+                        rule = finding.rule_id,
+                        event = finding.event_id,
+                        suppressed_by = by,
+                        "finding suppressed"
+                    );
+                }
+                None => (self.on_finding)(finding),
+            }
+        }
+        if suppressed > 0 {
+            bump(&mut self.stats.suppressed, &plugin.name, suppressed);
         }
         let mut kinds_counted: Vec<&str> = Vec::new();
         for (events, failure) in &failures {
@@ -701,6 +736,7 @@ fn stored_finding(
         context: serde_json::from_str(&finding.context)
             .unwrap_or(serde_json::Value::String(finding.context)),
         recorded_at: recorded_at.to_string(),
+        suppressed_by: None,
     }
 }
 

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::respond::broker::{Broker, BrokerSession, EventScope};
+use crate::respond::broker::{BatchSuppressions, Broker, BrokerSession, EventScope};
 use crate::runtime::{Event, FailureKind, Finding, LoadedPlugin, PluginFailure, PluginRuntime};
+use crate::suppress::{Subject, SuppressionSet};
 
 /// An event routed to plugins, shared by every plugin's queue (never copied per plugin).
 pub struct Routed {
@@ -38,6 +39,8 @@ pub struct Job {
     pub broker: Arc<Broker>,
     pub events: Vec<SharedEvent>,
     pub clock: i64,
+    /// The suppressions in force when the batch started.
+    pub suppressions: Arc<SuppressionSet>,
 }
 
 /// A run of a job's events (by index) and the plugin's answer to it.
@@ -51,6 +54,8 @@ pub struct Done {
     pub events: Vec<SharedEvent>,
     pub parts: Vec<Part>,
     pub elapsed: Duration,
+    /// The job's suppressions, so findings are judged by the set its calls were.
+    pub suppressions: Arc<SuppressionSet>,
 }
 
 /// Extra plugin calls a failed batch may spend finding the events it fails on.
@@ -100,6 +105,7 @@ pub fn run(runtime: &PluginRuntime, job: Job) -> Done {
         events: job.events,
         parts,
         elapsed: started.elapsed(),
+        suppressions: job.suppressions,
     }
 }
 
@@ -107,6 +113,7 @@ pub fn run(runtime: &PluginRuntime, job: Job) -> Done {
 /// job that never comes back (the pipeline waits for every job it handed out).
 fn run_caught(runtime: &PluginRuntime, job: Job) -> Done {
     let (slot, plugin, events) = (job.slot, job.plugin.clone(), job.events.clone());
+    let suppressions = job.suppressions.clone();
     let started = Instant::now();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(runtime, job))).unwrap_or_else(
         |_| {
@@ -123,6 +130,7 @@ fn run_caught(runtime: &PluginRuntime, job: Job) -> Done {
                     }),
                 )],
                 elapsed: started.elapsed(),
+                suppressions,
             }
         },
     )
@@ -138,7 +146,17 @@ fn call(
         .iter()
         .map(|e| (e.0.event.id.clone(), e.0.scope.clone()))
         .collect();
-    let session = BrokerSession::new(job.broker.clone(), scopes);
+    let mut session = BrokerSession::new(job.broker.clone(), scopes);
+    if !job.suppressions.is_empty() {
+        session = session.with_suppressions(BatchSuppressions {
+            set: job.suppressions.clone(),
+            subjects: events
+                .iter()
+                .map(|e| (e.0.event.id.clone(), Subject::of(&e.0.event)))
+                .collect(),
+            plugin: job.plugin.clone(),
+        });
+    }
     job.plugin
         .handle(runtime, events, job.clock, Box::new(session))
 }

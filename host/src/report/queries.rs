@@ -154,6 +154,8 @@ impl ReportDb {
                     event_time: row.get(11)?,
                     context: serde_json::from_str(&context).unwrap_or(Value::Null),
                     recorded_at: row.get(13)?,
+                    // Reports read any database, older ones without the column too.
+                    suppressed_by: None,
                 },
             ))
         })?;
@@ -677,6 +679,7 @@ mod tests {
             event_time: Some("2024-01-02T03:04:05Z".into()),
             context,
             recorded_at: "2026-01-01T00:00:00Z".into(),
+            suppressed_by: None,
         }
     }
 

@@ -12,7 +12,8 @@ use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, NewAction, Outbox, Status};
 use super::request::{self, Request};
 use crate::config::ResponseSettings;
-use crate::runtime::{CapabilityCall, CapabilityHandler, Receipt};
+use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
+use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
 
 const HOUR_US: i64 = 3_600_000_000;
 
@@ -38,18 +39,45 @@ pub struct EventScope {
 pub struct BrokerSession {
     broker: Arc<Broker>,
     events: HashMap<String, EventScope>,
+    suppressions: Option<BatchSuppressions>,
+}
+
+/// The suppressions in force for a batch, with what they look at.
+pub struct BatchSuppressions {
+    pub set: Arc<SuppressionSet>,
+    /// Each event's facts, by event id.
+    pub subjects: HashMap<String, Subject>,
+    /// The plugin, for its rule catalog (which rule pairs with which capability).
+    pub plugin: Arc<LoadedPlugin>,
 }
 
 impl BrokerSession {
     pub fn new(broker: Arc<Broker>, events: HashMap<String, EventScope>) -> Self {
-        BrokerSession { broker, events }
+        BrokerSession {
+            broker,
+            events,
+            suppressions: None,
+        }
+    }
+
+    /// Holds back calls about events a suppression matches (recorded as `suppressed`).
+    pub fn with_suppressions(mut self, suppressions: BatchSuppressions) -> Self {
+        if !suppressions.set.is_empty() {
+            self.suppressions = Some(suppressions);
+        }
+        self
     }
 }
 
 impl CapabilityHandler for BrokerSession {
     fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
+        let suppressed = self.suppressions.as_ref().and_then(|s| {
+            let subject = s.subjects.get(event_id)?;
+            s.set
+                .for_call(s.plugin.rules.as_deref(), call.capability, subject, now_s())
+        });
         self.broker
-            .decide(self.events.get(event_id), event_id, &call)
+            .decide(self.events.get(event_id), event_id, &call, suppressed)
     }
 }
 
@@ -65,6 +93,7 @@ impl Broker {
         scope: Option<&EventScope>,
         event_id: &str,
         call: &CapabilityCall,
+        suppressed: Option<&Suppression>,
     ) -> Result<Receipt> {
         let key = idempotency_key(&self.plugin, event_id, call);
         // A redelivered event (or a replay) gets the receipt of the first decision.
@@ -123,6 +152,13 @@ impl Broker {
                         reason = Some(why);
                     }
                 }
+                if let (Some(suppression), false) = (suppressed, status == Status::Denied) {
+                    status = Status::Suppressed;
+                    reason = Some(format!(
+                        "suppressed by {}: {}",
+                        suppression.id, suppression.reason
+                    ));
+                }
                 (
                     serde_json::to_value(request)?,
                     resource,
@@ -149,6 +185,15 @@ impl Broker {
             received_us: scope.map(|s| s.received_us),
             undo_of: None,
         })?;
+        if status == Status::Suppressed {
+            tracing::info!(
+                plugin = &*self.plugin,
+                capability = call.capability,
+                event_id,
+                reason = reason.as_deref().unwrap_or(""),
+                "capability call suppressed"
+            );
+        }
         if status == Status::Denied {
             tracing::info!(
                 plugin = &*self.plugin,
@@ -234,7 +279,7 @@ pub fn acting_account(settings: &ResponseSettings, account: &str) -> Result<(), 
 /// The receipt a recorded action stands for.
 pub fn receipt_of(record: &ActionRecord) -> Receipt {
     match record.status.as_str() {
-        "denied" => Receipt::Denied(record.reason.clone().unwrap_or_default()),
+        "denied" | "suppressed" => Receipt::Denied(record.reason.clone().unwrap_or_default()),
         "rejected" => Receipt::Denied("rejected by a responder".into()),
         "dry_run" => Receipt::DryRun(record.id.clone()),
         "pending_approval" => Receipt::PendingApproval(record.id.clone()),

@@ -70,6 +70,8 @@ pub enum Status {
     Rejected,
     /// Succeeded, then its inverse ran.
     Undone,
+    /// Held back by a suppression (`suppress`): recorded, never executed. Final.
+    Suppressed,
 }
 
 impl Status {
@@ -84,6 +86,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Rejected => "rejected",
             Status::Undone => "undone",
+            Status::Suppressed => "suppressed",
         }
     }
 
@@ -100,8 +103,9 @@ impl Status {
             "failed" => Status::Failed,
             "rejected" => Status::Rejected,
             "undone" => Status::Undone,
+            "suppressed" => Status::Suppressed,
             other => anyhow::bail!(
-                "unknown status {other:?} (denied, dry_run, pending, accepted, running, succeeded, failed, rejected, undone)"
+                "unknown status {other:?} (denied, dry_run, pending, accepted, running, succeeded, failed, rejected, undone, suppressed)"
             ),
         })
     }
@@ -525,7 +529,7 @@ impl Outbox {
         let reopened: Option<(String, String, String)> = conn
             .query_row(
                 "SELECT id, decided_status, status FROM actions
-                 WHERE decided_status IN ('denied', 'dry_run') AND status != decided_status
+                 WHERE decided_status IN ('denied', 'dry_run', 'suppressed') AND status != decided_status
                  ORDER BY chain_seq LIMIT 1",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),

@@ -75,3 +75,28 @@ pub mod v4 {
         },
     });
 }
+
+/// `@0.5.0`: the 0.4.0 world unchanged plus the `baseline` import, which is all that is
+/// generated here (its function is added to the one linker beside 0.4.0's).
+pub mod v5 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.5.0",
+        world: "trailwarden:plugin/responder@0.5.0",
+        imports: {
+            // A baseline failure other than the contract's errors (the database) traps.
+            "trailwarden:plugin/baseline": trappable,
+        },
+        with: {
+            "trailwarden:plugin/types@0.2.0": super::v2::trailwarden::plugin::types,
+            "trailwarden:plugin/log@0.2.0": super::v2::trailwarden::plugin::log,
+            "trailwarden:plugin/state@0.2.0": super::v2::trailwarden::plugin::state,
+            "trailwarden:plugin/config@0.2.0": super::v2::trailwarden::plugin::config,
+            "trailwarden:plugin/iam@0.2.0": super::v2::trailwarden::plugin::iam,
+            "trailwarden:plugin/cloudtrail@0.2.0": super::v2::trailwarden::plugin::cloudtrail,
+            "trailwarden:plugin/s3@0.2.0": super::v2::trailwarden::plugin::s3,
+            "trailwarden:plugin/eventbridge@0.2.0": super::v2::trailwarden::plugin::eventbridge,
+            "trailwarden:plugin/notify@0.2.0": super::v2::trailwarden::plugin::notify,
+            "trailwarden:plugin/history@0.4.0": super::v4::trailwarden::plugin0_4_0::history,
+        },
+    });
+}

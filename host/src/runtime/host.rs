@@ -9,7 +9,7 @@ use serde_json::json;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{v1, v2, v4};
+use super::bindings::{v1, v2, v4, v5};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
 use crate::history::{HistoryError, HistoryQuota, HistoryStore, SeenQuery};
@@ -290,6 +290,58 @@ impl v4::trailwarden::plugin0_4_0::history::Host for HostState {
                 first_seen: info.first_seen,
                 last_seen: info.last_seen,
                 count: info.count,
+            })),
+            Err(error) => match error.downcast::<HistoryError>() {
+                Ok(HistoryError::Invalid(text)) => Ok(Err(HistoryError4::Invalid(text))),
+                Ok(HistoryError::QuotaExceeded(text)) => {
+                    Ok(Err(HistoryError4::QuotaExceeded(text)))
+                }
+                Err(error) => Err(wasmtime::Error::from_anyhow(error)),
+            },
+        }
+    }
+}
+
+// --- 0.5.0: baseline -------------------------------------------------------------------------
+
+type RateInfo5 = v5::trailwarden::plugin0_5_0::baseline::RateInfo;
+
+impl v5::trailwarden::plugin0_5_0::baseline::Host for HostState {
+    /// Answers on the batch's event clock; invalid input is the contract's error, a database
+    /// failure traps.
+    fn rate(
+        &mut self,
+        account: String,
+        rule: String,
+        key: Vec<String>,
+        history_seconds: u32,
+        learning_seconds: u32,
+        threshold: f64,
+        min_count: u32,
+    ) -> wasmtime::Result<Result<RateInfo5, HistoryError4>> {
+        let query = crate::rate::RateQuery {
+            account: &account,
+            rule: &rule,
+            key: &key,
+            history_seconds,
+            learning_seconds,
+            threshold,
+            min_count,
+        };
+        match self.history.rates().rate(
+            &self.plugin,
+            &query,
+            self.clock,
+            self.history_quota.max_rate_keys,
+        ) {
+            Ok(info) => Ok(Ok(RateInfo5 {
+                anomalous: info.anomalous,
+                burst_start: info.burst_start,
+                learning: info.learning,
+                count: info.count,
+                mean: info.mean,
+                deviation: info.deviation,
+                score: info.score,
             })),
             Err(error) => match error.downcast::<HistoryError>() {
                 Ok(HistoryError::Invalid(text)) => Ok(Err(HistoryError4::Invalid(text))),

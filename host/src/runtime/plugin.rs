@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export, v4};
+use super::bindings::{
+    v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export, v4, v5,
+};
 use super::cache::{CompileSource, ComponentCache};
 use super::capability::{CapabilityHandler, DenyAll};
 use super::convert;
@@ -108,6 +110,11 @@ impl PluginRuntime {
         v2::Responder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         // 0.4.0 adds one import to 0.3.0's (which are 0.2.0's): only it is linked here.
         v4::trailwarden::plugin0_4_0::history::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )?;
+        // 0.5.0 adds one import to 0.4.0's.
+        v5::trailwarden::plugin0_5_0::baseline::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |state| state,
         )?;
@@ -306,9 +313,12 @@ enum Bound {
 }
 
 impl LoadedPlugin {
-    /// The contract version the component implements (a 0.4.0 component is told by its
-    /// import of 0.4.0's `history`: one that never calls it is indistinguishable from 0.3.0).
+    /// The contract version the component implements (a 0.4.0 or 0.5.0 component is told by
+    /// its import of `history` or `baseline`: one that never calls it looks like the one before).
     pub fn contract_version(&self) -> &'static str {
+        if self.imports.iter().any(|i| i.ends_with("@0.5.0")) {
+            return "0.5.0";
+        }
         if self.imports.iter().any(|i| i.ends_with("@0.4.0")) {
             return "0.4.0";
         }
@@ -469,7 +479,8 @@ impl LoadedPlugin {
                     })
             }
         };
-        // The batch's first-seen sightings, in one transaction (a no-op when it asked none).
+        // The batch's first-seen sightings and rates, in one transaction each (a no-op when
+        // it asked none).
         if let Err(error) = runtime.history.commit() {
             tracing::error!(
                 plugin = &*self.name,
