@@ -1,12 +1,15 @@
 //! End-to-end tests: the real host loading real components built from `plugins/`, real
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
+mod aws_proxy;
 mod cache;
 mod daemon;
 mod edges;
+mod faults;
 mod first_hour;
 mod first_seen;
 mod fixtures;
+mod fuzz;
 mod lifecycle;
 mod moto;
 mod panther;
@@ -18,5 +21,6 @@ mod sandbox;
 mod scaffold;
 mod search;
 mod setup;
+mod soak;
 mod support;
 mod tamper;
