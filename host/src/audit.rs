@@ -245,7 +245,12 @@ impl AuditStore {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(self) {
             Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
+                // A failed commit (disk full) leaves the transaction open, holding the
+                // write lock: end it, so the next batch (and every other writer) can write.
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
                 Ok(value)
             }
             Err(e) => {
@@ -598,14 +603,31 @@ pub fn open_private(path: &Path) -> Result<Connection> {
             }
         }
     }
-    let conn = Connection::open(path)?;
-    // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
-    // against a crash of the process (the cases exactly-once is about) without an fsync per
-    // commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(conn)
+    let open = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
+        // against a crash of the process (the cases exactly-once is about) without an fsync
+        // per commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    };
+    open().map_err(|e| with_os_reason(path, e.into()))
+}
+
+/// SQLite says "unable to open database file" whatever the cause; the file system's own
+/// answer to opening the file for writing (read-only file system, permission denied) says
+/// why.
+fn with_os_reason(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Err(os) => error.context(format!("{} cannot be written: {os}", path.display())),
+        Ok(_) => error,
+    }
 }
 
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.
