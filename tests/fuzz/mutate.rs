@@ -5,7 +5,8 @@
 //!
 //! Time-bounded, not case-bounded: `FUZZ_SECONDS` per target (default 10; `make fuzz
 //! FUZZ_SECONDS=600` for a long run). The RNG seed is printed; `FUZZ_SEED=N` replays a run.
-//! A failing input is written to `target/fuzz-failures/TARGET-N.bin` to become a regression
+//! A failing input is written to `target/fuzz-failures/TARGET-N.bin` (the input that crashed
+//! the process, a stack overflow, stays as `TARGET-running.bin`) to become a regression
 //! test (see each target's `regressions`).
 
 #![allow(dead_code)]
@@ -185,6 +186,8 @@ pub fn fuzz(
     };
     // The seeds themselves first: they must pass.
     let mut queue: Vec<Vec<u8>> = seeds.to_vec();
+    std::fs::create_dir_all(failures_dir).unwrap();
+    let current = failures_dir.join(format!("{name}-running.bin"));
     // The hook would print every panic caught here; they are reported at the end. Other
     // threads' panics (other tests of the same binary) still reach it.
     let hook = std::sync::Arc::new(std::panic::take_hook());
@@ -205,6 +208,9 @@ pub fn fuzz(
             }
             input
         });
+        // A stack overflow aborts the process before it can be reported: the input being
+        // run is kept on disk, so the abort leaves it behind.
+        std::fs::write(&current, &input).unwrap();
         let began = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| target(&input)));
         let took = began.elapsed();
@@ -233,6 +239,7 @@ pub fn fuzz(
     }
     let _ = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| hook(info)));
+    let _ = std::fs::remove_file(&current);
     report.elapsed = started.elapsed();
     println!(
         "fuzz {name}: {} inputs in {:.1} s, {} failures",

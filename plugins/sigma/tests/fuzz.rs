@@ -31,6 +31,31 @@ const TOKENS: &[&str] = &[
     "correlation:", "timespan: 5m", "group-by:", "type: event_count", "null", "~",
 ];
 
+/// Every input a fuzz run found failing, kept in `tests/fuzz-regressions/`: each loads or is
+/// refused with a reason, without crashing.
+#[test]
+fn regressions() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz-regressions");
+    let mut found = 0;
+    for entry in std::fs::read_dir(dir).expect("tests/fuzz-regressions") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rules = RuleSet::from_texts([("regression.yml", text.as_str())]);
+        let reasons: Vec<&str> = rules.refused().map(|(_, reason)| reason).collect();
+        assert!(!reasons.is_empty(), "{}: loaded", path.display());
+        found += 1;
+    }
+    // nested-block-sequences.yml: a `- - - ...` line of 1,600 levels overflowed the stack.
+    assert!(found >= 1);
+    let text = std::fs::read_to_string(format!("{dir}/nested-block-sequences.yml")).unwrap();
+    let rules = RuleSet::from_texts([("deep.yml", text.as_str())]);
+    let reasons: Vec<&str> = rules.refused().map(|(_, reason)| reason).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("nested deeper than 64 levels")),
+        "{reasons:?}"
+    );
+}
+
 #[test]
 fn fuzzed_rules_never_panic_or_hang_and_each_is_loaded_or_refused() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../fuzz-failures");
