@@ -255,7 +255,11 @@ mod tests {
     fn the_same_id_with_other_content_is_a_conflict_processed_once_per_content() {
         let mut dedup = Dedup::in_memory(Duration::from_secs(3600)).unwrap();
         assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::New);
-        assert_eq!(dedup.check_and_mark("e1", &B).unwrap(), Seen::Conflict, "pending");
+        assert_eq!(
+            dedup.check_and_mark("e1", &B).unwrap(),
+            Seen::Conflict,
+            "pending"
+        );
         assert_eq!(dedup.check_and_mark("e1", &B).unwrap(), Seen::Duplicate);
         assert_eq!(dedup.pending(), 2);
         dedup.commit().unwrap();
@@ -297,7 +301,11 @@ mod tests {
                 params![&A[..], now_secs() - 3600],
             )
             .unwrap();
-        assert_eq!(dedup.check_and_mark("old", &A).unwrap(), Seen::New, "expired");
+        assert_eq!(
+            dedup.check_and_mark("old", &A).unwrap(),
+            Seen::New,
+            "expired"
+        );
         dedup.commit().unwrap();
         dedup
             .conn

@@ -894,16 +894,26 @@ fn a_forged_copy_of_an_event_id_sent_first_does_not_hide_the_real_event() {
     }
     assert_eq!(finding_event_ids(&db).get("real-root-call"), Some(&1));
     let text = daemon.metrics();
-    assert_eq!(metric(&text, "trailwarden_dedup_conflicts_total"), 1, "{text}");
     assert_eq!(
-        metric(&text, "trailwarden_events_skipped_total{reason=\"duplicate\"}"),
+        metric(&text, "trailwarden_dedup_conflicts_total"),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "trailwarden_events_skipped_total{reason=\"duplicate\"}"
+        ),
         2,
         "{text}"
     );
     let status = daemon.stop();
     assert!(status.success(), "{status}");
     let log = log_of(dir.path());
-    let conflicts: Vec<&str> = log.lines().filter(|l| l.contains("dedup_conflict")).collect();
+    let conflicts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("dedup_conflict"))
+        .collect();
     assert_eq!(conflicts.len(), 1, "{log}");
     assert!(conflicts[0].contains("real-root-call"), "{log}");
 }

@@ -89,7 +89,9 @@ fn a_stalled_pipeline_makes_the_process_exit_for_its_supervisor_and_nothing_is_l
     );
     let mut daemon = Daemon::start(&config, &[]);
     let response = daemon.post(
-        envelope(&root_record("before-stall")).to_string().as_bytes(),
+        envelope(&root_record("before-stall"))
+            .to_string()
+            .as_bytes(),
         Auth::Own,
     );
     assert_eq!(response.status, 200, "{response:?}");
@@ -102,7 +104,12 @@ fn a_stalled_pipeline_makes_the_process_exit_for_its_supervisor_and_nothing_is_l
     let status = wait_exit(&mut daemon, Duration::from_secs(30))
         .unwrap_or_else(|| panic!("the daemon did not exit: {}", log_of(dir.path())));
     let took = started.elapsed();
-    assert_eq!(status.code(), Some(STALL_EXIT_CODE), "{}", log_of(dir.path()));
+    assert_eq!(
+        status.code(),
+        Some(STALL_EXIT_CODE),
+        "{}",
+        log_of(dir.path())
+    );
     assert!(took >= Duration::from_secs(3), "exited after {took:?}");
     // The held request got no acknowledgement: the connection just closed.
     let mut answer = Vec::new();
@@ -115,7 +122,12 @@ fn a_stalled_pipeline_makes_the_process_exit_for_its_supervisor_and_nothing_is_l
     let log = log_of(dir.path());
     let watchdog_lines: Vec<&str> = log.lines().filter(|l| l.contains("watchdog:")).collect();
     assert_eq!(watchdog_lines.len(), 1, "{log}");
-    for needle in ["stall_after_s = 1", "stall_exit_grace_s = 2", "status 70", "ERROR"] {
+    for needle in [
+        "stall_after_s = 1",
+        "stall_exit_grace_s = 2",
+        "status 70",
+        "ERROR",
+    ] {
         assert!(watchdog_lines[0].contains(needle), "{needle}: {log}");
     }
 
@@ -127,7 +139,9 @@ fn a_stalled_pipeline_makes_the_process_exit_for_its_supervisor_and_nothing_is_l
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.json()["accepted"], 1, "{response:?}");
     let response = daemon.post(
-        envelope(&root_record("after-restart")).to_string().as_bytes(),
+        envelope(&root_record("after-restart"))
+            .to_string()
+            .as_bytes(),
         Auth::Own,
     );
     assert_eq!(response.status, 200, "{response:?}");
@@ -150,12 +164,19 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(path: std::path::PathBuf, size: &str) -> Tmpfs {
         std::fs::create_dir_all(&path).unwrap();
-        mount_command(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"], &path);
+        mount_command(
+            &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"],
+            &path,
+        );
         Tmpfs { path }
     }
 
     fn read_only(&self, read_only: bool) {
-        let options = if read_only { "remount,ro" } else { "remount,rw" };
+        let options = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
         mount_command(&["-o", options], &self.path);
     }
 }
@@ -202,9 +223,11 @@ fn config_with_db_in(dir: &Path, db_dir: &Path, plugins: &str, extra: &str) -> s
 /// A body of `n` root events `{prefix}-{i}` (one finding each from root-usage).
 fn root_events(prefix: &str, n: usize) -> (Vec<String>, Vec<u8>) {
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
-    let records: Vec<serde_json::Value> =
-        ids.iter().map(|id| envelope(&root_record(id))).collect();
-    (ids, serde_json::Value::Array(records).to_string().into_bytes())
+    let records: Vec<serde_json::Value> = ids.iter().map(|id| envelope(&root_record(id))).collect();
+    (
+        ids,
+        serde_json::Value::Array(records).to_string().into_bytes(),
+    )
 }
 
 /// Posts `body` until it is acknowledged (2xx), at most `limit`; returns the refusals
@@ -218,7 +241,10 @@ fn post_until_acknowledged(daemon: &Daemon, body: &[u8], limit: Duration) -> Vec
             return refusals;
         }
         refusals.push((response.status, response.body));
-        assert!(Instant::now() < deadline, "never acknowledged: {refusals:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never acknowledged: {refusals:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -234,7 +260,13 @@ fn assert_recorded_once(db: &Path, ids: &[String]) {
 /// `trailwarden run` that is expected to fail at start-up: its exit status and stderr.
 fn run_expecting_failure(config: &Path) -> (std::process::ExitStatus, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailwarden"))
-        .args(["run", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -245,7 +277,12 @@ fn run_expecting_failure(config: &Path) -> (std::process::ExitStatus, String) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
             return (status, stderr);
         }
         if Instant::now() > deadline {
@@ -437,15 +474,19 @@ pub(crate) struct Iam {
 impl Iam {
     pub(crate) fn new(moto: &Moto) -> Iam {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let client =
-            runtime.block_on(async { aws_sdk_iam::Client::new(&moto.sdk_config().await) });
+        let client = runtime.block_on(async { aws_sdk_iam::Client::new(&moto.sdk_config().await) });
         Iam { runtime, client }
     }
 
     /// Creates `user` with one access key; returns the key id.
     pub(crate) fn user_with_key(&self, user: &str) -> String {
         self.runtime.block_on(async {
-            self.client.create_user().user_name(user).send().await.unwrap();
+            self.client
+                .create_user()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap();
             let key = self
                 .client
                 .create_access_key()
@@ -488,21 +529,34 @@ fn aws_answering_500s_and_throttling_delays_an_action_which_then_runs_exactly_on
     let config = write_config_with(
         dir.path(),
         &responding_plugins(),
-        &format!("{}[executor]\nbackoff_ms = 100\nmax_attempts = 10\n", proxy.aws_toml()),
+        &format!(
+            "{}[executor]\nbackoff_ms = 100\nmax_attempts = 10\n",
+            proxy.aws_toml()
+        ),
     );
     let faults: Vec<Fault> = (0..8)
-        .map(|i| if i % 2 == 0 { Fault::ServerError } else { Fault::Throttling })
+        .map(|i| {
+            if i % 2 == 0 {
+                Fault::ServerError
+            } else {
+                Fault::Throttling
+            }
+        })
         .collect();
     proxy.inject(&faults);
     let daemon = Daemon::start(&config, &moto.env());
     let response = daemon.post(
-        key_for_other_user("aws-fault-1", "victim", &key).to_string().as_bytes(),
+        key_for_other_user("aws-fault-1", "victim", &key)
+            .to_string()
+            .as_bytes(),
         Auth::Own,
     );
     assert_eq!(response.status, 200, "{response:?}");
     // Detection goes on while the action waits for AWS.
     let response = daemon.post(
-        envelope(&root_record("during-aws-faults")).to_string().as_bytes(),
+        envelope(&root_record("during-aws-faults"))
+            .to_string()
+            .as_bytes(),
         Auth::Own,
     );
     assert_eq!(response.status, 200, "{response:?}");

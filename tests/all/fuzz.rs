@@ -1,6 +1,6 @@
 //! Fuzzing the config parser (`Config::parse`: TOML, then every table's validation):
 //! mutations of the example config and of a config using every table, for `FUZZ_SECONDS`
-//! (default 10). It never panics nor takes longer than two seconds, and a refused config
+//! (default 10). It never panics nor takes longer than ten seconds (a hang), and a refused config
 //! says why. The other targets live beside their parsers: `crates/cloudtrail-normalize`
 //! and `crates/event-pattern` (`tests/fuzz*.rs`), `plugins/sigma/tests/fuzz.rs`; the
 //! mutator is `tests/fuzz/mutate.rs`. `make fuzz FUZZ_SECONDS=600` runs them all longer.
@@ -54,11 +54,30 @@ resources = ["arn:aws:iam::*:user/*"]
 "#;
 
 const TOKENS: &[&str] = &[
-    "[[plugins]]\n", "[daemon]\n", "[aws]\n", "[[plugins.grants]]\n", "[dedup]\n", "[sqs]\n",
-    " = ", "\"\"\"", "'''", "inf", "nan", "-9223372036854775808", "18446744073709551616",
-    "0x7fffffff", "1979-05-27T07:32:00Z", "config_files = [\"/\"]\n", "path = \"/dev/zero\"\n",
-    "window = \"0s\"\n", "window = \"99999999999d\"\n", "listen = \"0.0.0.0:0\"\n",
-    "max_body_bytes = 0\n", "stall_after_s = 0\n", "workers = 0\n", "\\u0000",
+    "[[plugins]]\n",
+    "[daemon]\n",
+    "[aws]\n",
+    "[[plugins.grants]]\n",
+    "[dedup]\n",
+    "[sqs]\n",
+    " = ",
+    "\"\"\"",
+    "'''",
+    "inf",
+    "nan",
+    "-9223372036854775808",
+    "18446744073709551616",
+    "0x7fffffff",
+    "1979-05-27T07:32:00Z",
+    "config_files = [\"/\"]\n",
+    "path = \"/dev/zero\"\n",
+    "window = \"0s\"\n",
+    "window = \"99999999999d\"\n",
+    "listen = \"0.0.0.0:0\"\n",
+    "max_body_bytes = 0\n",
+    "stall_after_s = 0\n",
+    "workers = 0\n",
+    "\\u0000",
 ];
 
 #[test]

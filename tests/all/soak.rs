@@ -58,7 +58,8 @@ impl Load {
             .map(|i| format!("soak-{n}-{i}"))
             .collect();
         let mut records: Vec<Value> = roots.iter().map(|id| envelope(&root_record(id))).collect();
-        let key = (n % KEY_EVERY == 0)
+        let key = n
+            .is_multiple_of(KEY_EVERY)
             .then(|| self.users.pop())
             .flatten()
             .map(|(user, key)| (format!("soak-key-{n}"), user, key));
@@ -78,7 +79,9 @@ impl Load {
 /// POST without panicking: the status, or `None` when the daemon went away.
 fn try_post(addr: &str, token: &str, body: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let head = format!(
         "POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
@@ -195,8 +198,7 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
     // is recorded once: one root-usage finding, one dedup entry.
     let load = load.lock().unwrap();
     assert!(load.redeliver.is_empty());
-    let acknowledged: BTreeSet<&String> =
-        load.acknowledged.iter().flat_map(|d| &d.roots).collect();
+    let acknowledged: BTreeSet<&String> = load.acknowledged.iter().flat_map(|d| &d.roots).collect();
     let sent: BTreeSet<&String> = load.sent.iter().flat_map(|d| &d.roots).collect();
     assert_eq!(acknowledged, sent);
     assert!(sent.len() >= 40, "too little load: {} events", sent.len());

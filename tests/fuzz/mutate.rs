@@ -15,8 +15,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// An input taking longer than this is a failure: every input must be bounded in time.
-pub const SLOW_INPUT: Duration = Duration::from_secs(2);
+/// An input taking longer than this is a failure (a hang): every input must be bounded in
+/// time. Far above any honest input, so that a loaded machine does not fail the run.
+pub const SLOW_INPUT: Duration = Duration::from_secs(10);
+
+/// An input taking longer than this is printed (and written out) as worth a look, without
+/// failing the run: timings are benchmarks, not assertions.
+pub const NOTABLE_INPUT: Duration = Duration::from_secs(1);
 
 /// The default time budget per target, in seconds.
 const DEFAULT_SECONDS: u64 = 10;
@@ -30,6 +35,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// Each failure: why, and where its input was written.
     pub failures: Vec<(String, PathBuf)>,
+    /// Inputs slower than [`NOTABLE_INPUT`] (not failures).
+    pub slow: u64,
 }
 
 /// Time budget for one target: `FUZZ_SECONDS`, else the default.
@@ -81,9 +88,28 @@ const INTERESTING: &[u8] = b"{}[]\":,\\\n\r\t #'-=*?|&!<>/0.eE+\x00\xff\xc3";
 
 /// Tokens inserted whole: what parsers branch on.
 const COMMON_TOKENS: &[&str] = &[
-    "null", "true", "false", "-0", "1e309", "-1e309", "18446744073709551616", "0.0000001",
-    "\"\"", "[]", "{}", "\\u0000", "\\ud800", "\"\\", "\u{feff}", "\u{202e}", "é", "\n",
-    "*", "**", "?", "\\*",
+    "null",
+    "true",
+    "false",
+    "-0",
+    "1e309",
+    "-1e309",
+    "18446744073709551616",
+    "0.0000001",
+    "\"\"",
+    "[]",
+    "{}",
+    "\\u0000",
+    "\\ud800",
+    "\"\\",
+    "\u{feff}",
+    "\u{202e}",
+    "é",
+    "\n",
+    "*",
+    "**",
+    "?",
+    "\\*",
 ];
 
 /// One mutation of `input` (in place), using `seeds` for splices and `tokens` as a dictionary.
@@ -183,6 +209,7 @@ pub fn fuzz(
         executions: 0,
         elapsed: Duration::ZERO,
         failures: Vec::new(),
+        slow: 0,
     };
     // The seeds themselves first: they must pass.
     let mut queue: Vec<Vec<u8>> = seeds.to_vec();
@@ -224,8 +251,22 @@ pub fn fuzz(
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("(not a string)")
             )),
-            Ok(()) if took > SLOW_INPUT => Some(format!("slow: {took:?} for {} bytes", input.len())),
-            Ok(()) => None,
+            Ok(()) if took > SLOW_INPUT => {
+                Some(format!("slow: {took:?} for {} bytes", input.len()))
+            }
+            Ok(()) => {
+                if took > NOTABLE_INPUT {
+                    let path = failures_dir.join(format!("{name}-slow-{}.bin", report.slow));
+                    std::fs::write(&path, &input).unwrap();
+                    println!(
+                        "fuzz {name}: {took:?} for {} bytes -> {}",
+                        input.len(),
+                        path.display()
+                    );
+                    report.slow += 1;
+                }
+                None
+            }
         };
         if let Some(why) = failure {
             std::fs::create_dir_all(failures_dir).unwrap();
@@ -242,10 +283,11 @@ pub fn fuzz(
     let _ = std::fs::remove_file(&current);
     report.elapsed = started.elapsed();
     println!(
-        "fuzz {name}: {} inputs in {:.1} s, {} failures",
+        "fuzz {name}: {} inputs in {:.1} s, {} failures, {} slower than {NOTABLE_INPUT:?}",
         report.executions,
         report.elapsed.as_secs_f64(),
-        report.failures.len()
+        report.failures.len(),
+        report.slow
     );
     report
 }
