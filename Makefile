@@ -33,6 +33,7 @@ help:
 	@echo "make bench-growth  10,000 to 1,000,000 events through every shipped plugin: time, RSS, cost per event"
 	@echo "make bench-daemon  event-to-committed latency over HTTP at 1,000 and 20,000 events/s (p50/p99/max, RSS)"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
+	@echo "make fuzz FUZZ_SECONDS=600  fuzz the normaliser, pattern parser, Sigma rules and config (per target)"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 
 build: plugins host
@@ -126,6 +127,17 @@ test-tools:
 test: plugins test-tools
 	$(PLUGIN_CARGO) test --quiet
 	$(CARGO) test --workspace
+
+# Mutational fuzzing of every parser that reads outside input (tests/fuzz/mutate.rs), each
+# for FUZZ_SECONDS (the test suite runs them for 10 s each). A failing input is written to
+# target/fuzz-failures/ (target/plugins/fuzz-failures/ for Sigma); FUZZ_SEED replays a run.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test -p cloudtrail-normalize --test fuzz -- --nocapture
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test -p event-pattern --test fuzz_mutations -- --nocapture
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test -p trailwarden --test all fuzz:: -- --nocapture
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PLUGIN_CARGO) test -p sigma --test fuzz -- --nocapture
 
 # The demo's story in one screen: what was read, what was found (one line per event),
 # what would be done and the command to approve it.

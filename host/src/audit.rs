@@ -253,7 +253,12 @@ impl AuditStore {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(self) {
             Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
+                // A failed commit (disk full) leaves the transaction open, holding the
+                // write lock: end it, so the next batch (and every other writer) can write.
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
                 Ok(value)
             }
             Err(e) => {
@@ -608,28 +613,45 @@ pub fn open_private(path: &Path) -> Result<Connection> {
             }
         }
     }
-    let mut conn = Connection::open(path)?;
-    // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
-    // against a crash of the process (the cases exactly-once is about) without an fsync per
-    // commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    wait_briefly_when_busy(&mut conn)?;
-    Ok(conn)
+    let open = || -> rusqlite::Result<Connection> {
+        let mut conn = Connection::open(path)?;
+        // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
+        // against a crash of the process (the cases exactly-once is about) without an fsync
+        // per commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        wait_briefly_when_busy(&mut conn)?;
+        Ok(conn)
+    };
+    open().map_err(|e| with_os_reason(path, e.into()))
+}
+
+/// SQLite says "unable to open database file" whatever the cause; the file system's own
+/// answer to opening the file for writing (read-only file system, permission denied) says
+/// why.
+fn with_os_reason(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Err(os) => error.context(format!("{} cannot be written: {os}", path.display())),
+        Ok(_) => error,
+    }
 }
 
 /// Makes `conn` wait for another connection's write in short steps. Every store is its own
 /// connection to one WAL file, and SQLite lets one of them write at a time; its own
 /// `busy_timeout` sleeps a whole millisecond and more at the first conflict, while the
 /// writes it waits for take tens of microseconds, so in a replay most wall time went to
-/// those sleeps. Gives up (SQLITE_BUSY) after about ten seconds.
+/// those sleeps. Gives up (SQLITE_BUSY) after about five seconds, as before.
 ///
 /// # Errors
 /// SQLite refuses the handler.
 pub fn wait_briefly_when_busy(conn: &mut Connection) -> rusqlite::Result<()> {
     fn wait(retries: i32) -> bool {
         const SHORT_WAITS: i32 = 200;
-        const LONG_WAITS: i32 = 10_000;
+        const LONG_WAITS: i32 = 5_000;
         if retries < SHORT_WAITS {
             std::thread::sleep(std::time::Duration::from_micros(20));
         } else if retries <= LONG_WAITS {

@@ -101,12 +101,15 @@ pub fn prepare(conn: &Connection, chain: &Chain) -> Result<()> {
     }
     let prepared = add_chain(conn, chain);
     if own_transaction {
-        match &prepared {
-            Ok(()) => conn.execute_batch("COMMIT")?,
-            Err(_) => {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
+        let committed = match &prepared {
+            Ok(()) => conn.execute_batch("COMMIT"),
+            Err(_) => Ok(()),
+        };
+        // A failed commit leaves the transaction open: end it so no lock is kept.
+        if prepared.is_err() || committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
         }
+        committed?;
     }
     prepared
 }
@@ -157,17 +160,23 @@ fn add_chain(conn: &Connection, chain: &Chain) -> Result<()> {
 /// # Errors
 /// `write` fails (everything it did is undone), or the savepoint cannot be taken.
 pub fn atomically<T>(conn: &Connection, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    // Outside a transaction the savepoint opens one and its release commits it; a release
+    // that fails (disk full) must still end it, or the connection keeps the write lock and
+    // every other writer of the database waits on it for good.
+    let own_transaction = conn.is_autocommit();
     conn.execute_batch("SAVEPOINT chain_link")?;
-    match write() {
-        Ok(value) => {
-            conn.execute_batch("RELEASE chain_link")?;
-            Ok(value)
-        }
-        Err(e) => {
+    let written = write().and_then(|value| {
+        conn.execute_batch("RELEASE chain_link")?;
+        Ok(value)
+    });
+    if written.is_err() {
+        if own_transaction {
+            let _ = conn.execute_batch("ROLLBACK");
+        } else {
             let _ = conn.execute_batch("ROLLBACK TO chain_link; RELEASE chain_link");
-            Err(e)
         }
     }
+    written
 }
 
 /// Links the row at `rowid` (just inserted) to the end of its chain. Call it in the

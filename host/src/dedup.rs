@@ -1,6 +1,11 @@
 //! Dedup by eventID over a window, so that an event delivered twice (EventBridge now, the S3
 //! log file ten minutes later, an SQS redelivery) is handled once.
 //!
+//! An id is remembered with the digest of its content (the SHA-256 of the record's canonical
+//! JSON): a second event with a known id and *other* content is not a duplicate but a
+//! [`Seen::Conflict`], processed like a new event (and counted). Whoever can send events
+//! cannot hide a real event by sending a forged one with its eventID first.
+//!
 //! Kept in its own table of the audit database (`seen_events`, created if missing, outside
 //! the audit schema's migrations). An id is *marked* when its event is taken in, and only
 //! *committed* to the table after the pipeline has flushed: an event that was marked but
@@ -9,7 +14,7 @@
 //! The window runs on arrival (wall-clock) time: it is about deliveries, not event times.
 //! Entries older than the window are ignored at once and deleted by [`Dedup::prune`].
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,18 +23,51 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS seen_events (
-    event_id TEXT PRIMARY KEY,
-    seen_at INTEGER NOT NULL
+    event_id TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, digest)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_events_by_time ON seen_events (seen_at);
 ";
+
+/// A `seen_events` table of the first version (ids only) becomes the current one; its ids
+/// get an empty digest, read as "content unknown": a duplicate whatever the content.
+const MIGRATE_IDS_ONLY: &str = "
+ALTER TABLE seen_events RENAME TO seen_events_ids_only;
+DROP INDEX IF EXISTS seen_events_by_time;
+CREATE TABLE seen_events (
+    event_id TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, digest)
+) WITHOUT ROWID;
+INSERT INTO seen_events (event_id, digest, seen_at)
+    SELECT event_id, X'', seen_at FROM seen_events_ids_only;
+DROP TABLE seen_events_ids_only;
+";
+
+/// The SHA-256 of an event's content ([`cloudtrail_normalize::NormalizedEvent::content_digest`]).
+pub type Digest = [u8; 32];
+
+/// What [`Dedup::check_and_mark`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not seen within the window: process it.
+    New,
+    /// The same id with the same content: skip it.
+    Duplicate,
+    /// The same id with other content: process it too (a forged copy must not hide the
+    /// real event), and count it.
+    Conflict,
+}
 
 /// The dedup window over one database.
 pub struct Dedup {
     conn: Connection,
     window: Duration,
-    /// Marked since the last commit.
-    pending: HashSet<String>,
+    /// Marked since the last commit: each id with the digests of its contents.
+    pending: HashMap<String, Vec<Digest>>,
 }
 
 impl Dedup {
@@ -53,33 +91,62 @@ impl Dedup {
 
     fn init(mut conn: Connection, window: Duration) -> Result<Dedup> {
         crate::audit::wait_briefly_when_busy(&mut conn)?;
+        let ids_only: Option<String> = conn
+            .query_row(
+                "SELECT name FROM pragma_table_info('seen_events') WHERE name = 'event_id'
+                 AND NOT EXISTS (SELECT 1 FROM pragma_table_info('seen_events') WHERE name = 'digest')",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if ids_only.is_some() {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(MIGRATE_IDS_ONLY)
+                .context("cannot migrate seen_events to ids with content digests")?;
+            tx.commit()?;
+        }
         conn.execute_batch(SCHEMA)?;
         Ok(Dedup {
             conn,
             window,
-            pending: HashSet::new(),
+            pending: HashMap::new(),
         })
     }
 
-    /// True if `event_id` was seen within the window (committed, or marked since); otherwise
-    /// marks it and returns false.
+    /// Whether `event_id` with content `digest` was seen within the window (committed, or
+    /// marked since): [`Seen::Duplicate`] for the same content, [`Seen::Conflict`] for other
+    /// content only. Marks the pair unless it is a duplicate.
     ///
     /// # Errors
     /// The table cannot be read.
-    pub fn check_and_mark(&mut self, event_id: &str) -> Result<bool> {
-        if self.pending.contains(event_id) {
-            return Ok(true);
+    pub fn check_and_mark(&mut self, event_id: &str, digest: &Digest) -> Result<Seen> {
+        let mut known = false;
+        if let Some(digests) = self.pending.get(event_id) {
+            if digests.contains(digest) {
+                return Ok(Seen::Duplicate);
+            }
+            known = true;
         }
-        let seen: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT 1 FROM seen_events WHERE event_id = ?1 AND seen_at >= ?2")?
-            .query_row(params![event_id, self.horizon()], |row| row.get(0))
-            .optional()?;
-        if seen.is_some() {
-            return Ok(true);
+        {
+            let mut query = self.conn.prepare_cached(
+                "SELECT digest FROM seen_events WHERE event_id = ?1 AND seen_at >= ?2",
+            )?;
+            let mut rows = query.query(params![event_id, self.horizon()])?;
+            while let Some(row) = rows.next()? {
+                let seen: Vec<u8> = row.get(0)?;
+                // An empty digest (an id remembered before digests were kept): the
+                // content is unknown, so the id alone decides, as it did then.
+                if seen.is_empty() || seen == digest {
+                    return Ok(Seen::Duplicate);
+                }
+                known = true;
+            }
         }
-        self.pending.insert(event_id.to_string());
-        Ok(false)
+        self.pending
+            .entry(event_id.to_string())
+            .or_default()
+            .push(*digest);
+        Ok(if known { Seen::Conflict } else { Seen::New })
     }
 
     /// Unmarks every id marked since the last commit: their events were not recorded (the
@@ -88,9 +155,9 @@ impl Dedup {
         self.pending.clear();
     }
 
-    /// Ids marked and not yet committed.
+    /// Ids (with a content) marked and not yet committed.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.pending.values().map(Vec::len).sum()
     }
 
     /// Remembers every marked id (call after the pipeline has flushed their events).
@@ -105,10 +172,12 @@ impl Dedup {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO seen_events (event_id, seen_at) VALUES (?1, ?2)",
+                "INSERT OR REPLACE INTO seen_events (event_id, digest, seen_at) VALUES (?1, ?2, ?3)",
             )?;
-            for id in &self.pending {
-                insert.execute(params![id, now])?;
+            for (id, digests) in &self.pending {
+                for digest in digests {
+                    insert.execute(params![id, &digest[..], now])?;
+                }
             }
         }
         tx.commit()?;
@@ -161,27 +230,63 @@ fn now_secs() -> i64 {
 mod tests {
     use super::*;
 
+    const A: Digest = [1; 32];
+    const B: Digest = [2; 32];
+
     #[test]
     fn an_id_is_seen_once_marked_and_after_commit() {
         let mut dedup = Dedup::in_memory(Duration::from_secs(3600)).unwrap();
-        assert!(!dedup.check_and_mark("e1").unwrap());
-        assert!(dedup.check_and_mark("e1").unwrap(), "marked, not committed");
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::New);
+        assert_eq!(
+            dedup.check_and_mark("e1", &A).unwrap(),
+            Seen::Duplicate,
+            "marked, not committed"
+        );
         dedup.commit().unwrap();
         assert_eq!(dedup.pending(), 0);
-        assert!(dedup.check_and_mark("e1").unwrap(), "committed");
-        assert!(!dedup.check_and_mark("e2").unwrap());
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::Duplicate);
+        assert_eq!(dedup.check_and_mark("e2", &A).unwrap(), Seen::New);
         assert_eq!(dedup.len().unwrap(), 1);
+    }
+
+    /// Issue 13: an attacker sending a forged event with the eventID of a real one first
+    /// must not make the real one a duplicate.
+    #[test]
+    fn the_same_id_with_other_content_is_a_conflict_processed_once_per_content() {
+        let mut dedup = Dedup::in_memory(Duration::from_secs(3600)).unwrap();
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::New);
+        assert_eq!(
+            dedup.check_and_mark("e1", &B).unwrap(),
+            Seen::Conflict,
+            "pending"
+        );
+        assert_eq!(dedup.check_and_mark("e1", &B).unwrap(), Seen::Duplicate);
+        assert_eq!(dedup.pending(), 2);
+        dedup.commit().unwrap();
+        assert_eq!(dedup.len().unwrap(), 2);
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::Duplicate);
+        assert_eq!(dedup.check_and_mark("e1", &B).unwrap(), Seen::Duplicate);
+        assert_eq!(
+            dedup.check_and_mark("e1", &[3; 32]).unwrap(),
+            Seen::Conflict,
+            "committed"
+        );
     }
 
     #[test]
     fn ids_of_a_failed_flush_are_forgotten_so_the_redelivery_runs() {
         let mut dedup = Dedup::in_memory(Duration::from_secs(3600)).unwrap();
-        assert!(!dedup.check_and_mark("e1").unwrap());
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::New);
         dedup.forget_pending();
-        assert!(!dedup.check_and_mark("e1").unwrap(), "not a duplicate");
+        assert_eq!(
+            dedup.check_and_mark("e1", &A).unwrap(),
+            Seen::New,
+            "not a duplicate"
+        );
         dedup.commit().unwrap();
-        assert!(
-            dedup.check_and_mark("e1").unwrap(),
+        assert_eq!(
+            dedup.check_and_mark("e1", &A).unwrap(),
+            Seen::Duplicate,
             "committed ids stay seen"
         );
     }
@@ -192,17 +297,21 @@ mod tests {
         dedup
             .conn
             .execute(
-                "INSERT INTO seen_events VALUES ('old', ?1)",
-                params![now_secs() - 3600],
+                "INSERT INTO seen_events VALUES ('old', ?1, ?2)",
+                params![&A[..], now_secs() - 3600],
             )
             .unwrap();
-        assert!(!dedup.check_and_mark("old").unwrap(), "expired");
+        assert_eq!(
+            dedup.check_and_mark("old", &A).unwrap(),
+            Seen::New,
+            "expired"
+        );
         dedup.commit().unwrap();
         dedup
             .conn
             .execute(
-                "INSERT INTO seen_events VALUES ('older', ?1)",
-                params![now_secs() - 7200],
+                "INSERT INTO seen_events VALUES ('older', ?1, ?2)",
+                params![&A[..], now_secs() - 7200],
             )
             .unwrap();
         assert_eq!(dedup.prune().unwrap(), 1);
@@ -214,10 +323,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.db");
         let mut dedup = Dedup::open(&path, Duration::from_secs(3600)).unwrap();
-        dedup.check_and_mark("e1").unwrap();
+        dedup.check_and_mark("e1", &A).unwrap();
         dedup.commit().unwrap();
         drop(dedup);
         let mut dedup = Dedup::open(&path, Duration::from_secs(3600)).unwrap();
-        assert!(dedup.check_and_mark("e1").unwrap());
+        assert_eq!(dedup.check_and_mark("e1", &A).unwrap(), Seen::Duplicate);
+        assert_eq!(dedup.check_and_mark("e1", &B).unwrap(), Seen::Conflict);
+    }
+
+    /// A database of the ids-only version keeps its window: those ids stay duplicates
+    /// (their content is unknown), new ids get digests.
+    #[test]
+    fn an_ids_only_table_is_migrated_and_its_ids_stay_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE seen_events (event_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+                 CREATE INDEX seen_events_by_time ON seen_events (seen_at);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO seen_events VALUES ('legacy', ?1)",
+                params![now_secs()],
+            )
+            .unwrap();
+        }
+        let mut dedup = Dedup::open(&path, Duration::from_secs(3600)).unwrap();
+        assert_eq!(dedup.len().unwrap(), 1);
+        assert_eq!(dedup.check_and_mark("legacy", &B).unwrap(), Seen::Duplicate);
+        assert_eq!(dedup.check_and_mark("fresh", &A).unwrap(), Seen::New);
+        dedup.commit().unwrap();
+        drop(dedup);
+        // Opening again leaves the migrated table as it is.
+        let mut dedup = Dedup::open(&path, Duration::from_secs(3600)).unwrap();
+        assert_eq!(dedup.len().unwrap(), 2);
+        assert_eq!(dedup.check_and_mark("fresh", &B).unwrap(), Seen::Conflict);
     }
 }

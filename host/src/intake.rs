@@ -7,7 +7,7 @@ use anyhow::Result;
 use cloudtrail_normalize::Item;
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::Dedup;
+use crate::dedup::{Dedup, Seen};
 use crate::pipeline::Pipeline;
 
 /// The skip reason of an event already seen within the dedup window.
@@ -22,12 +22,21 @@ pub struct Outcome {
     pub skipped: BTreeMap<String, u64>,
     /// Bad input, dead-lettered in `rejected_inputs`.
     pub rejected: BTreeMap<String, u64>,
+    /// Of the accepted events: an id already seen with other content (a dedup conflict),
+    /// processed rather than skipped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dedup_conflicts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Outcome {
     /// Adds another outcome's counts to this one.
     pub fn add(&mut self, other: &Outcome) {
         self.accepted += other.accepted;
+        self.dedup_conflicts += other.dedup_conflicts;
         for (k, v) in &other.skipped {
             *self.skipped.entry(k.clone()).or_default() += v;
         }
@@ -64,9 +73,22 @@ pub fn ingest_items(
         match &item {
             Item::Event(event) => {
                 if let Some(dedup) = dedup.as_deref_mut() {
-                    if dedup.check_and_mark(&event.id)? {
-                        *outcome.skipped.entry(DUPLICATE.to_string()).or_default() += 1;
-                        continue;
+                    match dedup.check_and_mark(&event.id, &event.content_digest())? {
+                        Seen::New => {}
+                        Seen::Duplicate => {
+                            *outcome.skipped.entry(DUPLICATE.to_string()).or_default() += 1;
+                            continue;
+                        }
+                        Seen::Conflict => {
+                            // Debug formatting escapes the id: it is the sender's text.
+                            tracing::warn!(
+                                event_id = ?event.id,
+                                origin,
+                                "dedup_conflict: an event id already seen with other content; \
+                                 processed, not skipped (a forged copy must not hide the real event)"
+                            );
+                            outcome.dedup_conflicts += 1;
+                        }
                     }
                 }
                 outcome.accepted += 1;

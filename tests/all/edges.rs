@@ -847,3 +847,73 @@ fn actions_run_does_not_take_over_an_action_another_process_is_running() {
     let action = outbox.get(&id).unwrap().unwrap();
     assert_eq!((action.status.as_str(), action.attempts), ("succeeded", 1));
 }
+
+// ---------------------------------------------------------------- dedup by content
+
+/// Issue 13: dedup was first-arrival-wins by eventID, so whoever can send events could hide
+/// a real event by sending a harmless one with its id first. Now the id is kept with a digest
+/// of the content: the real event is processed (a `dedup_conflict`, counted in the answer,
+/// the metrics and the log), while the same content again, in any shape, stays a duplicate.
+#[test]
+fn a_forged_copy_of_an_event_id_sent_first_does_not_hide_the_real_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    // The forgery: the real event's id on a harmless call by an ordinary user.
+    let real = root_record("real-root-call");
+    let mut forged = real.clone();
+    forged["userIdentity"] = serde_json::json!({
+        "type": "IAMUser",
+        "arn": format!("arn:aws:iam::{}:user/alice", crate::moto::ACCOUNT),
+        "accountId": crate::moto::ACCOUNT,
+        "userName": "alice"
+    });
+    forged["eventName"] = serde_json::json!("ListBuckets");
+    let answer = daemon.post(envelope(&forged).to_string().as_bytes(), Auth::Own);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["accepted"], 1, "{answer:?}");
+    assert_eq!(finding_event_ids(&db).get("real-root-call"), None);
+
+    // The real one is processed, and said to conflict.
+    let answer = daemon.post(envelope(&real).to_string().as_bytes(), Auth::Own);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["accepted"], 1, "{answer:?}");
+    assert_eq!(answer.json()["dedup_conflicts"], 1, "{answer:?}");
+    assert_eq!(finding_event_ids(&db).get("real-root-call"), Some(&1));
+
+    // The real one again, bare this time (the S3 log file's shape), and the forgery again:
+    // duplicates, nothing processed twice.
+    for body in [real.to_string(), envelope(&forged).to_string()] {
+        let answer = daemon.post(body.as_bytes(), Auth::Own);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.json()["accepted"], 0, "{answer:?}");
+        assert_eq!(answer.json()["skipped"]["duplicate"], 1, "{answer:?}");
+        assert!(answer.json().get("dedup_conflicts").is_none(), "{answer:?}");
+    }
+    assert_eq!(finding_event_ids(&db).get("real-root-call"), Some(&1));
+    let text = daemon.metrics();
+    assert_eq!(
+        metric(&text, "trailwarden_dedup_conflicts_total"),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "trailwarden_events_skipped_total{reason=\"duplicate\"}"
+        ),
+        2,
+        "{text}"
+    );
+    let status = daemon.stop();
+    assert!(status.success(), "{status}");
+    let log = log_of(dir.path());
+    let conflicts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("dedup_conflict"))
+        .collect();
+    assert_eq!(conflicts.len(), 1, "{log}");
+    assert!(conflicts[0].contains("real-root-call"), "{log}");
+}

@@ -2,12 +2,15 @@
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
 mod accounts;
+mod aws_proxy;
 mod cache;
 mod daemon;
 mod edges;
+mod faults;
 mod first_hour;
 mod first_seen;
 mod fixtures;
+mod fuzz;
 mod lifecycle;
 mod moto;
 mod panther;
@@ -20,6 +23,7 @@ mod scaffold;
 mod search;
 mod setup;
 mod sinks;
+mod soak;
 mod support;
 mod suppress;
 mod tamper;

@@ -82,6 +82,13 @@ impl NormalizedEvent {
         serde_json::to_string(&self.record).unwrap_or_default()
     }
 
+    /// The SHA-256 of the record's canonical JSON (keys sorted, no whitespace): the same for
+    /// the same content in any shape or key order, different for any other content. Dedup
+    /// keeps it beside the eventID, so a forged copy of an id cannot hide the real event.
+    pub fn content_digest(&self) -> [u8; 32] {
+        crate::id::content_digest(&self.record)
+    }
+
     /// The EventBridge envelope form of the event, for event-pattern matching:
     /// `{"version":"0","id":..,"detail-type":..,"source":"aws.<service>",
     /// "account":..,"time":..,"region":..,"resources":[],"detail":<record>}`,

@@ -15,10 +15,16 @@ pub(crate) const PREFIX: &str = "synthetic-";
 /// `"synthetic-"` + the first 32 hex digits of the SHA-256 of the record's
 /// canonical JSON.
 pub(crate) fn synthetic(record: &Value) -> String {
+    let digest = content_digest(record);
+    format!("{PREFIX}{}", hex::encode(&digest[..16]))
+}
+
+/// The SHA-256 of the record's canonical JSON: equal for equal content whatever the
+/// key order or the shape it arrived in.
+pub(crate) fn content_digest(record: &Value) -> [u8; 32] {
     let mut canonical = Vec::new();
     write_canonical(record, &mut canonical);
-    let digest = Sha256::digest(&canonical);
-    format!("{PREFIX}{}", hex::encode(&digest[..16]))
+    Sha256::digest(&canonical).into()
 }
 
 /// Compact JSON with object keys in byte order.

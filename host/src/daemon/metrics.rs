@@ -65,6 +65,8 @@ struct Inner {
     accepted: BTreeMap<&'static str, u64>,
     skipped: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
+    /// Events whose id was seen with other content, processed anyway.
+    dedup_conflicts: u64,
     /// HTTP requests answered, by status code.
     http_responses: BTreeMap<u16, u64>,
     /// Requests refused before their events were read, by reason.
@@ -142,6 +144,7 @@ impl Metrics {
         for (k, v) in &outcome.rejected {
             *m.rejected.entry(k.clone()).or_default() += v;
         }
+        m.dedup_conflicts += outcome.dedup_conflicts;
     }
 
     /// A rejection that happened outside the normaliser (e.g. a missing S3 object).
@@ -259,6 +262,16 @@ impl Metrics {
                 *n,
             );
         }
+        w.family(
+            "trailwarden_dedup_conflicts_total",
+            "counter",
+            "Events whose eventID was already seen with other content: processed, not skipped.",
+        );
+        let _ = writeln!(
+            w.out,
+            "trailwarden_dedup_conflicts_total {}",
+            m.dedup_conflicts
+        );
         w.family(
             "trailwarden_http_responses_total",
             "counter",

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod sqs;
 pub mod summary;
 pub mod token;
+pub mod watchdog;
 pub mod worker;
 
 use std::io::Write;
@@ -109,6 +110,12 @@ pub fn run(
         "POST /v1/reload takes the admin token in {}",
         admin_token_path.display()
     );
+    if let Some(grace) = daemon.stall_exit_grace {
+        if let Err(e) = watchdog::spawn(metrics.clone(), daemon.stall_after, grace) {
+            let _ = worker.shutdown();
+            return Err(anyhow::Error::new(e).context("cannot start the watchdog thread"));
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("intake")

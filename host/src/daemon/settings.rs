@@ -24,6 +24,8 @@
 //! shutdown_timeout_s = 30
 //! summary_interval_s = 60            # a one-line summary in the log this often; 0: never
 //! stall_after_s = 60                 # /healthz answers 503 once one unit of work takes longer
+//! exit_on_stall = true               # and, stalled for stall_exit_grace_s more, the process
+//! stall_exit_grace_s = 60            # exits non-zero (status 70) for a supervisor to restart it
 //!
 //! [sqs]
 //! queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/cloudtrail"
@@ -66,6 +68,8 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_SUMMARY_INTERVAL_S: u64 = 60;
 /// Default `stall_after_s`: longer than any batch within the default deadlines.
 const DEFAULT_STALL_AFTER_S: u64 = 60;
+/// Default `stall_exit_grace_s`: a stall reported by `/healthz` this long ends the process.
+const DEFAULT_STALL_EXIT_GRACE_S: u64 = 60;
 pub const TOKEN_FILE_NAME: &str = "trailwarden.token";
 /// The admin token's file name (it authorises `POST /v1/reload`, the ingest token does not).
 pub const ADMIN_TOKEN_FILE_NAME: &str = "trailwarden.admin-token";
@@ -92,6 +96,8 @@ pub(crate) struct RawDaemon {
     body_timeout_ms: Option<u64>,
     summary_interval_s: Option<u64>,
     stall_after_s: Option<u64>,
+    exit_on_stall: Option<bool>,
+    stall_exit_grace_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +158,9 @@ pub struct DaemonSettings {
     pub summary_interval: Option<Duration>,
     /// How long one unit of pipeline work may take before `/healthz` answers 503.
     pub stall_after: Duration,
+    /// Stalled past `stall_after` plus this, the process exits non-zero (the watchdog);
+    /// `None`: `exit_on_stall = false`, it only answers 503.
+    pub stall_exit_grace: Option<Duration>,
 }
 
 impl Default for DaemonSettings {
@@ -176,6 +185,7 @@ impl Default for DaemonSettings {
             body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             summary_interval: Some(Duration::from_secs(DEFAULT_SUMMARY_INTERVAL_S)),
             stall_after: Duration::from_secs(DEFAULT_STALL_AFTER_S),
+            stall_exit_grace: Some(Duration::from_secs(DEFAULT_STALL_EXIT_GRACE_S)),
         }
     }
 }
@@ -319,6 +329,12 @@ impl IntakeSettings {
         if !(1..=86_400).contains(&stall_after_s) {
             bail!("daemon.stall_after_s must be between 1 and 86400");
         }
+        let stall_exit_grace_s = daemon
+            .stall_exit_grace_s
+            .unwrap_or(DEFAULT_STALL_EXIT_GRACE_S);
+        if stall_exit_grace_s > 86_400 {
+            bail!("daemon.stall_exit_grace_s must be between 0 and 86400");
+        }
         let daemon = DaemonSettings {
             listen,
             token_file: daemon.token_file.map(resolve),
@@ -340,6 +356,10 @@ impl IntakeSettings {
             body_timeout: Duration::from_millis(body_ms),
             summary_interval: Some(summary_s).filter(|s| *s > 0).map(Duration::from_secs),
             stall_after: Duration::from_secs(stall_after_s),
+            stall_exit_grace: daemon
+                .exit_on_stall
+                .unwrap_or(true)
+                .then(|| Duration::from_secs(stall_exit_grace_s)),
         };
         let sqs = sqs
             .map(|raw| {
@@ -520,9 +540,20 @@ mod tests {
                 "wait_time_s",
             ),
             ("", None, "window = \"soon\"", "dedup.window"),
+            ("stall_exit_grace_s = 86401", None, "", "stall_exit_grace_s"),
         ] {
             let err = parse(daemon, sqs, dedup).unwrap_err();
             assert!(format!("{err:#}").contains(key), "{key}: {err:#}");
         }
+    }
+
+    #[test]
+    fn the_watchdog_is_on_by_default_and_can_be_turned_off() {
+        let s = parse("", None, "").unwrap();
+        assert_eq!(s.daemon.stall_exit_grace, Some(Duration::from_secs(60)));
+        let s = parse("stall_exit_grace_s = 0\n", None, "").unwrap();
+        assert_eq!(s.daemon.stall_exit_grace, Some(Duration::ZERO));
+        let s = parse("exit_on_stall = false\nstall_exit_grace_s = 5\n", None, "").unwrap();
+        assert_eq!(s.daemon.stall_exit_grace, None);
     }
 }

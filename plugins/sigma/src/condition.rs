@@ -106,6 +106,12 @@ pub fn parse(text: &str, names: &[String]) -> Result<Expr, String> {
     if tokens.is_empty() {
         return Err("the condition is empty".to_owned());
     }
+    // The parser recurses on `(` and `not` (`and`/`or` are loops): bound it before parsing.
+    if nesting_of(&tokens) > MAX_NESTING {
+        return Err(format!(
+            "the condition nests `(` and `not` deeper than {MAX_NESTING} levels"
+        ));
+    }
     let mut p = Parser {
         tokens,
         pos: 0,
@@ -119,6 +125,29 @@ pub fn parse(text: &str, names: &[String]) -> Result<Expr, String> {
         ));
     }
     Ok(expr)
+}
+
+/// How deeply a condition may nest parentheses and `not`s: real rules use a few; a fuzzed
+/// condition of 3,800 `(` overflowed the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// An upper bound on the parser's recursion: the deepest parenthesis plus every `not`.
+fn nesting_of(tokens: &[Token]) -> usize {
+    let mut depth: usize = 0;
+    let mut deepest = 0;
+    let mut nots = 0;
+    for token in tokens {
+        match token {
+            Token::Open => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::Not => nots += 1,
+            _ => {}
+        }
+    }
+    deepest + nots
 }
 
 fn describe(t: &Token) -> String {

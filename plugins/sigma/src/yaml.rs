@@ -4,26 +4,71 @@
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
+/// How deeply a rule's values may nest: Sigma rules use a handful of levels; a fuzzed
+/// `- - - ...` line of thousands overflowed the stack converting it (and, in the plugin,
+/// the 512 KiB wasm stack).
+pub const MAX_DEPTH: usize = 64;
+
 /// The documents of a YAML text as JSON values (empty documents left out). Integers stay
 /// numbers; floats become their text (`1.10` stays `1.10`, as Sigma compares text).
 ///
 /// # Errors
-/// The text is not YAML, uses aliases, or has a key that is not a scalar.
+/// The text is not YAML, uses aliases, has a key that is not a scalar, or nests deeper
+/// than [`MAX_DEPTH`].
 pub fn documents(text: &str) -> Result<Vec<Value>, String> {
+    // The YAML loader itself recurses on nesting: measure it on the text first.
+    if nesting_of(text) > MAX_DEPTH {
+        return Err(format!("values nested deeper than {MAX_DEPTH} levels"));
+    }
     let docs = YamlLoader::load_from_str(text).map_err(|e| format!("not YAML: {e}"))?;
     docs.iter()
         .filter(|d| !matches!(d, Yaml::Null))
-        .map(to_json)
+        .map(|d| to_json(d, 0))
         .collect()
 }
 
-fn to_json(y: &Yaml) -> Result<Value, String> {
+/// An upper bound on how deeply `text` nests: the deepest run of flow brackets (`[`, `{`
+/// not yet closed, quotes ignored, so it may overcount), or the most block indicators
+/// (`- `, `? `, `: `) at the start of one line.
+fn nesting_of(text: &str) -> usize {
+    let mut flow: usize = 0;
+    let mut deepest = 0;
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                flow += 1;
+                deepest = deepest.max(flow);
+            }
+            b']' | b'}' => flow = flow.saturating_sub(1),
+            _ => {}
+        }
+    }
+    for line in text.lines() {
+        let lead = line
+            .bytes()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'-' | b'?' | b':'))
+            .filter(|b| matches!(b, b'-' | b'?' | b':'))
+            .count();
+        deepest = deepest.max(lead);
+    }
+    deepest
+}
+
+fn to_json(y: &Yaml, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("values nested deeper than {MAX_DEPTH} levels"));
+    }
     Ok(match y {
         Yaml::Real(text) | Yaml::String(text) => Value::String(text.clone()),
         Yaml::Integer(i) => Value::from(*i),
         Yaml::Boolean(b) => Value::Bool(*b),
         Yaml::Null => Value::Null,
-        Yaml::Array(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Yaml::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| to_json(item, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
         Yaml::Hash(hash) => {
             let mut map = Map::new();
             for (k, v) in hash {
@@ -34,7 +79,7 @@ fn to_json(y: &Yaml) -> Result<Value, String> {
                     Yaml::Null => "null".to_owned(),
                     _ => return Err("a YAML mapping key that is not a scalar".to_owned()),
                 };
-                map.insert(key, to_json(v)?);
+                map.insert(key, to_json(v, depth + 1)?);
             }
             Value::Object(map)
         }
