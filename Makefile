@@ -11,7 +11,7 @@ PLUGIN_TARGET := $(CURDIR)/target/plugins
 PLUGIN_CARGO = cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO)
 MOTO_VERSION := 5.2.5
 
-DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure storage-exposure service-watch identity-changes organization-guard keys-secrets sigma first-seen
+DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure resource-exposure storage-exposure service-watch identity-changes organization-guard keys-secrets sigma first-seen
 TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event sleeper state-hog
 
 .PHONY: help build plugins host test demo bench fmt lint clean toolchain
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
 	@echo "make fuzz FUZZ_SECONDS=600  fuzz the normaliser, pattern parser, Sigma rules and config (per target)"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
+	@echo "make rules-doc  regenerate docs/plugins.md's rule table from rules list --format json"
 
 build: plugins host
 
@@ -223,3 +224,9 @@ bench-daemon: plugins
 # Every loaded detection of the example config (Sigma rules: loaded and refused, with reasons).
 rules: plugins
 	$(CARGO) run -q -p trailwarden -- rules list --config examples/trailwarden.toml
+
+# docs/plugins.md's rule table, regenerated from `rules list --format json` over the example
+# config (the test that checks it is current, told to rewrite it).
+.PHONY: rules-doc
+rules-doc: plugins
+	UPDATE_RULE_TABLE=1 $(CARGO) test -p trailwarden --test all rules::the_rule_table_in_the_docs_is_generated_from_rules_list

@@ -23,6 +23,7 @@ pub mod replay;
 pub mod report;
 pub mod respond;
 pub mod router;
+pub mod rule_refs;
 pub mod rules_cli;
 pub mod runtime;
 pub mod scaffold;

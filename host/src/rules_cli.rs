@@ -25,6 +25,10 @@ pub struct RuleRow {
     /// `iam.disable-access-key (dry-run)`; `report only` when it calls none.
     pub response: String,
     pub title: String,
+    /// The Panther rules it is mapped to (the plugin's `panther.json`), sorted.
+    pub panther: Vec<String>,
+    /// The CIS monitoring controls it implements (`report cis`), e.g. `4.8`.
+    pub cis: Vec<String>,
     /// `active`, or `refused` (the plugin was given the rule but cannot run it).
     pub status: &'static str,
     /// Why it was refused.
@@ -116,6 +120,8 @@ fn row(plugin: &str, grants: &PluginGrants, rule: &RuleInfo) -> RuleRow {
         technique: rule.techniques.join(", "),
         response,
         title: rule.title.clone(),
+        panther: crate::rule_refs::panther_rules(plugin, &rule.id),
+        cis: crate::rule_refs::cis_controls(&rule.id),
         status: if rule.refused.is_some() {
             "refused"
         } else {

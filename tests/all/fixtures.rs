@@ -125,6 +125,7 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
         "identity-changes",
         "network-exposure",
         "s3-exposure",
+        "resource-exposure",
         "storage-exposure",
         "service-watch",
         "keys-secrets",

@@ -170,6 +170,8 @@ mod tests {
             technique: technique.into(),
             response: "report only".into(),
             title: id.into(),
+            panther: Vec::new(),
+            cis: Vec::new(),
             status: "active",
             reason: None,
         }

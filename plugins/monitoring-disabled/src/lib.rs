@@ -5,6 +5,7 @@
 //! | rule id | events | severity |
 //! |---|---|---|
 //! | `aws.guardduty.detector-disabled` | `guardduty:DeleteDetector`; `guardduty:UpdateDetector` with `enable: false` | high |
+//! | `aws.guardduty.protection-disabled` | `guardduty:UpdateDetector` that turns protection plans off while the detector keeps running: a feature with `status: DISABLED` (`S3_DATA_EVENTS`, `EKS_AUDIT_LOGS`, `RUNTIME_MONITORING`, `EBS_MALWARE_PROTECTION`, `RDS_LOGIN_EVENTS`, `LAMBDA_NETWORK_LOGS`...), or a legacy `dataSources` entry with `enable: false` (`s3Logs`, `kubernetes.auditLogs`) or `ebsVolumes: false` (malware protection) | medium |
 //! | `aws.guardduty.member-disassociated` | `guardduty:DisassociateFromAdministratorAccount` / `DisassociateFromMasterAccount` (a member leaves its administrator), `guardduty:DisassociateMembers` / `DeleteMembers` (an administrator drops members; accounts the response lists as unprocessed are left out) | medium |
 //! | `aws.config.recording-stopped` | `config:StopConfigurationRecorder`, `DeleteConfigurationRecorder`, `DeleteDeliveryChannel` | medium |
 //! | `aws.ec2.flow-logs-deleted` | `ec2:DeleteFlowLogs` that deleted at least one flow log (ids the response lists as unsuccessful are left out) | medium |
@@ -13,8 +14,10 @@
 //! (default `security-team`). There is no capability to turn these services back on; the
 //! finding says how.
 //!
-//! An `UpdateDetector` that only changes features or the publishing frequency is not
-//! reported: the detector keeps running.
+//! An `UpdateDetector` that only changes the publishing frequency, enables features, or
+//! turns off an additional configuration of a feature left enabled (e.g. automated agent
+//! management of Runtime Monitoring) is not reported. One that sets `enable: false` raises
+//! only `aws.guardduty.detector-disabled`.
 
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{boolish, get_ci};
@@ -25,6 +28,7 @@ use trailwarden_plugin_sdk::{
 };
 
 pub const DETECTOR_DISABLED: &str = "aws.guardduty.detector-disabled";
+pub const PROTECTION_DISABLED: &str = "aws.guardduty.protection-disabled";
 pub const MEMBER_DISASSOCIATED: &str = "aws.guardduty.member-disassociated";
 pub const RECORDING_STOPPED: &str = "aws.config.recording-stopped";
 pub const FLOW_LOGS_DELETED: &str = "aws.ec2.flow-logs-deleted";
@@ -80,6 +84,8 @@ pub fn descriptor() -> Descriptor {
             "guardduty-detector-kept.json",
             "guardduty-members-disassociated.json",
             "guardduty-members-kept.json",
+            "guardduty-protection-disabled.json",
+            "guardduty-protection-kept.json",
         ],
         // It acts: trailwarden's own calls must not come back to it.
         self_caused_events: false,
@@ -103,6 +109,24 @@ pub fn rules(config: &Config) -> Vec<Rule> {
             "Ask the caller why; if unexplained, re-enable GuardDuty in that region \
              (aws guardduty create-detector --enable, or update-detector --enable) and \
              review what the caller did since.",
+            &[NOTIFY_SEND],
+        ),
+        Rule::new(
+            PROTECTION_DISABLED,
+            Severity::Medium,
+            "GuardDuty protection plans turned off",
+            &["T1562.001"],
+            &format!(
+                "A successful guardduty:UpdateDetector that turns off protection plans while \
+                 the detector keeps running: a feature set to DISABLED (S3 data events, EKS \
+                 audit logs, Runtime Monitoring, EBS malware protection, RDS login events, \
+                 Lambda network logs...) or a legacy dataSources entry set to false. \
+                 GuardDuty stops looking at those resources, a quieter step than disabling \
+                 it. Sent to {target}."
+            ),
+            "Ask the caller why; if unexplained, turn the plans back on (aws guardduty \
+             update-detector --features Name=...,Status=ENABLED) and review the activity \
+             on the resources they covered since the change.",
             &[NOTIFY_SEND],
         ),
         Rule::new(
@@ -163,10 +187,13 @@ pub fn detect(event: &Event) -> Vec<Finding> {
     let raw = raw.as_ref();
     let finding = match (event.source.as_deref(), event.name.as_deref()) {
         (Some(GUARDDUTY), Some("DeleteDetector")) => Some(detector(event, raw, true)),
-        (Some(GUARDDUTY), Some("UpdateDetector")) => param(raw, "enable")
-            .and_then(boolish)
-            .is_some_and(|on| !on)
-            .then(|| detector(event, raw, false)),
+        (Some(GUARDDUTY), Some("UpdateDetector")) => {
+            if param(raw, "enable").and_then(boolish) == Some(false) {
+                Some(detector(event, raw, false))
+            } else {
+                protections_off(event, raw)
+            }
+        }
         (
             Some(GUARDDUTY),
             Some("DisassociateFromAdministratorAccount" | "DisassociateFromMasterAccount"),
@@ -323,6 +350,98 @@ fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
             context,
         },
     )
+}
+
+/// The protection plans an `UpdateDetector` request turns off: the `features` whose
+/// `status` is `DISABLED`, and the legacy `dataSources` entries set to false (as dotted
+/// paths: `kubernetes.auditLogs`, `malwareProtection.scanEc2InstanceWithFindings.ebsVolumes`).
+pub fn protections_disabled(params: &Value) -> Vec<String> {
+    let mut off: Vec<String> = get_ci(params, "features")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            get_ci(f, "status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("DISABLED"))
+        })
+        .map(|f| {
+            get_ci(f, "name")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .unwrap_or("(unnamed feature)")
+                .to_owned()
+        })
+        .collect();
+    if let Some(sources) = get_ci(params, "dataSources") {
+        data_sources_off(sources, "", 0, &mut off);
+    }
+    off
+}
+
+/// `dataSources` is a small tree; a false `enable` turns its parent off, a false
+/// `ebsVolumes` itself. Depth is bounded (the real tree is three levels deep).
+fn data_sources_off(v: &Value, path: &str, depth: usize, off: &mut Vec<String>) {
+    let Some(map) = v.as_object().filter(|_| depth < 6) else {
+        return;
+    };
+    for (key, child) in map {
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let is_false = boolish(child) == Some(false);
+        if key.eq_ignore_ascii_case("enable") && is_false && !path.is_empty() {
+            off.push(path.to_owned());
+        } else if key.eq_ignore_ascii_case("ebsVolumes") && is_false {
+            off.push(here);
+        } else {
+            data_sources_off(child, &here, depth + 1, off);
+        }
+    }
+}
+
+fn protections_off(event: &Event, raw: Option<&Value>) -> Option<Finding> {
+    let params = raw.and_then(|r| r.get("requestParameters"))?;
+    let off = protections_disabled(params);
+    if off.is_empty() {
+        return None;
+    }
+    let id = param_str(raw, "detectorId");
+    let detector_arn = id.and_then(|id| arn(event, "guardduty", &format!("detector/{id}")));
+    let title = format!(
+        "GuardDuty protection plans turned off in account {}, region {}: {}",
+        account(event),
+        region(event),
+        off.join(", ")
+    );
+    let description = format!(
+        "{} turned off GuardDuty protection plans ({}) of {} {}. The detector keeps \
+         running, but no longer looks at what these plans covered (S3 data events, EKS \
+         audit logs, runtime activity, malware on EBS volumes, database logins, Lambda \
+         network traffic). Confirm who did it and why, and turn them back on.",
+        capitalize(&event.actor()),
+        off.join(", "),
+        id.map_or_else(|| "the detector".to_owned(), |id| format!("detector {id}")),
+        where_(event)
+    );
+    let mut context = base_context(event);
+    context.insert("detector_id".into(), json!(id));
+    context.insert("protections_disabled".into(), json!(off));
+    Some(build(
+        event,
+        Parts {
+            rule_id: PROTECTION_DISABLED,
+            severity: Severity::Medium,
+            title,
+            description,
+            resources: detector_arn.into_iter().collect(),
+            key: format!("{}:{}:{}", account(event), region(event), off.join("+")),
+            context,
+        },
+    ))
 }
 
 fn left_administrator(event: &Event, raw: Option<&Value>) -> Finding {

@@ -4,7 +4,7 @@
 
 use monitoring_disabled::{
     MonitoringDisabled, CAPABILITIES, DETECTOR_DISABLED, FLOW_LOGS_DELETED, MEMBER_DISASSOCIATED,
-    RECORDING_STOPPED,
+    PROTECTION_DISABLED, RECORDING_STOPPED,
 };
 use trailwarden_plugin_sdk::serde_json::{self, json, Value};
 use trailwarden_plugin_sdk::{
@@ -53,6 +53,7 @@ fn the_catalog_names_every_rule_and_the_target() {
         ids,
         [
             DETECTOR_DISABLED,
+            PROTECTION_DISABLED,
             MEMBER_DISASSOCIATED,
             RECORDING_STOPPED,
             FLOW_LOGS_DELETED
@@ -152,4 +153,36 @@ fn every_finding_notifies_the_configured_target_unless_self_caused() {
     let mut own = stop.clone();
     own.self_caused = true;
     assert_eq!(run(&own, &config), (1, Vec::new()));
+}
+
+#[test]
+fn protection_plans_are_read_from_features_and_legacy_data_sources() {
+    let off = |params: Value| monitoring_disabled::protections_disabled(&params);
+    assert_eq!(
+        off(json!({"features": [
+            {"name": "S3_DATA_EVENTS", "status": "DISABLED"},
+            {"name": "EKS_AUDIT_LOGS", "status": "ENABLED"},
+            {"name": "RUNTIME_MONITORING", "status": "enabled",
+             "additionalConfiguration": [{"name": "EKS_ADDON_MANAGEMENT", "status": "DISABLED"}]},
+            {"status": "Disabled"}]})),
+        ["S3_DATA_EVENTS", "(unnamed feature)"]
+    );
+    assert_eq!(
+        off(json!({"dataSources": {"s3Logs": {"enable": false},
+            "kubernetes": {"auditLogs": {"enable": "false"}},
+            "malwareProtection": {"scanEc2InstanceWithFindings": {"ebsVolumes": false}}}})),
+        [
+            "kubernetes.auditLogs",
+            "malwareProtection.scanEc2InstanceWithFindings.ebsVolumes",
+            "s3Logs"
+        ]
+    );
+    assert!(off(json!({"dataSources": {"s3Logs": {"enable": true}}, "enable": true})).is_empty());
+    assert!(off(json!({"features": "S3_DATA_EVENTS", "dataSources": [false]})).is_empty());
+    // A hostile, deep tree is walked to a bounded depth.
+    let mut deep = json!({"enable": false});
+    for _ in 0..100 {
+        deep = json!({ "x": deep });
+    }
+    assert!(off(json!({ "dataSources": deep })).is_empty());
 }

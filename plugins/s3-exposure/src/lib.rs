@@ -6,7 +6,7 @@
 //!
 //! | rule id | event | severity | response |
 //! |---|---|---|---|
-//! | `aws.s3.bucket-policy-public` | `PutBucketPolicy` whose policy has a public statement ([`policy`]) | high | `s3.put-public-access-block` |
+//! | `aws.s3.bucket-policy-public` | `PutBucketPolicy` whose policy has a public statement (the SDK's [`policy`]) | high | `s3.put-public-access-block` |
 //! | `aws.s3.bucket-acl-public` | `PutBucketAcl` granting `AllUsers` or `AuthenticatedUsers` ([`acl`]) | high | `s3.put-public-access-block` |
 //! | `aws.s3.encryption-removed` | `DeleteBucketEncryption` | medium | `notify.send` |
 //! | `aws.s3.versioning-suspended` | `PutBucketVersioning` with `Status` `Suspended` (or `Disabled`) | medium | `notify.send` |
@@ -20,15 +20,15 @@
 //! in the config's `public_buckets`: their public policies and ACLs raise nothing. The notify
 //! target is the config's `notify_target` (default `security-team`).
 //!
-//! Panther's `AWS.CloudTrail.ResourceMadePublic` judges the same policies ([`policy`] agrees
-//! with all 14 of its test verdicts) but also for ECR, OpenSearch, KMS, SQS, SNS, Secrets
-//! Manager and Glacier: it is not mapped here (see the crate's tests).
+//! Panther's `AWS.CloudTrail.ResourceMadePublic` judges the same policies, and those of ECR,
+//! OpenSearch, KMS, SQS, SNS, Lambda and Secrets Manager: it is mapped in `resource-exposure`,
+//! which judges them with the same SDK module ([`policy`]).
 
 pub mod acl;
-pub mod policy;
 
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND, S3_PUT_PUBLIC_ACCESS_BLOCK};
-use trailwarden_plugin_sdk::json::{get_ci, policy_document, resource_arns};
+use trailwarden_plugin_sdk::json::{get_ci, resource_arns};
+use trailwarden_plugin_sdk::policy::{self, PublicStatement};
 use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
 use trailwarden_plugin_sdk::{
     capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
@@ -36,7 +36,6 @@ use trailwarden_plugin_sdk::{
 };
 
 use acl::PublicGrant;
-use policy::PublicStatement;
 
 pub const POLICY_PUBLIC: &str = "aws.s3.bucket-policy-public";
 pub const ACL_PUBLIC: &str = "aws.s3.bucket-acl-public";
@@ -283,8 +282,7 @@ pub fn changes(event: &Event) -> (Option<String>, Vec<Change>) {
     match name {
         "PutBucketPolicy" => {
             let statements = get_ci(params, "bucketPolicy")
-                .and_then(policy_document)
-                .map(|p| policy::public_statements(&p))
+                .map(policy::public_statements_in)
                 .unwrap_or_default();
             if !statements.is_empty() {
                 found.push(Change::PolicyPublic(statements));
@@ -360,7 +358,7 @@ fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
                 "put a bucket policy on S3 bucket {label} that allows anyone ({})",
                 statements
                     .iter()
-                    .map(describe_statement)
+                    .map(PublicStatement::describe)
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
@@ -427,10 +425,7 @@ fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
     context.insert("event_time".into(), json!(event.time));
     match change {
         Change::PolicyPublic(statements) => {
-            let list: Vec<Value> = statements
-                .iter()
-                .map(|s| json!({"sid": s.sid, "actions": s.actions, "not_principal": s.not_principal}))
-                .collect();
+            let list: Vec<Value> = statements.iter().map(PublicStatement::to_json).collect();
             context.insert("public_statements".into(), Value::Array(list));
         }
         Change::AclPublic(grants) => {
@@ -458,24 +453,6 @@ fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
         event_id: event.id.clone(),
         context: Value::Object(context).to_string(),
     }
-}
-
-fn describe_statement(s: &PublicStatement) -> String {
-    let name = match &s.sid {
-        Some(sid) => format!("statement {sid}"),
-        None => "a statement without Sid".to_owned(),
-    };
-    let who = if s.not_principal {
-        "everyone but the principals it lists"
-    } else {
-        "any principal"
-    };
-    let actions = if s.actions.is_empty() {
-        "no action given".to_owned()
-    } else {
-        s.actions.join(", ")
-    };
-    format!("{name} grants {who}: {actions}")
 }
 
 /// The response to one finding of `event`: block public access on a bucket made public,

@@ -29,6 +29,7 @@ pub mod config;
 pub mod history;
 pub mod json;
 pub mod log;
+pub mod policy;
 pub mod state;
 mod types;
 

@@ -1,5 +1,7 @@
-//! Whether a resource policy grants access to anyone: S3's own meaning of "public" for a
-//! bucket policy, judged statement by statement.
+//! Whether a resource policy grants access to anyone, judged statement by statement: S3's
+//! own meaning of "public" for a bucket policy, which IAM Access Analyzer applies to the
+//! resource policies of the other services too (ECR, KMS, SQS, SNS, Secrets Manager,
+//! OpenSearch...). Shared by `s3-exposure` and `resource-exposure`.
 //!
 //! A statement is public when it allows (`Effect: Allow`) a wildcard principal (`"*"`, or a
 //! `"*"` under `AWS`, `CanonicalUser`, ...; or any `NotPrincipal`) and no condition pins the
@@ -15,8 +17,9 @@
 //! - every value is fixed: a non-empty string without `*` or `?`, and for `aws:SourceIp` not
 //!   a `/0` range.
 
-use trailwarden_plugin_sdk::json::get_ci;
-use trailwarden_plugin_sdk::serde_json::Value;
+use serde_json::{json, Value};
+
+use crate::json::{get_ci, policy_document};
 
 /// Condition keys that, with fixed values, limit who can use a grant to a principal `"*"`
 /// (lower case).
@@ -34,6 +37,9 @@ pub const RESTRICTING_KEYS: &[&str] = &[
     "aws:principalaccount",
     "aws:principalarn",
     "aws:userid",
+    // KMS: the account of the caller (default key policies that allow a service, e.g. EBS,
+    // for every principal of one account).
+    "kms:calleraccount",
     "s3:x-amz-server-side-encryption-aws-kms-key-id",
     "s3:dataaccesspointarn",
     "s3:dataaccesspointaccount",
@@ -71,6 +77,41 @@ pub fn public_statements(policy: &Value) -> Vec<PublicStatement> {
         .into_iter()
         .filter_map(public_statement)
         .collect()
+}
+
+/// The public statements of a policy as CloudTrail records it: an object, JSON text or
+/// URL-encoded JSON text ([`policy_document`]); none when it is none of these (an empty or
+/// unreadable policy cannot be judged).
+pub fn public_statements_in(recorded: &Value) -> Vec<PublicStatement> {
+    policy_document(recorded)
+        .map(|p| public_statements(&p))
+        .unwrap_or_default()
+}
+
+impl PublicStatement {
+    /// One line for a finding's description: `statement Web grants any principal: s3:GetObject`.
+    pub fn describe(&self) -> String {
+        let name = match &self.sid {
+            Some(sid) => format!("statement {sid}"),
+            None => "a statement without Sid".to_owned(),
+        };
+        let who = if self.not_principal {
+            "everyone but the principals it lists"
+        } else {
+            "any principal"
+        };
+        let actions = if self.actions.is_empty() {
+            "no action given".to_owned()
+        } else {
+            self.actions.join(", ")
+        };
+        format!("{name} grants {who}: {actions}")
+    }
+
+    /// Its facts for a finding's context.
+    pub fn to_json(&self) -> Value {
+        json!({"sid": self.sid, "actions": self.actions, "not_principal": self.not_principal})
+    }
 }
 
 fn public_statement(st: &Value) -> Option<PublicStatement> {
@@ -172,7 +213,6 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailwarden_plugin_sdk::serde_json::json;
 
     fn public(statement: Value) -> bool {
         !public_statements(&json!({"Statement": [statement]})).is_empty()
@@ -245,5 +285,67 @@ mod tests {
         );
         assert!(public_statements(&json!({"Statement": "x"})).is_empty());
         assert!(public_statements(&json!("text")).is_empty());
+    }
+
+    #[test]
+    fn recorded_policies_are_read_in_every_encoding_and_described() {
+        let doc = json!({"Statement": [{"Sid": "Web", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject"}]});
+        let found = public_statements_in(&json!(doc.to_string()));
+        assert_eq!(found, public_statements_in(&doc));
+        assert_eq!(
+            found[0].describe(),
+            "statement Web grants any principal: s3:GetObject"
+        );
+        assert_eq!(found[0].to_json()["sid"], "Web");
+        let unnamed = PublicStatement {
+            sid: None,
+            actions: Vec::new(),
+            not_principal: true,
+        };
+        assert_eq!(
+            unnamed.describe(),
+            "a statement without Sid grants everyone but the principals it lists: no action given"
+        );
+        assert!(public_statements_in(&json!("")).is_empty());
+        assert!(public_statements_in(&json!("invalid-json-policy")).is_empty());
+        assert!(public_statements_in(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn conditions_of_other_services_pin_the_caller_down_too() {
+        let with = |condition: Value| {
+            public(json!({"Effect": "Allow", "Principal": {"AWS": "*"},
+                "Action": "sqs:SendMessage", "Condition": condition}))
+        };
+        // SNS and SQS policies for S3 or CloudWatch events: the source's ARN or account.
+        assert!(!with(
+            json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs-bucket"}})
+        ));
+        assert!(!with(
+            json!({"StringEquals": {"AWS:SourceOwner": "111122223333"}})
+        ));
+        // KMS's default "through a service, for the principals of this account" statement.
+        assert!(!with(
+            json!({"StringEquals": {"kms:CallerAccount": "111122223333",
+            "kms:ViaService": "ec2.us-east-1.amazonaws.com"}})
+        ));
+        assert!(with(
+            json!({"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}})
+        ));
+        // A private address range is still a fixed range.
+        assert!(!with(
+            json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "172.16.0.0/12"]}})
+        ));
+        // Only some of the conditions restrict: the statement is still pinned (AND).
+        assert!(!with(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1",
+            "aws:SourceVpc": "vpc-1"}, "Bool": {"aws:SecureTransport": "true"}})));
+        // A wildcard ARN is not a fixed one; IpAddress on another key restricts nothing.
+        assert!(with(
+            json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}})
+        ));
+        assert!(with(
+            json!({"IpAddress": {"aws:VpcSourceIp": "10.0.0.0/8"}})
+        ));
     }
 }
