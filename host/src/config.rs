@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::daemon::settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
 
+use crate::notify::target::RawNotifyTarget;
+pub use crate::notify::target::NotifyTarget;
 use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 
 /// Defaults chosen to stop a runaway plugin quickly without starving a busy one.
@@ -42,9 +44,12 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default)]
     aws: RawAws,
-    /// Webhook targets by name: plugins name a target, never a URL or secret.
+    /// Notification targets by name: plugins name a target, never a URL or secret.
     #[serde(default)]
-    notify: BTreeMap<String, NotifyTarget>,
+    notify: BTreeMap<String, RawNotifyTarget>,
+    /// The web console, as far as notifications need it (links to findings).
+    #[serde(default)]
+    console: RawConsole,
     /// EventBridge buses by name, for `eventbridge.publish-finding`.
     #[serde(default)]
     eventbridge: BTreeMap<String, EventBridgeTarget>,
@@ -64,23 +69,13 @@ struct RawAws {
     platform_account: Option<String>,
 }
 
-/// A webhook target. The secret may be given inline or, better, by environment variable.
-#[derive(Debug, Clone, Deserialize)]
+/// `[console]`: only what notifications read from it.
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct NotifyTarget {
-    pub url: String,
-    pub secret: Option<String>,
-    pub secret_env: Option<String>,
-}
-
-impl NotifyTarget {
-    /// The signing secret, from the config or its environment variable (empty if neither).
-    pub fn secret(&self) -> String {
-        self.secret
-            .clone()
-            .or_else(|| self.secret_env.as_ref().and_then(|v| std::env::var(v).ok()))
-            .unwrap_or_default()
-    }
+struct RawConsole {
+    /// The console's address as responders reach it; messages link to
+    /// `{public_url}/findings/{id}`.
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +117,8 @@ pub struct ResponseSettings {
     pub assume_role: BTreeMap<String, String>,
     pub platform_account: Option<String>,
     pub notify: BTreeMap<String, NotifyTarget>,
+    /// `[console] public_url`, without a trailing slash.
+    pub public_url: Option<String>,
     pub eventbridge: BTreeMap<String, EventBridgeTarget>,
     pub executor: ExecutorSettings,
 }
@@ -362,7 +359,15 @@ impl Config {
                 region: raw.aws.region,
                 assume_role: raw.aws.assume_role,
                 platform_account: raw.aws.platform_account,
-                notify: raw.notify,
+                notify: raw
+                    .notify
+                    .into_iter()
+                    .map(|(name, target)| {
+                        crate::notify::target::validate(&name, target, &resolve)
+                            .map(|t| (name, t))
+                    })
+                    .collect::<Result<_>>()?,
+                public_url: public_url(raw.console.public_url)?,
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
             },
@@ -403,6 +408,15 @@ impl Config {
             lifecycle: Lifecycle::default(),
         })
     }
+}
+
+/// `[console] public_url`: an http(s) URL, kept without its trailing slash.
+fn public_url(url: Option<String>) -> Result<Option<String>> {
+    let Some(url) = url else { return Ok(None) };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("console.public_url must be an http:// or https:// URL");
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Result<PluginConfig> {

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod fixture;
 pub mod history;
+pub mod notify;
 pub mod intake;
 pub mod output;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real host loading real components built from `plugins/`, real
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
+mod alerting;
 mod cache;
 mod daemon;
 mod edges;
