@@ -497,7 +497,7 @@ fn a_restart_mid_burst_neither_loses_nor_repeats_a_message() {
     let config = config(
         dir.path(),
         &format!(
-            "url = \"{}/hook\"\nsecret_file = \"hook.secret\"\ngroup_window_s = 8",
+            "url = \"{}/hook\"\nsecret_file = \"hook.secret\"\ngroup_window_s = 20",
             service.url
         ),
         "",

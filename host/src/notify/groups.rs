@@ -400,7 +400,7 @@ pub fn finding_id(outbox: &Outbox, plugin: &str, finding: &serde_json::Value) ->
     .flatten()
 }
 
-/// A recorded finding by id: (plugin, rule id, dedup key, title), for `notify resolve`.
+/// A recorded finding by id: (plugin, rule id, dedup key), for `notify resolve`.
 ///
 /// # Errors
 /// The read fails (no `findings` table: not an audit database).

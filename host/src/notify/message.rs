@@ -419,13 +419,18 @@ fn teams_body(message: &Message) -> Value {
 fn pagerduty_body(message: &Message) -> Value {
     match message {
         Message::Finding(n) => {
+            let source = if n.account.is_empty() {
+                "trailwarden".to_owned()
+            } else {
+                format!("aws:{}", n.account)
+            };
             let mut event = json!({
                 "event_action": "trigger",
                 "dedup_key": pagerduty_dedup_key(n.dedup_key()),
                 "client": "trailwarden",
                 "payload": {
                     "summary": cut(&format!("{}: {} ({})", n.severity().to_uppercase(), n.title(), n.where_()), PAGERDUTY_SUMMARY_MAX),
-                    "source": if n.account.is_empty() { "trailwarden".to_owned() } else { format!("aws:{}", n.account) },
+                    "source": source,
                     "severity": pagerduty_severity(n.severity()),
                     "component": n.region,
                     "group": n.plugin,

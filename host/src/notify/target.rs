@@ -397,7 +397,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<NotifyTarget> {
         let raw: RawNotifyTarget = toml::from_str(text)?;
-        validate("t", raw, &|p| p)
+        validate("t", raw, &|p: PathBuf| p)
     }
 
     #[test]
