@@ -322,13 +322,13 @@ fn notify_test_prints_the_answer_and_literal_secrets_are_refused() {
 /// scope names the service).
 fn moto_query(moto: &crate::moto::Moto, service: &str, form: &str) -> String {
     let addr = moto.endpoint.trim_start_matches("http://");
-    let auth = (
-        "Authorization",
-        format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
-        ),
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\r\n",
+        form.len()
     );
-    let response = crate::daemon::http(addr, "POST", "/", Some(&auth), form.as_bytes());
+    let response = crate::daemon::raw_request(addr, head.as_bytes(), form.as_bytes());
     assert_eq!(response.status, 200, "{}", response.body);
     response.body
 }
