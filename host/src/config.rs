@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use crate::daemon::settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
 
-use crate::notify::target::RawNotifyTarget;
 pub use crate::notify::target::NotifyTarget;
+use crate::notify::target::RawNotifyTarget;
 use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 
 /// Defaults chosen to stop a runaway plugin quickly without starving a busy one.
@@ -363,8 +363,7 @@ impl Config {
                     .notify
                     .into_iter()
                     .map(|(name, target)| {
-                        crate::notify::target::validate(&name, target, &resolve)
-                            .map(|t| (name, t))
+                        crate::notify::target::validate(&name, target, &resolve).map(|t| (name, t))
                     })
                     .collect::<Result<_>>()?,
                 public_url: public_url(raw.console.public_url)?,

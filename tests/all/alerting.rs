@@ -208,7 +208,10 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
                 assert!(!blocks.is_empty() && blocks.len() <= 50);
                 for block in blocks {
                     let t = block["type"].as_str().unwrap();
-                    assert!(["header", "section", "context", "divider", "actions"].contains(&t), "{block}");
+                    assert!(
+                        ["header", "section", "context", "divider", "actions"].contains(&t),
+                        "{block}"
+                    );
                     if t == "header" {
                         assert_eq!(block["text"]["type"], "plain_text");
                         assert!(text_len(&block["text"]["text"]) <= 150);
@@ -216,7 +219,9 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
                     if let Some(fields) = block.get("fields") {
                         let fields = fields.as_array().unwrap();
                         assert!(fields.len() <= 10);
-                        assert!(fields.iter().all(|f| f["type"] == "mrkdwn" && text_len(&f["text"]) <= 2000));
+                        assert!(fields
+                            .iter()
+                            .all(|f| f["type"] == "mrkdwn" && text_len(&f["text"]) <= 2000));
                     }
                     if let Some(text) = block.get("text").filter(|_| t == "section") {
                         assert!(text_len(&text["text"]) <= 3000);
@@ -224,16 +229,25 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
                 }
                 let all = body.to_string();
                 assert!(all.contains("*Severity*\\nhigh"), "{all}");
-                assert!(all.contains("*Principal*\\narn:aws:iam::123456789012:root"), "{all}");
+                assert!(
+                    all.contains("*Principal*\\narn:aws:iam::123456789012:root"),
+                    "{all}"
+                );
                 assert!(all.contains("123456789012 / us-east-1"), "{all}");
-                assert!(all.contains("*Runbook*: Ask the owner of the root credentials"), "{all}");
+                assert!(
+                    all.contains("*Runbook*: Ask the owner of the root credentials"),
+                    "{all}"
+                );
                 assert!(all.contains(&format!("<{link}|Open the finding>")), "{all}");
             }
             "teams" => {
                 assert_eq!(body["type"], "message");
                 let attachments = body["attachments"].as_array().unwrap();
                 assert_eq!(attachments.len(), 1);
-                assert_eq!(attachments[0]["contentType"], "application/vnd.microsoft.card.adaptive");
+                assert_eq!(
+                    attachments[0]["contentType"],
+                    "application/vnd.microsoft.card.adaptive"
+                );
                 let card = &attachments[0]["content"];
                 assert_eq!(card["type"], "AdaptiveCard");
                 assert!(card["version"].is_string());
@@ -244,8 +258,12 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
                     .find(|i| i["type"] == "FactSet")
                     .and_then(|f| f["facts"].as_array())
                     .expect("a FactSet");
-                assert!(facts.iter().all(|f| f["title"].is_string() && f["value"].is_string()));
-                assert!(facts.iter().any(|f| f["title"] == "Severity" && f["value"] == "high"));
+                assert!(facts
+                    .iter()
+                    .all(|f| f["title"].is_string() && f["value"].is_string()));
+                assert!(facts
+                    .iter()
+                    .any(|f| f["title"] == "Severity" && f["value"] == "high"));
                 assert_eq!(card["actions"][0]["type"], "Action.OpenUrl");
                 assert_eq!(card["actions"][0]["url"], json!(link));
             }
@@ -256,7 +274,10 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
                 assert_eq!(body["dedup_key"], finding[0][1]);
                 assert!(text_len(&body["dedup_key"]) <= 255);
                 let payload = &body["payload"];
-                assert!((1..=1024).contains(&text_len(&payload["summary"])), "{payload}");
+                assert!(
+                    (1..=1024).contains(&text_len(&payload["summary"])),
+                    "{payload}"
+                );
                 assert!(text_len(&payload["source"]) >= 1);
                 assert_eq!(payload["severity"], "error", "high maps to error");
                 assert!(payload["custom_details"].is_object());
@@ -290,20 +311,52 @@ fn slack_teams_and_pagerduty_get_their_documented_payloads_and_pagerduty_resolve
 fn notify_test_prints_the_answer_and_literal_secrets_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let service = StandIn::start(200, "ok", Duration::ZERO);
-    std::fs::write(dir.path().join("hook.url"), format!("{}/services/T/B/X", service.url)).unwrap();
+    std::fs::write(
+        dir.path().join("hook.url"),
+        format!("{}/services/T/B/X", service.url),
+    )
+    .unwrap();
     let config = config(dir.path(), "kind = \"slack\"\nurl_file = \"hook.url\"", "");
-    let out = run_ok(&["notify", "test", "oncall", "--config", config.to_str().unwrap()], &[]);
+    let out = run_ok(
+        &[
+            "notify",
+            "test",
+            "oncall",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(out.contains("answered 200: ok"), "{out}");
-    assert!(!out.contains("/services/"), "the secret URL was printed: {out}");
+    assert!(
+        !out.contains("/services/"),
+        "the secret URL was printed: {out}"
+    );
     let got = service.wait_for(1, Duration::from_secs(5));
     assert!(got[0].body.to_string().contains("[test]"), "{:?}", got[0]);
 
     // A refusal is printed with the service's reason, and fails.
     let refusing = StandIn::start(400, "invalid_blocks", Duration::ZERO);
-    std::fs::write(dir.path().join("hook.url"), format!("{}/services/T/B/X", refusing.url)).unwrap();
-    let out = trailwarden(&["notify", "test", "oncall", "--config", config.to_str().unwrap()], &[]);
+    std::fs::write(
+        dir.path().join("hook.url"),
+        format!("{}/services/T/B/X", refusing.url),
+    )
+    .unwrap();
+    let out = trailwarden(
+        &[
+            "notify",
+            "test",
+            "oncall",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid_blocks"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("invalid_blocks"),
+        "{out:?}"
+    );
 
     // A secret written in the config is refused, and not echoed.
     let literal = self::config(
@@ -311,7 +364,16 @@ fn notify_test_prints_the_answer_and_literal_secrets_are_refused() {
         "url = \"http://127.0.0.1:9/hook\"\nsecret = \"hunter2-literal\"",
         "",
     );
-    let out = trailwarden(&["notify", "test", "oncall", "--config", literal.to_str().unwrap()], &[]);
+    let out = trailwarden(
+        &[
+            "notify",
+            "test",
+            "oncall",
+            "--config",
+            literal.to_str().unwrap(),
+        ],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("secret_env"), "{stderr}");
@@ -339,11 +401,20 @@ fn sns_and_email_targets_publish_through_aws() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sqs = runtime.block_on(async { aws_sdk_sqs::Client::new(&moto.sdk_config().await) });
     let queue_url = runtime.block_on(async {
-        let q = sqs.create_queue().queue_name("alerts-q").send().await.unwrap();
+        let q = sqs
+            .create_queue()
+            .queue_name("alerts-q")
+            .send()
+            .await
+            .unwrap();
         q.queue_url().unwrap().to_owned()
     });
     let topic = "arn:aws:sns:us-east-1:123456789012:alerts";
-    moto_query(&moto, "sns", "Action=CreateTopic&Name=alerts&Version=2010-03-31");
+    moto_query(
+        &moto,
+        "sns",
+        "Action=CreateTopic&Name=alerts&Version=2010-03-31",
+    );
     moto_query(
         &moto,
         "sns",
@@ -376,19 +447,38 @@ fn sns_and_email_targets_publish_through_aws() {
             .send()
             .await
             .unwrap();
-        out.messages().first().and_then(|m| m.body()).unwrap().to_owned()
+        out.messages()
+            .first()
+            .and_then(|m| m.body())
+            .unwrap()
+            .to_owned()
     });
     let notification: Value = serde_json::from_str(&message).unwrap();
     assert_eq!(notification["Type"], "Notification");
     assert_eq!(notification["TopicArn"], topic);
-    assert!(notification["Subject"].as_str().unwrap().starts_with("[trailwarden] HIGH: Root user"));
-    assert!(notification["Message"].as_str().unwrap().contains("Runbook: Ask the owner"));
+    assert!(notification["Subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("[trailwarden] HIGH: Root user"));
+    assert!(notification["Message"]
+        .as_str()
+        .unwrap()
+        .contains("Runbook: Ask the owner"));
     let attributes = &notification["MessageAttributes"];
     assert_eq!(attributes["severity"]["Value"], "high", "{attributes}");
     assert_eq!(attributes["rule"]["Value"], "aws.root.usage");
     assert_eq!(attributes["account"]["Value"], "123456789012");
 
-    let out = run_ok(&["notify", "test", "mail", "--config", config.to_str().unwrap()], &env);
+    let out = run_ok(
+        &[
+            "notify",
+            "test",
+            "mail",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &env,
+    );
     assert!(out.contains("sent to 1 recipient"), "{out}");
     let addr = moto.endpoint.trim_start_matches("http://");
     let data = crate::daemon::http(addr, "GET", "/moto-api/data.json", None, b"");
@@ -396,13 +486,25 @@ fn sns_and_email_targets_publish_through_aws() {
     let sent = data["ses"]["Message"].as_array().expect("SES messages");
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["source"], "alerts@example.com");
-    assert_eq!(sent[0]["destinations"]["ToAddresses"], json!(["soc@example.com"]));
+    assert_eq!(
+        sent[0]["destinations"]["ToAddresses"],
+        json!(["soc@example.com"])
+    );
     assert!(sent[0]["subject"].as_str().unwrap().contains("[test]"));
-    assert!(sent[0]["body"].as_str().unwrap().contains("<html>"), "{}", sent[0]);
+    assert!(
+        sent[0]["body"].as_str().unwrap().contains("<html>"),
+        "{}",
+        sent[0]
+    );
 }
 
 /// `n` notify.send actions for root-usage findings over `keys` dedup keys, accepted.
-fn queue_findings(outbox: &trailwarden::respond::outbox::Outbox, n: usize, keys: usize, severity: &str) {
+fn queue_findings(
+    outbox: &trailwarden::respond::outbox::Outbox,
+    n: usize,
+    keys: usize,
+    severity: &str,
+) {
     use trailwarden::respond::outbox::{NewAction, Status};
     for i in 0..n {
         let request = json!({"kind": "webhook", "target": "oncall", "finding": {
@@ -461,12 +563,21 @@ fn a_burst_of_500_findings_is_grouped_by_dedup_key_and_held_back_past_the_rate_l
         runner.drain(Duration::from_secs(40)).await.unwrap()
     });
     let got = service.all();
-    let (digests, messages): (Vec<_>, Vec<_>) = got.iter().partition(|r| r.body.get("digest").is_some());
+    let (digests, messages): (Vec<_>, Vec<_>) =
+        got.iter().partition(|r| r.body.get("digest").is_some());
     // 50 groups of 10: 30 sent (the limit), 20 held back and told in one digest.
     assert_eq!(messages.len(), 30, "{got:?}");
-    assert!(messages.iter().all(|m| m.body["count"] == 10), "{messages:?}");
-    assert!(messages.iter().all(|m| m.header("x-trailwarden-signature").is_some()));
-    let keys: std::collections::BTreeSet<_> = messages.iter().map(|m| m.body["finding"]["dedup_key"].to_string()).collect();
+    assert!(
+        messages.iter().all(|m| m.body["count"] == 10),
+        "{messages:?}"
+    );
+    assert!(messages
+        .iter()
+        .all(|m| m.header("x-trailwarden-signature").is_some()));
+    let keys: std::collections::BTreeSet<_> = messages
+        .iter()
+        .map(|m| m.body["finding"]["dedup_key"].to_string())
+        .collect();
     assert_eq!(keys.len(), 30, "one message per dedup key");
     assert_eq!(digests.len(), 1, "{got:?}");
     assert_eq!(digests[0].body["digest"]["held_back_findings"], 200);
@@ -485,7 +596,10 @@ fn a_burst_of_500_findings_is_grouped_by_dedup_key_and_held_back_past_the_rate_l
             vec![json!("notify.send"), json!("succeeded"), json!(520)],
         ]
     );
-    let skipped = db_rows(dir.path(), "SELECT COUNT(*) FROM action_log WHERE what = 'below_min_severity'");
+    let skipped = db_rows(
+        dir.path(),
+        "SELECT COUNT(*) FROM action_log WHERE what = 'below_min_severity'",
+    );
     assert_eq!(skipped, vec![vec![json!(20)]]);
 }
 
@@ -512,7 +626,10 @@ fn a_restart_mid_burst_neither_loses_nor_repeats_a_message() {
         .collect();
     let daemon = Daemon::start(&config, &[]);
     for chunk in records.chunks(50) {
-        let response = daemon.post(Value::Array(chunk.to_vec()).to_string().as_bytes(), Auth::Own);
+        let response = daemon.post(
+            Value::Array(chunk.to_vec()).to_string().as_bytes(),
+            Auth::Own,
+        );
         assert_eq!(response.status, 200, "{response:?}");
     }
     // Killed (-9) while the findings are being grouped.
@@ -546,7 +663,13 @@ fn a_restart_mid_burst_neither_loses_nor_repeats_a_message() {
                 assert_eq!(previous, r.body, "a repeated message id with another body");
             }
         }
-        (by_id.values().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), by_id)
+        (
+            by_id
+                .values()
+                .map(|b| b["count"].as_u64().unwrap())
+                .sum::<u64>(),
+            by_id,
+        )
     };
     loop {
         let (sum, _) = counted(&service.all());
@@ -559,12 +682,25 @@ fn a_restart_mid_burst_neither_loses_nor_repeats_a_message() {
     assert!(daemon.stop().success(), "{}", log_of(dir.path()));
     let got = service.all();
     let (sum, by_id) = counted(&got);
-    assert_eq!(sum, 500, "killed after {at_kill} absorbed; {} messages", by_id.len());
+    assert_eq!(
+        sum,
+        500,
+        "killed after {at_kill} absorbed; {} messages",
+        by_id.len()
+    );
     let groups = db_rows(dir.path(), "SELECT COUNT(*), SUM(count) FROM notify_groups");
-    assert_eq!(groups[0][0].as_u64().unwrap(), by_id.len() as u64, "one message per group");
+    assert_eq!(
+        groups[0][0].as_u64().unwrap(),
+        by_id.len() as u64,
+        "one message per group"
+    );
     assert_eq!(groups[0][1], json!(500));
     // Grouping held across the restart: 50 keys, so about 50 messages, not 500.
-    assert!(by_id.len() >= 50 && by_id.len() <= 60, "{} messages", by_id.len());
+    assert!(
+        by_id.len() >= 50 && by_id.len() <= 60,
+        "{} messages",
+        by_id.len()
+    );
     let sends = db_rows(
         dir.path(),
         "SELECT status, COUNT(*) FROM actions WHERE capability = 'notify.send' GROUP BY status",

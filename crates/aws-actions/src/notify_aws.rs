@@ -93,7 +93,11 @@ impl Executor {
         let out = client
             .send_email()
             .from_email_address(from)
-            .destination(Destination::builder().set_to_addresses(Some(to.to_vec())).build())
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(to.to_vec()))
+                    .build(),
+            )
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
@@ -127,7 +131,13 @@ fn sns_region(topic_arn: &str) -> Result<&str, ExecError> {
 fn sns_subject(subject: &str) -> String {
     let clean: String = subject
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                ' '
+            }
+        })
         .take(SNS_SUBJECT_MAX)
         .collect();
     let clean = clean.trim().to_owned();

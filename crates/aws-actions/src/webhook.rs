@@ -55,8 +55,8 @@ pub async fn post_webhook(
             shown_url(url)?
         )));
     }
-    let payload = serde_json::to_vec(body)
-        .map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
+    let payload =
+        serde_json::to_vec(body).map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -65,7 +65,9 @@ pub async fn post_webhook(
         (SIGNATURE_HEADER, signature(secret, &payload)),
         (TIMESTAMP_HEADER, timestamp.to_string()),
     ];
-    post_bytes(url, &headers, payload).await.map(Answer::into_outcome)
+    post_bytes(url, &headers, payload)
+        .await
+        .map(Answer::into_outcome)
 }
 
 /// What a JSON endpoint answered with a 2xx status.
@@ -101,8 +103,8 @@ pub const BODY_EXCERPT: usize = 512;
 /// As [`post_webhook`]; a non-2xx answer's message also carries a short excerpt of the body
 /// (services explain refusals there, e.g. Slack's `invalid_blocks`).
 pub async fn post_json(url: &str, body: &serde_json::Value) -> Result<Answer, ExecError> {
-    let payload = serde_json::to_vec(body)
-        .map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
+    let payload =
+        serde_json::to_vec(body).map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
     post_bytes(url, &[], payload).await
 }
 
@@ -157,8 +159,7 @@ async fn post_bytes(
         let excerpt = read_excerpt(response.into_body()).await;
         Ok::<_, hyper_util::client::legacy::Error>((status, request_id, excerpt))
     };
-    let (status, request_id, body_excerpt) = match tokio::time::timeout(TIMEOUT, exchange).await
-    {
+    let (status, request_id, body_excerpt) = match tokio::time::timeout(TIMEOUT, exchange).await {
         Err(_) => {
             return Err(ExecError::transient(format!(
                 "webhook {shown}: no answer within {} s",

@@ -48,14 +48,22 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
                 let known: Vec<&str> = config.response.notify.keys().map(String::as_str).collect();
                 anyhow::bail!(
                     "no [notify.{name}] in the config (targets: {})",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 );
             };
             let aws = runtime.block_on(crate::respond::executor::aws_executor(&config.response))?;
             let message = Message::Finding(sample());
             match runtime.block_on(super::deliver::send(target, &aws, &message)) {
                 Ok(delivery) => {
-                    println!("notify.{name} ({}): {}", target.kind.as_str(), delivery.answer);
+                    println!(
+                        "notify.{name} ({}): {}",
+                        target.kind.as_str(),
+                        delivery.answer
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {
@@ -100,7 +108,11 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
                     record.error.map(|e| format!(": {e}")).unwrap_or_default()
                 );
             }
-            Ok(if all_sent { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if all_sent {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -59,7 +59,8 @@ pub async fn send(
     };
     match render(target.kind, message) {
         Rendered::Signed(body) => {
-            let outcome = aws_actions::post_webhook(&url()?, &secret(target.key.as_ref())?, &body).await?;
+            let outcome =
+                aws_actions::post_webhook(&url()?, &secret(target.key.as_ref())?, &body).await?;
             Ok(from_aws(outcome))
         }
         Rendered::Json(mut body) => {
@@ -76,7 +77,10 @@ pub async fn send(
             let topic = target.topic_arn.as_deref().unwrap_or_default();
             let attributes: Vec<(&str, &str)> =
                 attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            Ok(from_aws(aws.publish_sns(topic, &subject, &message, &attributes).await?))
+            Ok(from_aws(
+                aws.publish_sns(topic, &subject, &message, &attributes)
+                    .await?,
+            ))
         }
         Rendered::Email {
             subject,
@@ -84,7 +88,10 @@ pub async fn send(
             html,
         } => {
             let from = target.from.as_deref().unwrap_or_default();
-            Ok(from_aws(aws.send_email(from, &target.to, &subject, &text, &html).await?))
+            Ok(from_aws(
+                aws.send_email(from, &target.to, &subject, &text, &html)
+                    .await?,
+            ))
         }
     }
 }
@@ -100,7 +107,12 @@ pub enum Ran {
 }
 
 /// The console link of a finding, when `[console] public_url` is set and it is recorded.
-fn link(outbox: &Outbox, settings: &ResponseSettings, plugin: &str, finding: &Value) -> Option<String> {
+fn link(
+    outbox: &Outbox,
+    settings: &ResponseSettings,
+    plugin: &str,
+    finding: &Value,
+) -> Option<String> {
     let base = settings.public_url.as_deref()?;
     let id = groups::finding_id(outbox, plugin, finding)?;
     Some(format!("{base}/findings/{id}"))
@@ -155,7 +167,10 @@ pub async fn run(
                 Ok(t) => t,
                 Err(e) => return Ok(Ran::Failed(e)),
             };
-            let severity = finding.get("severity").and_then(Value::as_str).unwrap_or("");
+            let severity = finding
+                .get("severity")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !target.admits(severity) {
                 let floor = target.min_severity.map_or("", |f| f.as_str());
                 groups::finish_unsent(
@@ -167,8 +182,15 @@ pub async fn run(
                 return Ok(Ran::Recorded);
             }
             if target.groups() {
-                let key = finding.get("dedup_key").and_then(Value::as_str).unwrap_or("");
-                let key = if key.is_empty() { &record.event_id } else { key };
+                let key = finding
+                    .get("dedup_key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let key = if key.is_empty() {
+                    &record.event_id
+                } else {
+                    key
+                };
                 groups::absorb(outbox, record, name, target, key, now_s())?;
                 return Ok(Ran::Recorded);
             }
@@ -213,7 +235,9 @@ pub async fn run(
             let Some((findings, messages, window_s)) =
                 groups::held_back(outbox, name, *window_start)?
             else {
-                return Ok(Ran::Failed(ExecError::invalid("the rate window is unknown")));
+                return Ok(Ran::Failed(ExecError::invalid(
+                    "the rate window is unknown",
+                )));
             };
             let digest = HeldBack {
                 id: record.id.clone(),

@@ -13,9 +13,7 @@ use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::target::NotifyTarget;
-use crate::respond::outbox::{
-    insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status,
-};
+use crate::respond::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
 use crate::respond::request::{Request, NOTIFY_DIGEST, NOTIFY_MESSAGE};
 
 /// The grouping tables, created with the outbox's.
@@ -89,7 +87,12 @@ fn finish_on(
 ///
 /// # Errors
 /// The outbox cannot be written.
-pub fn finish_unsent(outbox: &Outbox, record: &ActionRecord, what: &str, detail: &str) -> Result<()> {
+pub fn finish_unsent(
+    outbox: &Outbox,
+    record: &ActionRecord,
+    what: &str,
+    detail: &str,
+) -> Result<()> {
     let mut conn = outbox.conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     finish_on(&tx, outbox.owner(), record, what, detail)?;
@@ -371,7 +374,11 @@ fn hold_on(
 ///
 /// # Errors
 /// The read fails.
-pub fn held_back(outbox: &Outbox, target_name: &str, window_start: i64) -> Result<Option<(u64, u64, i64)>> {
+pub fn held_back(
+    outbox: &Outbox,
+    target_name: &str,
+    window_start: i64,
+) -> Result<Option<(u64, u64, i64)>> {
     let conn = outbox.conn();
     let row: Option<(i64, i64, i64)> = conn
         .query_row(
@@ -387,7 +394,12 @@ pub fn held_back(outbox: &Outbox, target_name: &str, window_start: i64) -> Resul
 /// The id of the recorded finding a notification is about, for the console link: the
 /// audit store's `findings` row of (plugin, event, rule, dedup key), if recorded yet.
 pub fn finding_id(outbox: &Outbox, plugin: &str, finding: &serde_json::Value) -> Option<i64> {
-    let text = |key: &str| finding.get(key).and_then(serde_json::Value::as_str).unwrap_or("");
+    let text = |key: &str| {
+        finding
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    };
     let conn = outbox.conn();
     conn.query_row(
         "SELECT id FROM findings WHERE plugin = ?1 AND event_id = ?2 AND rule_id = ?3

@@ -57,7 +57,10 @@ pub enum Message {
     Finding(Notice),
     Digest(HeldBack),
     /// PagerDuty: the incident of this finding dedup key is resolved.
-    Resolve { id: String, dedup_key: String },
+    Resolve {
+        id: String,
+        dedup_key: String,
+    },
 }
 
 /// A message in the shape one kind of target takes.
@@ -131,8 +134,18 @@ impl Notice {
             .to_owned()
     }
     fn where_(&self) -> String {
-        let or_unknown = |s: &str| if s.is_empty() { "unknown".to_owned() } else { s.to_owned() };
-        format!("{} / {}", or_unknown(&self.account), or_unknown(&self.region))
+        let or_unknown = |s: &str| {
+            if s.is_empty() {
+                "unknown".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        format!(
+            "{} / {}",
+            or_unknown(&self.account),
+            or_unknown(&self.region)
+        )
     }
     fn runbook_line(&self) -> String {
         self.runbook
@@ -159,7 +172,10 @@ impl Notice {
         if let Some(link) = &self.link {
             text.push_str(&format!("\nFinding: {link}\n"));
         }
-        text.push_str(&format!("\nEvent {} · message {}\n", self.event_id, self.id));
+        text.push_str(&format!(
+            "\nEvent {} · message {}\n",
+            self.event_id, self.id
+        ));
         text
     }
 }
@@ -342,7 +358,10 @@ fn slack_body(message: &Message) -> Value {
             blocks.push(json!({"type": "context", "elements": [
                 mrkdwn(&format!("{} · event {} · message {}", n.plugin, n.event_id, n.id), SLACK_TEXT_MAX)
             ]}));
-            (format!("{}: {}", n.severity().to_uppercase(), n.title()), blocks)
+            (
+                format!("{}: {}", n.severity().to_uppercase(), n.title()),
+                blocks,
+            )
         }
         Message::Digest(d) => (
             d.title(),
@@ -395,7 +414,9 @@ fn teams_body(message: &Message) -> Value {
             vec![],
         ),
         Message::Resolve { dedup_key, .. } => (
-            vec![json!({"type": "TextBlock", "text": format!("Resolved: {dedup_key}"), "wrap": true})],
+            vec![
+                json!({"type": "TextBlock", "text": format!("Resolved: {dedup_key}"), "wrap": true}),
+            ],
             vec![],
         ),
     };
@@ -520,9 +541,10 @@ mod tests {
 
     #[test]
     fn email_html_is_escaped_and_dedup_keys_fit() {
-        let Rendered::Email { html, text, .. } =
-            render(NotifyKind::Email, &Message::Finding(notice("<script>x</script>")))
-        else {
+        let Rendered::Email { html, text, .. } = render(
+            NotifyKind::Email,
+            &Message::Finding(notice("<script>x</script>")),
+        ) else {
             panic!("not an email")
         };
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));

@@ -100,8 +100,9 @@ impl SecretSource {
     /// message names the variable or file, never the value.
     pub fn read(&self) -> Result<String, String> {
         let value = match self {
-            SecretSource::Env(var) => std::env::var(var)
-                .map_err(|_| format!("environment variable {var} is not set"))?,
+            SecretSource::Env(var) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
             SecretSource::File(path) => {
                 let meta = std::fs::metadata(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -312,13 +313,21 @@ pub(crate) fn validate(
         NotifyKind::Webhook | NotifyKind::Slack | NotifyKind::Teams | NotifyKind::Pagerduty
     );
     uses("url", url.is_some(), http_kind)?;
-    uses("secret_env/secret_file", secret.is_some(), kind == NotifyKind::Webhook)?;
+    uses(
+        "secret_env/secret_file",
+        secret.is_some(),
+        kind == NotifyKind::Webhook,
+    )?;
     uses(
         "routing_key_env/routing_key_file",
         routing_key.is_some(),
         kind == NotifyKind::Pagerduty,
     )?;
-    uses("topic_arn", raw.topic_arn.is_some(), kind == NotifyKind::Sns)?;
+    uses(
+        "topic_arn",
+        raw.topic_arn.is_some(),
+        kind == NotifyKind::Sns,
+    )?;
     uses("from", raw.from.is_some(), kind == NotifyKind::Email)?;
     uses("to", !raw.to.is_empty(), kind == NotifyKind::Email)?;
     let key = match kind {
@@ -414,16 +423,24 @@ mod tests {
 
     #[test]
     fn each_kind_names_what_it_misses() {
-        assert!(parse("url = \"http://x/h\"").unwrap_err().to_string().contains("secret"));
-        assert!(parse("kind = \"sns\"").unwrap_err().to_string().contains("topic_arn"));
+        assert!(parse("url = \"http://x/h\"")
+            .unwrap_err()
+            .to_string()
+            .contains("secret"));
+        assert!(parse("kind = \"sns\"")
+            .unwrap_err()
+            .to_string()
+            .contains("topic_arn"));
         assert!(parse("kind = \"email\"\nfrom = \"a@example.com\"")
             .unwrap_err()
             .to_string()
             .contains("to must"));
-        assert!(parse("kind = \"sns\"\ntopic_arn = \"arn:aws:sns:us-east-1:1:t\"\nsecret_env = \"X\"")
-            .unwrap_err()
-            .to_string()
-            .contains("not used"));
+        assert!(parse(
+            "kind = \"sns\"\ntopic_arn = \"arn:aws:sns:us-east-1:1:t\"\nsecret_env = \"X\""
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("not used"));
         let pd = parse("kind = \"pagerduty\"\nrouting_key_env = \"PD\"").unwrap();
         assert_eq!(pd.url, Some(Endpoint::Literal(PAGERDUTY_EVENTS_URL.into())));
     }
