@@ -102,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::respond::cli::ActionsCommand,
     },
+    /// Notification targets: send a test message, resolve a finding's PagerDuty incidents.
+    Notify {
+        #[command(subcommand)]
+        command: crate::notify::cli::NotifyCommand,
+    },
     /// Run a plugin against fixtures (capabilities recorded, never executed).
     Test {
         /// The plugin component (a .wasm file).
@@ -264,6 +269,7 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Actions { command } => crate::respond::cli::run(command),
+        Command::Notify { command } => crate::notify::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
         Command::Report { command } => crate::report::cli::run_report(command),

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::daemon::settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
 
+pub use crate::notify::target::NotifyTarget;
+use crate::notify::target::RawNotifyTarget;
 use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 
 /// Defaults chosen to stop a runaway plugin quickly without starving a busy one.
@@ -42,9 +44,12 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default)]
     aws: RawAws,
-    /// Webhook targets by name: plugins name a target, never a URL or secret.
+    /// Notification targets by name: plugins name a target, never a URL or secret.
     #[serde(default)]
-    notify: BTreeMap<String, NotifyTarget>,
+    notify: BTreeMap<String, RawNotifyTarget>,
+    /// The web console, as far as notifications need it (links to findings).
+    #[serde(default)]
+    console: RawConsole,
     /// EventBridge buses by name, for `eventbridge.publish-finding`.
     #[serde(default)]
     eventbridge: BTreeMap<String, EventBridgeTarget>,
@@ -73,23 +78,13 @@ struct RawAws {
     discover_accounts: bool,
 }
 
-/// A webhook target. The secret may be given inline or, better, by environment variable.
-#[derive(Debug, Clone, Deserialize)]
+/// `[console]`: only what notifications read from it.
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct NotifyTarget {
-    pub url: String,
-    pub secret: Option<String>,
-    pub secret_env: Option<String>,
-}
-
-impl NotifyTarget {
-    /// The signing secret, from the config or its environment variable (empty if neither).
-    pub fn secret(&self) -> String {
-        self.secret
-            .clone()
-            .or_else(|| self.secret_env.as_ref().and_then(|v| std::env::var(v).ok()))
-            .unwrap_or_default()
-    }
+struct RawConsole {
+    /// The console's address as responders reach it; messages link to
+    /// `{public_url}/findings/{id}`.
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +126,8 @@ pub struct ResponseSettings {
     pub assume_role: BTreeMap<String, String>,
     pub platform_account: Option<String>,
     pub notify: BTreeMap<String, NotifyTarget>,
+    /// `[console] public_url`, without a trailing slash.
+    pub public_url: Option<String>,
     pub eventbridge: BTreeMap<String, EventBridgeTarget>,
     pub executor: ExecutorSettings,
     /// `self_principals` as written, before their `*` accounts were expanded (account
@@ -385,7 +382,14 @@ impl Config {
                 region: raw.aws.region,
                 assume_role: raw.aws.assume_role,
                 platform_account: raw.aws.platform_account,
-                notify: raw.notify,
+                notify: raw
+                    .notify
+                    .into_iter()
+                    .map(|(name, target)| {
+                        crate::notify::target::validate(&name, target, &resolve).map(|t| (name, t))
+                    })
+                    .collect::<Result<_>>()?,
+                public_url: public_url(raw.console.public_url)?,
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
                 suppressions: raw
@@ -434,6 +438,15 @@ impl Config {
             sinks: Vec::new(),
         })
     }
+}
+
+/// `[console] public_url`: an http(s) URL, kept without its trailing slash.
+fn public_url(url: Option<String>) -> Result<Option<String>> {
+    let Some(url) = url else { return Ok(None) };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("console.public_url must be an http:// or https:// URL");
+    }
+    Ok(Some(url.trim_end_matches('/').to_owned()))
 }
 
 fn validate_plugin(raw: RawPlugin, resolve: &dyn Fn(PathBuf) -> PathBuf) -> Result<PluginConfig> {

@@ -15,6 +15,7 @@ pub mod fixture;
 pub mod history;
 pub mod intake;
 pub mod organizations;
+pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod plugin_cli;

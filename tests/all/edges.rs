@@ -483,12 +483,13 @@ fn executors_survive_outbox_errors_and_take_reloaded_settings() {
             "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nmode = \"enforce\"\n\
              [plugins.config]\nnotify_target = \"chat\"\nnotify_window_seconds = 0\n\
              [[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n\
-             [notify.chat]\nurl = \"{hooks}{path}\"\nsecret = \"s3cr3t\"\n\
+             [notify.chat]\nurl = \"{hooks}{path}\"\nsecret_file = \"hook.secret\"\n\
              [executor]\nbackoff_ms = 100\n",
             crate::support::plugin("root-usage").display()
         );
         crate::daemon::write_config_with(dir.path(), &plugins, "")
     };
+    std::fs::write(dir.path().join("hook.secret"), "s3cr3t\n").unwrap();
     let config = config_with("/first");
     let db = dir.path().join("audit.db");
     let daemon = Daemon::start(&config, &[]);
@@ -789,9 +790,10 @@ fn actions_run_does_not_take_over_an_action_another_process_is_running() {
         "[[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nmode = \"approve\"\n\
          [plugins.config]\nnotify_target = \"chat\"\n\
          [[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n\
-         [notify.chat]\nurl = \"{hooks}/hook\"\nsecret = \"s3cr3t\"\n",
+         [notify.chat]\nurl = \"{hooks}/hook\"\nsecret_file = \"hook.secret\"\n",
         crate::support::plugin("root-usage").display()
     );
+    std::fs::write(dir.path().join("hook.secret"), "s3cr3t\n").unwrap();
     let config = crate::daemon::write_config_with(dir.path(), &plugins, "");
     let c = config.to_str().unwrap();
     let events = dir.path().join("events.jsonl");

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod aws_proxy;
+mod alerting;
 mod cache;
 mod daemon;
 mod edges;

@@ -15,7 +15,7 @@ use crate::support::plugin;
 /// in the outbox for a person (a decision row; approving or rejecting adds a log row).
 fn approve_mode_config(dir: &Path) -> std::path::PathBuf {
     let plugins = format!(
-        "[notify.security-team]\nurl = \"http://127.0.0.1:9/hook\"\n\
+        "[notify.security-team]\nurl = \"http://127.0.0.1:9/hook\"\nsecret_env = \"TRAILWARDEN_TEST_HOOK_SECRET\"\n\
          [[plugins]]\npath = \"{}\"\nname = \"root-usage\"\nmode = \"approve\"\n\
          [plugins.config]\nnotify_target = \"security-team\"\n\
          [[plugins.grants]]\ncapability = \"notify.send\"\naccounts = [\"*\"]\n",

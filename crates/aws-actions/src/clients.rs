@@ -163,6 +163,12 @@ impl ClientCache {
         builder.build()
     }
 
+    /// The base configuration (our own credentials) in `region` (the configured one when
+    /// empty).
+    pub(crate) fn own_config(&self, region: &str) -> SdkConfig {
+        self.config_in(&self.region_for(region), None)
+    }
+
     /// Clients with our own credentials in `region`.
     pub(crate) fn own(&self, region: &Region) -> Arc<Clients> {
         let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());

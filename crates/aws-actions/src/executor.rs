@@ -122,6 +122,12 @@ impl Executor {
         }
     }
 
+    /// The SDK configuration with our own credentials in `region` (the configured region
+    /// when empty), for calls that are not response actions (notifications).
+    pub(crate) fn own_config(&self, region: &str) -> aws_config::SdkConfig {
+        self.cache.own_config(region)
+    }
+
     /// Resolves our own credentials once (the configured ones or the standard chain), so
     /// that a command can say "no credentials" before it changes an action's state.
     ///

@@ -9,7 +9,8 @@
 //! - [`action`]: the [`Action`] enum, capability names and resource ARNs.
 //! - [`Executor`]: credentials, regions, cross-account roles, dispatch to `iam`,
 //!   `cloudtrail`, `s3` and `eventbridge`.
-//! - [`post_webhook`]: signed JSON POSTs.
+//! - [`post_webhook`]: signed JSON POSTs; [`post_json`]: unsigned ones (Slack, Teams,
+//!   PagerDuty); [`Executor::publish_sns`] and [`Executor::send_email`] (SES v2).
 //! - [`permissions`]: the IAM actions each capability needs, and its undo.
 //! - `moto` (feature `test-support`): a moto server for tests.
 
@@ -22,6 +23,7 @@ mod executor;
 pub mod iam;
 #[cfg(feature = "test-support")]
 pub mod moto;
+mod notify_aws;
 pub mod permissions;
 mod s3;
 pub mod webhook;
@@ -30,4 +32,4 @@ pub use action::{Action, PublicAccessBlock, CAPABILITIES};
 pub use clients::AwsSettings;
 pub use error::ExecError;
 pub use executor::{Executor, Outcome, Target, NO_CREDENTIALS};
-pub use webhook::post_webhook;
+pub use webhook::{post_json, post_webhook, Answer};

@@ -49,6 +49,67 @@ pub async fn post_webhook(
     secret: &str,
     body: &serde_json::Value,
 ) -> Result<Outcome, ExecError> {
+    if secret.is_empty() {
+        return Err(ExecError::invalid(format!(
+            "webhook {}: the secret is empty",
+            shown_url(url)?
+        )));
+    }
+    let payload =
+        serde_json::to_vec(body).map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let headers = [
+        (SIGNATURE_HEADER, signature(secret, &payload)),
+        (TIMESTAMP_HEADER, timestamp.to_string()),
+    ];
+    post_bytes(url, &headers, payload)
+        .await
+        .map(Answer::into_outcome)
+}
+
+/// What a JSON endpoint answered with a 2xx status.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `scheme://host[:port]` of the URL (never its path or query, which may hold tokens).
+    pub shown_url: String,
+    pub status: u16,
+    /// The first [`BODY_EXCERPT`] bytes of the answer's body, as lossy UTF-8.
+    pub body_excerpt: String,
+    /// The `x-request-id` header, if any.
+    pub request_id: Option<String>,
+}
+
+impl Answer {
+    fn into_outcome(self) -> Outcome {
+        Outcome {
+            detail: format!("webhook {} answered {}", self.shown_url, self.status),
+            request_id: self.request_id,
+            inverse: None,
+            assumed_role: None,
+        }
+    }
+}
+
+/// How much of an answer's body is kept (for `notify test` and error messages).
+pub const BODY_EXCERPT: usize = 512;
+
+/// POSTs `body` as JSON to `url` (a chat or paging service's incoming webhook), unsigned:
+/// these services authenticate the caller by the secret in the URL or the body.
+///
+/// # Errors
+/// As [`post_webhook`]; a non-2xx answer's message also carries a short excerpt of the body
+/// (services explain refusals there, e.g. Slack's `invalid_blocks`).
+pub async fn post_json(url: &str, body: &serde_json::Value) -> Result<Answer, ExecError> {
+    let payload =
+        serde_json::to_vec(body).map_err(|e| ExecError::invalid(format!("webhook body: {e}")))?;
+    post_bytes(url, &[], payload).await
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn shown_url(url: &str) -> Result<String, ExecError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|_| ExecError::invalid("webhook URL is not a valid URL"))?;
@@ -57,35 +118,48 @@ pub async fn post_webhook(
             "webhook URL must be http:// or https://",
         ));
     };
-    let shown = match uri.port_u16() {
+    Ok(match uri.port_u16() {
         Some(port) => format!("{scheme}://{host}:{port}"),
         None => format!("{scheme}://{host}"),
-    };
-    if secret.is_empty() {
-        return Err(ExecError::invalid(format!(
-            "webhook {shown}: the secret is empty"
-        )));
-    }
-    let payload = serde_json::to_vec(body)
-        .map_err(|e| ExecError::invalid(format!("webhook {shown}: body: {e}")))?;
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let request = http::Request::post(uri)
+    })
+}
+
+async fn post_bytes(
+    url: &str,
+    headers: &[(&str, String)],
+    payload: Vec<u8>,
+) -> Result<Answer, ExecError> {
+    let shown = shown_url(url)?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ExecError::invalid("webhook URL is not a valid URL"))?;
+    let mut request = http::Request::post(uri)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(
             http::header::USER_AGENT,
             concat!("trailwarden/", env!("CARGO_PKG_VERSION")),
-        )
-        .header(SIGNATURE_HEADER, signature(secret, &payload))
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        );
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = request
         .body(Full::new(Bytes::from(payload)))
         .map_err(|e| ExecError::invalid(format!("webhook {shown}: request: {e}")))?;
 
     // A client per call: pooled connections belong to the runtime that opened them, and
     // callers (tests, the daemon) may use several runtimes. The TLS config is shared.
-    let response = match tokio::time::timeout(TIMEOUT, client().request(request)).await {
+    let exchange = async {
+        let response = client().request(request).await?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let excerpt = read_excerpt(response.into_body()).await;
+        Ok::<_, hyper_util::client::legacy::Error>((status, request_id, excerpt))
+    };
+    let (status, request_id, body_excerpt) = match tokio::time::timeout(TIMEOUT, exchange).await {
         Err(_) => {
             return Err(ExecError::transient(format!(
                 "webhook {shown}: no answer within {} s",
@@ -98,29 +172,50 @@ pub async fn post_webhook(
                 error_chain(&err)
             )))
         }
-        Ok(Ok(response)) => response,
+        Ok(Ok(answer)) => answer,
     };
-    let status = response.status();
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     if status.is_success() {
-        return Ok(Outcome {
+        return Ok(Answer {
+            shown_url: shown,
+            status: status.as_u16(),
+            body_excerpt,
             request_id,
-            inverse: None,
-            detail: format!("webhook {shown} answered {status}"),
-            assumed_role: None,
         });
     }
     let code = status.as_u16();
+    let said = body_excerpt
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>();
     Err(ExecError {
         retryable: status.is_server_error() || code == 408 || code == 429,
-        message: format!("webhook {shown} answered {status}"),
+        message: if said.trim().is_empty() {
+            format!("webhook {shown} answered {status}")
+        } else {
+            format!("webhook {shown} answered {status}: {}", said.trim())
+        },
         request_id,
         code: Some(format!("HTTP {code}")),
     })
+}
+
+/// The first [`BODY_EXCERPT`] bytes of a response body; the rest is not read.
+async fn read_excerpt(mut body: hyper::body::Incoming) -> String {
+    use http_body_util::BodyExt;
+    let mut kept = Vec::new();
+    while kept.len() < BODY_EXCERPT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let room = BODY_EXCERPT - kept.len();
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;

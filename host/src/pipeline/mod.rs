@@ -233,6 +233,14 @@ impl Pipeline {
             grants: plugin.grants.clone(),
             outbox: self.outbox.clone(),
             settings: self.settings.clone(),
+            runbooks: Arc::new(
+                plugin
+                    .rules
+                    .iter()
+                    .flatten()
+                    .map(|rule| (rule.id.clone(), rule.runbook.clone()))
+                    .collect(),
+            ),
         })
     }
 

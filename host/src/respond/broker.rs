@@ -25,6 +25,8 @@ pub struct Broker {
     pub grants: PluginGrants,
     pub outbox: Outbox,
     pub settings: Arc<ResponseSettings>,
+    /// Rule id -> runbook, from the plugin's catalog: notifications carry the runbook line.
+    pub runbooks: Arc<HashMap<String, String>>,
 }
 
 /// Where an event of the batch happened, and when the host received it.
@@ -88,6 +90,30 @@ pub fn idempotency_key(plugin: &str, event_id: &str, call: &CapabilityCall) -> S
 }
 
 impl Broker {
+    /// A notification carries its rule's runbook, when the plugin's catalog has one.
+    fn with_runbook(&self, request: Request) -> Request {
+        match request {
+            Request::Webhook {
+                target,
+                finding,
+                runbook: None,
+            } => {
+                let runbook = finding
+                    .get("rule_id")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|rule| self.runbooks.get(rule))
+                    .filter(|r| !r.trim().is_empty())
+                    .cloned();
+                Request::Webhook {
+                    target,
+                    finding,
+                    runbook,
+                }
+            }
+            other => other,
+        }
+    }
+
     fn decide(
         &self,
         scope: Option<&EventScope>,
@@ -117,6 +143,7 @@ impl Broker {
             },
             |target| settings.notify.contains_key(target),
         );
+        let parsed = parsed.map(|request| self.with_runbook(request));
         let (request_json, resource, status, mode, reason) = match (&parsed, scope) {
             // Not granted at all: say so, whatever else is wrong with the call.
             _ if !self.grants.names(call.capability) => (

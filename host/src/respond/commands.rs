@@ -207,10 +207,7 @@ pub async fn undo(
     };
     let request: Request = serde_json::from_value(inverse.clone())
         .with_context(|| format!("action {id} has an unreadable inverse"))?;
-    let capability = match &request {
-        Request::Aws { action } => action.capability(),
-        Request::Webhook { .. } => "notify.send",
-    };
+    let capability = request.capability();
     let key = format!("undo:{id}");
     let undo_id = match outbox.by_key(&key)? {
         Some(existing) => existing.id,

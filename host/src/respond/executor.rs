@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::outbox::{ActionRecord, Outbox, LEASE_S};
 use super::request::Request;
 use crate::config::ResponseSettings;
+use crate::notify::deliver::Ran;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -224,22 +225,21 @@ impl ActionRunner {
                         (o.request_id, inverse)
                     })
             }
-            Request::Webhook { target, finding } => match self.settings.notify.get(target) {
-                Some(hook) => {
-                    let body = serde_json::json!({
-                        "source": "trailwarden",
-                        "action_id": record.id,
-                        "plugin": record.plugin,
-                        "event_id": record.event_id,
-                        "finding": finding,
-                    });
-                    aws_actions::post_webhook(&hook.url, &hook.secret(), &body)
-                        .await
-                        .map(|o| (o.request_id, Ok(None)))
+            notification => match crate::notify::deliver::run(
+                &self.outbox,
+                &self.settings,
+                &self.aws,
+                record,
+                notification,
+            )
+            .await?
+            {
+                Ran::Recorded => return Ok(()),
+                Ran::Sent(delivery) => {
+                    tracing::info!(action = record.id, answer = %delivery.answer, "notification sent");
+                    Ok((delivery.request_id, Ok(None)))
                 }
-                None => Err(aws_actions::ExecError::invalid(format!(
-                    "notify target {target:?} is no longer configured"
-                ))),
+                Ran::Failed(error) => Err(error),
             },
         };
         match result {
@@ -283,7 +283,10 @@ impl ActionRunner {
 }
 
 /// The AWS side of the executors, from the settings.
-async fn aws_executor(settings: &ResponseSettings) -> Result<aws_actions::Executor> {
+///
+/// # Errors
+/// The AWS SDK configuration cannot be set up (an invalid endpoint or role).
+pub(crate) async fn aws_executor(settings: &ResponseSettings) -> Result<aws_actions::Executor> {
     aws_actions::Executor::new(aws_actions::AwsSettings {
         endpoint_url: settings.endpoint_url.clone(),
         region: settings.region.clone(),

@@ -196,6 +196,7 @@ impl Outbox {
         // (milliseconds each) to protect against power loss as well.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::notify::groups::SCHEMA)?;
         add_decided_status(&conn)?;
         add_lease_columns(&conn)?;
         add_budget_index(&conn)?;
@@ -214,7 +215,9 @@ impl Outbox {
         &self.owner
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, for modules keeping tables beside the outbox (notification groups)
+    /// that must change them and an action in one transaction.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -267,38 +270,7 @@ impl Outbox {
     /// # Errors
     /// The write fails.
     pub fn insert(&self, action: &NewAction<'_>) -> Result<String> {
-        let id = new_action_id(action.idempotency_key);
-        let conn = self.conn();
-        crate::chain::atomically(&conn, || {
-            conn.execute(
-            "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
-                plugin_sha256, event_id, capability, request, account, region, resource, mode,
-                status, decided_status, reason, received_us, decided_us, undo_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                id,
-                action.idempotency_key,
-                crate::audit::now_rfc3339(),
-                action.plugin,
-                action.plugin_version,
-                action.plugin_sha256,
-                action.event_id,
-                action.capability,
-                action.request.to_string(),
-                action.account,
-                action.region,
-                action.resource,
-                action.mode,
-                action.status.as_str(),
-                action.reason,
-                action.received_us,
-                now_us(),
-                action.undo_of,
-            ],
-        )?;
-            crate::chain::seal(&conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
-        })?;
-        Ok(id)
+        insert_on(&self.conn(), action)
     }
 
     /// Lists actions, newest first, optionally of one status.
@@ -557,6 +529,65 @@ impl Outbox {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Records a decided action on `conn` (inside the caller's transaction, if any); returns
+/// its id.
+///
+/// # Errors
+/// The write fails.
+pub(crate) fn insert_on(conn: &Connection, action: &NewAction<'_>) -> Result<String> {
+    let id = new_action_id(action.idempotency_key);
+    crate::chain::atomically(conn, || {
+        conn.execute(
+            "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
+                plugin_sha256, event_id, capability, request, account, region, resource, mode,
+                status, decided_status, reason, received_us, decided_us, undo_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                id,
+                action.idempotency_key,
+                crate::audit::now_rfc3339(),
+                action.plugin,
+                action.plugin_version,
+                action.plugin_sha256,
+                action.event_id,
+                action.capability,
+                action.request.to_string(),
+                action.account,
+                action.region,
+                action.resource,
+                action.mode,
+                action.status.as_str(),
+                action.reason,
+                action.received_us,
+                now_us(),
+                action.undo_of,
+            ],
+        )?;
+        crate::chain::seal(conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
+    })?;
+    Ok(id)
+}
+
+/// Appends to the action log on `conn` (inside the caller's transaction, if any).
+///
+/// # Errors
+/// The write fails.
+pub(crate) fn log_on(
+    conn: &Connection,
+    action_id: &str,
+    actor: &str,
+    what: &str,
+    detail: &str,
+) -> Result<()> {
+    crate::chain::atomically(conn, || {
+        conn.execute(
+            "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+        )?;
+        crate::chain::seal(conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+    })
 }
 
 /// `decided_status`: the status an action was decided with (chained; `status` moves on).

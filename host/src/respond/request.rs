@@ -11,16 +11,50 @@ use crate::runtime::CapabilityCall;
 pub enum Request {
     /// An AWS API call through the AWS SDK.
     Aws { action: aws_actions::Action },
-    /// A POST of a finding to a webhook target named in the config.
-    Webhook { target: String, finding: Value },
+    /// A plugin's `notify.send` of a finding to a target named in the config: sent at
+    /// once, or merged into a [`Request::NotifyMessage`] when the target groups or limits.
+    Webhook {
+        target: String,
+        finding: Value,
+        /// The rule's runbook from the plugin's catalog, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        runbook: Option<String>,
+    },
+    /// The message of one group of findings (`notify_groups` row `group`), due when the
+    /// group's window closes.
+    NotifyMessage { target: String, group: i64 },
+    /// The digest of the findings a target's rate limit held back in one window.
+    NotifyDigest { target: String, window_start: i64 },
+    /// PagerDuty: resolve the incident of a finding dedup key.
+    NotifyResolve { target: String, dedup_key: String },
 }
+
+/// The capability names of the notification messages trailwarden itself queues (not a
+/// plugin's call, so they count against no plugin's budget).
+pub const NOTIFY_MESSAGE: &str = "notify.message";
+pub const NOTIFY_DIGEST: &str = "notify.digest";
+pub const NOTIFY_RESOLVE: &str = "notify.resolve";
 
 impl Request {
     /// The ARN or name an action touches, for scope checks.
     pub fn resource(&self, account: &str) -> String {
         match self {
             Request::Aws { action } => action.resource_arn(account, "aws"),
-            Request::Webhook { target, .. } => format!("notify:{target}"),
+            Request::Webhook { target, .. }
+            | Request::NotifyMessage { target, .. }
+            | Request::NotifyDigest { target, .. }
+            | Request::NotifyResolve { target, .. } => format!("notify:{target}"),
+        }
+    }
+
+    /// The capability an action of this request is recorded under.
+    pub fn capability(&self) -> &'static str {
+        match self {
+            Request::Aws { action } => action.capability(),
+            Request::Webhook { .. } => aws_actions::action::WEBHOOK_CAPABILITY,
+            Request::NotifyMessage { .. } => NOTIFY_MESSAGE,
+            Request::NotifyDigest { .. } => NOTIFY_DIGEST,
+            Request::NotifyResolve { .. } => NOTIFY_RESOLVE,
         }
     }
 }
@@ -107,6 +141,7 @@ pub fn from_call(
             Ok(Request::Webhook {
                 target: target.into(),
                 finding: a.get("finding").cloned().unwrap_or(Value::Null),
+                runbook: None,
             })
         }
         other => Err(format!("unknown capability {other}")),
