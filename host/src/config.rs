@@ -50,6 +50,9 @@ struct RawConfig {
     eventbridge: BTreeMap<String, EventBridgeTarget>,
     #[serde(default)]
     executor: ExecutorSettings,
+    /// The web console's users (`trailwarden run` serves it): see `console::auth`.
+    #[serde(default)]
+    console: crate::console::settings::RawConsole,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -203,6 +206,8 @@ pub struct Config {
     pub intake: IntakeSettings,
     pub response: ResponseSettings,
     pub lifecycle: Lifecycle,
+    /// `[console]`: who may log in to the web console, and how.
+    pub console: crate::console::settings::ConsoleSettings,
 }
 
 /// One plugin as the admin configured it.
@@ -320,6 +325,7 @@ impl Config {
             bail!("engine.workers must be between 1 and 256 (got {workers})");
         }
         let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
+        let console = crate::console::settings::ConsoleSettings::from_raw(raw.console)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
             plugins.push(validate_plugin(plugin, &resolve)?);
@@ -340,6 +346,7 @@ impl Config {
             workers,
             plugins,
             intake,
+            console,
             lifecycle: Lifecycle {
                 quarantine_after: raw
                     .engine
@@ -401,6 +408,7 @@ impl Config {
             intake: IntakeSettings::default(),
             response: ResponseSettings::default(),
             lifecycle: Lifecycle::default(),
+            console: crate::console::settings::ConsoleSettings::default(),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod dedup;
 pub mod fixture;

@@ -1,7 +1,9 @@
 //! End-to-end tests: the real host loading real components built from `plugins/`, real
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
+mod browser;
 mod cache;
+mod console;
 mod daemon;
 mod edges;
 mod first_hour;

@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 use crate::moto::{Moto, ACCOUNT};
 use crate::support::plugin;
 
-struct Setup {
-    moto: Moto,
+pub(crate) struct Setup {
+    pub(crate) moto: Moto,
     iam: aws_sdk_iam::Client,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub(crate) fn new() -> Setup {
         let moto = Moto::start();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let iam = runtime.block_on(async { aws_sdk_iam::Client::new(&moto.sdk_config().await) });
@@ -27,7 +27,7 @@ impl Setup {
     }
 
     /// Creates a user with one access key; returns the key id.
-    fn user_with_key(&self, user: &str) -> String {
+    pub(crate) fn user_with_key(&self, user: &str) -> String {
         self.runtime.block_on(async {
             self.iam.create_user().user_name(user).send().await.unwrap();
             let key = self
@@ -41,7 +41,7 @@ impl Setup {
         })
     }
 
-    fn key_status(&self, user: &str, key: &str) -> String {
+    pub(crate) fn key_status(&self, user: &str, key: &str) -> String {
         self.runtime.block_on(async {
             let keys = self
                 .iam
@@ -60,7 +60,7 @@ impl Setup {
     }
 
     /// A config granting access-key-other-user `iam.disable-access-key` with `grant` extras.
-    fn config(&self, dir: &Path, plugin_extra: &str, grant_extra: &str) -> PathBuf {
+    pub(crate) fn config(&self, dir: &Path, plugin_extra: &str, grant_extra: &str) -> PathBuf {
         let text = format!(
             "[audit]\ndatabase = \"{db}\"\n[engine]\ncache_dir = \"{cache}\"\n{aws}\
              [executor]\nbackoff_ms = 100\n\
@@ -86,7 +86,7 @@ impl Setup {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().unwrap();
         assert!(
             out.status.success(),
@@ -96,7 +96,7 @@ impl Setup {
         out
     }
 
-    fn actions(&self, config: &Path) -> Vec<Value> {
+    pub(crate) fn actions(&self, config: &Path) -> Vec<Value> {
         let out = self.run(&[
             "actions",
             "list",
@@ -110,7 +110,7 @@ impl Setup {
 }
 
 /// A CloudTrail record: `actor` created access key `key` for `user`.
-fn key_created(event_id: &str, account: &str, actor: &str, user: &str, key: &str) -> Value {
+pub(crate) fn key_created(event_id: &str, account: &str, actor: &str, user: &str, key: &str) -> Value {
     json!({
         "eventVersion": "1.09", "eventID": event_id, "eventTime": "2026-11-20T09:00:00Z",
         "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
