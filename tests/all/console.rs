@@ -54,10 +54,14 @@ impl Rig {
                 envelope(&key_created(&format!("key-{i}"), ACCOUNT, "mallory", user, key))
             })
             .collect();
+        // Root use an hour before the keys, so that one day of the overview holds it all.
         for i in 0..3 {
-            events.push(envelope(&root_record(&format!("root-write-{i}"))));
+            let mut write = root_record(&format!("root-write-{i}"));
+            write["eventTime"] = json!("2026-11-20T08:00:00Z");
+            events.push(envelope(&write));
         }
         let mut read = root_record("root-read-0");
+        read["eventTime"] = json!("2026-11-20T08:30:00Z");
         read["readOnly"] = json!(true);
         read["eventName"] = json!("ListBuckets");
         events.push(envelope(&read));

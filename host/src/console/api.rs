@@ -35,6 +35,7 @@ fn query_map(query: Option<String>) -> HashMap<String, String> {
 }
 
 /// The fields of a JSON object or an urlencoded form body.
+#[allow(clippy::result_large_err)]
 fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, Response> {
     if body.len() > MAX_FORM_BYTES {
         return Err(error(
@@ -75,6 +76,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
 }
 
 /// Runs a database call off the async threads.
+#[allow(clippy::result_large_err)]
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, Response> {
@@ -174,6 +176,7 @@ pub async fn session(State(console): Shared, headers: HeaderMap) -> Response {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn filter_of(q: &HashMap<String, String>) -> Result<FindingFilter, Response> {
     let number = |key: &str| -> Result<Option<usize>, Response> {
         q.get(key)

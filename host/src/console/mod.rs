@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod pages;
 pub mod settings;
 pub mod store;

@@ -209,6 +209,13 @@ async fn serve(
         queue_capacity: shared.queue_capacity,
         stop: stop_rx.clone(),
     })?;
+    // Index what earlier runs recorded now, not on the first page someone opens.
+    let console_db = console.db.clone();
+    tokio::task::spawn_blocking(move || match console_db.catch_up() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(findings = n, "console: indexed findings recorded earlier"),
+        Err(e) => tracing::warn!("console: cannot index findings: {e:#}"),
+    });
     let app = http::router(shared).merge(crate::console::router(Arc::new(console)));
     let server = tokio::spawn(listener::serve(
         listener,
