@@ -224,11 +224,12 @@ impl ConsoleDb {
             Some("rule") => format!("rule_id {order}, time DESC"),
             Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
         };
-        let total: u64 = conn.query_row(
+        let total: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM console_findings {clause}"),
             params_from_iter(args.iter()),
             |r| r.get(0),
         )?;
+        let total = total as u64;
         let mut stmt = conn.prepare(&format!(
             "SELECT {ROW_COLUMNS} FROM console_findings {clause} ORDER BY {sort} LIMIT {per_page} OFFSET {}",
             (page - 1) * per_page
