@@ -9,6 +9,13 @@ use rusqlite::params;
 use trailwarden::console::store::{ConsoleDb, FindingFilter};
 
 const FINDINGS: usize = 1_000_000;
+const REGIONS: [&str; 5] = [
+    "us-east-1",
+    "eu-west-1",
+    "us-west-2",
+    "ap-south-1",
+    "eu-central-1",
+];
 const TARGET: Duration = Duration::from_millis(300);
 
 fn main() {
@@ -21,7 +28,10 @@ fn main() {
     drop(trailwarden::audit::AuditStore::open(&path).unwrap());
     let started = Instant::now();
     fill(&path, findings);
-    println!("filled {findings} findings in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "filled {findings} findings in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let db = ConsoleDb::open(&path).unwrap();
     let started = Instant::now();
     let indexed = db.catch_up().unwrap();
@@ -39,21 +49,39 @@ fn main() {
     };
     let lists: Vec<(&str, FindingFilter)> = vec![
         ("list: newest 50", FindingFilter::default()),
-        ("list: severity=critical", filter(|f| f.severity = Some("critical".into()))),
+        (
+            "list: severity=critical",
+            filter(|f| f.severity = Some("critical".into())),
+        ),
         ("list: rule", filter(|f| f.rule = Some("rule.7".into()))),
-        ("list: principal", filter(|f| f.principal = Some(principal(42)))),
-        ("list: account + severity=high", filter(|f| {
-            f.account = Some(account(3));
-            f.severity = Some("high".into());
-        })),
-        ("list: status=new, one day", filter(|f| {
-            f.status = Some("new".into());
-            f.since = Some("2026-11-03T00:00:00Z".into());
-            f.until = Some("2026-11-03T23:59:59Z".into());
-        })),
-        ("list: sorted by severity", filter(|f| f.sort = Some("severity".into()))),
+        (
+            "list: principal",
+            filter(|f| f.principal = Some(principal(42))),
+        ),
+        (
+            "list: account + severity=high",
+            filter(|f| {
+                f.account = Some(account(3));
+                f.severity = Some("high".into());
+            }),
+        ),
+        (
+            "list: status=new, one day",
+            filter(|f| {
+                f.status = Some("new".into());
+                f.since = Some("2026-11-03T00:00:00Z".into());
+                f.until = Some("2026-11-03T23:59:59Z".into());
+            }),
+        ),
+        (
+            "list: sorted by severity",
+            filter(|f| f.sort = Some("severity".into())),
+        ),
         ("list: page 200", filter(|f| f.page = Some(200))),
-        ("list: text search (full scan)", filter(|f| f.text = Some("user-4242".into()))),
+        (
+            "list: text search (full scan)",
+            filter(|f| f.text = Some("user-4242".into())),
+        ),
     ];
     for (name, filter) in &lists {
         report(name, || {
@@ -61,10 +89,12 @@ fn main() {
         });
     }
     report("overview: last 24 h", || {
-        db.overview("2026-11-06T00:00:00Z", "2026-11-07T00:00:00Z").unwrap();
+        db.overview("2026-11-06T00:00:00Z", "2026-11-07T00:00:00Z")
+            .unwrap();
     });
     report("overview: last 7 d", || {
-        db.overview("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z").unwrap();
+        db.overview("2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")
+            .unwrap();
     });
     report("finding page (detail, related, actions)", || {
         db.finding(500_000.min(findings as i64)).unwrap();
@@ -125,9 +155,10 @@ fn fill(path: &std::path::Path, n: usize) {
             let who = (i * 7919) % 2000;
             let time = start + Duration::from_secs((i as u64 * 604_800 / n as u64) % week);
             let time = humantime::format_rfc3339_seconds(time).to_string();
+            let region = REGIONS[i % REGIONS.len()];
             let context = serde_json::json!({
                 "account": account(who),
-                "region": ["us-east-1", "eu-west-1", "us-west-2", "ap-south-1", "eu-central-1"][i % 5],
+                "region": region,
                 "caller_arn": principal(who),
                 "source_ip": format!("203.0.{}.{}", (i / 256) % 20, i % 250),
             })

@@ -51,7 +51,13 @@ impl Rig {
             .iter()
             .enumerate()
             .map(|(i, (user, key))| {
-                envelope(&key_created(&format!("key-{i}"), ACCOUNT, "mallory", user, key))
+                envelope(&key_created(
+                    &format!("key-{i}"),
+                    ACCOUNT,
+                    "mallory",
+                    user,
+                    key,
+                ))
             })
             .collect();
         // Root use an hour before the keys, so that one day of the overview holds it all.
@@ -158,7 +164,10 @@ impl Client {
     }
 
     pub(crate) fn post_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
-        let mut all = vec![("Cookie", self.cookie.as_str()), ("Content-Type", "application/json")];
+        let mut all = vec![
+            ("Cookie", self.cookie.as_str()),
+            ("Content-Type", "application/json"),
+        ];
         all.extend_from_slice(headers);
         request(&self.addr, "POST", path, &all, "{}")
     }
@@ -185,7 +194,10 @@ fn every_console_route_refuses_an_anonymous_caller() {
             &daemon.addr,
             route.method,
             &path,
-            &[("Authorization", &bearer), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
             if route.method == "POST" { "{}" } else { "" },
         );
         if route.public {
@@ -198,16 +210,24 @@ fn every_console_route_refuses_an_anonymous_caller() {
             continue;
         }
         walked += 1;
-        let is_page = route.method == "GET" && !path.starts_with("/v1/") && !path.starts_with("/assets/");
+        let is_page =
+            route.method == "GET" && !path.starts_with("/v1/") && !path.starts_with("/assets/");
         if is_page {
             assert_eq!(answer.status, 303, "{} {path}", route.method);
             assert_eq!(answer.header("location"), Some("/login"), "{path}");
         } else {
-            assert_eq!(answer.status, 401, "{} {path}: {}", route.method, answer.body);
+            assert_eq!(
+                answer.status, 401,
+                "{} {path}: {}",
+                route.method, answer.body
+            );
         }
         // Every answer carries the policy that forbids inline script and style.
         let csp = answer.header("content-security-policy").unwrap_or("");
-        assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
     }
     assert!(walked >= 15, "only {walked} routes walked");
     // A wrong password is refused and says nothing more; the login page still loads.
@@ -221,8 +241,14 @@ fn every_console_route_refuses_an_anonymous_caller() {
     assert_eq!(wrong.status, 401);
     assert!(wrong.header("set-cookie").is_none());
     // The ingest token logs in read-only; the admin token as an approver.
-    assert_eq!(Client::login(&daemon.addr, "", &daemon.token).role, "viewer");
-    assert_eq!(Client::login(&daemon.addr, "", &daemon.admin_token).role, "approver");
+    assert_eq!(
+        Client::login(&daemon.addr, "", &daemon.token).role,
+        "viewer"
+    );
+    assert_eq!(
+        Client::login(&daemon.addr, "", &daemon.admin_token).role,
+        "approver"
+    );
 }
 
 #[test]
@@ -241,7 +267,10 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
     let high = approver.get_json("/v1/findings?severity=high&per_page=1");
     assert_eq!(high["findings"].as_array().unwrap().len(), 1);
     assert!(high["total"].as_u64().unwrap() < total, "{high}");
-    for row in approver.get_json("/v1/findings?severity=high")["findings"].as_array().unwrap() {
+    for row in approver.get_json("/v1/findings?severity=high")["findings"]
+        .as_array()
+        .unwrap()
+    {
         assert_eq!(row["severity"], "high");
     }
     let by_text = approver.get_json("/v1/findings?text=bob");
@@ -253,13 +282,27 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
     let key_finding = by_text["findings"][0]["id"].as_i64().unwrap();
     let detail = approver.get_json(&format!("/v1/findings/{key_finding}"));
     assert_eq!(detail["finding"]["plugin"], "access-key-other-user");
-    assert!(detail["rule"]["description"].as_str().is_some_and(|d| !d.is_empty()), "{detail}");
-    assert_eq!(detail["actions"][0]["status"], "pending_approval", "{detail}");
+    assert!(
+        detail["rule"]["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{detail}"
+    );
+    assert_eq!(
+        detail["actions"][0]["status"], "pending_approval",
+        "{detail}"
+    );
 
     // Cross-site and token-less changes are refused; a viewer cannot approve.
     let action = pending(&approver)[0]["id"].as_str().unwrap().to_string();
     let approve = format!("/v1/actions/{action}/approve");
-    let evil = approver.post_with(&approve, &[("Origin", "https://evil.example"), ("x-csrf-token", &approver.csrf)]);
+    let evil = approver.post_with(
+        &approve,
+        &[
+            ("Origin", "https://evil.example"),
+            ("x-csrf-token", &approver.csrf),
+        ],
+    );
     assert_eq!(evil.status, 403, "{}", evil.body);
     let no_csrf = approver.post_with(&approve, &[]);
     assert_eq!(no_csrf.status, 403, "{}", no_csrf.body);
@@ -271,9 +314,15 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
 
     // Triage: every change kept, with who and when.
     let triage = format!("/v1/findings/{key_finding}/triage");
-    let first = viewer.post(&triage, json!({"status": "acknowledged", "note": "looking"}));
+    let first = viewer.post(
+        &triage,
+        json!({"status": "acknowledged", "note": "looking"}),
+    );
     assert_eq!(first.status, 200, "{}", first.body);
-    let second = approver.post(&triage, json!({"status": "resolved", "note": "key disabled"}));
+    let second = approver.post(
+        &triage,
+        json!({"status": "resolved", "note": "key disabled"}),
+    );
     assert_eq!(second.status, 200, "{}", second.body);
     let refused = approver.post(&triage, json!({"status": "ignored"}));
     assert_eq!(refused.status, 400);
@@ -290,21 +339,37 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
     // Approve runs the call on moto; undo restores it. The CLI sees both, by alice.
     let approved = approver.post(&approve, json!({}));
     assert_eq!(approved.status, 200, "{}", approved.body);
-    assert_eq!(approved.json()["action"]["status"], "succeeded", "{}", approved.body);
+    assert_eq!(
+        approved.json()["action"]["status"],
+        "succeeded",
+        "{}",
+        approved.body
+    );
     let disabled: Vec<&(String, String)> = rig
         .keys
         .iter()
         .filter(|(user, key)| rig.setup.key_status(user, key) == "Inactive")
         .collect();
-    assert_eq!(disabled.len(), 1, "exactly the approved action's key is disabled");
+    assert_eq!(
+        disabled.len(),
+        1,
+        "exactly the approved action's key is disabled"
+    );
     let (user, key) = disabled[0].clone();
     let again = approver.post(&approve, json!({}));
-    assert_eq!(again.status, 409, "an action is approved once: {}", again.body);
+    assert_eq!(
+        again.status, 409,
+        "an action is approved once: {}",
+        again.body
+    );
     let undone = approver.post(&format!("/v1/actions/{action}/undo"), json!({}));
     assert_eq!(undone.status, 200, "{}", undone.body);
     assert_eq!(rig.setup.key_status(&user, &key), "Active");
     let other = pending(&approver)[0]["id"].as_str().unwrap().to_string();
-    let rejected = approver.post(&format!("/v1/actions/{other}/reject"), json!({"reason": "expected"}));
+    let rejected = approver.post(
+        &format!("/v1/actions/{other}/reject"),
+        json!({"reason": "expected"}),
+    );
     assert_eq!(rejected.status, 200, "{}", rejected.body);
 
     let listed = rig.setup.actions(&rig.config);
@@ -331,12 +396,25 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
     let overview = approver.get_json("/v1/overview?range=7d");
     assert_eq!(overview["total"].as_u64().unwrap(), total, "{overview}");
     let principals = overview["breakdowns"]["principal"].as_array().unwrap();
-    assert!(principals.iter().any(|p| p["value"].as_str().unwrap().ends_with(":root")), "{overview}");
+    assert!(
+        principals
+            .iter()
+            .any(|p| p["value"].as_str().unwrap().ends_with(":root")),
+        "{overview}"
+    );
     let plugins = approver.get_json("/v1/plugins")["plugins"].clone();
-    let names: Vec<&str> = plugins.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["access-key-other-user", "root-usage"]);
     assert_eq!(plugins[0]["grants"][0]["mode"], "approve", "{plugins}");
-    assert!(plugins[0]["since_start"]["matched"].as_u64().unwrap() >= 2, "{plugins}");
+    assert!(
+        plugins[0]["since_start"]["matched"].as_u64().unwrap() >= 2,
+        "{plugins}"
+    );
     let health = approver.get_json("/v1/health");
     assert!(health["last_item"]["http"].is_string(), "{health}");
     assert_eq!(health["queue"]["depth"], 0);

@@ -110,7 +110,13 @@ impl Setup {
 }
 
 /// A CloudTrail record: `actor` created access key `key` for `user`.
-pub(crate) fn key_created(event_id: &str, account: &str, actor: &str, user: &str, key: &str) -> Value {
+pub(crate) fn key_created(
+    event_id: &str,
+    account: &str,
+    actor: &str,
+    user: &str,
+    key: &str,
+) -> Value {
     json!({
         "eventVersion": "1.09", "eventID": event_id, "eventTime": "2026-11-20T09:00:00Z",
         "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",

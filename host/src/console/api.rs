@@ -72,7 +72,11 @@ fn bad_request(e: impl std::fmt::Display) -> Response {
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::warn!("console: {e:#}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "see the daemon's log")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "see the daemon's log",
+    )
 }
 
 /// Runs a database call off the async threads.
@@ -97,7 +101,11 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     if !auth::same_origin(&headers) {
-        return error(StatusCode::FORBIDDEN, "cross_site", "the request comes from another site");
+        return error(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "the request comes from another site",
+        );
     }
     let wants_json = headers
         .get(header::CONTENT_TYPE)
@@ -125,7 +133,11 @@ pub async fn login(
         console.sessions.failed(peer.ip());
         tracing::info!(peer = %peer.ip(), "console: failed login");
         if wants_json {
-            return error(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong name or password");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong name or password",
+            );
         }
         return redirect("/login?failed=1");
     };
@@ -181,7 +193,10 @@ fn filter_of(q: &HashMap<String, String>) -> Result<FindingFilter, Response> {
     let number = |key: &str| -> Result<Option<usize>, Response> {
         q.get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse::<usize>().map_err(|_| bad_request(format!("{key} is not a number"))))
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| bad_request(format!("{key} is not a number")))
+            })
             .transpose()
     };
     let text = |key: &str| q.get(key).filter(|v| !v.is_empty()).cloned();
@@ -206,7 +221,11 @@ fn filter_of(q: &HashMap<String, String>) -> Result<FindingFilter, Response> {
 
 /// `GET /v1/findings?severity=&rule=&plugin=&account=&principal=&region=&source_ip=&status=
 /// &since=&until=&text=&sort=time|severity|rule&order=desc|asc&page=&per_page=`.
-pub async fn findings(State(console): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn findings(
+    State(console): Shared,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     if let Err(refused) = console.reader(&headers) {
         return refused;
     }
@@ -223,7 +242,11 @@ pub async fn findings(State(console): Shared, headers: HeaderMap, RawQuery(q): R
 
 /// `GET /v1/findings/{id}`: the finding, its rule from the plugin's catalog, related
 /// findings, the actions it caused, its triage history.
-pub async fn finding(State(console): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn finding(
+    State(console): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(refused) = console.reader(&headers) {
         return refused;
     }
@@ -236,8 +259,14 @@ pub async fn finding(State(console): Shared, headers: HeaderMap, Path(id): Path<
         Ok(None) => return error(StatusCode::NOT_FOUND, "not_found", "no such finding"),
         Err(response) => return response,
     };
-    let plugin = detail["finding"]["plugin"].as_str().unwrap_or("").to_string();
-    let rule_id = detail["finding"]["rule_id"].as_str().unwrap_or("").to_string();
+    let plugin = detail["finding"]["plugin"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let rule_id = detail["finding"]["rule_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let rule = console
         .metrics
         .serving()
@@ -285,7 +314,11 @@ pub async fn triage(
 
 /// `GET /v1/actions?status=&limit=`: actions newest first, each with its log; pending
 /// approvals, dry runs and the rest are told apart by `status`.
-pub async fn actions(State(console): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn actions(
+    State(console): Shared,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     if let Err(refused) = console.reader(&headers) {
         return refused;
     }
@@ -335,7 +368,13 @@ enum Decision {
     Undo,
 }
 
-async fn decide(console: Arc<Console>, headers: HeaderMap, id: String, body: Bytes, decision: Decision) -> Response {
+async fn decide(
+    console: Arc<Console>,
+    headers: HeaderMap,
+    id: String,
+    body: Bytes,
+    decision: Decision,
+) -> Response {
     let session = match console.writer(&headers) {
         Ok(session) => session,
         Err(refused) => return refused,
@@ -373,17 +412,32 @@ async fn decide(console: Arc<Console>, headers: HeaderMap, id: String, body: Byt
 }
 
 /// `POST /v1/actions/{id}/approve` (approver only): approves and runs it.
-pub async fn approve(State(console): Shared, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn approve(
+    State(console): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     decide(console, headers, id, body, Decision::Approve).await
 }
 
 /// `POST /v1/actions/{id}/reject` (approver only), with an optional `reason`.
-pub async fn reject(State(console): Shared, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn reject(
+    State(console): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     decide(console, headers, id, body, Decision::Reject).await
 }
 
 /// `POST /v1/actions/{id}/undo` (approver only): runs the recorded inverse.
-pub async fn undo(State(console): Shared, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn undo(
+    State(console): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     decide(console, headers, id, body, Decision::Undo).await
 }
 
@@ -464,7 +518,9 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Response {
         .queue_capacity
         .saturating_sub(console.queue.available_permits());
     let outbox = console.outbox.clone();
-    let actions = blocking(move || outbox.status_counts()).await.unwrap_or_default();
+    let actions = blocking(move || outbox.status_counts())
+        .await
+        .unwrap_or_default();
     Json(json!({
         "last_item": console.metrics.last_items(),
         "queue": {"depth": depth, "capacity": console.queue_capacity},
@@ -478,7 +534,11 @@ pub async fn health(State(console): Shared, headers: HeaderMap) -> Response {
 /// `GET /v1/overview?range=24h|7d` (ending at `until`, default the latest finding) or
 /// `?since=&until=`: the timeline by severity and the top rules, principals (AWS services
 /// left out), accounts, regions and source IPs.
-pub async fn overview(State(console): Shared, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn overview(
+    State(console): Shared,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     if let Err(refused) = console.reader(&headers) {
         return refused;
     }
@@ -520,7 +580,11 @@ pub async fn stream(State(console): Shared, headers: HeaderMap) -> Response {
         return refused;
     }
     let Ok(permit) = console.streams.clone().try_acquire_owned() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "too_many_streams", "too many live streams open");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            "too many live streams open",
+        );
     };
     let db = console.db.clone();
     let start = {
@@ -532,31 +596,37 @@ pub async fn stream(State(console): Shared, headers: HeaderMap) -> Response {
     };
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
     let state = (db, start, console.stop.clone(), permit, true);
-    let events = futures_util::stream::unfold(state, move |(db, last, mut stop, permit, first)| async move {
-        if !first {
-            tokio::select! {
-                _ = tokio::time::sleep(STREAM_POLL) => {}
-                _ = stop.wait_for(|s| *s) => return None,
+    let events = futures_util::stream::unfold(
+        state,
+        move |(db, last, mut stop, permit, first)| async move {
+            if !first {
+                tokio::select! {
+                    _ = tokio::time::sleep(STREAM_POLL) => {}
+                    _ = stop.wait_for(|s| *s) => return None,
+                }
             }
-        }
-        if *stop.borrow() || tokio::time::Instant::now() > ends {
-            return None;
-        }
-        let reader = db.clone();
-        let rows = tokio::task::spawn_blocking(move || reader.findings_after(last, 100))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let mut text = String::from(": waiting\n\n");
-        let mut next = last;
-        for row in rows {
-            next = next.max(row.id);
-            let data = serde_json::to_string(&row).unwrap_or_default();
-            text.push_str(&format!("id: {}\nevent: finding\ndata: {data}\n\n", row.id));
-        }
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(text)), (db, next, stop, permit, false)))
-    });
+            if *stop.borrow() || tokio::time::Instant::now() > ends {
+                return None;
+            }
+            let reader = db.clone();
+            let rows = tokio::task::spawn_blocking(move || reader.findings_after(last, 100))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let mut text = String::from(": waiting\n\n");
+            let mut next = last;
+            for row in rows {
+                next = next.max(row.id);
+                let data = serde_json::to_string(&row).unwrap_or_default();
+                text.push_str(&format!("id: {}\nevent: finding\ndata: {data}\n\n", row.id));
+            }
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(text)),
+                (db, next, stop, permit, false),
+            ))
+        },
+    );
     (
         [
             (header::CONTENT_TYPE, "text/event-stream"),

@@ -55,8 +55,10 @@ impl PasswordHash {
         if rounds < 10_000 {
             bail!("password_hash: at least 10000 rounds");
         }
-        let salt = hex::decode(salt).map_err(|_| anyhow::anyhow!("password_hash: salt is not hex"))?;
-        let hash = hex::decode(hash).map_err(|_| anyhow::anyhow!("password_hash: hash is not hex"))?;
+        let salt =
+            hex::decode(salt).map_err(|_| anyhow::anyhow!("password_hash: salt is not hex"))?;
+        let hash =
+            hex::decode(hash).map_err(|_| anyhow::anyhow!("password_hash: hash is not hex"))?;
         if salt.len() < 8 || hash.len() != 32 {
             bail!("password_hash: a salt of 8+ bytes and a 32-byte hash");
         }

@@ -284,10 +284,7 @@ impl ConsoleDb {
              ORDER BY time DESC LIMIT 20"
         ))?;
         let related: Vec<FindingRow> = related_stmt
-            .query_map(
-                params![id, stored.dedup_key, facts.principal],
-                row,
-            )?
+            .query_map(params![id, stored.dedup_key, facts.principal], row)?
             .collect::<Result<_, _>>()?;
         let actions = actions_of(&conn, &stored.plugin, &stored.event_id)?;
         let triage = triage_of(&conn, id)?;
@@ -349,7 +346,11 @@ impl ConsoleDb {
         let (from, to) = (hour_of(since), hour_of(until));
         let span_hours = hours_between(since, until);
         let by_day = span_hours > 48;
-        let bucket = if by_day { "substr(hour, 1, 10)" } else { "hour" };
+        let bucket = if by_day {
+            "substr(hour, 1, 10)"
+        } else {
+            "hour"
+        };
         let mut stmt = conn.prepare(&format!(
             "SELECT {bucket}, severity, SUM(n) FROM console_hourly
              WHERE dimension = 'all' AND hour >= ?1 AND hour <= ?2
@@ -361,7 +362,11 @@ impl ConsoleDb {
             buckets.insert(key, serde_json::Map::new());
         }
         let rows = stmt.query_map(params![from, to], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         let mut total = 0i64;
         for row in rows {
@@ -422,8 +427,10 @@ impl ConsoleDb {
         )?;
         let by_reason: Vec<Value> = stmt
             .query_map([], |r| {
-                Ok(json!({"reason": r.get::<_, String>(0)?, "count": r.get::<_, i64>(1)?,
-                          "latest": r.get::<_, String>(2)?}))
+                Ok(
+                    json!({"reason": r.get::<_, String>(0)?, "count": r.get::<_, i64>(1)?,
+                          "latest": r.get::<_, String>(2)?}),
+                )
             })?
             .collect::<Result<_, _>>()?;
         let mut stmt = conn.prepare(
@@ -432,9 +439,11 @@ impl ConsoleDb {
         )?;
         let latest: Vec<Value> = stmt
             .query_map([], |r| {
-                Ok(json!({"recorded_at": r.get::<_, String>(0)?, "origin": r.get::<_, String>(1)?,
+                Ok(
+                    json!({"recorded_at": r.get::<_, String>(0)?, "origin": r.get::<_, String>(1)?,
                           "reason": r.get::<_, String>(2)?, "detail": r.get::<_, String>(3)?,
-                          "raw": r.get::<_, String>(4)?}))
+                          "raw": r.get::<_, String>(4)?}),
+                )
             })?
             .collect::<Result<_, _>>()?;
         Ok(json!({"by_reason": by_reason, "latest": latest}))
@@ -452,8 +461,10 @@ impl ConsoleDb {
         )?;
         let events: Vec<Value> = stmt
             .query_map(params![plugin, limit as i64], |r| {
-                Ok(json!({"at": r.get::<_, String>(0)?, "sha256": r.get::<_, String>(1)?,
-                          "event": r.get::<_, String>(2)?, "detail": r.get::<_, String>(3)?}))
+                Ok(
+                    json!({"at": r.get::<_, String>(0)?, "sha256": r.get::<_, String>(1)?,
+                          "event": r.get::<_, String>(2)?, "detail": r.get::<_, String>(3)?}),
+                )
             })?
             .collect::<Result<_, _>>()?;
         drop(stmt);
@@ -476,12 +487,14 @@ impl ConsoleDb {
     pub fn plugin_counts(&self) -> Result<HashMap<String, (i64, i64)>> {
         let conn = self.conn();
         let mut out: HashMap<String, (i64, i64)> = HashMap::new();
-        let mut stmt = conn.prepare("SELECT plugin, COUNT(*) FROM console_findings GROUP BY plugin")?;
+        let mut stmt =
+            conn.prepare("SELECT plugin, COUNT(*) FROM console_findings GROUP BY plugin")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (plugin, n) = row?;
             out.entry(plugin).or_default().0 = n;
         }
-        let mut stmt = conn.prepare("SELECT plugin, COUNT(*) FROM plugin_failures GROUP BY plugin")?;
+        let mut stmt =
+            conn.prepare("SELECT plugin, COUNT(*) FROM plugin_failures GROUP BY plugin")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (plugin, n) = row?;
             out.entry(plugin).or_default().1 = n;
@@ -541,11 +554,19 @@ fn where_clause(filter: &FindingFilter) -> Result<(String, Vec<String>)> {
         args.push(normal_time(until)?);
         conditions.push(format!("time <= ?{}", args.len()));
     }
-    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         if text.len() > 256 {
             bail!("text is longer than 256 bytes");
         }
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         args.push(format!("%{escaped}%"));
         let n = args.len();
         conditions.push(format!(
@@ -607,7 +628,11 @@ fn bucket_keys(since: &str, until: &str, by_day: bool) -> Vec<String> {
 /// A finding's time: its event time when that is a time, else when it was recorded.
 fn finding_time(finding: &StoredFinding) -> String {
     match finding.event_time.as_deref() {
-        Some(t) if t.len() >= 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[..4].iter().all(u8::is_ascii_digit) => {
+        Some(t)
+            if t.len() >= 10
+                && t.as_bytes()[4] == b'-'
+                && t.as_bytes()[..4].iter().all(u8::is_ascii_digit) =>
+        {
             t.to_string()
         }
         _ => finding.recorded_at.clone(),
