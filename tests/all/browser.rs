@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::console::{request, Rig, APPROVER_PASSWORD};
+use crate::console::{Rig, APPROVER_PASSWORD};
 use crate::support::repo;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The key WebDriver names an element by.
-const ELEMENT: &str = "element-6066-11e4-a6e6-4a6fde6c4ea7";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Driver {
@@ -103,16 +103,10 @@ impl Driver {
         } else {
             body.to_string()
         };
-        let answer = request(
-            &self.addr,
-            method,
-            path,
-            &[("Content-Type", "application/json")],
-            &body,
-        );
-        let value: Value = serde_json::from_str(&answer.body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}: {}", answer.body));
-        assert_eq!(answer.status, 200, "{method} {path}: {value}");
+        let (status, text) = webdriver_http(&self.addr, method, path, &body);
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"));
+        assert_eq!(status, 200, "{method} {path}: {value}");
         value["value"].clone()
     }
 
@@ -211,16 +205,60 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = request(
+            let _ = webdriver_http(
                 &self.addr,
                 "DELETE",
                 &format!("/session/{}", self.session),
-                &[],
                 "",
             );
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One request to chromedriver, read up to its `Content-Length`: chromedriver keeps the
+/// connection open whatever the request says, so reading to the end would wait for its
+/// idle timeout.
+fn webdriver_http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(&[head.as_bytes(), body.as_bytes()].concat())
+        .unwrap();
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 65536];
+    loop {
+        let n = stream.read(&mut buffer).unwrap();
+        bytes.extend_from_slice(&buffer[..n]);
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_string();
+            let length = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                if bytes.len() >= end + 4 + length {
+                    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+                    let text = String::from_utf8_lossy(&bytes[end + 4..end + 4 + length]);
+                    return (status, text.to_string());
+                }
+            }
+        }
+        assert!(
+            n > 0,
+            "chromedriver closed the connection: {}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
 }
 
