@@ -34,6 +34,8 @@ help:
 	@echo "make bench-daemon  event-to-committed latency over HTTP at 1,000 and 20,000 events/s (p50/p99/max, RSS)"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
 	@echo "make fuzz FUZZ_SECONDS=600  fuzz the normaliser, pattern parser, Sigma rules and config (per target)"
+	@echo "make console  serve the demo's findings in the web console (prints the URL and how to log in)"
+	@echo "make bench-console  the console's list and overview queries at 1,000,000 findings"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 	@echo "make rules-doc  regenerate docs/plugins.md's rule table from rules list --format json"
 
@@ -158,6 +160,27 @@ demo: build
 
 bench: plugins
 	$(CARGO) bench -p trailwarden --bench replay
+
+# The web console over the demo's findings: replays the example logs into examples/demo.db
+# (as `make demo` does), then serves them; Ctrl-C stops it.
+.PHONY: console bench-console
+CONSOLE_LISTEN ?= 127.0.0.1:8080
+console: build
+	@rm -f examples/demo.db examples/demo.db-wal examples/demo.db-shm
+	@$(DEMO) replay $(DEMO_CONFIG) --summary-only examples/logs >/dev/null
+	@echo
+	@echo "web console: http://$(CONSOLE_LISTEN)/"
+	@echo "log in with an empty name and, as the password, the admin token (approver):"
+	@echo "    cat examples/trailwarden.admin-token"
+	@echo "or the ingest token (read-only): cat examples/trailwarden.token"
+	@echo "(both are created on first start, mode 0600; [console] users: see docs/console.md)"
+	@echo
+	@$(DEMO) run $(DEMO_CONFIG) --listen $(CONSOLE_LISTEN)
+
+# The console's queries at 1,000,000 findings: list with each filter, overview 24 h and 7 d
+# (host/benches/console.rs). FINDINGS=100000 for a quicker run.
+bench-console:
+	$(CARGO) bench -p trailwarden --bench console
 
 # The cost of a first-seen check (host/benches/history.rs): the store alone, then the
 # shipped first-seen plugin through the host.

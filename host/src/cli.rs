@@ -82,6 +82,11 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// The web console (served by `run`): make a password hash for a `[console]` user.
+    Console {
+        #[command(subcommand)]
+        command: crate::console::cli::ConsoleCommand,
+    },
     /// Set AWS up: the CloudTrail trail (and --check), delivery to the daemon, the responder role.
     Setup {
         #[command(subcommand)]
@@ -311,6 +316,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::daemon::run(&loaded, config.as_deref(), listen)
         }
         Command::Setup { command } => crate::setup::cli::run(command),
+        Command::Console { command } => crate::console::cli::run(command),
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config.as_deref()),

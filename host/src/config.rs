@@ -47,9 +47,6 @@ struct RawConfig {
     /// Notification targets by name: plugins name a target, never a URL or secret.
     #[serde(default)]
     notify: BTreeMap<String, RawNotifyTarget>,
-    /// The web console, as far as notifications need it (links to findings).
-    #[serde(default)]
-    console: RawConsole,
     /// EventBridge buses by name, for `eventbridge.publish-finding`.
     #[serde(default)]
     eventbridge: BTreeMap<String, EventBridgeTarget>,
@@ -61,6 +58,10 @@ struct RawConfig {
     /// Findings expected and silenced (see `suppress`).
     #[serde(default)]
     suppressions: Vec<crate::suppress::RawSuppression>,
+    /// The web console's users (`trailwarden run` serves it): see `console::auth`; and its
+    /// `public_url`, which notifications link to.
+    #[serde(default)]
+    console: crate::console::settings::RawConsole,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -76,15 +77,6 @@ struct RawAws {
     /// List the organisation's accounts (Organizations `ListAccounts`) at start and reload.
     #[serde(default)]
     discover_accounts: bool,
-}
-
-/// `[console]`: only what notifications read from it.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawConsole {
-    /// The console's address as responders reach it; messages link to
-    /// `{public_url}/findings/{id}`.
-    public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +212,8 @@ pub struct Config {
     pub lifecycle: Lifecycle,
     /// `[[sinks]]`: where the daemon sends findings.
     pub sinks: Vec<crate::sinks::SinkConfig>,
+    /// `[console]`: who may log in to the web console, and how.
+    pub console: crate::console::settings::ConsoleSettings,
 }
 
 /// One plugin as the admin configured it.
@@ -319,7 +313,7 @@ impl Config {
     /// # Errors
     /// As for [`Config::load`].
     pub fn parse(text: &str, base: &Path) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text)?;
+        let mut raw: RawConfig = toml::from_str(text)?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let batch_size = raw.engine.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
@@ -337,6 +331,8 @@ impl Config {
             bail!("engine.workers must be between 1 and 256 (got {workers})");
         }
         let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
+        let console_url = public_url(raw.console.public_url.take())?;
+        let console = crate::console::settings::ConsoleSettings::from_raw(raw.console)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
             plugins.push(validate_plugin(plugin, &resolve)?);
@@ -357,6 +353,7 @@ impl Config {
             workers,
             plugins,
             intake,
+            console,
             lifecycle: Lifecycle {
                 quarantine_after: raw
                     .engine
@@ -389,7 +386,7 @@ impl Config {
                         crate::notify::target::validate(&name, target, &resolve).map(|t| (name, t))
                     })
                     .collect::<Result<_>>()?,
-                public_url: public_url(raw.console.public_url)?,
+                public_url: console_url,
                 eventbridge: raw.eventbridge,
                 executor: raw.executor,
                 suppressions: raw
@@ -436,6 +433,7 @@ impl Config {
             response: ResponseSettings::default(),
             lifecycle: Lifecycle::default(),
             sinks: Vec::new(),
+            console: crate::console::settings::ConsoleSettings::default(),
         })
     }
 }

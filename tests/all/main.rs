@@ -2,9 +2,11 @@
 //! SQLite, real corpus data. Build the components first: `make plugins` (`make test` does).
 
 mod accounts;
-mod aws_proxy;
 mod alerting;
+mod aws_proxy;
+mod browser;
 mod cache;
+mod console;
 mod daemon;
 mod edges;
 mod faults;

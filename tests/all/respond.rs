@@ -13,7 +13,7 @@ use crate::moto::{Moto, ACCOUNT};
 use crate::support::plugin;
 
 pub(crate) struct Setup {
-    moto: Moto,
+    pub(crate) moto: Moto,
     iam: aws_sdk_iam::Client,
     runtime: tokio::runtime::Runtime,
 }

@@ -80,6 +80,18 @@ struct Inner {
     findings: BTreeMap<String, u64>,
     failures: BTreeMap<(String, String), u64>,
     flushes: u64,
+    /// When each source last brought an item, for the console's health page.
+    last_item: BTreeMap<&'static str, std::time::SystemTime>,
+}
+
+/// One plugin's activity since the daemon started.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginActivity {
+    pub matched: u64,
+    pub findings: u64,
+    pub failures: u64,
+    pub batches: u64,
+    pub mean_batch_ms: Option<f64>,
 }
 
 /// Running totals since start, for the log's summary line.
@@ -97,6 +109,8 @@ pub struct Totals {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// The plugin versions serving now (set at start and after each reload), for the console.
+    serving: Mutex<Vec<std::sync::Arc<crate::runtime::LoadedPlugin>>>,
     /// When the pipeline thread took up the unit of work it is on (ms since the epoch), 0
     /// while it waits for work: `/healthz` reads it to tell a stalled pipeline.
     busy_since_ms: std::sync::atomic::AtomicU64,
@@ -136,6 +150,10 @@ impl Metrics {
 
     pub fn batch_taken(&self, source: Source, outcome: &Outcome) {
         let mut m = self.lock();
+        if outcome.total() > 0 {
+            m.last_item
+                .insert(source.as_str(), std::time::SystemTime::now());
+        }
         *m.received.entry(source.as_str()).or_default() += outcome.total();
         *m.accepted.entry(source.as_str()).or_default() += outcome.accepted;
         for (k, v) in &outcome.skipped {
@@ -194,6 +212,49 @@ impl Metrics {
                     .map(move |(kind, n)| ((plugin.clone(), kind.clone()), *n))
             })
             .collect();
+    }
+
+    /// Records the plugin versions now serving.
+    pub fn set_serving(&self, plugins: Vec<std::sync::Arc<crate::runtime::LoadedPlugin>>) {
+        *self.serving.lock().unwrap_or_else(|e| e.into_inner()) = plugins;
+    }
+
+    /// The plugin versions serving now.
+    pub fn serving(&self) -> Vec<std::sync::Arc<crate::runtime::LoadedPlugin>> {
+        self.serving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Per plugin since start: events matched, findings, failures (all kinds), batches run,
+    /// and mean batch latency in milliseconds.
+    pub fn plugin_activity(&self, plugin: &str) -> PluginActivity {
+        let m = self.lock();
+        let latency = m.latency.get(plugin);
+        PluginActivity {
+            matched: m.matched.get(plugin).copied().unwrap_or(0),
+            findings: m.findings.get(plugin).copied().unwrap_or(0),
+            failures: m
+                .failures
+                .iter()
+                .filter(|((p, _), _)| p == plugin)
+                .map(|(_, n)| n)
+                .sum(),
+            batches: m.invocations.get(plugin).copied().unwrap_or(0),
+            mean_batch_ms: latency
+                .filter(|h| h.count > 0)
+                .map(|h| h.sum * 1000.0 / h.count as f64),
+        }
+    }
+
+    /// When each source (`http`, `sqs`, `s3`) last brought an item, as RFC 3339.
+    pub fn last_items(&self) -> BTreeMap<&'static str, String> {
+        self.lock()
+            .last_item
+            .iter()
+            .map(|(k, t)| (*k, humantime::format_rfc3339_seconds(*t).to_string()))
+            .collect()
     }
 
     /// The running totals the log's periodic summary is made of.

@@ -216,9 +216,30 @@ async fn serve(
         max_connections: config.intake.daemon.max_connections,
         header_timeout: config.intake.daemon.header_timeout,
     };
+    // The web console on the same listener: its own routes, sessions and tables.
+    let console = crate::console::Console::new(crate::console::ConsoleParts {
+        settings: config.console.clone(),
+        database: config.database.clone(),
+        token: shared.token.clone(),
+        admin_token: shared.admin_token.clone(),
+        outbox: crate::respond::outbox::Outbox::open(&config.database)?,
+        response: reloader.response_settings.subscribe(),
+        metrics: metrics.clone(),
+        queue: shared.queue.clone(),
+        queue_capacity: shared.queue_capacity,
+        stop: stop_rx.clone(),
+    })?;
+    // Index what earlier runs recorded now, not on the first page someone opens.
+    let console_db = console.db.clone();
+    tokio::task::spawn_blocking(move || match console_db.catch_up() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(findings = n, "console: indexed findings recorded earlier"),
+        Err(e) => tracing::warn!("console: cannot index findings: {e:#}"),
+    });
+    let app = http::router(shared).merge(crate::console::router(Arc::new(console)));
     let server = tokio::spawn(listener::serve(
         listener,
-        http::router(shared),
+        app,
         limits,
         metrics.clone(),
         stop_rx.clone(),

@@ -150,6 +150,7 @@ impl Worker {
         let audit = AuditStore::open(&config.database)?;
         let state = StateStore::open(&config.database)?;
         let mut pipeline = Pipeline::new(config, audit, state)?;
+        metrics.set_serving(pipeline.plugins());
         let batch_metrics = metrics.clone();
         pipeline.on_batch(move |plugin, events, elapsed| {
             batch_metrics.plugin_batch(plugin, events, elapsed);
@@ -233,6 +234,7 @@ impl Worker {
                         .pipeline
                         .apply_reload(*prepared)
                         .map_err(|e| format!("{e:#}"));
+                    self.metrics.set_serving(self.pipeline.plugins());
                     let _ = reply.send(report);
                 }
                 Work::Shutdown => {

@@ -1,0 +1,309 @@
+//! Console authentication: password hashes (PBKDF2-HMAC-SHA256), logins bounded per
+//! address, sessions in memory (a restart logs everyone out), and the CSRF token each
+//! session carries.
+//!
+//! A session id travels only in a cookie (`HttpOnly; SameSite=Strict`, `Secure` when the
+//! console is served over TLS); the server keeps only its SHA-256. A state-changing request
+//! must also carry the session's CSRF token in `x-csrf-token`, and a browser's `Origin`, if
+//! sent, must be this host.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use axum::http::{header, HeaderMap};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::settings::Role;
+
+/// PBKDF2 rounds for new hashes (OWASP's 2023 figure for HMAC-SHA256).
+pub const PBKDF2_ROUNDS: u32 = 600_000;
+/// The session cookie's name.
+pub const COOKIE: &str = "tw_session";
+/// Sessions held at once; past that the oldest is dropped.
+const MAX_SESSIONS: usize = 10_000;
+/// Failed logins per address per window before logins from it are refused.
+const MAX_FAILURES: u32 = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+
+/// A stored password: `pbkdf2-sha256$ROUNDS$SALT_HEX$HASH_HEX`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordHash {
+    rounds: NonZeroU32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl PasswordHash {
+    /// # Errors
+    /// Not of the form above, fewer than 10,000 rounds, or a salt under 8 bytes.
+    pub fn parse(text: &str) -> Result<PasswordHash> {
+        let parts: Vec<&str> = text.trim().split('$').collect();
+        let [scheme, rounds, salt, hash] = parts.as_slice() else {
+            bail!("password_hash is not `pbkdf2-sha256$ROUNDS$SALT$HASH`");
+        };
+        if *scheme != "pbkdf2-sha256" {
+            bail!("password_hash: unknown scheme {scheme:?} (pbkdf2-sha256 only)");
+        }
+        let rounds: u32 = rounds
+            .parse()
+            .map_err(|_| anyhow::anyhow!("password_hash: rounds is not a number"))?;
+        if rounds < 10_000 {
+            bail!("password_hash: at least 10000 rounds");
+        }
+        let salt =
+            hex::decode(salt).map_err(|_| anyhow::anyhow!("password_hash: salt is not hex"))?;
+        let hash =
+            hex::decode(hash).map_err(|_| anyhow::anyhow!("password_hash: hash is not hex"))?;
+        if salt.len() < 8 || hash.len() != 32 {
+            bail!("password_hash: a salt of 8+ bytes and a 32-byte hash");
+        }
+        Ok(PasswordHash {
+            rounds: NonZeroU32::new(rounds).expect("checked above"),
+            salt,
+            hash,
+        })
+    }
+
+    /// A new hash of `password` with a random salt.
+    ///
+    /// # Errors
+    /// No randomness from the system.
+    pub fn new(password: &str, rounds: u32) -> Result<PasswordHash> {
+        let salt = random_bytes::<16>()?.to_vec();
+        let rounds = NonZeroU32::new(rounds.max(10_000)).expect("at least 10000");
+        let mut hash = vec![0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            rounds,
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        Ok(PasswordHash { rounds, salt, hash })
+    }
+
+    /// Whether `password` is the one hashed (in constant time).
+    pub fn verify(&self, password: &str) -> bool {
+        ring::pbkdf2::verify(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            self.rounds,
+            &self.salt,
+            password.as_bytes(),
+            &self.hash,
+        )
+        .is_ok()
+    }
+}
+
+impl std::fmt::Display for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pbkdf2-sha256${}${}${}",
+            self.rounds,
+            hex::encode(&self.salt),
+            hex::encode(&self.hash)
+        )
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(bytes)
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes())
+        .ct_eq(&Sha256::digest(b.as_bytes()))
+        .into()
+}
+
+/// A logged-in console user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub role: Role,
+    pub csrf: String,
+    expires: Instant,
+    created: Instant,
+}
+
+/// The sessions, keyed by the SHA-256 of their id, and the failed logins per address.
+pub struct Sessions {
+    lifetime: Duration,
+    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Sessions {
+    pub fn new(lifetime: Duration) -> Sessions {
+        Sessions {
+            lifetime,
+            by_hash: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Opens a session; returns its id (for the cookie only) and the session.
+    ///
+    /// # Errors
+    /// No randomness from the system.
+    pub fn open(&self, user: &str, role: Role) -> Result<(String, Session)> {
+        let id = hex::encode(random_bytes::<32>()?);
+        let now = Instant::now();
+        let session = Session {
+            user: user.to_string(),
+            role,
+            csrf: hex::encode(random_bytes::<32>()?),
+            expires: now + self.lifetime,
+            created: now,
+        };
+        let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| s.expires > now);
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| *k) {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(Sha256::digest(id.as_bytes()).into(), session.clone());
+        Ok((id, session))
+    }
+
+    /// The live session named by the request's cookie.
+    pub fn of(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie(headers, COOKIE)?;
+        let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
+        let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&key) {
+            Some(s) if s.expires > Instant::now() => Some(s.clone()),
+            Some(_) => {
+                map.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends the session named by the request's cookie.
+    pub fn close(&self, headers: &HeaderMap) {
+        if let Some(id) = cookie(headers, COOKIE) {
+            let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
+            self.by_hash
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+    }
+
+    /// Whether `peer` may try a login now (fewer than the allowed failures lately).
+    pub fn may_try(&self, peer: IpAddr) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&peer) {
+            Some((n, since)) => *n < MAX_FAILURES || since.elapsed() > FAILURE_WINDOW,
+            None => true,
+        }
+    }
+
+    /// Counts a failed login from `peer`.
+    pub fn failed(&self, peer: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > MAX_SESSIONS {
+            map.retain(|_, (_, since)| since.elapsed() <= FAILURE_WINDOW);
+        }
+        let entry = map.entry(peer).or_insert((0, Instant::now()));
+        if entry.1.elapsed() > FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The `Set-Cookie` value for a session id (`Max-Age=0` ends it).
+pub fn session_cookie(id: &str, max_age: Duration, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        max_age.as_secs()
+    )
+}
+
+/// Whether a browser's `Origin` (or, without it, `Referer`), when present, names this
+/// host: a cross-site form or script is refused even before its CSRF token is checked.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let from = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match from {
+        None => true,
+        Some(url) => {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            rest.is_some_and(|r| r.split('/').next() == Some(host))
+        }
+    }
+}
+
+/// Whether the request carries the session's CSRF token.
+pub fn csrf_ok(headers: &HeaderMap, session: &Session) -> bool {
+    headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| same_secret(t, &session.csrf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only_and_round_trips_as_text() {
+        let hash = PasswordHash::new("correct horse", 10_000).unwrap();
+        assert!(hash.verify("correct horse"));
+        assert!(!hash.verify("correct horsE"));
+        let again = PasswordHash::parse(&hash.to_string()).unwrap();
+        assert!(again.verify("correct horse"));
+        assert!(PasswordHash::parse("pbkdf2-sha256$100$00$00").is_err());
+        assert!(PasswordHash::parse("md5$1$2").is_err());
+    }
+
+    #[test]
+    fn the_origin_must_be_this_host_when_a_browser_names_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&headers));
+        headers.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&headers));
+        headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&headers));
+        headers.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_origin(&headers));
+    }
+}

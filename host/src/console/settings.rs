@@ -1,0 +1,152 @@
+//! `[console]`: the web console's users and session rules.
+//!
+//! ```toml
+//! [console]
+//! session_hours = 12          # a session ends this long after login
+//! secure_cookie = false       # true when a TLS proxy serves the console (cookie `Secure`)
+//! [[console.users]]
+//! name = "alice"
+//! role = "approver"           # or "viewer"
+//! password_hash = "pbkdf2-sha256$600000$SALT$HASH"   # `trailwarden console hash-password`
+//! [[console.users]]
+//! name = "bob"
+//! role = "viewer"
+//! password_env = "BOB_PASSWORD"                      # read once at start
+//! ```
+//!
+//! Besides these users, the ingest token logs in as `token` (viewer) and the admin token
+//! as `admin` (approver): whoever holds the admin token can already change what runs.
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+use super::auth::PasswordHash;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    /// The console's address as responders reach it (behind a proxy, say); notification
+    /// messages link to `{public_url}/findings/{id}`. Read by the config, for notify.
+    pub public_url: Option<String>,
+    session_hours: Option<u64>,
+    #[serde(default)]
+    secure_cookie: bool,
+    #[serde(default)]
+    users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    name: String,
+    role: Role,
+    password_hash: Option<String>,
+    password_env: Option<String>,
+}
+
+/// What a console user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything, triages findings.
+    Viewer,
+    /// Also approves, rejects and undoes actions.
+    Approver,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Approver => "approver",
+        }
+    }
+}
+
+/// Where a user's password comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Secret {
+    Hash(PasswordHash),
+    /// The name of an environment variable read when the daemon starts.
+    Env(String),
+}
+
+/// One `[[console.users]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleUser {
+    pub name: String,
+    pub role: Role,
+    pub secret: Secret,
+}
+
+/// The validated `[console]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSettings {
+    pub session: std::time::Duration,
+    pub secure_cookie: bool,
+    pub users: Vec<ConsoleUser>,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            session: std::time::Duration::from_secs(12 * 3600),
+            secure_cookie: false,
+            users: Vec::new(),
+        }
+    }
+}
+
+/// Names the tokens log in as; a configured user cannot take them.
+pub const TOKEN_USER: &str = "token";
+pub const ADMIN_USER: &str = "admin";
+
+impl ConsoleSettings {
+    /// # Errors
+    /// A user without exactly one of `password_hash` and `password_env`, an unreadable
+    /// hash, a duplicate or reserved name, or a session length outside 1..=720 hours.
+    pub fn from_raw(raw: RawConsole) -> Result<ConsoleSettings> {
+        let hours = raw.session_hours.unwrap_or(12);
+        if !(1..=720).contains(&hours) {
+            bail!("console.session_hours must be between 1 and 720 (got {hours})");
+        }
+        let mut users: Vec<ConsoleUser> = Vec::new();
+        for user in raw.users {
+            let name = user.name.trim().to_string();
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+            if !valid {
+                bail!("console user {name:?}: a name is 1-64 letters, digits, `._@-`");
+            }
+            if name == TOKEN_USER || name == ADMIN_USER {
+                bail!("console user {name:?}: the name is reserved for the token logins");
+            }
+            if users.iter().any(|u| u.name == name) {
+                bail!("console user {name:?} is listed twice");
+            }
+            let secret = match (user.password_hash, user.password_env) {
+                (Some(hash), None) => Secret::Hash(
+                    PasswordHash::parse(&hash)
+                        .map_err(|e| anyhow::anyhow!("console user {name:?}: {e}"))?,
+                ),
+                (None, Some(var)) => Secret::Env(var),
+                _ => bail!(
+                    "console user {name:?}: give exactly one of password_hash and password_env"
+                ),
+            };
+            users.push(ConsoleUser {
+                name,
+                role: user.role,
+                secret,
+            });
+        }
+        Ok(ConsoleSettings {
+            session: std::time::Duration::from_secs(hours * 3600),
+            secure_cookie: raw.secure_cookie,
+            users,
+        })
+    }
+}

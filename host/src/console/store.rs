@@ -1,0 +1,822 @@
+//! The console's view of the audit database.
+//!
+//! Findings keep the facts the console filters and groups by (account, principal, ...)
+//! inside their JSON context, which no index can reach. So the console keeps its own
+//! tables beside them, filled from `findings` in id order (`catch_up`, before each read):
+//! - `console_findings`: one row per finding with those facts as columns, its triage
+//!   status, and an index per filter, so a filtered page is an index range at any size;
+//! - `console_hourly`: finding counts per hour, dimension (rule, principal, account,
+//!   region, source IP, `all`), value and severity, so the overview reads a few thousand
+//!   rows for a week however many findings it covers;
+//! - `finding_triage`: every status change with who, when and the note (never updated).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::audit::StoredFinding;
+use crate::report::queries::FindingFacts;
+use crate::report::severity_rank;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS console_findings (
+    finding_id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    account TEXT,
+    region TEXT,
+    principal TEXT,
+    principal_is_service INTEGER NOT NULL,
+    source_ip TEXT,
+    title TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new'
+);
+CREATE INDEX IF NOT EXISTS console_findings_by_time ON console_findings (time);
+CREATE INDEX IF NOT EXISTS console_findings_by_severity ON console_findings (severity, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_rule ON console_findings (rule_id, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_plugin ON console_findings (plugin, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_account ON console_findings (account, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_principal ON console_findings (principal, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_status ON console_findings (status, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_dedup ON console_findings (dedup_key);
+CREATE TABLE IF NOT EXISTS console_hourly (
+    hour TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (dimension, hour, value, severity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS finding_triage (
+    id INTEGER PRIMARY KEY,
+    finding_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS finding_triage_by_finding ON finding_triage (finding_id, id);
+"#;
+
+/// Triage states a finding can be in.
+pub const STATUSES: [&str; 4] = ["new", "acknowledged", "resolved", "suppressed"];
+/// Findings indexed per transaction while catching up.
+const CATCH_UP_BATCH: i64 = 10_000;
+/// Longest triage note kept.
+pub const MAX_NOTE_BYTES: usize = 4096;
+/// The most rows a page of findings holds.
+pub const MAX_PAGE: usize = 200;
+/// Rows in each overview breakdown.
+const TOP: usize = 10;
+/// Dimensions of `console_hourly` besides `all`.
+pub const DIMENSIONS: [&str; 5] = ["rule", "principal", "account", "region", "source_ip"];
+
+/// One connection to the audit database for the console (reads are short; writes are
+/// the catch-up and triage).
+pub struct ConsoleDb {
+    conn: Mutex<Connection>,
+}
+
+/// The findings list's filters, sort and page (all optional).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct FindingFilter {
+    pub severity: Option<String>,
+    pub rule: Option<String>,
+    pub plugin: Option<String>,
+    pub account: Option<String>,
+    pub principal: Option<String>,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub status: Option<String>,
+    /// RFC 3339, on event time (inclusive).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Substring of the title, rule, principal or event id.
+    pub text: Option<String>,
+    /// `time` (default), `severity`, `rule`.
+    pub sort: Option<String>,
+    /// `desc` (default) or `asc`.
+    pub order: Option<String>,
+    pub page: Option<usize>,
+    pub per_page: Option<usize>,
+}
+
+/// A finding as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub id: i64,
+    pub time: String,
+    pub severity: String,
+    pub rule_id: String,
+    pub plugin: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub principal: Option<String>,
+    pub source_ip: Option<String>,
+    pub title: String,
+    pub event_id: String,
+    pub status: String,
+}
+
+/// One page of findings.
+#[derive(Debug, Serialize)]
+pub struct FindingPage {
+    pub total: u64,
+    pub page: usize,
+    pub per_page: usize,
+    pub findings: Vec<FindingRow>,
+}
+
+/// A triage change as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriageEntry {
+    pub at: String,
+    pub actor: String,
+    pub status: String,
+    pub note: String,
+}
+
+impl ConsoleDb {
+    /// Opens the audit database at `path` and creates the console's tables if missing.
+    ///
+    /// # Errors
+    /// The database cannot be opened or the tables created.
+    pub fn open(path: &Path) -> Result<ConsoleDb> {
+        let conn = crate::audit::open_private(path)
+            .with_context(|| format!("cannot open {} for the console", path.display()))?;
+        // The findings table is the audit store's; create it (and the rest) if this runs first.
+        drop(crate::audit::AuditStore::open(path)?);
+        conn.execute_batch(SCHEMA)?;
+        let has_actions: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'actions'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_actions > 0 {
+            conn.execute_batch(
+                "CREATE INDEX IF NOT EXISTS report_actions_by_event ON actions (event_id)",
+            )?;
+        }
+        Ok(ConsoleDb {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Indexes the findings recorded since the last call; returns how many.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn catch_up(&self) -> Result<u64> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)
+    }
+
+    /// The highest finding id indexed.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn last_id(&self) -> Result<i64> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT COALESCE(MAX(finding_id), 0) FROM console_findings",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A page of findings matching `filter`.
+    ///
+    /// # Errors
+    /// A filter value is invalid, or the read fails.
+    pub fn findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        let (clause, args) = where_clause(filter)?;
+        let per_page = filter.per_page.unwrap_or(50).clamp(1, MAX_PAGE);
+        let page = filter.page.unwrap_or(1).max(1);
+        let order = match filter.order.as_deref() {
+            None | Some("desc") => "DESC",
+            Some("asc") => "ASC",
+            Some(other) => bail!("order must be asc or desc (got {other:?})"),
+        };
+        let sort = match filter.sort.as_deref() {
+            None | Some("time") => format!("time {order}, finding_id {order}"),
+            // Most severe first when descending.
+            Some("severity") => format!(
+                "severity_rank {}, time DESC",
+                if order == "DESC" { "ASC" } else { "DESC" }
+            ),
+            Some("rule") => format!("rule_id {order}, time DESC"),
+            Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
+        };
+        let total: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM console_findings {clause}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let total = total as u64;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM console_findings {clause} ORDER BY {sort} LIMIT {per_page} OFFSET {}",
+            (page - 1) * per_page
+        ))?;
+        let findings = stmt
+            .query_map(params_from_iter(args.iter()), row)?
+            .collect::<Result<_, _>>()?;
+        Ok(FindingPage {
+            total,
+            page,
+            per_page,
+            findings,
+        })
+    }
+
+    /// Findings with an id above `after`, oldest first (at most `limit`), for the live stream.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn findings_after(&self, after: i64, limit: usize) -> Result<Vec<FindingRow>> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM console_findings WHERE finding_id > ?1
+             ORDER BY finding_id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// One finding in full: its stored record, facts, triage history, related findings and
+    /// the actions its event caused for its plugin. `None` if there is no such finding.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn finding(&self, id: i64) -> Result<Option<Value>> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        let Some(stored) = stored_finding(&conn, id)? else {
+            return Ok(None);
+        };
+        let facts: FindingRow = conn.query_row(
+            &format!("SELECT {ROW_COLUMNS} FROM console_findings WHERE finding_id = ?1"),
+            [id],
+            row,
+        )?;
+        let mut related_stmt = conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM console_findings
+             WHERE finding_id != ?1 AND ((dedup_key = ?2 AND dedup_key != '') OR principal = ?3)
+             ORDER BY time DESC LIMIT 20"
+        ))?;
+        let related: Vec<FindingRow> = related_stmt
+            .query_map(params![id, stored.dedup_key, facts.principal], row)?
+            .collect::<Result<_, _>>()?;
+        let actions = actions_of(&conn, &stored.plugin, &stored.event_id)?;
+        let triage = triage_of(&conn, id)?;
+        Ok(Some(json!({
+            "id": id,
+            "facts": facts,
+            "finding": stored,
+            "related": related,
+            "actions": actions,
+            "triage": triage,
+        })))
+    }
+
+    /// Sets a finding's triage status, recording who, when and why. Returns the history.
+    ///
+    /// # Errors
+    /// An unknown status, no such finding, a note over 4 KiB, or the write fails.
+    pub fn triage(
+        &self,
+        id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<Option<Vec<TriageEntry>>> {
+        if !STATUSES.contains(&status) {
+            bail!("status must be one of {}", STATUSES.join(", "));
+        }
+        if note.len() > MAX_NOTE_BYTES {
+            bail!("the note is longer than {MAX_NOTE_BYTES} bytes");
+        }
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE console_findings SET status = ?2 WHERE finding_id = ?1",
+            params![id, status],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO finding_triage (finding_id, at, actor, status, note)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, crate::audit::now_rfc3339(), actor, status, note],
+        )?;
+        tx.commit()?;
+        Ok(Some(triage_of(&conn, id)?))
+    }
+
+    /// The overview between `since` and `until` (RFC 3339, on event time, rounded to the
+    /// hour): counts per bucket (hours up to two days, else days) and severity, and the top
+    /// values of each dimension (AWS service principals left out).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn overview(&self, since: &str, until: &str) -> Result<Value> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        let (from, to) = (hour_of(since), hour_of(until));
+        let span_hours = hours_between(since, until);
+        let by_day = span_hours > 48;
+        let bucket = if by_day {
+            "substr(hour, 1, 10)"
+        } else {
+            "hour"
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {bucket}, severity, SUM(n) FROM console_hourly
+             WHERE dimension = 'all' AND hour >= ?1 AND hour <= ?2
+             GROUP BY 1, 2 ORDER BY 1"
+        ))?;
+        let mut buckets: std::collections::BTreeMap<String, serde_json::Map<String, Value>> =
+            std::collections::BTreeMap::new();
+        for key in bucket_keys(since, until, by_day) {
+            buckets.insert(key, serde_json::Map::new());
+        }
+        let rows = stmt.query_map(params![from, to], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut total = 0i64;
+        for row in rows {
+            let (key, severity, n) = row?;
+            total += n;
+            buckets.entry(key).or_default().insert(severity, json!(n));
+        }
+        let timeline: Vec<Value> = buckets
+            .into_iter()
+            .map(|(key, counts)| json!({"bucket": key, "counts": counts}))
+            .collect();
+        let mut breakdowns = serde_json::Map::new();
+        for dimension in DIMENSIONS {
+            let mut stmt = conn.prepare(
+                "SELECT value, SUM(n) FROM console_hourly
+                 WHERE dimension = ?1 AND hour >= ?2 AND hour <= ?3
+                 GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?4",
+            )?;
+            let top: Vec<Value> = stmt
+                .query_map(params![dimension, from, to, TOP as i64], |r| {
+                    Ok(json!({"value": r.get::<_, String>(0)?, "count": r.get::<_, i64>(1)?}))
+                })?
+                .collect::<Result<_, _>>()?;
+            breakdowns.insert(dimension.to_string(), Value::Array(top));
+        }
+        Ok(json!({
+            "since": since,
+            "until": until,
+            "bucket": if by_day { "day" } else { "hour" },
+            "total": total,
+            "timeline": timeline,
+            "breakdowns": breakdowns,
+        }))
+    }
+
+    /// The latest finding time, if any (the overview's default end).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn latest_time(&self) -> Result<Option<String>> {
+        let mut conn = self.conn();
+        catch_up(&mut conn)?;
+        Ok(conn
+            .query_row("SELECT MAX(time) FROM console_findings", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Dead letters per reason (count, latest) and the latest 20 (raw text cut to 300 bytes).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn dead_letters(&self) -> Result<Value> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT reason, COUNT(*), MAX(recorded_at) FROM rejected_inputs
+             GROUP BY reason ORDER BY 2 DESC",
+        )?;
+        let by_reason: Vec<Value> = stmt
+            .query_map([], |r| {
+                Ok(
+                    json!({"reason": r.get::<_, String>(0)?, "count": r.get::<_, i64>(1)?,
+                          "latest": r.get::<_, String>(2)?}),
+                )
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT recorded_at, origin, reason, detail, substr(raw, 1, 300) FROM rejected_inputs
+             ORDER BY id DESC LIMIT 20",
+        )?;
+        let latest: Vec<Value> = stmt
+            .query_map([], |r| {
+                Ok(
+                    json!({"recorded_at": r.get::<_, String>(0)?, "origin": r.get::<_, String>(1)?,
+                          "reason": r.get::<_, String>(2)?, "detail": r.get::<_, String>(3)?,
+                          "raw": r.get::<_, String>(4)?}),
+                )
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(json!({"by_reason": by_reason, "latest": latest}))
+    }
+
+    /// Lifecycle events of `plugin`, newest first, and its quarantined versions.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn plugin_history(&self, plugin: &str, limit: usize) -> Result<(Vec<Value>, Vec<String>)> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT at, sha256, event, detail FROM plugin_lifecycle WHERE plugin = ?1
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let events: Vec<Value> = stmt
+            .query_map(params![plugin, limit as i64], |r| {
+                Ok(
+                    json!({"at": r.get::<_, String>(0)?, "sha256": r.get::<_, String>(1)?,
+                          "event": r.get::<_, String>(2)?, "detail": r.get::<_, String>(3)?}),
+                )
+            })?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        let audit_quarantined = {
+            let mut stmt = conn.prepare(
+                "SELECT DISTINCT sha256 FROM plugin_lifecycle WHERE plugin = ?1 AND event = 'quarantined'",
+            )?;
+            let rows: Vec<String> = stmt
+                .query_map([plugin], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            rows
+        };
+        Ok((events, audit_quarantined))
+    }
+
+    /// Findings and failures per plugin, recorded in the database (all time).
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn plugin_counts(&self) -> Result<HashMap<String, (i64, i64)>> {
+        let conn = self.conn();
+        let mut out: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut stmt =
+            conn.prepare("SELECT plugin, COUNT(*) FROM console_findings GROUP BY plugin")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (plugin, n) = row?;
+            out.entry(plugin).or_default().0 = n;
+        }
+        let mut stmt =
+            conn.prepare("SELECT plugin, COUNT(*) FROM plugin_failures GROUP BY plugin")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (plugin, n) = row?;
+            out.entry(plugin).or_default().1 = n;
+        }
+        Ok(out)
+    }
+}
+
+const ROW_COLUMNS: &str = "finding_id, time, severity, rule_id, plugin, account, region, principal,
+    source_ip, title, event_id, status";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
+    Ok(FindingRow {
+        id: r.get(0)?,
+        time: r.get(1)?,
+        severity: r.get(2)?,
+        rule_id: r.get(3)?,
+        plugin: r.get(4)?,
+        account: r.get(5)?,
+        region: r.get(6)?,
+        principal: r.get(7)?,
+        source_ip: r.get(8)?,
+        title: r.get(9)?,
+        event_id: r.get(10)?,
+        status: r.get(11)?,
+    })
+}
+
+/// The WHERE clause of a filter, with its arguments (values are always bound, never spliced).
+fn where_clause(filter: &FindingFilter) -> Result<(String, Vec<String>)> {
+    let mut conditions = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut equal = |column: &str, value: &Option<String>, args: &mut Vec<String>| {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            args.push(v.to_string());
+            conditions.push(format!("{column} = ?{}", args.len()));
+        }
+    };
+    equal("severity", &filter.severity, &mut args);
+    equal("rule_id", &filter.rule, &mut args);
+    equal("plugin", &filter.plugin, &mut args);
+    equal("account", &filter.account, &mut args);
+    equal("principal", &filter.principal, &mut args);
+    equal("region", &filter.region, &mut args);
+    equal("source_ip", &filter.source_ip, &mut args);
+    if let Some(status) = filter.status.as_deref().filter(|s| !s.is_empty()) {
+        if !STATUSES.contains(&status) {
+            bail!("status must be one of {}", STATUSES.join(", "));
+        }
+    }
+    equal("status", &filter.status, &mut args);
+    if let Some(since) = filter.since.as_deref().filter(|s| !s.is_empty()) {
+        args.push(normal_time(since)?);
+        conditions.push(format!("time >= ?{}", args.len()));
+    }
+    if let Some(until) = filter.until.as_deref().filter(|s| !s.is_empty()) {
+        args.push(normal_time(until)?);
+        conditions.push(format!("time <= ?{}", args.len()));
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        if text.len() > 256 {
+            bail!("text is longer than 256 bytes");
+        }
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(format!("%{escaped}%"));
+        let n = args.len();
+        conditions.push(format!(
+            "(title LIKE ?{n} ESCAPE '\\' OR rule_id LIKE ?{n} ESCAPE '\\' \
+             OR principal LIKE ?{n} ESCAPE '\\' OR event_id LIKE ?{n} ESCAPE '\\')"
+        ));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    Ok((clause, args))
+}
+
+/// RFC 3339 text as findings store it (`YYYY-MM-DDTHH:MM:SSZ`).
+///
+/// # Errors
+/// Not an RFC 3339 time.
+pub fn normal_time(text: &str) -> Result<String> {
+    let time = humantime::parse_rfc3339_weak(text.trim())
+        .map_err(|e| anyhow::anyhow!("{text:?} is not an RFC 3339 time: {e}"))?;
+    Ok(humantime::format_rfc3339_seconds(time).to_string())
+}
+
+fn hour_of(time: &str) -> String {
+    time.chars().take(13).collect()
+}
+
+fn hours_between(since: &str, until: &str) -> u64 {
+    match (
+        humantime::parse_rfc3339_weak(since),
+        humantime::parse_rfc3339_weak(until),
+    ) {
+        (Ok(a), Ok(b)) => b.duration_since(a).map_or(0, |d| d.as_secs() / 3600),
+        _ => 0,
+    }
+}
+
+/// Every bucket key from `since` to `until` (at most 400), so empty hours show as gaps.
+fn bucket_keys(since: &str, until: &str, by_day: bool) -> Vec<String> {
+    let (Ok(mut t), Ok(end)) = (
+        humantime::parse_rfc3339_weak(since),
+        humantime::parse_rfc3339_weak(until),
+    ) else {
+        return Vec::new();
+    };
+    let step = std::time::Duration::from_secs(if by_day { 86_400 } else { 3_600 });
+    let mut keys = Vec::new();
+    while t <= end && keys.len() < 400 {
+        let text = humantime::format_rfc3339_seconds(t).to_string();
+        keys.push(text.chars().take(if by_day { 10 } else { 13 }).collect());
+        t += step;
+    }
+    keys.dedup();
+    keys
+}
+
+/// A finding's time: its event time when that is a time, else when it was recorded.
+fn finding_time(finding: &StoredFinding) -> String {
+    match finding.event_time.as_deref() {
+        Some(t)
+            if t.len() >= 10
+                && t.as_bytes()[4] == b'-'
+                && t.as_bytes()[..4].iter().all(u8::is_ascii_digit) =>
+        {
+            t.to_string()
+        }
+        _ => finding.recorded_at.clone(),
+    }
+}
+
+fn stored_finding(conn: &Connection, id: i64) -> Result<Option<StoredFinding>> {
+    Ok(conn
+        .query_row(
+            "SELECT plugin, plugin_version, plugin_sha256, rule_id, severity, title, description,
+                    resources, dedup_key, event_id, event_time, context, recorded_at, suppressed_by
+             FROM findings WHERE id = ?1",
+            [id],
+            |r| {
+                let resources: String = r.get(7)?;
+                let context: String = r.get(11)?;
+                Ok(StoredFinding {
+                    plugin: r.get(0)?,
+                    plugin_version: r.get(1)?,
+                    plugin_sha256: r.get(2)?,
+                    rule_id: r.get(3)?,
+                    severity: r.get(4)?,
+                    title: r.get(5)?,
+                    description: r.get(6)?,
+                    resources: serde_json::from_str(&resources).unwrap_or_default(),
+                    dedup_key: r.get(8)?,
+                    event_id: r.get(9)?,
+                    event_time: r.get(10)?,
+                    context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                    recorded_at: r.get(12)?,
+                    suppressed_by: r.get(13)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn actions_of(conn: &Connection, plugin: &str, event_id: &str) -> Result<Vec<Value>> {
+    let has_actions: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'actions'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_actions == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT id, capability, status, mode, resource, account, region, created_at FROM actions
+         WHERE event_id = ?1 AND plugin = ?2 ORDER BY created_at",
+    )?;
+    let rows = stmt
+        .query_map(params![event_id, plugin], |r| {
+            Ok(json!({
+                "id": r.get::<_, String>(0)?, "capability": r.get::<_, String>(1)?,
+                "status": r.get::<_, String>(2)?, "mode": r.get::<_, String>(3)?,
+                "resource": r.get::<_, String>(4)?, "account": r.get::<_, String>(5)?,
+                "region": r.get::<_, String>(6)?, "created_at": r.get::<_, String>(7)?,
+            }))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT at, actor, status, note FROM finding_triage WHERE finding_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(TriageEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                status: r.get(2)?,
+                note: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Indexes findings past the last one indexed, in batches of one transaction each.
+fn catch_up(conn: &mut Connection) -> Result<u64> {
+    let mut done = 0u64;
+    loop {
+        let last: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(finding_id), 0) FROM console_findings",
+            [],
+            |r| r.get(0),
+        )?;
+        let tx = conn.transaction()?;
+        let mut batch = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, plugin, plugin_version, plugin_sha256, rule_id, severity, title,
+                        description, resources, dedup_key, event_id, event_time, context, recorded_at,
+                        suppressed_by
+                 FROM findings WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![last, CATCH_UP_BATCH], |r| {
+                let resources: String = r.get(8)?;
+                let context: String = r.get(12)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    StoredFinding {
+                        plugin: r.get(1)?,
+                        plugin_version: r.get(2)?,
+                        plugin_sha256: r.get(3)?,
+                        rule_id: r.get(4)?,
+                        severity: r.get(5)?,
+                        title: r.get(6)?,
+                        description: String::new(),
+                        resources: serde_json::from_str(&resources).unwrap_or_default(),
+                        dedup_key: r.get(9)?,
+                        event_id: r.get(10)?,
+                        event_time: r.get(11)?,
+                        context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                        recorded_at: r.get(13)?,
+                        suppressed_by: r.get(14)?,
+                    },
+                ))
+            })?;
+            for r in rows {
+                batch.push(r?);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        let mut hourly: HashMap<(String, &'static str, String, String), i64> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO console_findings (finding_id, time, severity, severity_rank,
+                    rule_id, plugin, account, region, principal, principal_is_service, source_ip,
+                    title, dedup_key, event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            for (id, finding) in batch {
+                let time = finding_time(&finding);
+                let facts = FindingFacts::of(id, finding);
+                let f = &facts.finding;
+                let severity = f.severity.to_ascii_lowercase();
+                insert.execute(params![
+                    id,
+                    time,
+                    severity,
+                    severity_rank(&severity) as i64,
+                    f.rule_id,
+                    f.plugin,
+                    facts.account,
+                    facts.region,
+                    facts.principal,
+                    facts.principal_is_service,
+                    facts.source_ip,
+                    f.title,
+                    f.dedup_key,
+                    f.event_id,
+                ])?;
+                let hour = hour_of(&time);
+                let mut count = |dimension: &'static str, value: Option<&str>| {
+                    if let Some(value) = value.filter(|v| !v.is_empty()) {
+                        *hourly
+                            .entry((hour.clone(), dimension, value.to_string(), severity.clone()))
+                            .or_default() += 1;
+                    }
+                };
+                count("all", Some("all"));
+                count("rule", Some(&f.rule_id));
+                if !facts.principal_is_service {
+                    count("principal", facts.principal.as_deref());
+                }
+                count("account", facts.account.as_deref());
+                count("region", facts.region.as_deref());
+                count("source_ip", facts.source_ip.as_deref());
+                done += 1;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO console_hourly (hour, dimension, value, severity, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (dimension, hour, value, severity) DO UPDATE SET n = n + excluded.n",
+            )?;
+            for ((hour, dimension, value, severity), n) in hourly {
+                upsert.execute(params![hour, dimension, value, severity, n])?;
+            }
+        }
+        tx.commit()?;
+    }
+}

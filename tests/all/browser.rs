@@ -1,0 +1,406 @@
+//! The console in a real browser: Debian's chromium driven by chromedriver over the W3C
+//! WebDriver protocol (plain HTTP and JSON, spoken here directly). `.ci/run` installs
+//! `chromium` and `chromium-driver`; without them this test fails and says so.
+//!
+//! A responder logs in, sees the findings, filters by severity, opens one, approves a
+//! pending action and undoes another (the AWS calls go to moto); then `trailwarden actions
+//! list` shows what the browser did. Each page is saved to `target/console-shots/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::console::{Rig, APPROVER_PASSWORD};
+use crate::support::repo;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The key WebDriver names an element by.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Driver {
+    child: Child,
+    addr: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(tool).is_file(),
+                "{tool} is missing: the console's browser test needs Debian's chromium and \
+                 chromium-driver (`apt-get install -y chromium chromium-driver`, as .ci/run does)"
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen in {WAIT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let mut driver = Driver {
+            child,
+            addr,
+            session: String::new(),
+            _profile: profile,
+        };
+        let created = driver.call(
+            "POST",
+            "/session",
+            json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
+            }}}),
+        );
+        driver.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_string();
+        driver
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let body = if method == "GET" || method == "DELETE" {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let (status, text) = webdriver_http(&self.addr, method, path, &body);
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"));
+        assert_eq!(status, 200, "{method} {path}: {value}");
+        value["value"].clone()
+    }
+
+    fn at(&self, path: &str) -> String {
+        format!("/session/{}{path}", self.session)
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", &self.at("/url"), json!({"url": url}));
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", &self.at("/url"), Value::Null)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let found = self.call(
+            "POST",
+            &self.at("/elements"),
+            json!({"using": "css selector", "value": css}),
+        );
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e[ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{css}: not an element: {found}"))
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// The first element matching `css`, waiting for it to appear.
+    fn wait_for(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(first) = self.find_all(css).into_iter().next() {
+                return first;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {css} within {WAIT:?} at {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, element: &str) {
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{element}/click")),
+            json!({}),
+        );
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{element}/value")),
+            json!({"text": text}),
+        );
+    }
+
+    fn text(&self, element: &str) -> String {
+        self.call(
+            "GET",
+            &self.at(&format!("/element/{element}/text")),
+            Value::Null,
+        )
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    /// Waits for the page's script to have drawn it.
+    fn ready(&self) {
+        self.wait_for("body[data-ready]");
+    }
+
+    fn shot(&self, name: &str) -> PathBuf {
+        let encoded = self.call("GET", &self.at("/screenshot"), Value::Null);
+        let dir = repo().join("target/console-shots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, base64_decode(encoded.as_str().unwrap())).unwrap();
+        path
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = webdriver_http(
+                &self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                "",
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request to chromedriver, read up to its `Content-Length`: chromedriver keeps the
+/// connection open whatever the request says, so reading to the end would wait for its
+/// idle timeout.
+fn webdriver_http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(&[head.as_bytes(), body.as_bytes()].concat())
+        .unwrap();
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 65536];
+    loop {
+        let n = stream.read(&mut buffer).unwrap();
+        bytes.extend_from_slice(&buffer[..n]);
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_string();
+            let length = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                if bytes.len() >= end + 4 + length {
+                    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+                    let text = String::from_utf8_lossy(&bytes[end + 4..end + 4 + length]);
+                    return (status, text.to_string());
+                }
+            }
+        }
+        assert!(
+            n > 0,
+            "chromedriver closed the connection: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_responder_logs_in_filters_opens_approves_and_undoes_in_a_real_browser() {
+    let driver = Driver::start();
+    let rig = Rig::start();
+    let base = format!("http://{}", rig.daemon.addr);
+    let config = rig.config.to_str().unwrap().to_string();
+    // One action approved beforehand from the CLI, to be undone from the browser.
+    let before: Vec<Value> = rig
+        .setup
+        .actions(&rig.config)
+        .into_iter()
+        .filter(|a| a["status"] == "pending_approval")
+        .collect();
+    assert_eq!(before.len(), 2, "{before:?}");
+    let to_undo = before[1]["id"].as_str().unwrap().to_string();
+    let to_approve = before[0]["id"].as_str().unwrap().to_string();
+    rig.setup
+        .run(&["actions", "approve", &to_undo, "--config", &config]);
+
+    // Anonymous: sent to the login page.
+    driver.go(&format!("{base}/findings"));
+    driver.wait_for("#login-form");
+    assert!(driver.url().ends_with("/login"), "{}", driver.url());
+    driver.shot("login");
+    driver.type_into(&driver.wait_for("#login-name"), "alice");
+    driver.type_into(&driver.wait_for("#login-password"), APPROVER_PASSWORD);
+    driver.click(&driver.wait_for("#login-submit"));
+
+    // The overview: a timeline and breakdowns.
+    driver.ready();
+    driver.wait_for("#timeline rect.seg");
+    driver.wait_for("#breakdown-rule .bar-row");
+    driver.shot("overview");
+
+    // The findings, then only the high ones.
+    driver.go(&format!("{base}/findings"));
+    driver.ready();
+    let all = driver.find_all("#findings-table tbody tr").len();
+    assert!(all >= 6, "{all} rows");
+    driver.shot("findings");
+    driver.click(&driver.wait_for("#filter-severity option[value=\"high\"]"));
+    driver.click(&driver.wait_for("#filter-apply"));
+    let deadline = Instant::now() + WAIT;
+    while !driver.url().contains("severity=high") {
+        assert!(
+            Instant::now() < deadline,
+            "the filter did not apply: {}",
+            driver.url()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    driver.ready();
+    let rows = driver.find_all("#findings-table tbody tr .sev");
+    assert!(
+        !rows.is_empty() && rows.len() < all,
+        "{} of {all}",
+        rows.len()
+    );
+    for row in &rows {
+        assert_eq!(driver.text(row), "high");
+    }
+    driver.shot("findings-high");
+
+    // One finding: its rule and the action it caused.
+    driver.click(&driver.wait_for("#findings-table tbody tr a"));
+    driver.wait_for("#finding-title");
+    driver.ready();
+    driver.wait_for("#rule-info");
+    driver.shot("finding");
+
+    // Approve the pending action, with its confirmation step.
+    driver.go(&format!("{base}/actions"));
+    driver.ready();
+    driver.shot("actions");
+    driver.click(&driver.wait_for(&format!("button.approve[data-id=\"{to_approve}\"]")));
+    driver.wait_for("#confirm-box");
+    driver.shot("actions-confirm");
+    driver.click(&driver.wait_for("#confirm-yes"));
+    // The page draws the actions again once the call is done.
+    driver.wait_for(&format!("#action-{to_approve}[data-status=\"succeeded\"]"));
+
+    // Undo the action approved from the CLI.
+    driver.go(&format!("{base}/actions"));
+    driver.ready();
+    driver.click(&driver.wait_for(&format!("button.undo[data-id=\"{to_undo}\"]")));
+    driver.click(&driver.wait_for("#confirm-yes"));
+    driver.wait_for(&format!("#action-{to_undo}[data-status=\"undone\"]"));
+    driver.shot("actions-after");
+
+    driver.go(&format!("{base}/plugins"));
+    driver.ready();
+    driver.wait_for("#plugins-table tbody tr");
+    driver.shot("plugins");
+
+    // The CLI sees what the browser did.
+    let after = rig.setup.actions(&rig.config);
+    let status_of = |id: &str| after.iter().find(|a| a["id"] == id).unwrap()["status"].clone();
+    assert_eq!(status_of(&to_approve), "succeeded");
+    assert_eq!(status_of(&to_undo), "undone");
+    let table = rig.setup.run(&["actions", "list", "--config", &config]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("succeeded") && table.contains("undone"),
+        "{table}"
+    );
+    let statuses: Vec<String> = rig
+        .keys
+        .iter()
+        .map(|(user, key)| rig.setup.key_status(user, key))
+        .collect();
+    assert!(
+        statuses.contains(&"Inactive".to_string()) && statuses.contains(&"Active".to_string()),
+        "{statuses:?}"
+    );
+}
