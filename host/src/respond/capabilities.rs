@@ -216,6 +216,8 @@ mod tests {
                     assert!(aws_actions::CAPABILITIES.contains(&spec.name));
                 }
                 Request::Webhook { .. } => assert_eq!(spec.name, "notify.send"),
+                // Messages, digests and resolves are the host's own, never a plugin's call.
+                _ => panic!("{} parsed as a host-made request", spec.name),
             }
             if let Some(inverse) = spec.inverse {
                 assert!(
