@@ -174,11 +174,9 @@ impl AuditStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(mut conn: Connection) -> Result<AuditStore> {
-        // WAL lets readers (`audit findings`) run while the daemon writes.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        wait_briefly_when_busy(&mut conn)?;
+    /// `conn` comes from [`open_private`] (WAL, so readers such as `audit findings` run
+    /// while the daemon writes; NORMAL sync; short busy waits) or is in memory.
+    fn init(conn: Connection) -> Result<AuditStore> {
         let mut store = AuditStore { conn };
         store.migrate()?;
         crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;

@@ -89,8 +89,7 @@ impl Dedup {
         Self::init(Connection::open_in_memory()?, window)
     }
 
-    fn init(mut conn: Connection, window: Duration) -> Result<Dedup> {
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
+    fn init(conn: Connection, window: Duration) -> Result<Dedup> {
         let ids_only: Option<String> = conn
             .query_row(
                 "SELECT name FROM pragma_table_info('seen_events') WHERE name = 'event_id'

@@ -175,11 +175,9 @@ impl HistoryStore {
         )
     }
 
-    fn init(mut conn: Connection, rates: crate::rate::RateStore) -> Result<HistoryStore> {
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
-        // One commit per batch; WAL with NORMAL sync as the outbox (no fsync per commit).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    /// `conn` comes from [`crate::audit::open_private`] (WAL, NORMAL sync: one commit per
+    /// batch without an fsync) or is in memory.
+    fn init(conn: Connection, rates: crate::rate::RateStore) -> Result<HistoryStore> {
         conn.execute_batch(SCHEMA)?;
         Ok(HistoryStore {
             inner: Arc::new(Mutex::new(Inner {

@@ -192,10 +192,7 @@ impl RateStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(mut conn: Connection) -> Result<RateStore> {
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    fn init(conn: Connection) -> Result<RateStore> {
         conn.execute_batch(SCHEMA)?;
         Ok(RateStore {
             inner: Arc::new(Mutex::new(Inner {

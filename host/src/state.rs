@@ -122,8 +122,7 @@ impl StateStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(mut conn: Connection) -> Result<StateStore> {
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
+    fn init(conn: Connection) -> Result<StateStore> {
         conn.execute_batch(SCHEMA)?;
         Ok(StateStore {
             inner: Arc::new(Mutex::new(Inner {

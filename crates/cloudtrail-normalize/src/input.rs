@@ -135,7 +135,7 @@ impl Walker<'_> {
     }
 
     /// One whole JSON document, else JSON lines.
-    fn text(&mut self, data: &[u8]) {
+    pub(crate) fn text(&mut self, data: &[u8]) {
         let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
         if data.iter().all(u8::is_ascii_whitespace) {
             self.skip(SkipReason::EmptyInput, "empty input, no events".to_owned());

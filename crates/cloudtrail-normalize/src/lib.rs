@@ -101,7 +101,7 @@ use walk::{Loc, Walker};
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 256 * 1024;
 
 /// File names of CloudTrail digest files contain this.
-const DIGEST_NAME_MARK: &str = "CloudTrail-Digest";
+pub const DIGEST_NAME_MARK: &str = "CloudTrail-Digest";
 
 /// One outcome per event (or per non-event) found in the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +258,14 @@ pub fn normalize_bytes_each(
 /// [`normalize_bytes`] on the same bytes gives the reject that says why.
 pub fn decompressed<'a>(bytes: &'a [u8], options: &Options) -> Option<std::borrow::Cow<'a, [u8]>> {
     input::decompress(bytes, options).ok()
+}
+
+/// [`normalize_bytes`] of text already through [`decompressed`]: the same items, without
+/// unwrapping the input a second time.
+pub fn normalize_decompressed(text: &[u8], options: &Options) -> Vec<Item> {
+    let mut walker = Walker::new(options);
+    walker.text(text);
+    walker.finish()
 }
 
 /// Normalises one parsed JSON document of any shape (record, envelope, list,

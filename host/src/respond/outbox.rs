@@ -188,13 +188,10 @@ impl Outbox {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(mut conn: Connection) -> Result<Outbox> {
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // In WAL mode, NORMAL makes each commit durable against a crash of the process
-        // (kill -9) before the receipt is handed out; FULL would add an fsync per decision
-        // (milliseconds each) to protect against power loss as well.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    /// `conn` comes from [`crate::audit::open_private`] (WAL with NORMAL sync: each commit
+    /// is durable against a crash of the process before the receipt is handed out; FULL
+    /// would add an fsync per decision for power loss as well) or is in memory.
+    fn init(conn: Connection) -> Result<Outbox> {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::notify::groups::SCHEMA)?;
         add_decided_status(&conn)?;

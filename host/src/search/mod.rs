@@ -22,7 +22,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use cloudtrail_normalize::{
-    normalize_bytes, normalize_bytes_with_hint, Item, NormalizedEvent, Options,
+    decompressed, normalize_bytes, normalize_bytes_with_hint, normalize_decompressed, Item,
+    NormalizedEvent, Options, DIGEST_NAME_MARK,
 };
 use event_pattern::{Pattern, PatternSet};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -525,29 +526,32 @@ fn read_items(
     hint: Option<&str>,
     literals: Option<&prefilter::Literals>,
 ) -> (Vec<Item>, u64) {
-    let digest = hint.is_some_and(|name| name.contains("CloudTrail-Digest"));
-    if let (Some(literals), false) = (literals, digest) {
-        if let Some(text) = cloudtrail_normalize::decompressed(bytes, limits) {
-            // Only a valid document: the normaliser rejects an invalid one whole, and the
-            // pre-check must not answer otherwise (validating is far cheaper than parsing).
-            let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
-            if let Some(records) = prefilter::log_file_records(&text).filter(|_| valid()) {
-                if records.len() <= limits.max_items {
-                    let mut items = Vec::new();
-                    let mut ruled_out = 0;
-                    for record in records {
-                        if literals.may_hold(record) {
-                            items.extend(normalize_bytes(record, limits));
-                        } else {
-                            ruled_out += 1;
-                        }
-                    }
-                    return (items, ruled_out);
-                }
-            }
+    let digest = hint.is_some_and(|name| name.contains(DIGEST_NAME_MARK));
+    let (Some(literals), false) = (literals, digest) else {
+        return (normalize_bytes_with_hint(bytes, limits, hint), 0);
+    };
+    // Over a cap or corrupt: the normaliser's reject says why.
+    let Some(text) = decompressed(bytes, limits) else {
+        return (normalize_bytes(bytes, limits), 0);
+    };
+    // Only a valid document: the normaliser rejects an invalid one whole, and the pre-check
+    // must not answer otherwise (validating is far cheaper than parsing).
+    let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
+    let records = prefilter::log_file_records(&text)
+        .filter(|records| records.len() <= limits.max_items && valid());
+    let Some(records) = records else {
+        return (normalize_decompressed(&text, limits), 0);
+    };
+    let mut items = Vec::new();
+    let mut ruled_out = 0;
+    for record in records {
+        if literals.may_hold(record) {
+            items.extend(normalize_decompressed(record, limits));
+        } else {
+            ruled_out += 1;
         }
     }
-    (normalize_bytes_with_hint(bytes, limits, hint), 0)
+    (items, ruled_out)
 }
 
 fn read_input(input: &Input, s3: Option<&S3Reader>) -> Result<Vec<u8>> {
