@@ -126,6 +126,12 @@ test-tools:
 	  echo ".venv/bin/pip install moto[server]==$(MOTO_VERSION)"; \
 	  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"; \
 	else echo "moto $(MOTO_VERSION) is installed in .venv"; fi
+	@# The console's browser test drives Debian's chromium through chromedriver.
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "apt-get install chromium chromium-driver"; \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	else echo "the console's browser test needs chromium and chromedriver: apt-get install chromium chromium-driver" >&2; exit 1; fi
 
 test: plugins test-tools
 	$(PLUGIN_CARGO) test --quiet
