@@ -2,6 +2,7 @@
 //! guard, and matching.
 
 use crate::error::{err, PatternError};
+use crate::hash::FxBuild;
 use std::collections::HashSet;
 
 /// AWS refuses wildcards whose automaton can be in too many states at once;
@@ -10,6 +11,12 @@ use std::collections::HashSet;
 /// accepts every wildcard AWS accepted in the conformance corpus (max 8) and
 /// refuses `*:*:*:*:*:event-bus/*` (13), which AWS refused.
 const MAX_ACTIVE_STATES: usize = 10;
+
+/// The longest wildcard operand accepted, in bytes. AWS caps a whole event
+/// pattern at 4096 characters (2048 by default), so no operand AWS accepts is
+/// longer; the bound keeps the complexity check, whose exploration grows with
+/// the operand's length, to milliseconds for any input.
+pub(crate) const MAX_WILDCARD_BYTES: usize = 4096;
 
 const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character";
 
@@ -30,9 +37,16 @@ impl Wildcard {
     /// Parses a wildcard operand.
     ///
     /// # Errors
-    /// On `**`, a bad escape, or a pattern deemed too complex, with AWS's message.
+    /// On `**`, a bad escape, or a pattern deemed too complex, with AWS's
+    /// message; on an operand longer than [`MAX_WILDCARD_BYTES`].
     pub(crate) fn parse(src: &str) -> Result<Self, PatternError> {
         let bytes = src.as_bytes();
+        if bytes.len() > MAX_WILDCARD_BYTES {
+            return err(format!(
+                "wildcard match pattern is {} bytes long; at most {MAX_WILDCARD_BYTES} are accepted",
+                bytes.len()
+            ));
+        }
         // AWS counts positions in the operand wrapped in quotes, hence `+ 1`.
         let pos = |i: usize| i + 1;
         let mut toks = Vec::with_capacity(bytes.len());
@@ -153,7 +167,7 @@ fn complexity_ok(toks: &[Tok]) -> bool {
     if start.len() > MAX_ACTIVE_STATES {
         return false;
     }
-    let mut seen: HashSet<Vec<usize>> = HashSet::new();
+    let mut seen: HashSet<Vec<usize>, FxBuild> = HashSet::default();
     seen.insert(start.clone());
     let mut queue = vec![start];
     while let Some(set) = queue.pop() {
@@ -227,5 +241,16 @@ mod tests {
         // A long literal after a star is fine; a long repeating one is not.
         assert!(ok(&format!("*a{}", "b".repeat(2000))));
         assert!(!ok(&format!("*{}", "ab".repeat(50))));
+    }
+
+    #[test]
+    fn operand_length_is_bounded() {
+        let longest = format!("Put*Po{}", "[".repeat(MAX_WILDCARD_BYTES - 6));
+        assert!(ok(&longest), "an operand of exactly the bound is accepted");
+        let e = Wildcard::parse(&format!("{longest}[")).unwrap_err();
+        assert_eq!(
+            e.reason(),
+            "wildcard match pattern is 4097 bytes long; at most 4096 are accepted"
+        );
     }
 }
