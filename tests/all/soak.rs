@@ -1,9 +1,12 @@
-//! Crash soak: `kill -9` at random points under sustained HTTP load, with a response plugin
-//! in enforce mode acting on moto (through a counting proxy), restarted after each kill.
-//! Senders redeliver what was not acknowledged, as EventBridge does. At the end every
-//! acknowledged (2xx) event is recorded exactly once, and every decided action ran once
-//! (counted at the AWS side: the calls that reached moto). Bounded: 20 kills, about a minute
-//! in debug (plus at most a lease period if a kill lands during an AWS call).
+//! Crash soak: `kill -9` at random points under sustained HTTP and SQS load, with a response
+//! plugin in enforce mode acting on moto (through a counting proxy), restarted after each
+//! kill. HTTP senders redeliver what was not acknowledged, as EventBridge does; an SQS sender
+//! keeps filling moto's queue through the kills with EventBridge events and CloudTrail log
+//! files in S3 (announced as CloudTrail's SNS notifications), and a message a kill caught in
+//! flight comes back after its visibility timeout. At the end every acknowledged (2xx) or
+//! queued event is recorded exactly once, and every decided action ran once (counted at the
+//! AWS side: the calls that reached moto). Bounded: 20 kills, about a minute and a half in
+//! debug (plus at most a lease period if a kill lands during an AWS call).
 //!
 //! The RNG seed is printed; `SOAK_SEED=N` replays the kill points.
 
@@ -18,7 +21,10 @@ use serde_json::Value;
 use trailwarden::respond::outbox::Outbox;
 
 use crate::aws_proxy::AwsProxy;
-use crate::daemon::{envelope, log_of, root_record, write_config_with, Daemon};
+use crate::daemon::{
+    create_queue, envelope, log_key, log_of, put_log_file, root_record, wait_until_drained,
+    write_config_with, Daemon,
+};
 use crate::faults::{key_for_other_user, responding_plugins, root_usage_findings, Iam};
 use crate::moto::Moto;
 
@@ -27,8 +33,13 @@ const KILLS: usize = 20;
 const USERS: usize = 30;
 const KEY_EVERY: usize = 3;
 const ROOT_EVENTS_PER_REQUEST: usize = 4;
+/// The SQS sender's pace: one message per this many milliseconds.
+const SQS_EVERY_MS: u64 = 60;
+/// Root events in each CloudTrail log file sent through S3.
+const ROOT_EVENTS_PER_LOG_FILE: usize = 3;
+const BUCKET: &str = "soak-trail";
 
-/// One request body and what it carries.
+/// One request body (or SQS message body) and what it carries.
 #[derive(Clone)]
 struct Delivery {
     roots: Vec<String>,
@@ -44,6 +55,15 @@ struct Load {
     redeliver: Vec<Delivery>,
     acknowledged: Vec<Delivery>,
     sent: Vec<Delivery>,
+    /// SQS messages made so far, and those the queue accepted.
+    next_message: usize,
+    queued: Vec<Delivery>,
+}
+
+/// An SQS message to send, and the log file it announces (S3 key, records) if any.
+struct Message {
+    delivery: Delivery,
+    log_file: Option<(String, Vec<Value>)>,
 }
 
 impl Load {
@@ -73,6 +93,85 @@ impl Load {
         };
         self.sent.push(delivery.clone());
         delivery
+    }
+
+    /// The next SQS message, in turn: an EventBridge event of root usage, an EventBridge
+    /// event of a key made for another user (while users last), a CloudTrail log file.
+    fn take_message(&mut self) -> Message {
+        let n = self.next_message;
+        self.next_message += 1;
+        let key = (n % 3 == 1)
+            .then(|| self.users.pop())
+            .flatten()
+            .map(|(user, key)| (format!("soak-sqs-key-{n}"), user, key));
+        if let Some((id, user, key_id)) = &key {
+            let body = envelope(&key_for_other_user(id, user, key_id)).to_string();
+            return Message {
+                delivery: Delivery {
+                    roots: Vec::new(),
+                    key,
+                    body: body.into_bytes(),
+                },
+                log_file: None,
+            };
+        }
+        if n % 3 == 2 {
+            let roots: Vec<String> = (0..ROOT_EVENTS_PER_LOG_FILE)
+                .map(|i| format!("soak-s3-{n}-{i}"))
+                .collect();
+            let records = roots.iter().map(|id| root_record(id)).collect();
+            let object = log_key("2026-11-20", &format!("20261120T0900Z_soak{n}"));
+            let notification = serde_json::json!({"s3Bucket": BUCKET, "s3ObjectKey": [object]});
+            return Message {
+                delivery: Delivery {
+                    roots,
+                    key: None,
+                    body: notification.to_string().into_bytes(),
+                },
+                log_file: Some((object, records)),
+            };
+        }
+        let id = format!("soak-sqs-{n}");
+        let body = envelope(&root_record(&id)).to_string();
+        Message {
+            delivery: Delivery {
+                roots: vec![id],
+                key: None,
+                body: body.into_bytes(),
+            },
+            log_file: None,
+        }
+    }
+}
+
+/// What the SQS sender needs: moto's queue and bucket, through the test's own clients.
+struct Queue {
+    runtime: Arc<tokio::runtime::Runtime>,
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+    url: String,
+}
+
+/// Queues messages until `stop`, through kills and restarts alike (SQS does not need the
+/// daemon up); each message the queue accepted is remembered.
+fn enqueue(load: &Mutex<Load>, queue: &Queue, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let message = load.lock().unwrap().take_message();
+        queue.runtime.block_on(async {
+            if let Some((object, records)) = &message.log_file {
+                put_log_file(&queue.s3, BUCKET, object, records).await;
+            }
+            queue
+                .sqs
+                .send_message()
+                .queue_url(&queue.url)
+                .message_body(String::from_utf8_lossy(&message.delivery.body))
+                .send()
+                .await
+                .unwrap();
+        });
+        load.lock().unwrap().queued.push(message.delivery);
+        std::thread::sleep(Duration::from_millis(SQS_EVERY_MS));
     }
 }
 
@@ -142,11 +241,30 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
             (user, key)
         })
         .collect();
+    let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
+    let (sqs, url) = runtime.block_on(create_queue(&moto, "soak"));
+    let s3 = runtime.block_on(async {
+        let s3 = moto.s3().await;
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        s3
+    });
+    let queue = Arc::new(Queue {
+        runtime,
+        sqs,
+        s3,
+        url,
+    });
     let dir = tempfile::tempdir().unwrap();
+    // A message a kill caught in flight is seen again after 10 s, the shortest allowed.
     let config = write_config_with(
         dir.path(),
         &responding_plugins(),
-        &format!("{}[executor]\nbackoff_ms = 100\n", proxy.aws_toml()),
+        &format!(
+            "{}[executor]\nbackoff_ms = 100\n[sqs]\nqueue_url = \"{}\"\nwait_time_s = 1\n\
+             visibility_timeout_s = 10\nbuckets = [\"{BUCKET}\"]\n",
+            proxy.aws_toml(),
+            queue.url
+        ),
     );
     let db = dir.path().join("audit.db");
     let load = Arc::new(Mutex::new(Load {
@@ -155,7 +273,14 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
         redeliver: Vec::new(),
         acknowledged: Vec::new(),
         sent: Vec::new(),
+        next_message: 0,
+        queued: Vec::new(),
     }));
+    let stop_queueing = Arc::new(AtomicBool::new(false));
+    let queueing = {
+        let (load, queue, stop) = (load.clone(), queue.clone(), stop_queueing.clone());
+        std::thread::spawn(move || enqueue(&load, &queue, &stop))
+    };
     // Actions a kill left running: their AWS call may have been made, so a second run
     // after the lease runs out is allowed (and only for them).
     let mut interrupted: BTreeSet<String> = BTreeSet::new();
@@ -172,7 +297,10 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
             })
             .collect();
         if round == KILLS {
-            final_round(&load, &stop, senders, daemon, &db, &dir);
+            std::thread::sleep(Duration::from_millis(500));
+            stop_queueing.store(true, Ordering::Relaxed);
+            queueing.join().unwrap();
+            final_round(&load, &stop, senders, daemon, &queue, &db, &dir);
             break;
         }
         std::thread::sleep(Duration::from_millis(150 + below(1200)));
@@ -194,14 +322,32 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
         started.elapsed().as_secs_f64()
     );
 
-    // Every event sent was acknowledged in the end (redelivered until it was), and each
-    // is recorded once: one root-usage finding, one dedup entry.
+    // Every event sent over HTTP was acknowledged in the end (redelivered until it was);
+    // with those queued in SQS, each is recorded once: one root-usage finding, one dedup
+    // entry.
     let load = load.lock().unwrap();
     assert!(load.redeliver.is_empty());
     let acknowledged: BTreeSet<&String> = load.acknowledged.iter().flat_map(|d| &d.roots).collect();
-    let sent: BTreeSet<&String> = load.sent.iter().flat_map(|d| &d.roots).collect();
+    let mut sent: BTreeSet<&String> = load.sent.iter().flat_map(|d| &d.roots).collect();
     assert_eq!(acknowledged, sent);
-    assert!(sent.len() >= 40, "too little load: {} events", sent.len());
+    assert!(
+        sent.len() >= 40,
+        "too little HTTP load: {} events",
+        sent.len()
+    );
+    let http_events = sent.len();
+    let queued: BTreeSet<&String> = load.queued.iter().flat_map(|d| &d.roots).collect();
+    let through_s3 = queued
+        .iter()
+        .filter(|id| id.starts_with("soak-s3-"))
+        .count();
+    assert!(
+        queued.len() >= 40 && through_s3 >= 12,
+        "too little SQS load: {} events, {through_s3} of them in log files",
+        queued.len()
+    );
+    let sqs_events = queued.len();
+    sent.extend(queued);
     let findings = root_usage_findings(&db);
     for id in &sent {
         assert_eq!(findings.get(*id), Some(&1), "{id}");
@@ -222,9 +368,14 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
     // that reached AWS (two at most for an action a kill interrupted mid-run).
     let outbox = Outbox::open(&db).unwrap();
     let actions = outbox.list(None, None).unwrap();
-    let keys: Vec<&(String, String, String)> =
-        load.sent.iter().filter_map(|d| d.key.as_ref()).collect();
-    assert!(!keys.is_empty());
+    let keys: Vec<&(String, String, String)> = load
+        .sent
+        .iter()
+        .chain(&load.queued)
+        .filter_map(|d| d.key.as_ref())
+        .collect();
+    assert!(keys.iter().any(|(id, ..)| id.starts_with("soak-key-")));
+    assert!(keys.iter().any(|(id, ..)| id.starts_with("soak-sqs-key-")));
     let keys_len = keys.len();
     let calls = proxy.forwarded("UpdateAccessKey");
     for (event_id, user, key) in keys {
@@ -241,7 +392,8 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
         }
     }
     println!(
-        "soak: {} events recorded once, {} actions run once ({} interrupted by a kill)",
+        "soak: {} events recorded once ({http_events} over HTTP, {sqs_events} over SQS, \
+         {through_s3} of them in S3 log files), {} actions run once ({} interrupted by a kill)",
         sent.len(),
         keys_len,
         interrupted.len()
@@ -249,17 +401,18 @@ fn twenty_kill_9_under_load_lose_no_acknowledged_event_and_run_each_action_once(
 }
 
 /// The last round: no kill; every unacknowledged delivery is redelivered until it is
-/// acknowledged, every action left waits for an executor (a lease a kill left running
-/// runs out first), then a clean stop.
+/// acknowledged, the queue is drained (messages a kill caught in flight come back after
+/// their visibility timeout), every action left waits for an executor (a lease a kill left
+/// running runs out first), then a clean stop.
 fn final_round(
     load: &Arc<Mutex<Load>>,
     stop: &Arc<AtomicBool>,
     senders: Vec<std::thread::JoinHandle<()>>,
     daemon: Daemon,
+    queue: &Queue,
     db: &std::path::Path,
     dir: &tempfile::TempDir,
 ) {
-    std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     for sender in senders {
         sender.join().unwrap();
@@ -278,6 +431,9 @@ fn final_round(
         }
         assert!(Instant::now() < deadline, "redeliveries never acknowledged");
     }
+    queue
+        .runtime
+        .block_on(wait_until_drained(&queue.sqs, &queue.url));
     let outbox = Outbox::open(db).unwrap();
     let deadline =
         Instant::now() + Duration::from_secs(trailwarden::respond::outbox::LEASE_S as u64 + 30);
