@@ -624,6 +624,31 @@ pub fn open_private(path: &Path) -> Result<Connection> {
     open().map_err(|e| with_os_reason(path, e.into()))
 }
 
+/// A write to the database at `path` failed. SQLite reports a file system that turned
+/// read-only under it (ext4 remounts itself read-only after a disk error) as a bare
+/// "disk I/O error"; for such an I/O, read-only or cannot-open failure, the file system's
+/// own answer to opening the file for writing is added, which says why. Other errors
+/// (locked, full, a plugin's) are returned as they are, without touching the file.
+#[must_use]
+pub fn explain_write_failure(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode;
+    let storage = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(failure, _))
+                if matches!(
+                    failure.code,
+                    ErrorCode::SystemIoFailure | ErrorCode::ReadOnly | ErrorCode::CannotOpen
+                )
+        )
+    });
+    if storage {
+        with_os_reason(path, error)
+    } else {
+        error
+    }
+}
+
 /// SQLite says "unable to open database file" whatever the cause; the file system's own
 /// answer to opening the file for writing (read-only file system, permission denied) says
 /// why.

@@ -349,6 +349,131 @@ fn a_read_only_database_stops_the_start_clearly_and_detection_resumes_once_writa
     assert_recorded_once(&db, &[before, during].concat());
 }
 
+/// An ext4 file system in a file, on a loop device, mounted `errors=remount-ro`: the way
+/// a database goes read-only under a running process (a disk error makes the kernel remount
+/// it read-only, files open or not; a plain `remount,ro` is refused, EBUSY, while files are
+/// open for writing). Unmounted and detached on drop. Needs root (CI runs as root).
+struct LoopExt4 {
+    path: std::path::PathBuf,
+    device: String,
+}
+
+impl LoopExt4 {
+    fn mount(path: std::path::PathBuf, image: &Path) -> LoopExt4 {
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::File::create(image)
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        run_tool("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()]);
+        let device = run_tool("losetup", &["-f", "--show", image.to_str().unwrap()]);
+        let fs = LoopExt4 { path, device };
+        fs.mount_device();
+        fs
+    }
+
+    fn mount_device(&self) {
+        mount_command(
+            &["-t", "ext4", "-o", "errors=remount-ro", &self.device],
+            &self.path,
+        );
+    }
+
+    /// Reports an error on the file system, as a failing disk would: ext4 remounts it
+    /// read-only at once, under every file open on it.
+    fn fail(&self) {
+        let name = self.device.trim_start_matches("/dev/");
+        std::fs::write(format!("/sys/fs/ext4/{name}/trigger_fs_error"), "1").unwrap();
+    }
+
+    /// What an operator does after such an error: unmount (once nothing holds it), check,
+    /// mount again.
+    fn repair(&self) {
+        run_tool("umount", &[self.path.to_str().unwrap()]);
+        // e2fsck exits 1 when it corrected something, which is expected here.
+        let status = std::process::Command::new("e2fsck")
+            .args(["-f", "-y", &self.device])
+            .output()
+            .unwrap()
+            .status;
+        assert!(matches!(status.code(), Some(0 | 1)), "e2fsck: {status}");
+        self.mount_device();
+    }
+}
+
+impl Drop for LoopExt4 {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.device])
+            .status();
+    }
+}
+
+/// Runs a system tool that must succeed (these tests need root); its trimmed stdout.
+fn run_tool(tool: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} (the fault tests need root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The database's file system goes read-only under the running daemon (a disk error, ext4
+/// `errors=remount-ro`): the daemon keeps running and answering, refuses every request it
+/// cannot record (500 `not_recorded`, saying the file system is read-only), acknowledges
+/// nothing it did not record, and stops cleanly on SIGTERM. Such a file system stays
+/// read-only until it is unmounted, which the daemon's open files prevent, so detection
+/// resumes with the restart after the repair: the events held back are recorded once.
+#[test]
+fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = LoopExt4::mount(dir.path().join("db"), &dir.path().join("db.img"));
+    let config = config_with_db_in(dir.path(), &fs.path, &root_usage_plugin(), "");
+    let db = fs.path.join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+    let (before, body) = root_events("before-error", 3);
+    assert!(post_until_acknowledged(&daemon, &body, Duration::from_secs(30)).is_empty());
+
+    fs.fail();
+    let (during, during_body) = root_events("during-error", 3);
+    for _ in 0..3 {
+        let response = daemon.post(&during_body, Auth::Own);
+        assert_eq!(response.status, 500, "{response:?}: {}", log_of(dir.path()));
+        assert_eq!(response.json()["error"], "not_recorded", "{response:?}");
+        assert!(
+            response.json()["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("Read-only file system")),
+            "{response:?}"
+        );
+    }
+    let health = daemon.get("/healthz", false);
+    assert!(
+        matches!(health.status, 200 | 503),
+        "the daemon stopped answering: {health:?}"
+    );
+    let status = daemon.stop();
+    assert!(status.code().is_some(), "{status}: {}", log_of(dir.path()));
+
+    fs.repair();
+    let daemon = Daemon::start(&config, &[]);
+    assert!(post_until_acknowledged(&daemon, &during_body, Duration::from_secs(30)).is_empty());
+    let (after, body) = root_events("after-repair", 3);
+    assert!(post_until_acknowledged(&daemon, &body, Duration::from_secs(30)).is_empty());
+    let status = daemon.stop();
+    assert!(status.success(), "{status}: {}", log_of(dir.path()));
+    assert_recorded_once(&db, &[before, during, after].concat());
+}
+
 /// Another process holds the database's write lock longer than the busy timeout (5 s):
 /// the request is answered 500 `not_recorded` saying the database is locked; once the
 /// lock is released, the redelivery is recorded once and detection goes on.

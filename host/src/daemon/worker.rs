@@ -135,6 +135,8 @@ pub fn spawn(config: &Config, metrics: Arc<Metrics>) -> Result<WorkerHandle> {
 
 struct Worker {
     pipeline: Pipeline,
+    /// The audit database, probed to explain a failed write.
+    database: std::path::PathBuf,
     dedup: Option<Dedup>,
     metrics: Arc<Metrics>,
     flush_interval: Duration,
@@ -175,6 +177,7 @@ impl Worker {
         };
         Ok(Worker {
             pipeline,
+            database: config.database.clone(),
             dedup,
             metrics,
             flush_interval: config.intake.daemon.flush_interval,
@@ -274,6 +277,7 @@ impl Worker {
                 self.waiting.push((reply, Ok(outcome)));
             }
             Err(e) => {
+                let e = crate::audit::explain_write_failure(&self.database, e);
                 tracing::error!("cannot take in a batch from {origin}: {e:#}");
                 let _ = reply.send(Err(format!("{e:#}")));
             }
@@ -307,8 +311,12 @@ impl Worker {
                 }
             }
         }
+        if result.is_ok() {
+            result = sync_write_ahead_log(&self.database);
+        }
         self.metrics.pipeline_totals(self.pipeline.stats());
         let error = result.err().map(|e| {
+            let e = crate::audit::explain_write_failure(&self.database, e);
             tracing::error!("pipeline flush failed: {e:#}");
             format!("{e:#}")
         });
@@ -319,5 +327,27 @@ impl Worker {
             };
             let _ = reply.send(answer);
         }
+    }
+}
+
+/// Makes every commit so far durable before any batch is acknowledged. The stores commit
+/// with `synchronous=NORMAL` (no fsync per commit, which a plugin's many state writes would
+/// pay each), so a commit sits in the page cache until then: a disk error that remounts the
+/// file system read-only, or a power loss, would drop events already answered 2xx. One
+/// fsync of the write-ahead log per flush covers every batch answered by it (what a
+/// checkpoint moved into the database file was synced by the checkpoint).
+///
+/// # Errors
+/// The log cannot be synced (the batches are then refused, to be redelivered).
+fn sync_write_ahead_log(database: &std::path::Path) -> Result<()> {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    let log = std::path::PathBuf::from(name);
+    match std::fs::File::open(&log) {
+        Ok(file) => file
+            .sync_data()
+            .with_context(|| format!("cannot sync {}", log.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot open {} to sync it", log.display())),
     }
 }
