@@ -457,9 +457,13 @@ fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after
         );
     }
     let health = daemon.get("/healthz", false);
+    assert_eq!(health.status, 503, "{health:?}");
+    assert_eq!(health.json()["status"], "not_recording", "{health:?}");
     assert!(
-        matches!(health.status, 200 | 503),
-        "the daemon stopped answering: {health:?}"
+        health.json()["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Read-only file system")),
+        "{health:?}"
     );
     let status = daemon.stop();
     assert!(status.code().is_some(), "{status}: {}", log_of(dir.path()));
@@ -556,8 +560,14 @@ fn a_full_disk_refuses_what_it_cannot_record_and_resumes_once_there_is_room() {
         log_of(dir.path())
     );
 
+    let health = daemon.get("/healthz", false);
+    assert_eq!(health.status, 503, "{health:?}");
+    assert_eq!(health.json()["status"], "not_recording", "{health:?}");
+
     std::fs::remove_file(&filler).unwrap();
     post_until_acknowledged(&daemon, &body, Duration::from_secs(30));
+    let health = daemon.get("/healthz", false);
+    assert_eq!(health.status, 200, "recording again: {health:?}");
     let (after, after_body) = root_events("after-full", 3);
     assert!(post_until_acknowledged(&daemon, &after_body, Duration::from_secs(30)).is_empty());
     let status = daemon.stop();

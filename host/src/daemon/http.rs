@@ -127,6 +127,9 @@ async fn reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 /// `{"status":"ok"}`, or 503 `{"status":"stalled", ...}` while the pipeline thread has been
 /// on one unit of work (a batch taken in, a flush) for longer than `stall_after`: a plugin
 /// past its deadline, a database that does not answer. A supervisor can restart on it.
+/// 503 `{"status":"not_recording", ...}` while the last flush could not be written (disk
+/// full, read-only, locked past the busy timeout), until one is: every batch is refused
+/// meanwhile, so a load balancer should send elsewhere.
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.pipeline_busy_for() {
         Some(busy) if busy > shared.stall_after => (
@@ -141,7 +144,17 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
             })),
         )
             .into_response(),
-        _ => Json(json!({"status": "ok"})).into_response(),
+        _ => match shared.metrics.recording_failure() {
+            Some(failure) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "not_recording",
+                    "reason": format!("the last flush could not be recorded: {failure}"),
+                })),
+            )
+                .into_response(),
+            None => Json(json!({"status": "ok"})).into_response(),
+        },
     }
 }
 

@@ -114,6 +114,9 @@ pub struct Metrics {
     /// When the pipeline thread took up the unit of work it is on (ms since the epoch), 0
     /// while it waits for work: `/healthz` reads it to tell a stalled pipeline.
     busy_since_ms: std::sync::atomic::AtomicU64,
+    /// Why the last flush could not be recorded, until a flush is: `/healthz` answers 503
+    /// meanwhile, since the daemon refuses every batch while its database refuses writes.
+    recording_failure: Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -129,6 +132,22 @@ impl Metrics {
         };
         self.busy_since_ms
             .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The pipeline thread finished a flush: recorded (`None`) or not, and why.
+    pub fn flush_result(&self, failure: Option<&str>) {
+        *self
+            .recording_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = failure.map(str::to_string);
+    }
+
+    /// Why the last flush could not be recorded, if it could not.
+    pub fn recording_failure(&self) -> Option<String> {
+        self.recording_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// How long the pipeline thread has been on its current unit of work, if it is on one.

@@ -320,6 +320,7 @@ impl Worker {
             tracing::error!("pipeline flush failed: {e:#}");
             format!("{e:#}")
         });
+        self.metrics.flush_result(error.as_deref());
         for (reply, answer) in self.waiting.drain(..) {
             let answer = match &error {
                 Some(e) => Err(e.clone()),
