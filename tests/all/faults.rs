@@ -14,7 +14,10 @@ use serde_json::json;
 use trailwarden::audit::{AuditStore, FindingQuery};
 
 use crate::aws_proxy::{AwsProxy, Fault};
-use crate::daemon::{envelope, log_of, root_record, write_config_with, Auth, Daemon};
+use crate::daemon::{
+    create_queue, envelope, log_of, metric, root_record, wait_until_drained, write_config_with,
+    Auth, Daemon,
+};
 use crate::moto::{Moto, ACCOUNT};
 use crate::support::{guest, plugin};
 
@@ -429,17 +432,25 @@ fn run_tool(tool: &str, args: &[&str]) -> String {
 
 /// The database's file system goes read-only under the running daemon (a disk error, ext4
 /// `errors=remount-ro`): the daemon keeps running and answering, refuses every request it
-/// cannot record (500 `not_recorded`, saying the file system is read-only), acknowledges
-/// nothing it did not record, and stops cleanly on SIGTERM. Such a file system stays
-/// read-only until it is unmounted, which the daemon's open files prevent, so detection
-/// resumes with the restart after the repair: the events held back are recorded once.
+/// cannot record (500 `not_recorded`, saying the file system is read-only), leaves the SQS
+/// message it cannot record in the queue, acknowledges nothing it did not record, and
+/// stops cleanly on SIGTERM. Such a file system stays read-only until it is unmounted,
+/// which the daemon's open files prevent, so detection resumes with the restart after the
+/// repair: the events held back, over HTTP and SQS, are recorded once.
 #[test]
 fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after_repair() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (sqs, queue_url) = runtime.block_on(create_queue(&moto, "read-only"));
     let dir = tempfile::tempdir().unwrap();
     let fs = LoopExt4::mount(dir.path().join("db"), &dir.path().join("db.img"));
-    let config = config_with_db_in(dir.path(), &fs.path, &root_usage_plugin(), "");
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 10\n",
+        moto.aws_toml()
+    );
+    let config = config_with_db_in(dir.path(), &fs.path, &root_usage_plugin(), &extra);
     let db = fs.path.join("audit.db");
-    let daemon = Daemon::start(&config, &[]);
+    let daemon = Daemon::start(&config, &moto.env());
     let (before, body) = root_events("before-error", 3);
     assert!(post_until_acknowledged(&daemon, &body, Duration::from_secs(30)).is_empty());
 
@@ -465,17 +476,37 @@ fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after
             .is_some_and(|r| r.contains("Read-only file system")),
         "{health:?}"
     );
+    // An event over SQS: received, not recorded, so left in the queue (never deleted).
+    let queued = "during-error-sqs".to_string();
+    runtime.block_on(async {
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(envelope(&root_record(&queued)).to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    let retried = "trailwarden_sqs_messages_total{outcome=\"retried\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&daemon.metrics(), retried) == 0 {
+        assert!(Instant::now() < deadline, "the SQS message was never tried");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = daemon.metrics();
+    let deleted = "trailwarden_sqs_messages_total{outcome=\"deleted\"}";
+    assert_eq!(metric(&metrics, deleted), 0, "{metrics}");
     let status = daemon.stop();
     assert!(status.code().is_some(), "{status}: {}", log_of(dir.path()));
 
     fs.repair();
-    let daemon = Daemon::start(&config, &[]);
+    let daemon = Daemon::start(&config, &moto.env());
     assert!(post_until_acknowledged(&daemon, &during_body, Duration::from_secs(30)).is_empty());
     let (after, body) = root_events("after-repair", 3);
     assert!(post_until_acknowledged(&daemon, &body, Duration::from_secs(30)).is_empty());
+    runtime.block_on(wait_until_drained(&sqs, &queue_url));
     let status = daemon.stop();
     assert!(status.success(), "{status}: {}", log_of(dir.path()));
-    assert_recorded_once(&db, &[before, during, after].concat());
+    assert_recorded_once(&db, &[before, during, vec![queued], after].concat());
 }
 
 /// Another process holds the database's write lock longer than the busy timeout (5 s):
