@@ -176,6 +176,89 @@ fn decompression_bombs_and_floods_of_bad_lines_are_refused_over_http_in_bounded_
     assert!(summary.detail.contains("2999900 more"), "{summary:?}");
 }
 
+/// The same bomb and flood as CloudTrail log files in S3, announced over SQS: each is
+/// refused with its reason, its message deleted (not retried forever), the daemon stays in
+/// bounded memory, and the log file announced after them is still detected.
+#[test]
+fn the_same_bombs_as_s3_log_files_over_sqs_are_refused_in_bounded_memory() {
+    use crate::daemon::{create_queue, log_key, put_log_file, wait_until_drained};
+    let moto = crate::moto::Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3());
+    let (sqs, queue_url) = rt.block_on(create_queue(&moto, "bombs"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}[sqs]\nqueue_url = \"{queue_url}\"\nwait_time_s = 1\nvisibility_timeout_s = 30\n\
+         buckets = [\"trail\"]\n",
+        moto.aws_toml()
+    );
+    let config = write_config(dir.path(), &extra);
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &moto.env());
+    rt.block_on(async {
+        s3.create_bucket().bucket("trail").send().await.unwrap();
+        let mut keys = Vec::new();
+        for (name, body) in [
+            ("bomb", nested_zero_bomb()),
+            ("flood", gzip_of_short_lines(3_000_000)),
+        ] {
+            let key = log_key("2024-05-02", name);
+            s3.put_object()
+                .bucket("trail")
+                .key(&key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+            keys.push(key);
+        }
+        let good = log_key("2024-05-02", "after-the-bombs");
+        put_log_file(&s3, "trail", &good, &[root_record("after-the-s3-bombs")]).await;
+        keys.push(good);
+        for key in keys {
+            let notification = serde_json::json!({"s3Bucket": "trail", "s3ObjectKey": [key]});
+            sqs.send_message()
+                .queue_url(&queue_url)
+                .message_body(notification.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+        wait_until_drained(&sqs, &queue_url).await;
+    });
+    assert_eq!(finding_event_ids(&db).get("after-the-s3-bombs"), Some(&1));
+    let peak = peak_rss_mib(daemon.child.id());
+    eprintln!("daemon peak RSS: {peak} MiB");
+    assert!(peak < 300, "the daemon peaked at {peak} MiB");
+    let metrics = daemon.metrics();
+    for (line, value) in [
+        ("trailwarden_s3_objects_total{outcome=\"read\"}", 3),
+        ("trailwarden_sqs_messages_total{outcome=\"deleted\"}", 3),
+        ("trailwarden_sqs_messages_total{outcome=\"retried\"}", 0),
+        (
+            "trailwarden_events_rejected_total{reason=\"decompression_bomb\"}",
+            1,
+        ),
+        (
+            "trailwarden_events_rejected_total{reason=\"too_many_rejects\"}",
+            1,
+        ),
+    ] {
+        assert_eq!(metric(&metrics, line), value, "{line}\n{metrics}");
+    }
+    assert!(daemon.stop().success(), "{}", log_of(dir.path()));
+    let reasons = rejected_reasons(&db);
+    assert_eq!(reasons.get("decompression_bomb"), Some(&1), "{reasons:?}");
+    let audit = AuditStore::open(&db).unwrap();
+    let bomb_row = audit
+        .rejected_inputs(None)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reason == "decompression_bomb")
+        .unwrap();
+    assert!(bomb_row.origin.starts_with("s3://trail/"), "{bomb_row:?}");
+}
+
 #[test]
 fn replay_refuses_the_same_bombs_in_bounded_memory_and_reads_the_next_input() {
     let dir = tempfile::tempdir().unwrap();
