@@ -716,6 +716,37 @@ mod tests {
     }
 
     #[test]
+    fn only_storage_failures_get_the_file_systems_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = |code| {
+            anyhow::Error::new(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+            .context("flush")
+        };
+        // A storage failure on a file that cannot be opened for writing: the reason is added.
+        let missing = dir.path().join("gone").join("audit.db");
+        let explained = explain_write_failure(&missing, io(rusqlite::ffi::SQLITE_IOERR_WRITE));
+        let text = format!("{explained:#}");
+        assert!(text.contains("cannot be written: No such file"), "{text}");
+        assert!(text.contains("disk I/O error"), "{text}");
+        // Busy or full: returned as it was, the file not probed.
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_FULL] {
+            let text = format!("{:#}", explain_write_failure(&missing, io(code)));
+            assert!(!text.contains("cannot be written"), "{text}");
+        }
+        // A writable file adds nothing.
+        let db = dir.path().join("audit.db");
+        AuditStore::open(&db).unwrap();
+        let text = format!(
+            "{:#}",
+            explain_write_failure(&db, io(rusqlite::ffi::SQLITE_IOERR_WRITE))
+        );
+        assert!(!text.contains("cannot be written"), "{text}");
+    }
+
+    #[test]
     fn migrations_are_idempotent_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.db");
