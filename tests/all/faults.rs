@@ -432,7 +432,7 @@ fn run_tool(tool: &str, args: &[&str]) -> String {
 
 /// The database's file system goes read-only under the running daemon (a disk error, ext4
 /// `errors=remount-ro`): the daemon keeps running and answering, refuses every request it
-/// cannot record (500 `not_recorded`, saying the file system is read-only), leaves the SQS
+/// cannot record (503 `not_recorded`, saying the file system is read-only), leaves the SQS
 /// message it cannot record in the queue, acknowledges nothing it did not record, and
 /// stops cleanly on SIGTERM. Such a file system stays read-only until it is unmounted,
 /// which the daemon's open files prevent, so detection resumes with the restart after the
@@ -458,8 +458,15 @@ fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after
     let (during, during_body) = root_events("during-error", 3);
     for _ in 0..3 {
         let response = daemon.post(&during_body, Auth::Own);
-        assert_eq!(response.status, 500, "{response:?}: {}", log_of(dir.path()));
+        assert_eq!(response.status, 503, "{response:?}: {}", log_of(dir.path()));
         assert_eq!(response.json()["error"], "not_recorded", "{response:?}");
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|(name, _)| name == "retry-after"),
+            "{response:?}"
+        );
         assert!(
             response.json()["detail"]
                 .as_str()
@@ -510,7 +517,7 @@ fn a_database_going_read_only_under_the_daemon_refuses_clearly_and_resumes_after
 }
 
 /// Another process holds the database's write lock longer than the busy timeout (5 s):
-/// the request is answered 500 `not_recorded` saying the database is locked; once the
+/// the request is answered 503 `not_recorded` saying the database is locked; once the
 /// lock is released, the redelivery is recorded once and detection goes on.
 #[test]
 fn a_database_locked_past_the_busy_timeout_refuses_then_resumes() {
@@ -527,7 +534,7 @@ fn a_database_locked_past_the_busy_timeout_refuses_then_resumes() {
     let started = Instant::now();
     let response = daemon.post(&body, Auth::Own);
     let waited = started.elapsed();
-    assert_eq!(response.status, 500, "{response:?}");
+    assert_eq!(response.status, 503, "{response:?}");
     assert_eq!(response.json()["error"], "not_recorded", "{response:?}");
     assert!(
         response.json()["detail"]
@@ -548,7 +555,7 @@ fn a_database_locked_past_the_busy_timeout_refuses_then_resumes() {
 }
 
 /// The database's file system fills up: requests that cannot be recorded are refused
-/// (500 `not_recorded`, "full"), never acknowledged; once room is made, the redelivered
+/// (503 `not_recorded`, "full"), never acknowledged; once room is made, the redelivered
 /// events are recorded once and detection goes on.
 #[test]
 fn a_full_disk_refuses_what_it_cannot_record_and_resumes_once_there_is_room() {
@@ -581,7 +588,7 @@ fn a_full_disk_refuses_what_it_cannot_record_and_resumes_once_there_is_room() {
         }
     }
     let (refused_ids, body, response) = refused.expect("the full disk never refused a request");
-    assert_eq!(response.status, 500, "{response:?}");
+    assert_eq!(response.status, 503, "{response:?}");
     assert_eq!(response.json()["error"], "not_recorded", "{response:?}");
     assert!(
         response.json()["detail"]

@@ -262,7 +262,15 @@ async fn ingest_inner(shared: &Arc<Shared>, peer: SocketAddr, request: Request) 
             (StatusCode::BAD_REQUEST, Json(outcome)).into_response()
         }
         Ok(Ok(outcome)) => Json(outcome).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "not_recorded", &e),
+        // Not recorded (the database is locked, full or read-only): nothing is acknowledged,
+        // and a sender retries a 503 after the delay given, as it does a full queue.
+        Ok(Err(e)) => {
+            let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "not_recorded", &e);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+            response
+        }
         Err(_) => busy("shutting_down"),
     }
 }
