@@ -19,6 +19,11 @@
 //!
 //! Calls by AWS services (`userIdentity.type` `AWSService`), anonymous callers, service
 //! events and VPC endpoint events are not counted.
+//!
+//! Subscription: `describe` answers with the config in force, so the plugin receives the
+//! KMS, denied, secret and parameter reads its bursts count, the calls its scanners count
+//! on (TruffleHog's `sts:GetCallerIdentity`), and the calls whose user agent names a scanner
+//! that counts on every call ([`scanner::patterns`]), not every call with a user agent.
 
 use trailwarden_plugin_sdk::capability::{
     log_receipt, IAM_DISABLE_ACCESS_KEY, IAM_QUARANTINE_USER, IAM_REVOKE_ROLE_SESSIONS, NOTIFY_SEND,
