@@ -14,7 +14,10 @@ repeated with distinct eventIDs), then, in one run:
 Bounded: each run replays the file once. No AWS account.
 
 usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 1,2]
-                  [--without PLUGIN]... [--json OUT]
+                  [--without PLUGIN]... [--baseline-dist DIR] [--json OUT]
+  --baseline-dist DIR first replays with one worker and the components of DIR (e.g. another
+  branch's plugins/dist) instead of plugins/dist, on the same binary and input, and checks
+  that the runs after it record the same findings: plugin changes measured back to back.
        shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY --growth 10000,100000,1000000
   --growth replays each size once with the default worker count and prints, per size, the
   time, events/s, CPU per 1,000 events, peak RSS and the audit database's size, so the cost
@@ -146,11 +149,18 @@ def main() -> int:
         env = dict(os.environ, RUST_LOG="error")
         runs = []
         reference = None
-        for workers in workers_list:
-            db = tmp / f"bench-{workers}.db"
-            config = tmp / f"trailwarden-{workers}.toml"
+        baseline_dist = option("--baseline-dist", None)
+        dists = [("baseline", Path(baseline_dist).resolve(), 1)] if baseline_dist else []
+        dists += [("", None, w) for w in workers_list]
+        all_stats = []
+        for label, dist, workers in dists:
+            db = tmp / f"bench-{label}{workers}.db"
+            config = tmp / f"trailwarden-{label}{workers}.toml"
+            run_text = text
+            if dist is not None:
+                run_text = run_text.replace(f'"{examples}/../plugins/dist/', f'"{dist}/')
             config.write_text(
-                text.replace('database = "demo.db"', f'database = "{db}"')
+                run_text.replace('database = "demo.db"', f'database = "{db}"')
                 .replace("[engine]\n", f"[engine]\nworkers = {workers}\n", 1)
             )
             common = [str(binary), "replay", "--config", str(config), "--format", "json"]
@@ -161,21 +171,23 @@ def main() -> int:
             subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            stats_path = tmp / f"stats-{workers}.json"
+            stats_path = tmp / f"stats-{label}{workers}.json"
             wall, cpu, rss = timed(
                 common + ["--stats-json", str(stats_path), str(events)], env
             )
             stats = json.loads(stats_path.read_text())
+            all_stats.append((label, workers, stats))
             found = finding_set(db)
             if reference is None:
                 reference = found
             elif found != reference:
                 missing, extra = reference - found, found - reference
                 sys.exit(
-                    f"workers={workers} recorded other findings than workers={workers_list[0]}: "
+                    f"{label} workers={workers} recorded other findings than the first run: "
                     f"{len(missing)} missing, {len(extra)} extra (e.g. {sorted(missing | extra)[:3]})"
                 )
             runs.append({
+                "label": label or "plugins/dist",
                 "workers": workers,
                 "events_per_s": round(stats["events_per_s"]),
                 "wall_s": round(wall, 2),
@@ -191,22 +203,32 @@ def main() -> int:
         f"{len(base)} distinct records" + (f", without {', '.join(without)}" if without else "")
     )
     print(f"yardstick: serde_json parses the same file into Values at {yardstick:,.0f} events/s")
-    print(f"{'workers':>7} {'events/s':>10} {'of parse':>9} {'CPU s/1k ev':>12} {'peak RSS MB':>12} {'findings':>9}")
+    print(f"{'components':<13} {'workers':>7} {'events/s':>10} {'of parse':>9} {'CPU s/1k ev':>12} {'peak RSS MB':>12} {'findings':>9}")
     for run in runs:
         print(
-            f"{run['workers']:>7} {run['events_per_s']:>10,} {run['events_per_s'] / yardstick:>9.3f} "
+            f"{run['label']:<13} {run['workers']:>7} {run['events_per_s']:>10,} {run['events_per_s'] / yardstick:>9.3f} "
             f"{run['cpu_s_per_1000_events']:>12.4f} {run['peak_rss_mb']:>12.1f} {run['findings']:>9}"
         )
-    if len(runs) > 1:
-        print(f"speed-up with {runs[-1]['workers']} workers: "
-              f"{runs[-1]['events_per_s'] / runs[0]['events_per_s']:.2f}x one worker")
-    print("finding sets identical across worker counts: yes")
-    busy = stats.get("plugin_busy_s", {})
-    if busy:
+    ours = [r for r in runs if r["label"] == "plugins/dist"]
+    if len(ours) > 1:
+        print(f"speed-up with {ours[-1]['workers']} workers: "
+              f"{ours[-1]['events_per_s'] / ours[0]['events_per_s']:.2f}x one worker")
+    if baseline_dist:
+        print(f"plugins/dist vs {baseline_dist}, one worker each: "
+              f"{ours[0]['events_per_s'] / runs[0]['events_per_s']:.2f}x the events/s")
+    print("finding sets identical across runs: yes")
+    for label, workers, run_stats in all_stats:
+        if label != "baseline" and workers != workers_list[-1]:
+            continue
+        busy = run_stats.get("plugin_busy_s", {})
+        if not busy:
+            continue
         total = sum(busy.values())
-        print(f"time in plugin batches (last run): {total:.2f} s; per plugin:")
+        name_of_run = f"{label or 'plugins/dist'}, {workers} worker(s)"
+        print(f"time in plugin batches ({name_of_run}): {total:.2f} s; per plugin (events routed):")
         for name, seconds in sorted(busy.items(), key=lambda kv: -kv[1]):
-            print(f"  {name:<24} {seconds:7.3f} s  {seconds / max(1, stats['matched'].get(name, 0)) * 1e6:8.1f} us/event")
+            routed = run_stats["matched"].get(name, 0)
+            print(f"  {name:<24} {seconds:7.3f} s  {routed:>7}  {seconds / max(1, routed) * 1e6:8.1f} us/event")
     if json_out:
         Path(json_out).write_text(json.dumps({"yardstick_events_per_s": yardstick, "runs": runs}, indent=2))
     return 0

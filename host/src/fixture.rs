@@ -148,7 +148,8 @@ pub fn run_events(
     run_events_with_config(runtime, plugin, events, receipts, plugin.settings_json())
 }
 
-/// [`run_events`] with the plugin config `settings_json` (JSON object text).
+/// [`run_events`] with the plugin config `settings_json` (JSON object text), routed by the
+/// patterns the plugin describes with that config ([`LoadedPlugin::patterns_with_config`]).
 ///
 /// # Errors
 /// As for [`findings_for`].
@@ -159,7 +160,18 @@ pub fn run_events_with_config(
     receipts: Vec<String>,
     settings_json: &str,
 ) -> Result<(Vec<Finding>, Vec<Value>)> {
-    let router = Router::new([plugin.patterns.as_slice()])?;
+    // Routed by the patterns the plugin subscribes to with this config, which may differ
+    // from those of the admin's config.
+    let patterns = plugin
+        .patterns_with_config(runtime, settings_json)
+        .map_err(|f| {
+            anyhow::anyhow!(
+                "describe with the fixture's config failed ({}): {}",
+                f.kind.as_str(),
+                f.message
+            )
+        })?;
+    let router = Router::new([patterns.as_slice()])?;
     let mut batch = Vec::new();
     for event in events {
         for item in normalize_value(event.clone(), &Options::default()) {

@@ -27,6 +27,7 @@ mod search;
 mod setup;
 mod sinks;
 mod soak;
+mod subscriptions;
 mod support;
 mod suppress;
 mod tamper;

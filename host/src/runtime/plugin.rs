@@ -392,7 +392,16 @@ impl LoadedPlugin {
     }
 
     fn describe(&self, runtime: &PluginRuntime) -> Result<Descriptor, PluginFailure> {
-        let mut store = self.new_store(runtime, 0, Box::new(DenyAll));
+        self.describe_with(runtime, self.settings_json.clone())
+    }
+
+    /// `describe` in a fresh instance that reads `settings_json` as its config.
+    fn describe_with(
+        &self,
+        runtime: &PluginRuntime,
+        settings_json: Arc<str>,
+    ) -> Result<Descriptor, PluginFailure> {
+        let mut store = self.new_store_with(runtime, 0, Box::new(DenyAll), settings_json);
         let result = match &self.bound {
             Bound::V1(pre) => pre
                 .instantiate(&mut store)
@@ -426,6 +435,27 @@ impl LoadedPlugin {
             capabilities,
             self.settings_json.clone(),
         )
+    }
+
+    /// The patterns that route events to this plugin when it runs with `settings_json`
+    /// (JSON object text) as its config: those in force for the admin's config (or the
+    /// config's `patterns` override, whatever the plugin config), else what `describe`
+    /// answers with that config, since a plugin may subscribe according to its config (a
+    /// fixture with its own config is routed as a plugin loaded with it would be).
+    ///
+    /// # Errors
+    /// `describe` fails with that config.
+    pub fn patterns_with_config(
+        &self,
+        runtime: &PluginRuntime,
+        settings_json: &str,
+    ) -> Result<Vec<String>, PluginFailure> {
+        if self.config.patterns_override.is_some() || settings_json == &*self.settings_json {
+            return Ok(self.patterns.clone());
+        }
+        Ok(self
+            .describe_with(runtime, Arc::from(settings_json))?
+            .patterns)
     }
 
     /// The plugin's config (JSON object text) as the admin gave it.

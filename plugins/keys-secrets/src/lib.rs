@@ -19,6 +19,11 @@
 //!
 //! Calls by AWS services (`userIdentity.type` `AWSService`), anonymous callers, service
 //! events and VPC endpoint events are not counted.
+//!
+//! Subscription: `describe` answers with the config in force, so the plugin receives the
+//! KMS, denied, secret and parameter reads its bursts count, the calls its scanners count
+//! on (TruffleHog's `sts:GetCallerIdentity`), and the calls whose user agent names a scanner
+//! that counts on every call ([`scanner::patterns`]), not every call with a user agent.
 
 use trailwarden_plugin_sdk::capability::{
     log_receipt, IAM_DISABLE_ACCESS_KEY, IAM_QUARANTINE_USER, IAM_REVOKE_ROLE_SESSIONS, NOTIFY_SEND,
@@ -50,12 +55,17 @@ pub const CAPABILITIES: &[&str] = &[
     NOTIFY_SEND,
 ];
 
-/// Name, version and the EventBridge patterns: every call with a user agent (the scanner
-/// list is configurable, so no narrower pattern can stand for it), and, for records without
-/// one, the KMS, denied, Secrets Manager and SSM calls the other rules look at.
+/// Name, version and the EventBridge patterns of the default config
+/// ([`descriptor_for`] with `{}`).
 pub fn descriptor() -> Descriptor {
-    let patterns = [
-        json!({"detail": {"userAgent": [{"exists": true}]}}),
+    descriptor_for(&Settings::default())
+}
+
+/// Name, version and the EventBridge patterns for `settings`: the KMS, denied, Secrets
+/// Manager and SSM calls the other rules look at, and the calls whose user agent names a
+/// configured scanner ([`scanner_patterns`]).
+pub fn descriptor_for(settings: &Settings) -> Descriptor {
+    let mut patterns = vec![
         json!({"detail": {"eventSource": [kms::KMS], "eventName": kms::KEY_LOSS_EVENTS}}),
         json!({"detail": {"errorCode": bursts::DENIED_CODES}}),
         json!({"detail": {"eventSource": [bursts::SECRETS_MANAGER],
@@ -63,6 +73,7 @@ pub fn descriptor() -> Descriptor {
         json!({"detail": {"eventSource": [bursts::SSM],
                           "eventName": bursts::PARAMETER_READ_EVENTS}}),
     ];
+    patterns.extend(scanner::patterns(&settings.scanners));
     Descriptor {
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -359,6 +370,11 @@ impl Responder for KeysSecrets {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    /// Subscribes to the configured scanners' user agents (and calls), not to every call.
+    fn describe_with_config(config: &Config) -> Descriptor {
+        descriptor_for(&Settings::from_config(config).0)
     }
 
     fn rules(config: &Config) -> Vec<Rule> {

@@ -1,7 +1,7 @@
 //! `aws.credentials.scanner-user-agent`: a call whose user agent names a credential scanner
 //! or an offensive tool (the config's `scanner_user_agents`).
 
-use trailwarden_plugin_sdk::serde_json::json;
+use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Severity, State};
 
 use crate::settings::Scanner;
@@ -10,6 +10,85 @@ use crate::{identity, long_term_key, state_key, Identity, SCANNER};
 /// One finding per principal and tool per this many seconds (Panther deduplicates its
 /// TruffleHog alerts over an hour too): a scan makes thousands of calls.
 pub const QUIET_SECONDS: u32 = 3600;
+
+/// The EventBridge patterns of the calls `scanners` can match. A tool that counts on some
+/// calls only (TruffleHog: `sts:GetCallerIdentity`) is subscribed by those calls' names,
+/// whatever the user agent: exact, and those calls are few. A tool that counts on every
+/// call is subscribed by its user-agent substrings as wildcards (`*kali-amd64*`).
+/// EventBridge wildcards are case-sensitive while [`Scanner::matches`] is not, so each
+/// substring is subscribed in the spellings tools write (lower case, upper case,
+/// capitalised, each word capitalised: [`spellings`]); a user agent in another mix of
+/// cases is not routed. That costs no real detection: those tools write the name in a
+/// fixed spelling, and whoever controls the user agent can leave the name out altogether.
+pub fn patterns(scanners: &[Scanner]) -> Vec<Value> {
+    let mut patterns = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for scanner in scanners {
+        if !scanner.calls.is_empty() {
+            names.extend(scanner.calls.iter().map(|(_, n)| n.as_str()));
+            continue;
+        }
+        let mut agents: Vec<Value> = Vec::new();
+        for spelling in scanner.patterns.iter().flat_map(|p| spellings(p)) {
+            let wildcard = json!({"wildcard": format!("*{}*", wildcard_escape(&spelling))});
+            if !agents.contains(&wildcard) {
+                agents.push(wildcard);
+            }
+        }
+        if !agents.is_empty() {
+            patterns.push(json!({"detail": {"userAgent": agents}}));
+        }
+    }
+    if !names.is_empty() {
+        names.sort_unstable();
+        names.dedup();
+        patterns.push(json!({"detail": {"userAgent": [{"exists": true}], "eventName": names}}));
+    }
+    patterns
+}
+
+/// The spellings of a user-agent substring that are subscribed: as given, lower case, upper
+/// case, first letter capitalised, and each word (run of letters) capitalised.
+pub fn spellings(substring: &str) -> Vec<String> {
+    let lower = substring.to_lowercase();
+    let mut words = String::new();
+    let mut after_letter = false;
+    for c in lower.chars() {
+        if !after_letter {
+            words.extend(c.to_uppercase());
+        } else {
+            words.push(c);
+        }
+        after_letter = c.is_alphabetic();
+    }
+    let mut all = vec![
+        substring.to_owned(),
+        lower.clone(),
+        substring.to_uppercase(),
+        capitalize(&lower),
+        words,
+    ];
+    all.retain(|s| !s.is_empty());
+    let mut unique = Vec::new();
+    for s in all {
+        if !unique.contains(&s) {
+            unique.push(s);
+        }
+    }
+    unique
+}
+
+/// `text` with the EventBridge wildcard's special characters (`*`, `\`) escaped.
+fn wildcard_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '*' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// The first tool of `scanners` that `event`'s user agent names, for a call it counts.
 pub fn scanner_of<'a>(event: &Event, scanners: &'a [Scanner]) -> Option<&'a Scanner> {

@@ -258,3 +258,51 @@ fn a_key_id_alone_gives_the_key_arn() {
         ["arn:aws-cn:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
     );
 }
+
+/// `describe` with the config in force: the scanners' user agents (and calls), not every
+/// call with a user agent.
+#[test]
+fn the_subscription_follows_the_configured_scanners() {
+    let of = |config: Value| {
+        KeysSecrets::describe_with_config(&Config::from_value(config).unwrap()).patterns
+    };
+    let defaults = of(json!({}));
+    assert_eq!(defaults, keys_secrets::descriptor().patterns);
+    assert!(
+        !defaults
+            .iter()
+            .any(|p| p == r#"{"detail":{"userAgent":[{"exists":true}]}}"#),
+        "no longer every call with a user agent: {defaults:#?}"
+    );
+    // TruffleHog counts on sts:GetCallerIdentity only: subscribed by that call, exactly.
+    let calls = defaults
+        .iter()
+        .find(|p| p.contains("GetCallerIdentity"))
+        .expect("the scanners' calls");
+    let v: Value = trailwarden_plugin_sdk::serde_json::from_str(calls).unwrap();
+    assert_eq!(v["detail"]["eventName"], json!(["GetCallerIdentity"]));
+    assert!(!calls.contains("trufflehog"), "{calls}");
+    // Kali counts on every call: subscribed by its user agent, in the usual spellings.
+    let kali = defaults
+        .iter()
+        .find(|p| p.contains("kali-amd64"))
+        .expect("Kali's pattern");
+    for spelling in [
+        "*kali-amd64*",
+        "*KALI-AMD64*",
+        "*Kali-amd64*",
+        "*Kali-Amd64*",
+    ] {
+        assert!(kali.contains(spelling), "{spelling} in {kali}");
+    }
+    // Four patterns for the other rules; none for scanners when the list is empty.
+    assert_eq!(of(json!({"scanner_user_agents": []})).len(), 4);
+    let custom = of(json!({"scanner_user_agents": ["Evil*Tool"]}));
+    assert_eq!(custom.len(), 5);
+    assert!(custom[4].contains(r#"*evil\\*tool*"#), "{}", custom[4]);
+    assert!(custom[4].contains(r#"*Evil\\*Tool*"#), "{}", custom[4]);
+    assert_eq!(
+        keys_secrets::scanner::spellings("scout suite"),
+        ["scout suite", "SCOUT SUITE", "Scout suite", "Scout Suite"]
+    );
+}

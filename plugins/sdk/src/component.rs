@@ -104,6 +104,14 @@ pub fn responder_rules<R: Responder>() -> Vec<WitRule> {
     rules(R::rules(&config))
 }
 
+/// `R::describe_with_config` with the host's config, in its WIT form. A config that is not
+/// a JSON object describes the plugin as the empty config does (the host refuses such a
+/// config anyway).
+pub fn responder_describe<R: Responder>() -> bindings::Descriptor {
+    let config = Config::current().unwrap_or_else(|_| Config::empty());
+    R::describe_with_config(&config).into()
+}
+
 /// The plugin's config as the host gives it (`config.get`).
 pub(crate) fn config_text() -> String {
     wit_config::get()

@@ -66,6 +66,17 @@ pub trait Responder {
     /// Name, version, EventBridge patterns, wanted capabilities and shipped fixtures.
     fn describe() -> Descriptor;
 
+    /// [`Responder::describe`] given the plugin's config: what the component's `describe`
+    /// answers. The host calls `describe` with the admin's config in force (and again with
+    /// a fixture's own config to route that fixture's events), so a plugin whose rules come
+    /// from its config can subscribe to just the events those rules can match; a config
+    /// change reloads the plugin, which describes it again. Name, version, capabilities and
+    /// fixtures must not depend on the config. The default ignores it.
+    fn describe_with_config(config: &Config) -> Descriptor {
+        let _ = config;
+        Self::describe()
+    }
+
     /// Its rule catalog (WIT 0.3.0 `rules`): one [`Rule`] per `rule_id` its findings can
     /// carry, given its config. `trailwarden rules list` prints it, and the native fixture
     /// runner checks that every finding's `rule_id` is in it.
@@ -228,7 +239,7 @@ macro_rules! export_responder {
 
             impl $crate::component::bindings::Guest for __TrailwardenComponent {
                 fn describe() -> $crate::component::bindings::Descriptor {
-                    <$responder as $crate::Responder>::describe().into()
+                    $crate::component::responder_describe::<$responder>()
                 }
 
                 fn handle(

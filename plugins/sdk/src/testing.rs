@@ -578,12 +578,30 @@ pub fn assert_catalog<R: Responder>(raised: &std::collections::BTreeSet<String>)
 
 /// Checks a responder's descriptor: `describe().capabilities` are the names in
 /// `R::CAPABILITIES` (each a capability of the contract), `self_caused_events` is off, and
-/// it ships its fixtures ([`assert_ships_fixtures`]).
+/// it ships its fixtures ([`assert_ships_fixtures`]), and, described with the empty config,
+/// the current one or any fixture's, only its patterns change.
 ///
 /// # Panics
 /// On the first difference.
 pub fn assert_describes<R: Responder>(crate_dir: &str) {
     let d = R::describe();
+    let mut configs = vec![Config::empty(), Config::current().expect("config")];
+    for fixture in load_fixtures(&Path::new(crate_dir).join("fixtures")) {
+        if let Some(value) = fixture.config {
+            configs.push(Config::from_value(value).expect("fixture config"));
+        }
+    }
+    for config in &configs {
+        let with = R::describe_with_config(config);
+        assert!(
+            with.name == d.name
+                && with.version == d.version
+                && with.capabilities == d.capabilities
+                && with.fixtures == d.fixtures
+                && with.self_caused_events == d.self_caused_events,
+            "describe_with_config may change the patterns only (config {config:?})"
+        );
+    }
     for name in R::CAPABILITIES {
         assert!(
             capability::ALL.contains(name),

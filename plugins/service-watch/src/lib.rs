@@ -55,13 +55,20 @@ pub fn catalog(config: &Config) -> Vec<Rule> {
 /// The findings of the per-event rules for one event: one per rule that matches it (burst
 /// rules need state: [`evaluate`]).
 pub fn detect(event: &Event) -> Vec<Finding> {
+    let candidates: Vec<&spec::Spec> = rules::all()
+        .filter(|r| r.threshold.is_none() && r.applies(event))
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     let raw = event.raw_json();
     let facts = Facts {
         event,
         raw: raw.as_ref(),
     };
-    rules::all()
-        .filter(|r| r.threshold.is_none() && r.matches(&facts))
+    candidates
+        .into_iter()
+        .filter(|r| (r.when)(&facts))
         .map(|r| r.finding(&facts))
         .collect()
 }
@@ -70,13 +77,19 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 /// are counted per rule, account and principal in `state` (expiring after the window, on
 /// event time); a burst is reported once, by the call that reaches its threshold.
 pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
+    // The calls each rule looks at are told from the parsed fields; the record is parsed
+    // (most of the cost) only when some rule looks at this one.
+    let candidates: Vec<&spec::Spec> = rules::all().filter(|r| r.applies(event)).collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     let raw = event.raw_json();
     let facts = Facts {
         event,
         raw: raw.as_ref(),
     };
     let mut findings = Vec::new();
-    for rule in rules::all().filter(|r| r.matches(&facts)) {
+    for rule in candidates.into_iter().filter(|r| (r.when)(&facts)) {
         let Some(threshold) = rule.threshold else {
             findings.push(rule.finding(&facts));
             continue;

@@ -16,8 +16,11 @@ pub enum Names {
     Exact(&'static [&'static str]),
     /// Names starting with one of these (Lambda's versioned names, `UpdateFunctionCode20150331v2`).
     Prefix(&'static [&'static str]),
-    /// Every call of the sources (IAM changes, VPC endpoint records).
+    /// Every call of the sources (VPC endpoint records).
     Any,
+    /// Every call of the sources except those whose name starts with one of these (IAM
+    /// changes: not `Get*`, `List*`, ...), so reads are not even routed to the plugin.
+    AnyBut(&'static [&'static str]),
 }
 
 /// The kind of record a rule reads (`eventType`).
@@ -155,6 +158,12 @@ impl Spec {
                     prefixes.iter().map(|p| json!({ "prefix": p })).collect();
                 detail.insert("eventName".into(), Value::Array(alternatives));
             }
+            Names::AnyBut(prefixes) => {
+                detail.insert(
+                    "eventName".into(),
+                    json!([{ "anything-but": { "prefix": prefixes } }]),
+                );
+            }
             Names::Any => {}
         }
         if self.kind == Kind::VpcEndpoint {
@@ -179,23 +188,28 @@ impl Spec {
         match self.names {
             Names::Exact(names) => names.contains(&name),
             Names::Prefix(prefixes) => prefixes.iter().any(|p| name.starts_with(p)),
+            Names::AnyBut(prefixes) => !prefixes.iter().any(|p| name.starts_with(p)),
             Names::Any => true,
         }
     }
 
-    /// Whether this rule fires on the event.
+    /// Whether this rule fires on the event: [`Spec::applies`] and its condition.
     pub fn matches(&self, facts: &Facts) -> bool {
-        let event = facts.event;
+        self.applies(facts.event) && (self.when)(facts)
+    }
+
+    /// Whether the event is one of the calls this rule looks at (source, name, kind,
+    /// outcome): decided on the parsed fields alone, before the record is parsed.
+    pub fn applies(&self, event: &Event) -> bool {
         let source_ok = self.sources.is_empty()
             || event
                 .source
                 .as_deref()
                 .is_some_and(|s| self.sources.contains(&s));
         source_ok
-            && self.name_matches(facts.name())
+            && self.name_matches(event.name.as_deref().unwrap_or(""))
             && self.kind_matches(event)
             && (self.attempts || !event.failed())
-            && (self.when)(facts)
     }
 
     /// The catalog entry, naming the notify target.
@@ -203,6 +217,7 @@ impl Spec {
         let calls = match self.names {
             Names::Exact(names) => names.join(", "),
             Names::Prefix(prefixes) => format!("{}*", prefixes.join("*, ")),
+            Names::AnyBut(prefixes) => format!("any call but {}*", prefixes.join("*, ")),
             Names::Any => "any call".to_owned(),
         };
         let sources = if self.sources.is_empty() {

@@ -85,15 +85,25 @@ fn patterns_name_their_calls_narrowly() {
             "{p}"
         );
     }
-    // Only IAM changes (every IAM call but reads) and VPC endpoint records take any name.
+    // Only VPC endpoint records take any name; IAM changes take every IAM call but reads,
+    // which are not routed to the plugin.
     let unnamed: Vec<&str> = rules::all()
         .filter(|r| matches!(r.names, Names::Any))
         .map(|r| r.id)
         .collect();
+    let all_but_reads: Vec<&str> = rules::all()
+        .filter(|r| matches!(r.names, Names::AnyBut(_)))
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(all_but_reads, ["aws.iam.changed"]);
+    let iam = rules::all().find(|r| r.id == "aws.iam.changed").unwrap();
+    assert_eq!(
+        iam.pattern()["detail"]["eventName"],
+        json!([{"anything-but": {"prefix": ["Get", "List", "Describe", "Generate", "Simulate"]}}])
+    );
     assert_eq!(
         unnamed,
         [
-            "aws.iam.changed",
             "aws.vpce.access-denied",
             "aws.vpce.external-principal",
             "aws.vpce.s3-from-public-ip"

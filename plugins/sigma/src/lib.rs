@@ -27,9 +27,15 @@
 //!
 //! The rules are compiled once per batch (the host instantiates the plugin for each one), so
 //! compiling is kept cheap: the shipped rules come as JSON, and what only findings and the
-//! catalog read (description, references, ...) is parsed on first use. Matching skips the
-//! rules whose condition names an `eventSource` other than the event's, and a regular
-//! expression runs only when the text holds the literal every match needs.
+//! catalog read (description, references, ...) is parsed on first use. Rules are indexed by
+//! the `eventSource` their condition requires, so an event is checked only against its
+//! source's rules and those that name none, and a regular expression runs only when the
+//! text holds the literal every match needs.
+//!
+//! Subscription: `describe` answers with the config in force, so the plugin subscribes to
+//! the union of what its rules can match (each rule's required `eventSource` and
+//! `eventName` values, without regard to case), and to every CloudTrail event only when
+//! some rule requires neither ([`RuleSet::patterns`]).
 
 pub mod condition;
 pub mod matcher;
@@ -62,8 +68,8 @@ mod embedded {
 }
 
 /// Every CloudTrail event (the detail-types of API calls, console sign-ins, service events
-/// and console actions all end in "via CloudTrail"): Sigma rules may test any field, and
-/// several of the shipped ones name no event source.
+/// and console actions all end in "via CloudTrail"): the subscription when some rule names
+/// neither an event source nor an event name ([`RuleSet::patterns`]).
 pub const PATTERN: &str = r#"{"detail-type":[{"suffix":"via CloudTrail"}]}"#;
 
 /// The runbook of a rule whose `falsepositives` say nothing usable.
@@ -74,12 +80,18 @@ pub const GENERIC_RUNBOOK: &str = "Confirm with the owner of the principal that 
 /// The licence of the shipped rules, named in findings and catalog.
 pub const LICENSE: &str = "Detection Rule License 1.1";
 
-/// Name, version, the pattern (every CloudTrail event) and the fixtures.
+/// Name, version, the patterns of the shipped rules and the fixtures.
 pub fn descriptor() -> Descriptor {
+    descriptor_for(&RuleSet::embedded())
+}
+
+/// Name, version, the patterns `set`'s rules can match ([`RuleSet::patterns`]) and the
+/// fixtures.
+pub fn descriptor_for(set: &RuleSet) -> Descriptor {
     Descriptor {
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        patterns: vec![PATTERN.to_owned()],
+        patterns: set.patterns(),
         capabilities: Vec::new(),
         fixtures: trailwarden_plugin_sdk::fixtures![
             "console-login-without-mfa.json",
@@ -144,6 +156,54 @@ pub struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     pub entries: Vec<Entry>,
+    index: SourceIndex,
+}
+
+/// The loaded rules by the `eventSource` they require ([`Detection::sources`]), so an event
+/// is checked against the rules of its source and those that name none, not every rule.
+#[derive(Debug, Clone, Default)]
+struct SourceIndex {
+    /// Lower-cased source -> indexes into `entries` of the loaded rules requiring it.
+    by_source: BTreeMap<String, Vec<usize>>,
+    /// Loaded rules that require no particular source.
+    any_source: Vec<usize>,
+}
+
+impl SourceIndex {
+    fn new(entries: &[Entry]) -> SourceIndex {
+        let mut index = SourceIndex::default();
+        for (i, entry) in entries.iter().enumerate() {
+            let Ok(detection) = &entry.rule.detection else {
+                continue;
+            };
+            match &detection.sources {
+                Some(sources) => {
+                    for source in sources {
+                        let rules = index.by_source.entry(source.clone()).or_default();
+                        if rules.last() != Some(&i) {
+                            rules.push(i);
+                        }
+                    }
+                }
+                None => index.any_source.push(i),
+            }
+        }
+        index
+    }
+
+    /// The loaded rules that may match an event whose `eventSource` is one of `sources`
+    /// (lower-cased), in rule order.
+    fn candidates(&self, sources: &[String]) -> Vec<usize> {
+        let mut found = self.any_source.clone();
+        for source in sources {
+            if let Some(rules) = self.by_source.get(source) {
+                found.extend(rules);
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
 }
 
 impl RuleSet {
@@ -255,7 +315,59 @@ impl RuleSet {
                 entries.push(Entry { rule_id, rule });
             }
         }
-        RuleSet { entries }
+        let index = SourceIndex::new(&entries);
+        RuleSet { entries, index }
+    }
+
+    /// The EventBridge patterns of the events some loaded rule can match: per rule, what
+    /// its condition requires of [`rule::SUBSCRIPTION_FIELDS`] ([`rule::required_matchers`]:
+    /// plain values compared without regard to case, as Sigma compares them), all of it;
+    /// [`PATTERN`] (every CloudTrail event) as soon as one rule requires none of them. No
+    /// loaded rule: no pattern, the plugin gets nothing.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut patterns: Vec<String> = Vec::new();
+        for (_, detection) in self.loaded() {
+            let mut detail = serde_json::Map::new();
+            let mut never = false;
+            for field in rule::SUBSCRIPTION_FIELDS {
+                let Some(matchers) =
+                    rule::required_matchers(&detection.condition, &detection.searches, field)
+                else {
+                    continue;
+                };
+                // A rule that requires a value among none can never match.
+                never |= matchers.is_empty();
+                let (parent, leaf) = match field.split_once('.') {
+                    Some((parent, leaf)) => (Some(parent), leaf),
+                    None => (None, *field),
+                };
+                let slot = match parent {
+                    Some(parent) => detail
+                        .entry(parent.to_owned())
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()))
+                        .as_object_mut()
+                        .expect("an object"),
+                    None => &mut detail,
+                };
+                slot.insert(leaf.to_owned(), Value::Array(matchers));
+            }
+            if never {
+                continue;
+            }
+            if detail.is_empty() {
+                return vec![PATTERN.to_owned()];
+            }
+            let pattern = json!({
+                "detail-type": [{"suffix": "via CloudTrail"}],
+                "detail": detail,
+            })
+            .to_string();
+            if !patterns.contains(&pattern) {
+                patterns.push(pattern);
+            }
+        }
+        patterns.sort();
+        patterns
     }
 
     /// The rules that run, with their detection.
@@ -292,7 +404,22 @@ impl RuleSet {
     pub fn may_match(&self, event: &Event) -> bool {
         let hot = hot_record(event);
         let known = |field: &str| hot_field_known(&hot, field);
-        self.loaded().any(|(_, d)| d.hot.holds(&hot, &known))
+        let holds = |(_, d): (&Entry, &Detection)| d.hot.holds(&hot, &known);
+        match &event.source {
+            Some(source) => self
+                .index
+                .candidates(&[source.to_lowercase()])
+                .into_iter()
+                .filter_map(|i| self.loaded_at(i))
+                .any(holds),
+            None => self.loaded().any(holds),
+        }
+    }
+
+    /// The loaded rule at `index` of `entries`, with its detection.
+    fn loaded_at(&self, index: usize) -> Option<(&Entry, &Detection)> {
+        let entry = self.entries.get(index)?;
+        entry.rule.detection.as_ref().ok().map(|d| (entry, d))
     }
 
     /// [`RuleSet::detect`] with the record already parsed.
@@ -320,16 +447,20 @@ impl RuleSet {
                 false
             });
         }
-        self.loaded()
-            .filter(|(_, d)| {
-                !precheck
-                    || d.sources
-                        .as_ref()
-                        .is_none_or(|wanted| sources.iter().any(|s| wanted.contains(s)))
-            })
-            .filter(|(_, d)| d.matches(record))
-            .map(|(entry, d)| finding(entry, d, event, record))
-            .collect()
+        let check = |(entry, d): (&Entry, &Detection)| {
+            d.matches(record).then(|| finding(entry, d, event, record))
+        };
+        if precheck {
+            // Only the rules of the record's source and those that name none.
+            self.index
+                .candidates(&sources)
+                .into_iter()
+                .filter_map(|i| self.loaded_at(i))
+                .filter_map(check)
+                .collect()
+        } else {
+            self.loaded().filter_map(check).collect()
+        }
     }
 
     /// The catalog: one rule per entry, refused ones with their reason.
@@ -510,6 +641,19 @@ impl Responder for Sigma {
 
     fn describe() -> Descriptor {
         descriptor()
+    }
+
+    /// Subscribes to the union of what the configured (or shipped) rules can match; a
+    /// config whose `rules` cannot be read subscribes to every CloudTrail event, so the
+    /// error surfaces in `handle` (as a failed batch) rather than in silence.
+    fn describe_with_config(config: &Config) -> Descriptor {
+        match RuleSet::from_config(config) {
+            Ok(set) => descriptor_for(&set),
+            Err(_) => Descriptor {
+                patterns: vec![PATTERN.to_owned()],
+                ..descriptor_for(&RuleSet::default())
+            },
+        }
     }
 
     fn rules(config: &Config) -> Vec<Rule> {

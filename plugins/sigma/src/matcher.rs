@@ -167,6 +167,18 @@ impl Wildcard {
         self.fold
     }
 
+    /// The literal text at the start of every match when the pattern has one (`abc*`,
+    /// `abc*d`; lower-cased when folding), for patterns with more than one segment.
+    pub fn literal_prefix(&self) -> Option<String> {
+        match self.segments.as_slice() {
+            [first, _, ..] => match first.as_slice() {
+                [Piece::Literal(l)] if !l.is_empty() => String::from_utf8(l.clone()).ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The literal text when the pattern has no wildcard (lower-cased when folding).
     pub fn literal(&self) -> Option<String> {
         match self.segments.as_slice() {

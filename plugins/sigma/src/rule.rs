@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use trailwarden_plugin_sdk::Severity;
 
 use crate::condition::{self, Expr};
@@ -201,6 +201,17 @@ impl HotCheck {
 /// The field [`Detection::sources`] is about.
 pub const SOURCE_FIELD: &str = "eventSource";
 
+/// The record fields (always text in CloudTrail) the subscription is narrowed by: what a
+/// rule requires of each ([`required_matchers`]) goes into its EventBridge pattern.
+pub const SUBSCRIPTION_FIELDS: &[&str] = &[
+    "eventSource",
+    "eventName",
+    "eventType",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userAgent",
+];
+
 /// One search identifier: a map (every field test holds) or a list of maps (one of them
 /// holds).
 #[derive(Debug, Clone)]
@@ -267,6 +278,80 @@ pub fn required_literals(expr: &Expr, searches: &[Search], field: &str) -> Optio
             .filter_map(|e| required_literals(e, searches, field))
             .reduce(|a, b| a.into_iter().filter(|x| b.contains(x)).collect()),
         Expr::Or(items) => union(items.iter().map(|e| required_literals(e, searches, field))),
+    }
+}
+
+/// EventBridge matchers of which `field`'s value must satisfy one for `expr` to hold (a
+/// necessary condition, perhaps looser than the rule), when the condition implies one;
+/// `None` when it does not. Plain values become `equals-ignore-case` (or exact strings when
+/// `cased`), a literal start `prefix`, a case-sensitive regular expression with a required
+/// literal a `*literal*` wildcard. An `and` takes the first operand that requires
+/// something, an `or` the union (every operand must require), a `not` requires nothing.
+pub fn required_matchers(expr: &Expr, searches: &[Search], field: &str) -> Option<Vec<Value>> {
+    match expr {
+        Expr::Search(i) => match &searches[*i] {
+            Search::AllOf(tests) => tests_require_matchers(tests, field),
+            Search::AnyOf(maps) => union_values(
+                maps.iter()
+                    .map(|tests| tests_require_matchers(tests, field)),
+            ),
+        },
+        Expr::Not(_) => None,
+        Expr::And(items) => items
+            .iter()
+            .find_map(|e| required_matchers(e, searches, field)),
+        Expr::Or(items) => {
+            union_values(items.iter().map(|e| required_matchers(e, searches, field)))
+        }
+    }
+}
+
+fn union_values(parts: impl Iterator<Item = Option<Vec<Value>>>) -> Option<Vec<Value>> {
+    let mut all: Vec<Value> = Vec::new();
+    for part in parts {
+        for x in part? {
+            if !all.contains(&x) {
+                all.push(x);
+            }
+        }
+    }
+    Some(all)
+}
+
+/// What one map's tests (all of which hold) require of `field`, as EventBridge matchers:
+/// the first test on it whose values all translate (with `all`, the first value that does).
+fn tests_require_matchers(tests: &[FieldTest], field: &str) -> Option<Vec<Value>> {
+    tests
+        .iter()
+        .filter(|t| t.field == field)
+        .find_map(|t| match &t.test {
+            Test::Values {
+                matchers,
+                all: true,
+            } => matchers.iter().find_map(event_matcher).map(|m| vec![m]),
+            Test::Values { matchers, .. } => matchers
+                .iter()
+                .map(event_matcher)
+                .collect::<Option<Vec<Value>>>(),
+            _ => None,
+        })
+}
+
+/// An EventBridge matcher that every text `m` matches also matches, if there is one.
+fn event_matcher(m: &ValueMatcher) -> Option<Value> {
+    match m {
+        ValueMatcher::Wildcard(w) => match (w.literal(), w.literal_prefix(), w.folds()) {
+            (Some(l), _, true) => Some(json!({ "equals-ignore-case": l })),
+            (Some(l), _, false) => Some(Value::String(l)),
+            (None, Some(p), true) => Some(json!({"prefix": {"equals-ignore-case": p}})),
+            (None, Some(p), false) => Some(json!({ "prefix": p })),
+            (None, None, _) => None,
+        },
+        ValueMatcher::Regex(_, Some(literal)) if !literal.is_empty() => {
+            let escaped = literal.replace('\\', "\\\\").replace('*', "\\*");
+            Some(json!({ "wildcard": format!("*{escaped}*") }))
+        }
+        _ => None,
     }
 }
 

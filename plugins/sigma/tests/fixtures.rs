@@ -151,18 +151,30 @@ fn survives_the_corpus() {
 }
 
 #[test]
-fn descriptor_names_the_crate_and_matches_every_cloudtrail_event() {
+fn descriptor_names_the_crate_and_subscribes_to_its_rules() {
     let d = sigma::descriptor();
     assert_eq!(d.name, "sigma");
     assert_eq!(d.version, env!("CARGO_PKG_VERSION"));
     assert!(d.capabilities.is_empty());
     assert!(!d.self_caused_events);
-    assert_eq!(d.patterns.len(), 1);
-    let p: Value = serde_json::from_str(&d.patterns[0]).expect("pattern is JSON");
+    // The shipped rules' union, which `describe` with the empty config answers too; a
+    // config's rules give theirs.
+    assert_eq!(d.patterns, RuleSet::embedded().patterns());
     assert_eq!(
-        p,
-        serde_json::json!({"detail-type": [{"suffix": "via CloudTrail"}]})
+        Sigma::describe_with_config(&Config::empty()).patterns,
+        d.patterns
     );
+    for p in &d.patterns {
+        let p: Value = serde_json::from_str(p).expect("pattern is JSON");
+        assert_eq!(
+            p["detail-type"],
+            serde_json::json!([{"suffix": "via CloudTrail"}])
+        );
+    }
+    // Rules that cannot be read subscribe to every CloudTrail event: the error shows in
+    // `handle`, not as silence.
+    let bad = Config::from_value(serde_json::json!({"rules": "not a list"})).unwrap();
+    assert_eq!(Sigma::describe_with_config(&bad).patterns, [sigma::PATTERN]);
 }
 
 #[test]

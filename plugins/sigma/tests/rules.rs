@@ -530,3 +530,59 @@ fn real_record_shapes() {
         "one of the `all` values missing"
     );
 }
+
+/// The subscription of the shipped rules: per rule, what its condition requires of the
+/// event source and name (or, for the four rules that name neither, of the caller's type,
+/// ARN or user agent), so the plugin no longer receives every CloudTrail event.
+#[test]
+fn the_shipped_rules_subscribe_to_what_they_can_match_only() {
+    let set = RuleSet::embedded();
+    let patterns = set.patterns();
+    assert!(
+        !patterns.contains(&sigma::PATTERN.to_owned()),
+        "every shipped rule requires something of the subscription fields"
+    );
+    assert!(patterns.len() >= 50, "{patterns:#?}");
+    let root = r#"{"detail":{"userIdentity":{"type":[{"equals-ignore-case":"root"}]}},"detail-type":[{"suffix":"via CloudTrail"}]}"#;
+    assert!(patterns.contains(&root.to_owned()), "{patterns:#?}");
+    let imds = r#"{"detail":{"userIdentity":{"arn":[{"wildcard":"*:assumed-role/aws:*"}]}},"detail-type":[{"suffix":"via CloudTrail"}]}"#;
+    assert!(patterns.contains(&imds.to_owned()), "{patterns:#?}");
+    for p in &patterns {
+        let v: Value = serde_json::from_str(p).expect("JSON");
+        assert!(
+            v["detail"].as_object().is_some_and(|d| !d.is_empty()),
+            "{p}"
+        );
+    }
+}
+
+/// A rule that requires nothing of the subscription fields subscribes the plugin to every
+/// CloudTrail event; a `not` requires nothing; no loaded rule, no pattern.
+#[test]
+fn a_rule_without_a_required_field_subscribes_to_everything() {
+    let only = |detection: &str| {
+        RuleSet::from_texts([(
+            "r.yml",
+            &*format!(
+                "title: t\nid: 11111111-2222-3333-4444-555555555555\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n{detection}\nlevel: low\n"
+            ),
+        )])
+    };
+    let narrow = only("  sel:\n    eventName|startswith: Delete\n    eventSource: s3.amazonaws.com\n  condition: sel");
+    assert_eq!(narrow.loaded().count(), 1);
+    assert_eq!(
+        narrow.patterns(),
+        [
+            r#"{"detail":{"eventName":[{"prefix":{"equals-ignore-case":"delete"}}],"eventSource":[{"equals-ignore-case":"s3.amazonaws.com"}]},"detail-type":[{"suffix":"via CloudTrail"}]}"#
+        ]
+    );
+    let negated = only("  sel:\n    eventName: DeleteBucket\n  condition: not sel");
+    assert_eq!(negated.patterns(), [sigma::PATTERN]);
+    let contains = only("  sel:\n    eventName|contains: Delete\n  condition: sel");
+    assert_eq!(
+        contains.patterns(),
+        [sigma::PATTERN],
+        "no case-insensitive substring in EventBridge"
+    );
+    assert!(RuleSet::from_texts([]).patterns().is_empty());
+}

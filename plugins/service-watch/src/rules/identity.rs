@@ -60,7 +60,7 @@ pub const RULES: &[Spec] = &[
         title: "IAM configuration changed",
         technique: "T1098",
         sources: IAM,
-        names: Names::Any,
+        names: Names::AnyBut(READ_PREFIXES),
         kind: Kind::ApiCall,
         attempts: false,
         when: iam_change,
