@@ -101,12 +101,12 @@ pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Re
         }
     }
     for file in files {
-        fixtures.push((file.display().to_string(), Fixture::load(&file)?));
+        fixtures.push((file.display().to_string(), fixture::load(&file)?));
     }
     if paths.is_empty() {
         for (i, text) in first.fixtures.iter().enumerate() {
-            let fixture = serde_json::from_str(text)
-                .map_err(|e| anyhow::anyhow!("shipped fixture #{i} is invalid: {e}"))?;
+            let fixture = fixture::parse(text)
+                .map_err(|e| anyhow::anyhow!("shipped fixture #{i} is invalid: {e:#}"))?;
             fixtures.push((format!("shipped #{i}"), fixture));
         }
         anyhow::ensure!(

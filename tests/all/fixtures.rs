@@ -52,10 +52,10 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
         paths.sort();
         let mut fixtures: Vec<(String, Fixture)> = paths
             .iter()
-            .map(|p| (p.display().to_string(), Fixture::load(p).unwrap()))
+            .map(|p| (p.display().to_string(), fixture::load(p).unwrap()))
             .collect();
         for (i, text) in loaded.fixtures.iter().enumerate() {
-            let shipped = serde_json::from_str(text)
+            let shipped = fixture::parse(text)
                 .unwrap_or_else(|e| panic!("{name}: shipped fixture {i} is invalid: {e}"));
             fixtures.push((format!("shipped #{i}"), shipped));
         }
