@@ -129,7 +129,7 @@ pub fn run_events_with_config(
     receipts: Vec<ReceiptKind>,
     settings_json: &str,
 ) -> Result<(Vec<Finding>, Vec<Value>)> {
-    let batch: Vec<_> = fixture_spec::fixture_events(events, &plugin.patterns)
+    let batch: Vec<_> = fixture_spec::fixture_events(events, Some(&plugin.patterns))
         .map_err(|e| anyhow::anyhow!(e))?
         .iter()
         .map(|event| to_plugin_event(event, false))

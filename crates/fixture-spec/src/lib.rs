@@ -33,5 +33,8 @@ pub fn receipt_id(n: usize) -> String {
 /// The reason a fixture's `denied` receipt gives.
 pub const DENIED_BY_FIXTURE: &str = "denied by the fixture";
 
+/// The events fixtures hand plugins are the host normaliser's.
+pub use cloudtrail_normalize::NormalizedEvent;
+
 /// The synthetic id of a record without an `eventID`, as the host's normaliser makes it.
 pub use cloudtrail_normalize::synthetic_event_id;
