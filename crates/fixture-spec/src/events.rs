@@ -27,8 +27,8 @@ pub fn fixture_events(
                 Item::Event(event) => {
                     let routed = patterns.is_none()
                         || event.with_envelope_fields(|fields| {
-                        !set.matching_ids_in_fields(fields).is_empty()
-                    });
+                            !set.matching_ids_in_fields(fields).is_empty()
+                        });
                     if routed {
                         events.push(event);
                     }
@@ -61,7 +61,8 @@ mod tests {
         let envelope = json!({"version": "0", "detail-type": "AWS Console Sign In via CloudTrail",
             "source": "aws.signin", "detail": {"eventName": "ConsoleLogin", "userIdentity": {"type": "Root"}}});
         let patterns = vec![r#"{"detail":{"userIdentity":{"type":["Root"]}}}"#.to_owned()];
-        let events = fixture_events(&[root.clone(), user, envelope.clone()], Some(&patterns)).unwrap();
+        let events =
+            fixture_events(&[root.clone(), user, envelope.clone()], Some(&patterns)).unwrap();
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids[0], "r");
         assert_eq!(ids.len(), 2, "the IAM user's login is not routed: {ids:?}");

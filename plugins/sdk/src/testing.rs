@@ -73,7 +73,8 @@ pub fn event_from_record(record: &Value) -> Event {
             at(ui, &["sessionContext", "attributes", "mfaAuthenticated"]).and_then(boolish)
         });
     Event {
-        id: text_at(record, &["eventID"]).unwrap_or_else(|| fixture_spec::synthetic_event_id(record)),
+        id: text_at(record, &["eventID"])
+            .unwrap_or_else(|| fixture_spec::synthetic_event_id(record)),
         time: text_at(record, &["eventTime"]),
         source: text_at(record, &["eventSource"]),
         name: text_at(record, &["eventName"]),
@@ -446,6 +447,18 @@ pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
     let n = run_all(crate_dir, Some(&patterns), &recording, R::CAPABILITIES);
     assert_catalog::<R>(&raised.into_inner());
     n
+}
+
+/// Runs one fixture through `R::handle` as [`assert_responder_fixtures`] runs each: routed
+/// by `R`'s patterns, with a fresh state and history.
+///
+/// # Errors
+/// As [`run_fixture`].
+pub fn run_responder_fixture<R: Responder>(fixture: &Fixture) -> Result<(), String> {
+    let handle = |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
+        R::handle_with_history(events, caps, state, &crate::MemoryHistory::new(), config)
+    };
+    run_routed_fixture(fixture, &R::describe().patterns, &handle, R::CAPABILITIES)
 }
 
 /// Checks a responder's rule catalog (`R::rules` with the current config): ids unique and
@@ -897,7 +910,10 @@ mod tests {
             Receipt::Accepted("fixture-action-1".into())
         );
         assert!(actions[0].args.is_empty());
-        assert!(matches!(receipt_for(actions[1].receipt, 2), Receipt::Denied(_)));
+        assert!(matches!(
+            receipt_for(actions[1].receipt, 2),
+            Receipt::Denied(_)
+        ));
         let no_actions = parse_fixture(r#"{"name": "n", "events": [], "findings": []}"#, p);
         assert!(no_actions.unwrap().actions.is_none());
         for bad in [
@@ -945,8 +961,11 @@ mod tests {
         assert!(run_fixture(&fixture(swapped), &handle, &allowed).is_err());
         assert!(run_fixture(&fixture("[]"), &handle, &allowed).is_err());
         // Undeclared capabilities fail even without `actions`.
-        let unchecked =
-            parse_fixture(r#"{"name": "n", "events": [{"eventID": "e2"}], "findings": []}"#, p).unwrap();
+        let unchecked = parse_fixture(
+            r#"{"name": "n", "events": [{"eventID": "e2"}], "findings": []}"#,
+            p,
+        )
+        .unwrap();
         assert!(run_fixture(&unchecked, &handle, &allowed).is_ok());
         assert!(run_fixture(&unchecked, &handle, &allowed[..1]).is_err());
     }
