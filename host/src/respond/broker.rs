@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, NewAction, Outbox, Status};
 use super::request::{self, Request};
-use crate::config::ResponseSettings;
+use crate::respond::settings::ResponseSettings;
 use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
 use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
 

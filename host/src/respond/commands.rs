@@ -11,7 +11,7 @@ use super::executor::ActionRunner;
 use super::outbox::{ActionRecord, NewAction, Outbox, Status};
 use super::request::Request;
 use crate::audit::AuditStore;
-use crate::config::ResponseSettings;
+use crate::respond::settings::ResponseSettings;
 use crate::output::{fit, Format};
 
 /// How long a CLI command waits for retries of the action it started.

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::outbox::{ActionRecord, Outbox, LEASE_S};
 use super::request::Request;
-use crate::config::ResponseSettings;
+use crate::respond::settings::ResponseSettings;
 use crate::notify::deliver::Ran;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
