@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 
+use crate::output::Format;
 use crate::respond::commands;
 use crate::respond::outbox::{Outbox, Status};
-use crate::output::Format;
 
 #[derive(Subcommand)]
 pub enum ActionsCommand {

@@ -412,3 +412,14 @@ mod tests {
         assert!(!is_log_file("AWSLogs/1/"));
     }
 }
+
+/// Formats an SDK error with its whole cause chain, naming the call that failed.
+pub(crate) fn sdk_error<E>(call: &str, error: E) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow::anyhow!(
+        "{call} failed: {}",
+        aws_sdk_s3::error::DisplayErrorContext(error)
+    )
+}

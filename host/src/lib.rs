@@ -14,6 +14,7 @@ pub mod console;
 pub mod daemon;
 pub mod dedup;
 pub mod fixture;
+pub mod glob;
 pub mod history;
 pub mod intake;
 pub mod notify;
