@@ -301,7 +301,7 @@ def event_from_input(value):
     if mfa is None:
         mfa = boolean(extra.get("MFAUsed"))
     return Event(
-        id=text(value.get("eventID")) or "synthetic-" + str(abs(hash(json.dumps(value, sort_keys=True)))),
+        id=text(value.get("eventID")) or synthetic_id(value),
         time=text(value.get("eventTime")) or text(envelope.get("time")),
         source=text(value.get("eventSource")),
         name=text(value.get("eventName")),
@@ -318,6 +318,16 @@ def event_from_input(value):
         self_caused=False,
         raw=json.dumps(value),
     )
+
+
+def synthetic_id(record):
+    """The host's id for a record without an `eventID`: `synthetic-` + the first 32 hex
+    digits of the SHA-256 of its canonical JSON (keys sorted, no spaces)."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "synthetic-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def finding_json(finding):
@@ -365,19 +375,39 @@ def receipts_for(actions):
             for i, a in enumerate(actions)]
 
 
+def finding_matches(want, have):
+    """Whether the finding `have` has every field of `want` (severity in any case), as the
+    host's fixture-spec compares."""
+    for key, value in want.items():
+        if key == "severity" and isinstance(value, str) and isinstance(have.get(key), str):
+            if value.lower() != have[key].lower():
+                return False
+        elif have.get(key) != value:
+            return False
+    return True
+
+
 def compare(expected, actual):
-    """Pairs each expected subset with one actual finding (as the host does); returns the
-    differences, empty when they agree."""
-    used = [False] * len(actual)
-    differences = []
-    for want in expected:
-        for i, have in enumerate(actual):
-            if not used[i] and all(have.get(k) == v for k, v in want.items()):
-                used[i] = True
-                break
-        else:
-            differences.append("- expected, not raised: %r" % want)
-    for have, u in zip(actual, used):
-        if not u:
+    """Pairs the expected subsets one-to-one with the actual findings (a maximum matching,
+    as the host's fixture-spec pairs them, so an expectation that fits several findings
+    never takes the one another needs); returns the differences, empty when they agree."""
+    fits = [[i for i, have in enumerate(actual) if finding_matches(want, have)] for want in expected]
+    owner = [None] * len(actual)
+
+    def augment(row, seen):
+        for col in fits[row]:
+            if col not in seen:
+                seen.add(col)
+                if owner[col] is None or augment(owner[col], seen):
+                    owner[col] = row
+                    return True
+        return False
+
+    for row in range(len(expected)):
+        augment(row, set())
+    differences = ["- expected, not raised: %r" % want
+                   for row, want in enumerate(expected) if row not in owner]
+    for have, row in zip(actual, owner):
+        if row is None:
             differences.append("+ raised, not expected: %r" % {k: have[k] for k in ("rule_id", "event_id", "title")})
     return differences
