@@ -227,44 +227,12 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
 
 /// The SDK's manifest with every `key.workspace = true` replaced by the workspace's value.
 fn standalone_sdk_manifest() -> Result<String> {
-    let workspace: toml::Table = PLUGINS_WORKSPACE.parse().context("plugins/Cargo.toml")?;
     anyhow::ensure!(
         SDK_MANIFEST.contains(FIXTURE_SPEC_IN_CHECKOUT),
         "the SDK no longer finds fixture-spec at {FIXTURE_SPEC_IN_CHECKOUT}: update toolkit.rs"
     );
-    let mut sdk: toml::Table = SDK_MANIFEST
-        .replace(FIXTURE_SPEC_IN_CHECKOUT, FIXTURE_SPEC_VENDORED)
-        .parse()
-        .context("plugins/sdk/Cargo.toml")?;
-    let shared = workspace
-        .get("workspace")
-        .and_then(|w| w.as_table())
-        .context("plugins/Cargo.toml has no [workspace]")?;
-    let empty = toml::Table::new();
-    let package_values = shared
-        .get("package")
-        .and_then(|p| p.as_table())
-        .unwrap_or(&empty);
-    let dependency_values = shared
-        .get("dependencies")
-        .and_then(|d| d.as_table())
-        .unwrap_or(&empty);
-    if let Some(package) = sdk.get_mut("package").and_then(|p| p.as_table_mut()) {
-        inherit(package, package_values, false)?;
-    }
-    if let Some(dependencies) = sdk.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
-        inherit(dependencies, dependency_values, true)?;
-    }
-    if let Some(targets) = sdk.get_mut("target").and_then(|t| t.as_table_mut()) {
-        for (_, target) in targets.iter_mut() {
-            if let Some(dependencies) = target
-                .get_mut("dependencies")
-                .and_then(|d| d.as_table_mut())
-            {
-                inherit(dependencies, dependency_values, true)?;
-            }
-        }
-    }
+    let manifest = SDK_MANIFEST.replace(FIXTURE_SPEC_IN_CHECKOUT, FIXTURE_SPEC_VENDORED);
+    let sdk = standalone(&manifest, PLUGINS_WORKSPACE)?;
     Ok(format!(
         "# The trailwarden plugin SDK, vendored by `trailwarden plugin new` (version {}).\n{}",
         env!("CARGO_PKG_VERSION"),
@@ -275,20 +243,7 @@ fn standalone_sdk_manifest() -> Result<String> {
 /// A vendored dependency's manifest with the root workspace's inherited keys written out,
 /// and without what only its own tests and benchmarks need.
 fn standalone_dep_manifest(manifest: &str) -> Result<String> {
-    let workspace: toml::Table = ROOT_WORKSPACE.parse().context("Cargo.toml")?;
-    let mut krate: toml::Table = manifest.parse().context("a vendored crate's Cargo.toml")?;
-    let shared = workspace
-        .get("workspace")
-        .and_then(|w| w.as_table())
-        .context("Cargo.toml has no [workspace]")?;
-    let empty = toml::Table::new();
-    let table = |key: &str| shared.get(key).and_then(|t| t.as_table()).unwrap_or(&empty);
-    if let Some(package) = krate.get_mut("package").and_then(|p| p.as_table_mut()) {
-        inherit(package, table("package"), false)?;
-    }
-    if let Some(dependencies) = krate.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
-        inherit(dependencies, table("dependencies"), true)?;
-    }
+    let mut krate = standalone(manifest, ROOT_WORKSPACE)?;
     for unused in ["dev-dependencies", "bench", "test"] {
         krate.remove(unused);
     }
@@ -297,6 +252,36 @@ fn standalone_dep_manifest(manifest: &str) -> Result<String> {
         env!("CARGO_PKG_VERSION"),
         toml::to_string(&krate)?
     ))
+}
+
+/// `manifest` with every `key.workspace = true` (package keys, dependencies, target
+/// dependencies) replaced by the value of the `workspace` manifest's `[workspace]`.
+fn standalone(manifest: &str, workspace: &str) -> Result<toml::Table> {
+    let workspace: toml::Table = workspace.parse().context("a workspace's Cargo.toml")?;
+    let mut krate: toml::Table = manifest.parse().context("a vendored crate's Cargo.toml")?;
+    let shared = workspace
+        .get("workspace")
+        .and_then(|w| w.as_table())
+        .context("the workspace's Cargo.toml has no [workspace]")?;
+    let empty = toml::Table::new();
+    let table = |key: &str| shared.get(key).and_then(|t| t.as_table()).unwrap_or(&empty);
+    if let Some(package) = krate.get_mut("package").and_then(|p| p.as_table_mut()) {
+        inherit(package, table("package"), false)?;
+    }
+    if let Some(dependencies) = krate.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
+        inherit(dependencies, table("dependencies"), true)?;
+    }
+    if let Some(targets) = krate.get_mut("target").and_then(|t| t.as_table_mut()) {
+        for (_, target) in targets.iter_mut() {
+            if let Some(dependencies) = target
+                .get_mut("dependencies")
+                .and_then(|d| d.as_table_mut())
+            {
+                inherit(dependencies, table("dependencies"), true)?;
+            }
+        }
+    }
+    Ok(krate)
 }
 
 /// Replaces each `{ workspace = true, ... }` entry of `table` by the workspace's value
