@@ -187,7 +187,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
 
 /// Success only when the action a command ran succeeded.
 fn exit_code(record: &crate::respond::outbox::ActionRecord) -> ExitCode {
-    if record.status == Status::Succeeded.as_str() {
+    if record.status == Status::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -99,7 +99,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
                     runtime.block_on(runner.execute_claimed(&record))?;
                 }
                 let record = outbox.get(&id)?.context("the resolve action vanished")?;
-                all_sent &= record.status == "succeeded";
+                all_sent &= record.status == crate::respond::outbox::Status::Succeeded;
                 println!(
                     "{} {} {}{}",
                     record.id,

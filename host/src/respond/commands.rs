@@ -63,20 +63,20 @@ pub fn list(
         .unwrap_or_default();
     if actions
         .iter()
-        .any(|a| a.status == Status::PendingApproval.as_str())
+        .any(|a| a.status == Status::PendingApproval)
     {
         writeln!(
             out,
             "approve with: trailwarden actions approve ID{config}   (or reject ID)"
         )?;
     }
-    if actions.iter().any(|a| a.status == Status::Failed.as_str()) {
+    if actions.iter().any(|a| a.status == Status::Failed) {
         writeln!(
             out,
             "run a failed action again with: trailwarden actions retry ID{config}"
         )?;
     }
-    if actions.iter().any(|a| a.status == Status::DryRun.as_str()) {
+    if actions.iter().any(|a| a.status == Status::DryRun) {
         writeln!(
             out,
             "dry_run: recorded, never executed; a plugin's `mode` (enforce, approve) in the config changes that"
@@ -123,7 +123,7 @@ pub async fn approve(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::PendingApproval.as_str() {
+    if record.status != Status::PendingApproval {
         bail!("action {id} is {}, not pending approval", record.status);
     }
     let runner = ActionRunner::new(outbox.clone(), settings).await?;
@@ -154,7 +154,7 @@ pub async fn retry(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::Failed.as_str() {
+    if record.status != Status::Failed {
         bail!(
             "action {id} is {}: only a failed action can be retried",
             record.status
@@ -196,7 +196,7 @@ pub async fn undo(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::Succeeded.as_str() {
+    if record.status != Status::Succeeded {
         bail!(
             "action {id} is {}: only a succeeded action can be undone",
             record.status
@@ -235,7 +235,7 @@ pub async fn undo(
         .await?;
     outbox.log(id, actor, "undo requested", &undo_id)?;
     let done = run_now(outbox, &runner, &undo_id).await?;
-    if done.status == Status::Succeeded.as_str() {
+    if done.status == Status::Succeeded {
         outbox.transition(id, Status::Succeeded, Status::Undone)?;
         outbox.log(id, actor, "undone", &undo_id)?;
     }
@@ -252,7 +252,7 @@ async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<Act
         }
         let record = get(outbox, id)?;
         let waiting =
-            record.status == Status::Accepted.as_str() || record.status == Status::Running.as_str();
+            record.status == Status::Accepted || record.status == Status::Running;
         if !waiting || tokio::time::Instant::now() >= deadline {
             return Ok(record);
         }
