@@ -61,10 +61,7 @@ pub fn list(
         .config
         .map(|c| format!(" --config {}", c.display()))
         .unwrap_or_default();
-    if actions
-        .iter()
-        .any(|a| a.status == Status::PendingApproval)
-    {
+    if actions.iter().any(|a| a.status == Status::PendingApproval) {
         writeln!(
             out,
             "approve with: trailwarden actions approve ID{config}   (or reject ID)"
@@ -251,8 +248,7 @@ async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<Act
             runner.execute_claimed(&record).await?;
         }
         let record = get(outbox, id)?;
-        let waiting =
-            record.status == Status::Accepted || record.status == Status::Running;
+        let waiting = record.status == Status::Accepted || record.status == Status::Running;
         if !waiting || tokio::time::Instant::now() >= deadline {
             return Ok(record);
         }
