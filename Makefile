@@ -38,6 +38,7 @@ help:
 	@echo "make bench-console  the console's list and overview queries at 1,000,000 findings"
 	@echo "make rules  every detection of the example config, with severity, ATT&CK technique, response"
 	@echo "make rules-doc  regenerate docs/plugins.md's rule table from rules list --format json"
+	@echo "make python-stubs  regenerate the Python plugins' tests/wit_stubs.py from the WIT"
 
 build: plugins host
 
@@ -256,6 +257,11 @@ rules: plugins
 
 # docs/plugins.md's rule table, regenerated from `rules list --format json` over the example
 # config (the test that checks it is current, told to rewrite it).
+# The Python plugins' test stand-ins, generated from the WIT (a test checks they are current).
+.PHONY: python-stubs
+python-stubs:
+	python3 plugins/python/gen_wit_stubs.py
+
 .PHONY: rules-doc
 rules-doc: plugins
 	UPDATE_RULE_TABLE=1 $(CARGO) test -p trailwarden --test all rules::the_rule_table_in_the_docs_is_generated_from_rules_list

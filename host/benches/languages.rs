@@ -131,7 +131,7 @@ fn check_fixtures(label: &str, runtime: &PluginRuntime, plugin: &LoadedPlugin) {
     let fixtures: Vec<Fixture> = plugin
         .fixtures
         .iter()
-        .map(|t| serde_json::from_str(t).unwrap())
+        .map(|t| fixture::parse(t).unwrap())
         .collect();
     assert!(
         fixtures.iter().any(|f| f.findings.is_empty())

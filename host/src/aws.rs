@@ -337,6 +337,17 @@ pub fn decode_notification_key(key: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Formats an SDK error with its whole cause chain, naming the call that failed.
+pub(crate) fn sdk_error<E>(call: &str, error: E) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow::anyhow!(
+        "{call} failed: {}",
+        aws_sdk_s3::error::DisplayErrorContext(error)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

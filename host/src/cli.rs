@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::{AuditStore, FindingQuery};
 use crate::aws::{parse_day, AwsTarget, DayRange, S3Url};
-use crate::config::Config;
+use crate::config::{load_config, Config};
 use crate::dedup::Dedup;
 use crate::intake::DUPLICATE;
 use crate::output::{
@@ -105,7 +105,7 @@ enum Command {
     /// Response actions: list, approve, reject, retry, undo, run what is due.
     Actions {
         #[command(subcommand)]
-        command: crate::respond::cli::ActionsCommand,
+        command: crate::actions_cli::ActionsCommand,
     },
     /// Notification targets: send a test message, resolve a finding's PagerDuty incidents.
     Notify {
@@ -273,7 +273,7 @@ pub fn init_logging(cli: &Cli) {
 /// The command failed; the message says why.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Actions { command } => crate::respond::cli::run(command),
+        Command::Actions { command } => crate::actions_cli::run(command),
         Command::Notify { command } => crate::notify::cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
@@ -362,17 +362,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             PatternCommand::Test { pattern, event } => pattern_test(&pattern, &event),
             PatternCommand::Check { file } => pattern_check(&file),
         },
-    }
-}
-
-/// The config in force: the one named, else ./trailwarden.toml, else the built-in default.
-pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
-    match path {
-        Some(path) => Config::load(path),
-        None if Path::new("trailwarden.toml").is_file() => {
-            Config::load(Path::new("trailwarden.toml"))
-        }
-        None => Config::default_in(Path::new(".")),
     }
 }
 

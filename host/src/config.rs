@@ -21,6 +21,21 @@ pub const DEFAULT_BATCH_SIZE: usize = 256;
 /// Default `[engine] max_batch_bytes`: 4 MiB of record text per plugin call.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 << 20;
 
+/// The config in force: the one named, else ./trailwarden.toml, else the built-in default.
+/// Every command that reads the config goes through here.
+///
+/// # Errors
+/// The file named (or ./trailwarden.toml) cannot be read or is not a valid config.
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(path) => Config::load(path),
+        None if Path::new("trailwarden.toml").is_file() => {
+            Config::load(Path::new("trailwarden.toml"))
+        }
+        None => Config::default_in(Path::new(".")),
+    }
+}
+
 /// Default `[engine] workers`: one per core.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -79,57 +94,8 @@ struct RawAws {
     discover_accounts: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventBridgeTarget {
-    /// Bus name or ARN.
-    pub event_bus: String,
-}
-
-/// How the outbox's executors retry.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExecutorSettings {
-    pub max_attempts: u32,
-    /// First retry delay; doubles on each attempt, capped at five minutes.
-    pub backoff_ms: u64,
-    /// Delay before the executors start, in milliseconds (lets tests crash a run in between).
-    pub start_delay_ms: u64,
-}
-
-impl Default for ExecutorSettings {
-    fn default() -> Self {
-        ExecutorSettings {
-            max_attempts: 5,
-            backoff_ms: 1_000,
-            start_delay_ms: 0,
-        }
-    }
-}
-
-/// Everything about acting on AWS that is not per plugin.
-#[derive(Debug, Clone, Default)]
-pub struct ResponseSettings {
-    pub endpoint_url: Option<String>,
-    pub region: Option<String>,
-    /// ARN globs of trailwarden's own principals: their events are marked self-caused.
-    pub self_principals: Vec<String>,
-    /// Account -> role ARN to assume for actions there.
-    pub assume_role: BTreeMap<String, String>,
-    pub platform_account: Option<String>,
-    pub notify: BTreeMap<String, NotifyTarget>,
-    /// `[console] public_url`, without a trailing slash.
-    pub public_url: Option<String>,
-    pub eventbridge: BTreeMap<String, EventBridgeTarget>,
-    pub executor: ExecutorSettings,
-    /// `self_principals` as written, before their `*` accounts were expanded (account
-    /// discovery expands them again).
-    pub self_principal_patterns: Vec<String>,
-    /// `[aws] discover_accounts`: see `organizations`.
-    pub discover_accounts: bool,
-    /// The config's `[[suppressions]]` (the CLI's are in the database).
-    pub suppressions: Vec<crate::suppress::Suppression>,
-}
+// The response settings are the `respond` module's: config builds them from the file.
+pub use crate::respond::settings::{EventBridgeTarget, ExecutorSettings, ResponseSettings};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -1,63 +1,48 @@
-//! Plugin fixtures: recorded events and the findings a plugin must raise for them, run
-//! through the real host (normalise, route by the plugin's patterns, run the component).
+//! Plugin fixtures run through the real host (normalise, route by the plugin's patterns, run
+//! the component, capabilities recorded, never executed).
 //!
-//! A fixture file is one JSON object:
-//! `{"name": "...", "events": [<records in any shape replay reads>], "findings": [<subsets>]}`.
-//! Each expected finding lists a subset of the fields `rule_id`, `severity`, `title`,
-//! `description`, `resources`, `dedup_key`, `event_id`, `context`; the plugin must raise
-//! exactly as many findings as are listed, each matching one expected entry.
-//!
-//! An optional `"actions"` list gives the capability calls expected, in order:
-//! `{"capability": "iam.disable-access-key", "args": {<subset>}, "receipt": "accepted"}`;
-//! capabilities are recorded, never executed, and each call is answered with the receipt
-//! the fixture names (default `accepted`).
+//! The format and its meaning (keys, receipts, which events the plugin is handed, how
+//! expected findings and calls are matched) are the `fixture-spec` crate's, which the plugin
+//! SDK's native tests use too, so a fixture passes `cargo test` exactly when it passes
+//! `trailwarden test` and the reload canary. This module only runs the component.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use cloudtrail_normalize::{normalize_value, Item, Options};
-use serde::Deserialize;
+pub use fixture_spec::Fixture;
+use fixture_spec::ReceiptKind;
 use serde_json::{json, Value};
 
 use crate::pipeline::to_plugin_event;
-use crate::router::Router;
+use crate::respond::grants::CAPABILITIES;
 use crate::runtime::{
     CapabilityCall, CapabilityHandler, Finding, LoadedPlugin, PluginRuntime, Receipt,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fixture {
-    pub name: String,
-    pub events: Vec<Value>,
-    pub findings: Vec<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    pub actions: Option<Vec<ExpectedAction>>,
-    /// The plugin config the fixture runs with (a JSON object); see [`run_with_config`].
-    #[serde(default)]
-    pub config: Option<serde_json::Map<String, Value>>,
+/// Parses a fixture's text (see `fixture-spec`): unknown keys, capabilities and receipts
+/// are refused.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn parse(text: &str) -> Result<Fixture> {
+    fixture_spec::parse(text, &CAPABILITIES).map_err(|e| anyhow::anyhow!(e))
 }
 
-/// A capability call a fixture expects, and the receipt to answer it with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedAction {
-    pub capability: String,
-    #[serde(default)]
-    pub args: serde_json::Map<String, Value>,
-    #[serde(default = "accepted")]
-    pub receipt: String,
-}
-
-fn accepted() -> String {
-    "accepted".to_string()
+/// Reads and parses a fixture file.
+///
+/// # Errors
+/// The file cannot be read or is not a fixture.
+pub fn load(path: &Path) -> Result<Fixture> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read fixture {}", path.display()))?;
+    parse(&text).with_context(|| format!("invalid fixture {}", path.display()))
 }
 
 /// Records capability calls and answers each with the next scripted receipt.
 struct Recorder {
     calls: Arc<Mutex<Vec<Value>>>,
-    receipts: Vec<String>,
+    receipts: Vec<ReceiptKind>,
 }
 
 impl CapabilityHandler for Recorder {
@@ -65,30 +50,15 @@ impl CapabilityHandler for Recorder {
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         let index = calls.len();
         calls.push(json!({"capability": call.capability, "event_id": event_id, "args": call.args}));
-        let id = format!("fixture-action-{}", index + 1);
+        let id = fixture_spec::receipt_id(index + 1);
         Ok(
-            match self
-                .receipts
-                .get(index)
-                .map(String::as_str)
-                .unwrap_or("accepted")
-            {
-                "dry-run" => Receipt::DryRun(id),
-                "pending-approval" => Receipt::PendingApproval(id),
-                "denied" => Receipt::Denied("denied by the fixture".into()),
-                _ => Receipt::Accepted(id),
+            match self.receipts.get(index).copied().unwrap_or_default() {
+                ReceiptKind::Accepted => Receipt::Accepted(id),
+                ReceiptKind::DryRun => Receipt::DryRun(id),
+                ReceiptKind::PendingApproval => Receipt::PendingApproval(id),
+                ReceiptKind::Denied => Receipt::Denied(fixture_spec::DENIED_BY_FIXTURE.into()),
             },
         )
-    }
-}
-
-impl Fixture {
-    /// # Errors
-    /// The file cannot be read or is not a fixture.
-    pub fn load(path: &Path) -> Result<Fixture> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read fixture {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("invalid fixture {}", path.display()))
     }
 }
 
@@ -110,16 +80,16 @@ impl FixtureOutcome {
 
 /// A finding as the JSON object fixtures compare against.
 pub fn finding_json(finding: &Finding) -> Value {
-    json!({
-        "rule_id": finding.rule_id,
-        "severity": finding.severity.as_str(),
-        "title": finding.title,
-        "description": finding.description,
-        "resources": finding.resources,
-        "dedup_key": finding.dedup_key,
-        "event_id": finding.event_id,
-        "context": serde_json::from_str::<Value>(&finding.context).unwrap_or(Value::Null),
-    })
+    fixture_spec::finding_value(
+        &finding.rule_id,
+        finding.severity.as_str(),
+        &finding.title,
+        &finding.description,
+        &finding.resources,
+        &finding.dedup_key,
+        &finding.event_id,
+        &finding.context,
+    )
 }
 
 /// The findings `plugin` raises for `events`, routed by its patterns as in production.
@@ -143,7 +113,7 @@ pub fn run_events(
     runtime: &PluginRuntime,
     plugin: &LoadedPlugin,
     events: &[Value],
-    receipts: Vec<String>,
+    receipts: Vec<ReceiptKind>,
 ) -> Result<(Vec<Finding>, Vec<Value>)> {
     run_events_with_config(runtime, plugin, events, receipts, plugin.settings_json())
 }
@@ -157,7 +127,7 @@ pub fn run_events_with_config(
     runtime: &PluginRuntime,
     plugin: &LoadedPlugin,
     events: &[Value],
-    receipts: Vec<String>,
+    receipts: Vec<ReceiptKind>,
     settings_json: &str,
 ) -> Result<(Vec<Finding>, Vec<Value>)> {
     // Routed by the patterns the plugin subscribes to with this config, which may differ
@@ -171,23 +141,11 @@ pub fn run_events_with_config(
                 f.message
             )
         })?;
-    let router = Router::new([patterns.as_slice()])?;
-    let mut batch = Vec::new();
-    for event in events {
-        for item in normalize_value(event.clone(), &Options::default()) {
-            match item {
-                Item::Event(event) => {
-                    if !router.route_event(&event).is_empty() {
-                        batch.push(to_plugin_event(&event, false));
-                    }
-                }
-                Item::Skipped { .. } => {}
-                Item::Rejected { reason, detail, .. } => {
-                    anyhow::bail!("fixture event rejected ({}): {detail}", reason.as_str())
-                }
-            }
-        }
-    }
+    let batch: Vec<_> = fixture_spec::fixture_events(events, Some(&patterns))
+        .map_err(|e| anyhow::anyhow!(e))?
+        .iter()
+        .map(|event| to_plugin_event(event, false))
+        .collect();
     if batch.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -228,12 +186,7 @@ pub fn run_with_config(
         Some(config) => Value::Object(config.clone()).to_string(),
         None => default_config.to_string(),
     };
-    let receipts = fixture
-        .actions
-        .iter()
-        .flatten()
-        .map(|a| a.receipt.clone())
-        .collect();
+    let receipts = fixture.receipts();
     // Each fixture runs alone, as the reload canary runs it: fresh state and history, so
     // what one fixture saw first is not already seen in the next.
     let alone = match runtime.scratch() {
@@ -257,9 +210,16 @@ pub fn run_with_config(
             Err(e) => (Vec::new(), Vec::new(), vec![format!("{e:#}")]),
         };
     if differences.is_empty() {
-        differences = compare(&fixture.findings, &findings);
+        differences = fixture_spec::compare_findings(&fixture.findings, &findings);
         if let Some(expected) = &fixture.actions {
-            differences.extend(compare_actions(expected, &actions));
+            let made: Vec<(String, Value)> = actions
+                .iter()
+                .map(|call| {
+                    let capability = call["capability"].as_str().unwrap_or_default();
+                    (capability.to_owned(), call["args"].clone())
+                })
+                .collect();
+            differences.extend(fixture_spec::compare_actions(expected, &made));
         }
     }
     FixtureOutcome {
@@ -267,107 +227,5 @@ pub fn run_with_config(
         differences,
         findings,
         actions,
-    }
-}
-
-/// Capability calls must match in number and order, each by capability and argument subset.
-fn compare_actions(expected: &[ExpectedAction], actual: &[Value]) -> Vec<String> {
-    let mut differences = Vec::new();
-    for (i, want) in expected.iter().enumerate() {
-        match actual.get(i) {
-            Some(have)
-                if have["capability"] == want.capability.as_str()
-                    && want.args.iter().all(|(k, v)| subset(v, &have["args"][k])) => {}
-            Some(have) => differences.push(format!(
-                "- call {} expected {} {}, made {} {}",
-                i + 1,
-                want.capability,
-                Value::Object(want.args.clone()),
-                have["capability"],
-                have["args"]
-            )),
-            None => differences.push(format!(
-                "- call {} expected, not made: {} {}",
-                i + 1,
-                want.capability,
-                Value::Object(want.args.clone())
-            )),
-        }
-    }
-    for (i, have) in actual.iter().enumerate().skip(expected.len()) {
-        differences.push(format!(
-            "+ call {} made, not expected: {} {}",
-            i + 1,
-            have["capability"],
-            have["args"]
-        ));
-    }
-    differences
-}
-
-/// Whether `want` is contained in `have`: objects by key subset, everything else equal.
-fn subset(want: &Value, have: &Value) -> bool {
-    match (want, have) {
-        (Value::Object(w), Value::Object(h)) => w
-            .iter()
-            .all(|(k, v)| h.get(k).is_some_and(|hv| subset(v, hv))),
-        _ => want == have,
-    }
-}
-
-/// Pairs each expected subset with one actual finding; lists what is left on either side.
-fn compare(expected: &[serde_json::Map<String, Value>], actual: &[Value]) -> Vec<String> {
-    let mut used = vec![false; actual.len()];
-    let mut differences = Vec::new();
-    for want in expected {
-        let found = actual.iter().enumerate().position(|(i, have)| {
-            !used[i] && want.iter().all(|(key, value)| have.get(key) == Some(value))
-        });
-        match found {
-            Some(i) => used[i] = true,
-            None => differences.push(format!(
-                "- expected, not raised: {}",
-                Value::Object(want.clone())
-            )),
-        }
-    }
-    for (have, _) in actual.iter().zip(&used).filter(|(_, used)| !**used) {
-        differences.push(format!(
-            "+ raised, not expected: {}",
-            json!({"rule_id": have["rule_id"], "severity": have["severity"],
-                   "event_id": have["event_id"], "title": have["title"]})
-        ));
-    }
-    differences
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn subset(value: Value) -> serde_json::Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn subsets_pair_one_to_one() {
-        let actual = vec![
-            json!({"rule_id": "a", "severity": "high", "event_id": "1"}),
-            json!({"rule_id": "a", "severity": "high", "event_id": "2"}),
-        ];
-        let one = vec![subset(json!({"rule_id": "a"}))];
-        assert_eq!(compare(&one, &actual).len(), 1, "one finding too many");
-        let two = vec![
-            subset(json!({"rule_id": "a"})),
-            subset(json!({"event_id": "2"})),
-        ];
-        assert!(compare(&two, &actual).is_empty());
-        let wrong = vec![
-            subset(json!({"rule_id": "b"})),
-            subset(json!({"rule_id": "a"})),
-        ];
-        let diff = compare(&wrong, &actual);
-        assert!(diff[0].starts_with("- expected"), "{diff:?}");
-        assert!(diff[1].starts_with("+ raised"), "{diff:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! routing ([`router`]), the sandbox ([`runtime`]), and the audit store ([`audit`]), tied
 //! together by [`pipeline`]. See ARCHITECTURE.md for the map.
 
+pub mod actions_cli;
 pub mod audit;
 pub mod aws;
 pub mod chain;
@@ -13,6 +14,7 @@ pub mod console;
 pub mod daemon;
 pub mod dedup;
 pub mod fixture;
+pub mod glob;
 pub mod history;
 pub mod intake;
 pub mod notify;

@@ -42,7 +42,7 @@ pub async fn list_accounts(target: &AwsTarget) -> Result<Vec<OrgAccount>> {
     let mut accounts = Vec::new();
     let mut pages = client.list_accounts().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::setup::sdk_error("organizations:ListAccounts", e))?;
+        let page = page.map_err(|e| crate::aws::sdk_error("organizations:ListAccounts", e))?;
         for account in page.accounts() {
             accounts.push(OrgAccount {
                 id: account.id().unwrap_or_default().to_string(),

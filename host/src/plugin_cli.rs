@@ -101,12 +101,12 @@ pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Re
         }
     }
     for file in files {
-        fixtures.push((file.display().to_string(), Fixture::load(&file)?));
+        fixtures.push((file.display().to_string(), fixture::load(&file)?));
     }
     if paths.is_empty() {
         for (i, text) in first.fixtures.iter().enumerate() {
-            let fixture = serde_json::from_str(text)
-                .map_err(|e| anyhow::anyhow!("shipped fixture #{i} is invalid: {e}"))?;
+            let fixture = fixture::parse(text)
+                .map_err(|e| anyhow::anyhow!("shipped fixture #{i} is invalid: {e:#}"))?;
             fixtures.push((format!("shipped #{i}"), fixture));
         }
         anyhow::ensure!(
@@ -146,7 +146,7 @@ fn configured(
     file: &std::path::Path,
     config: Option<&std::path::Path>,
 ) -> Result<(PluginConfig, PathBuf)> {
-    let config = crate::cli::load_config(config)?;
+    let config = crate::config::load_config(config)?;
     let canonical = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let plugin = config
         .plugins
@@ -199,7 +199,7 @@ pub fn run(command: PluginCommand) -> Result<ExitCode> {
 }
 
 fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
-    let config = crate::cli::load_config(config.as_deref())?;
+    let config = crate::config::load_config(config.as_deref())?;
     let canonical = std::fs::canonicalize(&file).unwrap_or(file.clone());
     let configured = config
         .plugins
@@ -295,7 +295,7 @@ fn list_or_none(items: &[String]) -> String {
 /// # Errors
 /// The config is invalid or a plugin cannot be read.
 pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
-    let config = crate::cli::load_config(config.as_deref())?;
+    let config = crate::config::load_config(config.as_deref())?;
     let audit = if config.database.is_file() {
         Some(crate::audit::AuditStore::open(&config.database)?)
     } else {
@@ -357,7 +357,7 @@ pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
 
 /// `plugin release NAME`: records `released` for every quarantined version of the plugin.
 fn release(name: &str, config: Option<PathBuf>, by: &str, reason: &str) -> Result<ExitCode> {
-    let config = crate::cli::load_config(config.as_deref())?;
+    let config = crate::config::load_config(config.as_deref())?;
     let audit = crate::audit::AuditStore::open(&config.database)?;
     let versions = audit.quarantined_versions(name)?;
     if versions.is_empty() {

@@ -47,7 +47,7 @@ pub struct Missing {
 /// # Errors
 /// The config is invalid, or the output cannot be written.
 pub fn list(config: Option<PathBuf>, format: Format) -> Result<ExitCode> {
-    let config = crate::cli::load_config(config.as_deref())?;
+    let config = crate::config::load_config(config.as_deref())?;
     let (rows, missing) = catalog(&config)?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),

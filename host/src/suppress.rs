@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
-use crate::respond::grants::glob_match;
+use crate::glob::glob_match;
 use crate::runtime::{Event, RuleInfo};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS suppressions (

@@ -88,7 +88,7 @@ pub fn run(command: SuppressCommand) -> Result<ExitCode> {
         | SuppressCommand::Remove { config, .. }
         | SuppressCommand::Log { config } => config.clone(),
     };
-    let config = crate::cli::load_config(config_path.as_deref())?;
+    let config = crate::config::load_config(config_path.as_deref())?;
     let mut store = SuppressionStore::open(&config.database)?;
     let mut out = std::io::stdout().lock();
     match command {

@@ -49,6 +49,58 @@ const SDK_SOURCES: &[EmbeddedFile] = embedded!(
     "plugins/sdk/src/types.rs",
 );
 const SDK_MANIFEST: &str = include_str!("../../plugins/sdk/Cargo.toml");
+/// The crates the SDK's native tests use (the fixture format and meaning the host uses, and
+/// what it needs: the normaliser and the pattern matcher), vendored beside it in `deps/`:
+/// each crate's folder, manifest and sources (a unit test checks that none is missing).
+const SDK_DEPS: &[(&str, &str, &[EmbeddedFile])] = &[
+    (
+        "fixture-spec",
+        include_str!("../../crates/fixture-spec/Cargo.toml"),
+        embedded!(
+            "crates/fixture-spec/src/events.rs",
+            "crates/fixture-spec/src/format.rs",
+            "crates/fixture-spec/src/lib.rs",
+            "crates/fixture-spec/src/matching.rs",
+        ),
+    ),
+    (
+        "cloudtrail-normalize",
+        include_str!("../../crates/cloudtrail-normalize/Cargo.toml"),
+        embedded!(
+            "crates/cloudtrail-normalize/src/coerce.rs",
+            "crates/cloudtrail-normalize/src/envelope.rs",
+            "crates/cloudtrail-normalize/src/event.rs",
+            "crates/cloudtrail-normalize/src/id.rs",
+            "crates/cloudtrail-normalize/src/input.rs",
+            "crates/cloudtrail-normalize/src/lib.rs",
+            "crates/cloudtrail-normalize/src/raw.rs",
+            "crates/cloudtrail-normalize/src/reasons.rs",
+            "crates/cloudtrail-normalize/src/record.rs",
+            "crates/cloudtrail-normalize/src/shape.rs",
+            "crates/cloudtrail-normalize/src/walk.rs",
+        ),
+    ),
+    (
+        "event-pattern",
+        include_str!("../../crates/event-pattern/Cargo.toml"),
+        embedded!(
+            "crates/event-pattern/src/cidr.rs",
+            "crates/event-pattern/src/error.rs",
+            "crates/event-pattern/src/flatten.rs",
+            "crates/event-pattern/src/hash.rs",
+            "crates/event-pattern/src/index.rs",
+            "crates/event-pattern/src/lib.rs",
+            "crates/event-pattern/src/matcher.rs",
+            "crates/event-pattern/src/parse.rs",
+            "crates/event-pattern/src/value.rs",
+            "crates/event-pattern/src/wildcard.rs",
+        ),
+    ),
+];
+const ROOT_WORKSPACE: &str = include_str!("../../Cargo.toml");
+/// Where the SDK's manifest finds `fixture-spec`, in the checkout and in a vendored copy.
+const FIXTURE_SPEC_IN_CHECKOUT: &str = "../../crates/fixture-spec";
+const FIXTURE_SPEC_VENDORED: &str = "deps/fixture-spec";
 const PLUGINS_WORKSPACE: &str = include_str!("../../plugins/Cargo.toml");
 /// The dependency versions the shipped plugins are built and tested with.
 pub const PLUGINS_LOCK: &str = include_str!("../../plugins/Cargo.lock");
@@ -148,6 +200,19 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
         write(&dest.join(relative), &text)?;
     }
     write(&dest.join("Cargo.toml"), &standalone_sdk_manifest()?)?;
+    for (name, manifest, sources) in SDK_DEPS {
+        let folder = dest.join("deps").join(name);
+        for (path, text) in *sources {
+            let relative = path
+                .strip_prefix(&format!("crates/{name}/"))
+                .unwrap_or(path);
+            write(&folder.join(relative), text)?;
+        }
+        write(
+            &folder.join("Cargo.toml"),
+            &standalone_dep_manifest(manifest)?,
+        )?;
+    }
     write(&dest.join("wit/0.4.0/plugin.wit"), wit("0.4.0"))?;
     write(
         &dest.join("wit/0.4.0/deps/plugin-0.3.0/plugin.wit"),
@@ -162,42 +227,61 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
 
 /// The SDK's manifest with every `key.workspace = true` replaced by the workspace's value.
 fn standalone_sdk_manifest() -> Result<String> {
-    let workspace: toml::Table = PLUGINS_WORKSPACE.parse().context("plugins/Cargo.toml")?;
-    let mut sdk: toml::Table = SDK_MANIFEST.parse().context("plugins/sdk/Cargo.toml")?;
-    let shared = workspace
-        .get("workspace")
-        .and_then(|w| w.as_table())
-        .context("plugins/Cargo.toml has no [workspace]")?;
-    let empty = toml::Table::new();
-    let package_values = shared
-        .get("package")
-        .and_then(|p| p.as_table())
-        .unwrap_or(&empty);
-    let dependency_values = shared
-        .get("dependencies")
-        .and_then(|d| d.as_table())
-        .unwrap_or(&empty);
-    if let Some(package) = sdk.get_mut("package").and_then(|p| p.as_table_mut()) {
-        inherit(package, package_values, false)?;
-    }
-    if let Some(dependencies) = sdk.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
-        inherit(dependencies, dependency_values, true)?;
-    }
-    if let Some(targets) = sdk.get_mut("target").and_then(|t| t.as_table_mut()) {
-        for (_, target) in targets.iter_mut() {
-            if let Some(dependencies) = target
-                .get_mut("dependencies")
-                .and_then(|d| d.as_table_mut())
-            {
-                inherit(dependencies, dependency_values, true)?;
-            }
-        }
-    }
+    anyhow::ensure!(
+        SDK_MANIFEST.contains(FIXTURE_SPEC_IN_CHECKOUT),
+        "the SDK no longer finds fixture-spec at {FIXTURE_SPEC_IN_CHECKOUT}: update toolkit.rs"
+    );
+    let manifest = SDK_MANIFEST.replace(FIXTURE_SPEC_IN_CHECKOUT, FIXTURE_SPEC_VENDORED);
+    let sdk = standalone(&manifest, PLUGINS_WORKSPACE)?;
     Ok(format!(
         "# The trailwarden plugin SDK, vendored by `trailwarden plugin new` (version {}).\n{}",
         env!("CARGO_PKG_VERSION"),
         toml::to_string(&sdk)?
     ))
+}
+
+/// A vendored dependency's manifest with the root workspace's inherited keys written out,
+/// and without what only its own tests and benchmarks need.
+fn standalone_dep_manifest(manifest: &str) -> Result<String> {
+    let mut krate = standalone(manifest, ROOT_WORKSPACE)?;
+    for unused in ["dev-dependencies", "bench", "test"] {
+        krate.remove(unused);
+    }
+    Ok(format!(
+        "# Vendored with the trailwarden plugin SDK by `trailwarden plugin new` (version {}).\n{}",
+        env!("CARGO_PKG_VERSION"),
+        toml::to_string(&krate)?
+    ))
+}
+
+/// `manifest` with every `key.workspace = true` (package keys, dependencies, target
+/// dependencies) replaced by the value of the `workspace` manifest's `[workspace]`.
+fn standalone(manifest: &str, workspace: &str) -> Result<toml::Table> {
+    let workspace: toml::Table = workspace.parse().context("a workspace's Cargo.toml")?;
+    let mut krate: toml::Table = manifest.parse().context("a vendored crate's Cargo.toml")?;
+    let shared = workspace
+        .get("workspace")
+        .and_then(|w| w.as_table())
+        .context("the workspace's Cargo.toml has no [workspace]")?;
+    let empty = toml::Table::new();
+    let table = |key: &str| shared.get(key).and_then(|t| t.as_table()).unwrap_or(&empty);
+    if let Some(package) = krate.get_mut("package").and_then(|p| p.as_table_mut()) {
+        inherit(package, table("package"), false)?;
+    }
+    if let Some(dependencies) = krate.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
+        inherit(dependencies, table("dependencies"), true)?;
+    }
+    if let Some(targets) = krate.get_mut("target").and_then(|t| t.as_table_mut()) {
+        for (_, target) in targets.iter_mut() {
+            if let Some(dependencies) = target
+                .get_mut("dependencies")
+                .and_then(|d| d.as_table_mut())
+            {
+                inherit(dependencies, table("dependencies"), true)?;
+            }
+        }
+    }
+    Ok(krate)
 }
 
 /// Replaces each `{ workspace = true, ... }` entry of `table` by the workspace's value
@@ -256,6 +340,22 @@ mod tests {
             embedded, on_disk,
             "update SDK_SOURCES in host/src/toolkit.rs"
         );
+        for (name, _, sources) in SDK_DEPS {
+            let folder =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../crates/{name}/src"));
+            let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+                .unwrap()
+                .map(|e| {
+                    format!(
+                        "crates/{name}/src/{}",
+                        e.unwrap().file_name().to_string_lossy()
+                    )
+                })
+                .collect();
+            on_disk.sort();
+            let embedded: Vec<String> = sources.iter().map(|(p, _)| p.to_string()).collect();
+            assert_eq!(embedded, on_disk, "update SDK_DEPS in host/src/toolkit.rs");
+        }
     }
 
     #[test]

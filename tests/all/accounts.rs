@@ -31,7 +31,12 @@ fn decisions(db: &std::path::Path) -> std::collections::BTreeMap<String, (String
         .list(None, None)
         .unwrap()
         .into_iter()
-        .map(|a| (a.event_id, (a.status, a.reason.unwrap_or_default())))
+        .map(|a| {
+            (
+                a.event_id,
+                (a.status.to_string(), a.reason.unwrap_or_default()),
+            )
+        })
         .collect()
 }
 

@@ -14,6 +14,7 @@ mod first_hour;
 mod first_seen;
 mod fixtures;
 mod fuzz;
+mod layering;
 mod lifecycle;
 mod moto;
 mod panther;

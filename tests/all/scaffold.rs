@@ -384,3 +384,22 @@ fn a_copied_binary_builds_python_and_js_plugins_or_names_the_missing_tool() {
         }
     }
 }
+
+/// The Python plugins' and the Python template's `tests/wit_stubs.py` are what
+/// `make python-stubs` generates from the WIT and `plugins/python/wit_stubs_runtime.py`:
+/// a hand edit, or a WIT change not carried into them, fails here.
+#[test]
+fn the_python_wit_stubs_are_generated_from_the_wit() {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("plugins/python/gen_wit_stubs.py"))
+        .arg("--check")
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 copies"), "{stdout}");
+}

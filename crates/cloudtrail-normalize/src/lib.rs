@@ -282,3 +282,10 @@ pub fn normalize_value(value: Value, options: &Options) -> Vec<Item> {
     walker.document(value, &Loc::Root, 0);
     walker.finish()
 }
+
+/// The id the normaliser gives a record without an `eventID` (bare record, not its
+/// envelope): `"synthetic-"` + the first 32 hex digits of the SHA-256 of its canonical JSON.
+/// Exposed so that test helpers building events by hand name them as the host does.
+pub fn synthetic_event_id(record: &Value) -> String {
+    id::synthetic(record)
+}

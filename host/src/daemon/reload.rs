@@ -36,7 +36,7 @@ impl Reloader {
     pub async fn reload(&self, why: &str) -> Result<ReloadReport, String> {
         let _one_at_a_time = self.busy.lock().await;
         tracing::info!("reloading ({why})");
-        let mut config = crate::cli::load_config(self.config_path.as_deref())
+        let mut config = crate::config::load_config(self.config_path.as_deref())
             .map_err(|e| format!("the config is invalid, nothing changed: {e:#}"))?;
         crate::organizations::discover_into(&mut config).await;
         let response = Arc::new(config.response.clone());
@@ -73,7 +73,7 @@ impl Reloader {
     /// files read into their configs.
     fn watched(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self.config_path.iter().cloned().collect();
-        if let Ok(config) = crate::cli::load_config(self.config_path.as_deref()) {
+        if let Ok(config) = crate::config::load_config(self.config_path.as_deref()) {
             for plugin in config.plugins {
                 files.push(plugin.path);
                 files.extend(plugin.config_files);

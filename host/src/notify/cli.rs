@@ -43,7 +43,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     match command {
         NotifyCommand::Test { name, config } => {
-            let config = crate::cli::load_config(config.as_deref())?;
+            let config = crate::config::load_config(config.as_deref())?;
             let Some(target) = config.response.notify.get(&name) else {
                 let known: Vec<&str> = config.response.notify.keys().map(String::as_str).collect();
                 anyhow::bail!(
@@ -78,7 +78,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
             }
         }
         NotifyCommand::Resolve { finding_id, config } => {
-            let config = crate::cli::load_config(config.as_deref())?;
+            let config = crate::config::load_config(config.as_deref())?;
             anyhow::ensure!(
                 config.database.is_file(),
                 "no audit database at {}",
@@ -99,7 +99,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
                     runtime.block_on(runner.execute_claimed(&record))?;
                 }
                 let record = outbox.get(&id)?.context("the resolve action vanished")?;
-                all_sent &= record.status == "succeeded";
+                all_sent &= record.status == crate::respond::outbox::Status::Succeeded;
                 println!(
                     "{} {} {}{}",
                     record.id,

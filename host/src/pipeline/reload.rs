@@ -96,8 +96,8 @@ impl ReloadPreparer {
 pub fn passes_own_fixtures(runtime: &PluginRuntime, plugin: &LoadedPlugin) -> Result<(), String> {
     for (i, text) in plugin.fixtures.iter().enumerate() {
         let canary = runtime.scratch().map_err(|e| format!("{e:#}"))?;
-        let fixture: crate::fixture::Fixture = serde_json::from_str(text)
-            .map_err(|e| format!("shipped fixture #{i} is invalid: {e}"))?;
+        let fixture = crate::fixture::parse(text)
+            .map_err(|e| format!("shipped fixture #{i} is invalid: {e:#}"))?;
         let outcome = crate::fixture::run_with_config(&canary, plugin, &fixture, "{}");
         if !outcome.passed() {
             return Err(format!(

@@ -92,7 +92,7 @@ pub fn run_report(command: ReportCommand) -> Result<ExitCode> {
         ReportCommand::Coverage(args) => ("coverage", args),
         ReportCommand::Cis(args) => ("cis", args),
     };
-    let config = crate::cli::load_config(args.config.as_deref())?;
+    let config = crate::config::load_config(args.config.as_deref())?;
     let period = period(Some(&args.since), args.until.as_deref())?;
     let account = args.account.as_deref().map(checked_account).transpose()?;
     let db = ReportDb::open(&config.database)?;
@@ -149,7 +149,7 @@ pub fn run_export(command: ExportCommand) -> Result<ExitCode> {
         account,
         output,
     } = command;
-    let config = crate::cli::load_config(config.as_deref())?;
+    let config = crate::config::load_config(config.as_deref())?;
     let period = period(since.as_deref(), until.as_deref())?;
     let account = account.as_deref().map(checked_account).transpose()?;
     let db = ReportDb::open(&config.database)?;

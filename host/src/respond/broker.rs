@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, NewAction, Outbox, Status};
 use super::request::{self, Request};
-use crate::config::ResponseSettings;
+use crate::respond::settings::ResponseSettings;
 use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
 use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
 
@@ -305,12 +305,18 @@ pub fn acting_account(settings: &ResponseSettings, account: &str) -> Result<(), 
 
 /// The receipt a recorded action stands for.
 pub fn receipt_of(record: &ActionRecord) -> Receipt {
-    match record.status.as_str() {
-        "denied" | "suppressed" => Receipt::Denied(record.reason.clone().unwrap_or_default()),
-        "rejected" => Receipt::Denied("rejected by a responder".into()),
-        "dry_run" => Receipt::DryRun(record.id.clone()),
-        "pending_approval" => Receipt::PendingApproval(record.id.clone()),
-        _ => Receipt::Accepted(record.id.clone()),
+    match record.status {
+        Status::Denied | Status::Suppressed => {
+            Receipt::Denied(record.reason.clone().unwrap_or_default())
+        }
+        Status::Rejected => Receipt::Denied("rejected by a responder".into()),
+        Status::DryRun => Receipt::DryRun(record.id.clone()),
+        Status::PendingApproval => Receipt::PendingApproval(record.id.clone()),
+        Status::Accepted
+        | Status::Running
+        | Status::Succeeded
+        | Status::Failed
+        | Status::Undone => Receipt::Accepted(record.id.clone()),
     }
 }
 

@@ -11,8 +11,8 @@ use super::executor::ActionRunner;
 use super::outbox::{ActionRecord, NewAction, Outbox, Status};
 use super::request::Request;
 use crate::audit::AuditStore;
-use crate::config::ResponseSettings;
 use crate::output::{fit, Format};
+use crate::respond::settings::ResponseSettings;
 
 /// How long a CLI command waits for retries of the action it started.
 const CLI_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -61,22 +61,19 @@ pub fn list(
         .config
         .map(|c| format!(" --config {}", c.display()))
         .unwrap_or_default();
-    if actions
-        .iter()
-        .any(|a| a.status == Status::PendingApproval.as_str())
-    {
+    if actions.iter().any(|a| a.status == Status::PendingApproval) {
         writeln!(
             out,
             "approve with: trailwarden actions approve ID{config}   (or reject ID)"
         )?;
     }
-    if actions.iter().any(|a| a.status == Status::Failed.as_str()) {
+    if actions.iter().any(|a| a.status == Status::Failed) {
         writeln!(
             out,
             "run a failed action again with: trailwarden actions retry ID{config}"
         )?;
     }
-    if actions.iter().any(|a| a.status == Status::DryRun.as_str()) {
+    if actions.iter().any(|a| a.status == Status::DryRun) {
         writeln!(
             out,
             "dry_run: recorded, never executed; a plugin's `mode` (enforce, approve) in the config changes that"
@@ -123,7 +120,7 @@ pub async fn approve(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::PendingApproval.as_str() {
+    if record.status != Status::PendingApproval {
         bail!("action {id} is {}, not pending approval", record.status);
     }
     let runner = ActionRunner::new(outbox.clone(), settings).await?;
@@ -154,7 +151,7 @@ pub async fn retry(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::Failed.as_str() {
+    if record.status != Status::Failed {
         bail!(
             "action {id} is {}: only a failed action can be retried",
             record.status
@@ -196,7 +193,7 @@ pub async fn undo(
     actor: &str,
 ) -> Result<ActionRecord> {
     let record = get(outbox, id)?;
-    if record.status != Status::Succeeded.as_str() {
+    if record.status != Status::Succeeded {
         bail!(
             "action {id} is {}: only a succeeded action can be undone",
             record.status
@@ -235,7 +232,7 @@ pub async fn undo(
         .await?;
     outbox.log(id, actor, "undo requested", &undo_id)?;
     let done = run_now(outbox, &runner, &undo_id).await?;
-    if done.status == Status::Succeeded.as_str() {
+    if done.status == Status::Succeeded {
         outbox.transition(id, Status::Succeeded, Status::Undone)?;
         outbox.log(id, actor, "undone", &undo_id)?;
     }
@@ -251,8 +248,7 @@ async fn run_now(outbox: &Outbox, runner: &ActionRunner, id: &str) -> Result<Act
             runner.execute_claimed(&record).await?;
         }
         let record = get(outbox, id)?;
-        let waiting =
-            record.status == Status::Accepted.as_str() || record.status == Status::Running.as_str();
+        let waiting = record.status == Status::Accepted || record.status == Status::Running;
         if !waiting || tokio::time::Instant::now() >= deadline {
             return Ok(record);
         }

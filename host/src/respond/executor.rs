@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::outbox::{ActionRecord, Outbox, LEASE_S};
 use super::request::Request;
-use crate::config::ResponseSettings;
 use crate::notify::deliver::Ran;
+use crate::respond::settings::ResponseSettings;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 

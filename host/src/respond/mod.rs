@@ -2,12 +2,12 @@
 
 pub mod broker;
 pub mod capabilities;
-pub mod cli;
 pub mod commands;
 pub mod executor;
 pub mod grants;
 pub mod outbox;
 pub mod request;
+pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use std::time::Duration;
 /// The AWS SDK cannot be set up, or the outbox cannot be written.
 pub fn execute_outstanding(
     outbox: &outbox::Outbox,
-    settings: &crate::config::ResponseSettings,
+    settings: &settings::ResponseSettings,
 ) -> anyhow::Result<()> {
     if outbox.outstanding()? == 0 {
         return Ok(());

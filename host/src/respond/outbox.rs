@@ -111,6 +111,27 @@ impl Status {
     }
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status equals its stored name (`"pending_approval"`), as tests and scripts read it.
+impl PartialEq<&str> for Status {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// A stored status is one of the names the outbox writes; anything else is a damaged row.
+impl rusqlite::types::FromSql for Status {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Status::parse(text).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
+    }
+}
+
 /// An action to record.
 pub struct NewAction<'a> {
     pub idempotency_key: &'a str,
@@ -145,7 +166,7 @@ pub struct ActionRecord {
     pub region: String,
     pub resource: String,
     pub mode: String,
-    pub status: String,
+    pub status: Status,
     pub reason: Option<String>,
     pub attempts: u32,
     pub request_id: Option<String>,
@@ -797,7 +818,7 @@ mod tests {
         assert!(cli.claim(&id).unwrap());
         // The daemon starts meanwhile: the action stays with the CLI.
         assert_eq!(daemon.requeue_running().unwrap(), 0);
-        assert_eq!(daemon.get(&id).unwrap().unwrap().status, "running");
+        assert_eq!(daemon.get(&id).unwrap().unwrap().status, Status::Running);
         let now = now_us() / 1_000_000;
         assert!(daemon.claim_due(now).unwrap().is_none());
         assert!(!daemon.claim(&id).unwrap());
@@ -810,6 +831,6 @@ mod tests {
         assert!(!cli.renew_lease(&id).unwrap(), "the lease moved on");
         // And a restart finds an expired claim to requeue.
         assert_eq!(daemon.requeue_expired(later + LEASE_S + 1).unwrap(), 1);
-        assert_eq!(daemon.get(&id).unwrap().unwrap().status, "accepted");
+        assert_eq!(daemon.get(&id).unwrap().unwrap().status, Status::Accepted);
     }
 }

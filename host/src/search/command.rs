@@ -103,7 +103,7 @@ struct Prepared {
 }
 
 fn prepare(selection: &Selection) -> Result<Prepared> {
-    let config = crate::cli::load_config(selection.config.as_deref())?;
+    let config = crate::config::load_config(selection.config.as_deref())?;
     let patterns = selection
         .pattern
         .iter()

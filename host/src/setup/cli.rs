@@ -209,7 +209,7 @@ fn aws_target(
     config: Option<&Path>,
     region: Option<String>,
 ) -> Result<(crate::config::Config, AwsTarget)> {
-    let config = crate::cli::load_config(config)?;
+    let config = crate::config::load_config(config)?;
     let mut target = AwsTarget::of(&config);
     if region.is_some() {
         target.region = region;
@@ -410,7 +410,7 @@ fn responder_role(
     include_dry_run: bool,
 ) -> Result<ExitCode> {
     use super::responder_role::{template, to_yaml, STACKSET_INSTRUCTIONS};
-    let config = crate::cli::load_config(config)?;
+    let config = crate::config::load_config(config)?;
     let template = template(&config, include_dry_run)?;
     match format {
         TemplateFormat::Json => println!("{}", serde_json::to_string_pretty(&template)?),

@@ -65,13 +65,4 @@ pub fn partition_of(region: &str) -> &'static str {
     }
 }
 
-/// Formats an SDK error with its whole cause chain, naming the call that failed.
-pub(crate) fn sdk_error<E>(call: &str, error: E) -> anyhow::Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    anyhow::anyhow!(
-        "{call} failed: {}",
-        aws_sdk_s3::error::DisplayErrorContext(error)
-    )
-}
+pub(crate) use crate::aws::sdk_error;

@@ -11,6 +11,27 @@ fn fixtures() {
     testing::assert_responder_fixtures::<root_usage::RootUsage>(DIR);
 }
 
+/// The fixtures of `crates/fixture-spec/cases/root-usage` give the verdict their name says
+/// (`pass-*`, `fail-*`), as they do through the host
+/// (`fixtures::the_shared_fixture_cases_give_their_verdict_through_the_host`).
+#[test]
+fn the_shared_fixture_cases_give_their_verdict_natively() {
+    let dir = std::path::Path::new(DIR).join("../../crates/fixture-spec/cases/root-usage");
+    let paths = testing::fixture_paths(&dir);
+    assert!(paths.len() >= 6, "cases in {}", dir.display());
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let verdict = testing::parse_fixture(&text, &path)
+            .and_then(|f| testing::run_responder_fixture::<root_usage::RootUsage>(&f));
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert_eq!(
+            verdict.is_ok(),
+            name.starts_with("pass-"),
+            "{name}: {verdict:?}"
+        );
+    }
+}
+
 #[test]
 fn panther_agreement() {
     testing::assert_panther_agreement("root-usage", DIR, root_usage::detect);

@@ -1,11 +1,15 @@
 //! Helpers for native tests of plugin crates (feature `native-testing`, never on wasm):
 //!
 //! - [`event_from_input`]: a CloudTrail record in any usual shape (bare record, EventBridge
-//!   envelope, LookupEvents item) to an [`Event`] with its hot fields extracted. The host has
-//!   its own normaliser; this one is deliberately small and only serves the tests.
+//!   envelope, LookupEvents item) to an [`Event`] with its hot fields extracted, for unit
+//!   tests, Panther agreement and the corpus run; records without an `eventID` get the
+//!   host's synthetic id.
 //! - [`assert_fixtures`]: runs `fixtures/*.json` of a plugin crate through its `detect`;
 //!   [`assert_responder_fixtures`] through a [`Responder`]'s `handle`, checking the
 //!   capability calls against the fixtures' `actions` with [`RecordingCapabilities`].
+//!   Fixtures mean what they mean to the host: the format, the events handed over (the
+//!   host's normaliser, routed by the plugin's patterns) and the matching of expected
+//!   findings and calls all come from the `fixture-spec` crate the host uses.
 //! - [`assert_panther_agreement`]: compares `detect` with Panther's labelled tests, as mapped
 //!   in the crate's `panther.json`.
 //! - [`assert_survives_corpus`]: runs `detect` over every record of the shared corpus.
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::capability::{self, RecordingCapabilities};
-use crate::json::{at, boolish, str_at, text_at};
+use crate::json::{at, boolish, text_at};
 use crate::{
     Capabilities, Config, Descriptor, Event, Finding, MemoryState, PluginError, Principal, Receipt,
     Responder, State,
@@ -70,7 +74,7 @@ pub fn event_from_record(record: &Value) -> Event {
         });
     Event {
         id: text_at(record, &["eventID"])
-            .unwrap_or_else(|| format!("synthetic-{:016x}", fnv1a(raw.as_bytes()))),
+            .unwrap_or_else(|| fixture_spec::synthetic_event_id(record)),
         time: text_at(record, &["eventTime"]),
         source: text_at(record, &["eventSource"]),
         name: text_at(record, &["eventName"]),
@@ -97,54 +101,68 @@ pub fn event_from_record(record: &Value) -> Event {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// An [`Event`] from the host's normalised event: the fields the host hands a component.
+fn event_from_normalized(event: fixture_spec::NormalizedEvent) -> Event {
+    let raw = event.raw_json();
+    let p = event.principal;
+    Event {
+        id: event.id,
+        time: event.time,
+        source: event.source,
+        name: event.name,
+        region: event.region,
+        account: event.account,
+        principal: Principal {
+            r#type: p.kind,
+            arn: p.arn,
+            account_id: p.account_id,
+            user_name: p.user_name,
+            access_key_id: p.access_key_id,
+            session_issuer_arn: p.session_issuer_arn,
+            invoked_by: p.invoked_by,
+        },
+        mfa_authenticated: event.mfa_authenticated,
+        source_ip: event.source_ip,
+        user_agent: event.user_agent,
+        error_code: event.error_code,
+        error_message: event.error_message,
+        read_only: event.read_only,
+        event_type: event.event_type,
+        self_caused: false,
+        raw,
+    }
 }
 
-/// One fixture file: `{"name", "events": [...], "findings": [ {subset of finding fields} ],
-/// "actions": [ {"capability", "args", "receipt"} ]}` (`actions` optional).
+/// One fixture file (the format is `fixture-spec`'s: `{"name", "events": [...], "findings":
+/// [ {subset of finding fields} ], "actions": [ {"capability", "args", "receipt"} ],
+/// "config": {...}}`), with the path it was read from. Derefs to the parsed fixture.
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub path: PathBuf,
-    pub name: String,
-    pub events: Vec<Value>,
-    pub findings: Vec<Value>,
-    /// The capability calls expected, in order; `None` when the fixture does not say (the
-    /// calls are then not checked).
-    pub actions: Option<Vec<ExpectedAction>>,
-    /// The plugin config it runs with (`config`, a JSON object); `None`: the default, `{}`
-    /// (the host also runs shipped fixtures with `{}` unless they carry one).
-    pub config: Option<Value>,
+    pub spec: fixture_spec::Fixture,
 }
 
-/// One entry of a fixture's `actions`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExpectedAction {
-    /// The capability's name, e.g. `iam.disable-access-key`.
-    pub capability: String,
-    /// A subset of the call's arguments (see [`subset_matches`]); `{}` when not given.
-    pub args: Value,
-    /// What the harness answers the call with (`"receipt"`, default `accepted`).
-    pub receipt: Receipt,
+impl std::ops::Deref for Fixture {
+    type Target = fixture_spec::Fixture;
+
+    fn deref(&self) -> &fixture_spec::Fixture {
+        &self.spec
+    }
 }
 
-/// Keys a fixture file may use.
-pub const FIXTURE_KEYS: &[&str] = &["name", "events", "findings", "actions", "config"];
+pub use fixture_spec::{ExpectedAction, ReceiptKind, ACTION_KEYS, EXPECTED_KEYS, FIXTURE_KEYS};
 
-/// Keys an expected finding may use.
-pub const EXPECTED_KEYS: &[&str] = &[
-    "rule_id",
-    "severity",
-    "title",
-    "resources",
-    "dedup_key",
-    "event_id",
-];
-
-/// Keys an expected action may use.
-pub const ACTION_KEYS: &[&str] = &["capability", "args", "receipt"];
+/// The [`Receipt`] of `kind` the harness answers the `n`th call with (1-based), as the
+/// host's fixture runner answers it.
+pub fn receipt_for(kind: ReceiptKind, n: usize) -> Receipt {
+    let id = fixture_spec::receipt_id(n);
+    match kind {
+        ReceiptKind::Accepted => Receipt::Accepted(id),
+        ReceiptKind::DryRun => Receipt::DryRun(id),
+        ReceiptKind::PendingApproval => Receipt::PendingApproval(id),
+        ReceiptKind::Denied => Receipt::Denied(fixture_spec::DENIED_BY_FIXTURE.to_owned()),
+    }
+}
 
 /// A fixture's `receipt` (`accepted`, `dry-run`, `pending-approval`, `denied`) as the
 /// [`Receipt`] the harness answers the `n`th call with.
@@ -152,89 +170,18 @@ pub const ACTION_KEYS: &[&str] = &["capability", "args", "receipt"];
 /// # Errors
 /// An unknown kind.
 pub fn receipt_from_kind(kind: &str, n: usize) -> Result<Receipt, String> {
-    let id = format!("fixture-action-{n}");
-    Ok(match kind {
-        "accepted" => Receipt::Accepted(id),
-        "dry-run" => Receipt::DryRun(id),
-        "pending-approval" => Receipt::PendingApproval(id),
-        "denied" => Receipt::Denied("denied by the fixture".to_owned()),
-        other => {
-            return Err(format!(
-                "unknown receipt `{other}` (accepted, dry-run, pending-approval, denied)"
-            ))
-        }
-    })
+    ReceiptKind::parse(kind).map(|kind| receipt_for(kind, n))
 }
 
-/// Parses one fixture from its JSON text.
+/// Parses one fixture from its JSON text (see `fixture-spec`; the capabilities an action may
+/// name are [`capability::ALL`]).
 ///
 /// # Errors
 /// What is wrong with it: not JSON, a missing or mistyped key, an unknown key.
 pub fn parse_fixture(text: &str, path: &Path) -> Result<Fixture, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let obj = v.as_object().ok_or("not a JSON object")?;
-    if let Some(key) = obj.keys().find(|k| !FIXTURE_KEYS.contains(&k.as_str())) {
-        return Err(format!("unknown key `{key}` (allowed: {FIXTURE_KEYS:?})"));
-    }
-    let list = |key: &str| -> Result<Vec<Value>, String> {
-        v.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| format!("`{key}` must be an array"))
-    };
-    let actions = match v.get("actions") {
-        None => None,
-        Some(_) => Some(
-            list("actions")?
-                .iter()
-                .enumerate()
-                .map(|(i, a)| parse_action(a, i + 1))
-                .collect::<Result<Vec<_>, String>>()?,
-        ),
-    };
-    let config = match v.get("config") {
-        None => None,
-        Some(c) if c.is_object() => Some(c.clone()),
-        Some(_) => return Err("`config` must be an object".to_owned()),
-    };
     Ok(Fixture {
-        name: str_at(&v, &["name"]).ok_or("`name` missing")?.to_owned(),
-        events: list("events")?,
-        findings: list("findings")?,
-        actions,
-        config,
+        spec: fixture_spec::parse(text, capability::ALL)?,
         path: path.to_owned(),
-    })
-}
-
-fn parse_action(a: &Value, n: usize) -> Result<ExpectedAction, String> {
-    let obj = a
-        .as_object()
-        .ok_or_else(|| format!("action {n} is not an object"))?;
-    if let Some(key) = obj.keys().find(|k| !ACTION_KEYS.contains(&k.as_str())) {
-        return Err(format!("action {n}: unknown key `{key}`"));
-    }
-    let capability =
-        str_at(a, &["capability"]).ok_or_else(|| format!("action {n}: `capability` missing"))?;
-    if !capability::ALL.contains(&capability) {
-        return Err(format!("action {n}: unknown capability `{capability}`"));
-    }
-    let args = match a.get("args") {
-        None => Value::Object(serde_json::Map::new()),
-        Some(args @ Value::Object(_)) => args.clone(),
-        Some(_) => return Err(format!("action {n}: `args` must be an object")),
-    };
-    let receipt = match a.get("receipt") {
-        None => receipt_from_kind("accepted", n)?,
-        Some(Value::String(kind)) => {
-            receipt_from_kind(kind, n).map_err(|e| format!("action {n}: {e}"))?
-        }
-        Some(_) => return Err(format!("action {n}: `receipt` must be a string")),
-    };
-    Ok(ExpectedAction {
-        capability: capability.to_owned(),
-        args,
-        receipt,
     })
 }
 
@@ -267,7 +214,8 @@ pub fn load_fixtures(dir: &Path) -> Vec<Fixture> {
         .collect()
 }
 
-/// Whether `finding` has every field that `expected` lists, with the same value.
+/// Whether `finding` has every field that `expected` lists, with the same value (as the
+/// host compares: `severity` without regard to case).
 ///
 /// # Errors
 /// If `expected` is not an object or uses a key outside [`EXPECTED_KEYS`].
@@ -275,39 +223,17 @@ pub fn finding_matches(finding: &Finding, expected: &Value) -> Result<bool, Stri
     let obj = expected
         .as_object()
         .ok_or_else(|| format!("expected finding is not an object: {expected}"))?;
-    for (key, want) in obj {
-        let same = match key.as_str() {
-            "rule_id" => want.as_str() == Some(finding.rule_id.as_str()),
-            "severity" => want
-                .as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(finding.severity.as_str())),
-            "title" => want.as_str() == Some(finding.title.as_str()),
-            "dedup_key" => want.as_str() == Some(finding.dedup_key.as_str()),
-            "event_id" => want.as_str() == Some(finding.event_id.as_str()),
-            "resources" => {
-                want.as_array()
-                    .map(|a| a.iter().map(Value::as_str).collect::<Vec<_>>())
-                    == Some(finding.resources.iter().map(|s| Some(s.as_str())).collect())
-            }
-            other => return Err(format!("unknown key `{other}` in expected finding")),
-        };
-        if !same {
-            return Ok(false);
-        }
+    if let Some(key) = obj.keys().find(|k| !EXPECTED_KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown key `{key}` in expected finding"));
     }
-    Ok(true)
+    Ok(fixture_spec::finding_matches(obj, &finding.to_json()))
 }
 
 /// Whether `actual` matches the subset `expected`: an object matches when every key of
 /// `expected` is in `actual` with a matching value (recursively, so a finding argument can be
 /// given in part, e.g. `{"rule_id": "..."}`); anything else must be equal.
 pub fn subset_matches(expected: &Value, actual: &Value) -> bool {
-    match (expected, actual) {
-        (Value::Object(want), Value::Object(have)) => want
-            .iter()
-            .all(|(k, w)| have.get(k).is_some_and(|h| subset_matches(w, h))),
-        _ => expected == actual,
-    }
+    fixture_spec::subset(expected, actual)
 }
 
 /// What a plugin's `handle` is to the fixture runner: the batch, capabilities, state and
@@ -317,10 +243,11 @@ pub type Handler<'a> = dyn Fn(&[Event], &dyn Capabilities, &dyn State, &Config) 
 
 /// Runs one fixture through `handle`, all its events as one batch (as the host does), with
 /// a fresh [`MemoryState`], [`Config::current`], and a [`RecordingCapabilities`] that answers
-/// with the fixture's receipts. The findings must pair one-to-one, in any order, with the
-/// expected ones; when the fixture lists `actions`, the calls must match them in number and,
-/// in order, by capability and [`subset_matches`] of the arguments. Every call must be to a
-/// capability in `allowed`.
+/// with the fixture's receipts. The events are every input the host's normaliser makes an
+/// event of (not routed: see [`run_routed_fixture`]). The findings must pair one-to-one, in
+/// any order, with the expected ones; when the fixture lists `actions`, the calls must match
+/// them in number and, in order, by capability and [`subset_matches`] of the arguments.
+/// Every call must be to a capability in `allowed`.
 ///
 /// # Errors
 /// A description of the mismatch, with the findings and calls produced.
@@ -329,37 +256,58 @@ pub fn run_fixture(
     handle: &Handler<'_>,
     allowed: &[&str],
 ) -> Result<(), String> {
-    let mut events = Vec::new();
-    for (i, input) in fixture.events.iter().enumerate() {
-        events.push(event_from_input(input).ok_or_else(|| format!("event {i} is not an object"))?);
-    }
+    run_fixture_events(fixture, None, handle, allowed)
+}
+
+/// [`run_fixture`] with only the events the plugin's `patterns` route to it, as the host
+/// hands them: a fixture gives the same verdict here as in `trailwarden test`.
+///
+/// # Errors
+/// As [`run_fixture`].
+pub fn run_routed_fixture(
+    fixture: &Fixture,
+    patterns: &[String],
+    handle: &Handler<'_>,
+    allowed: &[&str],
+) -> Result<(), String> {
+    run_fixture_events(fixture, Some(patterns), handle, allowed)
+}
+
+fn run_fixture_events(
+    fixture: &Fixture,
+    patterns: Option<&[String]>,
+    handle: &Handler<'_>,
+    allowed: &[&str],
+) -> Result<(), String> {
+    let events: Vec<Event> = fixture_spec::fixture_events(&fixture.events, patterns)?
+        .into_iter()
+        .map(event_from_normalized)
+        .collect();
     let caps = RecordingCapabilities::with_receipts(
-        fixture.actions.iter().flatten().map(|a| a.receipt.clone()),
+        fixture
+            .receipts()
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| receipt_for(kind, i + 1)),
     );
     let config = match &fixture.config {
-        Some(value) => Config::from_value(value.clone()).map_err(|e| format!("config: {e}"))?,
+        Some(value) => {
+            Config::from_value(Value::Object(value.clone())).map_err(|e| format!("config: {e}"))?
+        }
         None => Config::current().map_err(|e| format!("config: {e}"))?,
     };
-    let produced = handle(&events, &caps, &MemoryState::new(), &config)
-        .map_err(|e| format!("handle failed: {e}"))?;
+    // No event for the plugin: the host does not call it.
+    let produced = if events.is_empty() {
+        Vec::new()
+    } else {
+        handle(&events, &caps, &MemoryState::new(), &config)
+            .map_err(|e| format!("handle failed: {e}"))?
+    };
     let calls = caps.calls();
 
     let mut problems = Vec::new();
-    let mut table = Vec::new();
-    for want in &fixture.findings {
-        let row = produced
-            .iter()
-            .map(|f| finding_matches(f, want))
-            .collect::<Result<Vec<bool>, String>>()?;
-        table.push(row);
-    }
-    if produced.len() != fixture.findings.len() || !perfect_matching(&table) {
-        problems.push(format!(
-            "expected {} finding(s), produced {}",
-            fixture.findings.len(),
-            produced.len()
-        ));
-    }
+    let raised: Vec<Value> = produced.iter().map(Finding::to_json).collect();
+    problems.extend(fixture_spec::compare_findings(&fixture.findings, &raised));
     for call in calls.iter().filter(|c| !allowed.contains(&c.capability)) {
         problems.push(format!(
             "called {}, which the plugin does not declare (a component would be denied)",
@@ -367,26 +315,11 @@ pub fn run_fixture(
         ));
     }
     if let Some(actions) = &fixture.actions {
-        if calls.len() != actions.len() {
-            problems.push(format!(
-                "expected {} action(s), the plugin called {} capabilit{}",
-                actions.len(),
-                calls.len(),
-                if calls.len() == 1 { "y" } else { "ies" }
-            ));
-        }
-        for (i, (want, call)) in actions.iter().zip(&calls).enumerate() {
-            if want.capability != call.capability || !subset_matches(&want.args, &call.args) {
-                problems.push(format!(
-                    "action {}: expected {} {}, called {} {}",
-                    i + 1,
-                    want.capability,
-                    want.args,
-                    call.capability,
-                    call.args
-                ));
-            }
-        }
+        let made: Vec<(String, Value)> = calls
+            .iter()
+            .map(|c| (c.capability.to_owned(), c.args.clone()))
+            .collect();
+        problems.extend(fixture_spec::compare_actions(actions, &made));
     }
     if problems.is_empty() {
         return Ok(());
@@ -433,34 +366,18 @@ pub fn check_fixture(
     )
 }
 
-/// Whether rows (expected) can each take a distinct column (produced) where `table` is true.
-fn perfect_matching(table: &[Vec<bool>]) -> bool {
-    fn assign(row: usize, table: &[Vec<bool>], used: &mut Vec<bool>) -> bool {
-        if row == table.len() {
-            return true;
-        }
-        for col in 0..used.len() {
-            if table[row][col] && !used[col] {
-                used[col] = true;
-                if assign(row + 1, table, used) {
-                    return true;
-                }
-                used[col] = false;
-            }
-        }
-        false
-    }
-    let cols = table.first().map_or(0, Vec::len);
-    assign(0, table, &mut vec![false; cols])
-}
-
-fn run_all(crate_dir: &str, handle: &Handler<'_>, allowed: &[&str]) -> usize {
+fn run_all(
+    crate_dir: &str,
+    patterns: Option<&[String]>,
+    handle: &Handler<'_>,
+    allowed: &[&str],
+) -> usize {
     let fixtures = load_fixtures(&Path::new(crate_dir).join("fixtures"));
     assert!(!fixtures.is_empty(), "no fixtures in {crate_dir}/fixtures");
     let mut failures = String::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for f in &fixtures {
-        if let Err(e) = run_fixture(f, handle, allowed) {
+        if let Err(e) = run_fixture_events(f, patterns, handle, allowed) {
             let _ = write!(failures, "\n{} ({}): {e}", f.name, f.path.display());
         }
         for input in &f.events {
@@ -489,7 +406,8 @@ fn run_all(crate_dir: &str, handle: &Handler<'_>, allowed: &[&str]) -> usize {
     fixtures.len()
 }
 
-/// Runs every fixture in `<crate_dir>/fixtures` through a per-event detection and panics
+/// Runs every fixture in `<crate_dir>/fixtures` through a per-event detection (every event,
+/// not routed: a bare detection has no patterns) and panics
 /// listing those that fail. A detection calls no capability, so `actions`, if given, must be
 /// empty. Returns the number of fixtures.
 ///
@@ -498,6 +416,7 @@ fn run_all(crate_dir: &str, handle: &Handler<'_>, allowed: &[&str]) -> usize {
 pub fn assert_fixtures(crate_dir: &str, detect: impl Fn(&Event) -> Vec<Finding>) -> usize {
     run_all(
         crate_dir,
+        None,
         &|events: &[Event], _: &dyn Capabilities, _: &dyn State, _: &Config| {
             Ok(crate::detect_each(events, &detect))
         },
@@ -505,7 +424,8 @@ pub fn assert_fixtures(crate_dir: &str, detect: impl Fn(&Event) -> Vec<Finding>)
     )
 }
 
-/// Runs every fixture in `<crate_dir>/fixtures` through `R::handle` (see [`run_fixture`]),
+/// Runs every fixture in `<crate_dir>/fixtures` through `R::handle`, routed by the
+/// plugin's patterns as the host routes (see [`run_routed_fixture`]),
 /// and checks the descriptor: [`assert_describes`]. Returns the number of fixtures.
 ///
 /// # Panics
@@ -523,9 +443,22 @@ pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
                 .extend(findings.iter().map(|f| f.rule_id.clone()));
             Ok(findings)
         };
-    let n = run_all(crate_dir, &recording, R::CAPABILITIES);
+    let patterns = R::describe().patterns;
+    let n = run_all(crate_dir, Some(&patterns), &recording, R::CAPABILITIES);
     assert_catalog::<R>(&raised.into_inner());
     n
+}
+
+/// Runs one fixture through `R::handle` as [`assert_responder_fixtures`] runs each: routed
+/// by `R`'s patterns, with a fresh state and history.
+///
+/// # Errors
+/// As [`run_fixture`].
+pub fn run_responder_fixture<R: Responder>(fixture: &Fixture) -> Result<(), String> {
+    let handle = |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
+        R::handle_with_history(events, caps, state, &crate::MemoryHistory::new(), config)
+    };
+    run_routed_fixture(fixture, &R::describe().patterns, &handle, R::CAPABILITIES)
 }
 
 /// Checks a responder's rule catalog (`R::rules` with the current config): ids unique and
@@ -989,13 +922,16 @@ mod tests {
             p,
         )
         .unwrap();
-        let actions = f.actions.unwrap();
+        let actions = f.actions.clone().unwrap();
         assert_eq!(
-            actions[0].receipt,
+            receipt_for(actions[0].receipt, 1),
             Receipt::Accepted("fixture-action-1".into())
         );
-        assert_eq!(actions[0].args, json!({}));
-        assert!(matches!(actions[1].receipt, Receipt::Denied(_)));
+        assert!(actions[0].args.is_empty());
+        assert!(matches!(
+            receipt_for(actions[1].receipt, 2),
+            Receipt::Denied(_)
+        ));
         let no_actions = parse_fixture(r#"{"name": "n", "events": [], "findings": []}"#, p);
         assert!(no_actions.unwrap().actions.is_none());
         for bad in [
@@ -1043,16 +979,12 @@ mod tests {
         assert!(run_fixture(&fixture(swapped), &handle, &allowed).is_err());
         assert!(run_fixture(&fixture("[]"), &handle, &allowed).is_err());
         // Undeclared capabilities fail even without `actions`.
-        let unchecked =
-            parse_fixture(r#"{"name": "n", "events": [{}], "findings": []}"#, p).unwrap();
+        let unchecked = parse_fixture(
+            r#"{"name": "n", "events": [{"eventID": "e2"}], "findings": []}"#,
+            p,
+        )
+        .unwrap();
         assert!(run_fixture(&unchecked, &handle, &allowed).is_ok());
         assert!(run_fixture(&unchecked, &handle, &allowed[..1]).is_err());
-    }
-
-    #[test]
-    fn matching_is_one_to_one_in_any_order() {
-        assert!(perfect_matching(&[vec![true, true], vec![true, false]]));
-        assert!(!perfect_matching(&[vec![true, false], vec![true, false]]));
-        assert!(perfect_matching(&[]));
     }
 }

@@ -32,10 +32,11 @@ fn fixtures() {
             .extend(findings.iter().map(|f| f.rule_id.clone()));
         Ok(findings)
     };
+    let patterns = Sigma::describe().patterns;
     let mut failures = String::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for f in &fixtures {
-        if let Err(e) = testing::run_fixture(f, &handle, Sigma::CAPABILITIES) {
+        if let Err(e) = testing::run_routed_fixture(f, &patterns, &handle, Sigma::CAPABILITIES) {
             failures.push_str(&format!("\n{} ({}): {e}", f.name, f.path.display()));
         }
         for input in &f.events {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 
-use super::commands;
-use super::outbox::{Outbox, Status};
 use crate::output::Format;
+use crate::respond::commands;
+use crate::respond::outbox::{Outbox, Status};
 
 #[derive(Subcommand)]
 pub enum ActionsCommand {
@@ -101,7 +101,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
         | ActionsCommand::Undo { config, .. }
         | ActionsCommand::Run { config, .. } => config.clone(),
     };
-    let config = crate::cli::load_config(config_path.as_deref())?;
+    let config = crate::config::load_config(config_path.as_deref())?;
     anyhow::ensure!(
         config.database.is_file(),
         "no audit database at {} (nothing has run yet, or pass --config)",
@@ -110,7 +110,7 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
     let outbox = Outbox::open(&config.database)?;
     let settings = Arc::new(config.response.clone());
     let runtime = tokio::runtime::Runtime::new()?;
-    let show = |record: &super::outbox::ActionRecord| {
+    let show = |record: &crate::respond::outbox::ActionRecord| {
         println!(
             "{} {} {}{}",
             record.id,
@@ -186,8 +186,8 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
 }
 
 /// Success only when the action a command ran succeeded.
-fn exit_code(record: &super::outbox::ActionRecord) -> ExitCode {
-    if record.status == Status::Succeeded.as_str() {
+fn exit_code(record: &crate::respond::outbox::ActionRecord) -> ExitCode {
+    if record.status == Status::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
