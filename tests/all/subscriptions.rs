@@ -117,12 +117,15 @@ fn a_fixture_with_its_own_config_is_routed_by_the_patterns_of_that_config() {
     let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
     // The admin's sigma runs the DeleteBucket rule; the fixture brings the CreateUser one.
     let loaded = runtime.load(&sigma_with(delete_bucket())).unwrap();
-    let fixture: Fixture = serde_json::from_value(json!({
-        "name": "create user, with the fixture's own rule",
-        "config": {"rules": [create_user()]},
-        "events": [record("fixture-1", "iam.amazonaws.com", "CreateUser")],
-        "findings": [{"rule_id": format!("sigma.{CREATE_USER_RULE}"), "event_id": "fixture-1"}],
-    }))
+    let fixture: Fixture = fixture::parse(
+        &json!({
+            "name": "create user, with the fixture's own rule",
+            "config": {"rules": [create_user()]},
+            "events": [record("fixture-1", "iam.amazonaws.com", "CreateUser")],
+            "findings": [{"rule_id": format!("sigma.{CREATE_USER_RULE}"), "event_id": "fixture-1"}],
+        })
+        .to_string(),
+    )
     .unwrap();
     let outcome = fixture::run(&runtime, &loaded, &fixture);
     assert!(outcome.passed(), "{:?}", outcome.differences);
