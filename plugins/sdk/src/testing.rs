@@ -517,7 +517,9 @@ pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
         |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
             // A fresh history per fixture (as the host runs each alone), at clock 0.
             let history = crate::MemoryHistory::new();
-            let findings = R::handle_with_history(events, caps, state, &history, config)?;
+            let baseline = crate::MemoryBaseline::new();
+            let findings =
+                R::handle_with_baseline(events, caps, state, &history, &baseline, config)?;
             raised
                 .borrow_mut()
                 .extend(findings.iter().map(|f| f.rule_id.clone()));
@@ -788,11 +790,12 @@ pub fn assert_responder_panther_agreement<R: Responder>(name: &str, crate_dir: &
     .expect("panther.json `config` must be an object");
     assert_panther_agreement(name, crate_dir, |event| {
         let caps = RecordingCapabilities::new();
-        R::handle_with_history(
+        R::handle_with_baseline(
             std::slice::from_ref(event),
             &caps,
             &MemoryState::new(),
             &crate::MemoryHistory::new(),
+            &crate::MemoryBaseline::new(),
             &config,
         )
         .unwrap_or_default()
@@ -866,11 +869,12 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
         self_caused.self_caused = true;
         for (variant, e) in [("", event), (" (raw not JSON)", unreadable)] {
             let caps = RecordingCapabilities::new();
-            let findings = R::handle_with_history(
+            let findings = R::handle_with_baseline(
                 std::slice::from_ref(&e),
                 &caps,
                 &MemoryState::new(),
                 &crate::MemoryHistory::new(),
+                &crate::MemoryBaseline::new(),
                 &config,
             )
             .unwrap_or_else(|err| panic!("handle failed on event {}{variant}: {err}", e.id));
@@ -888,11 +892,12 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
             }
         }
         let caps = RecordingCapabilities::new();
-        let _ = R::handle_with_history(
+        let _ = R::handle_with_baseline(
             std::slice::from_ref(&self_caused),
             &caps,
             &MemoryState::new(),
             &crate::MemoryHistory::new(),
+            &crate::MemoryBaseline::new(),
             &config,
         );
         assert!(
