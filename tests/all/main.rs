@@ -11,7 +11,7 @@ mod daemon;
 mod edges;
 mod faults;
 mod first_hour;
-mod first_seen;
+mod anomaly;
 mod fixtures;
 mod fuzz;
 mod lifecycle;
