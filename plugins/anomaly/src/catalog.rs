@@ -2,6 +2,7 @@
 //! they come from), and each rule's title, ATT&CK techniques, tuple or key, window and
 //! runbook.
 
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::{Rule, Severity};
 
 use crate::Settings;
@@ -77,7 +78,7 @@ pub fn rules(s: &Settings) -> Vec<Rule> {
     };
     let sensitive = s.sensitive_apis.join(", ");
     let rule = |id, severity, title, techniques: &[&str], description: String, runbook| {
-        Rule::new(id, severity, title, techniques, &description, runbook, &[])
+        Rule::new(id, severity, title, techniques, &description, runbook, &[NOTIFY_SEND])
     };
     vec![
         rule(FIRST_IAM_WRITE, Severity::Medium,

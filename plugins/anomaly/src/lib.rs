@@ -10,18 +10,24 @@ pub mod catalog;
 pub mod questions;
 pub mod settings;
 
+use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::serde_json::json;
 use trailwarden_plugin_sdk::{
-    log, Baseline, Capabilities, Config, Descriptor, Event, Finding, History, NoBaseline,
-    PluginError, RateQuery, Responder, Rule, SeenQuery, Severity, State,
+    log, strings, Baseline, Capabilities, Config, Descriptor, Event, Finding, History,
+    NoBaseline, PluginError, RateQuery, Responder, Rule, SeenQuery, Severity, State,
 };
 
 pub use catalog::*;
 pub use questions::{network, user_agent_family, Ask, Question};
 pub use settings::Settings;
 
-/// The plugin: a detector (no capability) that asks its history and its baselines.
+/// The plugin: asks its history and its baselines, and notifies each finding (its paired
+/// response: first-seen findings come once per tuple and window, bursts once per incident,
+/// so no notify window is needed).
 pub struct Anomaly;
+
+/// The capabilities it may call.
+pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
 
 /// Name, version, patterns (narrow: see [`questions::PATTERNS`]) and fixtures.
 pub fn descriptor() -> Descriptor {
@@ -29,7 +35,7 @@ pub fn descriptor() -> Descriptor {
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         patterns: questions::patterns(),
-        capabilities: Vec::new(),
+        capabilities: strings(CAPABILITIES),
         fixtures: trailwarden_plugin_sdk::fixtures![
             "first-iam-write.json",
             "console-signin-networks.json",
@@ -50,7 +56,7 @@ pub fn descriptor() -> Descriptor {
 }
 
 impl Responder for Anomaly {
-    const CAPABILITIES: &'static [&'static str] = &[];
+    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
     const HISTORY: bool = true;
     const BASELINE: bool = true;
 
@@ -74,22 +80,26 @@ impl Responder for Anomaly {
 
     fn handle_with_baseline(
         events: &[Event],
-        _caps: &dyn Capabilities,
+        caps: &dyn Capabilities,
         _state: &dyn State,
         history: &dyn History,
         baseline: &dyn Baseline,
         config: &Config,
     ) -> Result<Vec<Finding>, PluginError> {
         let settings = Settings::from_config(config);
-        let mut findings = Vec::new();
-        for event in events {
-            for question in questions::questions(event, &settings) {
-                if let Some(finding) = ask(event, &question, &settings, history, baseline) {
-                    findings.push(finding);
-                }
-            }
-        }
-        Ok(findings)
+        let target = config.notify_target();
+        Ok(trailwarden_plugin_sdk::detect_and_respond(
+            events,
+            |event| {
+                questions::questions(event, &settings)
+                    .iter()
+                    .filter_map(|question| ask(event, question, &settings, history, baseline))
+                    .collect()
+            },
+            |event, finding| {
+                log_receipt(NOTIFY_SEND, &event.id, caps.notify(&event.id, target, finding));
+            },
+        ))
     }
 }
 

@@ -21,7 +21,7 @@ fn survives_the_corpus() {
 fn descriptor_names_the_crate_and_ships_its_fixtures() {
     let d = anomaly::descriptor();
     assert_eq!(d.name, "anomaly");
-    assert!(d.capabilities.is_empty());
+    assert_eq!(d.capabilities, ["notify.send"]);
     testing::assert_ships_fixtures(DIR, &d);
 }
 
