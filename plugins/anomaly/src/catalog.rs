@@ -32,6 +32,11 @@ pub const SIGNIN_FAILURE_BURST: &str = "aws.console.signin-failure-burst";
 /// A principal's secret retrievals burst above its baseline.
 pub const SECRETS_BURST: &str = "aws.secretsmanager.retrieval-burst";
 
+/// A CloudTrail Insights event started (an API's call or error rate off its baseline).
+pub const INSIGHT: &str = "aws.cloudtrail.insight";
+/// A GuardDuty finding arrived through EventBridge.
+pub const GUARDDUTY_FINDING: &str = "aws.guardduty.finding";
+
 /// The default `sensitive_apis` (`service:EventName`), each with the rules it comes from:
 /// Elastic's `elastic/detection-rules` (`rules/integrations/aws/*.toml`) and Panther's
 /// CloudTrail rules (by rule id).
@@ -129,6 +134,14 @@ pub fn rules(s: &Settings) -> Vec<Rule> {
             "Principal retrieved secrets at a rate it never had", &["T1555.006"],
             format!("secretsmanager:GetSecretValue and BatchGetSecretValue calls (any outcome) by one principal counted per minute against its own baseline, as Elastic's credential_access_rapid_secret_retrieval_attempts_from_secretsmanager and Panther's AWS.SecretsManager.RetrieveSecrets. Key: (principal). {}", rate(s.secrets_burst_min)),
             "Mass secret retrieval is credential harvesting: list the secrets read in the burst, rotate them, and revoke the principal's credentials if the reads were not its job."),
+        rule(INSIGHT, Severity::Medium,
+            "CloudTrail Insights: an API's call or error rate far from its baseline", &["T1580", "T1078.004"],
+            "A CloudTrail Insights event that starts (state Start; its End closes the same incident, dedup key the sharedEventID): the write-call or error rate of one API in one account and region far from AWS's baseline. The finding carries AWS's attributions: the top principals (its resources), user agents and error codes during the insight, and both averages.".to_owned(),
+            "Look at the top principals and user agents: a known deployment or batch job explains most; otherwise treat the principal as compromised and review its calls in the insight's window."),
+        rule(GUARDDUTY_FINDING, Severity::Medium,
+            "GuardDuty finding", &["T1078.004"],
+            "A GuardDuty finding delivered through EventBridge (detail-type GuardDuty Finding), raised with GuardDuty's severity (7 and over high, 9 and over critical), type, description, principal, access key and source address, so GuardDuty's detections sit beside trailwarden's and share its suppressions and notifications. Dedup key: the finding's id (GuardDuty resends a finding as it recurs).".to_owned(),
+            "Follow GuardDuty's remediation for the finding type; the principal and access key named are where to start (disable the key, revoke the sessions)."),
     ]
 }
 

@@ -3,12 +3,14 @@
 //! 0.5.0 `baseline`, CloudTrail Insights' idea per principal).
 //!
 //! The rules, their tuples or keys, and their windows are in [`catalog`] (and
-//! `docs/plugins.md`); what each event asks is in [`questions`]. Time is the host's event
+//! `docs/plugins.md`); what each event asks is in [`questions`]. CloudTrail Insights events
+//! and GuardDuty findings raise findings of their own ([`signals`]). Time is the host's event
 //! clock, so a replay of old logs learns as the live stream did.
 
 pub mod catalog;
 pub mod questions;
 pub mod settings;
+pub mod signals;
 
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::serde_json::json;
@@ -50,6 +52,8 @@ pub fn descriptor() -> Descriptor {
             "error-burst.json",
             "signin-failure-burst.json",
             "secrets-burst.json",
+            "insights.json",
+            "guardduty.json",
         ],
         self_caused_events: false,
     }
@@ -91,6 +95,12 @@ impl Responder for Anomaly {
         Ok(trailwarden_plugin_sdk::detect_and_respond(
             events,
             |event| {
+                if signals::is_signal(event) {
+                    return signals::finding(event)
+                        .filter(|f| settings.enabled(&f.rule_id))
+                        .into_iter()
+                        .collect();
+                }
                 questions::questions(event, &settings)
                     .iter()
                     .filter_map(|question| ask(event, question, &settings, history, baseline))

@@ -46,7 +46,8 @@ const GLOBAL_SERVICES: &[&str] = &[
 
 /// The EventBridge patterns: IAM calls, console sign-ins, the default sensitive APIs,
 /// every call by long-term identities (IAM users and root: the access-key, user-agent,
-/// region, service and call-rate rules), failed calls (the error rate), and role chaining.
+/// region, service and call-rate rules), failed calls (the error rate), role chaining, and
+/// the signals (CloudTrail Insights events, GuardDuty findings).
 /// Role sessions' successful calls, the bulk of most trails, reach the plugin only through
 /// the sensitive APIs and role chaining.
 pub fn patterns() -> Vec<String> {
@@ -68,6 +69,9 @@ pub fn patterns() -> Vec<String> {
         r#"{"detail":{"errorCode":[{"exists":true}]}}"#.to_owned(),
         r#"{"detail":{"eventSource":["sts.amazonaws.com"],"eventName":["AssumeRole"],"userIdentity":{"type":["AssumedRole"]}}}"#
             .to_owned(),
+        // Signals: the host routes them only to patterns that name their detail-type.
+        r#"{"detail-type":["AWS Insight via CloudTrail"]}"#.to_owned(),
+        r#"{"detail-type":["GuardDuty Finding"]}"#.to_owned(),
     ];
     for (source, names) in by_source {
         patterns.push(
@@ -83,6 +87,9 @@ pub fn patterns() -> Vec<String> {
 /// The questions `event` raises under `settings`, in catalog order.
 pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
     let mut out = Vec::new();
+    if crate::signals::is_signal(event) {
+        return out;
+    }
     let Some(principal) = principal(event) else {
         return out;
     };

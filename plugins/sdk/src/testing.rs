@@ -35,6 +35,9 @@ pub fn corpus_dir() -> PathBuf {
 /// record (also with logstash fields), an EventBridge envelope (`detail`), or a LookupEvents
 /// item (`CloudTrailEvent` as a JSON string). `None` if it is not a JSON object.
 pub fn event_from_input(input: &Value) -> Option<Event> {
+    if let Some(event) = guardduty_event(input) {
+        return Some(event);
+    }
     let record = unwrap_record(input)?;
     Some(event_from_record(&record))
 }
@@ -95,6 +98,42 @@ pub fn event_from_record(record: &Value) -> Event {
         self_caused: false,
         raw,
     }
+}
+
+/// A GuardDuty finding in its EventBridge envelope (detail-type `GuardDuty Finding`) as the
+/// host normalises it: event type `GuardDutyFinding`, source `guardduty.amazonaws.com`, name
+/// the finding type, the principal from `resource.accessKeyDetails`, `raw` the finding.
+fn guardduty_event(input: &Value) -> Option<Event> {
+    if str_at(input, &["detail-type"]).map(str::trim) != Some("GuardDuty Finding") {
+        return None;
+    }
+    let finding = input.get("detail").filter(|d| d.is_object())?;
+    let keys = at(finding, &["resource", "accessKeyDetails"]).unwrap_or(&Value::Null);
+    let action = at(finding, &["service", "action"]).unwrap_or(&Value::Null);
+    let source_ip = ["awsApiCallAction", "networkConnectionAction", "portProbeAction"]
+        .iter()
+        .find_map(|kind| text_at(action, &[kind, "remoteIpDetails", "ipAddressV4"]));
+    let account = text_at(finding, &["accountId"]).or_else(|| text_at(input, &["account"]));
+    Some(Event {
+        id: text_at(finding, &["id"]).unwrap_or_else(|| "synthetic-guardduty".to_owned()),
+        time: text_at(finding, &["updatedAt"]).or_else(|| text_at(input, &["time"])),
+        source: Some("guardduty.amazonaws.com".to_owned()),
+        name: text_at(finding, &["type"]),
+        region: text_at(finding, &["region"]).or_else(|| text_at(input, &["region"])),
+        account: account.clone(),
+        principal: Principal {
+            r#type: text_at(keys, &["userType"]),
+            account_id: account,
+            user_name: text_at(keys, &["userName"]),
+            access_key_id: text_at(keys, &["accessKeyId"]),
+            ..Principal::default()
+        },
+        source_ip,
+        user_agent: text_at(action, &["awsApiCallAction", "userAgent"]),
+        event_type: Some("GuardDutyFinding".to_owned()),
+        raw: finding.to_string(),
+        ..Event::default()
+    })
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
