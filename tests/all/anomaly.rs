@@ -423,3 +423,80 @@ fn a_flood_of_distinct_principals_stays_within_the_plugins_rate_key_quota() {
         pipeline.stats().plugin_failures
     );
 }
+
+/// A GuardDuty finding as EventBridge delivers it (the shape GuardDuty documents).
+fn guardduty_envelope() -> Value {
+    json!({
+        "version": "0", "id": "gd-envelope-1", "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty", "account": "123456789012", "time": "2024-06-02T20:16:45Z",
+        "region": "us-east-1", "resources": [],
+        "detail": {
+            "schemaVersion": "2.0", "accountId": "123456789012", "region": "us-east-1",
+            "partition": "aws", "id": "gd-finding-1",
+            "type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+            "resource": {"resourceType": "AccessKey", "accessKeyDetails": {
+                "accessKeyId": "ASIAEXAMPLEEXFILTRATED", "principalId": "AROAEXAMPLE:i-0abc",
+                "userType": "AssumedRole", "userName": "app-instance-role"}},
+            "service": {"serviceName": "guardduty", "count": 3, "action": {
+                "actionType": "AWS_API_CALL", "awsApiCallAction": {"api": "ListBuckets",
+                    "serviceName": "s3.amazonaws.com",
+                    "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}}},
+            "severity": 8.0, "createdAt": "2024-06-02T20:10:00.000Z",
+            "updatedAt": "2024-06-02T20:16:40.000Z",
+            "title": "Credentials for instance role app-instance-role used from an external IP address.",
+            "description": "Credentials created exclusively for an EC2 instance were used from 198.51.100.23."
+        }
+    })
+}
+
+#[test]
+fn insights_and_guardduty_findings_reach_only_the_plugins_that_subscribe_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // sigma subscribes to every detail-type ending in "via CloudTrail", Insights' included
+    // by text: the router still keeps signals from it.
+    let plugins = vec![
+        anomaly_plugin(json!({})),
+        plugin_config(plugin("sigma")),
+        plugin_config(plugin("root-usage")),
+    ];
+    let mut pipeline = crate::support::pipeline(&config(dir.path(), plugins));
+    let mut inputs: Vec<Value> = corpus_records()
+        .into_iter()
+        .filter(|(form, _)| form == "insight")
+        .map(|(_, record)| record)
+        .collect();
+    assert_eq!(inputs.len(), 3, "the corpus's Insights records: two Start, one End");
+    inputs.push(guardduty_envelope());
+    replay(&mut pipeline, inputs);
+    assert_eq!(pipeline.stats().normalised, 4, "{:?}", pipeline.stats());
+    let stored = pipeline.audit().findings(&FindingQuery::default()).unwrap();
+    let mut raised: Vec<(String, String, String)> = stored
+        .iter()
+        .map(|f| (f.plugin.clone(), f.rule_id.clone(), f.event_id.clone()))
+        .collect();
+    raised.sort();
+    assert_eq!(
+        raised,
+        vec![
+            (PLUGIN.into(), "aws.cloudtrail.insight".into(), "EXAMPLE8-9621-4d00-b913-beca2EXAMPLE".into()),
+            (PLUGIN.into(), "aws.cloudtrail.insight".into(), "abcd00b0-ccfe-422d-961c-98a2198a408x".into()),
+            (PLUGIN.into(), "aws.guardduty.finding".into(), "gd-finding-1".into()),
+        ]
+    );
+    let insight = stored
+        .iter()
+        .find(|f| f.event_id == "abcd00b0-ccfe-422d-961c-98a2198a408x")
+        .unwrap();
+    assert_eq!(
+        insight.context["top_principals"][0],
+        "arn:aws:sts::012345678901:assumed-role/CodeDeployRole1"
+    );
+    assert_eq!(insight.context["top_user_agents"][0], "codedeploy.amazonaws.com");
+    let guardduty = stored.iter().find(|f| f.event_id == "gd-finding-1").unwrap();
+    assert_eq!(guardduty.severity, "high");
+    assert!(
+        pipeline.stats().plugin_failures.is_empty(),
+        "{:?}",
+        pipeline.stats().plugin_failures
+    );
+}
