@@ -56,13 +56,12 @@ impl Router {
     /// A signal ([`NormalizedEvent::is_signal`]) goes only to plugins with a matching pattern
     /// that names its detail-type.
     pub fn route_event(&self, event: &NormalizedEvent) -> Vec<usize> {
-        let mut ids =
-            event.with_envelope_fields(|fields| self.set.matching_ids_in_fields(fields));
+        let mut ids = event.with_envelope_fields(|fields| self.set.matching_ids_in_fields(fields));
         if event.is_signal() {
             ids.retain(|&id| {
                 self.detail_types[id as usize]
                     .as_ref()
-                    .is_some_and(|types| types.iter().any(|t| *t == event.detail_type))
+                    .is_some_and(|types| types.contains(&event.detail_type))
             });
         }
         self.owners(ids)
@@ -110,7 +109,9 @@ mod tests {
                 "eventCategory": "Insight", "insightDetails": {"state": "Start"}}),
             &cloudtrail_normalize::Options::default(),
         );
-        let insight = insight[0].as_event().expect("an Insights event is an event");
+        let insight = insight[0]
+            .as_event()
+            .expect("an Insights event is an event");
         assert!(insight.is_signal());
         assert_eq!(router.route_event(insight), vec![1]);
         let call = cloudtrail_normalize::normalize_value(

@@ -128,10 +128,7 @@ fn after_a_week_of_history_a_first_call_raises_exactly_one_finding_and_learning_
     );
     assert_eq!(
         findings(&pipeline),
-        vec![(
-            FIRST_IAM_WRITE.to_string(),
-            "first-create".to_string()
-        )]
+        vec![(FIRST_IAM_WRITE.to_string(), "first-create".to_string())]
     );
     let stored = pipeline.runtime().history().stored_rows(PLUGIN).unwrap();
     assert_eq!(
@@ -165,10 +162,7 @@ fn the_history_survives_a_restart_on_the_same_database() {
     );
     assert_eq!(
         findings(&second),
-        vec![(
-            FIRST_IAM_WRITE.to_string(),
-            "before-restart".to_string()
-        )],
+        vec![(FIRST_IAM_WRITE.to_string(), "before-restart".to_string())],
         "the same call after a restart is not new"
     );
 }
@@ -330,7 +324,10 @@ fn a_call_rate_burst_raises_one_finding_per_incident_and_none_while_learning() {
     let finding = &pipeline.audit().findings(&FindingQuery::default()).unwrap()[0];
     let context = &finding.context;
     assert_eq!(context["count_this_minute"], 20);
-    assert!(context["mean_per_minute"].as_f64().unwrap() < 0.1, "{context}");
+    assert!(
+        context["mean_per_minute"].as_f64().unwrap() < 0.1,
+        "{context}"
+    );
     assert!(
         pipeline.stats().plugin_failures.is_empty(),
         "{:?}",
@@ -465,7 +462,11 @@ fn insights_and_guardduty_findings_reach_only_the_plugins_that_subscribe_to_them
         .filter(|(form, _)| form == "insight")
         .map(|(_, record)| record)
         .collect();
-    assert_eq!(inputs.len(), 3, "the corpus's Insights records: two Start, one End");
+    assert_eq!(
+        inputs.len(),
+        3,
+        "the corpus's Insights records: two Start, one End"
+    );
     inputs.push(guardduty_envelope());
     replay(&mut pipeline, inputs);
     assert_eq!(pipeline.stats().normalised, 4, "{:?}", pipeline.stats());
@@ -478,9 +479,21 @@ fn insights_and_guardduty_findings_reach_only_the_plugins_that_subscribe_to_them
     assert_eq!(
         raised,
         vec![
-            (PLUGIN.into(), "aws.cloudtrail.insight".into(), "EXAMPLE8-9621-4d00-b913-beca2EXAMPLE".into()),
-            (PLUGIN.into(), "aws.cloudtrail.insight".into(), "abcd00b0-ccfe-422d-961c-98a2198a408x".into()),
-            (PLUGIN.into(), "aws.guardduty.finding".into(), "gd-finding-1".into()),
+            (
+                PLUGIN.into(),
+                "aws.cloudtrail.insight".into(),
+                "EXAMPLE8-9621-4d00-b913-beca2EXAMPLE".into()
+            ),
+            (
+                PLUGIN.into(),
+                "aws.cloudtrail.insight".into(),
+                "abcd00b0-ccfe-422d-961c-98a2198a408x".into()
+            ),
+            (
+                PLUGIN.into(),
+                "aws.guardduty.finding".into(),
+                "gd-finding-1".into()
+            ),
         ]
     );
     let insight = stored
@@ -491,8 +504,14 @@ fn insights_and_guardduty_findings_reach_only_the_plugins_that_subscribe_to_them
         insight.context["top_principals"][0],
         "arn:aws:sts::012345678901:assumed-role/CodeDeployRole1"
     );
-    assert_eq!(insight.context["top_user_agents"][0], "codedeploy.amazonaws.com");
-    let guardduty = stored.iter().find(|f| f.event_id == "gd-finding-1").unwrap();
+    assert_eq!(
+        insight.context["top_user_agents"][0],
+        "codedeploy.amazonaws.com"
+    );
+    let guardduty = stored
+        .iter()
+        .find(|f| f.event_id == "gd-finding-1")
+        .unwrap();
     assert_eq!(guardduty.severity, "high");
     assert!(
         pipeline.stats().plugin_failures.is_empty(),

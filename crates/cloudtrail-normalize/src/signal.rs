@@ -40,14 +40,18 @@ pub(crate) fn guardduty(mut envelope: Map<String, Value>) -> NormalizedEvent {
         invoked_by: None,
     };
     let action = path(&finding, &["service", "action"]);
-    let source_ip = ["awsApiCallAction", "networkConnectionAction", "portProbeAction"]
-        .iter()
-        .find_map(|&kind| {
-            coerce::text(action.and_then(|a| {
-                path(a, &[kind, "remoteIpDetails", "ipAddressV4"])
-                    .or_else(|| path(a, &[kind, "remoteIpDetails", "ipAddressV6"]))
-            }))
-        });
+    let source_ip = [
+        "awsApiCallAction",
+        "networkConnectionAction",
+        "portProbeAction",
+    ]
+    .iter()
+    .find_map(|&kind| {
+        coerce::text(action.and_then(|a| {
+            path(a, &[kind, "remoteIpDetails", "ipAddressV4"])
+                .or_else(|| path(a, &[kind, "remoteIpDetails", "ipAddressV6"]))
+        }))
+    });
     let api_call = action.and_then(|a| a.get("awsApiCallAction"));
     NormalizedEvent {
         id: coerce::text(get("id")).unwrap_or_else(|| id::synthetic(&finding)),
@@ -94,7 +98,10 @@ mod tests {
         };
         let event = guardduty(envelope);
         assert_eq!(event.id, "f1");
-        assert_eq!(event.name.as_deref(), Some("Recon:IAMUser/MaliciousIPCaller"));
+        assert_eq!(
+            event.name.as_deref(),
+            Some("Recon:IAMUser/MaliciousIPCaller")
+        );
         assert_eq!(event.event_type.as_deref(), Some(GUARDDUTY_EVENT_TYPE));
         assert_eq!(event.detail_type, GUARDDUTY_DETAIL_TYPE);
         assert_eq!(event.principal.user_name.as_deref(), Some("alice"));

@@ -40,7 +40,11 @@ fn every_record_yields_one_item_of_the_expected_kind() {
         match (r.form.as_str(), &item) {
             ("insight", Item::Event(e)) => {
                 assert_eq!(e.event_type.as_deref(), Some("AwsCloudTrailInsight"));
-                assert_eq!(e.detail_type, "AWS Insight via CloudTrail", "line {}", r.line);
+                assert_eq!(
+                    e.detail_type, "AWS Insight via CloudTrail",
+                    "line {}",
+                    r.line
+                );
                 assert!(e.is_signal(), "line {}", r.line);
             }
             ("insight", other) => panic!("line {}: insight not an event: {other:#?}", r.line),

@@ -137,16 +137,25 @@ fn insights_are_events_of_their_own_kind_unless_skipped() {
         assert_eq!(event.detail_type, "AWS Insight via CloudTrail");
         assert_eq!(event.account.as_deref(), Some("123456789012"));
         assert!(event.is_signal());
-        assert_eq!(event.name, None, "the API it is about stays in insightDetails");
+        assert_eq!(
+            event.name, None,
+            "the API it is about stays in insightDetails"
+        );
     }
     // Skipped as before with skip_insights.
     let skip = Options {
         skip_insights: true,
         ..opts()
     };
-    let items = normalize_value(envelope("AWS Insight via CloudTrail", insight.clone()), &skip);
+    let items = normalize_value(
+        envelope("AWS Insight via CloudTrail", insight.clone()),
+        &skip,
+    );
     assert_eq!(outcomes(&items), ["insight_event"]);
-    assert_eq!(outcomes(&normalize_value(insight, &skip)), ["insight_event"]);
+    assert_eq!(
+        outcomes(&normalize_value(insight, &skip)),
+        ["insight_event"]
+    );
     // eventCategory alone is enough.
     let mut r = record("a", "X");
     r["eventCategory"] = json!("Insight");
@@ -179,15 +188,24 @@ fn guardduty_findings_are_events_of_their_own_kind() {
     assert_eq!(event.event_type.as_deref(), Some("GuardDutyFinding"));
     assert_eq!(event.detail_type, "GuardDuty Finding");
     assert_eq!(event.source.as_deref(), Some("guardduty.amazonaws.com"));
-    assert_eq!(event.name.as_deref(), Some("Recon:IAMUser/MaliciousIPCaller"));
-    assert_eq!(event.principal.access_key_id.as_deref(), Some("AKIAI44QH8DHBEXAMPLE"));
+    assert_eq!(
+        event.name.as_deref(),
+        Some("Recon:IAMUser/MaliciousIPCaller")
+    );
+    assert_eq!(
+        event.principal.access_key_id.as_deref(),
+        Some("AKIAI44QH8DHBEXAMPLE")
+    );
     assert_eq!(event.source_ip.as_deref(), Some("198.51.100.23"));
     assert_eq!(event.record["severity"], 5.0);
     assert!(event.is_signal());
     // Another detail-type of GuardDuty's stays not ours.
     let other = json!({"detail-type": "GuardDuty Malware Protection Object Scan Result",
         "source": "aws.guardduty", "detail": {"x": 1}});
-    assert_eq!(outcomes(&normalize_value(other, &opts())), ["not_cloudtrail"]);
+    assert_eq!(
+        outcomes(&normalize_value(other, &opts())),
+        ["not_cloudtrail"]
+    );
 }
 
 #[test]

@@ -83,7 +83,15 @@ pub fn rules(s: &Settings) -> Vec<Rule> {
     };
     let sensitive = s.sensitive_apis.join(", ");
     let rule = |id, severity, title, techniques: &[&str], description: String, runbook| {
-        Rule::new(id, severity, title, techniques, &description, runbook, &[NOTIFY_SEND])
+        Rule::new(
+            id,
+            severity,
+            title,
+            techniques,
+            &description,
+            runbook,
+            &[NOTIFY_SEND],
+        )
     };
     vec![
         rule(FIRST_IAM_WRITE, Severity::Medium,
@@ -150,18 +158,73 @@ pub fn rules(s: &Settings) -> Vec<Rule> {
 pub fn describe_finding(rule: &str, values: &[String]) -> (Option<Severity>, String, String) {
     let v = |i: usize| values.get(i).map_or("", String::as_str);
     let (severity, title, what) = match rule {
-        FIRST_IAM_WRITE => (Severity::Medium, format!("first iam:{}", v(1)), format!("called iam:{} for the first time", v(1))),
-        NEW_SIGNIN_NETWORK => (Severity::Medium, format!("console sign-in from a new network {}", v(1)), format!("signed in to the console from a network ({}) it had not signed in from", v(1))),
-        SENSITIVE_FIRST_CALL => (Severity::High, format!("first call of sensitive API {}", v(1)), format!("called the sensitive API {} for the first time", v(1))),
-        ACCESS_KEY_NEW_NETWORK => (Severity::High, format!("access key {} used from a new network {}", v(1), v(2)), format!("used the long-term access key {} from a network ({}) it was never used from", v(1), v(2))),
-        NEW_USER_AGENT_FAMILY => (Severity::Low, format!("new user-agent family {}", v(1)), format!("used a user-agent family ({}) it never used", v(1))),
-        NEW_REGION => (Severity::Medium, format!("first activity in region {}", v(1)), format!("acted in region {} for the first time", v(1))),
-        NEW_SERVICE => (Severity::Low, format!("first call of service {}", v(1)), format!("called the service {} for the first time", v(1))),
-        NEW_ROLE_CHAIN => (Severity::Medium, format!("new role chain to {}", v(1)), format!("assumed the role {} for the first time", v(1))),
-        CALL_BURST => (Severity::Medium, "call-rate burst".to_owned(), "called AWS at a rate far above its own baseline".to_owned()),
-        ERROR_BURST => (Severity::Medium, "error-rate burst".to_owned(), "made failed calls at a rate far above its own baseline".to_owned()),
-        SIGNIN_FAILURE_BURST => (Severity::High, "console sign-in failure burst".to_owned(), "failed to sign in to the console at a rate far above its baseline".to_owned()),
-        SECRETS_BURST => (Severity::High, "secret retrieval burst".to_owned(), "retrieved secrets at a rate far above its own baseline".to_owned()),
+        FIRST_IAM_WRITE => (
+            Severity::Medium,
+            format!("first iam:{}", v(1)),
+            format!("called iam:{} for the first time", v(1)),
+        ),
+        NEW_SIGNIN_NETWORK => (
+            Severity::Medium,
+            format!("console sign-in from a new network {}", v(1)),
+            format!(
+                "signed in to the console from a network ({}) it had not signed in from",
+                v(1)
+            ),
+        ),
+        SENSITIVE_FIRST_CALL => (
+            Severity::High,
+            format!("first call of sensitive API {}", v(1)),
+            format!("called the sensitive API {} for the first time", v(1)),
+        ),
+        ACCESS_KEY_NEW_NETWORK => (
+            Severity::High,
+            format!("access key {} used from a new network {}", v(1), v(2)),
+            format!(
+                "used the long-term access key {} from a network ({}) it was never used from",
+                v(1),
+                v(2)
+            ),
+        ),
+        NEW_USER_AGENT_FAMILY => (
+            Severity::Low,
+            format!("new user-agent family {}", v(1)),
+            format!("used a user-agent family ({}) it never used", v(1)),
+        ),
+        NEW_REGION => (
+            Severity::Medium,
+            format!("first activity in region {}", v(1)),
+            format!("acted in region {} for the first time", v(1)),
+        ),
+        NEW_SERVICE => (
+            Severity::Low,
+            format!("first call of service {}", v(1)),
+            format!("called the service {} for the first time", v(1)),
+        ),
+        NEW_ROLE_CHAIN => (
+            Severity::Medium,
+            format!("new role chain to {}", v(1)),
+            format!("assumed the role {} for the first time", v(1)),
+        ),
+        CALL_BURST => (
+            Severity::Medium,
+            "call-rate burst".to_owned(),
+            "called AWS at a rate far above its own baseline".to_owned(),
+        ),
+        ERROR_BURST => (
+            Severity::Medium,
+            "error-rate burst".to_owned(),
+            "made failed calls at a rate far above its own baseline".to_owned(),
+        ),
+        SIGNIN_FAILURE_BURST => (
+            Severity::High,
+            "console sign-in failure burst".to_owned(),
+            "failed to sign in to the console at a rate far above its baseline".to_owned(),
+        ),
+        SECRETS_BURST => (
+            Severity::High,
+            "secret retrieval burst".to_owned(),
+            "retrieved secrets at a rate far above its own baseline".to_owned(),
+        ),
         _ => return (None, rule.to_owned(), format!("raised {rule}")),
     };
     (Some(severity), title, what)

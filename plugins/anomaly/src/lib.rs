@@ -15,8 +15,8 @@ pub mod signals;
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::serde_json::json;
 use trailwarden_plugin_sdk::{
-    log, strings, Baseline, Capabilities, Config, Descriptor, Event, Finding, History,
-    NoBaseline, PluginError, RateQuery, Responder, Rule, SeenQuery, Severity, State,
+    log, strings, Baseline, Capabilities, Config, Descriptor, Event, Finding, History, NoBaseline,
+    PluginError, RateQuery, Responder, Rule, SeenQuery, Severity, State,
 };
 
 pub use catalog::*;
@@ -107,7 +107,11 @@ impl Responder for Anomaly {
                     .collect()
             },
             |event, finding| {
-                log_receipt(NOTIFY_SEND, &event.id, caps.notify(&event.id, target, finding));
+                log_receipt(
+                    NOTIFY_SEND,
+                    &event.id,
+                    caps.notify(&event.id, target, finding),
+                );
             },
         ))
     }
@@ -196,7 +200,10 @@ fn finding(
             "{}|{}|{}",
             question.rule,
             question.values.join("|"),
-            event.time.as_deref().map_or("", |t| t.get(..16).unwrap_or(t))
+            event
+                .time
+                .as_deref()
+                .map_or("", |t| t.get(..16).unwrap_or(t))
         ),
     };
     Finding {

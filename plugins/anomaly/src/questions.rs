@@ -113,7 +113,11 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
                 push(FIRST_IAM_WRITE, Ask::Seen, vec![name.to_owned()]);
             }
             if settings.is_sensitive(service, name) {
-                push(SENSITIVE_FIRST_CALL, Ask::Seen, vec![format!("{service}:{name}")]);
+                push(
+                    SENSITIVE_FIRST_CALL,
+                    Ask::Seen,
+                    vec![format!("{service}:{name}")],
+                );
             }
             if long_term && !signin {
                 push(NEW_SERVICE, Ask::Seen, vec![service.to_owned()]);
@@ -121,19 +125,19 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
             if event.is("sts.amazonaws.com", "AssumeRole")
                 && event.principal.r#type.as_deref() == Some("AssumedRole")
             {
-                if let Some(target) = event
-                    .raw_json()
-                    .and_then(|raw| str_at(&raw, &["requestParameters", "roleArn"]).map(str::to_owned))
-                {
+                if let Some(target) = event.raw_json().and_then(|raw| {
+                    str_at(&raw, &["requestParameters", "roleArn"]).map(str::to_owned)
+                }) {
                     push(NEW_ROLE_CHAIN, Ask::Seen, vec![target]);
                 }
             }
         }
-        if service == "secretsmanager" && matches!(name, "GetSecretValue" | "BatchGetSecretValue")
-        {
+        if service == "secretsmanager" && matches!(name, "GetSecretValue" | "BatchGetSecretValue") {
             push(
                 SECRETS_BURST,
-                Ask::Rate { min_count: settings.secrets_burst_min },
+                Ask::Rate {
+                    min_count: settings.secrets_burst_min,
+                },
                 Vec::new(),
             );
         }
@@ -157,7 +161,9 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
             }
             Some("Failure") => push(
                 SIGNIN_FAILURE_BURST,
-                Ask::Rate { min_count: settings.signin_failure_burst_min },
+                Ask::Rate {
+                    min_count: settings.signin_failure_burst_min,
+                },
                 Vec::new(),
             ),
             _ => {}
@@ -166,7 +172,9 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
         if failed {
             push(
                 ERROR_BURST,
-                Ask::Rate { min_count: settings.error_burst_min },
+                Ask::Rate {
+                    min_count: settings.error_burst_min,
+                },
                 Vec::new(),
             );
         }
@@ -175,7 +183,11 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
                 .filter(|key| key.starts_with("AKIA"))
             {
                 if let Some(network) = non_empty(event.source_ip.as_deref()).and_then(network) {
-                    push(ACCESS_KEY_NEW_NETWORK, Ask::Seen, vec![key.to_owned(), network]);
+                    push(
+                        ACCESS_KEY_NEW_NETWORK,
+                        Ask::Seen,
+                        vec![key.to_owned(), network],
+                    );
                 }
             }
             if let Some(family) = non_empty(event.user_agent.as_deref()).and_then(user_agent_family)
@@ -184,7 +196,9 @@ pub fn questions(event: &Event, settings: &Settings) -> Vec<Question> {
             }
             push(
                 CALL_BURST,
-                Ask::Rate { min_count: settings.call_burst_min },
+                Ask::Rate {
+                    min_count: settings.call_burst_min,
+                },
                 Vec::new(),
             );
         }
@@ -218,7 +232,9 @@ fn principal(event: &Event) -> Option<String> {
     let user = non_empty(p.user_name.as_deref())?;
     Some(format!(
         "{}:{user}",
-        event.account_or_principal_account().unwrap_or("unknown-account")
+        event
+            .account_or_principal_account()
+            .unwrap_or("unknown-account")
     ))
 }
 

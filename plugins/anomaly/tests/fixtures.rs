@@ -83,11 +83,20 @@ fn networks_are_slash_24_and_slash_48() {
 #[test]
 fn user_agent_families() {
     let family = |a| user_agent_family(a);
-    assert_eq!(family("aws-cli/2.13.5 Python/3.11.4").as_deref(), Some("aws-cli"));
-    assert_eq!(family("Boto3/1.34.0 md/Botocore#1.34").as_deref(), Some("boto3"));
+    assert_eq!(
+        family("aws-cli/2.13.5 Python/3.11.4").as_deref(),
+        Some("aws-cli")
+    );
+    assert_eq!(
+        family("Boto3/1.34.0 md/Botocore#1.34").as_deref(),
+        Some("boto3")
+    );
     assert_eq!(family("[aws-cli/1.18]").as_deref(), Some("aws-cli"));
     assert_eq!(family("Mozilla/5.0 (X11)").as_deref(), Some("browser"));
-    assert_eq!(family("console.ec2.amazonaws.com").as_deref(), Some("console"));
+    assert_eq!(
+        family("console.ec2.amazonaws.com").as_deref(),
+        Some("console")
+    );
     assert_eq!(family("AWS Internal"), None);
     assert_eq!(family("lambda.amazonaws.com"), None);
     assert_eq!(family(&"x".repeat(10_000)).map(|f| f.len()), Some(64));

@@ -132,12 +132,15 @@ fn score(count: u64, mean: f64, deviation: f64) -> f64 {
     (count as f64 - mean) / deviation.max(MIN_DEVIATION)
 }
 
+/// (account, rule, key) -> the key's rate.
+type Keys = HashMap<(String, String, Vec<String>), KeyRate>;
+
 /// An in-memory [`Baseline`] for native tests, with a manual clock
 /// ([`MemoryBaseline::advance`]), answering as the host does. Unbounded: tests only.
 #[derive(Debug, Default)]
 pub struct MemoryBaseline {
     now: Cell<i64>,
-    keys: RefCell<HashMap<(String, String, Vec<String>), KeyRate>>,
+    keys: RefCell<Keys>,
 }
 
 impl MemoryBaseline {
@@ -158,8 +161,7 @@ impl Baseline for MemoryBaseline {
             || !(query.threshold.is_finite() && query.threshold > 0.0)
         {
             return Err(HistoryError::Invalid(
-                "a rate needs a key, a history of an hour or more and a positive threshold"
-                    .into(),
+                "a rate needs a key, a history of an hour or more and a positive threshold".into(),
             ));
         }
         let now = self.now.get();

@@ -110,9 +110,13 @@ fn guardduty_event(input: &Value) -> Option<Event> {
     let finding = input.get("detail").filter(|d| d.is_object())?;
     let keys = at(finding, &["resource", "accessKeyDetails"]).unwrap_or(&Value::Null);
     let action = at(finding, &["service", "action"]).unwrap_or(&Value::Null);
-    let source_ip = ["awsApiCallAction", "networkConnectionAction", "portProbeAction"]
-        .iter()
-        .find_map(|kind| text_at(action, &[kind, "remoteIpDetails", "ipAddressV4"]));
+    let source_ip = [
+        "awsApiCallAction",
+        "networkConnectionAction",
+        "portProbeAction",
+    ]
+    .iter()
+    .find_map(|kind| text_at(action, &[kind, "remoteIpDetails", "ipAddressV4"]));
     let account = text_at(finding, &["accountId"]).or_else(|| text_at(input, &["account"]));
     Some(Event {
         id: text_at(finding, &["id"]).unwrap_or_else(|| "synthetic-guardduty".to_owned()),
