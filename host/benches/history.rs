@@ -149,6 +149,8 @@ fn main() {
     ] {
         let mut config = PluginConfig::new(wasm.clone());
         config.settings_json = settings.to_string();
+        // Its notifications denied (no grant): the cost measured is the detection's.
+        config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
         // Each on a history of its own.
         let db = tempfile::tempdir().unwrap();
         let runtime = PluginRuntime::new(db.path(), StateStore::in_memory().unwrap())
