@@ -11,7 +11,7 @@ PLUGIN_TARGET := $(CURDIR)/target/plugins
 PLUGIN_CARGO = cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO)
 MOTO_VERSION := 5.2.5
 
-DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure resource-exposure storage-exposure service-watch identity-changes organization-guard keys-secrets sigma first-seen
+DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure resource-exposure storage-exposure service-watch identity-changes organization-guard keys-secrets sigma anomaly
 TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event sleeper state-hog
 
 .PHONY: help build plugins host test demo bench fmt lint clean toolchain
@@ -26,7 +26,7 @@ help:
 	@echo "make test   build the plugins and run the whole test suite"
 	@echo "make build  release binary at target/release/trailwarden, plugins at plugins/dist/"
 	@echo "make bench  wasm plugins through the host vs. the same logic natively"
-	@echo "make bench-history  the cost of a first-seen check (cached, from SQLite, new) and of a rate check; the first-seen plugin per event"
+	@echo "make bench-history  the cost of a first-seen check (cached, from SQLite, new) and of a rate check; the anomaly plugin per event"
 	@echo "make bench-languages  the same detection in Rust, Python, JavaScript: size, load, per event"
 	@echo "make agreement  agreement with Panther's labelled tests, per plugin (real host, real components)"
 	@echo "make bench-search  search --count vs zcat|grep and zcat|jq over ~200 MB of gzip logs"
@@ -190,7 +190,7 @@ bench-console:
 	$(CARGO) bench -p trailwarden --bench console
 
 # The cost of a first-seen check (host/benches/history.rs): the store alone, then the
-# shipped first-seen plugin through the host.
+# shipped anomaly plugin through the host.
 bench-history: plugins
 	$(CARGO) bench -p trailwarden --bench history
 

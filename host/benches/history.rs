@@ -1,6 +1,7 @@
 //! The cost of a first-seen check (WIT 0.4.0 `history`): the host's store alone on a real
 //! SQLite file (a new tuple, a known tuple in the cache, a known tuple read back from
-//! SQLite), then the shipped `first-seen` plugin through the host, per event. Run with
+//! SQLite), then the shipped `anomaly` plugin through the host, per event (its first-seen IAM rule
+//! alone, then all its rules: first-seen and rate questions). Run with
 //! `make bench-history` (release). Loops are bounded by fixed counts.
 
 use std::sync::Arc;
@@ -130,21 +131,38 @@ fn main() {
     println!("  key read from SQLite              {reread:8.2} µs");
 
     // The shipped plugin through the host: IAM write calls by 500 principals, each asking
-    // its history once.
+    // its history once (the first-seen IAM rule alone), then every rule (an IAM user's call
+    // also asks the service history and counts its call rate).
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let wasm = repo.join("plugins/dist/first-seen.wasm");
+    let wasm = repo.join("plugins/dist/anomaly.wasm");
     assert!(
         wasm.is_file(),
         "{}: run `make plugins` first",
         wasm.display()
     );
-    let cache = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap())
-        .unwrap()
-        .with_history(HistoryStore::open(&dir.path().join("plugin.db")).unwrap());
-    let mut config = PluginConfig::new(wasm);
-    config.settings_json = r#"{"learning_days": 0}"#.to_string();
-    let loaded = runtime.load(&config).unwrap();
+    for (rules, settings) in [
+        (
+            "first-seen IAM rule",
+            r#"{"learning_days": 0, "enabled_rules": ["aws.iam.first-write-by-principal"]}"#,
+        ),
+        ("all rules", r#"{"learning_days": 0}"#),
+    ] {
+        let mut config = PluginConfig::new(wasm.clone());
+        config.settings_json = settings.to_string();
+        // Its notifications denied (no grant): the cost measured is the detection's.
+        config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
+        // Each on a history of its own.
+        let db = tempfile::tempdir().unwrap();
+        let runtime = PluginRuntime::new(db.path(), StateStore::in_memory().unwrap())
+            .unwrap()
+            .with_history(HistoryStore::open(&db.path().join("plugin.db")).unwrap());
+        plugin_through_host(&runtime, &config, rules);
+    }
+}
+
+/// The plugin `config` over [`EVENTS`] IAM write calls, new then known.
+fn plugin_through_host(runtime: &PluginRuntime, config: &PluginConfig, rules: &str) {
+    let loaded = runtime.load(config).unwrap();
     let events: Vec<_> = (0..EVENTS)
         .map(|n| {
             let values = tuple(n);
@@ -169,14 +187,14 @@ fn main() {
         let mut findings = 0;
         for batch in events.chunks(BATCH) {
             findings += loaded
-                .handle(&runtime, batch, NOW + round, Box::new(DenyAll))
+                .handle(runtime, batch, NOW + round, Box::new(DenyAll))
                 .unwrap()
                 .len();
         }
         let per_event = started.elapsed().as_secs_f64() * 1e6 / EVENTS as f64;
         println!(
-            "first-seen plugin through the host, {label}: {per_event:8.2} µs per event \
-             ({findings} findings, batches of {BATCH})"
+            "anomaly plugin ({rules}) through the host, {label}: {per_event:8.2} µs per \
+             event ({findings} findings, batches of {BATCH})"
         );
     }
 }

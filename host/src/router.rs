@@ -9,6 +9,11 @@ pub struct Router {
     set: PatternSet,
     /// Pattern id -> index of the plugin that owns it.
     owner: Vec<usize>,
+    /// Pattern id -> the detail-types it requires by name, if it does: a signal (an
+    /// Insights event, a GuardDuty finding) is matched only by patterns that name its
+    /// detail-type, so a plugin written for API calls (`{"detail": {"eventName": ...}}`, or
+    /// every event) never receives one by accident.
+    detail_types: Vec<Option<Vec<String>>>,
     plugin_count: usize,
 }
 
@@ -20,6 +25,7 @@ impl Router {
     pub fn new<'a>(plugins: impl IntoIterator<Item = &'a [String]>) -> Result<Router> {
         let mut set = PatternSet::new();
         let mut owner = Vec::new();
+        let mut detail_types = Vec::new();
         let mut plugin_count = 0;
         for (plugin, patterns) in plugins.into_iter().enumerate() {
             plugin_count += 1;
@@ -29,11 +35,13 @@ impl Router {
                 })?;
                 set.add(owner.len() as u32, &pattern);
                 owner.push(plugin);
+                detail_types.push(pattern.required_strings("detail-type"));
             }
         }
         Ok(Router {
             set,
             owner,
+            detail_types,
             plugin_count,
         })
     }
@@ -45,8 +53,18 @@ impl Router {
 
     /// [`Router::route`] for a normalised event's envelope, matched as a view (the record
     /// stands in for `detail`) rather than a rebuilt copy.
+    /// A signal ([`NormalizedEvent::is_signal`]) goes only to plugins with a matching pattern
+    /// that names its detail-type.
     pub fn route_event(&self, event: &NormalizedEvent) -> Vec<usize> {
-        self.owners(event.with_envelope_fields(|fields| self.set.matching_ids_in_fields(fields)))
+        let mut ids = event.with_envelope_fields(|fields| self.set.matching_ids_in_fields(fields));
+        if event.is_signal() {
+            ids.retain(|&id| {
+                self.detail_types[id as usize]
+                    .as_ref()
+                    .is_some_and(|types| types.contains(&event.detail_type))
+            });
+        }
+        self.owners(ids)
     }
 
     fn owners(&self, pattern_ids: Vec<u32>) -> Vec<usize> {
@@ -79,6 +97,28 @@ mod tests {
         assert_eq!(router.route(&event), vec![0, 1]);
         let event = json!({"source": "aws.iam", "detail": {"userIdentity": {"type": "IAMUser"}}});
         assert!(router.route(&event).is_empty());
+    }
+
+    #[test]
+    fn signals_go_only_to_plugins_that_name_their_detail_type() {
+        let everything = vec![r#"{"detail":{"eventVersion":[{"exists":true}]}}"#.to_string()];
+        let insights = vec![r#"{"detail-type":["AWS Insight via CloudTrail"]}"#.to_string()];
+        let router = Router::new([everything.as_slice(), insights.as_slice()]).unwrap();
+        let insight = cloudtrail_normalize::normalize_value(
+            json!({"eventVersion": "1.07", "eventType": "AwsCloudTrailInsight",
+                "eventCategory": "Insight", "insightDetails": {"state": "Start"}}),
+            &cloudtrail_normalize::Options::default(),
+        );
+        let insight = insight[0]
+            .as_event()
+            .expect("an Insights event is an event");
+        assert!(insight.is_signal());
+        assert_eq!(router.route_event(insight), vec![1]);
+        let call = cloudtrail_normalize::normalize_value(
+            json!({"eventVersion": "1.08", "eventName": "ListUsers"}),
+            &cloudtrail_normalize::Options::default(),
+        );
+        assert_eq!(router.route_event(call[0].as_event().unwrap()), vec![0]);
     }
 
     #[test]

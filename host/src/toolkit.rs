@@ -25,6 +25,7 @@ const BUILD_FILES: &[EmbeddedFile] = embedded!(
     "wit/0.2.0/plugin.wit",
     "wit/0.3.0/plugin.wit",
     "wit/0.4.0/plugin.wit",
+    "wit/0.5.0/plugin.wit",
 );
 
 /// The link `wit/0.3.0/deps/plugin-0.2.0 -> ../../0.2.0`, written out as a copy.
@@ -33,9 +34,17 @@ const WIT_0_2_0_IN_0_3_0: &str = "wit/0.3.0/deps/plugin-0.2.0/plugin.wit";
 /// `deps/`, flat), written out as copies.
 const WIT_0_3_0_IN_0_4_0: &str = "wit/0.4.0/deps/plugin-0.3.0/plugin.wit";
 const WIT_0_2_0_IN_0_4_0: &str = "wit/0.4.0/deps/plugin-0.2.0/plugin.wit";
+/// The links of `wit/0.5.0/deps/` (to 0.4.0, 0.3.0 and 0.2.0), written out as copies.
+const WIT_DEPS_OF_0_5_0: [(&str, &str); 3] = [
+    ("wit/0.5.0/deps/plugin-0.4.0/plugin.wit", "0.4.0"),
+    ("wit/0.5.0/deps/plugin-0.3.0/plugin.wit", "0.3.0"),
+    ("wit/0.5.0/deps/plugin-0.2.0/plugin.wit", "0.2.0"),
+];
 
 /// The Rust plugin SDK's sources (a unit test checks that none is missing).
 const SDK_SOURCES: &[EmbeddedFile] = embedded!(
+    "plugins/sdk/src/baseline.rs",
+    "plugins/sdk/src/baseline_host.rs",
     "plugins/sdk/src/capability.rs",
     "plugins/sdk/src/component.rs",
     "plugins/sdk/src/config.rs",
@@ -77,6 +86,7 @@ const SDK_DEPS: &[(&str, &str, &[EmbeddedFile])] = &[
             "crates/cloudtrail-normalize/src/reasons.rs",
             "crates/cloudtrail-normalize/src/record.rs",
             "crates/cloudtrail-normalize/src/shape.rs",
+            "crates/cloudtrail-normalize/src/signal.rs",
             "crates/cloudtrail-normalize/src/walk.rs",
         ),
     ),
@@ -106,8 +116,8 @@ const PLUGINS_WORKSPACE: &str = include_str!("../../plugins/Cargo.toml");
 pub const PLUGINS_LOCK: &str = include_str!("../../plugins/Cargo.lock");
 
 /// Where the SDK's bindings find the WIT, in the checkout and in a vendored copy.
-const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.4.0\"";
-const SDK_WIT_VENDORED: &str = "path: \"wit/0.4.0\"";
+const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.5.0\"";
+const SDK_WIT_VENDORED: &str = "path: \"wit/0.5.0\"";
 
 /// The embedded text of `wit/<version>/plugin.wit`.
 fn wit(version: &str) -> &'static str {
@@ -165,6 +175,9 @@ impl BuildKit {
         write(&kit.root.join(WIT_0_2_0_IN_0_3_0), wit_0_2_0())?;
         write(&kit.root.join(WIT_0_3_0_IN_0_4_0), wit("0.3.0"))?;
         write(&kit.root.join(WIT_0_2_0_IN_0_4_0), wit_0_2_0())?;
+        for (path, version) in WIT_DEPS_OF_0_5_0 {
+            write(&kit.root.join(path), wit(version))?;
+        }
         Ok(kit)
     }
 
@@ -213,15 +226,11 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
             &standalone_dep_manifest(manifest)?,
         )?;
     }
-    write(&dest.join("wit/0.4.0/plugin.wit"), wit("0.4.0"))?;
-    write(
-        &dest.join("wit/0.4.0/deps/plugin-0.3.0/plugin.wit"),
-        wit("0.3.0"),
-    )?;
-    write(
-        &dest.join("wit/0.4.0/deps/plugin-0.2.0/plugin.wit"),
-        wit_0_2_0(),
-    )?;
+    // The SDK binds 0.5.0, whose deps are all the versions before it, flat.
+    write(&dest.join("wit/0.5.0/plugin.wit"), wit("0.5.0"))?;
+    for (path, version) in WIT_DEPS_OF_0_5_0 {
+        write(&dest.join(path), wit(version))?;
+    }
     Ok(())
 }
 

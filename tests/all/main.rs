@@ -3,6 +3,7 @@
 
 mod accounts;
 mod alerting;
+mod anomaly;
 mod aws_proxy;
 mod browser;
 mod cache;
@@ -11,7 +12,6 @@ mod daemon;
 mod edges;
 mod faults;
 mod first_hour;
-mod first_seen;
 mod fixtures;
 mod fuzz;
 mod layering;

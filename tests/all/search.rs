@@ -52,13 +52,14 @@ fn jsonl(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The corpus's CloudTrail records, unwrapped from their delivered forms (Insights left
-/// out: they are statistics, not calls), to count against directly.
+/// The corpus's CloudTrail records, unwrapped from their delivered forms (its Insights
+/// events included: events of their own kind, without an `eventSource`), to count against
+/// directly.
 fn corpus_calls() -> Vec<Value> {
     corpus_records()
         .into_iter()
         .filter_map(|(form, record)| match form.as_str() {
-            "record" | "logstash_record" => Some(record),
+            "record" | "logstash_record" | "insight" => Some(record),
             "eventbridge" => Some(record["detail"].clone()),
             "lookup_events" => {
                 serde_json::from_str(record["CloudTrailEvent"].as_str().unwrap()).ok()

@@ -104,6 +104,14 @@ impl NormalizedEvent {
         envelope::with_fields(self, f)
     }
 
+    /// Whether the event is a signal about other events rather than an API call: a
+    /// CloudTrail Insights event or a GuardDuty finding. A host routes signals only to
+    /// plugins that subscribe to their detail-type by name.
+    pub fn is_signal(&self) -> bool {
+        self.detail_type == crate::shape::INSIGHT_DETAIL_TYPE
+            || self.detail_type == crate::shape::GUARDDUTY_DETAIL_TYPE
+    }
+
     /// The EventBridge `source` of the event, derived from `eventSource`:
     /// `iam.amazonaws.com` → `aws.iam`, `signin.amazonaws.com` →
     /// `aws.signin`. `None` when there is no usable `eventSource`.

@@ -15,6 +15,12 @@
 //!   detail-type is a placeholder but whose `detail` clearly is a CloudTrail
 //!   record (two or more record fields) is accepted too;
 //! - a JSON array of any of these (EventBridge API destinations batch);
+//! - signals, each an event of its own kind: a CloudTrail Insights event (bare or in
+//!   its `AWS Insight via CloudTrail` envelope; `eventType` `AwsCloudTrailInsight`, the API
+//!   it is about in `insightDetails`, no `eventSource` or `eventName` of its own), and a
+//!   GuardDuty finding in its EventBridge envelope (detail-type `GuardDuty Finding`:
+//!   `eventType` `GuardDutyFinding`, `eventSource` `guardduty.amazonaws.com`, `eventName`
+//!   the finding type, the record the finding; see `signal.rs`);
 //! - a CloudTrail log file `{"Records": [...]}`;
 //! - LookupEvents output: the whole response `{"Events": [...]}` or single
 //!   events, the record being the JSON text in `CloudTrailEvent`;
@@ -30,9 +36,9 @@
 //!
 //! | reason | when |
 //! |---|---|
-//! | `insight_event` | a CloudTrail Insights event (`eventCategory: "Insight"`, `insightDetails`, `eventType: "AwsCloudTrailInsight"` or the `AWS Insight via CloudTrail` detail-type): a statistic about API calls, not a call |
+//! | `insight_event` | with [`Options::skip_insights`] only: a CloudTrail Insights event (`eventCategory: "Insight"`, `insightDetails`, `eventType: "AwsCloudTrailInsight"` or the `AWS Insight via CloudTrail` detail-type) |
 //! | `digest_file` | a CloudTrail digest file (`digestStartTime`, `digestS3Bucket`, …), or a name hint containing `CloudTrail-Digest` given to [`normalize_bytes_with_hint`] |
-//! | `not_cloudtrail` | a well-formed EventBridge event of another detail-type (EC2 state change, GuardDuty finding, …): valid, just not ours |
+//! | `not_cloudtrail` | a well-formed EventBridge event of another detail-type (EC2 state change, …): valid, just not ours |
 //! | `empty_input` | empty or whitespace-only input, or an empty `[]`, `Records`, `Events` or `logEvents`: reported once so that every input is accounted for |
 //! | `control_message` | a CloudWatch Logs subscription `CONTROL_MESSAGE` |
 //!
@@ -87,6 +93,7 @@ mod raw;
 mod reasons;
 mod record;
 mod shape;
+mod signal;
 mod walk;
 
 use serde_json::Value;
@@ -179,6 +186,10 @@ pub struct Options {
     /// Most rejects one input keeps one by one (with their raw text); the rest
     /// are counted in one `too_many_rejects` reject.
     pub max_rejects_kept: usize,
+    /// Skip CloudTrail Insights events (`insight_event`) rather than normalise them as
+    /// events of their own kind (`eventType` `AwsCloudTrailInsight`, detail-type `AWS Insight
+    /// via CloudTrail`). Off by default.
+    pub skip_insights: bool,
 }
 
 impl Default for Options {
@@ -189,6 +200,7 @@ impl Default for Options {
             max_expansion_ratio: DEFAULT_MAX_EXPANSION_RATIO,
             max_items: DEFAULT_MAX_ITEMS,
             max_rejects_kept: DEFAULT_MAX_REJECTS_KEPT,
+            skip_insights: false,
         }
     }
 }

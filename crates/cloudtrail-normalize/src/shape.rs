@@ -37,6 +37,8 @@ const DIGEST_MARKS: &[&str] = &[
 
 /// The EventBridge detail-type of CloudTrail Insights events.
 pub(crate) const INSIGHT_DETAIL_TYPE: &str = "AWS Insight via CloudTrail";
+/// The EventBridge detail-type of GuardDuty findings.
+pub(crate) const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Finding";
 
 /// What a JSON document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +72,8 @@ pub(crate) enum EnvelopeKind {
     CloudTrail,
     /// A CloudTrail Insights event.
     Insight,
+    /// A GuardDuty finding (`detail` is the finding).
+    GuardDuty,
     /// Some other AWS or custom event.
     Other,
 }
@@ -128,6 +132,11 @@ fn envelope_kind(obj: &Map<String, Value>) -> EnvelopeKind {
     if let Some(dt) = detail_type {
         if dt.trim().eq_ignore_ascii_case(INSIGHT_DETAIL_TYPE) {
             return EnvelopeKind::Insight;
+        }
+        if dt.trim().eq_ignore_ascii_case(GUARDDUTY_DETAIL_TYPE)
+            && obj.get("detail").is_some_and(Value::is_object)
+        {
+            return EnvelopeKind::GuardDuty;
         }
         if is_cloudtrail_detail_type(dt) {
             return EnvelopeKind::CloudTrail;
@@ -205,6 +214,14 @@ mod tests {
             (
                 json!({"detail-type": "AWS Insight via CloudTrail", "detail": {}}),
                 Shape::Envelope(EnvelopeKind::Insight),
+            ),
+            (
+                json!({"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": {"id": "x"}}),
+                Shape::Envelope(EnvelopeKind::GuardDuty),
+            ),
+            (
+                json!({"detail-type": "GuardDuty Finding", "detail": "not an object"}),
+                Shape::Envelope(EnvelopeKind::Other),
             ),
             (
                 json!({"detail-type": "EC2 Instance State-change Notification", "detail": {"state": "x"}}),

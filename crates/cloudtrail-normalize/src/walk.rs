@@ -344,13 +344,13 @@ impl<'o> Walker<'o> {
     /// An EventBridge envelope.
     fn envelope(&mut self, mut obj: Map<String, Value>, kind: EnvelopeKind, loc: &Loc<'_>) {
         match kind {
-            EnvelopeKind::Insight => self.skip(
-                SkipReason::InsightEvent,
-                loc.detail(format_args!(
-                    "EventBridge '{}' event",
-                    shape::INSIGHT_DETAIL_TYPE
-                )),
-            ),
+            EnvelopeKind::GuardDuty => {
+                if self.full() {
+                    return;
+                }
+                let event = crate::signal::guardduty(obj);
+                self.push(Item::Event(event));
+            }
             EnvelopeKind::Other => {
                 let detail_type = obj.get("detail-type").and_then(Value::as_str);
                 let source = obj.get("source").and_then(Value::as_str);
@@ -361,7 +361,7 @@ impl<'o> Walker<'o> {
                 );
                 self.skip(SkipReason::NotCloudtrail, loc.detail(message));
             }
-            EnvelopeKind::CloudTrail => {
+            EnvelopeKind::CloudTrail | EnvelopeKind::Insight => {
                 let info = EnvelopeInfo::read(&obj);
                 // Some producers put the record in `detail` as JSON text.
                 let detail = match obj.get("detail") {
@@ -444,14 +444,15 @@ impl<'o> Walker<'o> {
         }
     }
 
-    /// A record recognised as CloudTrail: an event, unless it is an Insight.
+    /// A record recognised as CloudTrail: an event (an Insight too, of its own event type and
+    /// detail-type, unless [`crate::Options::skip_insights`]).
     fn record(
         &mut self,
         record: Map<String, Value>,
         envelope: Option<EnvelopeInfo>,
         loc: &Loc<'_>,
     ) {
-        if shape::is_insight(&record) {
+        if self.options.skip_insights && shape::is_insight(&record) {
             let id = record.get("eventID").and_then(Value::as_str).unwrap_or("?");
             let insight_type = record
                 .get("insightDetails")

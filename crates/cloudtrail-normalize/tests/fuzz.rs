@@ -19,6 +19,7 @@ fn options() -> Options {
         max_expansion_ratio: 100,
         max_items: 500,
         max_rejects_kept: 10,
+        skip_insights: false,
     }
 }
 

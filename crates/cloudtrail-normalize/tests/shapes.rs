@@ -3,7 +3,7 @@
 mod common;
 
 use cloudtrail_normalize::{
-    normalize_bytes, normalize_bytes_with_hint, normalize_value, Item, SkipReason,
+    normalize_bytes, normalize_bytes_with_hint, normalize_value, Item, Options, SkipReason,
 };
 use common::{gzip, one_event, opts, outcomes, tally};
 use serde_json::{json, Value};
@@ -119,29 +119,93 @@ fn other_detail_types_are_skipped() {
 }
 
 #[test]
-fn insight_envelope_and_record_are_skipped() {
+fn insights_are_events_of_their_own_kind_unless_skipped() {
     let insight = json!({
         "eventVersion": "1.07", "eventTime": "2019-11-14T00:51:00Z", "awsRegion": "us-east-1",
         "eventID": "i1", "eventType": "AwsCloudTrailInsight", "recipientAccountId": "123456789012",
         "insightDetails": {"state": "Start", "insightType": "ApiCallRateInsight"},
         "eventCategory": "Insight"
     });
+    for input in [
+        envelope("AWS Insight via CloudTrail", insight.clone()),
+        insight.clone(),
+    ] {
+        let items = normalize_value(input, &opts());
+        assert_eq!(outcomes(&items), ["event"]);
+        let event = items[0].as_event().unwrap();
+        assert_eq!(event.id, "i1");
+        assert_eq!(event.detail_type, "AWS Insight via CloudTrail");
+        assert_eq!(event.account.as_deref(), Some("123456789012"));
+        assert!(event.is_signal());
+        assert_eq!(
+            event.name, None,
+            "the API it is about stays in insightDetails"
+        );
+    }
+    // Skipped as before with skip_insights.
+    let skip = Options {
+        skip_insights: true,
+        ..opts()
+    };
     let items = normalize_value(
         envelope("AWS Insight via CloudTrail", insight.clone()),
-        &opts(),
+        &skip,
     );
     assert_eq!(outcomes(&items), ["insight_event"]);
-    let items = normalize_value(insight, &opts());
-    assert_eq!(outcomes(&items), ["insight_event"]);
+    assert_eq!(
+        outcomes(&normalize_value(insight, &skip)),
+        ["insight_event"]
+    );
     // eventCategory alone is enough.
     let mut r = record("a", "X");
     r["eventCategory"] = json!("Insight");
-    assert_eq!(outcomes(&normalize_value(r, &opts())), ["insight_event"]);
+    assert_eq!(outcomes(&normalize_value(r, &skip)), ["insight_event"]);
     // An API call envelope carrying an insight is still an insight.
     let mut r = record("a", "X");
     r["insightDetails"] = json!({});
-    let items = normalize_value(envelope("AWS API Call via CloudTrail", r), &opts());
+    let items = normalize_value(envelope("AWS API Call via CloudTrail", r), &skip);
     assert_eq!(outcomes(&items), ["insight_event"]);
+}
+
+#[test]
+fn guardduty_findings_are_events_of_their_own_kind() {
+    let finding = json!({
+        "version": "0", "id": "env-1", "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty", "account": "123456789012", "time": "2024-06-02T20:16:45Z",
+        "region": "us-east-1", "resources": [],
+        "detail": {"schemaVersion": "2.0", "accountId": "123456789012", "region": "us-east-1",
+            "id": "gd-1", "type": "Recon:IAMUser/MaliciousIPCaller", "severity": 5.0,
+            "updatedAt": "2024-06-02T20:16:40.000Z",
+            "resource": {"resourceType": "AccessKey", "accessKeyDetails": {
+                "accessKeyId": "AKIAI44QH8DHBEXAMPLE", "userType": "IAMUser", "userName": "Nikki"}},
+            "service": {"action": {"actionType": "AWS_API_CALL", "awsApiCallAction": {
+                "api": "ListBuckets", "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}}}}
+    });
+    let items = normalize_value(finding, &opts());
+    assert_eq!(outcomes(&items), ["event"]);
+    let event = items[0].as_event().unwrap();
+    assert_eq!(event.id, "gd-1");
+    assert_eq!(event.event_type.as_deref(), Some("GuardDutyFinding"));
+    assert_eq!(event.detail_type, "GuardDuty Finding");
+    assert_eq!(event.source.as_deref(), Some("guardduty.amazonaws.com"));
+    assert_eq!(
+        event.name.as_deref(),
+        Some("Recon:IAMUser/MaliciousIPCaller")
+    );
+    assert_eq!(
+        event.principal.access_key_id.as_deref(),
+        Some("AKIAI44QH8DHBEXAMPLE")
+    );
+    assert_eq!(event.source_ip.as_deref(), Some("198.51.100.23"));
+    assert_eq!(event.record["severity"], 5.0);
+    assert!(event.is_signal());
+    // Another detail-type of GuardDuty's stays not ours.
+    let other = json!({"detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty", "detail": {"x": 1}});
+    assert_eq!(
+        outcomes(&normalize_value(other, &opts())),
+        ["not_cloudtrail"]
+    );
 }
 
 #[test]

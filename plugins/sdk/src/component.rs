@@ -19,18 +19,19 @@ use crate::{
     Receipt, Responder, Severity,
 };
 
-/// The generated bindings of `trailwarden:plugin/responder@0.4.0` (which includes 0.3.0's
-/// world of the same name, itself 0.2.0's plus the `rules` export, and adds the `history`
-/// import).
+/// The generated bindings of `trailwarden:plugin/responder@0.5.0` (which includes 0.4.0's
+/// world of the same name, itself 0.3.0's plus the `history` import, and adds the `baseline`
+/// import). A component imports only what its code reaches, so a plugin that asks neither
+/// history nor baseline is still a 0.3.0 component to the host.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "trailwarden:plugin/responder@0.4.0",
-        path: "../../wit/0.4.0",
+        world: "trailwarden:plugin/responder@0.5.0",
+        path: "../../wit/0.5.0",
         pub_export_macro: true,
         export_macro_name: "__export_responder",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
-        // The 0.2.0 and 0.3.0 interfaces the 0.4.0 world includes are foreign to it:
+        // The 0.2.0, 0.3.0 and 0.4.0 interfaces the 0.5.0 world includes are foreign to it:
         // generate them here.
         generate_all,
     });
@@ -72,7 +73,12 @@ pub fn respond<R: Responder>(
     } else {
         &crate::NoHistory
     };
-    R::handle_with_history(&events, &caps, &HostState, history, &config)
+    let baseline: &dyn crate::Baseline = if const { R::BASELINE } {
+        &crate::baseline_host::HostBaseline
+    } else {
+        &crate::NoBaseline
+    };
+    R::handle_with_baseline(&events, &caps, &HostState, history, baseline, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from)
 }

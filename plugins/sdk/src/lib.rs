@@ -1,7 +1,7 @@
 //! The SDK for trailwarden detection-and-response plugins.
 //!
 //! A plugin is a Rust crate built for `wasm32-wasip2`, which makes it a WebAssembly component
-//! of the world `trailwarden:plugin/responder@0.4.0` (see `wit/0.4.0/plugin.wit` at the
+//! of the world `trailwarden:plugin/responder@0.5.0` (see `wit/0.5.0/plugin.wit` at the
 //! repository root). Its logic is written against the plain types of this crate, so that it
 //! also builds natively (with `serde_json` alone) for tests and benchmarks.
 //!
@@ -24,6 +24,7 @@
 #[cfg(target_arch = "wasm32")]
 extern crate self as trailwarden_plugin_sdk;
 
+pub mod baseline;
 pub mod capability;
 pub mod config;
 pub mod history;
@@ -36,9 +37,13 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 pub mod component;
 
+#[cfg(target_arch = "wasm32")]
+pub mod baseline_host;
+
 #[cfg(all(feature = "native-testing", not(target_arch = "wasm32")))]
 pub mod testing;
 
+pub use baseline::{Baseline, MemoryBaseline, NoBaseline, RateInfo, RateQuery};
 pub use capability::Capabilities;
 #[cfg(not(target_arch = "wasm32"))]
 pub use capability::RecordingCapabilities;
@@ -120,6 +125,29 @@ pub trait Responder {
     ) -> Result<Vec<Finding>, PluginError> {
         let _ = history;
         Self::handle(events, caps, state, config)
+    }
+
+    /// Whether it asks the host's rate [`Baseline`]s (WIT 0.5.0). Only then does its component
+    /// import `baseline` and its [`Responder::handle_with_baseline`] get the host's;
+    /// otherwise it gets [`NoBaseline`].
+    const BASELINE: bool = false;
+
+    /// [`Responder::handle_with_history`] with the plugin's rate baselines as well, which the
+    /// host and the native fixture runner call. A plugin that sets [`Responder::BASELINE`]
+    /// implements this (and its `handle_with_history` calls it with [`NoBaseline`]).
+    ///
+    /// # Errors
+    /// As for [`Responder::handle`].
+    fn handle_with_baseline(
+        events: &[Event],
+        caps: &dyn Capabilities,
+        state: &dyn State,
+        history: &dyn History,
+        baseline: &dyn Baseline,
+        config: &Config,
+    ) -> Result<Vec<Finding>, PluginError> {
+        let _ = baseline;
+        Self::handle_with_history(events, caps, state, history, config)
     }
 }
 

@@ -39,6 +39,9 @@ pub fn corpus_dir() -> PathBuf {
 /// record (also with logstash fields), an EventBridge envelope (`detail`), or a LookupEvents
 /// item (`CloudTrailEvent` as a JSON string). `None` if it is not a JSON object.
 pub fn event_from_input(input: &Value) -> Option<Event> {
+    if let Some(event) = guardduty_event(input) {
+        return Some(event);
+    }
     let record = unwrap_record(input)?;
     Some(event_from_record(&record))
 }
@@ -131,6 +134,46 @@ fn event_from_normalized(event: fixture_spec::NormalizedEvent) -> Event {
         self_caused: false,
         raw,
     }
+}
+
+/// A GuardDuty finding in its EventBridge envelope (detail-type `GuardDuty Finding`) as the
+/// host normalises it: event type `GuardDutyFinding`, source `guardduty.amazonaws.com`, name
+/// the finding type, the principal from `resource.accessKeyDetails`, `raw` the finding.
+fn guardduty_event(input: &Value) -> Option<Event> {
+    if str_at(input, &["detail-type"]).map(str::trim) != Some("GuardDuty Finding") {
+        return None;
+    }
+    let finding = input.get("detail").filter(|d| d.is_object())?;
+    let keys = at(finding, &["resource", "accessKeyDetails"]).unwrap_or(&Value::Null);
+    let action = at(finding, &["service", "action"]).unwrap_or(&Value::Null);
+    let source_ip = [
+        "awsApiCallAction",
+        "networkConnectionAction",
+        "portProbeAction",
+    ]
+    .iter()
+    .find_map(|kind| text_at(action, &[kind, "remoteIpDetails", "ipAddressV4"]));
+    let account = text_at(finding, &["accountId"]).or_else(|| text_at(input, &["account"]));
+    Some(Event {
+        id: text_at(finding, &["id"]).unwrap_or_else(|| "synthetic-guardduty".to_owned()),
+        time: text_at(finding, &["updatedAt"]).or_else(|| text_at(input, &["time"])),
+        source: Some("guardduty.amazonaws.com".to_owned()),
+        name: text_at(finding, &["type"]),
+        region: text_at(finding, &["region"]).or_else(|| text_at(input, &["region"])),
+        account: account.clone(),
+        principal: Principal {
+            r#type: text_at(keys, &["userType"]),
+            account_id: account,
+            user_name: text_at(keys, &["userName"]),
+            access_key_id: text_at(keys, &["accessKeyId"]),
+            ..Principal::default()
+        },
+        source_ip,
+        user_agent: text_at(action, &["awsApiCallAction", "userAgent"]),
+        event_type: Some("GuardDutyFinding".to_owned()),
+        raw: finding.to_string(),
+        ..Event::default()
+    })
 }
 
 /// One fixture file (the format is `fixture-spec`'s: `{"name", "events": [...], "findings":
@@ -437,7 +480,9 @@ pub fn assert_responder_fixtures<R: Responder>(crate_dir: &str) -> usize {
         |events: &[Event], caps: &dyn Capabilities, state: &dyn State, config: &Config| {
             // A fresh history per fixture (as the host runs each alone), at clock 0.
             let history = crate::MemoryHistory::new();
-            let findings = R::handle_with_history(events, caps, state, &history, config)?;
+            let baseline = crate::MemoryBaseline::new();
+            let findings =
+                R::handle_with_baseline(events, caps, state, &history, &baseline, config)?;
             raised
                 .borrow_mut()
                 .extend(findings.iter().map(|f| f.rule_id.clone()));
@@ -739,11 +784,12 @@ pub fn assert_responder_panther_agreement<R: Responder>(name: &str, crate_dir: &
     .expect("panther.json `config` must be an object");
     assert_panther_agreement(name, crate_dir, |event| {
         let caps = RecordingCapabilities::new();
-        R::handle_with_history(
+        R::handle_with_baseline(
             std::slice::from_ref(event),
             &caps,
             &MemoryState::new(),
             &crate::MemoryHistory::new(),
+            &crate::MemoryBaseline::new(),
             &config,
         )
         .unwrap_or_default()
@@ -817,11 +863,12 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
         self_caused.self_caused = true;
         for (variant, e) in [("", event), (" (raw not JSON)", unreadable)] {
             let caps = RecordingCapabilities::new();
-            let findings = R::handle_with_history(
+            let findings = R::handle_with_baseline(
                 std::slice::from_ref(&e),
                 &caps,
                 &MemoryState::new(),
                 &crate::MemoryHistory::new(),
+                &crate::MemoryBaseline::new(),
                 &config,
             )
             .unwrap_or_else(|err| panic!("handle failed on event {}{variant}: {err}", e.id));
@@ -839,11 +886,12 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
             }
         }
         let caps = RecordingCapabilities::new();
-        let _ = R::handle_with_history(
+        let _ = R::handle_with_baseline(
             std::slice::from_ref(&self_caused),
             &caps,
             &MemoryState::new(),
             &crate::MemoryHistory::new(),
+            &crate::MemoryBaseline::new(),
             &config,
         );
         assert!(
