@@ -112,8 +112,9 @@ impl Status {
 }
 
 impl std::fmt::Display for Status {
+    // `pad`, not `write_str`: tables give a status a width (`{:16}`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
