@@ -222,11 +222,12 @@ agreement: plugins
 	$(CARGO) test -p trailwarden --test all panther -- --nocapture
 
 # Replay throughput of every shipped plugin together (the example config), release build.
+# BEFORE=path/to/an/older/trailwarden also runs that binary on the same input, interleaved.
 .PHONY: bench-shipped
 bench-shipped: plugins
 	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
 	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
-	  target/release/examples/json_parse_rate 50000 --workers 1,2
+	  target/release/examples/json_parse_rate 50000 --workers 1,2 $(if $(BEFORE),--before $(BEFORE))
 
 # Growth: 10,000 to 1,000,000 events through every shipped plugin (release): time, peak RSS,
 # database size, and the cost per event at each size. Bounded: one replay per size.

@@ -14,7 +14,10 @@ repeated with distinct eventIDs), then, in one run:
 Bounded: each run replays the file once. No AWS account.
 
 usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 1,2]
-                  [--without PLUGIN]... [--json OUT]
+                  [--without PLUGIN]... [--json OUT] [--before OTHER_BINARY]
+  --before also runs OTHER_BINARY (e.g. a build of the previous commit) on the same input,
+  interleaved with TRAILWARDEN_BINARY per worker count, so a change is measured as a ratio
+  under the same load; its findings must equal the reference run's too.
        shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY --growth 10000,100000,1000000
   --growth replays each size once with the default worker count and prints, per size, the
   time, events/s, CPU per 1,000 events, peak RSS and the audit database's size, so the cost
@@ -146,9 +149,11 @@ def main() -> int:
         env = dict(os.environ, RUST_LOG="error")
         runs = []
         reference = None
-        for workers in workers_list:
-            db = tmp / f"bench-{workers}.db"
-            config = tmp / f"trailwarden-{workers}.toml"
+        before = option("--before", None)
+        binaries = [("before", Path(before).resolve()), ("after", binary)] if before else [("", binary)]
+        for workers, (label, binary) in ((w, b) for w in workers_list for b in binaries):
+            db = tmp / f"bench-{workers}{label}.db"
+            config = tmp / f"trailwarden-{workers}{label}.toml"
             config.write_text(
                 text.replace('database = "demo.db"', f'database = "{db}"')
                 .replace("[engine]\n", f"[engine]\nworkers = {workers}\n", 1)
@@ -161,7 +166,7 @@ def main() -> int:
             subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            stats_path = tmp / f"stats-{workers}.json"
+            stats_path = tmp / f"stats-{workers}{label}.json"
             wall, cpu, rss = timed(
                 common + ["--stats-json", str(stats_path), str(events)], env
             )
@@ -172,10 +177,11 @@ def main() -> int:
             elif found != reference:
                 missing, extra = reference - found, found - reference
                 sys.exit(
-                    f"workers={workers} recorded other findings than workers={workers_list[0]}: "
+                    f"workers={workers} {label} recorded other findings than the first run: "
                     f"{len(missing)} missing, {len(extra)} extra (e.g. {sorted(missing | extra)[:3]})"
                 )
             runs.append({
+                "binary": label,
                 "workers": workers,
                 "events_per_s": round(stats["events_per_s"]),
                 "wall_s": round(wall, 2),
@@ -191,16 +197,23 @@ def main() -> int:
         f"{len(base)} distinct records" + (f", without {', '.join(without)}" if without else "")
     )
     print(f"yardstick: serde_json parses the same file into Values at {yardstick:,.0f} events/s")
-    print(f"{'workers':>7} {'events/s':>10} {'of parse':>9} {'CPU s/1k ev':>12} {'peak RSS MB':>12} {'findings':>9}")
+    print(f"{'binary':>7} {'workers':>7} {'events/s':>10} {'of parse':>9} {'CPU s/1k ev':>12} {'peak RSS MB':>12} {'findings':>9}")
     for run in runs:
         print(
-            f"{run['workers']:>7} {run['events_per_s']:>10,} {run['events_per_s'] / yardstick:>9.3f} "
+            f"{run['binary']:>7} {run['workers']:>7} {run['events_per_s']:>10,} {run['events_per_s'] / yardstick:>9.3f} "
             f"{run['cpu_s_per_1000_events']:>12.4f} {run['peak_rss_mb']:>12.1f} {run['findings']:>9}"
         )
-    if len(runs) > 1:
-        print(f"speed-up with {runs[-1]['workers']} workers: "
-              f"{runs[-1]['events_per_s'] / runs[0]['events_per_s']:.2f}x one worker")
-    print("finding sets identical across worker counts: yes")
+    for label, _ in binaries:
+        mine = [r for r in runs if r["binary"] == label]
+        if len(mine) > 1:
+            print(f"{label + ': ' if label else ''}speed-up with {mine[-1]['workers']} workers: "
+                  f"{mine[-1]['events_per_s'] / mine[0]['events_per_s']:.2f}x one worker")
+    if before:
+        for workers in workers_list:
+            old, new = (next(r for r in runs if r["binary"] == b and r["workers"] == workers) for b in ("before", "after"))
+            print(f"workers={workers}: after/before {new['events_per_s'] / old['events_per_s']:.2f}x events/s, "
+                  f"CPU per event {new['cpu_s_per_1000_events'] / old['cpu_s_per_1000_events']:.2f}x")
+    print("finding sets identical across runs: yes")
     busy = stats.get("plugin_busy_s", {})
     if busy:
         total = sum(busy.values())
