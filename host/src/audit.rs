@@ -787,7 +787,13 @@ mod tests {
         let mut no_time = finding("e3");
         no_time.event_time = None;
         // A repeat within the batch and of an earlier finding: skipped, the chain unbroken.
-        let batch = [finding("e1"), finding("e2"), finding("e1"), finding("e0"), no_time];
+        let batch = [
+            finding("e1"),
+            finding("e2"),
+            finding("e1"),
+            finding("e0"),
+            no_time,
+        ];
         let new = store
             .in_transaction(|audit| audit.record_findings(&batch))
             .unwrap();
@@ -806,7 +812,10 @@ mod tests {
         store.record_finding(&finding("e1")).unwrap();
         store
             .conn
-            .execute("UPDATE chain_heads SET seq = 0 WHERE chain = 'findings'", [])
+            .execute(
+                "UPDATE chain_heads SET seq = 0 WHERE chain = 'findings'",
+                [],
+            )
             .unwrap();
         let result = store.in_transaction(|audit| audit.record_findings(&[finding("e2")]));
         assert!(result.is_err(), "{result:?}");
