@@ -290,39 +290,76 @@ impl AuditStore {
     /// # Errors
     /// The write fails.
     pub fn record_finding(&self, finding: &StoredFinding) -> Result<bool> {
-        crate::chain::atomically(&self.conn, || self.insert_finding(finding))
+        Ok(self.record_findings(std::slice::from_ref(finding))? == 1)
     }
 
-    /// The insert of [`AuditStore::record_finding`], sealed into the findings chain.
-    fn insert_finding(&self, finding: &StoredFinding) -> Result<bool> {
-        let inserted = self.conn.prepare_cached("INSERT OR IGNORE INTO findings (recorded_at, plugin, plugin_version, plugin_sha256,
-                rule_id, severity, title, description, resources, dedup_key, event_id, event_time,
-                context, suppressed_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?
-            .execute(params![
-                finding.recorded_at,
-                finding.plugin,
-                finding.plugin_version,
-                finding.plugin_sha256,
-                finding.rule_id,
-                finding.severity,
-                finding.title,
-                finding.description,
-                serde_json::to_string(&finding.resources)?,
-                finding.dedup_key,
-                finding.event_id,
-                finding.event_time,
-                finding.context.to_string(),
-                finding.suppressed_by,
-            ])?;
-        if inserted == 1 {
-            crate::chain::seal(
-                &self.conn,
-                &crate::chain::FINDINGS,
-                self.conn.last_insert_rowid(),
+    /// Records findings, each sealed into the findings chain, as one unit (inside the
+    /// caller's transaction if there is one, see [`AuditStore::in_transaction`]); a finding
+    /// already recorded is skipped. The chain's head is read once and written once, and each
+    /// link is hashed from the values bound, not read back. Returns how many were new.
+    ///
+    /// # Errors
+    /// A write fails: none of them is recorded.
+    pub fn record_findings(&self, findings: &[StoredFinding]) -> Result<usize> {
+        crate::chain::atomically(&self.conn, || {
+            let mut links = crate::chain::Links::start(&self.conn, &crate::chain::FINDINGS)?;
+            // ON CONFLICT names the dedup key alone: a clash on `chain_seq` (a head out of
+            // step with the table) is an error, never a finding silently dropped.
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO findings (recorded_at, plugin, plugin_version, plugin_sha256,
+                    rule_id, severity, title, description, resources, dedup_key, event_id,
+                    event_time, context, suppressed_by, chain_seq, chain_prev, chain_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                 ON CONFLICT (plugin_sha256, rule_id, event_id, dedup_key) DO NOTHING",
             )?;
-        }
-        Ok(inserted == 1)
+            let mut inserted = 0;
+            for finding in findings {
+                let resources = serde_json::to_string(&finding.resources)?;
+                let context = finding.context.to_string();
+                // In `chain::FINDINGS.content` order.
+                let content = [
+                    Some(finding.recorded_at.as_str()),
+                    Some(finding.plugin.as_str()),
+                    Some(finding.plugin_version.as_str()),
+                    Some(finding.plugin_sha256.as_str()),
+                    Some(finding.rule_id.as_str()),
+                    Some(finding.severity.as_str()),
+                    Some(finding.title.as_str()),
+                    Some(finding.description.as_str()),
+                    Some(resources.as_str()),
+                    Some(finding.dedup_key.as_str()),
+                    Some(finding.event_id.as_str()),
+                    finding.event_time.as_deref(),
+                    Some(context.as_str()),
+                ];
+                let (seq, hash) = links.next(&content);
+                let rows = insert.execute(params![
+                    finding.recorded_at,
+                    finding.plugin,
+                    finding.plugin_version,
+                    finding.plugin_sha256,
+                    finding.rule_id,
+                    finding.severity,
+                    finding.title,
+                    finding.description,
+                    resources,
+                    finding.dedup_key,
+                    finding.event_id,
+                    finding.event_time,
+                    context,
+                    finding.suppressed_by,
+                    seq,
+                    links.head_hash(),
+                    hash,
+                ])?;
+                if rows == 1 {
+                    links.advance(seq, hash);
+                    inserted += 1;
+                }
+            }
+            links.finish(&self.conn)?;
+            Ok(inserted)
+        })
     }
 
     /// Walks the findings chain (see [`crate::chain`]).
@@ -797,6 +834,48 @@ mod tests {
         assert!(!store.record_finding(&finding("e1")).unwrap());
         assert!(store.record_finding(&finding("e2")).unwrap());
         assert_eq!(store.findings(&FindingQuery::default()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_batch_of_findings_chains_like_findings_recorded_one_by_one() {
+        let mut store = AuditStore::in_memory().unwrap();
+        store.record_finding(&finding("e0")).unwrap();
+        let mut no_time = finding("e3");
+        no_time.event_time = None;
+        // A repeat within the batch and of an earlier finding: skipped, the chain unbroken.
+        let batch = [
+            finding("e1"),
+            finding("e2"),
+            finding("e1"),
+            finding("e0"),
+            no_time,
+        ];
+        let new = store
+            .in_transaction(|audit| audit.record_findings(&batch))
+            .unwrap();
+        assert_eq!(new, 3);
+        store.record_finding(&finding("e4")).unwrap();
+        // `audit verify` recomputes every link from the stored columns.
+        match store.verify_chain().unwrap() {
+            crate::chain::Verdict::Intact { rows, .. } => assert_eq!(rows, 5),
+            broken => panic!("{broken:?}"),
+        }
+    }
+
+    #[test]
+    fn a_chain_head_out_of_step_with_the_table_fails_the_batch_rather_than_drop_findings() {
+        let mut store = AuditStore::in_memory().unwrap();
+        store.record_finding(&finding("e1")).unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE chain_heads SET seq = 0 WHERE chain = 'findings'",
+                [],
+            )
+            .unwrap();
+        let result = store.in_transaction(|audit| audit.record_findings(&[finding("e2")]));
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(store.findings(&FindingQuery::default()).unwrap().len(), 1);
     }
 
     #[test]

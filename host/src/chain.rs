@@ -197,12 +197,93 @@ pub fn seal(conn: &Connection, chain: &Chain, rowid: i64) -> Result<()> {
         chain.table
     ))?
     .execute(params![rowid, seq + 1, prev, hash])?;
+    write_head(conn, chain, seq + 1, &hash)
+}
+
+/// A chain's last link, read once by a writer that appends several rows in one transaction
+/// ([`Links`]), so each row is hashed from the values it binds, never read back.
+pub struct Links {
+    chain: &'static Chain,
+    seq: i64,
+    hash: String,
+    moved: bool,
+}
+
+impl Links {
+    /// Reads `chain`'s head. Call it inside the write transaction (`BEGIN IMMEDIATE`) that
+    /// appends the rows and then [`Links::finish`]es, so no other writer moves the head
+    /// in between.
+    ///
+    /// # Errors
+    /// The head cannot be read.
+    pub fn start(conn: &Connection, chain: &'static Chain) -> Result<Links> {
+        let (seq, hash): (i64, String) = conn
+            .prepare_cached("SELECT seq, hash FROM chain_heads WHERE chain = ?1")?
+            .query_row([chain.table], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .unwrap_or((0, String::new()));
+        Ok(Links {
+            chain,
+            seq,
+            hash,
+            moved: false,
+        })
+    }
+
+    /// The next link for a row whose content columns (in [`Chain::content`] order) hold
+    /// `content`, exactly as bound: (`chain_seq`, `chain_hash`); `chain_prev` is
+    /// [`Links::head_hash`]. The head moves only by [`Links::advance`], once the row is
+    /// known to be inserted.
+    pub fn next(&self, content: &[Option<&str>]) -> (i64, String) {
+        debug_assert_eq!(content.len(), self.chain.content.len());
+        (self.seq + 1, text_link_hash(&self.hash, content))
+    }
+
+    /// The hash of the last link: the next row's `chain_prev`.
+    pub fn head_hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Moves the head to the row just inserted with [`Links::next`]'s link.
+    pub fn advance(&mut self, seq: i64, hash: String) {
+        self.seq = seq;
+        self.hash = hash;
+        self.moved = true;
+    }
+
+    /// Writes the head, once for all the rows appended.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn finish(self, conn: &Connection) -> Result<()> {
+        if self.moved {
+            write_head(conn, self.chain, self.seq, &self.hash)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_head(conn: &Connection, chain: &Chain, seq: i64, hash: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO chain_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
          ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     )?
-    .execute(params![chain.table, seq + 1, hash])?;
+    .execute(params![chain.table, seq, hash])?;
     Ok(())
+}
+
+/// [`link_hash`] of text (or NULL) columns, without building SQLite values: the same bytes.
+fn text_link_hash(prev: &str, content: &[Option<&str>]) -> String {
+    let content: Vec<serde_json::Value> = content
+        .iter()
+        .map(|value| value.map_or(serde_json::Value::Null, serde_json::Value::from))
+        .collect();
+    let digest = Sha256::new()
+        .chain_update(prev.as_bytes())
+        .chain_update(b"\n")
+        .chain_update(serde_json::Value::Array(content).to_string().as_bytes())
+        .finalize();
+    hex::encode(digest)
 }
 
 fn content_of(conn: &Connection, chain: &Chain, rowid: i64) -> Result<Vec<Value>> {

@@ -145,12 +145,11 @@ impl StateStore {
         Ok(self
             .lock()
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT value FROM plugin_state
                  WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                params![plugin, key, now],
-                |row| row.get(0),
-            )
+            )?
+            .query_row(params![plugin, key, now], |row| row.get(0))
             .optional()?)
     }
 
@@ -215,12 +214,13 @@ impl StateStore {
         let mut inner = self.lock();
         let current: Option<(String, Option<i64>)> = inner
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT value, expires_at FROM plugin_state
                  WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                params![plugin, key, now],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            )?
+            .query_row(params![plugin, key, now], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()?;
         let (value, expires_at) = match current {
             Some((text, expires_at)) => (
@@ -310,12 +310,11 @@ impl Inner {
     }
 
     fn count(&self, plugin: &str) -> Result<(u64, u64)> {
-        let (keys, bytes): (i64, i64) = self.conn.query_row(
+        let (keys, bytes): (i64, i64) = self.conn.prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
              FROM plugin_state WHERE plugin = ?1",
-            params![plugin],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+        )?
+        .query_row(params![plugin], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok((
             u64::try_from(keys).unwrap_or(0),
             u64::try_from(bytes).unwrap_or(0),
@@ -340,12 +339,11 @@ impl Inner {
     fn row_bytes(&self, plugin: &str, key: &str) -> Result<Option<u64>> {
         let bytes: Option<i64> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM plugin_state
                  WHERE plugin = ?1 AND key = ?2",
-                params![plugin, key],
-                |row| row.get(0),
-            )
+            )?
+            .query_row(params![plugin, key], |row| row.get(0))
             .optional()?;
         Ok(bytes.map(|b| u64::try_from(b).unwrap_or(0)))
     }

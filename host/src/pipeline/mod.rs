@@ -566,9 +566,7 @@ impl Pipeline {
             }
         }
         self.audit.in_transaction(|audit| {
-            for finding in &stored {
-                audit.record_finding(finding)?;
-            }
+            audit.record_findings(&stored)?;
             for message in &forged {
                 audit.record_plugin_failure(
                     &plugin.name,
