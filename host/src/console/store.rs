@@ -253,10 +253,10 @@ impl ConsoleDb {
             )?;
             Ok(total as u64)
         };
-        let searching = filter.text.as_deref().is_some_and(|t| !t.trim().is_empty());
-        let (total, findings) = if searching {
-            // A search reads all its matches to sort them anyway: counted in the same pass
-            // (a second query would search the index again). Past the last page, counted apart.
+        let (total, findings) = if clause.contains("console_text MATCH") {
+            // A search through the index reads all its matches to sort them anyway: counted
+            // in the same pass (a second query would search the index again). Past the last
+            // page, counted apart. (A scan keeps count + page: the page can stop early.)
             let mut stmt = conn.prepare(&format!(
                 "SELECT {ROW_COLUMNS}, COUNT(*) OVER () FROM console_findings {clause}
                  ORDER BY {sort} LIMIT {per_page} OFFSET {offset}"
