@@ -404,3 +404,214 @@ fn a_responder_logs_in_filters_opens_approves_and_undoes_in_a_real_browser() {
         "{statuses:?}"
     );
 }
+
+/// The example config (`examples/trailwarden.toml`, as `make console` serves it) with only
+/// what a test needs changed, each change checked to apply: its files in `dir`, AWS calls
+/// to moto, and the organisation guard's quarantine waiting for approval (the demo already
+/// asks approval for detaching an admin policy).
+fn demo_config(dir: &Path, moto: &crate::moto::Moto) -> PathBuf {
+    let example = repo().join("examples/trailwarden.toml");
+    let mut text = std::fs::read_to_string(&example).unwrap();
+    let dist = repo().join("plugins/dist");
+    let mut replace = |from: &str, to: &str| {
+        assert!(
+            text.contains(from),
+            "{} no longer has {from:?}",
+            example.display()
+        );
+        text = text.replacen(from, to, 1);
+    };
+    replace(
+        "database = \"demo.db\"",
+        &format!("database = \"{}\"", dir.join("demo.db").display()),
+    );
+    replace(
+        "cache_dir = \".trailwarden/cache\"",
+        &format!("cache_dir = \"{}\"", dir.join("cache").display()),
+    );
+    replace(
+        "[aws]\n",
+        &format!(
+            "[aws]\nendpoint_url = \"{}\"\nregion = \"us-east-1\"\n",
+            moto.endpoint
+        ),
+    );
+    replace(
+        "capability = \"iam.quarantine-user\"\n# Quarantine stops everything the caller does: when acting for real, \"approve\".\nmode = \"dry-run\"",
+        "capability = \"iam.quarantine-user\"\nmode = \"approve\"",
+    );
+    let text = text.replace("\"../plugins/dist/", &format!("\"{}/", dist.display()));
+    let path = dir.join("trailwarden.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_demo_findings_in_a_browser_filtered_opened_approved_and_undone() {
+    use crate::daemon::Daemon;
+    use crate::respond::Setup;
+
+    let driver = Driver::start();
+    let setup = Setup::with(crate::moto::Moto::start_with(&[(
+        "MOTO_IAM_LOAD_MANAGED_POLICIES",
+        "true",
+    )]));
+    // The demo's users in moto: alice with the admin policy the demo saw attached, and
+    // mallory, whom the organisation guard quarantines.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let iam = runtime.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&setup.moto.sdk_config().await);
+        for user in ["alice", "mallory"] {
+            iam.create_user().user_name(user).send().await.unwrap();
+        }
+        iam.attach_user_policy()
+            .user_name("alice")
+            .policy_arn(ADMIN_POLICY)
+            .send()
+            .await
+            .unwrap();
+        iam
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &setup.moto);
+    let config_arg = config.to_str().unwrap().to_string();
+    // What `make console` does: replay the demo's logs, then serve them.
+    setup.run(&[
+        "replay",
+        "--config",
+        &config_arg,
+        "--summary-only",
+        repo().join("examples/logs").to_str().unwrap(),
+    ]);
+    let pending: Vec<Value> = setup
+        .actions(&config)
+        .into_iter()
+        .filter(|a| a["status"] == "pending_approval")
+        .collect();
+    let id_of = |capability: &str| {
+        pending
+            .iter()
+            .find(|a| a["capability"] == capability)
+            .unwrap_or_else(|| panic!("no pending {capability}: {pending:?}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (to_approve, to_undo) = (
+        id_of("iam.detach-user-policy"),
+        id_of("iam.quarantine-user"),
+    );
+    let daemon = Daemon::start(&config, &setup.moto.env());
+    let base = format!("http://{}", daemon.addr);
+    // The quarantine approved from the CLI, to be undone from the browser.
+    setup.run(&["actions", "approve", &to_undo, "--config", &config_arg]);
+    let deadline = Instant::now() + WAIT;
+    while !setup
+        .actions(&config)
+        .iter()
+        .any(|a| a["id"] == to_undo.as_str() && a["status"] == "succeeded")
+    {
+        assert!(Instant::now() < deadline, "the quarantine did not run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Logged in as the demo says: no name, the admin token (an approver).
+    driver.go(&format!("{base}/"));
+    driver.type_into(&driver.wait_for("#login-password"), &daemon.admin_token);
+    driver.click(&driver.wait_for("#login-submit"));
+    driver.ready();
+    driver.go(&format!("{base}/?range=30d"));
+    driver.ready();
+    driver.wait_for("#timeline rect.seg");
+    driver.wait_for("#breakdown-rule .bar-row");
+    driver.shot("demo-overview");
+
+    // The demo's findings, then the high ones only.
+    driver.go(&format!("{base}/findings"));
+    driver.ready();
+    let all = driver.find_all("#findings-table tbody tr").len();
+    assert!(all >= 25, "{all} demo findings listed");
+    driver.shot("demo-findings");
+    driver.click(&driver.wait_for("#filter-severity option[value=\"high\"]"));
+    driver.click(&driver.wait_for("#filter-apply"));
+    let deadline = Instant::now() + WAIT;
+    while !driver.url().contains("severity=high") {
+        assert!(Instant::now() < deadline, "no filter: {}", driver.url());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    driver.ready();
+    let high = driver.find_all("#findings-table tbody tr .sev");
+    assert!(
+        !high.is_empty() && high.len() < all,
+        "{} of {all}",
+        high.len()
+    );
+    for row in &high {
+        assert_eq!(driver.text(row), "high");
+    }
+    driver.shot("demo-findings-high");
+
+    // One finding with its rule.
+    driver.click(&driver.wait_for("#findings-table tbody tr a"));
+    driver.wait_for("#finding-title");
+    driver.ready();
+    driver.wait_for("#rule-info");
+    driver.shot("demo-finding");
+
+    // Approve the admin policy's detachment, confirmed; undo the quarantine.
+    driver.go(&format!("{base}/actions"));
+    driver.ready();
+    driver.shot("demo-actions");
+    driver.click(&driver.wait_for(&format!("button.approve[data-id=\"{to_approve}\"]")));
+    driver.click(&driver.wait_for("#confirm-yes"));
+    driver.wait_for(&format!("#action-{to_approve}[data-status=\"succeeded\"]"));
+    driver.go(&format!("{base}/actions"));
+    driver.ready();
+    driver.click(&driver.wait_for(&format!("button.undo[data-id=\"{to_undo}\"]")));
+    driver.click(&driver.wait_for("#confirm-yes"));
+    driver.wait_for(&format!("#action-{to_undo}[data-status=\"undone\"]"));
+    driver.shot("demo-actions-after");
+
+    // `trailwarden actions list` shows what the browser did, and so does AWS.
+    let after = setup.actions(&config);
+    let status_of = |id: &str| after.iter().find(|a| a["id"] == id).unwrap()["status"].clone();
+    assert_eq!(status_of(&to_approve), "succeeded");
+    assert_eq!(status_of(&to_undo), "undone");
+    let table = setup.run(&["actions", "list", "--config", &config_arg]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&to_approve) && l.contains("succeeded"))
+            && table
+                .lines()
+                .any(|l| l.contains(&to_undo) && l.contains("undone")),
+        "{table}"
+    );
+    runtime.block_on(async {
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            attached.attached_policies().is_empty(),
+            "{:?}",
+            attached.attached_policies()
+        );
+        let inline = iam
+            .list_user_policies()
+            .user_name("mallory")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            inline.policy_names().is_empty(),
+            "{:?}",
+            inline.policy_names()
+        );
+    });
+}
+
+const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";

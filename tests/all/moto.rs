@@ -21,6 +21,12 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free loopback port and waits (at most 60 s) until it answers.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// `start` with moto's own settings in its environment (e.g.
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES`, for AWS managed policies such as AdministratorAccess).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let server = moto_server();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -29,6 +35,7 @@ impl Moto {
             .port();
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

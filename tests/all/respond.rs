@@ -20,7 +20,10 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) fn new() -> Setup {
-        let moto = Moto::start();
+        Setup::with(Moto::start())
+    }
+
+    pub(crate) fn with(moto: Moto) -> Setup {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let iam = runtime.block_on(async { aws_sdk_iam::Client::new(&moto.sdk_config().await) });
         Setup { moto, iam, runtime }

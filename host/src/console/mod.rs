@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod pages;
+mod search;
 pub mod settings;
 pub mod store;
 

@@ -7,8 +7,17 @@
 //!   status, and an index per filter, so a filtered page is an index range at any size;
 //! - `console_hourly`: finding counts per hour, dimension (rule, principal, account,
 //!   region, source IP, `all`), value and severity, so the overview reads a few thousand
-//!   rows for a week however many findings it covers;
+//!   rows for a day however many findings it covers;
+//! - `console_daily`: the same counts per day without severity (dimensions but `all`), which
+//!   the overview's breakdowns read for spans over 48 hours: at hourly grain a source IP or
+//!   principal seen a few times an hour has nearly a row per finding;
+//! - `console_text`: an FTS5 trigram index of the searched text (title, rule, principal,
+//!   event id), so a text search reads the findings holding its trigrams, not every row;
 //! - `finding_triage`: every status change with who, when and the note (never updated).
+//!
+//! The three derived tables are written in the catch-up's transaction, so they always cover
+//! the same findings; a database made before `console_daily` or `console_text` existed has
+//! them filled from `console_hourly` and `console_findings` when first opened.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,6 +66,17 @@ CREATE TABLE IF NOT EXISTS console_hourly (
     n INTEGER NOT NULL,
     PRIMARY KEY (dimension, hour, value, severity)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS console_daily (
+    dimension TEXT NOT NULL,
+    day TEXT NOT NULL,
+    value TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (dimension, day, value)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS console_text USING fts5(
+    title, rule_id, principal, event_id,
+    content = '', columnsize = 0, tokenize = 'trigram'
+);
 CREATE TABLE IF NOT EXISTS finding_triage (
     id INTEGER PRIMARY KEY,
     finding_id INTEGER NOT NULL,
@@ -153,11 +173,11 @@ impl ConsoleDb {
     /// # Errors
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<ConsoleDb> {
-        let conn = crate::audit::open_private(path)
+        let mut conn = crate::audit::open_private(path)
             .with_context(|| format!("cannot open {} for the console", path.display()))?;
         // The findings table is the audit store's; create it (and the rest) if this runs first.
         drop(crate::audit::AuditStore::open(path)?);
-        conn.execute_batch(SCHEMA)?;
+        create_tables(&mut conn)?;
         let has_actions: i64 = conn.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'actions'",
             [],
@@ -206,7 +226,7 @@ impl ConsoleDb {
     pub fn findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
         let mut conn = self.conn();
         catch_up(&mut conn)?;
-        let (clause, args) = where_clause(filter)?;
+        let (clause, args) = where_clause(&conn, filter)?;
         let per_page = filter.per_page.unwrap_or(50).clamp(1, MAX_PAGE);
         let page = filter.page.unwrap_or(1).max(1);
         let order = match filter.order.as_deref() {
@@ -224,19 +244,52 @@ impl ConsoleDb {
             Some("rule") => format!("rule_id {order}, time DESC"),
             Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
         };
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM console_findings {clause}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let total = total as u64;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {ROW_COLUMNS} FROM console_findings {clause} ORDER BY {sort} LIMIT {per_page} OFFSET {}",
-            (page - 1) * per_page
-        ))?;
-        let findings = stmt
-            .query_map(params_from_iter(args.iter()), row)?
-            .collect::<Result<_, _>>()?;
+        let offset = (page - 1) * per_page;
+        let count = || -> Result<u64> {
+            let total: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM console_findings {clause}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            Ok(total as u64)
+        };
+        let (total, findings) = if clause.contains("console_text MATCH") {
+            // A search through the index reads all its matches to sort them anyway: counted
+            // in the same pass (a second query would search the index again). Past the last
+            // page, counted apart. (A scan keeps count + page: the page can stop early.)
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ROW_COLUMNS}, COUNT(*) OVER () FROM console_findings {clause}
+                 ORDER BY {sort} LIMIT {per_page} OFFSET {offset}"
+            ))?;
+            let mut total = None;
+            let findings: Vec<FindingRow> = stmt
+                .query_map(params_from_iter(args.iter()), |r| {
+                    Ok((row(r)?, r.get::<_, i64>(ROW_COLUMN_COUNT)?))
+                })?
+                .map(|r| {
+                    r.map(|(finding, n)| {
+                        total = Some(n as u64);
+                        finding
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let total = match total {
+                Some(total) => total,
+                None if page == 1 => 0,
+                None => count()?,
+            };
+            (total, findings)
+        } else {
+            let total = count()?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ROW_COLUMNS} FROM console_findings {clause}
+                 ORDER BY {sort} LIMIT {per_page} OFFSET {offset}"
+            ))?;
+            let findings = stmt
+                .query_map(params_from_iter(args.iter()), row)?
+                .collect::<Result<_, _>>()?;
+            (total, findings)
+        };
         Ok(FindingPage {
             total,
             page,
@@ -334,18 +387,28 @@ impl ConsoleDb {
         Ok(Some(triage_of(&conn, id)?))
     }
 
-    /// The overview between `since` and `until` (RFC 3339, on event time, rounded to the
-    /// hour): counts per bucket (hours up to two days, else days) and severity, and the top
-    /// values of each dimension (AWS service principals left out).
+    /// The overview between `since` and `until` (RFC 3339, on event time): counts per bucket
+    /// and severity, and the top values of each dimension (AWS service principals left out).
+    /// Up to 48 hours, by the hour (`since` and `until` rounded to theirs); past that, by the
+    /// day, over whole UTC days (the answer's `since` and `until` say which): the breakdowns
+    /// then read `console_daily`, a row per day and value, rather than a row per hour.
     ///
     /// # Errors
     /// The read fails.
     pub fn overview(&self, since: &str, until: &str) -> Result<Value> {
         let mut conn = self.conn();
         catch_up(&mut conn)?;
+        let by_day = hours_between(since, until) > 48;
+        let (since, until) = if by_day {
+            (
+                format!("{}T00:00:00Z", day_of(since)),
+                format!("{}T23:59:59Z", day_of(until)),
+            )
+        } else {
+            (since.to_string(), until.to_string())
+        };
+        let (since, until) = (since.as_str(), until.as_str());
         let (from, to) = (hour_of(since), hour_of(until));
-        let span_hours = hours_between(since, until);
-        let by_day = span_hours > 48;
         let bucket = if by_day {
             "substr(hour, 1, 10)"
         } else {
@@ -378,13 +441,26 @@ impl ConsoleDb {
             .into_iter()
             .map(|(key, counts)| json!({"bucket": key, "counts": counts}))
             .collect();
-        let mut breakdowns = serde_json::Map::new();
-        for dimension in DIMENSIONS {
-            let mut stmt = conn.prepare(
+        let (top_sql, from, to) = if by_day {
+            (
+                "SELECT value, SUM(n) FROM console_daily
+                 WHERE dimension = ?1 AND day >= ?2 AND day <= ?3
+                 GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?4",
+                day_of(since),
+                day_of(until),
+            )
+        } else {
+            (
                 "SELECT value, SUM(n) FROM console_hourly
                  WHERE dimension = ?1 AND hour >= ?2 AND hour <= ?3
                  GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?4",
-            )?;
+                from,
+                to,
+            )
+        };
+        let mut breakdowns = serde_json::Map::new();
+        let mut stmt = conn.prepare(top_sql)?;
+        for dimension in DIMENSIONS {
             let top: Vec<Value> = stmt
                 .query_map(params![dimension, from, to, TOP as i64], |r| {
                     Ok(json!({"value": r.get::<_, String>(0)?, "count": r.get::<_, i64>(1)?}))
@@ -505,6 +581,8 @@ impl ConsoleDb {
 
 const ROW_COLUMNS: &str = "finding_id, time, severity, rule_id, plugin, account, region, principal,
     source_ip, title, event_id, status";
+/// How many columns `ROW_COLUMNS` names (the index of a column after them).
+const ROW_COLUMN_COUNT: usize = 12;
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     Ok(FindingRow {
@@ -524,7 +602,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
 }
 
 /// The WHERE clause of a filter, with its arguments (values are always bound, never spliced).
-fn where_clause(filter: &FindingFilter) -> Result<(String, Vec<String>)> {
+fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<(String, Vec<String>)> {
     let mut conditions = Vec::new();
     let mut args: Vec<String> = Vec::new();
     let mut equal = |column: &str, value: &Option<String>, args: &mut Vec<String>| {
@@ -563,6 +641,15 @@ fn where_clause(filter: &FindingFilter) -> Result<(String, Vec<String>)> {
         if text.len() > 256 {
             bail!("text is longer than 256 bytes");
         }
+        // The trigram index narrows the search to a superset of the matches; LIKE then
+        // decides, so the answer is a scan's (super::search says why and how).
+        if let Some(expression) = super::search::match_expression(conn, text)? {
+            args.push(expression);
+            conditions.push(format!(
+                "finding_id IN (SELECT rowid FROM console_text WHERE console_text MATCH ?{})",
+                args.len()
+            ));
+        }
         let escaped = text
             .replace('\\', "\\\\")
             .replace('%', "\\%")
@@ -594,6 +681,10 @@ pub fn normal_time(text: &str) -> Result<String> {
 
 fn hour_of(time: &str) -> String {
     time.chars().take(13).collect()
+}
+
+fn day_of(time: &str) -> String {
+    time.chars().take(10).collect()
 }
 
 fn hours_between(since: &str, until: &str) -> u64 {
@@ -713,16 +804,57 @@ fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {
     Ok(rows)
 }
 
+/// Creates the console's tables; fills `console_daily` and `console_text` for the findings
+/// already indexed when they are new (a database from before they existed), in the same
+/// transaction, so they cover exactly what `console_findings` does.
+fn create_tables(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let exists = |name: &str| -> rusqlite::Result<bool> {
+        tx.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    let (had_daily, had_text) = (exists("console_daily")?, exists("console_text")?);
+    tx.execute_batch(SCHEMA)?;
+    if !had_daily {
+        tx.execute(
+            "INSERT INTO console_daily (dimension, day, value, n)
+             SELECT dimension, substr(hour, 1, 10), value, SUM(n) FROM console_hourly
+             WHERE dimension != 'all' GROUP BY 1, 2, 3",
+            [],
+        )?;
+    }
+    if !had_text {
+        tx.execute(
+            "INSERT INTO console_text (rowid, title, rule_id, principal, event_id)
+             SELECT finding_id, title, rule_id, principal, event_id FROM console_findings",
+            [],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Indexes findings past the last one indexed, in batches of one transaction each.
 fn catch_up(conn: &mut Connection) -> Result<u64> {
     let mut done = 0u64;
     loop {
-        let last: i64 = conn.query_row(
-            "SELECT COALESCE(MAX(finding_id), 0) FROM console_findings",
-            [],
-            |r| r.get(0),
-        )?;
-        let tx = conn.transaction()?;
+        let watermark = "SELECT COALESCE(MAX(finding_id), 0) FROM console_findings";
+        let last: i64 = conn.query_row(watermark, [], |r| r.get(0))?;
+        let newest: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM findings", [], |r| {
+            r.get(0)
+        })?;
+        if newest <= last {
+            return Ok(done);
+        }
+        // Immediate, with the watermark read again inside: two catch-ups (the daemon's and
+        // a command's) never index the same findings twice. Only taken when there is work,
+        // so a read does not take the write lock.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let last: i64 = tx.query_row(watermark, [], |r| r.get(0))?;
         let mut batch = Vec::new();
         {
             let mut stmt = tx.prepare_cached(
@@ -762,7 +894,12 @@ fn catch_up(conn: &mut Connection) -> Result<u64> {
             return Ok(done);
         }
         let mut hourly: HashMap<(String, &'static str, String, String), i64> = HashMap::new();
+        let mut daily: HashMap<(String, &'static str, String), i64> = HashMap::new();
         {
+            let mut index_text = tx.prepare_cached(
+                "INSERT INTO console_text (rowid, title, rule_id, principal, event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO console_findings (finding_id, time, severity, severity_rank,
                     rule_id, plugin, account, region, principal, principal_is_service, source_ip,
@@ -790,12 +927,19 @@ fn catch_up(conn: &mut Connection) -> Result<u64> {
                     f.dedup_key,
                     f.event_id,
                 ])?;
+                index_text.execute(params![id, f.title, f.rule_id, facts.principal, f.event_id])?;
                 let hour = hour_of(&time);
+                let day = day_of(&time);
                 let mut count = |dimension: &'static str, value: Option<&str>| {
                     if let Some(value) = value.filter(|v| !v.is_empty()) {
                         *hourly
                             .entry((hour.clone(), dimension, value.to_string(), severity.clone()))
                             .or_default() += 1;
+                        if dimension != "all" {
+                            *daily
+                                .entry((day.clone(), dimension, value.to_string()))
+                                .or_default() += 1;
+                        }
                     }
                 };
                 count("all", Some("all"));
@@ -815,6 +959,13 @@ fn catch_up(conn: &mut Connection) -> Result<u64> {
             )?;
             for ((hour, dimension, value, severity), n) in hourly {
                 upsert.execute(params![hour, dimension, value, severity, n])?;
+            }
+            let mut upsert_daily = tx.prepare_cached(
+                "INSERT INTO console_daily (dimension, day, value, n) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (dimension, day, value) DO UPDATE SET n = n + excluded.n",
+            )?;
+            for ((day, dimension, value), n) in daily {
+                upsert_daily.execute(params![dimension, day, value, n])?;
             }
         }
         tx.commit()?;
