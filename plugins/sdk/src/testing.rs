@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::capability::{self, RecordingCapabilities};
-use crate::json::{at, boolish, text_at};
+use crate::json::{at, boolish, str_at, text_at};
 use crate::{
     Capabilities, Config, Descriptor, Event, Finding, MemoryState, PluginError, Principal, Receipt,
     Responder, State,
@@ -565,8 +565,9 @@ pub fn assert_describes<R: Responder>(crate_dir: &str) {
     let d = R::describe();
     let mut configs = vec![Config::empty(), Config::current().expect("config")];
     for fixture in load_fixtures(&Path::new(crate_dir).join("fixtures")) {
-        if let Some(value) = fixture.config {
-            configs.push(Config::from_value(value).expect("fixture config"));
+        if let Some(config) = &fixture.config {
+            configs
+                .push(Config::from_value(Value::Object(config.clone())).expect("fixture config"));
         }
     }
     for config in &configs {
