@@ -9,7 +9,7 @@ use anyhow::Result;
 use sha2::{Digest, Sha256};
 
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
-use super::outbox::{now_us, ActionRecord, NewAction, Outbox, Status};
+use super::outbox::{now_us, ActionRecord, DecidedAction, Outbox, Status};
 use super::request::{self, Request};
 use crate::respond::settings::ResponseSettings;
 use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
@@ -42,6 +42,38 @@ pub struct BrokerSession {
     broker: Arc<Broker>,
     events: HashMap<String, EventScope>,
     suppressions: Option<BatchSuppressions>,
+    pending: Pending,
+}
+
+/// The decisions of the batch in hand, recorded together when it ends
+/// ([`CapabilityHandler::finish`]): one transaction per batch rather than one per call.
+/// A repeated call and the budget see them as if they were already recorded.
+#[derive(Default)]
+struct Pending {
+    actions: Vec<DecidedAction>,
+    by_key: HashMap<String, usize>,
+}
+
+impl Pending {
+    fn by_key(&self, key: &str) -> Option<&DecidedAction> {
+        self.by_key.get(key).map(|&i| &self.actions[i])
+    }
+
+    /// Decisions of this batch that spend `capability`'s budget (as the outbox counts them).
+    fn spending(&self, capability: &str) -> u32 {
+        let n = self
+            .actions
+            .iter()
+            .filter(|a| a.capability == capability && a.status != Status::Denied)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    fn push(&mut self, action: DecidedAction) {
+        self.by_key
+            .insert(action.idempotency_key.clone(), self.actions.len());
+        self.actions.push(action);
+    }
 }
 
 /// The suppressions in force for a batch, with what they look at.
@@ -59,6 +91,7 @@ impl BrokerSession {
             broker,
             events,
             suppressions: None,
+            pending: Pending::default(),
         }
     }
 
@@ -78,8 +111,18 @@ impl CapabilityHandler for BrokerSession {
             s.set
                 .for_call(s.plugin.rules.as_deref(), call.capability, subject, now_s())
         });
-        self.broker
-            .decide(self.events.get(event_id), event_id, &call, suppressed)
+        self.broker.decide(
+            &mut self.pending,
+            self.events.get(event_id),
+            event_id,
+            &call,
+            suppressed,
+        )
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.broker.outbox.insert_decided(&pending.actions)
     }
 }
 
@@ -116,13 +159,18 @@ impl Broker {
 
     fn decide(
         &self,
+        pending: &mut Pending,
         scope: Option<&EventScope>,
         event_id: &str,
         call: &CapabilityCall,
         suppressed: Option<&Suppression>,
     ) -> Result<Receipt> {
         let key = idempotency_key(&self.plugin, event_id, call);
-        // A redelivered event (or a replay) gets the receipt of the first decision.
+        // A repeated call, a redelivered event (or a replay) gets the receipt of the first
+        // decision.
+        if let Some(decided) = pending.by_key(&key) {
+            return Ok(receipt(decided.status, &decided.id, decided.reason.as_deref()));
+        }
         if let Some(existing) = self.outbox.by_key(&key)? {
             return Ok(receipt_of(&existing));
         }
@@ -171,8 +219,12 @@ impl Broker {
             ),
             (Ok(request), Some(event)) => {
                 let resource = request.resource(&event.account);
-                let (mut status, mode, mut reason) =
-                    self.judge(call.capability, event, &resource)?;
+                let (mut status, mode, mut reason) = self.judge(
+                    call.capability,
+                    event,
+                    &resource,
+                    pending.spending(call.capability),
+                )?;
                 if status != Status::Denied && matches!(request, Request::Aws { .. }) {
                     if let Err(why) = acting_account(&self.settings, &event.account) {
                         status = Status::Denied;
@@ -195,23 +247,25 @@ impl Broker {
                 )
             }
         };
-        let id = self.outbox.insert(&NewAction {
-            idempotency_key: &key,
-            plugin: &self.plugin,
-            plugin_version: &self.version,
-            plugin_sha256: &self.sha256,
-            event_id,
-            capability: call.capability,
-            request: &request_json,
-            account: &event.account,
-            region: &event.region,
-            resource: &resource,
+        let id = DecidedAction::new_id(&key);
+        pending.push(DecidedAction {
+            id: id.clone(),
+            idempotency_key: key,
+            plugin: self.plugin.to_string(),
+            plugin_version: self.version.clone(),
+            plugin_sha256: self.sha256.clone(),
+            event_id: event_id.to_owned(),
+            capability: call.capability.to_owned(),
+            request: request_json,
+            account: event.account.clone(),
+            region: event.region.clone(),
+            resource,
             mode: mode.map_or("-", Mode::as_str),
             status,
-            reason: reason.as_deref(),
+            reason: reason.clone(),
             received_us: scope.map(|s| s.received_us),
-            undo_of: None,
-        })?;
+            decided_us: now_us(),
+        });
         if status == Status::Suppressed {
             tracing::info!(
                 plugin = &*self.plugin,
@@ -230,20 +284,17 @@ impl Broker {
                 "capability call denied"
             );
         }
-        Ok(match status {
-            Status::Accepted => Receipt::Accepted(id),
-            Status::DryRun => Receipt::DryRun(id),
-            Status::PendingApproval => Receipt::PendingApproval(id),
-            _ => Receipt::Denied(reason.unwrap_or_default()),
-        })
+        Ok(receipt(status, &id, reason.as_deref()))
     }
 
-    /// Grant, scope, budget and mode for a well-formed call.
+    /// Grant, scope, budget and mode for a well-formed call; `pending` decisions of this
+    /// batch already spend the budget.
     fn judge(
         &self,
         capability: &str,
         event: &EventScope,
         resource: &str,
+        pending: u32,
     ) -> Result<(Status, Option<Mode>, Option<String>)> {
         let scope = Scope {
             account: &event.account,
@@ -253,12 +304,10 @@ impl Broker {
         match self.grants.decide(capability, &scope) {
             Verdict::Denied(reason) => Ok((Status::Denied, None, Some(reason))),
             Verdict::Granted { mode, max_per_hour } => {
-                let used = self.outbox.budget_used(
-                    &self.plugin,
-                    capability,
-                    now_us() - HOUR_US,
-                    max_per_hour,
-                )?;
+                let used = self
+                    .outbox
+                    .budget_used(&self.plugin, capability, now_us() - HOUR_US, max_per_hour)?
+                    .saturating_add(pending);
                 if used >= max_per_hour {
                     return Ok((
                         Status::Denied,
@@ -301,6 +350,16 @@ pub fn acting_account(settings: &ResponseSettings, account: &str) -> Result<(), 
         "account {account} is neither [aws] platform_account nor in [aws.assume_role]: \
          trailwarden would act there with its own credentials"
     ))
+}
+
+/// The receipt a decision made now answers: its action id, or why it was denied.
+fn receipt(status: Status, id: &str, reason: Option<&str>) -> Receipt {
+    match status {
+        Status::Accepted => Receipt::Accepted(id.to_owned()),
+        Status::DryRun => Receipt::DryRun(id.to_owned()),
+        Status::PendingApproval => Receipt::PendingApproval(id.to_owned()),
+        _ => Receipt::Denied(reason.unwrap_or_default().to_owned()),
+    }
 }
 
 /// The receipt a recorded action stands for.

@@ -292,6 +292,23 @@ impl Outbox {
         insert_on(&self.conn(), action)
     }
 
+    /// Records a batch's decisions and commits them in one transaction (all or none).
+    ///
+    /// # Errors
+    /// The write fails; nothing is recorded.
+    pub fn insert_decided(&self, actions: &[DecidedAction]) -> Result<()> {
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn();
+        crate::chain::atomically(&conn, || {
+            for action in actions {
+                insert_row(&conn, &action.as_new(), &action.id, action.decided_us)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Lists actions, newest first, optionally of one status.
     ///
     /// # Errors
@@ -557,36 +574,89 @@ impl Outbox {
 /// The write fails.
 pub(crate) fn insert_on(conn: &Connection, action: &NewAction<'_>) -> Result<String> {
     let id = new_action_id(action.idempotency_key);
-    crate::chain::atomically(conn, || {
-        conn.execute(
-            "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
-                plugin_sha256, event_id, capability, request, account, region, resource, mode,
-                status, decided_status, reason, received_us, decided_us, undo_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                id,
-                action.idempotency_key,
-                crate::audit::now_rfc3339(),
-                action.plugin,
-                action.plugin_version,
-                action.plugin_sha256,
-                action.event_id,
-                action.capability,
-                action.request.to_string(),
-                action.account,
-                action.region,
-                action.resource,
-                action.mode,
-                action.status.as_str(),
-                action.reason,
-                action.received_us,
-                now_us(),
-                action.undo_of,
-            ],
-        )?;
-        crate::chain::seal(conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
-    })?;
+    crate::chain::atomically(conn, || insert_row(conn, action, &id, now_us()))?;
     Ok(id)
+}
+
+/// Inserts one decided action and seals it into the chain (inside the caller's transaction).
+fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i64) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
+            plugin_sha256, event_id, capability, request, account, region, resource, mode,
+            status, decided_status, reason, received_us, decided_us, undo_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    insert.execute(params![
+        id,
+        action.idempotency_key,
+        crate::audit::now_rfc3339(),
+        action.plugin,
+        action.plugin_version,
+        action.plugin_sha256,
+        action.event_id,
+        action.capability,
+        action.request.to_string(),
+        action.account,
+        action.region,
+        action.resource,
+        action.mode,
+        action.status.as_str(),
+        action.reason,
+        action.received_us,
+        decided_us,
+        action.undo_of,
+    ])?;
+    crate::chain::seal(conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
+}
+
+/// A decision made during a batch and not yet recorded: the broker keeps a batch's
+/// decisions and records them together ([`Outbox::insert_decided`]).
+#[derive(Debug, Clone)]
+pub struct DecidedAction {
+    pub id: String,
+    pub idempotency_key: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub event_id: String,
+    pub capability: String,
+    pub request: serde_json::Value,
+    pub account: String,
+    pub region: String,
+    pub resource: String,
+    pub mode: &'static str,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub received_us: Option<i64>,
+    /// When it was decided (its budget hour counts from then, not from the commit).
+    pub decided_us: i64,
+}
+
+impl DecidedAction {
+    /// A fresh action id for a decision under `idempotency_key`, made now.
+    pub fn new_id(idempotency_key: &str) -> String {
+        new_action_id(idempotency_key)
+    }
+
+    fn as_new(&self) -> NewAction<'_> {
+        NewAction {
+            idempotency_key: &self.idempotency_key,
+            plugin: &self.plugin,
+            plugin_version: &self.plugin_version,
+            plugin_sha256: &self.plugin_sha256,
+            event_id: &self.event_id,
+            capability: &self.capability,
+            request: &self.request,
+            account: &self.account,
+            region: &self.region,
+            resource: &self.resource,
+            mode: self.mode,
+            status: self.status,
+            reason: self.reason.as_deref(),
+            received_us: self.received_us,
+            undo_of: None,
+        }
+    }
 }
 
 /// Appends to the action log on `conn` (inside the caller's transaction, if any).

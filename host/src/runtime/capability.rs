@@ -20,6 +20,15 @@ pub trait CapabilityHandler: Send {
     /// # Errors
     /// The decision could not be recorded: the plugin is trapped rather than answered.
     fn call(&mut self, event_id: &str, call: CapabilityCall) -> anyhow::Result<Receipt>;
+
+    /// Makes the batch's decisions durable, once, when the guest has returned (or failed):
+    /// a handler may hold them until then to write them in one transaction.
+    ///
+    /// # Errors
+    /// The decisions could not be recorded.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// The handler of a plugin without grants: every call is denied.

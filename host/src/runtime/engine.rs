@@ -65,6 +65,10 @@ impl PluginEngine {
         config.epoch_interruption(true);
         // Deep recursion in a guest must trap, not overflow the host's stack.
         config.max_wasm_stack(512 * 1024);
+        // `perf` can name guest functions when asked (a profiling aid, off by default).
+        if std::env::var_os("TRAILWARDEN_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if pooling {
             // Instances come from pre-reserved slots: a fresh instance per batch costs
             // microseconds. Each slot reserves MAX_POOLED_MEMORY of address space (not

@@ -168,6 +168,14 @@ impl HostState {
         self.state_result(written)
     }
 
+    /// Records the batch's capability decisions (see [`CapabilityHandler::finish`]).
+    ///
+    /// # Errors
+    /// They could not be recorded.
+    pub fn finish_capabilities(&mut self) -> anyhow::Result<()> {
+        self.capabilities.finish()
+    }
+
     fn capability(
         &mut self,
         event_id: String,

@@ -509,6 +509,18 @@ impl LoadedPlugin {
                     })
             }
         };
+        // The batch's decisions, in one transaction, whatever became of the batch: a re-run
+        // of a failed batch's halves finds them by idempotency key, as it would have had each
+        // been committed when made. Unrecordable, the batch fails (as a failed call would
+        // have trapped it).
+        if let Err(error) = store.data_mut().finish_capabilities() {
+            return Err(PluginFailure {
+                kind: FailureKind::Trap,
+                message: bounded_message(format!(
+                    "cannot record the batch's capability decisions: {error:#}"
+                )),
+            });
+        }
         // The batch's first-seen sightings and rates, in one transaction each (a no-op when
         // it asked none).
         if let Err(error) = runtime.history.commit() {
