@@ -195,7 +195,10 @@ mod tests {
         let hits: Vec<Event> = (1..=4).map(|i| event(&format!("e{i}"), "Hit")).collect();
         let found = Counting::handle(&hits, &caps, &state, &config).unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].event_id, "e3", "the third hit reaches the threshold");
+        assert_eq!(
+            found[0].event_id, "e3",
+            "the third hit reaches the threshold"
+        );
         assert_eq!(state.get("hits").as_deref(), Some("4"));
         assert!(Counting::HISTORY && !Counting::BASELINE);
         assert_eq!(Counting::rules(&config)[0].id, "test.burst");
