@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(calls[0].args["target"], "ops");
         // The defaults of the keys it left out.
         assert_eq!(Notifying::CAPABILITIES, [NOTIFY_SEND]);
-        assert!(!Notifying::HISTORY && !Notifying::BASELINE);
+        assert_eq!((Notifying::HISTORY, Notifying::BASELINE), (false, false));
         assert!(Notifying::rules(&config).is_empty());
         assert_eq!(Notifying::describe_with_config(&config), descriptor());
     }
@@ -200,7 +200,7 @@ mod tests {
             "the third hit reaches the threshold"
         );
         assert_eq!(state.get("hits").as_deref(), Some("4"));
-        assert!(Counting::HISTORY && !Counting::BASELINE);
+        assert_eq!((Counting::HISTORY, Counting::BASELINE), (true, false));
         assert_eq!(Counting::rules(&config)[0].id, "test.burst");
         assert!(caps.calls().is_empty(), "no respond: no response");
     }
