@@ -349,3 +349,63 @@ trailwarden_plugin_sdk::export_responder!(
         respond: trailwarden_plugin_sdk::notify,
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn world_cidrs() {
+        for c in ["0.0.0.0/0", "::/0", " 0.0.0.0/0 ", "0::/0", "0.0.0.0/00"] {
+            assert!(is_world(c), "{c}");
+        }
+        for c in [
+            "0.0.0.0/1",
+            "10.0.0.0/8",
+            "0.0.0.0",
+            "/0",
+            "::/",
+            "111.111.111.111/32",
+        ] {
+            assert!(!is_world(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn traffic_of_protocols_and_ranges() {
+        assert_eq!(Traffic::of(Some("-1"), None), Traffic::All);
+        assert_eq!(Traffic::of(None, None), Traffic::All);
+        let tcp = Traffic::of(Some("6"), Some(&json!({"from": 700, "to": 702})));
+        assert_eq!(tcp.label(), "TCP 700-702");
+        assert!(!tcp.is_everything());
+        let ssh = Traffic::of(Some("tcp"), Some(&json!({"from": "22", "to": "22"})));
+        assert_eq!(ssh.label(), "TCP 22");
+        let every = Traffic::of(Some("17"), Some(&json!({"from": -1, "to": -1})));
+        assert!(every.is_everything());
+        assert_eq!(every.label(), "all UDP ports");
+        assert!(Traffic::of(Some("6"), Some(&json!({}))).is_everything());
+        assert_eq!(
+            Traffic::of(Some("1"), Some(&json!({}))),
+            Traffic::Protocol("ICMP".into())
+        );
+        assert_eq!(Traffic::of(Some("47"), None).label(), "IP protocol 47");
+        let swapped = Traffic::of(Some("6"), Some(&json!({"from": 443, "to": 80})));
+        assert_eq!(swapped.label(), "TCP 80-443");
+    }
+
+    #[test]
+    fn truthiness_as_panther_has_it() {
+        assert!(truthy(&json!("<sensitiveDataRemoved>")));
+        assert!(truthy(&json!({"value": "x"})));
+        for v in [
+            json!(null),
+            json!(""),
+            json!({}),
+            json!([]),
+            json!(false),
+            json!(0),
+        ] {
+            assert!(!truthy(&v), "{v}");
+        }
+    }
+}
