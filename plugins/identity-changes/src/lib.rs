@@ -367,11 +367,8 @@ pub(crate) fn api_call(event: &Event) -> bool {
     matches!(event.event_type.as_deref(), None | Some("AwsApiCall"))
 }
 
-/// The account the event belongs to, or `unknown`.
-pub(crate) fn account(event: &Event) -> &str {
-    event.account_or_unknown()
-}
-
+/// The region for descriptions, or `an unknown region` (unlike [`Event::region_or_unknown`],
+/// it reads as a phrase).
 pub(crate) fn region(event: &Event) -> &str {
     non_empty(event.region.as_deref()).unwrap_or("an unknown region")
 }
@@ -402,7 +399,7 @@ pub(crate) fn iam_arn(event: &Event, resource: &str) -> String {
     format!(
         "arn:{}:iam::{}:{resource}",
         event.partition(),
-        account(event)
+        event.account_or_unknown()
     )
 }
 
@@ -423,7 +420,7 @@ impl Draft {
     /// The finding of `event`.
     pub fn finish(self, event: &Event) -> Finding {
         let mut context = json!({
-            "account": account(event),
+            "account": event.account_or_unknown(),
             "region": event.region,
             "event_source": event.source,
             "event_name": event.name,
@@ -444,7 +441,12 @@ impl Draft {
             title: self.title,
             description: self.description,
             resources: self.resources,
-            dedup_key: format!("{}:{}:{}", self.rule_id, account(event), self.subject),
+            dedup_key: format!(
+                "{}:{}:{}",
+                self.rule_id,
+                event.account_or_unknown(),
+                self.subject
+            ),
             event_id: event.id.clone(),
             context: context.to_string(),
         }
