@@ -45,6 +45,7 @@ const WIT_DEPS_OF_0_5_0: [(&str, &str); 3] = [
 const SDK_SOURCES: &[EmbeddedFile] = embedded!(
     "plugins/sdk/src/baseline.rs",
     "plugins/sdk/src/baseline_host.rs",
+    "plugins/sdk/src/batch.rs",
     "plugins/sdk/src/capability.rs",
     "plugins/sdk/src/component.rs",
     "plugins/sdk/src/config.rs",

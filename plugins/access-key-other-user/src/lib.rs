@@ -24,8 +24,7 @@ use trailwarden_plugin_sdk::capability::{log_receipt, IAM_DISABLE_ACCESS_KEY};
 use trailwarden_plugin_sdk::json::str_at;
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Capabilities, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// The rule id of every finding of this plugin.
@@ -156,7 +155,7 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 }
 
 fn finding(event: &Event, key: &KeyForOther) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let user_arn = format!(
         "arn:{}:iam::{account}:user/{}",
         event.partition(),
@@ -179,7 +178,7 @@ fn finding(event: &Event, key: &KeyForOther) -> Finding {
          and review what the caller did.",
         capitalize(&actor),
         key.user_name,
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
+        event.region_or_unknown(),
         event.origin()
     );
     let context = json!({
@@ -224,32 +223,13 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities) {
     log_receipt(IAM_DISABLE_ACCESS_KEY, &event.id, receipt);
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct AccessKeyOtherUser;
-
-impl Responder for AccessKeyOtherUser {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    AccessKeyOtherUser {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: |_| rules(),
+        detect: detect,
+        respond: |event, finding, batch| respond(event, finding, batch.caps),
     }
-
-    fn rules(_config: &Config) -> Vec<Rule> {
-        rules()
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        _config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(AccessKeyOtherUser);
+);

@@ -27,8 +27,7 @@ use trailwarden_plugin_sdk::capability::{
 use trailwarden_plugin_sdk::json::{get_ci, policy_document};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, Capabilities, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// The rule id of every finding of this plugin.
@@ -225,7 +224,7 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 }
 
 fn finding(event: &Event, g: &AdminGrant) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let kind = g.kind.as_str();
     let name = g.name.as_deref().unwrap_or("(unnamed)");
     let identity_arn = g
@@ -269,7 +268,7 @@ fn finding(event: &Event, g: &AdminGrant) -> Finding {
          common privilege-escalation and persistence step. Confirm that the grant is intended \
          and approved; if not, remove it and review what the {kind} and the caller did.",
         capitalize(&event.actor()),
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
+        event.region_or_unknown(),
         event.origin()
     );
     let (policy_arn, policy_name, conditional) = match &g.grant {
@@ -336,35 +335,16 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities) {
     log_receipt(capability, id, receipt);
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct AdminPolicyAttached;
-
-impl Responder for AdminPolicyAttached {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    AdminPolicyAttached {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: |_| rules(),
+        detect: detect,
+        respond: |event, finding, batch| respond(event, finding, batch.caps),
     }
-
-    fn rules(_config: &Config) -> Vec<Rule> {
-        rules()
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        _config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(AdminPolicyAttached);
+);
 
 #[cfg(test)]
 mod tests {

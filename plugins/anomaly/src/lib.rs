@@ -12,21 +12,16 @@ pub mod questions;
 pub mod settings;
 pub mod signals;
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::serde_json::json;
 use trailwarden_plugin_sdk::{
-    log, strings, Baseline, Capabilities, Config, Descriptor, Event, Finding, History, NoBaseline,
-    PluginError, RateQuery, Responder, Rule, SeenQuery, Severity, State,
+    log, strings, Baseline, Batch, Descriptor, Event, Finding, History, RateQuery, SeenQuery,
+    Severity,
 };
 
 pub use catalog::*;
 pub use questions::{network, user_agent_family, Ask, Question};
 pub use settings::Settings;
-
-/// The plugin: asks its history and its baselines, and notifies each finding (its paired
-/// response: first-seen findings come once per tuple and window, bursts once per incident,
-/// so no notify window is needed).
-pub struct Anomaly;
 
 /// The capabilities it may call.
 pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
@@ -59,65 +54,37 @@ pub fn descriptor() -> Descriptor {
     }
 }
 
-impl Responder for Anomaly {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-    const HISTORY: bool = true;
-    const BASELINE: bool = true;
-
-    fn describe() -> Descriptor {
-        descriptor()
+/// The findings for one event: a CloudTrail Insights event or GuardDuty finding raises its
+/// own ([`signals`]); any other asks its [`questions`] of the history and the baselines.
+pub fn detect(event: &Event, batch: &Batch<Settings>) -> Vec<Finding> {
+    let settings = &batch.settings;
+    if signals::is_signal(event) {
+        return signals::finding(event)
+            .filter(|f| settings.enabled(&f.rule_id))
+            .into_iter()
+            .collect();
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        catalog::rules(&Settings::from_config(config))
-    }
-
-    fn handle_with_history(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        state: &dyn State,
-        history: &dyn History,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Self::handle_with_baseline(events, caps, state, history, &NoBaseline, config)
-    }
-
-    fn handle_with_baseline(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        history: &dyn History,
-        baseline: &dyn Baseline,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        let settings = Settings::from_config(config);
-        let target = config.notify_target();
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| {
-                if signals::is_signal(event) {
-                    return signals::finding(event)
-                        .filter(|f| settings.enabled(&f.rule_id))
-                        .into_iter()
-                        .collect();
-                }
-                questions::questions(event, &settings)
-                    .iter()
-                    .filter_map(|question| ask(event, question, &settings, history, baseline))
-                    .collect()
-            },
-            |event, finding| {
-                log_receipt(
-                    NOTIFY_SEND,
-                    &event.id,
-                    caps.notify(&event.id, target, finding),
-                );
-            },
-        ))
-    }
+    questions::questions(event, settings)
+        .iter()
+        .filter_map(|question| ask(event, question, settings, batch.history, batch.baseline))
+        .collect()
 }
 
-trailwarden_plugin_sdk::export_responder!(Anomaly);
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: asks its history and its baselines, and notifies each finding (its paired
+    /// response: first-seen findings come once per tuple and window, bursts once per incident,
+    /// so no notify window is needed).
+    Anomaly {
+        capabilities: CAPABILITIES,
+        history: true,
+        baseline: true,
+        describe: descriptor,
+        rules: |config| catalog::rules(&Settings::from_config(config)),
+        settings: Settings::from_config,
+        detect_with: detect,
+        respond: trailwarden_plugin_sdk::notify,
+    }
+);
 
 /// Asks the host one question; the finding when the answer is new (first-seen) or the start
 /// of a burst (rate). One unanswerable question (over the limits, the account quota) costs

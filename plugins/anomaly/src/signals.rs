@@ -63,7 +63,7 @@ fn insight(event: &Event) -> Option<Finding> {
         .get("userIdentityArn")
         .cloned()
         .unwrap_or_default();
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let region = event.region.as_deref().unwrap_or("unknown");
     let rate = match (average("insight"), average("baseline")) {
         (Some(now), Some(usual)) => {
@@ -153,7 +153,7 @@ fn guardduty(event: &Event) -> Option<Finding> {
     let raw = event.raw_json()?;
     let kind = non_empty(event.name.as_deref()).unwrap_or("unknown finding type");
     let title = str_at(&raw, &["title"]).unwrap_or(kind);
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let region = event.region.as_deref().unwrap_or("unknown");
     let mut resources = Vec::new();
     if let Some(user) = non_empty(event.principal.user_name.as_deref()) {

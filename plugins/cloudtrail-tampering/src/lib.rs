@@ -29,8 +29,7 @@ use trailwarden_plugin_sdk::capability::{log_receipt, CLOUDTRAIL_START_LOGGING, 
 use trailwarden_plugin_sdk::json::{at, boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 pub const STOPPED: &str = "aws.cloudtrail.stopped";
@@ -228,8 +227,8 @@ impl Target {
             (Some(arn), _) => arn.clone(),
             (None, name) => format!(
                 "{}:{}:{}",
-                event.account_or_principal_account().unwrap_or("unknown"),
-                non_empty(event.region.as_deref()).unwrap_or("unknown"),
+                event.account_or_unknown(),
+                event.region_or_unknown(),
                 name.as_deref().unwrap_or("unnamed")
             ),
         }
@@ -291,34 +290,15 @@ fn data_store(event: &Event, raw: Option<&Value>) -> Target {
     target(event, "event data store", "eventdatastore", given, None)
 }
 
+/// The common context fields, and the target (trail or event data store).
 fn base_context(event: &Event, target: &Target) -> Map {
-    let mut m = Map::new();
-    m.insert("event_name".into(), json!(event.name));
+    let mut m = event.base_context();
     m.insert("target_kind".into(), json!(target.kind));
     m.insert(
         "target".into(),
         json!(target.arn.as_ref().or(target.name.as_ref())),
     );
-    m.insert(
-        "account".into(),
-        json!(event.account_or_principal_account()),
-    );
-    m.insert("region".into(), json!(event.region));
-    m.insert("principal_arn".into(), json!(event.principal.arn));
-    m.insert("principal_type".into(), json!(event.principal.r#type));
-    m.insert("source_ip".into(), json!(event.source_ip));
-    m.insert("user_agent".into(), json!(event.user_agent));
-    m.insert("event_time".into(), json!(event.time));
     m
-}
-
-fn where_(event: &Event) -> String {
-    format!(
-        "in account {}, region {}, {}",
-        event.account_or_principal_account().unwrap_or("unknown"),
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
-        event.origin()
-    )
 }
 
 struct Parts {
@@ -355,7 +335,7 @@ fn stopped(event: &Event, target: Target) -> Finding {
          did it, {restart}, and review the activity since.",
         capitalize(&event.actor()),
         target.label(),
-        where_(event)
+        event.location()
     );
     let context = base_context(event, &target);
     build(
@@ -379,7 +359,7 @@ fn deleted(event: &Event, target: Target) -> Finding {
          and review the activity since.",
         capitalize(&event.actor()),
         target.label(),
-        where_(event)
+        event.location()
     );
     let context = base_context(event, &target);
     build(
@@ -452,7 +432,7 @@ fn updated(event: &Event, raw: Option<&Value>) -> Finding {
         "{} updated CloudTrail {} {}. {impact}",
         capitalize(&event.actor()),
         target.label(),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event, &target);
     context.insert("weakenings".into(), json!(weakenings));
@@ -671,7 +651,7 @@ fn selectors_narrowed(event: &Event, raw: &Value) -> Option<Finding> {
          logging of all management events.",
         capitalize(&event.actor()),
         target.label(),
-        where_(event),
+        event.location(),
         narrowed.join("; ")
     );
     let mut context = base_context(event, &target);
@@ -706,8 +686,8 @@ fn stopped_trail(event: &Event) -> Option<String> {
 
 /// The response to one finding of `event`: restart a stopped trail and notify; notify of a
 /// deleted, updated or narrowed trail.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let id = event.id.as_str();
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
+    let (id, caps, config) = (event.id.as_str(), batch.caps, batch.config);
     match (event.name.as_deref(), finding.rule_id.as_str()) {
         (Some("StopLogging"), STOPPED) => {
             // Without a readable trail name there is nothing to restart; still notify.
@@ -726,35 +706,16 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct CloudTrailTampering;
-
-impl Responder for CloudTrailTampering {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    CloudTrailTampering {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(CloudTrailTampering);
+);
 
 #[cfg(test)]
 mod tests {

@@ -25,12 +25,11 @@
 //! capability fits: the session already exists, and deleting the password or quarantining
 //! the user would lock out a person who may only lack an MFA device.
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::{at, boolish, str_at};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// The rule id of every finding of this plugin.
@@ -167,7 +166,7 @@ fn federated(raw: &Value) -> bool {
 }
 
 fn finding(event: &Event, raw: &Value, who: Who) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let partition = event.partition();
     let user = non_empty(event.principal.user_name.as_deref());
     let arn = non_empty(event.principal.arn.as_deref()).map(str::to_owned);
@@ -256,39 +255,19 @@ fn finding(event: &Event, raw: &Value, who: Who) -> Finding {
 }
 
 /// The response to one finding of `event`: send it to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
     if finding.rule_id == RULE_ID {
-        let receipt = caps.notify(&event.id, config.notify_target(), finding);
-        log_receipt(NOTIFY_SEND, &event.id, receipt);
+        trailwarden_plugin_sdk::notify(event, finding, batch);
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct ConsoleNoMfa;
-
-impl Responder for ConsoleNoMfa {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    ConsoleNoMfa {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(ConsoleNoMfa);
+);

@@ -21,8 +21,7 @@ use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Severity};
 
 use crate::{
-    account, api_call, region, text_of, Draft, FEDERATION_TOKEN_ISSUED, IAM, SAML_PROVIDER_CHANGED,
-    STS,
+    api_call, region, text_of, Draft, FEDERATION_TOKEN_ISSUED, IAM, SAML_PROVIDER_CHANGED, STS,
 };
 
 /// IAM Identity Center's own calls.
@@ -59,7 +58,7 @@ pub fn detect_saml(event: &Event, raw: Option<&Value>) -> Option<Finding> {
         (None, Some(name)) => name.to_owned(),
         (None, None) => "(provider not recorded)".to_owned(),
     };
-    let account = account(event);
+    let account = event.account_or_unknown();
     let actor = event.actor();
     let via = match non_empty(event.principal.invoked_by.as_deref()) {
         Some(service) => format!(" through {service}"),
@@ -107,7 +106,7 @@ pub fn detect_token(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     if !event.is(STS, "GetFederationToken") || event.failed() || !api_call(event) {
         return None;
     }
-    let account = account(event);
+    let account = event.account_or_unknown();
     let actor = event.actor();
     let federated_arn = text_of(raw, &["responseElements", "federatedUser", "arn"]);
     let name = text_of(raw, &["requestParameters", "name"])

@@ -36,8 +36,7 @@ use trailwarden_plugin_sdk::capability::{
 };
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    log, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
-    Severity, State,
+    log, non_empty, Batch, Capabilities, Config, Descriptor, Event, Finding, Rule, Severity, State,
 };
 
 /// A failed root console sign-in.
@@ -289,13 +288,8 @@ pub fn detect_with(event: &Event, settings: &Settings) -> Vec<Finding> {
 
 /// The response to one finding of `event`: delete the login profile, revoke the role's
 /// sessions, or notify (once per dedup key per `notify_window_seconds`).
-pub fn respond(
-    event: &Event,
-    finding: &Finding,
-    caps: &dyn Capabilities,
-    state: &dyn State,
-    settings: &Settings,
-) {
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch<Settings>) {
+    let (caps, state, settings) = (batch.caps, batch.state, &batch.settings);
     let raw = event.raw_json();
     let raw = raw.as_ref();
     match finding.rule_id.as_str() {
@@ -351,36 +345,17 @@ fn notify_once(
     }
 }
 
-/// The plugin: [`detect_with`] each event, [`respond`] to each finding.
-pub struct IdentityChanges;
-
-impl Responder for IdentityChanges {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect_with`] each event, [`respond`] to each finding.
+    IdentityChanges {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        settings: Settings::from_config,
+        detect_with: |event, batch| detect_with(event, &batch.settings),
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        let settings = Settings::from_config(config);
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| detect_with(event, &settings),
-            |event, finding| respond(event, finding, caps, state, &settings),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(IdentityChanges);
+);
 
 // ---------------------------------------------------------------------------------------
 // Shared by the rule modules
@@ -392,11 +367,8 @@ pub(crate) fn api_call(event: &Event) -> bool {
     matches!(event.event_type.as_deref(), None | Some("AwsApiCall"))
 }
 
-/// The account the event belongs to, or `unknown`.
-pub(crate) fn account(event: &Event) -> &str {
-    event.account_or_principal_account().unwrap_or("unknown")
-}
-
+/// The region for descriptions, or `an unknown region` (unlike [`Event::region_or_unknown`],
+/// it reads as a phrase).
 pub(crate) fn region(event: &Event) -> &str {
     non_empty(event.region.as_deref()).unwrap_or("an unknown region")
 }
@@ -427,7 +399,7 @@ pub(crate) fn iam_arn(event: &Event, resource: &str) -> String {
     format!(
         "arn:{}:iam::{}:{resource}",
         event.partition(),
-        account(event)
+        event.account_or_unknown()
     )
 }
 
@@ -448,7 +420,7 @@ impl Draft {
     /// The finding of `event`.
     pub fn finish(self, event: &Event) -> Finding {
         let mut context = json!({
-            "account": account(event),
+            "account": event.account_or_unknown(),
             "region": event.region,
             "event_source": event.source,
             "event_name": event.name,
@@ -469,7 +441,12 @@ impl Draft {
             title: self.title,
             description: self.description,
             resources: self.resources,
-            dedup_key: format!("{}:{}:{}", self.rule_id, account(event), self.subject),
+            dedup_key: format!(
+                "{}:{}:{}",
+                self.rule_id,
+                event.account_or_unknown(),
+                self.subject
+            ),
             event_id: event.id.clone(),
             context: context.to_string(),
         }

@@ -28,9 +28,7 @@ use trailwarden_plugin_sdk::json::{at, boolish};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, Event, Finding, Severity};
 
-use crate::{
-    account, api_call, caller_is_user, region, text_of, Draft, IAM, LOGIN_PROFILE_BY_OTHER,
-};
+use crate::{api_call, caller_is_user, region, text_of, Draft, IAM, LOGIN_PROFILE_BY_OTHER};
 
 /// A password set for another user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +71,7 @@ pub fn password_for_other(event: &Event, raw: Option<&Value>) -> Option<Password
 /// The finding, if `event` set a password for another user.
 pub fn detect(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     let change = password_for_other(event, raw)?;
-    let account = account(event);
+    let account = event.account_or_unknown();
     let user = &change.user_name;
     let actor = event.actor();
     let (title, did) = if change.created {

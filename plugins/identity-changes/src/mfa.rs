@@ -19,7 +19,7 @@
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, Event, Finding, Severity};
 
-use crate::{account, api_call, region, text_of, Draft, IAM, MFA_DEVICE_REMOVED};
+use crate::{api_call, region, text_of, Draft, IAM, MFA_DEVICE_REMOVED};
 
 /// The name CloudTrail gives the root user in `requestParameters.userName`.
 pub const ROOT_USER_NAME: &str = "AWS ROOT USER";
@@ -66,7 +66,7 @@ pub fn removed(event: &Event, raw: Option<&Value>) -> Option<Removed> {
 /// The finding, if `event` removed an MFA device.
 pub fn detect(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     let r = removed(event, raw)?;
-    let account = account(event);
+    let account = event.account_or_unknown();
     let owner = match (&r.user_name, r.root) {
         (_, true) => "the root user".to_owned(),
         (Some(user), false) => format!("IAM user {user}"),

@@ -18,7 +18,7 @@ use trailwarden_plugin_sdk::json::{at, boolish};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{non_empty, Event, Finding, Severity};
 
-use crate::{account, region, Draft, ROOT_SIGNIN_FAILED};
+use crate::{region, Draft, ROOT_SIGNIN_FAILED};
 
 /// Whether the principal is the root user.
 fn is_root(event: &Event) -> bool {
@@ -53,7 +53,7 @@ pub fn failed_step(event: &Event, raw: Option<&Value>) -> Option<&'static str> {
 /// The finding, if `event` is a failed root sign-in.
 pub fn detect(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     let step = failed_step(event, raw)?;
-    let account = account(event);
+    let account = event.account_or_unknown();
     let root_arn = non_empty(event.principal.arn.as_deref())
         .map(str::to_owned)
         .unwrap_or_else(|| crate::iam_arn(event, "root"));

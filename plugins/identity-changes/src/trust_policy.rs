@@ -40,7 +40,7 @@ use trailwarden_plugin_sdk::json::{get_ci, policy_document};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, Event, Finding, Severity};
 
-use crate::{account, api_call, region, text_of, Draft, Settings, IAM, ROLE_TRUST_OPENED};
+use crate::{api_call, region, text_of, Draft, Settings, IAM, ROLE_TRUST_OPENED};
 
 /// Who a statement lets in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -301,7 +301,7 @@ fn restricted(
 /// The finding, if `event` opened a role's trust policy.
 pub fn detect(event: &Event, raw: Option<&Value>, settings: &Settings) -> Option<Finding> {
     let o = opened(event, raw, settings)?;
-    let account = account(event);
+    let account = event.account_or_unknown();
     let role = o.role_name.as_deref().unwrap_or("(name not recorded)");
     let to = match (o.everyone, o.outside_accounts.as_slice()) {
         (true, []) => "everyone".to_owned(),

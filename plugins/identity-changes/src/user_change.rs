@@ -18,9 +18,7 @@
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Severity};
 
-use crate::{
-    account, api_call, caller_is_user, region, text_of, Draft, IAM, USER_CREATED_OR_UPDATED,
-};
+use crate::{api_call, caller_is_user, region, text_of, Draft, IAM, USER_CREATED_OR_UPDATED};
 
 /// A user created or changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +97,7 @@ fn user_resource(path: Option<&str>, name: &str) -> String {
 /// The finding, if `event` created a user or renamed or moved another.
 pub fn detect(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     let change = changed(event, raw)?;
-    let account = account(event);
+    let account = event.account_or_unknown();
     let user = &change.user_name;
     let actor = event.actor();
     let (title, did, consequence, resources) = if change.created {

@@ -163,8 +163,8 @@ pub fn secret_read(event: &Event, raw: Option<&Value>) -> Option<SecretRead> {
     if !api_call(event) {
         return None;
     }
-    let account = event.account_or_principal_account().unwrap_or("unknown");
-    let region = non_empty(event.region.as_deref()).unwrap_or("unknown");
+    let account = event.account_or_unknown();
+    let region = event.region_or_unknown();
     let params = raw.and_then(|r| at(r, &["requestParameters"]));
     let text = |v: &Value| {
         v.as_str()

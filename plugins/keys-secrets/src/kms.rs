@@ -85,7 +85,7 @@ fn key_arn(event: &Event, raw: &Value, key_id: Option<&str>) -> Option<String> {
 
 /// The finding for a key loss.
 pub fn finding(event: &Event, loss: &KeyLoss) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let region = non_empty(event.region.as_deref()).unwrap_or("an unknown region");
     let key = loss
         .key_arn

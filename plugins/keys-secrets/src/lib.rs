@@ -31,8 +31,7 @@ use trailwarden_plugin_sdk::capability::{
 use trailwarden_plugin_sdk::json::str_at;
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
-    Severity, State,
+    non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity, State,
 };
 
 pub mod bursts;
@@ -297,8 +296,8 @@ pub fn detect(event: &Event, settings: &Settings, state: &dyn State) -> Vec<Find
 }
 
 /// The response to `event`'s finding.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, settings: &Settings) {
-    let id = event.id.as_str();
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch<Settings>) {
+    let (id, caps, settings) = (event.id.as_str(), batch.caps, &batch.settings);
     let target = settings.notify_target.as_str();
     let notify = || log_receipt(NOTIFY_SEND, id, caps.notify(id, target, finding));
     if finding.rule_id == ACCESS_DENIED_BURST {
@@ -333,6 +332,15 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, settin
     }
 }
 
+/// The settings of `config` for a batch, each problem with it logged as a warning.
+fn settings_logged(config: &Config) -> Settings {
+    let (settings, problems) = Settings::from_config(config);
+    for problem in &problems {
+        trailwarden_plugin_sdk::log::warn(problem);
+    }
+    settings
+}
+
 /// A window's length for titles: `10 minutes`, `1 hour`, `90 seconds`.
 pub(crate) fn window_text(seconds: u32) -> String {
     let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -361,45 +369,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The plugin: [`detect`] each event (counting bursts in the host's state), [`respond`] to
-/// each finding.
-pub struct KeysSecrets;
-
-impl Responder for KeysSecrets {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event (counting bursts in the host's state), [`respond`] to
+    /// each finding. It subscribes to the configured scanners' user agents (and calls), not to
+    /// every call.
+    KeysSecrets {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        describe_with_config: |config| descriptor_for(&Settings::from_config(config).0),
+        rules: rules,
+        settings: settings_logged,
+        detect_with: |event, batch| detect(event, &batch.settings, batch.state),
+        respond: respond,
     }
-
-    /// Subscribes to the configured scanners' user agents (and calls), not to every call.
-    fn describe_with_config(config: &Config) -> Descriptor {
-        descriptor_for(&Settings::from_config(config).0)
-    }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        let (settings, problems) = Settings::from_config(config);
-        for problem in &problems {
-            trailwarden_plugin_sdk::log::warn(problem);
-        }
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| detect(event, &settings, state),
-            |event, finding| respond(event, finding, caps, &settings),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(KeysSecrets);
+);
 
 #[cfg(test)]
 mod tests {

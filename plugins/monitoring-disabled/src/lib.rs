@@ -19,13 +19,10 @@
 //! management of Runtime Monitoring) is not reported. One that sets `enable: false` raises
 //! only `aws.guardduty.detector-disabled`.
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::{boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
-};
+use trailwarden_plugin_sdk::{capitalize, Config, Descriptor, Event, Finding, Rule, Severity};
 
 pub const DETECTOR_DISABLED: &str = "aws.guardduty.detector-disabled";
 pub const PROTECTION_DISABLED: &str = "aws.guardduty.protection-disabled";
@@ -229,47 +226,10 @@ fn param_str<'a>(raw: Option<&'a Value>, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn account(event: &Event) -> &str {
-    event.account_or_principal_account().unwrap_or("unknown")
-}
-
-fn region(event: &Event) -> &str {
-    non_empty(event.region.as_deref()).unwrap_or("unknown")
-}
-
-/// An ARN in the event's partition, account and region, when both are known.
-fn arn(event: &Event, service: &str, resource: &str) -> Option<String> {
-    let region = non_empty(event.region.as_deref())?;
-    let account = event.account_or_principal_account()?;
-    Some(format!(
-        "arn:{}:{service}:{region}:{account}:{resource}",
-        event.partition()
-    ))
-}
-
-fn where_(event: &Event) -> String {
-    format!(
-        "in account {}, region {}, {}",
-        account(event),
-        region(event),
-        event.origin()
-    )
-}
-
+/// The common context fields, and the event source (the rules span four services).
 fn base_context(event: &Event) -> Map {
-    let mut m = Map::new();
+    let mut m = event.base_context();
     m.insert("event_source".into(), json!(event.source));
-    m.insert("event_name".into(), json!(event.name));
-    m.insert(
-        "account".into(),
-        json!(event.account_or_principal_account()),
-    );
-    m.insert("region".into(), json!(event.region));
-    m.insert("principal_arn".into(), json!(event.principal.arn));
-    m.insert("principal_type".into(), json!(event.principal.r#type));
-    m.insert("source_ip".into(), json!(event.source_ip));
-    m.insert("user_agent".into(), json!(event.user_agent));
-    m.insert("event_time".into(), json!(event.time));
     m
 }
 
@@ -299,7 +259,7 @@ fn build(event: &Event, parts: Parts) -> Finding {
 
 fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
     let id = param_str(raw, "detectorId");
-    let detector_arn = id.and_then(|id| arn(event, "guardduty", &format!("detector/{id}")));
+    let detector_arn = id.and_then(|id| event.regional_arn("guardduty", &format!("detector/{id}")));
     let label = match id {
         Some(id) => format!("GuardDuty detector {id}"),
         None => "the GuardDuty detector".to_owned(),
@@ -308,8 +268,8 @@ fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
         (
             format!(
                 "GuardDuty detector deleted in account {}, region {}",
-                account(event),
-                region(event)
+                event.account_or_unknown(),
+                event.region_or_unknown()
             ),
             format!("deleted {label}"),
         )
@@ -317,8 +277,8 @@ fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
         (
             format!(
                 "GuardDuty disabled in account {}, region {}",
-                account(event),
-                region(event)
+                event.account_or_unknown(),
+                event.region_or_unknown()
             ),
             format!("disabled {label} (enable=false)"),
         )
@@ -333,7 +293,7 @@ fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
          DNS logs for threats;{lost} attackers turn it off before acting. Confirm who did it \
          and why, re-enable GuardDuty, and review the activity since.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event);
     context.insert("detector_id".into(), json!(id));
@@ -346,7 +306,11 @@ fn detector(event: &Event, raw: Option<&Value>, deleted: bool) -> Finding {
             title,
             description,
             resources: detector_arn.into_iter().collect(),
-            key: format!("{}:{}", account(event), region(event)),
+            key: format!(
+                "{}:{}",
+                event.account_or_unknown(),
+                event.region_or_unknown()
+            ),
             context,
         },
     )
@@ -410,11 +374,11 @@ fn protections_off(event: &Event, raw: Option<&Value>) -> Option<Finding> {
         return None;
     }
     let id = param_str(raw, "detectorId");
-    let detector_arn = id.and_then(|id| arn(event, "guardduty", &format!("detector/{id}")));
+    let detector_arn = id.and_then(|id| event.regional_arn("guardduty", &format!("detector/{id}")));
     let title = format!(
         "GuardDuty protection plans turned off in account {}, region {}: {}",
-        account(event),
-        region(event),
+        event.account_or_unknown(),
+        event.region_or_unknown(),
         off.join(", ")
     );
     let description = format!(
@@ -425,7 +389,7 @@ fn protections_off(event: &Event, raw: Option<&Value>) -> Option<Finding> {
         capitalize(&event.actor()),
         off.join(", "),
         id.map_or_else(|| "the detector".to_owned(), |id| format!("detector {id}")),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event);
     context.insert("detector_id".into(), json!(id));
@@ -438,7 +402,12 @@ fn protections_off(event: &Event, raw: Option<&Value>) -> Option<Finding> {
             title,
             description,
             resources: detector_arn.into_iter().collect(),
-            key: format!("{}:{}:{}", account(event), region(event), off.join("+")),
+            key: format!(
+                "{}:{}:{}",
+                event.account_or_unknown(),
+                event.region_or_unknown(),
+                off.join("+")
+            ),
             context,
         },
     ))
@@ -446,11 +415,11 @@ fn protections_off(event: &Event, raw: Option<&Value>) -> Option<Finding> {
 
 fn left_administrator(event: &Event, raw: Option<&Value>) -> Finding {
     let id = param_str(raw, "detectorId");
-    let detector_arn = id.and_then(|id| arn(event, "guardduty", &format!("detector/{id}")));
+    let detector_arn = id.and_then(|id| event.regional_arn("guardduty", &format!("detector/{id}")));
     let title = format!(
         "GuardDuty in account {} (region {}) left its administrator account",
-        account(event),
-        region(event)
+        event.account_or_unknown(),
+        event.region_or_unknown()
     );
     let description = format!(
         "{} disassociated the account's GuardDuty detector from its administrator account, \
@@ -458,7 +427,7 @@ fn left_administrator(event: &Event, raw: Option<&Value>) -> Finding {
          also loses control over its GuardDuty settings. Confirm the account was being \
          offboarded; if not, invite it again from the administrator account.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event);
     context.insert("detector_id".into(), json!(id));
@@ -471,7 +440,11 @@ fn left_administrator(event: &Event, raw: Option<&Value>) -> Finding {
             title,
             description,
             resources: detector_arn.into_iter().collect(),
-            key: format!("{}:{}", account(event), region(event)),
+            key: format!(
+                "{}:{}",
+                event.account_or_unknown(),
+                event.region_or_unknown()
+            ),
             context,
         },
     )
@@ -523,14 +496,14 @@ fn members_dropped(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     };
     let title = format!(
         "GuardDuty {accounts} {verb} by administrator account {}",
-        account(event)
+        event.account_or_unknown()
     );
     let description = format!(
         "{} {verb} GuardDuty {accounts} {}. Their findings no longer reach this \
          administrator account, and it no longer manages their GuardDuty settings. Confirm \
          the accounts were being offboarded; if not, add and invite them again.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event);
     context.insert("detector_id".into(), json!(param_str(raw, "detectorId")));
@@ -549,8 +522,8 @@ fn members_dropped(event: &Event, raw: Option<&Value>) -> Option<Finding> {
             resources: dropped,
             key: format!(
                 "{}:{}:{}",
-                account(event),
-                region(event),
+                event.account_or_unknown(),
+                event.region_or_unknown(),
                 if sorted.is_empty() {
                     "unnamed".to_owned()
                 } else {
@@ -592,15 +565,15 @@ fn config_stopped(event: &Event, raw: Option<&Value>, name: &str) -> Finding {
     let label = resource.unwrap_or("(unnamed)");
     let title = format!(
         "AWS Config {kind} {label} {verb} in account {}, region {}",
-        account(event),
-        region(event)
+        event.account_or_unknown(),
+        event.region_or_unknown()
     );
     let description = format!(
         "{} {verb} the AWS Config {kind} {label} {}. {impact} Attackers stop recording to \
          hide the changes they make. Confirm who did it and why, restore recording, and review \
          the changes made meanwhile.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
     let mut context = base_context(event);
     context.insert("kind".into(), json!(kind));
@@ -615,8 +588,8 @@ fn config_stopped(event: &Event, raw: Option<&Value>, name: &str) -> Finding {
             resources: resource.map(str::to_owned).into_iter().collect(),
             key: format!(
                 "{}:{}:{}:{label}",
-                account(event),
-                region(event),
+                event.account_or_unknown(),
+                event.region_or_unknown(),
                 kind.replace(' ', "-")
             ),
             context,
@@ -708,8 +681,8 @@ fn flow_logs_deleted(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     let title = format!(
         "{} deleted in account {}, region {}",
         capitalize(&what),
-        account(event),
-        region(event)
+        event.account_or_unknown(),
+        event.region_or_unknown()
     );
     let description = format!(
         "{} deleted {what} {}. The network traffic of the VPCs, subnets or interfaces they \
@@ -717,11 +690,15 @@ fn flow_logs_deleted(event: &Event, raw: Option<&Value>) -> Option<Finding> {
          activity. Confirm who did it and why, recreate the flow logs, and review the \
          activity since.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
     let resources: Vec<String> = deleted
         .iter()
-        .map(|id| arn(event, "ec2", &format!("vpc-flow-log/{id}")).unwrap_or_else(|| id.clone()))
+        .map(|id| {
+            event
+                .regional_arn("ec2", &format!("vpc-flow-log/{id}"))
+                .unwrap_or_else(|| id.clone())
+        })
         .collect();
     let mut context = base_context(event);
     context.insert("flow_log_ids".into(), json!(deleted));
@@ -736,8 +713,8 @@ fn flow_logs_deleted(event: &Event, raw: Option<&Value>) -> Option<Finding> {
             resources,
             key: format!(
                 "{}:{}:{}",
-                account(event),
-                region(event),
+                event.account_or_unknown(),
+                event.region_or_unknown(),
                 if deleted.is_empty() {
                     "unnamed".to_owned()
                 } else {
@@ -749,41 +726,16 @@ fn flow_logs_deleted(event: &Event, raw: Option<&Value>) -> Option<Finding> {
     ))
 }
 
-/// The response to one finding: sent to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-}
-
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct MonitoringDisabled;
-
-impl Responder for MonitoringDisabled {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, notify of each finding.
+    MonitoringDisabled {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: trailwarden_plugin_sdk::notify,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(MonitoringDisabled);
+);
 
 #[cfg(test)]
 mod tests {

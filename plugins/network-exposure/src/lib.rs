@@ -14,13 +14,10 @@
 //! A network ACL rule is judged alone: a lower-numbered deny rule of the same ACL, which the
 //! event does not show, may still block the traffic. Outbound rules are not reported.
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::{boolish, get_ci, text};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
-use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
-};
+use trailwarden_plugin_sdk::{capitalize, Config, Descriptor, Event, Finding, Rule, Severity};
 
 pub const NACL_OPEN: &str = "aws.ec2.network-acl-open-to-world";
 pub const USER_DATA_MODIFIED: &str = "aws.ec2.user-data-modified";
@@ -36,8 +33,6 @@ pub const EVENT_NAMES: &[&str] = &[
 
 /// The capabilities it calls.
 pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
-
-type Map = trailwarden_plugin_sdk::serde_json::Map<String, Value>;
 
 /// Name, version and the EventBridge pattern: the EC2 calls in [`EVENT_NAMES`].
 pub fn descriptor() -> Descriptor {
@@ -211,49 +206,6 @@ impl Traffic {
     }
 }
 
-fn account(event: &Event) -> &str {
-    event.account_or_principal_account().unwrap_or("unknown")
-}
-
-fn region(event: &Event) -> &str {
-    non_empty(event.region.as_deref()).unwrap_or("unknown")
-}
-
-/// An EC2 ARN in the event's partition, account and region, when both are known.
-fn ec2_arn(event: &Event, resource: &str) -> Option<String> {
-    let region = non_empty(event.region.as_deref())?;
-    let account = event.account_or_principal_account()?;
-    Some(format!(
-        "arn:{}:ec2:{region}:{account}:{resource}",
-        event.partition()
-    ))
-}
-
-fn where_(event: &Event) -> String {
-    format!(
-        "in account {}, region {}, {}",
-        account(event),
-        region(event),
-        event.origin()
-    )
-}
-
-fn base_context(event: &Event) -> Map {
-    let mut m = Map::new();
-    m.insert("event_name".into(), json!(event.name));
-    m.insert(
-        "account".into(),
-        json!(event.account_or_principal_account()),
-    );
-    m.insert("region".into(), json!(event.region));
-    m.insert("principal_arn".into(), json!(event.principal.arn));
-    m.insert("principal_type".into(), json!(event.principal.r#type));
-    m.insert("source_ip".into(), json!(event.source_ip));
-    m.insert("user_agent".into(), json!(event.user_agent));
-    m.insert("event_time".into(), json!(event.time));
-    m
-}
-
 fn nacl_open(event: &Event, params: &Value) -> Option<Finding> {
     let inbound = get_ci(params, "egress").and_then(boolish) == Some(false);
     let allow = param_text(params, "ruleAction").is_some_and(|a| a.eq_ignore_ascii_case("allow"));
@@ -282,7 +234,7 @@ fn nacl_open(event: &Event, params: &Value) -> Option<Finding> {
     let title = format!(
         "Network ACL {acl_text} allows {} from {cidr} in account {}",
         traffic.label(),
-        account(event)
+        event.account_or_unknown()
     );
     let description = format!(
         "{} {} inbound {rule_text} of network ACL {acl_text} {}: allow {} from {cidr}. Every \
@@ -291,13 +243,13 @@ fn nacl_open(event: &Event, params: &Value) -> Option<Finding> {
          Narrow or delete the entry unless the exposure is intended.",
         capitalize(&event.actor()),
         if replaced { "replaced" } else { "added" },
-        where_(event),
+        event.location(),
         traffic.label()
     );
     let acl_arn = acl
         .as_deref()
-        .and_then(|id| ec2_arn(event, &format!("network-acl/{id}")));
-    let mut context = base_context(event);
+        .and_then(|id| event.regional_arn("ec2", &format!("network-acl/{id}")));
+    let mut context = event.base_context();
     context.insert("network_acl_id".into(), json!(acl));
     context.insert("rule_number".into(), json!(rule_number));
     context.insert("cidr".into(), json!(cidr));
@@ -306,7 +258,11 @@ fn nacl_open(event: &Event, params: &Value) -> Option<Finding> {
     context.insert("all_traffic".into(), json!(traffic.is_everything()));
     let key = match &acl_arn {
         Some(arn) => arn.clone(),
-        None => format!("{}:{}:{acl_text}", account(event), region(event)),
+        None => format!(
+            "{}:{}:{acl_text}",
+            event.account_or_unknown(),
+            event.region_or_unknown()
+        ),
     };
     Some(Finding {
         rule_id: NACL_OPEN.to_owned(),
@@ -347,10 +303,10 @@ fn user_data_modified(event: &Event, params: &Value) -> Option<Finding> {
     let instance_text = instance.as_deref().unwrap_or("(unnamed)");
     let instance_arn = instance
         .as_deref()
-        .and_then(|id| ec2_arn(event, &format!("instance/{id}")));
+        .and_then(|id| event.regional_arn("ec2", &format!("instance/{id}")));
     let title = format!(
         "User data of EC2 instance {instance_text} modified in account {}",
-        account(event)
+        event.account_or_unknown()
     );
     let description = format!(
         "{} changed the user data of EC2 instance {instance_text} {}. User data scripts run \
@@ -359,13 +315,17 @@ fn user_data_modified(event: &Event, params: &Value) -> Option<Finding> {
          new content; read it (aws ec2 describe-instance-attribute --attribute userData) \
          before the instance starts again, and restore it unless the change is known.",
         capitalize(&event.actor()),
-        where_(event)
+        event.location()
     );
-    let mut context = base_context(event);
+    let mut context = event.base_context();
     context.insert("instance_id".into(), json!(instance));
     let key = match &instance_arn {
         Some(arn) => arn.clone(),
-        None => format!("{}:{}:{instance_text}", account(event), region(event)),
+        None => format!(
+            "{}:{}:{instance_text}",
+            event.account_or_unknown(),
+            event.region_or_unknown()
+        ),
     };
     Some(Finding {
         rule_id: USER_DATA_MODIFIED.to_owned(),
@@ -379,41 +339,16 @@ fn user_data_modified(event: &Event, params: &Value) -> Option<Finding> {
     })
 }
 
-/// The response to one finding: sent to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-}
-
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct NetworkExposure;
-
-impl Responder for NetworkExposure {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, notify of each finding.
+    NetworkExposure {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: trailwarden_plugin_sdk::notify,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(NetworkExposure);
+);
 
 #[cfg(test)]
 mod tests {

@@ -33,8 +33,7 @@ use trailwarden_plugin_sdk::capability::{
 use trailwarden_plugin_sdk::json::{get_ci, str_at, text};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// The rule id of every finding of this plugin.
@@ -115,7 +114,7 @@ fn api_call(event: &Event) -> bool {
 }
 
 fn finding(event: &Event, name: &str, raw: Option<&Value>) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let failed = event.failed();
     let error = non_empty(event.error_code.as_deref())
         .or(non_empty(event.error_message.as_deref()))
@@ -173,14 +172,14 @@ fn finding(event: &Event, name: &str, raw: Option<&Value>) -> Finding {
              of an attacker testing whether the account can get out: check who made it and \
              what else they did.",
             capitalize(&event.actor()),
-            where_(event)
+            event.location()
         )
     } else {
         format!(
             "{} {done}, {}. {why} Confirm it was planned; if not, quarantine the caller, invite \
              the account back, and review what happened while it was outside.",
             capitalize(&event.actor()),
-            where_(event)
+            event.location()
         )
     };
     let context = json!({
@@ -215,15 +214,6 @@ fn finding(event: &Event, name: &str, raw: Option<&Value>) -> Finding {
         event_id: event.id.clone(),
         context: context.to_string(),
     }
-}
-
-fn where_(event: &Event) -> String {
-    format!(
-        "in account {}, region {}, {}",
-        event.account_or_principal_account().unwrap_or("unknown"),
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
-        event.origin()
-    )
 }
 
 /// Who to quarantine for a successful call: an IAM user, or the role of a session.
@@ -289,8 +279,8 @@ pub fn quarantine_target(event: &Event) -> Option<Quarantine> {
 
 /// The response to one finding: notify, then quarantine the caller of a successful call
 /// when [`quarantine_target`] names one.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let id = event.id.as_str();
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
+    let (id, caps, config) = (event.id.as_str(), batch.caps, batch.config);
     let receipt = caps.notify(id, config.notify_target(), finding);
     log_receipt(NOTIFY_SEND, id, receipt);
     if event.failed() {
@@ -309,32 +299,13 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct OrganizationGuard;
-
-impl Responder for OrganizationGuard {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    OrganizationGuard {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(OrganizationGuard);
+);

@@ -22,14 +22,11 @@
 
 pub mod services;
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::get_ci;
 use trailwarden_plugin_sdk::policy::PublicStatement;
-use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
-use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, State,
-};
+use trailwarden_plugin_sdk::serde_json::{json, Value};
+use trailwarden_plugin_sdk::{capitalize, Config, Descriptor, Event, Finding, Rule};
 
 pub use services::{Grant, Service, SERVICES};
 
@@ -146,8 +143,8 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 }
 
 fn finding(event: &Event, service: &Service, raw: &Value, grant: &Grant) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
-    let region = non_empty(event.region.as_deref()).unwrap_or("unknown");
+    let account = event.account_or_unknown();
+    let region = event.region_or_unknown();
     let resource = services::resource(service, raw, event.partition(), region, account);
     let label = resource
         .as_deref()
@@ -183,16 +180,10 @@ fn finding(event: &Event, service: &Service, raw: &Value, grant: &Grant) -> Find
             ""
         }
     );
-    let mut context = Map::new();
+    let mut context = event.base_context();
+    // Unlike the other fields, an unknown account is `unknown` here, not null.
     context.insert("account".into(), json!(account));
-    context.insert("region".into(), json!(event.region));
     context.insert("resource".into(), json!(resource));
-    context.insert("event_name".into(), json!(event.name));
-    context.insert("principal_arn".into(), json!(event.principal.arn));
-    context.insert("principal_type".into(), json!(event.principal.r#type));
-    context.insert("source_ip".into(), json!(event.source_ip));
-    context.insert("user_agent".into(), json!(event.user_agent));
-    context.insert("event_time".into(), json!(event.time));
     match grant {
         Grant::Statements(statements) => {
             let list: Vec<Value> = statements.iter().map(PublicStatement::to_json).collect();
@@ -243,41 +234,16 @@ fn in_vpc(raw: &Value) -> bool {
         .is_some_and(|s| !s.is_empty())
 }
 
-/// The response to one finding: notify.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-}
-
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct ResourceExposure;
-
-impl Responder for ResourceExposure {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, notify of each finding.
+    ResourceExposure {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect: detect,
+        respond: trailwarden_plugin_sdk::notify,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(ResourceExposure);
+);
 
 #[cfg(test)]
 mod tests {

@@ -28,8 +28,7 @@ use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
 use trailwarden_plugin_sdk::json::{at, resource_arns};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    log, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule,
-    Severity, State,
+    log, non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// Root use that changes something or signs in (high).
@@ -202,7 +201,7 @@ fn sign_in_failed(event: &Event, raw: &Value) -> bool {
 }
 
 fn finding(event: &Event, raw: Option<&Value>) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let root_arn = non_empty(event.principal.arn.as_deref())
         .map(str::to_owned)
         .unwrap_or_else(|| format!("arn:{}:iam::{account}:root", event.partition()));
@@ -292,13 +291,8 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
 
 /// The response to one finding of `event`: a console sign-in is sent to the notify target;
 /// other root use is sent once per incident per `notify_window_seconds` (see the crate doc).
-pub fn respond(
-    event: &Event,
-    finding: &Finding,
-    caps: &dyn Capabilities,
-    state: &dyn State,
-    settings: &Settings,
-) {
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch<Settings>) {
+    let (caps, state, settings) = (batch.caps, batch.state, &batch.settings);
     let sign_in = event.name.as_deref() == Some("ConsoleLogin");
     let window = settings.notify_window_seconds;
     let key = format!("notified:{}", finding.dedup_key);
@@ -332,33 +326,14 @@ pub fn respond(
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct RootUsage;
-
-impl Responder for RootUsage {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    RootUsage {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        settings: Settings::from_config,
+        detect: detect,
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        let settings = Settings::from_config(config);
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps, state, &settings),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(RootUsage);
+);

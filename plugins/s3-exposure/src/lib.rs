@@ -29,10 +29,9 @@ pub mod acl;
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND, S3_PUT_PUBLIC_ACCESS_BLOCK};
 use trailwarden_plugin_sdk::json::{get_ci, resource_arns};
 use trailwarden_plugin_sdk::policy::{self, PublicStatement};
-use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
+use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 use acl::PublicGrant;
@@ -347,7 +346,7 @@ pub fn detect(event: &Event, config: &Config) -> Vec<Finding> {
 }
 
 fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let label = bucket.unwrap_or("(unnamed)");
     let rule_id = change.rule_id();
     let (severity, title, what, why) = match change {
@@ -408,21 +407,14 @@ fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
         ),
     };
     let description = format!(
-        "{} {what} in account {account}, region {}, {}. {why}",
+        "{} {what} {}. {why}",
         capitalize(&event.actor()),
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
-        event.origin()
+        event.location()
     );
-    let mut context = Map::new();
+    let mut context = event.base_context();
+    // Unlike the other fields, an unknown account is `unknown` here, not null.
     context.insert("account".into(), json!(account));
-    context.insert("region".into(), json!(event.region));
     context.insert("bucket".into(), json!(bucket));
-    context.insert("event_name".into(), json!(event.name));
-    context.insert("principal_arn".into(), json!(event.principal.arn));
-    context.insert("principal_type".into(), json!(event.principal.r#type));
-    context.insert("source_ip".into(), json!(event.source_ip));
-    context.insert("user_agent".into(), json!(event.user_agent));
-    context.insert("event_time".into(), json!(event.time));
     match change {
         Change::PolicyPublic(statements) => {
             let list: Vec<Value> = statements.iter().map(PublicStatement::to_json).collect();
@@ -457,8 +449,8 @@ fn finding(event: &Event, bucket: Option<&str>, change: &Change) -> Finding {
 
 /// The response to one finding of `event`: block public access on a bucket made public,
 /// notify of the other changes.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let id = event.id.as_str();
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
+    let (id, caps, config) = (event.id.as_str(), batch.caps, batch.config);
     match finding.rule_id.as_str() {
         POLICY_PUBLIC | ACL_PUBLIC => {
             // Without a bucket name there is nothing to block: the finding is reported.
@@ -475,32 +467,13 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct S3Exposure;
-
-impl Responder for S3Exposure {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    S3Exposure {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect_with: |event, batch| detect(event, batch.config),
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| detect(event, config),
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(S3Exposure);
+);

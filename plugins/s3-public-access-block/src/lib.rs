@@ -21,8 +21,7 @@ use trailwarden_plugin_sdk::capability::{log_receipt, S3_PUT_PUBLIC_ACCESS_BLOCK
 use trailwarden_plugin_sdk::json::{boolish, get_ci};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, Capabilities, Descriptor, Event, Finding, Rule, Severity,
 };
 
 /// The rule id of every finding of this plugin.
@@ -140,7 +139,7 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 }
 
 fn finding(event: &Event, removal: &Removal) -> Finding {
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let bucket = removal.bucket.as_deref();
     let label = bucket.unwrap_or("(unnamed)");
     let (title, what) = match &removal.settings_off {
@@ -165,7 +164,7 @@ fn finding(event: &Event, removal: &Removal) -> Finding {
          bucket is meant to be public; if not, restore the block and review its policy and \
          ACLs.",
         capitalize(&event.actor()),
-        non_empty(event.region.as_deref()).unwrap_or("unknown"),
+        event.region_or_unknown(),
         event.origin()
     );
     let context = json!({
@@ -206,35 +205,16 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities) {
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct S3PublicAccessBlock;
-
-impl Responder for S3PublicAccessBlock {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, [`respond`] to each finding.
+    S3PublicAccessBlock {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: |_| rules(),
+        detect: detect,
+        respond: |event, finding, batch| respond(event, finding, batch.caps),
     }
-
-    fn rules(_config: &Config) -> Vec<Rule> {
-        rules()
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        _config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            detect,
-            |event, finding| respond(event, finding, caps),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(S3PublicAccessBlock);
+);
 
 #[cfg(test)]
 mod tests {

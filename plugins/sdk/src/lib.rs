@@ -17,14 +17,33 @@
 //! trailwarden_plugin_sdk::export_detector!(describe: descriptor, detect: detect);
 //! ```
 //!
-//! A plugin that acts (or needs the whole batch, [`State`] or its [`Config`]) implements
-//! [`Responder`] and exports it with [`export_responder!`]. A component imports only the
-//! capability functions listed in [`Responder::CAPABILITIES`], so a detector imports none.
+//! A plugin that acts (or needs the whole batch, [`State`] or its [`Config`]) is a
+//! [`Responder`]. Most say only their functions, and [`export_responder!`] writes the type,
+//! the trait and the component glue:
+//!
+//! ```ignore
+//! trailwarden_plugin_sdk::export_responder!(
+//!     /// The plugin: `detect` each event, `notify` of each finding.
+//!     MyRule {
+//!         capabilities: &[capability::NOTIFY_SEND],
+//!         describe: descriptor,
+//!         rules: rules,
+//!         detect: detect,
+//!         respond: trailwarden_plugin_sdk::notify,
+//!     }
+//! );
+//! ```
+//!
+//! A plugin whose `handle` is not "detect each event, respond to each finding" implements
+//! [`Responder`] itself and exports it with `export_responder!(MyType)`. A component imports
+//! only the capability functions listed in [`Responder::CAPABILITIES`], so a detector
+//! imports none.
 
 #[cfg(target_arch = "wasm32")]
 extern crate self as trailwarden_plugin_sdk;
 
 pub mod baseline;
+mod batch;
 pub mod capability;
 pub mod config;
 pub mod history;
@@ -44,6 +63,7 @@ pub mod baseline_host;
 pub mod testing;
 
 pub use baseline::{Baseline, MemoryBaseline, NoBaseline, RateInfo, RateQuery};
+pub use batch::{handle_batch, no_response, notify, Batch};
 pub use capability::Capabilities;
 #[cfg(not(target_arch = "wasm32"))]
 pub use capability::RecordingCapabilities;
@@ -253,13 +273,149 @@ macro_rules! export_detector {
     };
 }
 
-/// Exports a [`Responder`] implementation as the component's `describe` and `handle`.
+/// Declares a responder from its functions, or exports a [`Responder`] implementation as the
+/// component's `describe`, `rules` and `handle`. Use it once per crate, at its root.
 ///
-/// `handle` gets the host's capabilities (only those in [`Responder::CAPABILITIES`] are
-/// imported), the host's state, and the plugin's config (`config.get`, once per batch).
-/// Expands to nothing unless the target is wasm32. Use it once per crate, at its root.
+/// # The declared form
+///
+/// ```ignore
+/// trailwarden_plugin_sdk::export_responder!(
+///     /// Doc comments and attributes go to the type.
+///     RootUsage {
+///         capabilities: CAPABILITIES,          // &'static [&'static str]
+///         describe: descriptor,                // fn() -> Descriptor
+///         rules: rules,                        // fn(&Config) -> Vec<Rule>
+///         settings: Settings::from_config,     // fn(&Config) -> S, once per batch
+///         detect: detect,                      // fn(&Event) -> Vec<Finding>
+///         respond: respond,                    // fn(&Event, &Finding, &Batch<S>)
+///     }
+/// );
+/// ```
+///
+/// It declares `pub struct RootUsage;`, implements [`Responder`] for it natively too (so
+/// native tests call `RootUsage::handle` and the fixture runners take it), and on wasm32
+/// exports it. `handle` builds one [`Batch`] (capabilities, state, history, baselines,
+/// config, settings) and runs [`handle_batch`]: `detect` each event, `respond` to each
+/// finding, no response to an event trailwarden itself caused.
+///
+/// The keys, in this order (a value is any expression of the type shown: a path, or a
+/// closure such as `rules: |_| rules()`):
+/// - `capabilities` (required): what the component imports and may call.
+/// - `history: true`, `baseline: true`: it asks the host's [`History`] or [`Baseline`]
+///   (default `false`: it gets [`NoHistory`], [`NoBaseline`]).
+/// - `describe` (required); `describe_with_config` (`fn(&Config) -> Descriptor`, default
+///   `describe`), see [`Responder::describe_with_config`].
+/// - `rules`: the rule catalog (default: none).
+/// - `settings`: read from the config once per batch, handed to `detect_with` and `respond`
+///   as `batch.settings` (default `()`).
+/// - `detect` (`fn(&Event) -> Vec<Finding>`, the pure per-event logic), or `detect_with`
+///   (`fn(&Event, &Batch<S>) -> Vec<Finding>`, for detections that read settings, state,
+///   history or baselines): exactly one.
+/// - `respond`: what to do about each finding (default [`no_response`]); [`notify`] is
+///   "send it to the notify target".
+///
+/// Why a declaration and not a trait with default methods: what a plugin writes is then
+/// only what differs (its functions, under the name of the part they play), each plugin's
+/// functions keep the plain signatures its tests call, and the one `handle` every plugin
+/// shared (and copied, ~26 lines each) lives here. Why a fixed order: `macro_rules!` cannot
+/// take named keys in any order without a much harder macro; a key out of order fails to
+/// compile (`no rules expected the token`), it never means something else.
+///
+/// # The type form
+///
+/// `export_responder!(MyType)` exports an existing [`Responder`] implementation, for
+/// plugins whose `handle` is not "detect each event, respond to each finding" (a fallible
+/// config, say). `handle` gets the host's capabilities (only those in
+/// [`Responder::CAPABILITIES`] are imported), the host's state, and the plugin's config
+/// (`config.get`, once per batch). Expands to nothing unless the target is wasm32.
 #[macro_export]
 macro_rules! export_responder {
+    (
+        $(#[$attr:meta])*
+        $name:ident {
+            capabilities: $capabilities:expr
+            $(, history: $history:expr)?
+            $(, baseline: $baseline:expr)?
+            , describe: $describe:expr
+            $(, describe_with_config: $describe_with_config:expr)?
+            $(, rules: $rules:expr)?
+            $(, settings: $settings:expr)?
+            $(, detect: $detect:expr)?
+            $(, detect_with: $detect_with:expr)?
+            $(, respond: $respond:expr)?
+            $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name;
+
+        impl $crate::Responder for $name {
+            const CAPABILITIES: &'static [&'static str] = $capabilities;
+            const HISTORY: bool = $crate::__or!($($history)?; false);
+            const BASELINE: bool = $crate::__or!($($baseline)?; false);
+
+            fn describe() -> $crate::Descriptor {
+                ($describe)()
+            }
+
+            fn describe_with_config(config: &$crate::Config) -> $crate::Descriptor {
+                $crate::__or!($(($describe_with_config)(config))?; {
+                    let _ = config;
+                    <Self as $crate::Responder>::describe()
+                })
+            }
+
+            fn rules(config: &$crate::Config) -> ::std::vec::Vec<$crate::Rule> {
+                $crate::__or!($(($rules)(config))?; {
+                    let _ = config;
+                    ::std::vec::Vec::new()
+                })
+            }
+
+            fn handle_with_history(
+                events: &[$crate::Event],
+                caps: &dyn $crate::Capabilities,
+                state: &dyn $crate::State,
+                history: &dyn $crate::History,
+                config: &$crate::Config,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Finding>, $crate::PluginError> {
+                <Self as $crate::Responder>::handle_with_baseline(
+                    events,
+                    caps,
+                    state,
+                    history,
+                    &$crate::NoBaseline,
+                    config,
+                )
+            }
+
+            fn handle_with_baseline(
+                events: &[$crate::Event],
+                caps: &dyn $crate::Capabilities,
+                state: &dyn $crate::State,
+                history: &dyn $crate::History,
+                baseline: &dyn $crate::Baseline,
+                config: &$crate::Config,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Finding>, $crate::PluginError> {
+                let batch = $crate::Batch {
+                    caps,
+                    state,
+                    history,
+                    baseline,
+                    config,
+                    settings: $crate::__or!($(($settings)(config))?; ()),
+                };
+                ::std::result::Result::Ok($crate::handle_batch(
+                    events,
+                    &batch,
+                    $crate::__detector!($($detect)?; $($detect_with)?),
+                    $crate::__or!($($respond)?; $crate::no_response),
+                ))
+            }
+        }
+
+        $crate::export_responder!($name);
+    };
     ($responder:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
@@ -292,6 +448,37 @@ macro_rules! export_responder {
                 __TrailwardenComponent with_types_in $crate::component::bindings
             );
         };
+    };
+}
+
+/// `$value` when given, else `$default` (for [`export_responder!`]'s optional keys).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __or {
+    (; $default:expr) => {
+        $default
+    };
+    ($value:expr; $default:expr) => {
+        $value
+    };
+}
+
+/// The `detect` of [`export_responder!`] as a `Fn(&Event, &Batch<S>)`: `detect` (per event)
+/// or `detect_with` (given the batch), exactly one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __detector {
+    (; $detect_with:expr) => {
+        $detect_with
+    };
+    ($detect:expr;) => {
+        |event, _batch| ($detect)(event)
+    };
+    (;) => {
+        ::core::compile_error!("export_responder!: give `detect` or `detect_with`")
+    };
+    ($detect:expr; $detect_with:expr) => {
+        ::core::compile_error!("export_responder!: give `detect` or `detect_with`, not both")
     };
 }
 

@@ -3,7 +3,7 @@
 //! Plugins are written against these, so that their logic builds and tests natively; on wasm
 //! the [`crate::component`] glue converts to and from the generated bindings.
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 /// Who made the call, as CloudTrail's `userIdentity` says it (WIT `principal`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,6 +130,57 @@ impl Event {
         self.source
             .as_deref()
             .map(|s| s.strip_suffix(".amazonaws.com").unwrap_or(s))
+    }
+
+    /// [`Event::account_or_principal_account`], else `unknown`: for titles, descriptions and
+    /// dedup keys, which must say something.
+    pub fn account_or_unknown(&self) -> &str {
+        self.account_or_principal_account().unwrap_or("unknown")
+    }
+
+    /// The region (`awsRegion`) unless blank, else `unknown`.
+    pub fn region_or_unknown(&self) -> &str {
+        non_empty(self.region.as_deref()).unwrap_or("unknown")
+    }
+
+    /// Where the call was made, for descriptions: `in account 111122223333, region
+    /// us-east-1, from 192.0.2.1 (user agent: aws-cli/2)` ([`Event::origin`] last).
+    pub fn location(&self) -> String {
+        format!(
+            "in account {}, region {}, {}",
+            self.account_or_unknown(),
+            self.region_or_unknown(),
+            self.origin()
+        )
+    }
+
+    /// The ARN of `resource` (`flow-log/fl-1`, `security-group/sg-1`) of `service` in the
+    /// event's partition, region and account; `None` unless both region and account are
+    /// known (an ARN with `unknown` in it would name nothing).
+    pub fn regional_arn(&self, service: &str, resource: &str) -> Option<String> {
+        let region = non_empty(self.region.as_deref())?;
+        let account = self.account_or_principal_account()?;
+        Some(format!(
+            "arn:{}:{service}:{region}:{account}:{resource}",
+            self.partition()
+        ))
+    }
+
+    /// The fields of a finding's `context` that every plugin reports the same way:
+    /// `event_name`, `account` (null when unknown), `region`, `principal_arn`,
+    /// `principal_type`, `source_ip`, `user_agent` and `event_time`. A plugin inserts its
+    /// own fields (or replaces one of these) before serialising the map.
+    pub fn base_context(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("event_name".into(), json!(self.name));
+        m.insert("account".into(), json!(self.account_or_principal_account()));
+        m.insert("region".into(), json!(self.region));
+        m.insert("principal_arn".into(), json!(self.principal.arn));
+        m.insert("principal_type".into(), json!(self.principal.r#type));
+        m.insert("source_ip".into(), json!(self.source_ip));
+        m.insert("user_agent".into(), json!(self.user_agent));
+        m.insert("event_time".into(), json!(self.time));
+        m
     }
 }
 
@@ -355,3 +406,92 @@ impl std::fmt::Display for PluginError {
 }
 
 impl std::error::Error for PluginError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event {
+            id: "e1".into(),
+            time: Some("2024-05-01T10:00:00Z".into()),
+            name: Some("DeleteFlowLogs".into()),
+            region: Some("eu-west-1".into()),
+            account: Some("111122223333".into()),
+            source_ip: Some("192.0.2.1".into()),
+            user_agent: Some("aws-cli/2".into()),
+            principal: Principal {
+                r#type: Some("IAMUser".into()),
+                arn: Some("arn:aws-us-gov:iam::111122223333:user/alice".into()),
+                ..Principal::default()
+            },
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn account_and_region_fall_back_to_the_principal_then_unknown() {
+        let mut e = event();
+        assert_eq!(e.account_or_unknown(), "111122223333");
+        assert_eq!(e.region_or_unknown(), "eu-west-1");
+        e.account = Some(" ".into());
+        e.principal.account_id = Some("444455556666".into());
+        assert_eq!(e.account_or_unknown(), "444455556666");
+        e.principal.account_id = None;
+        e.region = Some(String::new());
+        assert_eq!(e.account_or_unknown(), "unknown");
+        assert_eq!(e.region_or_unknown(), "unknown");
+    }
+
+    #[test]
+    fn location_names_account_region_and_origin() {
+        let mut e = event();
+        assert_eq!(
+            e.location(),
+            "in account 111122223333, region eu-west-1, from 192.0.2.1 (user agent: aws-cli/2)"
+        );
+        e.account = None;
+        e.region = None;
+        e.source_ip = None;
+        e.user_agent = None;
+        assert_eq!(
+            e.location(),
+            "in account unknown, region unknown, from an unknown address"
+        );
+    }
+
+    #[test]
+    fn regional_arn_needs_region_and_account_and_keeps_the_partition() {
+        let mut e = event();
+        assert_eq!(
+            e.regional_arn("ec2", "flow-log/fl-1").as_deref(),
+            Some("arn:aws-us-gov:ec2:eu-west-1:111122223333:flow-log/fl-1")
+        );
+        e.region = Some(" ".into());
+        assert_eq!(e.regional_arn("ec2", "flow-log/fl-1"), None);
+        e.region = Some("eu-west-1".into());
+        e.account = None;
+        assert_eq!(e.regional_arn("ec2", "flow-log/fl-1"), None);
+    }
+
+    #[test]
+    fn base_context_has_the_common_fields_and_null_for_the_unknown() {
+        let mut e = event();
+        let c = Value::Object(e.base_context());
+        assert_eq!(
+            c,
+            json!({
+                "event_name": "DeleteFlowLogs",
+                "account": "111122223333",
+                "region": "eu-west-1",
+                "principal_arn": "arn:aws-us-gov:iam::111122223333:user/alice",
+                "principal_type": "IAMUser",
+                "source_ip": "192.0.2.1",
+                "user_agent": "aws-cli/2",
+                "event_time": "2024-05-01T10:00:00Z",
+            })
+        );
+        e.account = None;
+        assert_eq!(e.base_context()["account"], Value::Null);
+    }
+}

@@ -19,9 +19,7 @@ pub mod rules;
 pub mod spec;
 
 use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
-use trailwarden_plugin_sdk::{
-    Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Rule, State,
-};
+use trailwarden_plugin_sdk::{Batch, Config, Descriptor, Event, Finding, Rule, State};
 
 use spec::Facts;
 
@@ -103,7 +101,7 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
         let key = format!(
             "burst:{}:{}:{}",
             rule.id,
-            event.account_or_principal_account().unwrap_or("unknown"),
+            event.account_or_unknown(),
             spec::principal_key(event)
         );
         let count = state.increment(&key, 1, Some(threshold.window_seconds));
@@ -129,13 +127,8 @@ pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
 /// notification denied (its hourly budget spent, say) is one row in the actions table per
 /// incident and window, not one per finding, each written with a sync to disk. Every
 /// finding is recorded either way.
-pub fn respond(
-    event: &Event,
-    finding: &Finding,
-    caps: &dyn Capabilities,
-    state: &dyn State,
-    config: &Config,
-) {
+pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
+    let (caps, state, config) = (batch.caps, batch.state, batch.config);
     let window = config
         .u64("notify_window_seconds")
         .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
@@ -158,32 +151,13 @@ pub fn respond(
     }
 }
 
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct ServiceWatch;
-
-impl Responder for ServiceWatch {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`evaluate`] each event, [`respond`] to each finding.
+    ServiceWatch {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: catalog,
+        detect_with: |event, batch| evaluate(event, batch.state, batch.config),
+        respond: respond,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        catalog(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| evaluate(event, state, config),
-            |event, finding| respond(event, finding, caps, state, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(ServiceWatch);
+);

@@ -255,8 +255,8 @@ impl Spec {
     /// The finding for an event this rule matched.
     pub fn finding(&self, facts: &Facts) -> Finding {
         let event = facts.event;
-        let account = event.account_or_principal_account().unwrap_or("unknown");
-        let region = non_empty(event.region.as_deref()).unwrap_or("unknown");
+        let account = event.account_or_unknown();
+        let region = event.region_or_unknown();
         let name = facts.name();
         let resources = facts
             .raw

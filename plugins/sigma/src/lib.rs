@@ -519,7 +519,7 @@ pub fn runbook(info: &Info) -> String {
 
 fn finding(entry: &Entry, detection: &Detection, event: &Event, record: &Value) -> Finding {
     let meta = &entry.rule.meta;
-    let account = event.account_or_principal_account().unwrap_or("unknown");
+    let account = event.account_or_unknown();
     let region = non_empty(event.region.as_deref()).unwrap_or("an unknown region");
     let name = non_empty(event.name.as_deref()).unwrap_or("an unnamed action");
     let action = match event.service() {

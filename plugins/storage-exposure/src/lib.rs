@@ -29,12 +29,11 @@
 //! Response: no capability can undo these, so every finding is sent with `notify.send` to the
 //! config's `notify_target` (default `security-team`).
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::{at_ci, boolish, get_ci, text};
-use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
+use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Config, Descriptor, Event, Finding, Rule, Severity,
 };
 
 pub const SNAPSHOT_PUBLIC: &str = "aws.ec2.snapshot-public";
@@ -540,24 +539,20 @@ pub fn detect(event: &Event, config: &Config) -> Vec<Finding> {
         .collect()
 }
 
-fn account(event: &Event) -> &str {
-    event.account_or_principal_account().unwrap_or("unknown")
-}
-
-fn region(event: &Event) -> &str {
-    non_empty(event.region.as_deref()).unwrap_or("unknown")
-}
-
 /// The ARN of a snapshot, image or database named `id` (kept as it is when it is an ARN).
 fn arn(event: &Event, service: &str, with_account: bool, kind_sep: &str, id: &str) -> String {
     if id.starts_with("arn:") {
         return id.to_owned();
     }
-    let owner = if with_account { account(event) } else { "" };
+    let owner = if with_account {
+        event.account_or_unknown()
+    } else {
+        ""
+    };
     format!(
         "arn:{}:{service}:{}:{owner}:{kind_sep}{id}",
         event.partition(),
-        region(event)
+        event.region_or_unknown()
     )
 }
 
@@ -569,7 +564,7 @@ fn accounts_text(accounts: &[String]) -> String {
 }
 
 fn finding(event: &Event, exposure: &Exposure) -> Finding {
-    let mut context = Map::new();
+    let mut context = event.base_context();
     let (rule_id, severity, title, what, why, resources, key) = match exposure {
         Exposure::Grant(g) => {
             let label = g.id.as_deref().unwrap_or("(unnamed)");
@@ -618,8 +613,8 @@ fn finding(event: &Event, exposure: &Exposure) -> Finding {
             Severity::Medium,
             format!(
                 "EBS encryption by default disabled in {} of account {}",
-                region(event),
-                account(event)
+                event.region_or_unknown(),
+                event.account_or_unknown()
             ),
             "turned off EBS encryption by default".to_owned(),
             "New volumes there are no longer encrypted unless the request asks for it.".to_owned(),
@@ -694,27 +689,23 @@ fn finding(event: &Event, exposure: &Exposure) -> Finding {
         }
     };
     let description = format!(
-        "{} {what} in account {}, region {}, {}. {why}",
+        "{} {what} {}. {why}",
         capitalize(&event.actor()),
-        account(event),
-        region(event),
-        event.origin()
+        event.location()
     );
-    context.insert("account".into(), json!(account(event)));
-    context.insert("region".into(), json!(event.region));
-    context.insert("event_name".into(), json!(event.name));
-    context.insert("principal_arn".into(), json!(event.principal.arn));
-    context.insert("principal_type".into(), json!(event.principal.r#type));
-    context.insert("source_ip".into(), json!(event.source_ip));
-    context.insert("user_agent".into(), json!(event.user_agent));
-    context.insert("event_time".into(), json!(event.time));
+    // Unlike the other fields, an unknown account is `unknown` here, not null.
+    context.insert("account".into(), json!(event.account_or_unknown()));
     Finding {
         rule_id: rule_id.to_owned(),
         severity,
         title,
         description,
         resources,
-        dedup_key: format!("{rule_id}:{}:{}:{key}", account(event), region(event)),
+        dedup_key: format!(
+            "{rule_id}:{}:{}:{key}",
+            event.account_or_unknown(),
+            event.region_or_unknown()
+        ),
         event_id: event.id.clone(),
         context: Value::Object(context).to_string(),
     }
@@ -729,38 +720,13 @@ fn db_arn(event: &Event, cluster: bool, id: Option<&str>, known: Option<&str>) -
         .collect()
 }
 
-/// The response to one finding: send it to the notify target.
-pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities, config: &Config) {
-    let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-}
-
-/// The plugin: [`detect`] each event, [`respond`] to each finding.
-pub struct StorageExposure;
-
-impl Responder for StorageExposure {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: [`detect`] each event, notify of each finding.
+    StorageExposure {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        rules: rules,
+        detect_with: |event, batch| detect(event, batch.config),
+        respond: trailwarden_plugin_sdk::notify,
     }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        rules(config)
-    }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(trailwarden_plugin_sdk::detect_and_respond(
-            events,
-            |event| detect(event, config),
-            |event, finding| respond(event, finding, caps, config),
-        ))
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(StorageExposure);
+);

@@ -5,8 +5,9 @@
 //! test` runs them natively; the last line exports them as the component's `describe`,
 //! `rules` (the rule catalog) and `handle` (world `trailwarden:plugin/responder@0.3.0`,
 //! importing only what the code uses).
-//! A plugin that keeps state, reads its config or calls capabilities implements
-//! `trailwarden_plugin_sdk::Responder` instead (see plugins/root-usage).
+//! A plugin that keeps state, reads its config or calls capabilities declares itself with
+//! `trailwarden_plugin_sdk::export_responder!(Name { capabilities, describe, rules, detect,
+//! respond })` instead (see plugins/root-usage and plugins/README.md).
 
 use trailwarden_plugin_sdk::json::str_at;
 use trailwarden_plugin_sdk::serde_json::json;
