@@ -45,6 +45,21 @@ for lang in "${langs[@]}"; do
       # ../../0.2.0 (cp -R keeps the links).
       cp -R "$root/wit/0.2.0" "$root/wit/0.3.0" "$root/wit/0.4.0" "$root/wit/0.5.0" "$scratch/repo/wit/"
       cp -R "$root/plugins/sdk" "$scratch/repo/plugins/sdk"
+      # The SDK's native fixture runner uses the host's crates (fixture-spec and what it
+      # uses), by path from the repository root.
+      mkdir -p "$scratch/repo/crates"
+      for crate in fixture-spec cloudtrail-normalize event-pattern; do
+        cp -R "$root/crates/$crate" "$scratch/repo/crates/$crate"
+        rm -rf "$scratch/repo/crates/$crate/target"
+      done
+      # ...which inherit their edition and dependency versions from the root workspace.
+      python3 - "$root/Cargo.toml" "$scratch/repo/Cargo.toml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+members = '["crates/fixture-spec", "crates/cloudtrail-normalize", "crates/event-pattern"]'
+text = re.sub(r"members\s*=\s*\[[^\]]*\]", "members = " + members, text, count=1)
+open(sys.argv[2], "w").write(text)
+PY
       python3 - "$root/plugins/Cargo.toml" "$scratch/repo/plugins/Cargo.toml" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

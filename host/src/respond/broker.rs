@@ -386,3 +386,105 @@ pub fn receipt_of(record: &ActionRecord) -> Receipt {
 pub fn stored_request(record: &ActionRecord) -> Result<Request> {
     Ok(serde_json::from_value(record.request.clone())?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::respond::grants::Grant;
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn broker(max_per_hour: u32) -> Arc<Broker> {
+        let mut grants = PluginGrants::dry_run_everything();
+        grants.dry_run_everything = false;
+        grants.grants.push(Grant {
+            capability: "iam.disable-access-key".into(),
+            mode: Some(Mode::DryRun),
+            accounts: vec![ACCOUNT.into()],
+            regions: vec!["*".into()],
+            resources: vec!["*".into()],
+            max_per_hour,
+        });
+        Arc::new(Broker {
+            plugin: Arc::from("keys"),
+            version: "1".into(),
+            sha256: "sha".into(),
+            grants,
+            outbox: Outbox::in_memory().unwrap(),
+            settings: Arc::new(ResponseSettings {
+                platform_account: Some(ACCOUNT.into()),
+                ..ResponseSettings::default()
+            }),
+            runbooks: Arc::new(HashMap::new()),
+        })
+    }
+
+    fn batch(broker: &Arc<Broker>, events: &[&str]) -> BrokerSession {
+        let scope = EventScope {
+            account: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            received_us: 1,
+        };
+        BrokerSession::new(
+            broker.clone(),
+            events
+                .iter()
+                .map(|e| ((*e).to_owned(), scope.clone()))
+                .collect(),
+        )
+    }
+
+    fn disable(user: &str) -> CapabilityCall {
+        CapabilityCall {
+            capability: "iam.disable-access-key",
+            args: serde_json::json!({"user-name": user, "access-key-id": "AKIAEXAMPLE"}),
+        }
+    }
+
+    #[test]
+    fn a_batchs_decisions_are_recorded_together_when_it_finishes() {
+        let broker = broker(10);
+        let mut session = batch(&broker, &["e1", "e2"]);
+        let first = session.call("e1", disable("bob")).unwrap();
+        assert!(matches!(first, Receipt::DryRun(_)), "{first:?}");
+        // The same call again in the batch: the same decision, not a second one.
+        assert_eq!(session.call("e1", disable("bob")).unwrap(), first);
+        session.call("e2", disable("carol")).unwrap();
+        assert!(broker.outbox.list(None, None).unwrap().is_empty());
+        session.finish().unwrap();
+        let recorded = broker.outbox.list(None, None).unwrap();
+        assert_eq!(recorded.len(), 2, "{recorded:?}");
+        let Receipt::DryRun(id) = first else {
+            unreachable!()
+        };
+        assert!(recorded.iter().any(|a| a.id == id && a.event_id == "e1"));
+        // A later batch (a redelivery) gets the recorded decision's receipt.
+        let mut later = batch(&broker, &["e1"]);
+        assert_eq!(later.call("e1", disable("bob")).unwrap(), Receipt::DryRun(id));
+        later.finish().unwrap();
+        assert_eq!(broker.outbox.list(None, None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_budget_counts_the_decisions_the_batch_has_not_recorded_yet() {
+        let broker = broker(2);
+        let mut session = batch(&broker, &["e1", "e2", "e3"]);
+        assert!(matches!(session.call("e1", disable("a")).unwrap(), Receipt::DryRun(_)));
+        assert!(matches!(session.call("e2", disable("b")).unwrap(), Receipt::DryRun(_)));
+        let third = session.call("e3", disable("c")).unwrap();
+        assert!(
+            matches!(&third, Receipt::Denied(why) if why.contains("budget exhausted: 2 of 2")),
+            "{third:?}"
+        );
+        session.finish().unwrap();
+        let statuses: Vec<Status> = broker
+            .outbox
+            .list(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.status)
+            .collect();
+        assert_eq!(statuses.iter().filter(|s| **s == Status::DryRun).count(), 2);
+        assert_eq!(statuses.iter().filter(|s| **s == Status::Denied).count(), 1);
+    }
+}
