@@ -105,7 +105,10 @@ fn a_console_session_survives_a_daemon_restart_and_logout_ends_it() {
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
     assert_eq!(alice.get("/v1/session").status, 401);
     assert_eq!(alice.get("/findings").status, 303);
-    assert!(stored(&database(&config)).is_empty(), "logout deletes the row");
+    assert!(
+        stored(&database(&config)).is_empty(),
+        "logout deletes the row"
+    );
     // And a restart does not bring it back.
     assert!(daemon.stop().success());
     let daemon = Daemon::start(&config, &env());
@@ -139,6 +142,18 @@ fn expired_idle_and_surplus_sessions_are_refused_and_the_database_keeps_only_a_h
             assert!(!found, "{file} holds a session id");
         }
     }
+
+    // A cookie naming no stored session (forged, or the stored hash sent back) opens nothing.
+    let forged = Client {
+        cookie: format!("tw_session={}", "0".repeat(64)),
+        ..at(&live, &daemon.addr)
+    };
+    assert_eq!(forged.get("/v1/session").status, 401);
+    let hash_as_id = Client {
+        cookie: format!("tw_session={}", hash_of(&session_id(&live)).to_lowercase()),
+        ..at(&live, &daemon.addr)
+    };
+    assert_eq!(hash_as_id.get("/v1/session").status, 401);
 
     // Past its absolute expiry, or idle longer than `idle_minutes` (60 by default): refused
     // and deleted. The other session is untouched.
@@ -190,15 +205,15 @@ fn a_user_removed_or_given_another_role_is_logged_out_by_a_reload_or_a_restart()
     let approve = alice.post("/v1/actions/nope/approve", json!({}));
     assert_eq!(approve.status, 403, "{}", approve.body);
 
-    // A restart without victor in the config: his session is refused, and its row is gone
-    // as soon as the daemon starts. Alice's survives.
+    // A restart without victor in the config: alice's session survives; victor's row is
+    // deleted when the console starts (before he asks), and he is refused.
     assert!(daemon.stop().success());
     write_config(dir.path(), &users("viewer", false));
     let daemon = Daemon::start(&config, &env());
+    assert_eq!(at(&alice, &daemon.addr).get("/v1/session").status, 200);
     let users: Vec<String> = stored(&db).into_iter().map(|(_, user)| user).collect();
     assert!(!users.contains(&"victor".to_string()), "{users:?}");
     assert_eq!(at(&victor, &daemon.addr).get("/v1/session").status, 401);
-    assert_eq!(at(&alice, &daemon.addr).get("/v1/session").status, 200);
     // The admin token's session lasts while the token does: the daemon keeps its token
     // file, so it survives; a rotated token would end it.
     assert_eq!(at(&admin, &daemon.addr).get("/v1/session").status, 200);

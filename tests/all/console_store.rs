@@ -543,11 +543,7 @@ fn a_broad_search_counts_to_ten_thousand_and_shows_the_rows_a_scan_shows() {
             assert_eq!(got.total, 10_000, "{text}");
             assert!(got.total_is_lower_bound, "{text}");
             let from = (page - 1) * 200;
-            assert_eq!(
-                ids(&got),
-                expected[from..from + 200],
-                "{text}, page {page}"
-            );
+            assert_eq!(ids(&got), expected[from..from + 200], "{text}, page {page}");
         }
         // Past the matches: an empty page, the count still capped.
         let past = list(text, None, 100);

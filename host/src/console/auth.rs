@@ -268,10 +268,13 @@ impl Sessions {
     /// The read or write fails.
     pub fn prune(&self, idle: Duration, current: Current<'_>) -> Result<usize> {
         let now = now_ms();
-        self.store
-            .retain(now, now - idle.as_millis() as i64, |user, role, credential| {
+        self.store.retain(
+            now,
+            now - idle.as_millis() as i64,
+            |user, role, credential| {
                 current(user).is_some_and(|(r, c)| r.as_str() == role && c == credential)
-            })
+            },
+        )
     }
 
     /// Whether `peer` may try a login now (fewer than the allowed failures lately).

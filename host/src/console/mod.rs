@@ -113,7 +113,10 @@ impl Console {
         };
         let ended = console.prune_sessions()?;
         if ended > 0 {
-            tracing::info!(sessions = ended, "console: stored sessions ended (expired or no longer valid)");
+            tracing::info!(
+                sessions = ended,
+                "console: stored sessions ended (expired or no longer valid)"
+            );
         }
         Ok(console)
     }
@@ -133,7 +136,9 @@ impl Console {
                 Role::Approver,
                 auth::credential_tag("admin", self.admin_token.expose()),
             )),
-            _ => settings.user(name).map(|user| (user.role, credential_of(user))),
+            _ => settings
+                .user(name)
+                .map(|user| (user.role, credential_of(user))),
         }
     }
 
@@ -186,7 +191,9 @@ impl Console {
         }
         let user = settings.user(name)?;
         let ok = match &user.secret {
-            Secret::Env(var) => env_password(var).is_some_and(|plain| auth::same_secret(password, &plain)),
+            Secret::Env(var) => {
+                env_password(var).is_some_and(|plain| auth::same_secret(password, &plain))
+            }
             Secret::Hash(hash) => hash.verify(password),
         };
         ok.then(|| (user.name.clone(), user.role, credential_of(user)))
@@ -201,7 +208,12 @@ impl Console {
     ///
     /// # Errors
     /// No randomness, or the write fails.
-    pub fn open_session(&self, user: &str, role: Role, credential: String) -> anyhow::Result<(String, Session)> {
+    pub fn open_session(
+        &self,
+        user: &str,
+        role: Role,
+        credential: String,
+    ) -> anyhow::Result<(String, Session)> {
         let settings = self.current_settings();
         self.sessions
             .open(user, role, credential, settings.session, settings.idle)

@@ -167,3 +167,29 @@ impl ConsoleSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<ConsoleSettings> {
+        ConsoleSettings::from_raw(toml::from_str(text)?)
+    }
+
+    #[test]
+    fn sessions_end_after_12_hours_or_an_idle_hour_unless_set_within_bounds() {
+        let default = parsed("").unwrap();
+        assert_eq!(default.session.as_secs(), 12 * 3600);
+        assert_eq!(default.idle.as_secs(), 3600);
+        let set = parsed("session_hours = 2\nidle_minutes = 15").unwrap();
+        assert_eq!(set.idle.as_secs(), 15 * 60);
+        for bad in [
+            "idle_minutes = 0",
+            "idle_minutes = 1441",
+            "session_hours = 0",
+        ] {
+            let error = parsed(bad).unwrap_err().to_string();
+            assert!(error.contains("must be between"), "{bad}: {error}");
+        }
+    }
+}

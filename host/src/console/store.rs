@@ -264,10 +264,7 @@ impl ConsoleDb {
                 ),
                 false,
             ),
-            Some("rule") => (
-                format!("rule_id {order}, time DESC, finding_id DESC"),
-                true,
-            ),
+            Some("rule") => (format!("rule_id {order}, time DESC, finding_id DESC"), true),
             Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
         };
         let offset = (page - 1) * per_page;
