@@ -305,18 +305,29 @@ impl ConsoleDb {
                 (total, capped, page_of(&scan, scan_args)?)
             }
             Some(TextSearch::Indexed) => {
-                // The matches, read off the trigram index as it finds them (the LIKE and
-                // the other filters applied on the way), up to one past the cap.
-                let mut stmt = conn.prepare(&format!(
-                    "SELECT finding_id
-                     FROM (SELECT rowid AS hit FROM console_text WHERE console_text MATCH ?{})
-                     CROSS JOIN console_findings ON finding_id = hit
-                     WHERE 1 {}
-                     LIMIT {}",
-                    filters.args.len(),
-                    filters.and_conditions(),
-                    TEXT_TOTAL_CAP + 1
-                ))?;
+                // The matches, up to one past the cap. The text alone: read off the trigram
+                // index as it finds them (the LIKE applied on the way), so a common text
+                // stops early. With other filters too, SQLite picks which side to walk (an
+                // indexed filter may hold far fewer rows than the index's candidates).
+                let sql = if filters.conditions.len() == 1 {
+                    format!(
+                        "SELECT finding_id
+                         FROM (SELECT rowid AS hit FROM console_text WHERE console_text MATCH ?{})
+                         CROSS JOIN console_findings ON finding_id = hit
+                         WHERE 1 {}
+                         LIMIT {}",
+                        filters.args.len(),
+                        filters.and_conditions(),
+                        TEXT_TOTAL_CAP + 1
+                    )
+                } else {
+                    format!(
+                        "SELECT finding_id FROM console_findings {} LIMIT {}",
+                        filters.clause(true),
+                        TEXT_TOTAL_CAP + 1
+                    )
+                };
+                let mut stmt = conn.prepare(&sql)?;
                 let ids: Vec<i64> = stmt
                     .query_map(params_from_iter(filters.args.iter()), |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
