@@ -108,8 +108,9 @@ pub(crate) fn request(
 
 /// A logged-in API client.
 pub(crate) struct Client {
-    addr: String,
-    cookie: String,
+    pub(crate) addr: String,
+    /// `tw_session=ID`, as the browser sends it back.
+    pub(crate) cookie: String,
     pub(crate) csrf: String,
     pub(crate) role: String,
 }

@@ -465,3 +465,118 @@ fn a_search_for_common_text_reads_the_index_as_a_phrase_and_still_matches_the_sc
     assert!(past.findings.is_empty());
     assert_eq!(past.total, 6000);
 }
+
+/// Finding ids matching `text`, by a scan, in the order of `order_by`.
+fn scanned_in(path: &Path, text: &str, order_by: &str) -> Vec<i64> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT finding_id FROM console_findings
+             WHERE title LIKE ?1 OR rule_id LIKE ?1 OR principal LIKE ?1 OR event_id LIKE ?1
+             ORDER BY {order_by}"
+        ))
+        .unwrap();
+    let ids = stmt
+        .query_map([format!("%{text}%")], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    ids
+}
+
+#[test]
+fn a_broad_search_counts_to_ten_thousand_and_shows_the_rows_a_scan_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    fill(&path);
+    // 12,000 matches of "filler finding", their event times out of id order and often
+    // equal (the id breaks ties), their severities mixed.
+    let mut conn = Connection::open(&path).unwrap();
+    let tx = conn.transaction().unwrap();
+    for i in 0..12_000u64 {
+        let second = (i * 7919) % 5000;
+        let time = format!(
+            "2026-11-15T{:02}:{:02}:{:02}Z",
+            second / 3600,
+            second / 60 % 60,
+            second % 60
+        );
+        tx.execute(
+            "INSERT INTO findings (recorded_at, plugin, plugin_version, plugin_sha256, rule_id,
+                severity, title, description, resources, dedup_key, event_id, event_time, context)
+             VALUES (?1, 'plugin', '1.0.0', 'sha', 'filler.rule', ?2, ?3, '', '[]', 'filler',
+                     ?4, ?1, '{}')",
+            params![
+                time,
+                ["critical", "high", "medium", "low", "info"][(i % 5) as usize],
+                format!("Filler finding {i}"),
+                format!("filler-{i}")
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    let db = ConsoleDb::open(&path).unwrap();
+    db.catch_up().unwrap();
+    let newest_first = "time DESC, finding_id DESC";
+    let list = |text: &str, sort: Option<&str>, page: usize| {
+        db.findings(&FindingFilter {
+            text: Some(text.into()),
+            sort: sort.map(str::to_string),
+            page: Some(page),
+            per_page: Some(200),
+            ..FindingFilter::default()
+        })
+        .unwrap()
+    };
+    let ids = |page: &trailwarden::console::store::FindingPage| -> Vec<i64> {
+        page.findings.iter().map(|f| f.id).collect()
+    };
+
+    // Through the index (every trigram common) and without it (two characters): the count
+    // stops at the cap and says so; each page holds what the scan's holds.
+    for text in ["filler finding", "FINDING", "fi"] {
+        let expected = scanned_in(&path, text, newest_first);
+        assert!(expected.len() >= 12_000, "{text}: {}", expected.len());
+        for page in [1, 3, 51] {
+            let got = list(text, None, page);
+            assert_eq!(got.total, 10_000, "{text}");
+            assert!(got.total_is_lower_bound, "{text}");
+            let from = (page - 1) * 200;
+            assert_eq!(ids(&got), expected[from..from + 200], "{text}, page {page}");
+        }
+        // Past the matches: an empty page, the count still capped.
+        let past = list(text, None, 100);
+        assert!(past.findings.is_empty() && past.total_is_lower_bound);
+    }
+    // Sorted by severity (no index walks it) and by rule: still the scan's rows.
+    let by_severity = scanned_in(
+        &path,
+        "filler finding",
+        "severity_rank ASC, time DESC, finding_id DESC",
+    );
+    let got = list("filler finding", Some("severity"), 2);
+    assert!(got.total_is_lower_bound);
+    assert_eq!(ids(&got), by_severity[200..400]);
+    let by_rule = scanned_in(&path, "finding", "rule_id DESC, time DESC, finding_id DESC");
+    assert_eq!(ids(&list("finding", Some("rule"), 1)), by_rule[..200]);
+
+    // Under the cap the count is exact: "filler finding 11" is 1 + 10 + 100 + 1,000 findings.
+    let narrower = list("filler finding 11", None, 1);
+    assert_eq!(narrower.total, 1111);
+    assert!(!narrower.total_is_lower_bound);
+    assert_eq!(
+        ids(&narrower),
+        scanned_in(&path, "filler finding 11", newest_first)[..200]
+    );
+    // A filter besides the text counts what both match.
+    let critical = db
+        .findings(&FindingFilter {
+            text: Some("filler finding".into()),
+            severity: Some("critical".into()),
+            ..FindingFilter::default()
+        })
+        .unwrap();
+    assert_eq!(critical.total, 2400);
+    assert!(!critical.total_is_lower_bound);
+}

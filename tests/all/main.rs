@@ -8,6 +8,7 @@ mod aws_proxy;
 mod browser;
 mod cache;
 mod console;
+mod console_sessions;
 mod console_store;
 mod daemon;
 mod edges;

@@ -129,7 +129,7 @@ pub async fn login(
         .await
         .ok()
         .flatten();
-    let Some((user, role)) = who else {
+    let Some((user, role, credential)) = who else {
         console.sessions.failed(peer.ip());
         tracing::info!(peer = %peer.ip(), "console: failed login");
         if wants_json {
@@ -141,12 +141,16 @@ pub async fn login(
         }
         return redirect("/login?failed=1");
     };
-    let (id, session) = match console.sessions.open(&user, role) {
-        Ok(opened) => opened,
+    let opener = console.clone();
+    let opened =
+        tokio::task::spawn_blocking(move || opener.open_session(&user, role, credential)).await;
+    let (id, session) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return internal(e),
         Err(e) => return internal(e),
     };
     tracing::info!(user = session.user, role = role.as_str(), "console: login");
-    let cookie = auth::session_cookie(&id, console.sessions.lifetime(), console.secure_cookie());
+    let cookie = console.session_cookie(&id);
     let mut response = if wants_json {
         Json(session_json(&session)).into_response()
     } else {
@@ -168,10 +172,12 @@ fn session_json(session: &Session) -> Value {
 
 /// `POST /logout`: ends the session and clears the cookie.
 pub async fn logout(State(console): Shared, headers: HeaderMap) -> Response {
-    if let Err(refused) = console.writer(&headers) {
+    if let Err(refused) = console.writer(&headers).await {
         return refused;
     }
-    console.sessions.close(&headers);
+    if let Err(e) = console.close_session(&headers).await {
+        return internal(e);
+    }
     let mut response = Json(json!({"logged_out": true})).into_response();
     let cookie = auth::session_cookie("", Duration::ZERO, console.secure_cookie());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -182,7 +188,7 @@ pub async fn logout(State(console): Shared, headers: HeaderMap) -> Response {
 
 /// `GET /v1/session`: who is logged in, the role, and the CSRF token to send on changes.
 pub async fn session(State(console): Shared, headers: HeaderMap) -> Response {
-    match console.reader(&headers) {
+    match console.reader(&headers).await {
         Ok(session) => Json(session_json(&session)).into_response(),
         Err(refused) => refused,
     }
@@ -226,7 +232,7 @@ pub async fn findings(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let filter = match filter_of(&query_map(q)) {
@@ -247,7 +253,7 @@ pub async fn finding(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let Ok(id) = id.parse::<i64>() else {
@@ -290,7 +296,7 @@ pub async fn triage(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let session = match console.writer(&headers) {
+    let session = match console.writer(&headers).await {
         Ok(session) => session,
         Err(refused) => return refused,
     };
@@ -334,7 +340,7 @@ pub async fn actions(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let q = query_map(q);
@@ -390,7 +396,7 @@ async fn decide(
     body: Bytes,
     decision: Decision,
 ) -> Response {
-    let session = match console.writer(&headers) {
+    let session = match console.writer(&headers).await {
         Ok(session) => session,
         Err(refused) => return refused,
     };
@@ -459,7 +465,7 @@ pub async fn undo(
 /// `GET /v1/plugins`: each serving plugin's version, sha256, contract, grants and modes,
 /// quarantine, recent lifecycle events, activity since start and findings recorded.
 pub async fn plugins(State(console): Shared, headers: HeaderMap) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let serving = console.metrics.serving();
@@ -521,7 +527,7 @@ pub async fn plugins(State(console): Shared, headers: HeaderMap) -> Response {
 
 /// `GET /v1/health`: last item per source, the intake queue, dead letters by reason.
 pub async fn health(State(console): Shared, headers: HeaderMap) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let db = console.db.clone();
@@ -554,7 +560,7 @@ pub async fn overview(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let q = query_map(q);
@@ -591,7 +597,7 @@ pub async fn overview(
 /// `GET /v1/stream`: server-sent events, one `finding` event (the listed row as JSON) per
 /// finding recorded after the stream opened; a comment every poll keeps it open.
 pub async fn stream(State(console): Shared, headers: HeaderMap) -> Response {
-    if let Err(refused) = console.reader(&headers) {
+    if let Err(refused) = console.reader(&headers).await {
         return refused;
     }
     let Ok(permit) = console.streams.clone().try_acquire_owned() else {

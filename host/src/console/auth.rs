@@ -1,9 +1,14 @@
 //! Console authentication: password hashes (PBKDF2-HMAC-SHA256), logins bounded per
-//! address, sessions in memory (a restart logs everyone out), and the CSRF token each
-//! session carries.
+//! address, sessions stored in the audit database (they survive a restart), and the CSRF
+//! token each session carries.
 //!
 //! A session id travels only in a cookie (`HttpOnly; SameSite=Strict`, `Secure` when the
-//! console is served over TLS); the server keeps only its SHA-256. A state-changing request
+//! console is served over TLS); the database keeps only its SHA-256, with the user, role,
+//! a tag of the credential, the CSRF token, and when it was created, expires and was last
+//! seen. A session ends at its absolute expiry, after `idle_minutes` without a request, at
+//! logout, past [`SESSIONS_PER_USER`] (the user's oldest), or when its user's role or
+//! credential in the `[console]` in force is no longer the one it logged in with (a user
+//! removed, a role changed, a token rotated: checked on every request). A state-changing request
 //! must also carry the session's CSRF token in `x-csrf-token`, and a browser's `Origin`, if
 //! sent, must be this host.
 
@@ -19,13 +24,14 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::settings::Role;
+use super::store::{SessionRow, SessionStore};
 
 /// PBKDF2 rounds for new hashes (OWASP's 2023 figure for HMAC-SHA256).
 pub const PBKDF2_ROUNDS: u32 = 600_000;
 /// The session cookie's name.
 pub const COOKIE: &str = "tw_session";
-/// Sessions held at once; past that the oldest is dropped.
-const MAX_SESSIONS: usize = 10_000;
+/// Addresses with failed logins remembered before the stale ones are forgotten.
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
 /// Failed logins per address per window before logins from it are refused.
 const MAX_FAILURES: u32 = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(300);
@@ -131,79 +137,144 @@ pub struct Session {
     pub user: String,
     pub role: Role,
     pub csrf: String,
-    expires: Instant,
-    created: Instant,
 }
 
-/// The sessions, keyed by the SHA-256 of their id, and the failed logins per address.
+/// Sessions one user may hold at once; a login past this ends that user's oldest.
+pub const SESSIONS_PER_USER: usize = 20;
+/// A session's last-seen time is written at most this often (not a write per request).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// What a user logs in as now (from the `[console]` in force): their role and a tag of
+/// the credential ([`credential_tag`]); `None` for a user no longer configured.
+pub type Current<'a> = &'a dyn Fn(&str) -> Option<(Role, String)>;
+
+/// A short, one-way tag of what a user logs in with (a token, a stored password hash, the
+/// name of a password variable), kept with each session: a session opened with a credential
+/// since replaced (a rotated token, a new hash) is refused. Never the credential itself.
+pub fn credential_tag(kind: &str, credential: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"trailwarden console credential\0");
+    hasher.update(kind.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(credential.as_bytes());
+    hex::encode(&hasher.finalize()[..8])
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn id_hash(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// The sessions, stored in the audit database by the SHA-256 of their id (they outlive a
+/// restart), and the failed logins per address (in memory).
 pub struct Sessions {
-    lifetime: Duration,
-    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+    store: SessionStore,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl Sessions {
-    pub fn new(lifetime: Duration) -> Sessions {
+    pub fn new(store: SessionStore) -> Sessions {
         Sessions {
-            lifetime,
-            by_hash: Mutex::new(HashMap::new()),
+            store,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-
-    /// Opens a session; returns its id (for the cookie only) and the session.
+    /// Opens a session ending after `lifetime` (or `idle` without a request); returns its
+    /// id (for the cookie only: the database keeps its SHA-256) and the session.
     ///
     /// # Errors
-    /// No randomness from the system.
-    pub fn open(&self, user: &str, role: Role) -> Result<(String, Session)> {
+    /// No randomness from the system, or the write fails.
+    pub fn open(
+        &self,
+        user: &str,
+        role: Role,
+        credential: String,
+        lifetime: Duration,
+        idle: Duration,
+    ) -> Result<(String, Session)> {
         let id = hex::encode(random_bytes::<32>()?);
-        let now = Instant::now();
+        let now = now_ms();
         let session = Session {
             user: user.to_string(),
             role,
             csrf: hex::encode(random_bytes::<32>()?),
-            expires: now + self.lifetime,
-            created: now,
         };
-        let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(Sha256::digest(id.as_bytes()).into(), session.clone());
+        let row = SessionRow {
+            user: session.user.clone(),
+            role: role.as_str().to_string(),
+            credential,
+            csrf: session.csrf.clone(),
+            created_ms: now,
+            expires_ms: now + lifetime.as_millis() as i64,
+            last_seen_ms: now,
+        };
+        self.store.insert(
+            &id_hash(&id),
+            &row,
+            now - idle.as_millis() as i64,
+            SESSIONS_PER_USER,
+        )?;
         Ok((id, session))
     }
 
-    /// The live session named by the request's cookie.
-    pub fn of(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = cookie(headers, COOKIE)?;
-        let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
-        let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(&key) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
-            Some(_) => {
-                map.remove(&key);
-                None
-            }
-            None => None,
+    /// The live session with id `id`: stored, not past its expiry nor idle longer than
+    /// `idle`, and its user still logging in with the same role and credential (`current`).
+    /// A session failing any of these is deleted.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn of(&self, id: &str, idle: Duration, current: Current<'_>) -> Result<Option<Session>> {
+        let key = id_hash(id);
+        let Some(row) = self.store.get(&key)? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let live = row.expires_ms > now && row.last_seen_ms >= now - idle.as_millis() as i64;
+        let role = current(&row.user).and_then(|(role, credential)| {
+            (role.as_str() == row.role && credential == row.credential).then_some(role)
+        });
+        let Some(role) = role.filter(|_| live) else {
+            self.store.delete(&key)?;
+            return Ok(None);
+        };
+        if now - row.last_seen_ms >= TOUCH_EVERY_MS {
+            self.store.touch(&key, now)?;
         }
+        Ok(Some(Session {
+            user: row.user,
+            role,
+            csrf: row.csrf,
+        }))
     }
 
-    /// Ends the session named by the request's cookie.
-    pub fn close(&self, headers: &HeaderMap) {
-        if let Some(id) = cookie(headers, COOKIE) {
-            let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
-            self.by_hash
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-        }
+    /// Ends the session with id `id`; whether there was one.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn close(&self, id: &str) -> Result<bool> {
+        self.store.delete(&id_hash(id))
+    }
+
+    /// Deletes every session expired, idle longer than `idle`, or whose user no longer logs
+    /// in with its role and credential (at start, and after a reload); returns how many.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn prune(&self, idle: Duration, current: Current<'_>) -> Result<usize> {
+        let now = now_ms();
+        self.store.retain(
+            now,
+            now - idle.as_millis() as i64,
+            |user, role, credential| {
+                current(user).is_some_and(|(r, c)| r.as_str() == role && c == credential)
+            },
+        )
     }
 
     /// Whether `peer` may try a login now (fewer than the allowed failures lately).
@@ -218,7 +289,7 @@ impl Sessions {
     /// Counts a failed login from `peer`.
     pub fn failed(&self, peer: IpAddr) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > MAX_SESSIONS {
+        if map.len() > MAX_TRACKED_ADDRESSES {
             map.retain(|_, (_, since)| since.elapsed() <= FAILURE_WINDOW);
         }
         let entry = map.entry(peer).or_insert((0, Instant::now()));

@@ -2,7 +2,8 @@
 //! (HTML, CSS and JS built into the binary, nothing fetched from elsewhere) and the JSON API
 //! under `/v1/` they call, which scripts can call too.
 //!
-//! - `auth.rs`: password hashes, sessions (cookie), CSRF, failed-login bounds.
+//! - `auth.rs`: password hashes, sessions (cookie; stored in `console_sessions`), CSRF,
+//!   failed-login bounds.
 //! - `settings.rs`: the `[console]` table.
 //! - `store.rs`: the console's tables in the audit database (facts per finding, hourly
 //!   counts, triage) and its queries.
@@ -45,10 +46,10 @@ const MAX_STREAMS: usize = 32;
 pub struct Console {
     pub db: Arc<ConsoleDb>,
     pub sessions: Sessions,
-    users: Vec<(ConsoleUser, Option<String>)>,
+    /// The `[console]` in force (a reload sends a new one): users, roles, session times.
+    settings: watch::Receiver<Arc<ConsoleSettings>>,
     token: Token,
     admin_token: Token,
-    secure_cookie: bool,
     pub outbox: Outbox,
     /// The response settings in force (a reload sends new ones), for approve and undo.
     pub response: watch::Receiver<Arc<ResponseSettings>>,
@@ -62,7 +63,8 @@ pub struct Console {
 
 /// What [`Console::new`] needs.
 pub struct ConsoleParts {
-    pub settings: ConsoleSettings,
+    /// The `[console]` in force, and each one a reload brings.
+    pub settings: watch::Receiver<Arc<ConsoleSettings>>,
     pub database: std::path::PathBuf,
     pub token: Token,
     pub admin_token: Token,
@@ -75,36 +77,32 @@ pub struct ConsoleParts {
 }
 
 impl Console {
-    /// Opens the console's tables and reads the passwords given by environment variable.
+    /// Opens the console's tables, checks the passwords given by environment variable, and
+    /// deletes the stored sessions no longer valid (expired, or their user removed or given
+    /// another role or credential since).
     ///
     /// # Errors
     /// The database cannot be opened, or a `password_env` variable is unset or empty.
     pub fn new(parts: ConsoleParts) -> anyhow::Result<Console> {
-        let mut users = Vec::new();
-        for user in parts.settings.users {
-            let plain = match &user.secret {
-                Secret::Hash(_) => None,
-                Secret::Env(var) => Some(
-                    std::env::var(var)
-                        .ok()
-                        .filter(|v| !v.is_empty())
-                        .ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "console user {:?}: the environment variable {var} (password_env) is not set",
-                                user.name
-                            )
-                        })?,
-                ),
-            };
-            users.push((user, plain));
+        let settings = parts.settings.borrow().clone();
+        for user in &settings.users {
+            if let Secret::Env(var) = &user.secret {
+                if env_password(var).is_none() {
+                    anyhow::bail!(
+                        "console user {:?}: the environment variable {var} (password_env) is not set",
+                        user.name
+                    );
+                }
+            }
         }
-        Ok(Console {
-            db: Arc::new(ConsoleDb::open(&parts.database)?),
-            sessions: Sessions::new(parts.settings.session),
-            users,
+        let db = Arc::new(ConsoleDb::open(&parts.database)?);
+        let sessions = Sessions::new(store::SessionStore::open(&parts.database)?);
+        let console = Console {
+            db,
+            sessions,
+            settings: parts.settings,
             token: parts.token,
             admin_token: parts.admin_token,
-            secure_cookie: parts.settings.secure_cookie,
             outbox: parts.outbox,
             response: parts.response,
             metrics: parts.metrics,
@@ -112,41 +110,165 @@ impl Console {
             queue_capacity: parts.queue_capacity,
             stop: parts.stop,
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
-        })
+        };
+        let ended = console.prune_sessions()?;
+        if ended > 0 {
+            tracing::info!(
+                sessions = ended,
+                "console: stored sessions ended (expired or no longer valid)"
+            );
+        }
+        Ok(console)
     }
 
-    /// Who `name` and `password` log in as, if anyone. An empty name means a token.
-    pub fn check_login(&self, name: &str, password: &str) -> Option<(String, Role)> {
-        let name = name.trim();
-        if name.is_empty() || name == settings::TOKEN_USER || name == settings::ADMIN_USER {
-            if self.admin_token.matches(password.as_bytes()) {
-                return Some((settings::ADMIN_USER.to_string(), Role::Approver));
-            }
-            if self.token.matches(password.as_bytes()) {
-                return Some((settings::TOKEN_USER.to_string(), Role::Viewer));
-            }
-            return None;
+    fn current_settings(&self) -> Arc<ConsoleSettings> {
+        self.settings.borrow().clone()
+    }
+
+    /// The role and credential tag `name` logs in with under `settings`, if configured.
+    fn current(&self, settings: &ConsoleSettings, name: &str) -> Option<(Role, String)> {
+        match name {
+            settings::TOKEN_USER => Some((
+                Role::Viewer,
+                auth::credential_tag("token", self.token.expose()),
+            )),
+            settings::ADMIN_USER => Some((
+                Role::Approver,
+                auth::credential_tag("admin", self.admin_token.expose()),
+            )),
+            _ => settings
+                .user(name)
+                .map(|user| (user.role, credential_of(user))),
         }
-        let (user, plain) = self.users.iter().find(|(u, _)| u.name == name)?;
-        let ok = match (&user.secret, plain) {
-            (_, Some(plain)) => auth::same_secret(password, plain),
-            (Secret::Hash(hash), None) => hash.verify(password),
-            (Secret::Env(_), None) => false,
+    }
+
+    /// Deletes the stored sessions no longer valid under the `[console]` in force.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn prune_sessions(&self) -> anyhow::Result<usize> {
+        let settings = self.current_settings();
+        self.sessions
+            .prune(settings.idle, &|name| self.current(&settings, name))
+    }
+
+    /// After each reload, ends the sessions of users removed or given another role or
+    /// credential (a request would refuse them anyway; this deletes their rows), until the
+    /// daemon stops.
+    pub async fn prune_after_reloads(self: Arc<Self>) {
+        let mut settings = self.settings.clone();
+        let mut stop = self.stop.clone();
+        loop {
+            tokio::select! {
+                changed = settings.changed() => if changed.is_err() { return },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let console = self.clone();
+            match tokio::task::spawn_blocking(move || console.prune_sessions()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(sessions = n, "console: sessions ended by the reload"),
+                Ok(Err(e)) => tracing::warn!("console: cannot prune sessions: {e:#}"),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Who `name` and `password` log in as, if anyone, and the tag of the credential used.
+    /// An empty name means a token.
+    pub fn check_login(&self, name: &str, password: &str) -> Option<(String, Role, String)> {
+        let name = name.trim();
+        let settings = self.current_settings();
+        if name.is_empty() || name == settings::TOKEN_USER || name == settings::ADMIN_USER {
+            let user = if self.admin_token.matches(password.as_bytes()) {
+                settings::ADMIN_USER
+            } else if self.token.matches(password.as_bytes()) {
+                settings::TOKEN_USER
+            } else {
+                return None;
+            };
+            let (role, credential) = self.current(&settings, user)?;
+            return Some((user.to_string(), role, credential));
+        }
+        let user = settings.user(name)?;
+        let ok = match &user.secret {
+            Secret::Env(var) => {
+                env_password(var).is_some_and(|plain| auth::same_secret(password, &plain))
+            }
+            Secret::Hash(hash) => hash.verify(password),
         };
-        ok.then(|| (user.name.clone(), user.role))
+        ok.then(|| (user.name.clone(), user.role, credential_of(user)))
     }
 
     pub fn secure_cookie(&self) -> bool {
-        self.secure_cookie
+        self.settings.borrow().secure_cookie
+    }
+
+    /// Opens a session for `user` (after [`Console::check_login`]): its cookie value and
+    /// the session.
+    ///
+    /// # Errors
+    /// No randomness, or the write fails.
+    pub fn open_session(
+        &self,
+        user: &str,
+        role: Role,
+        credential: String,
+    ) -> anyhow::Result<(String, Session)> {
+        let settings = self.current_settings();
+        self.sessions
+            .open(user, role, credential, settings.session, settings.idle)
+    }
+
+    /// The `Set-Cookie` value for a new session's id.
+    pub fn session_cookie(&self, id: &str) -> String {
+        let settings = self.current_settings();
+        auth::session_cookie(id, settings.session, settings.secure_cookie)
     }
 
     /// The caller's session, or 401.
     ///
     /// # Errors
-    /// The answer to send instead: no or an expired session.
+    /// The answer to send instead: no, an expired or a no longer valid session (401), or
+    /// the sessions table cannot be read (503).
     #[allow(clippy::result_large_err)]
-    pub fn reader(&self, headers: &HeaderMap) -> Result<Session, Response> {
-        self.sessions.of(headers).ok_or_else(unauthorized)
+    pub async fn reader(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
+        let Some(id) = auth::cookie(headers, auth::COOKIE).map(str::to_string) else {
+            return Err(unauthorized());
+        };
+        let console = self.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let settings = console.current_settings();
+            console
+                .sessions
+                .of(&id, settings.idle, &|name| console.current(&settings, name))
+        })
+        .await;
+        match found {
+            Ok(Ok(Some(session))) => Ok(session),
+            Ok(Ok(None)) => Err(unauthorized()),
+            Ok(Err(e)) => {
+                tracing::warn!("console: cannot read sessions: {e:#}");
+                Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sessions_unavailable",
+                    "the session store cannot be read; see the daemon's log",
+                ))
+            }
+            Err(_) => Err(unauthorized()),
+        }
+    }
+
+    /// Ends the session the request's cookie names.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub async fn close_session(self: &Arc<Self>, headers: &HeaderMap) -> anyhow::Result<()> {
+        let Some(id) = auth::cookie(headers, auth::COOKIE).map(str::to_string) else {
+            return Ok(());
+        };
+        let console = self.clone();
+        tokio::task::spawn_blocking(move || console.sessions.close(&id)).await??;
+        Ok(())
     }
 
     /// The caller's session for a state-changing request: same origin and CSRF token.
@@ -154,7 +276,7 @@ impl Console {
     /// # Errors
     /// 401 without a session, 403 from another site or without the CSRF token.
     #[allow(clippy::result_large_err)]
-    pub fn writer(&self, headers: &HeaderMap) -> Result<Session, Response> {
+    pub async fn writer(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
         if !auth::same_origin(headers) {
             return Err(error(
                 StatusCode::FORBIDDEN,
@@ -162,7 +284,7 @@ impl Console {
                 "the request comes from another site",
             ));
         }
-        let session = self.reader(headers)?;
+        let session = self.reader(headers).await?;
         if !auth::csrf_ok(headers, &session) {
             return Err(error(
                 StatusCode::FORBIDDEN,
@@ -171,6 +293,20 @@ impl Console {
             ));
         }
         Ok(session)
+    }
+}
+
+/// A password given by environment variable (read when needed: the environment is the
+/// daemon's own, fixed at start).
+fn env_password(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+/// The credential tag of a configured user: its stored hash, or the name of its variable.
+fn credential_of(user: &ConsoleUser) -> String {
+    match &user.secret {
+        Secret::Hash(hash) => auth::credential_tag("hash", &hash.to_string()),
+        Secret::Env(var) => auth::credential_tag("env", var),
     }
 }
 

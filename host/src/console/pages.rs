@@ -44,7 +44,7 @@ pub async fn style() -> Response {
 
 /// `GET /`, `/findings`, `/findings/{id}`, `/actions`, `/plugins`.
 pub async fn shell(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    match console.reader(&headers) {
+    match console.reader(&headers).await {
         Ok(_) => html(SHELL),
         Err(_) => to_login(),
     }
@@ -52,7 +52,7 @@ pub async fn shell(State(console): State<Arc<Console>>, headers: HeaderMap) -> R
 
 /// `GET /assets/app.js`.
 pub async fn script(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    match console.reader(&headers) {
+    match console.reader(&headers).await {
         Ok(_) => (
             [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
             SCRIPT,

@@ -3,6 +3,7 @@
 //! ```toml
 //! [console]
 //! session_hours = 12          # a session ends this long after login
+//! idle_minutes = 60           # ... or this long after its last request
 //! secure_cookie = false       # true when a TLS proxy serves the console (cookie `Secure`)
 //! [[console.users]]
 //! name = "alice"
@@ -29,6 +30,7 @@ pub struct RawConsole {
     /// messages link to `{public_url}/findings/{id}`. Read by the config, for notify.
     pub public_url: Option<String>,
     session_hours: Option<u64>,
+    idle_minutes: Option<u64>,
     #[serde(default)]
     secure_cookie: bool,
     #[serde(default)]
@@ -82,7 +84,10 @@ pub struct ConsoleUser {
 /// The validated `[console]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsoleSettings {
+    /// A session ends this long after login (absolute expiry).
     pub session: std::time::Duration,
+    /// ... or this long after its last request (idle expiry).
+    pub idle: std::time::Duration,
     pub secure_cookie: bool,
     pub users: Vec<ConsoleUser>,
 }
@@ -91,6 +96,7 @@ impl Default for ConsoleSettings {
     fn default() -> Self {
         ConsoleSettings {
             session: std::time::Duration::from_secs(12 * 3600),
+            idle: std::time::Duration::from_secs(60 * 60),
             secure_cookie: false,
             users: Vec::new(),
         }
@@ -102,13 +108,23 @@ pub const TOKEN_USER: &str = "token";
 pub const ADMIN_USER: &str = "admin";
 
 impl ConsoleSettings {
+    /// The configured user named `name`, if any.
+    pub fn user(&self, name: &str) -> Option<&ConsoleUser> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
     /// # Errors
     /// A user without exactly one of `password_hash` and `password_env`, an unreadable
-    /// hash, a duplicate or reserved name, or a session length outside 1..=720 hours.
+    /// hash, a duplicate or reserved name, a session length outside 1..=720 hours, or an
+    /// idle time outside 5..=1440 minutes.
     pub fn from_raw(raw: RawConsole) -> Result<ConsoleSettings> {
         let hours = raw.session_hours.unwrap_or(12);
         if !(1..=720).contains(&hours) {
             bail!("console.session_hours must be between 1 and 720 (got {hours})");
+        }
+        let idle = raw.idle_minutes.unwrap_or(60);
+        if !(5..=1440).contains(&idle) {
+            bail!("console.idle_minutes must be between 5 and 1440 (got {idle})");
         }
         let mut users: Vec<ConsoleUser> = Vec::new();
         for user in raw.users {
@@ -145,8 +161,35 @@ impl ConsoleSettings {
         }
         Ok(ConsoleSettings {
             session: std::time::Duration::from_secs(hours * 3600),
+            idle: std::time::Duration::from_secs(idle * 60),
             secure_cookie: raw.secure_cookie,
             users,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<ConsoleSettings> {
+        ConsoleSettings::from_raw(toml::from_str(text)?)
+    }
+
+    #[test]
+    fn sessions_end_after_12_hours_or_an_idle_hour_unless_set_within_bounds() {
+        let default = parsed("").unwrap();
+        assert_eq!(default.session.as_secs(), 12 * 3600);
+        assert_eq!(default.idle.as_secs(), 3600);
+        let set = parsed("session_hours = 2\nidle_minutes = 15").unwrap();
+        assert_eq!(set.idle.as_secs(), 15 * 60);
+        for bad in [
+            "idle_minutes = 0",
+            "idle_minutes = 1441",
+            "session_hours = 0",
+        ] {
+            let error = parsed(bad).unwrap_err().to_string();
+            assert!(error.contains("must be between"), "{bad}: {error}");
+        }
     }
 }

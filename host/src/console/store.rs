@@ -13,7 +13,9 @@
 //!   principal seen a few times an hour has nearly a row per finding;
 //! - `console_text`: an FTS5 trigram index of the searched text (title, rule, principal,
 //!   event id), so a text search reads the findings holding its trigrams, not every row;
-//! - `finding_triage`: every status change with who, when and the note (never updated).
+//! - `finding_triage`: every status change with who, when and the note (never updated);
+//! - `console_sessions`: the logged-in sessions ([`SessionStore`]), keyed by the SHA-256 of
+//!   their id (the id itself is only ever in the browser's cookie).
 //!
 //! The three derived tables are written in the catch-up's transaction, so they always cover
 //! the same findings; a database made before `console_daily` or `console_text` existed has
@@ -86,6 +88,17 @@ CREATE TABLE IF NOT EXISTS finding_triage (
     note TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS finding_triage_by_finding ON finding_triage (finding_id, id);
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_sha256 BLOB PRIMARY KEY,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS console_sessions_by_user ON console_sessions (user, created_ms);
 "#;
 
 /// Triage states a finding can be in.
@@ -96,6 +109,9 @@ const CATCH_UP_BATCH: i64 = 10_000;
 pub const MAX_NOTE_BYTES: usize = 4096;
 /// The most rows a page of findings holds.
 pub const MAX_PAGE: usize = 200;
+/// A text search counts its matches up to this many; past it the list says "10,000+"
+/// (`total_is_lower_bound`), and reading the page stops as soon as it is full.
+pub const TEXT_TOTAL_CAP: u64 = 10_000;
 /// Rows in each overview breakdown.
 const TOP: usize = 10;
 /// Dimensions of `console_hourly` besides `all`.
@@ -152,7 +168,10 @@ pub struct FindingRow {
 /// One page of findings.
 #[derive(Debug, Serialize)]
 pub struct FindingPage {
+    /// How many findings match; for a text search, at most [`TEXT_TOTAL_CAP`].
     pub total: u64,
+    /// Whether more than `total` match (a text search past the cap: "10,000+").
+    pub total_is_lower_bound: bool,
     pub page: usize,
     pub per_page: usize,
     pub findings: Vec<FindingRow>,
@@ -226,7 +245,7 @@ impl ConsoleDb {
     pub fn findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
         let mut conn = self.conn();
         catch_up(&mut conn)?;
-        let (clause, args) = where_clause(&conn, filter)?;
+        let filters = where_clause(&conn, filter)?;
         let per_page = filter.per_page.unwrap_or(50).clamp(1, MAX_PAGE);
         let page = filter.page.unwrap_or(1).max(1);
         let order = match filter.order.as_deref() {
@@ -234,64 +253,107 @@ impl ConsoleDb {
             Some("asc") => "ASC",
             Some(other) => bail!("order must be asc or desc (got {other:?})"),
         };
-        let sort = match filter.sort.as_deref() {
-            None | Some("time") => format!("time {order}, finding_id {order}"),
+        // Every order ends with the id, so that pages never overlap.
+        let (sort, walks_an_index) = match filter.sort.as_deref() {
+            None | Some("time") => (format!("time {order}, finding_id {order}"), true),
             // Most severe first when descending.
-            Some("severity") => format!(
-                "severity_rank {}, time DESC",
-                if order == "DESC" { "ASC" } else { "DESC" }
+            Some("severity") => (
+                format!(
+                    "severity_rank {}, time DESC, finding_id DESC",
+                    if order == "DESC" { "ASC" } else { "DESC" }
+                ),
+                false,
             ),
-            Some("rule") => format!("rule_id {order}, time DESC"),
+            Some("rule") => (format!("rule_id {order}, time DESC, finding_id DESC"), true),
             Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
         };
         let offset = (page - 1) * per_page;
-        let count = || -> Result<u64> {
-            let total: i64 = conn.query_row(
-                &format!("SELECT COUNT(*) FROM console_findings {clause}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?;
-            Ok(total as u64)
-        };
-        let (total, findings) = if clause.contains("console_text MATCH") {
-            // A search through the index reads all its matches to sort them anyway: counted
-            // in the same pass (a second query would search the index again). Past the last
-            // page, counted apart. (A scan keeps count + page: the page can stop early.)
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {ROW_COLUMNS}, COUNT(*) OVER () FROM console_findings {clause}
-                 ORDER BY {sort} LIMIT {per_page} OFFSET {offset}"
-            ))?;
-            let mut total = None;
-            let findings: Vec<FindingRow> = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
-                    Ok((row(r)?, r.get::<_, i64>(ROW_COLUMN_COUNT)?))
-                })?
-                .map(|r| {
-                    r.map(|(finding, n)| {
-                        total = Some(n as u64);
-                        finding
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            let total = match total {
-                Some(total) => total,
-                None if page == 1 => 0,
-                None => count()?,
-            };
-            (total, findings)
-        } else {
-            let total = count()?;
+        let page_of = |clause: &str, args: &[String]| -> Result<Vec<FindingRow>> {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {ROW_COLUMNS} FROM console_findings {clause}
                  ORDER BY {sort} LIMIT {per_page} OFFSET {offset}"
             ))?;
-            let findings = stmt
+            let rows = stmt
                 .query_map(params_from_iter(args.iter()), row)?
                 .collect::<Result<_, _>>()?;
-            (total, findings)
+            Ok(rows)
+        };
+        let scan = filters.clause(false);
+        let scan_args = filters.args(false);
+        let (total, lower_bound, findings) = match filters.text {
+            None => {
+                // Filters on indexed columns: the exact count reads an index range.
+                let total: i64 = conn.query_row(
+                    &format!("SELECT COUNT(*) FROM console_findings {scan}"),
+                    params_from_iter(scan_args.iter()),
+                    |r| r.get(0),
+                )?;
+                (total as u64, false, page_of(&scan, scan_args)?)
+            }
+            Some(TextSearch::Scan) => {
+                // No index helps (under three characters): counted up to the cap, so a
+                // common text stops early; the page walks the sort's index.
+                let n: i64 = conn.query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM console_findings {scan} LIMIT {})",
+                        TEXT_TOTAL_CAP + 1
+                    ),
+                    params_from_iter(scan_args.iter()),
+                    |r| r.get(0),
+                )?;
+                let (total, capped) = capped(n as u64);
+                (total, capped, page_of(&scan, scan_args)?)
+            }
+            Some(TextSearch::Indexed) => {
+                // The matches, up to one past the cap. The text alone: read off the trigram
+                // index as it finds them (the LIKE applied on the way), so a common text
+                // stops early. With other filters too, SQLite picks which side to walk (an
+                // indexed filter may hold far fewer rows than the index's candidates).
+                let sql = if filters.conditions.len() == 1 {
+                    format!(
+                        "SELECT finding_id
+                         FROM (SELECT rowid AS hit FROM console_text WHERE console_text MATCH ?{})
+                         CROSS JOIN console_findings ON finding_id = hit
+                         WHERE 1 {}
+                         LIMIT {}",
+                        filters.args.len(),
+                        filters.and_conditions(),
+                        TEXT_TOTAL_CAP + 1
+                    )
+                } else {
+                    format!(
+                        "SELECT finding_id FROM console_findings {} LIMIT {}",
+                        filters.clause(true),
+                        TEXT_TOTAL_CAP + 1
+                    )
+                };
+                let mut stmt = conn.prepare(&sql)?;
+                let ids: Vec<i64> = stmt
+                    .query_map(params_from_iter(filters.args.iter()), |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                drop(stmt);
+                let (total, capped) = capped(ids.len() as u64);
+                let findings = if !capped {
+                    // All of them in hand: the page is sorted from these ids alone.
+                    let ids = serde_json::to_string(&ids)?;
+                    page_of(
+                        "WHERE finding_id IN (SELECT value FROM json_each(?1))",
+                        &[ids],
+                    )?
+                } else if walks_an_index {
+                    // Over the cap, matches are dense: the page walks the sort's index
+                    // newest first, as a scan does, and stops once it is full.
+                    page_of(&scan, scan_args)?
+                } else {
+                    // Sorted by severity, which no index walks: every candidate is sorted.
+                    page_of(&filters.clause(true), &filters.args)?
+                };
+                (total, capped, findings)
+            }
         };
         Ok(FindingPage {
             total,
+            total_is_lower_bound: lower_bound,
             page,
             per_page,
             findings,
@@ -581,8 +643,6 @@ impl ConsoleDb {
 
 const ROW_COLUMNS: &str = "finding_id, time, severity, rule_id, plugin, account, region, principal,
     source_ip, title, event_id, status";
-/// How many columns `ROW_COLUMNS` names (the index of a column after them).
-const ROW_COLUMN_COUNT: usize = 12;
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     Ok(FindingRow {
@@ -601,8 +661,68 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     })
 }
 
-/// The WHERE clause of a filter, with its arguments (values are always bound, never spliced).
-fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<(String, Vec<String>)> {
+/// How a text search finds its matches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TextSearch {
+    /// The LIKE alone, over every finding (text under three characters).
+    Scan,
+    /// The trigram index narrows the candidates; its FTS5 query is the last argument.
+    Indexed,
+}
+
+/// A filter as SQL: conditions on `console_findings` (values always bound, never spliced).
+struct Where {
+    conditions: Vec<String>,
+    /// The conditions' arguments, then (for [`TextSearch::Indexed`]) the FTS5 query.
+    args: Vec<String>,
+    text: Option<TextSearch>,
+}
+
+impl Where {
+    /// `WHERE ...`; with `index`, the candidates limited to the trigram index's answer.
+    fn clause(&self, index: bool) -> String {
+        let mut conditions = self.conditions.clone();
+        if index && self.text == Some(TextSearch::Indexed) {
+            conditions.push(format!(
+                "finding_id IN (SELECT rowid FROM console_text WHERE console_text MATCH ?{})",
+                self.args.len()
+            ));
+        }
+        if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        }
+    }
+
+    /// The arguments [`Where::clause`] binds.
+    fn args(&self, index: bool) -> &[String] {
+        match self.text {
+            Some(TextSearch::Indexed) if !index => &self.args[..self.args.len() - 1],
+            _ => &self.args,
+        }
+    }
+
+    /// `AND c1 AND c2 ...` (empty without conditions).
+    fn and_conditions(&self) -> String {
+        self.conditions
+            .iter()
+            .map(|c| format!("AND {c} "))
+            .collect()
+    }
+}
+
+/// Caps a text search's count: (total, whether more match).
+fn capped(n: u64) -> (u64, bool) {
+    if n > TEXT_TOTAL_CAP {
+        (TEXT_TOTAL_CAP, true)
+    } else {
+        (n, false)
+    }
+}
+
+/// The conditions of a filter, with their arguments.
+fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<Where> {
     let mut conditions = Vec::new();
     let mut args: Vec<String> = Vec::new();
     let mut equal = |column: &str, value: &Option<String>, args: &mut Vec<String>| {
@@ -632,6 +752,7 @@ fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<(String, Ve
         args.push(normal_time(until)?);
         conditions.push(format!("time <= ?{}", args.len()));
     }
+    let mut text_search = None;
     if let Some(text) = filter
         .text
         .as_deref()
@@ -640,15 +761,6 @@ fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<(String, Ve
     {
         if text.len() > 256 {
             bail!("text is longer than 256 bytes");
-        }
-        // The trigram index narrows the search to a superset of the matches; LIKE then
-        // decides, so the answer is a scan's (super::search says why and how).
-        if let Some(expression) = super::search::match_expression(conn, text)? {
-            args.push(expression);
-            conditions.push(format!(
-                "finding_id IN (SELECT rowid FROM console_text WHERE console_text MATCH ?{})",
-                args.len()
-            ));
         }
         let escaped = text
             .replace('\\', "\\\\")
@@ -660,13 +772,21 @@ fn where_clause(conn: &Connection, filter: &FindingFilter) -> Result<(String, Ve
             "(title LIKE ?{n} ESCAPE '\\' OR rule_id LIKE ?{n} ESCAPE '\\' \
              OR principal LIKE ?{n} ESCAPE '\\' OR event_id LIKE ?{n} ESCAPE '\\')"
         ));
+        // The trigram index narrows the search to a superset of the matches; the LIKE
+        // decides, so the answer is a scan's (super::search says why and how).
+        text_search = Some(match super::search::match_expression(conn, text)? {
+            Some(expression) => {
+                args.push(expression);
+                TextSearch::Indexed
+            }
+            None => TextSearch::Scan,
+        });
     }
-    let clause = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    Ok((clause, args))
+    Ok(Where {
+        conditions,
+        args,
+        text: text_search,
+    })
 }
 
 /// RFC 3339 text as findings store it (`YYYY-MM-DDTHH:MM:SSZ`).
@@ -969,5 +1089,173 @@ fn catch_up(conn: &mut Connection) -> Result<u64> {
             }
         }
         tx.commit()?;
+    }
+}
+
+/// A stored session, as [`SessionStore::get`] reads it (times in Unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub user: String,
+    pub role: String,
+    /// A tag of the credential the session logged in with (see `auth::credential_tag`).
+    pub credential: String,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// The console's sessions in `console_sessions`, on a connection of their own: checking a
+/// session (every request) never waits behind a long list query on [`ConsoleDb`]'s.
+pub struct SessionStore {
+    conn: Mutex<Connection>,
+}
+
+impl SessionStore {
+    /// Opens the sessions table of the audit database at `path` (created by
+    /// [`ConsoleDb::open`], which runs first).
+    ///
+    /// # Errors
+    /// The database cannot be opened.
+    pub fn open(path: &Path) -> Result<SessionStore> {
+        let conn = crate::audit::open_private(path)
+            .with_context(|| format!("cannot open {} for console sessions", path.display()))?;
+        Ok(SessionStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a new session; in the same transaction deletes every expired one (past
+    /// `expires_ms`, or last seen before `idle_before_ms`) and, past `per_user` sessions of
+    /// this user, the oldest of theirs.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn insert(
+        &self,
+        id_sha256: &[u8; 32],
+        row: &SessionRow,
+        idle_before_ms: i64,
+        per_user: usize,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM console_sessions WHERE expires_ms <= ?1 OR last_seen_ms < ?2",
+            params![row.created_ms, idle_before_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO console_sessions (id_sha256, user, role, credential, csrf, created_ms,
+                expires_ms, last_seen_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                &id_sha256[..],
+                row.user,
+                row.role,
+                row.credential,
+                row.csrf,
+                row.created_ms,
+                row.expires_ms,
+                row.last_seen_ms
+            ],
+        )?;
+        // The newest `per_user` are kept, this one first whatever the clock says.
+        tx.execute(
+            "DELETE FROM console_sessions WHERE user = ?1 AND id_sha256 NOT IN (
+                 SELECT id_sha256 FROM console_sessions WHERE user = ?1
+                 ORDER BY id_sha256 = ?2 DESC, created_ms DESC LIMIT ?3)",
+            params![row.user, &id_sha256[..], per_user as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The session whose id hashes to `id_sha256`, if stored.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn get(&self, id_sha256: &[u8; 32]) -> Result<Option<SessionRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT user, role, credential, csrf, created_ms, expires_ms, last_seen_ms
+             FROM console_sessions WHERE id_sha256 = ?1",
+        )?;
+        Ok(stmt
+            .query_row([&id_sha256[..]], |r| {
+                Ok(SessionRow {
+                    user: r.get(0)?,
+                    role: r.get(1)?,
+                    credential: r.get(2)?,
+                    csrf: r.get(3)?,
+                    created_ms: r.get(4)?,
+                    expires_ms: r.get(5)?,
+                    last_seen_ms: r.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Records a request on the session at `now_ms`.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn touch(&self, id_sha256: &[u8; 32], now_ms: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE console_sessions SET last_seen_ms = ?2 WHERE id_sha256 = ?1",
+            params![&id_sha256[..], now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes one session (logout, or found expired).
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn delete(&self, id_sha256: &[u8; 32]) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM console_sessions WHERE id_sha256 = ?1",
+            [&id_sha256[..]],
+        )? > 0)
+    }
+
+    /// Deletes the sessions `keep` refuses (given user, role and credential tag) and those
+    /// expired at `now_ms` (or idle since before `idle_before_ms`); returns how many.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn retain(
+        &self,
+        now_ms: i64,
+        idle_before_ms: i64,
+        keep: impl Fn(&str, &str, &str) -> bool,
+    ) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut deleted = tx.execute(
+            "DELETE FROM console_sessions WHERE expires_ms <= ?1 OR last_seen_ms < ?2",
+            params![now_ms, idle_before_ms],
+        )?;
+        let groups: Vec<(String, String, String)> = {
+            let mut stmt =
+                tx.prepare("SELECT DISTINCT user, role, credential FROM console_sessions")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            rows
+        };
+        for (user, role, credential) in groups {
+            if !keep(&user, &role, &credential) {
+                deleted += tx.execute(
+                    "DELETE FROM console_sessions WHERE user = ?1 AND role = ?2 AND credential = ?3",
+                    params![user, role, credential],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(deleted)
     }
 }

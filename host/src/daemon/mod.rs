@@ -126,6 +126,7 @@ pub fn run(
         config_path: config_path.map(|p| p.to_path_buf()),
         busy: tokio::sync::Mutex::new(()),
         response_settings: watch::channel(Arc::new(config.response.clone())).0,
+        console_settings: watch::channel(Arc::new(config.console.clone())).0,
     });
     let queue_capacity = daemon.queue_events;
     let queue = Arc::new(Semaphore::new(queue_capacity));
@@ -218,7 +219,7 @@ async fn serve(
     };
     // The web console on the same listener: its own routes, sessions and tables.
     let console = crate::console::Console::new(crate::console::ConsoleParts {
-        settings: config.console.clone(),
+        settings: reloader.console_settings.subscribe(),
         database: config.database.clone(),
         token: shared.token.clone(),
         admin_token: shared.admin_token.clone(),
@@ -236,7 +237,9 @@ async fn serve(
         Ok(n) => tracing::info!(findings = n, "console: indexed findings recorded earlier"),
         Err(e) => tracing::warn!("console: cannot index findings: {e:#}"),
     });
-    let app = http::router(shared).merge(crate::console::router(Arc::new(console)));
+    let console = Arc::new(console);
+    tokio::spawn(console.clone().prune_after_reloads());
+    let app = http::router(shared).merge(crate::console::router(console));
     let server = tokio::spawn(listener::serve(
         listener,
         app,

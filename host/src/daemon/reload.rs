@@ -25,6 +25,9 @@ pub struct Reloader {
     pub busy: tokio::sync::Mutex<()>,
     /// The response settings in force, for the executors (sent after each good reload).
     pub response_settings: watch::Sender<Arc<ResponseSettings>>,
+    /// The `[console]` in force, for the console (sent after each good reload): its users,
+    /// roles and session times.
+    pub console_settings: watch::Sender<Arc<crate::console::settings::ConsoleSettings>>,
 }
 
 impl Reloader {
@@ -40,6 +43,7 @@ impl Reloader {
             .map_err(|e| format!("the config is invalid, nothing changed: {e:#}"))?;
         crate::organizations::discover_into(&mut config).await;
         let response = Arc::new(config.response.clone());
+        let console = Arc::new(config.console.clone());
         let (tx, rx) = oneshot::channel();
         self.work
             .send(Work::Preparer(tx))
@@ -59,6 +63,8 @@ impl Reloader {
             .map_err(|_| "the pipeline has stopped".to_string())??;
         // The executors act on the reloaded notify targets, retry policy and AWS settings.
         self.response_settings.send_replace(response);
+        // The console checks each request's session against the reloaded users and roles.
+        self.console_settings.send_replace(console);
         tracing::info!(
             swapped = ?report.swapped,
             added = ?report.added,

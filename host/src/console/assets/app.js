@@ -180,12 +180,18 @@ async function findings() {
       el('th', { text: 'Title' }), el('th', { text: 'Principal' }), el('th', { text: 'Account' }),
       el('th', { text: 'Status' }))),
     body);
+  // A text search counts up to a cap: past it, the total is a lower bound ("10,000+").
+  const more = data.total_is_lower_bound === true;
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
+  const counted = more
+    ? `${data.total.toLocaleString('en')}+ findings · page ${data.page}`
+    : `${data.total} findings · page ${data.page} of ${pages}`;
+  const last = more ? data.findings.length < data.per_page : data.page >= pages;
   const goto = (n) => () => { const next = new URLSearchParams(params); next.set('page', n); location.search = next.toString(); };
   const pager = el('div', { class: 'pager' },
     el('button', { type: 'button', class: 'secondary', id: 'page-prev', disabled: data.page <= 1, onclick: goto(data.page - 1), text: '‹ Newer' }),
-    el('span', { id: 'findings-count', text: `${data.total} findings · page ${data.page} of ${pages}` }),
-    el('button', { type: 'button', class: 'secondary', id: 'page-next', disabled: data.page >= pages, onclick: goto(data.page + 1), text: 'Older ›' }));
+    el('span', { id: 'findings-count', text: counted }),
+    el('button', { type: 'button', class: 'secondary', id: 'page-next', disabled: last, onclick: goto(data.page + 1), text: 'Older ›' }));
   show(el('h1', { text: 'Findings' }), form, pager, table);
   const unfiltered = [...params.keys()].every(k => k === 'sort' || k === 'order') && (params.get('sort') || 'time') === 'time' && params.get('order') !== 'asc';
   if (unfiltered && data.page === 1) {
