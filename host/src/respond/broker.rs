@@ -169,7 +169,11 @@ impl Broker {
         // A repeated call, a redelivered event (or a replay) gets the receipt of the first
         // decision.
         if let Some(decided) = pending.by_key(&key) {
-            return Ok(receipt(decided.status, &decided.id, decided.reason.as_deref()));
+            return Ok(receipt(
+                decided.status,
+                &decided.id,
+                decided.reason.as_deref(),
+            ));
         }
         if let Some(existing) = self.outbox.by_key(&key)? {
             return Ok(receipt_of(&existing));
@@ -460,7 +464,10 @@ mod tests {
         assert!(recorded.iter().any(|a| a.id == id && a.event_id == "e1"));
         // A later batch (a redelivery) gets the recorded decision's receipt.
         let mut later = batch(&broker, &["e1"]);
-        assert_eq!(later.call("e1", disable("bob")).unwrap(), Receipt::DryRun(id));
+        assert_eq!(
+            later.call("e1", disable("bob")).unwrap(),
+            Receipt::DryRun(id)
+        );
         later.finish().unwrap();
         assert_eq!(broker.outbox.list(None, None).unwrap().len(), 2);
     }
@@ -469,8 +476,14 @@ mod tests {
     fn the_budget_counts_the_decisions_the_batch_has_not_recorded_yet() {
         let broker = broker(2);
         let mut session = batch(&broker, &["e1", "e2", "e3"]);
-        assert!(matches!(session.call("e1", disable("a")).unwrap(), Receipt::DryRun(_)));
-        assert!(matches!(session.call("e2", disable("b")).unwrap(), Receipt::DryRun(_)));
+        assert!(matches!(
+            session.call("e1", disable("a")).unwrap(),
+            Receipt::DryRun(_)
+        ));
+        assert!(matches!(
+            session.call("e2", disable("b")).unwrap(),
+            Receipt::DryRun(_)
+        ));
         let third = session.call("e3", disable("c")).unwrap();
         assert!(
             matches!(&third, Receipt::Denied(why) if why.contains("budget exhausted: 2 of 2")),
