@@ -1002,3 +1002,43 @@ fn a_forged_copy_of_an_event_id_sent_first_does_not_hide_the_real_event() {
     assert_eq!(conflicts.len(), 1, "{log}");
     assert!(conflicts[0].contains("real-root-call"), "{log}");
 }
+
+#[test]
+fn copies_of_one_event_id_cannot_fail_the_batch_that_holds_a_real_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    // One batch takes the whole request.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("batch_size = 16", "batch_size = 64");
+    std::fs::write(&config, text).unwrap();
+    let db = dir.path().join("audit.db");
+    let daemon = Daemon::start(&config, &[]);
+
+    // 30 root calls under one id the sender chose (each with its own content, so none is a
+    // duplicate), around a real one: 30 findings for one event id, over the plugin's limit
+    // of 20 per event, if the limit were per id rather than per event.
+    let mut records: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut record = root_record("chosen-id");
+            record["sourceIPAddress"] = serde_json::json!(format!("203.0.113.{i}"));
+            record
+        })
+        .collect();
+    records.insert(15, root_record("real-root-call"));
+    let body = serde_json::json!({ "Records": records }).to_string();
+    let answer = daemon.post(body.as_bytes(), Auth::Own);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["accepted"], 31, "{answer:?}");
+
+    let ids = finding_event_ids(&db);
+    assert_eq!(ids.get("real-root-call"), Some(&1), "{ids:?}");
+    assert!(ids.contains_key("chosen-id"), "{ids:?}");
+    let status = daemon.stop();
+    assert!(status.success(), "{status}");
+    let failures: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM plugin_failures", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(failures, 0, "no batch failed");
+}

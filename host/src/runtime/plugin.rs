@@ -549,7 +549,7 @@ impl LoadedPlugin {
                     ),
                 })
             }
-            Ok(Ok(findings)) => self.check_output(findings, events.len()),
+            Ok(Ok(findings)) => self.check_output(findings, events),
             Ok(Err((what, message))) => Err(PluginFailure {
                 kind: FailureKind::PluginError,
                 message: bounded_message(format!("{what}: {message}")),
@@ -560,12 +560,16 @@ impl LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    /// Enforces the per-event and size limits on what a batch returned.
-    fn check_output(
+    /// Enforces the per-event and size limits on what a batch returned. The per-event limit
+    /// is per event of the batch: events that share an id (CloudTrail's are unique, but a
+    /// sender chooses them) each allow their own share, so copies of one id cannot push a
+    /// plugin over its limit and fail the batch that holds a real event.
+    fn check_output<E: Borrow<Event>>(
         &self,
         findings: Vec<Finding>,
-        events: usize,
+        batch: &[E],
     ) -> Result<Vec<Finding>, PluginFailure> {
+        let events = batch.len();
         let too_large = |message: String| PluginFailure {
             kind: FailureKind::OutputTooLarge,
             message,
@@ -593,10 +597,17 @@ impl LoadedPlugin {
         for finding in &findings {
             *per_event.entry(finding.event_id.as_str()).or_default() += 1;
         }
-        if let Some((event, n)) = per_event
-            .iter()
-            .find(|(_, n)| **n > self.limits.max_findings_per_event)
-        {
+        let mut sharing_id: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        for event in batch {
+            *sharing_id.entry(event.borrow().id.as_str()).or_default() += 1;
+        }
+        let allowed = |event: &str| {
+            self.limits
+                .max_findings_per_event
+                .saturating_mul(sharing_id.get(event).copied().unwrap_or(1))
+        };
+        if let Some((event, n)) = per_event.iter().find(|(event, n)| **n > allowed(event)) {
             return Err(too_large(format!(
                 "returned {n} findings for event {event}; the limit is {} per event",
                 self.limits.max_findings_per_event
