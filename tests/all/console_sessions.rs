@@ -226,3 +226,68 @@ fn a_user_removed_or_given_another_role_is_logged_out_by_a_reload_or_a_restart()
         "a session opened with a rotated admin token"
     );
 }
+
+/// Opens `/v1/stream` with `client`'s cookie on a connection of its own; returns it once the
+/// response head has been read (the stream is open).
+fn open_stream(client: &Client) -> std::net::TcpStream {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(&client.addr).unwrap();
+    write!(
+        stream,
+        "GET /v1/stream HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+        client.addr, client.cookie
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    stream
+}
+
+/// Reads `stream` to its end; how long that took, or `None` if it was still open after
+/// `within`.
+fn ends_within(
+    mut stream: std::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) if started.elapsed() < within => {}
+            Ok(_) => return None,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn a_live_stream_ends_with_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &users("approver", true));
+    let daemon = Daemon::start(&config, &env());
+    let alice = Client::login(&daemon.addr, "alice", ALICE);
+    let victor = Client::login(&daemon.addr, "victor", VICTOR);
+    let alices = open_stream(&alice);
+    let victors = open_stream(&victor);
+
+    // Alice logs out: her open stream ends within the session check (5 s), not at the
+    // stream's one-hour lifetime; victor's stays open.
+    assert_eq!(alice.post("/logout", json!({})).status, 200);
+    let ended = ends_within(alices, std::time::Duration::from_secs(20));
+    assert!(
+        ended.is_some(),
+        "the logged-out session's stream is still open"
+    );
+    let victors_read = victors.try_clone().unwrap();
+    assert_eq!(
+        ends_within(victors_read, std::time::Duration::from_secs(7)),
+        None,
+        "a live session's stream stays open"
+    );
+    assert!(daemon.stop().success());
+}

@@ -25,6 +25,9 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 const STREAM_POLL: Duration = Duration::from_secs(1);
 /// A live stream ends after this long (the browser's EventSource reconnects).
 const STREAM_LIFETIME: Duration = Duration::from_secs(3600);
+/// How often an open stream checks that its session still lives (logout, expiry, a user
+/// removed or given another role end the stream within this).
+const STREAM_SESSION_CHECK: Duration = Duration::from_secs(5);
 
 type Shared = State<Arc<Console>>;
 
@@ -616,36 +619,47 @@ pub async fn stream(State(console): Shared, headers: HeaderMap) -> Response {
         }
     };
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let state = (db, start, console.stop.clone(), permit, true);
+    let checked = tokio::time::Instant::now();
+    let state = (db, start, console.stop.clone(), permit, true, checked);
     let events = futures_util::stream::unfold(
         state,
-        move |(db, last, mut stop, permit, first)| async move {
-            if !first {
-                tokio::select! {
-                    _ = tokio::time::sleep(STREAM_POLL) => {}
-                    _ = stop.wait_for(|s| *s) => return None,
+        move |(db, last, mut stop, permit, first, mut checked)| {
+            let console = console.clone();
+            let headers = headers.clone();
+            async move {
+                if !first {
+                    tokio::select! {
+                        _ = tokio::time::sleep(STREAM_POLL) => {}
+                        _ = stop.wait_for(|s| *s) => return None,
+                    }
                 }
+                if *stop.borrow() || tokio::time::Instant::now() > ends {
+                    return None;
+                }
+                if checked.elapsed() >= STREAM_SESSION_CHECK {
+                    if !console.still_live(&headers).await {
+                        return None;
+                    }
+                    checked = tokio::time::Instant::now();
+                }
+                let reader = db.clone();
+                let rows = tokio::task::spawn_blocking(move || reader.findings_after(last, 100))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let mut text = String::from(": waiting\n\n");
+                let mut next = last;
+                for row in rows {
+                    next = next.max(row.id);
+                    let data = serde_json::to_string(&row).unwrap_or_default();
+                    text.push_str(&format!("id: {}\nevent: finding\ndata: {data}\n\n", row.id));
+                }
+                Some((
+                    Ok::<_, std::convert::Infallible>(Bytes::from(text)),
+                    (db, next, stop, permit, false, checked),
+                ))
             }
-            if *stop.borrow() || tokio::time::Instant::now() > ends {
-                return None;
-            }
-            let reader = db.clone();
-            let rows = tokio::task::spawn_blocking(move || reader.findings_after(last, 100))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
-            let mut text = String::from(": waiting\n\n");
-            let mut next = last;
-            for row in rows {
-                next = next.max(row.id);
-                let data = serde_json::to_string(&row).unwrap_or_default();
-                text.push_str(&format!("id: {}\nevent: finding\ndata: {data}\n\n", row.id));
-            }
-            Some((
-                Ok::<_, std::convert::Infallible>(Bytes::from(text)),
-                (db, next, stop, permit, false),
-            ))
         },
     );
     (

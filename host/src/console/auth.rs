@@ -230,6 +230,25 @@ impl Sessions {
     /// # Errors
     /// The read or write fails.
     pub fn of(&self, id: &str, idle: Duration, current: Current<'_>) -> Result<Option<Session>> {
+        self.check(id, idle, current, true)
+    }
+
+    /// As [`Sessions::of`], without counting as activity: for what re-checks a session on
+    /// its own (a live stream), so an open stream does not keep an idle session alive.
+    ///
+    /// # Errors
+    /// The read or write fails.
+    pub fn still_live(&self, id: &str, idle: Duration, current: Current<'_>) -> Result<bool> {
+        Ok(self.check(id, idle, current, false)?.is_some())
+    }
+
+    fn check(
+        &self,
+        id: &str,
+        idle: Duration,
+        current: Current<'_>,
+        activity: bool,
+    ) -> Result<Option<Session>> {
         let key = id_hash(id);
         let Some(row) = self.store.get(&key)? else {
             return Ok(None);
@@ -243,7 +262,7 @@ impl Sessions {
             self.store.delete(&key)?;
             return Ok(None);
         };
-        if now - row.last_seen_ms >= TOUCH_EVERY_MS {
+        if activity && now - row.last_seen_ms >= TOUCH_EVERY_MS {
             self.store.touch(&key, now)?;
         }
         Ok(Some(Session {

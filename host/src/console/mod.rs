@@ -258,6 +258,25 @@ impl Console {
         }
     }
 
+    /// Whether the session the request's cookie names is still live (not counting as
+    /// activity); a store that cannot be read counts as not live.
+    pub async fn still_live(self: &Arc<Self>, headers: &HeaderMap) -> bool {
+        let Some(id) = auth::cookie(headers, auth::COOKIE).map(str::to_string) else {
+            return false;
+        };
+        let console = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let settings = console.current_settings();
+            console
+                .sessions
+                .still_live(&id, settings.idle, &|name| console.current(&settings, name))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false)
+    }
+
     /// Ends the session the request's cookie names.
     ///
     /// # Errors
