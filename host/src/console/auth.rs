@@ -229,20 +229,9 @@ impl Sessions {
     ///
     /// # Errors
     /// The read or write fails.
-    pub fn of(&self, id: &str, idle: Duration, current: Current<'_>) -> Result<Option<Session>> {
-        self.check(id, idle, current, true)
-    }
-
-    /// As [`Sessions::of`], without counting as activity: for what re-checks a session on
-    /// its own (a live stream), so an open stream does not keep an idle session alive.
-    ///
-    /// # Errors
-    /// The read or write fails.
-    pub fn still_live(&self, id: &str, idle: Duration, current: Current<'_>) -> Result<bool> {
-        Ok(self.check(id, idle, current, false)?.is_some())
-    }
-
-    fn check(
+    /// `activity` says whether the lookup is a request of the user's (it keeps the session
+    /// from going idle) or a re-check on its own (a live stream), which must not.
+    pub fn of(
         &self,
         id: &str,
         idle: Duration,

@@ -232,18 +232,7 @@ impl Console {
     /// the sessions table cannot be read (503).
     #[allow(clippy::result_large_err)]
     pub async fn reader(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
-        let Some(id) = auth::cookie(headers, auth::COOKIE).map(str::to_string) else {
-            return Err(unauthorized());
-        };
-        let console = self.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            let settings = console.current_settings();
-            console
-                .sessions
-                .of(&id, settings.idle, &|name| console.current(&settings, name))
-        })
-        .await;
-        match found {
+        match self.session_of(headers, true).await {
             Ok(Ok(Some(session))) => Ok(session),
             Ok(Ok(None)) => Err(unauthorized()),
             Ok(Err(e)) => {
@@ -258,23 +247,33 @@ impl Console {
         }
     }
 
-    /// Whether the session the request's cookie names is still live (not counting as
-    /// activity); a store that cannot be read counts as not live.
+    /// Whether the session the request's cookie names is still live, not counting as
+    /// activity (a live stream's re-check); a store that cannot be read counts as not live.
     pub async fn still_live(self: &Arc<Self>, headers: &HeaderMap) -> bool {
+        matches!(self.session_of(headers, false).await, Ok(Ok(Some(_))))
+    }
+
+    /// The session the request's cookie names, looked up off the async threads (`Err` if
+    /// that task failed); no cookie is no session.
+    async fn session_of(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        activity: bool,
+    ) -> Result<anyhow::Result<Option<Session>>, tokio::task::JoinError> {
         let Some(id) = auth::cookie(headers, auth::COOKIE).map(str::to_string) else {
-            return false;
+            return Ok(Ok(None));
         };
         let console = self.clone();
         tokio::task::spawn_blocking(move || {
             let settings = console.current_settings();
-            console
-                .sessions
-                .still_live(&id, settings.idle, &|name| console.current(&settings, name))
+            console.sessions.of(
+                &id,
+                settings.idle,
+                &|name| console.current(&settings, name),
+                activity,
+            )
         })
         .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(false)
     }
 
     /// Ends the session the request's cookie names.

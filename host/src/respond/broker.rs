@@ -52,6 +52,9 @@ pub struct BrokerSession {
 struct Pending {
     actions: Vec<DecidedAction>,
     by_key: HashMap<String, usize>,
+    /// Per capability, the pending decisions that spend its budget (as the outbox counts
+    /// them: every one not denied).
+    spending: HashMap<&'static str, u32>,
 }
 
 impl Pending {
@@ -59,17 +62,14 @@ impl Pending {
         self.by_key.get(key).map(|&i| &self.actions[i])
     }
 
-    /// Decisions of this batch that spend `capability`'s budget (as the outbox counts them).
     fn spending(&self, capability: &str) -> u32 {
-        let n = self
-            .actions
-            .iter()
-            .filter(|a| a.capability == capability && a.status != Status::Denied)
-            .count();
-        u32::try_from(n).unwrap_or(u32::MAX)
+        self.spending.get(capability).copied().unwrap_or(0)
     }
 
     fn push(&mut self, action: DecidedAction) {
+        if action.status != Status::Denied {
+            *self.spending.entry(action.capability).or_default() += 1;
+        }
         self.by_key
             .insert(action.idempotency_key.clone(), self.actions.len());
         self.actions.push(action);
@@ -122,7 +122,13 @@ impl CapabilityHandler for BrokerSession {
 
     fn finish(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
-        self.broker.outbox.insert_decided(&pending.actions)
+        let broker = &self.broker;
+        broker.outbox.insert_decided(
+            &broker.plugin,
+            &broker.version,
+            &broker.sha256,
+            &pending.actions,
+        )
     }
 }
 
@@ -255,11 +261,8 @@ impl Broker {
         pending.push(DecidedAction {
             id: id.clone(),
             idempotency_key: key,
-            plugin: self.plugin.to_string(),
-            plugin_version: self.version.clone(),
-            plugin_sha256: self.sha256.clone(),
             event_id: event_id.to_owned(),
-            capability: call.capability.to_owned(),
+            capability: call.capability,
             request: request_json,
             account: event.account.clone(),
             region: event.region.clone(),

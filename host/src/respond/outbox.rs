@@ -292,18 +292,26 @@ impl Outbox {
         insert_on(&self.conn(), action)
     }
 
-    /// Records a batch's decisions and commits them in one transaction (all or none).
+    /// Records a batch's decisions, made by the plugin version (`plugin`, `version`,
+    /// `sha256`) whose batch it was, and commits them in one transaction (all or none).
     ///
     /// # Errors
     /// The write fails; nothing is recorded.
-    pub fn insert_decided(&self, actions: &[DecidedAction]) -> Result<()> {
+    pub fn insert_decided(
+        &self,
+        plugin: &str,
+        version: &str,
+        sha256: &str,
+        actions: &[DecidedAction],
+    ) -> Result<()> {
         if actions.is_empty() {
             return Ok(());
         }
         let conn = self.conn();
         crate::chain::atomically(&conn, || {
             for action in actions {
-                insert_row(&conn, &action.as_new(), &action.id, action.decided_us)?;
+                let action_row = action.as_new(plugin, version, sha256);
+                insert_row(&conn, &action_row, &action.id, action.decided_us)?;
             }
             Ok(())
         })
@@ -610,16 +618,14 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
 }
 
 /// A decision made during a batch and not yet recorded: the broker keeps a batch's
-/// decisions and records them together ([`Outbox::insert_decided`]).
+/// decisions and records them together ([`Outbox::insert_decided`]), under the plugin
+/// version whose batch it is.
 #[derive(Debug, Clone)]
 pub struct DecidedAction {
     pub id: String,
     pub idempotency_key: String,
-    pub plugin: String,
-    pub plugin_version: String,
-    pub plugin_sha256: String,
     pub event_id: String,
-    pub capability: String,
+    pub capability: &'static str,
     pub request: serde_json::Value,
     pub account: String,
     pub region: String,
@@ -638,14 +644,14 @@ impl DecidedAction {
         new_action_id(idempotency_key)
     }
 
-    fn as_new(&self) -> NewAction<'_> {
+    fn as_new<'a>(&'a self, plugin: &'a str, version: &'a str, sha256: &'a str) -> NewAction<'a> {
         NewAction {
             idempotency_key: &self.idempotency_key,
-            plugin: &self.plugin,
-            plugin_version: &self.plugin_version,
-            plugin_sha256: &self.plugin_sha256,
+            plugin,
+            plugin_version: version,
+            plugin_sha256: sha256,
             event_id: &self.event_id,
-            capability: &self.capability,
+            capability: self.capability,
             request: &self.request,
             account: &self.account,
             region: &self.region,

@@ -597,17 +597,17 @@ impl LoadedPlugin {
         for finding in &findings {
             *per_event.entry(finding.event_id.as_str()).or_default() += 1;
         }
-        let mut sharing_id: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        for event in batch {
-            *sharing_id.entry(event.borrow().id.as_str()).or_default() += 1;
-        }
-        let allowed = |event: &str| {
-            self.limits
-                .max_findings_per_event
-                .saturating_mul(sharing_id.get(event).copied().unwrap_or(1))
+        let limit = self.limits.max_findings_per_event;
+        let sharing_id = |id: &str| {
+            batch
+                .iter()
+                .filter(|e| Borrow::<Event>::borrow(*e).id == id)
+                .count()
         };
-        if let Some((event, n)) = per_event.iter().find(|(event, n)| **n > allowed(event)) {
+        if let Some((event, n)) = per_event
+            .iter()
+            .find(|(event, n)| **n > limit && **n > limit.saturating_mul(sharing_id(event)))
+        {
             return Err(too_large(format!(
                 "returned {n} findings for event {event}; the limit is {} per event",
                 self.limits.max_findings_per_event
