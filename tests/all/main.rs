@@ -34,3 +34,4 @@ mod subscriptions;
 mod support;
 mod suppress;
 mod tamper;
+mod workers;

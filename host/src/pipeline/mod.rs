@@ -14,7 +14,7 @@ mod lifecycle;
 mod pool;
 mod reload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -78,7 +78,14 @@ struct Slot {
     queued_bytes: usize,
     /// A batch of this plugin is running on a worker.
     busy: bool,
+    /// Batches ready while `busy`, run in order after it (at most [`MAX_WAITING_BATCHES`]).
+    waiting: VecDeque<Job>,
 }
+
+/// Batches of one plugin that may wait behind its running one. A plugin runs one batch at a
+/// time (its events stay in order); without a backlog, the pipeline would stop feeding every
+/// other plugin whenever a busy plugin's next batch filled up, idling the other workers.
+const MAX_WAITING_BATCHES: usize = 3;
 
 pub struct Pipeline {
     runtime: Arc<PluginRuntime>,
@@ -197,6 +204,7 @@ impl Pipeline {
                 queue: Vec::new(),
                 queued_bytes: 0,
                 busy: false,
+                waiting: VecDeque::new(),
             });
         }
         self.router = Router::new(slots.iter().map(|s| s.plugin.patterns.as_slice()))?;
@@ -451,30 +459,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Starts the slot's queued batch: here, or on a worker once the slot's previous batch
-    /// is done (one batch per plugin at a time keeps each plugin's events in order).
+    /// Starts the slot's queued batch: here, or on a worker; while the slot's previous batch
+    /// runs, the new one waits behind it (one batch per plugin at a time keeps each plugin's
+    /// events in order).
     fn run_slot(&mut self, index: usize) -> Result<()> {
         if self.slots[index].queue.is_empty() {
             return Ok(());
         }
-        while self.slots[index].busy {
+        while self.slots[index].waiting.len() >= MAX_WAITING_BATCHES {
             self.collect_one()?;
         }
         if self.slots[index].health.quarantined {
-            // Quarantined by the batch that just finished: these events are withheld,
-            // as later ones are at dispatch.
+            // Quarantined by a batch that finished: these events are withheld, as later
+            // ones are at dispatch.
             let slot = &mut self.slots[index];
             let withheld = std::mem::take(&mut slot.queue).len() as u64;
             slot.queued_bytes = 0;
-            bump(
-                &mut self.stats.skipped_quarantined,
-                &slot.plugin.name,
-                withheld,
-            );
-            let matched = self.stats.matched.get_mut(&*slot.plugin.name);
-            if let Some(matched) = matched {
-                *matched -= withheld;
-            }
+            self.withhold(index, withheld);
             return Ok(());
         }
         let clock = if self.clock > 0 {
@@ -499,6 +500,10 @@ impl Pipeline {
                 let done = pool::run(&self.runtime, job);
                 self.record(done)
             }
+            Some(_) if slot.busy => {
+                slot.waiting.push_back(job);
+                Ok(())
+            }
             Some(pool) => {
                 slot.busy = true;
                 self.in_flight += 1;
@@ -508,14 +513,51 @@ impl Pipeline {
         }
     }
 
-    /// Waits for one running batch and records it.
+    /// Waits for one running batch, records it, and starts the batch waiting behind it.
     fn collect_one(&mut self) -> Result<()> {
         let Some(done) = self.pool.as_ref().and_then(Pool::next_done) else {
             anyhow::bail!("the plugin worker threads stopped");
         };
         self.in_flight -= 1;
-        self.slots[done.slot].busy = false;
-        self.record(done)
+        let index = done.slot;
+        self.slots[index].busy = false;
+        self.record(done)?;
+        self.start_waiting(index);
+        Ok(())
+    }
+
+    /// Submits the slot's next waiting batch, unless the batch just recorded quarantined the
+    /// plugin (then every waiting event is withheld).
+    fn start_waiting(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let Some(mut job) = slot.waiting.pop_front() else {
+            return;
+        };
+        if slot.health.quarantined {
+            let withheld = std::iter::once(job)
+                .chain(slot.waiting.drain(..))
+                .map(|job| job.events.len() as u64)
+                .sum();
+            self.withhold(index, withheld);
+            return;
+        }
+        // Rolled back while it waited: the batch runs on the version serving now.
+        job.plugin = slot.plugin.clone();
+        job.broker = slot.broker.clone();
+        if let Some(pool) = &self.pool {
+            slot.busy = true;
+            self.in_flight += 1;
+            pool.submit(job);
+        }
+    }
+
+    /// Counts `withheld` events routed to a quarantined plugin as skipped, not matched.
+    fn withhold(&mut self, index: usize, withheld: u64) {
+        let name = &self.slots[index].plugin.name;
+        bump(&mut self.stats.skipped_quarantined, name, withheld);
+        if let Some(matched) = self.stats.matched.get_mut(&**name) {
+            *matched -= withheld;
+        }
     }
 
     /// Commits a batch's findings and failures in one transaction, then applies the
