@@ -549,15 +549,55 @@ fn a_broad_search_counts_to_ten_thousand_and_shows_the_rows_a_scan_shows() {
         let past = list(text, None, 100);
         assert!(past.findings.is_empty() && past.total_is_lower_bound);
     }
-    // Sorted by severity (no index walks it) and by rule: still the scan's rows.
-    let by_severity = scanned_in(
-        &path,
-        "filler finding",
-        "severity_rank ASC, time DESC, finding_id DESC",
-    );
-    let got = list("filler finding", Some("severity"), 2);
-    assert!(got.total_is_lower_bound);
-    assert_eq!(ids(&got), by_severity[200..400]);
+    // Sorted by severity (read a rank at a time), most or least severe first, through the
+    // index and without it: each page holds the scan's rows, across the ranks' boundaries
+    // ("filler finding" matches 2,400 a rank: page 13 starts at the first high one; "fi"
+    // matches a few more, so its page 13 holds critical and high ones).
+    for (order, scan_order) in [
+        (None, "severity_rank ASC, time DESC, finding_id DESC"),
+        (
+            Some("asc"),
+            "severity_rank DESC, time DESC, finding_id DESC",
+        ),
+    ] {
+        for text in ["filler finding", "fi"] {
+            let by_severity = scanned_in(&path, text, scan_order);
+            for page in [1, 2, 3, 13, 51] {
+                let got = db
+                    .findings(&FindingFilter {
+                        text: Some(text.into()),
+                        sort: Some("severity".into()),
+                        order: order.map(str::to_string),
+                        page: Some(page),
+                        per_page: Some(200),
+                        ..FindingFilter::default()
+                    })
+                    .unwrap();
+                assert!(got.total_is_lower_bound, "{text}");
+                let from = (page - 1) * 200;
+                assert_eq!(
+                    ids(&got),
+                    by_severity[from..from + 200],
+                    "{text}, {order:?}, page {page}"
+                );
+            }
+        }
+    }
+    // Without a text, and past the last finding, the same.
+    let everything = scanned_in(&path, "", "severity_rank ASC, time DESC, finding_id DESC");
+    let unfiltered = |page: usize| {
+        db.findings(&FindingFilter {
+            sort: Some("severity".into()),
+            page: Some(page),
+            per_page: Some(200),
+            ..FindingFilter::default()
+        })
+        .unwrap()
+    };
+    assert_eq!(ids(&unfiltered(14)), everything[2600..2800]);
+    let last = everything.len().div_ceil(200);
+    assert_eq!(ids(&unfiltered(last)), everything[(last - 1) * 200..]);
+    assert!(unfiltered(last + 1).findings.is_empty());
     let by_rule = scanned_in(&path, "finding", "rule_id DESC, time DESC, finding_id DESC");
     assert_eq!(ids(&list("finding", Some("rule"), 1)), by_rule[..200]);
 
