@@ -78,7 +78,40 @@ CREATE INDEX plugin_lifecycle_by_plugin ON plugin_lifecycle (plugin, sha256, id)
 -- Not in the findings hash chain, whose content columns never change (older rows' hashes).
 ALTER TABLE findings ADD COLUMN suppressed_by TEXT;
 "#,
+    r#"
+-- The CloudTrail record of each event that raised a finding, written in the transaction that
+-- records its findings: once per event id and content (senders choose event ids: a forged
+-- copy under a real event's id is kept beside it, never in its place). `record` is the
+-- record's compact JSON text, cut to 256 KiB (`truncated`), raw-deflate compressed; `bytes`
+-- is its length as received; `sha256` is of the whole text.
+CREATE TABLE event_records (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    sha256 BLOB NOT NULL,
+    recorded_at TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    truncated INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    UNIQUE (event_id, sha256)
+);
+"#,
 ];
+
+/// The longest record text kept for an event. The normaliser already refuses records over
+/// its own 256 KiB limit; this bounds the store whatever an intake lets through.
+pub const MAX_STORED_RECORD_BYTES: usize = 256 * 1024;
+
+/// The CloudTrail record of an event with findings, as stored (see `event_records`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventRecord {
+    pub recorded_at: String,
+    /// The record's length as received (compact JSON), in bytes.
+    pub bytes: u64,
+    /// Only its first [`MAX_STORED_RECORD_BYTES`] were kept (cut at a character boundary).
+    pub truncated: bool,
+    /// The record's text as kept.
+    pub text: String,
+}
 
 /// A finding as stored, with the plugin version that produced it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -362,6 +395,48 @@ impl AuditStore {
         })
     }
 
+    /// Keeps the record of each event given as (event id, record text): the events whose
+    /// findings this transaction records. An event already kept with the same content is
+    /// skipped (`INSERT OR IGNORE`), so an event with several findings, or seen by several
+    /// plugins, is kept once. Returns how many were new.
+    ///
+    /// # Errors
+    /// A write fails.
+    pub fn record_event_records(&self, records: &[(&str, &str)]) -> Result<usize> {
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let recorded_at = now_rfc3339();
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO event_records (event_id, sha256, recorded_at, bytes,
+                truncated, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut inserted = 0;
+        for (event_id, text) in records {
+            let kept = cut_at_char_boundary(text, MAX_STORED_RECORD_BYTES);
+            // Fast deflate: CloudTrail JSON shrinks to about a third even so, and this runs
+            // on the findings' write path.
+            let mut compressed = flate2::write::DeflateEncoder::new(
+                Vec::with_capacity(kept.len() / 3),
+                flate2::Compression::fast(),
+            );
+            compressed.write_all(kept.as_bytes())?;
+            let compressed = compressed.finish()?;
+            inserted += insert.execute(params![
+                event_id,
+                &Sha256::digest(text.as_bytes())[..],
+                recorded_at,
+                text.len() as i64,
+                kept.len() < text.len(),
+                compressed,
+            ])?;
+        }
+        Ok(inserted)
+    }
+
     /// Walks the findings chain (see [`crate::chain`]).
     ///
     /// # Errors
@@ -587,6 +662,65 @@ impl AuditStore {
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The records kept for `event_id` (normally one; more when copies with other content
+/// carried the same id), oldest first, at most `limit`, and how many are kept in all.
+///
+/// # Errors
+/// The read fails, or a stored record does not inflate.
+pub fn event_records(
+    conn: &Connection,
+    event_id: &str,
+    limit: usize,
+) -> Result<(Vec<EventRecord>, u64)> {
+    use std::io::Read;
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM event_records WHERE event_id = ?1",
+        [event_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT recorded_at, bytes, truncated, record FROM event_records
+         WHERE event_id = ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![event_id, limit as i64], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, bool>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let mut records = Vec::new();
+    for row in rows {
+        let (recorded_at, bytes, truncated, compressed) = row?;
+        // Inflated up to the cap: a database edited by hand must not inflate without end.
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(compressed.as_slice())
+            .take(MAX_STORED_RECORD_BYTES as u64)
+            .read_to_end(&mut inflated)
+            .with_context(|| format!("the stored record of event {event_id:?} is damaged"))?;
+        records.push(EventRecord {
+            recorded_at,
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            truncated,
+            text: String::from_utf8_lossy(&inflated).into_owned(),
+        });
+    }
+    Ok((records, u64::try_from(total).unwrap_or(0)))
+}
+
+/// `text` cut to at most `limit` bytes, at a character boundary.
+fn cut_at_char_boundary(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Tables that [`AuditStore::count_by`] may read.
@@ -876,6 +1010,46 @@ mod tests {
         let result = store.in_transaction(|audit| audit.record_findings(&[finding("e2")]));
         assert!(result.is_err(), "{result:?}");
         assert_eq!(store.findings(&FindingQuery::default()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_event_record_is_kept_once_per_content_and_cut_when_oversized() {
+        let store = AuditStore::in_memory().unwrap();
+        let record = r#"{"eventID":"e1","eventName":"ConsoleLogin","note":"café"}"#;
+        // Two findings of one event, in one batch and again in a later one: kept once.
+        assert_eq!(
+            store
+                .record_event_records(&[("e1", record), ("e1", record)])
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.record_event_records(&[("e1", record)]).unwrap(), 0);
+        let (kept, total) = event_records(&store.conn, "e1", 5).unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(kept[0].text, record);
+        assert_eq!(
+            (kept[0].bytes, kept[0].truncated),
+            (record.len() as u64, false)
+        );
+        // Another content under the same id (a forged copy) is kept beside it.
+        let copy = r#"{"eventID":"e1","eventName":"DeleteTrail"}"#;
+        assert_eq!(store.record_event_records(&[("e1", copy)]).unwrap(), 1);
+        let (kept, total) = event_records(&store.conn, "e1", 5).unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(
+            [kept[0].text.as_str(), kept[1].text.as_str()],
+            [record, copy]
+        );
+        // Over the cap: the first 256 KiB kept (not splitting the two-byte "é"), marked cut.
+        // (23 bytes before the first "é": the cap falls inside one.)
+        let big = format!("{{\"eventID\":\"big1\",\"x\":\"{}\"}}", "é".repeat(200_000));
+        store.record_event_records(&[("big1", &big)]).unwrap();
+        let (kept, _) = event_records(&store.conn, "big1", 5).unwrap();
+        assert!(kept[0].truncated);
+        assert_eq!(kept[0].bytes, big.len() as u64);
+        assert_eq!(kept[0].text.len(), MAX_STORED_RECORD_BYTES - 1);
+        assert!(big.starts_with(&kept[0].text));
+        assert!(event_records(&store.conn, "none", 5).unwrap().0.is_empty());
     }
 
     #[test]

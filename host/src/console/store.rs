@@ -114,6 +114,9 @@ pub const MAX_PAGE: usize = 200;
 /// A text search counts its matches up to this many; past it the list says "10,000+"
 /// (`total_is_lower_bound`), and reading the page stops as soon as it is full.
 pub const TEXT_TOTAL_CAP: u64 = 10_000;
+/// The most event records a finding's answer holds (more than one only when copies with
+/// other content carried its event's id).
+const MAX_RECORDS_SHOWN: usize = 5;
 /// Rows in each overview breakdown.
 const TOP: usize = 10;
 /// Dimensions of `console_hourly` besides `all`.
@@ -384,8 +387,8 @@ impl ConsoleDb {
         Ok(rows)
     }
 
-    /// One finding in full: its stored record, facts, triage history, related findings and
-    /// the actions its event caused for its plugin. `None` if there is no such finding.
+    /// One finding in full: its stored row, the raw record of its event (when kept), facts,
+    /// triage history, related findings and the actions its event caused for its plugin. `None` if there is no such finding.
     ///
     /// # Errors
     /// The read fails.
@@ -410,10 +413,15 @@ impl ConsoleDb {
             .collect::<Result<_, _>>()?;
         let actions = actions_of(&conn, &stored.plugin, &stored.event_id)?;
         let triage = triage_of(&conn, id)?;
+        let (records, records_total) =
+            crate::audit::event_records(&conn, &stored.event_id, MAX_RECORDS_SHOWN)?;
+        let records: Vec<Value> = records.into_iter().map(record_json).collect();
         Ok(Some(json!({
             "id": id,
             "facts": facts,
             "finding": stored,
+            "records": records,
+            "records_total": records_total,
             "related": related,
             "actions": actions,
             "triage": triage,
@@ -969,6 +977,26 @@ fn actions_of(conn: &Connection, plugin: &str, event_id: &str) -> Result<Vec<Val
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// A kept event record as a finding's answer shows it: whole, as JSON under `record`; cut
+/// (or, against all odds, not JSON), as text under `text`.
+fn record_json(kept: crate::audit::EventRecord) -> Value {
+    let parsed = if kept.truncated {
+        None
+    } else {
+        serde_json::from_str::<Value>(&kept.text).ok()
+    };
+    let mut answer = json!({
+        "recorded_at": kept.recorded_at,
+        "bytes": kept.bytes,
+        "truncated": kept.truncated,
+    });
+    match parsed {
+        Some(record) => answer["record"] = record,
+        None => answer["text"] = Value::String(kept.text),
+    }
+    answer
 }
 
 fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {
