@@ -105,8 +105,8 @@ pub const MAX_STORED_RECORD_BYTES: usize = 256 * 1024;
 
 /// The preset deflate dictionary event records are compressed with: typical CloudTrail
 /// records as trailwarden writes them (compact JSON, keys sorted), so that even a 1 KB
-/// record finds its field names and common values to refer back to (about 35% of its size
-/// rather than 55% at the fast level, on the shared corpus). Rows say which dictionary they
+/// record finds its field names and common values to refer back to: the shared corpus's 218
+/// records (995 bytes on average) take 39% of their size rather than 68% without it. Rows say which dictionary they
 /// used: this file never changes; a better one is added as number 2.
 const RECORD_DICTIONARY_V1: &[u8] = include_bytes!("event_record_dictionary_v1.jsonl");
 
