@@ -388,7 +388,8 @@ impl ConsoleDb {
     }
 
     /// One finding in full: its stored row, the raw record of its event (when kept), facts,
-    /// triage history, related findings and the actions its event caused for its plugin. `None` if there is no such finding.
+    /// triage history, related findings and the actions its event caused for its plugin.
+    /// `None` if there is no such finding.
     ///
     /// # Errors
     /// The read fails.
