@@ -1,6 +1,6 @@
 //! The way an event travels after normalisation: route to the plugins that asked for it,
-//! batch per plugin, run (here or on worker threads), and record findings and failures in
-//! the audit store.
+//! batch per plugin, run (here or on worker threads), and record findings (with the raw
+//! record of each event that has any) and failures in the audit store.
 //!
 //! `replay` drives it from files; the daemon drives it from its intake. Both see the
 //! same counts, so `events_read = normalised + skipped + rejected` holds for either.
@@ -560,8 +560,8 @@ impl Pipeline {
         }
     }
 
-    /// Commits a batch's findings and failures in one transaction, then applies the
-    /// lifecycle rules.
+    /// Commits a batch's findings, the records of the events they are about, and its
+    /// failures in one transaction, then applies the lifecycle rules.
     fn record(&mut self, done: Done) -> Result<()> {
         let plugin = done.plugin.clone();
         (self.on_batch)(&plugin.name, done.events.len(), done.elapsed);
@@ -576,6 +576,10 @@ impl Pipeline {
         let recorded_at = now_rfc3339();
         let now = crate::suppress::now_s();
         let mut stored = Vec::new();
+        // The events with findings, each once (by pointer: copies under one id stay apart),
+        // for their records.
+        let mut with_findings: Vec<&Routed> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut failures = Vec::new();
         let mut forged = Vec::new();
         for (range, result) in done.parts {
@@ -583,7 +587,7 @@ impl Pipeline {
             match result {
                 Ok(findings) => {
                     for finding in findings {
-                        let Some(event) = events.iter().find(|e| e.0.event.id == finding.event_id)
+                        let Some(at) = events.iter().position(|e| e.0.event.id == finding.event_id)
                         else {
                             // A finding must name an event of its batch: a plugin cannot
                             // forge findings about events it never saw.
@@ -593,6 +597,7 @@ impl Pipeline {
                             ));
                             continue;
                         };
+                        let event = &events[at];
                         let mut finding =
                             stored_finding(&plugin, finding, &event.0.event, &recorded_at);
                         if !done.suppressions.is_empty() {
@@ -601,14 +606,32 @@ impl Pipeline {
                                 .for_finding(&finding.rule_id, &Subject::of(&event.0.event), now)
                                 .map(|s| s.id.clone());
                         }
+                        // A finding names its event by id alone: when copies with other
+                        // content share the id in this batch, any of them may have raised
+                        // it, so each is kept (and the console shows them all). The first
+                        // is `event`: once it is in, so are its copies.
+                        if !seen.contains(&Arc::as_ptr(&event.0)) {
+                            for copy in events[at..]
+                                .iter()
+                                .filter(|e| e.0.event.id == finding.event_id)
+                            {
+                                seen.insert(Arc::as_ptr(&copy.0));
+                                with_findings.push(&copy.0);
+                            }
+                        }
                         stored.push(finding);
                     }
                 }
                 Err(failure) => failures.push((events, failure)),
             }
         }
+        let records: Vec<(&str, &str)> = with_findings
+            .iter()
+            .map(|routed| (routed.event.id.as_str(), routed.event.raw.as_str()))
+            .collect();
         self.audit.in_transaction(|audit| {
             audit.record_findings(&stored)?;
+            audit.record_event_records(&records)?;
             for message in &forged {
                 audit.record_plugin_failure(
                     &plugin.name,
