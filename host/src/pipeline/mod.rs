@@ -15,6 +15,7 @@ mod pool;
 mod reload;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -413,6 +414,7 @@ impl Pipeline {
         let routed = Arc::new(Routed {
             event: into_plugin_event(event, self_caused),
             scope,
+            record_kept: AtomicBool::new(false),
         });
         let bytes = routed.event.raw.len();
         for index in targets {
@@ -625,6 +627,8 @@ impl Pipeline {
                 Err(failure) => failures.push((events, failure)),
             }
         }
+        // Most events with findings have them from several plugins: keep the record once.
+        with_findings.retain(|routed| !routed.record_kept.load(Ordering::Relaxed));
         let records: Vec<(&str, &str)> = with_findings
             .iter()
             .map(|routed| (routed.event.id.as_str(), routed.event.raw.as_str()))
@@ -653,6 +657,9 @@ impl Pipeline {
             }
             Ok(())
         })?;
+        for routed in &with_findings {
+            routed.record_kept.store(true, Ordering::Relaxed);
+        }
         let failed_events: usize = failures.iter().map(|(events, _)| events.len()).sum();
         if failed_events < done.events.len() {
             // Some part of the batch ran: the plugin answered, if only with nothing.

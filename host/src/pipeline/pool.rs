@@ -20,6 +20,9 @@ use crate::suppress::{Subject, SuppressionSet};
 pub struct Routed {
     pub event: Event,
     pub scope: EventScope,
+    /// Its record is in the audit store (set once a batch that recorded it commits): the
+    /// next plugin's finding about it skips hashing and compressing it again.
+    pub record_kept: std::sync::atomic::AtomicBool,
 }
 
 impl std::borrow::Borrow<Event> for SharedEvent {
