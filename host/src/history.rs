@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS plugin_history_accounts (
     PRIMARY KEY (plugin, account)
 ) WITHOUT ROWID";
 
+/// The history tables as a store of the shared database. Its first migration is the
+/// `IF NOT EXISTS` schema of earlier releases, so their tables are kept.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "history",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// Values in one tuple (Elastic's `new_terms` takes up to three).
 pub const MAX_TUPLE_VALUES: usize = 8;
 /// Bytes of a rule name plus its tuple's values.
@@ -159,7 +168,7 @@ impl HistoryStore {
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<HistoryStore> {
         Self::init(
-            crate::audit::open_private(path)?,
+            trailwarden_store::open(path, &STORE_SCHEMA)?,
             crate::rate::RateStore::open(path)?,
         )
     }
@@ -170,15 +179,14 @@ impl HistoryStore {
     /// The tables cannot be created.
     pub fn in_memory() -> Result<HistoryStore> {
         Self::init(
-            Connection::open_in_memory()?,
+            trailwarden_store::open_in_memory(&STORE_SCHEMA)?,
             crate::rate::RateStore::in_memory()?,
         )
     }
 
-    /// `conn` comes from [`crate::audit::open_private`] (WAL, NORMAL sync: one commit per
-    /// batch without an fsync) or is in memory.
+    /// `conn` comes from [`trailwarden_store`] (NORMAL sync: one commit per batch without
+    /// an fsync), its tables up to date.
     fn init(conn: Connection, rates: crate::rate::RateStore) -> Result<HistoryStore> {
-        conn.execute_batch(SCHEMA)?;
         Ok(HistoryStore {
             inner: Arc::new(Mutex::new(Inner {
                 conn,

@@ -42,7 +42,7 @@ impl ReportDb {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_context(|| format!("cannot open audit database {}", path.display()))?;
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
+        trailwarden_store::wait_briefly_when_busy(&mut conn)?;
         let db = ReportDb { conn };
         anyhow::ensure!(
             db.has_table("findings")?,
