@@ -49,22 +49,7 @@ impl Step for Migration {
 /// # Errors
 /// The database cannot be read.
 pub fn version<S>(conn: &Connection, schema: &Schema<S>) -> rusqlite::Result<usize> {
-    let has_versions: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",
-        [],
-        |row| row.get(0),
-    )?;
-    let recorded: Option<i64> = if has_versions {
-        conn.query_row(
-            "SELECT version FROM schema_versions WHERE store = ?1",
-            [schema.store],
-            |row| row.get(0),
-        )
-        .optional()?
-    } else {
-        None
-    };
-    let version = match recorded {
+    let version = match recorded(conn, schema.store)? {
         Some(version) => version,
         None if schema.mirrors_user_version => {
             conn.pragma_query_value(None, "user_version", |row| row.get(0))?
@@ -72,6 +57,24 @@ pub fn version<S>(conn: &Connection, schema: &Schema<S>) -> rusqlite::Result<usi
         None => 0,
     };
     Ok(usize::try_from(version).unwrap_or(usize::MAX))
+}
+
+/// The version row of `store`, if it has one.
+fn recorded(conn: &Connection, store: &str) -> rusqlite::Result<Option<i64>> {
+    let has_versions: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_versions {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT version FROM schema_versions WHERE store = ?1",
+        [store],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 /// Applies the migrations of `schema` that the database lacks, in order, one immediate
@@ -96,6 +99,12 @@ pub(crate) fn apply<S: Step>(
     let found = version(conn, schema).map_err(open_error)?;
     if found > known {
         return Err(too_new(found));
+    }
+    if found == known {
+        if schema.mirrors_user_version && found > 0 {
+            adopt_user_version(conn, path, schema)?;
+        }
+        return Ok(());
     }
     for (index, step) in schema.migrations.iter().enumerate().skip(found) {
         let target = index + 1;
@@ -132,6 +141,32 @@ fn record<S>(conn: &Connection, schema: &Schema<S>, version: usize) -> rusqlite:
     )?;
     if schema.mirrors_user_version {
         conn.pragma_update(None, "user_version", version)?;
+    }
+    Ok(())
+}
+
+/// A store versioned by `user_version` before gets its row once, so `schema_versions`
+/// names every store; afterwards this reads one row and writes nothing.
+fn adopt_user_version<S>(
+    conn: &mut Connection,
+    path: &Path,
+    schema: &Schema<S>,
+) -> Result<(), Error> {
+    let failed = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    if recorded(conn, schema.store).map_err(failed)?.is_some() {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    if recorded(&tx, schema.store).map_err(failed)?.is_none() {
+        let version = version(&tx, schema).map_err(failed)?;
+        tx.execute_batch(VERSIONS).map_err(failed)?;
+        record(&tx, schema, version).map_err(failed)?;
+        tx.commit().map_err(failed)?;
     }
     Ok(())
 }

@@ -270,6 +270,26 @@ fn a_store_versioned_by_user_version_before_continues_from_it() {
     assert_eq!(user_version, 3);
     // Other stores in the file ignore it.
     assert_eq!(version(&conn, &schema("state", &[])).unwrap(), 0);
+
+    // Already up to date in `user_version`: nothing runs again, and the version gets its row.
+    let current = dir.path().join("current.db");
+    {
+        let conn = Connection::open(&current).unwrap();
+        for step in THREE_STEPS {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let conn = open(&current, &audit).unwrap();
+    assert_eq!(applied(&conn), [1, 2, 3]);
+    let row: i64 = conn
+        .query_row(
+            "SELECT version FROM schema_versions WHERE store = 'audit'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(row, 3);
 }
 
 #[test]
