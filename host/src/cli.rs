@@ -110,7 +110,7 @@ enum Command {
     /// Notification targets: send a test message, resolve a finding's PagerDuty incidents.
     Notify {
         #[command(subcommand)]
-        command: crate::notify::cli::NotifyCommand,
+        command: crate::notify_cli::NotifyCommand,
     },
     /// Run a plugin against fixtures (capabilities recorded, never executed).
     Test {
@@ -274,7 +274,7 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Actions { command } => crate::actions_cli::run(command),
-        Command::Notify { command } => crate::notify::cli::run(command),
+        Command::Notify { command } => crate::notify_cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
         Command::Report { command } => crate::report::cli::run_report(command),

@@ -47,14 +47,9 @@ const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema 
     mirrors_user_version: false,
 };
 
-/// Values in one tuple (Elastic's `new_terms` takes up to three).
-pub const MAX_TUPLE_VALUES: usize = 8;
-/// Bytes of a rule name plus its tuple's values.
-pub const MAX_TUPLE_BYTES: usize = 1024;
-/// Bytes of an account id.
-pub const MAX_ACCOUNT_BYTES: usize = 64;
-/// The longest window or learning period (a little over a year).
-pub const MAX_PERIOD_SECONDS: u32 = 400 * 86_400;
+pub use crate::lookup::{
+    HistoryError, MAX_ACCOUNT_BYTES, MAX_PERIOD_SECONDS, MAX_TUPLE_BYTES, MAX_TUPLE_VALUES,
+};
 /// Default quota: tuples one plugin may hold.
 pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
 /// Default quota: accounts one plugin may have seen.
@@ -105,23 +100,6 @@ pub struct SeenInfo {
     pub last_seen: i64,
     pub count: u64,
 }
-
-/// Why a question was not answered (the WIT `history-error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryError {
-    Invalid(String),
-    QuotaExceeded(String),
-}
-
-impl std::fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HistoryError::Invalid(text) | HistoryError::QuotaExceeded(text) => f.write_str(text),
-        }
-    }
-}
-
-impl std::error::Error for HistoryError {}
 
 /// What is known of one tuple.
 #[derive(Debug, Clone, Copy)]

@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
 use super::target::NotifyTarget;
-use crate::config::ResponseSettings;
 use crate::respond::outbox::{ActionRecord, Outbox};
 use crate::respond::request::Request;
+use crate::respond::settings::ResponseSettings;
 
 /// What a target answered.
 #[derive(Debug, Clone)]

@@ -5,9 +5,9 @@ use anyhow::{bail, Result};
 
 use super::groups;
 use super::target::NotifyKind;
-use crate::config::ResponseSettings;
 use crate::respond::outbox::{now_us, NewAction, Outbox, Status};
 use crate::respond::request::{Request, NOTIFY_RESOLVE};
+use crate::respond::settings::ResponseSettings;
 
 /// Queues, in the outbox, one `event_action: resolve` per PagerDuty target for the
 /// recorded finding `finding_id` (the same dedup key its trigger used); the executors send
