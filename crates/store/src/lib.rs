@@ -131,6 +131,20 @@ pub fn open<S: Step>(path: &Path, schema: &Schema<S>) -> Result<Connection, Erro
     Ok(conn)
 }
 
+/// Brings `schema`'s store up to date on a connection opened elsewhere: a reader of an
+/// existing database (reports, which refuse to create one) that keeps tables of its own.
+/// The connection keeps the settings its opener gave it (`schema.synchronous` is not applied).
+///
+/// # Errors
+/// The store is newer than `schema`, or a migration fails.
+pub fn migrate<S: Step>(
+    conn: &mut Connection,
+    path: &Path,
+    schema: &Schema<S>,
+) -> Result<(), Error> {
+    migrate::apply(conn, path, schema)
+}
+
 /// A database that lives as long as the connection, with `schema`'s tables (tests, dry runs).
 ///
 /// # Errors

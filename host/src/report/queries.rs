@@ -122,6 +122,11 @@ impl ReportDb {
         &self.conn
     }
 
+    /// For a store keeping its tables in this database (sinks), to migrate them.
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     fn select_findings(
         &self,
         condition: &str,
