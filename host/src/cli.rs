@@ -143,12 +143,12 @@ enum Command {
     /// Reports over the audit database (HTML, JSON, CSV): activity, coverage, cis.
     Report {
         #[command(subcommand)]
-        command: crate::report::cli::ReportCommand,
+        command: crate::report_cli::ReportCommand,
     },
     /// Findings in other tools' formats: OCSF, ASFF (Security Hub), CSV, JSON lines.
     Export {
         #[command(subcommand)]
-        command: crate::report::cli::ExportCommand,
+        command: crate::report_cli::ExportCommand,
     },
     /// Suppressions: silence expected findings (add, list, remove, log); hot, no reload.
     Suppress {
@@ -277,8 +277,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Notify { command } => crate::notify_cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
-        Command::Report { command } => crate::report::cli::run_report(command),
-        Command::Export { command } => crate::report::cli::run_export(command),
+        Command::Report { command } => crate::report_cli::run_report(command),
+        Command::Export { command } => crate::report_cli::run_export(command),
         Command::Suppress { command } => crate::suppress_cli::run(command),
         Command::Rules {
             command: RulesCommand::List { config, format },

@@ -21,24 +21,9 @@ const KNOWN_BACK_EDGES: &[(&str, &str, &str)] = &[
         "the pipeline is built from the whole Config (plugins, limits, database)",
     ),
     (
-        "report",
-        "config",
-        "reports read the database path and plugins from the Config",
-    ),
-    (
-        "report",
-        "rules_cli",
-        "the coverage report reuses rules list's catalog rows",
-    ),
-    (
         "respond",
         "notify",
         "executors run notify actions and the outbox holds notify groups",
-    ),
-    (
-        "respond",
-        "output",
-        "action commands format tables (output::fit, Format)",
     ),
     (
         "runtime",
