@@ -81,15 +81,6 @@ ALTER TABLE findings ADD COLUMN suppressed_by TEXT;
 "#,
 ];
 
-/// The audit tables as a store of the shared database. Its version lived in
-/// `user_version` before per-store versions existed, and is still written there.
-const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
-    store: "audit",
-    migrations: MIGRATIONS,
-    synchronous: trailwarden_store::Synchronous::Normal,
-    mirrors_user_version: true,
-};
-
 /// A finding as stored, with the plugin version that produced it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StoredFinding {
@@ -155,6 +146,15 @@ pub struct FindingQuery {
     pub recorded_since: Option<String>,
     pub limit: Option<usize>,
 }
+
+/// The audit tables as a store of the shared database. Its version lived in
+/// `user_version` before per-store versions existed, and is still written there.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "audit",
+    migrations: MIGRATIONS,
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: true,
+};
 
 /// A connection to the audit database.
 pub struct AuditStore {

@@ -923,9 +923,6 @@ fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {
     Ok(rows)
 }
 
-/// Creates the console's tables; fills `console_daily` and `console_text` for the findings
-/// already indexed when they are new (a database from before they existed), in the same
-/// transaction, so they cover exactly what `console_findings` does.
 /// The console's tables as a store of the shared database: its first migration creates
 /// what earlier releases made with `IF NOT EXISTS` (their tables kept) and fills tables
 /// added since from the ones they derive from.
@@ -936,6 +933,9 @@ const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
     mirrors_user_version: false,
 };
 
+/// Creates the console's tables; fills `console_daily` and `console_text` for the findings
+/// already indexed when they are new (a database from before they existed), in the same
+/// transaction, so they cover exactly what `console_findings` does.
 fn create_tables(tx: &Connection) -> rusqlite::Result<()> {
     let exists = |name: &str| -> rusqlite::Result<bool> {
         tx.query_row(
