@@ -131,3 +131,74 @@ fn a_database_of_the_release_before_store_versions_keeps_every_row() {
         ["audit", "console", "dedup", "history", "outbox", "rate", "state", "suppress"]
     );
 }
+
+/// An outbox made before decisions were chained and actions leased (the first release's
+/// `actions` table, no version): its actions keep their status, are claimed like new ones,
+/// and join the hash chain in the order they were written.
+#[test]
+fn an_outbox_of_the_first_release_gets_the_columns_added_since_and_keeps_its_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE actions (
+                id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL, plugin TEXT NOT NULL, plugin_version TEXT NOT NULL,
+                plugin_sha256 TEXT NOT NULL, event_id TEXT NOT NULL, capability TEXT NOT NULL,
+                request TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+                resource TEXT NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                request_id TEXT, error TEXT, executed_at TEXT, inverse TEXT, undo_of TEXT,
+                received_us INTEGER, decided_us INTEGER NOT NULL);
+             CREATE INDEX actions_by_status ON actions (status, next_attempt_at);
+             CREATE INDEX actions_by_budget ON actions (plugin, capability, decided_us);
+             CREATE TABLE action_log (id INTEGER PRIMARY KEY, action_id TEXT NOT NULL,
+                at TEXT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL, detail TEXT NOT NULL);
+             INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
+                plugin_sha256, event_id, capability, request, account, region, resource, mode,
+                status, decided_us)
+             VALUES
+                ('a1', 'k1', '2024-01-01T00:00:00Z', 'p', '1', 'sha', 'e1',
+                 'iam.disable-access-key', '{}', '111111111111', 'us-east-1', 'r', 'enforce',
+                 'accepted', 1),
+                ('a2', 'k2', '2024-01-01T00:00:01Z', 'p', '1', 'sha', 'e2',
+                 'iam.disable-access-key', '{}', '111111111111', 'us-east-1', 'r', 'enforce',
+                 'denied', 2);
+             INSERT INTO action_log (action_id, at, actor, what, detail)
+             VALUES ('a1', '2024-01-01T00:00:00Z', 'broker', 'decided', 'accepted');",
+        )
+        .unwrap();
+    }
+    let outbox = Outbox::open(&db).unwrap();
+    let counts = outbox.status_counts().unwrap();
+    assert_eq!(counts.get("accepted"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("denied"), Some(&1), "{counts:?}");
+    assert_eq!(outbox.history("a1").unwrap().len(), 1);
+    for verdict in outbox.verify_chains().unwrap() {
+        assert!(
+            matches!(verdict, trailwarden::chain::Verdict::Intact { .. }),
+            "{verdict:?}"
+        );
+    }
+    // The accepted action is claimed (leases need the columns added on open).
+    assert!(outbox.claim("a1").unwrap());
+    assert!(!outbox.claim("a2").unwrap(), "a denied action is final");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let budget_index: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'actions_by_budget'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(budget_index, 0, "the old budget index is replaced");
+    let version: i64 = conn
+        .query_row(
+            "SELECT version FROM schema_versions WHERE store = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(version > 0, "the outbox's version is recorded");
+}
