@@ -103,6 +103,21 @@ fn main() {
             filter(|f| f.text = Some("rule.4".into())),
         ),
         (
+            "list: text, broad, sorted by severity",
+            filter(|f| {
+                f.text = Some("rule.4".into());
+                f.sort = Some("severity".into());
+            }),
+        ),
+        (
+            "list: text, broad, sorted by severity, page 51",
+            filter(|f| {
+                f.text = Some("rule.4".into());
+                f.sort = Some("severity".into());
+                f.page = Some(51);
+            }),
+        ),
+        (
             "list: text, 2 chars (scans)",
             filter(|f| f.text = Some("r-".into())),
         ),

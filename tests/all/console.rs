@@ -296,6 +296,21 @@ fn roles_csrf_and_triage_are_enforced_and_recorded_and_approve_and_undo_use_the_
         detail["actions"][0]["status"], "pending_approval",
         "{detail}"
     );
+    // ... and its event's CloudTrail record exactly as it was sent (the envelope's detail).
+    let event_id = detail["finding"]["event_id"].as_str().unwrap();
+    let sent = event_id
+        .strip_prefix("key-")
+        .unwrap()
+        .parse::<usize>()
+        .unwrap();
+    let (user, key) = &rig.keys[sent];
+    assert_eq!(
+        detail["records"][0]["record"],
+        key_created(event_id, ACCOUNT, "mallory", user, key),
+        "{detail}"
+    );
+    assert_eq!(detail["records_total"], 1, "{detail}");
+    assert_eq!(detail["records"][0]["truncated"], false, "{detail}");
 
     // Cross-site and token-less changes are refused; a viewer cannot approve.
     let action = pending(&approver)[0]["id"].as_str().unwrap().to_string();

@@ -1,6 +1,7 @@
 //! The console's store on its own (real SQLite): the indexed text search answers what a
 //! scan of every finding answers, and the overview's daily rollup counts what the findings
-//! hold, also for a database indexed before the search index and the rollup existed.
+//! hold, also for a database indexed before the search index and the rollup existed; a
+//! finding's answer carries its event's record as the pipeline kept it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -553,15 +554,55 @@ fn a_broad_search_counts_to_ten_thousand_and_shows_the_rows_a_scan_shows() {
         let past = list(text, None, 100);
         assert!(past.findings.is_empty() && past.total_is_lower_bound);
     }
-    // Sorted by severity (no index walks it) and by rule: still the scan's rows.
-    let by_severity = scanned_in(
-        &path,
-        "filler finding",
-        "severity_rank ASC, time DESC, finding_id DESC",
-    );
-    let got = list("filler finding", Some("severity"), 2);
-    assert!(got.total_is_lower_bound);
-    assert_eq!(ids(&got), by_severity[200..400]);
+    // Sorted by severity (read a rank at a time), most or least severe first, through the
+    // index and without it: each page holds the scan's rows, across the ranks' boundaries
+    // ("filler finding" matches 2,400 a rank: page 13 starts at the first high one; "fi"
+    // matches a few more, so its page 13 holds critical and high ones).
+    for (order, scan_order) in [
+        (None, "severity_rank ASC, time DESC, finding_id DESC"),
+        (
+            Some("asc"),
+            "severity_rank DESC, time DESC, finding_id DESC",
+        ),
+    ] {
+        for text in ["filler finding", "fi"] {
+            let by_severity = scanned_in(&path, text, scan_order);
+            for page in [1, 2, 3, 13, 51] {
+                let got = db
+                    .findings(&FindingFilter {
+                        text: Some(text.into()),
+                        sort: Some("severity".into()),
+                        order: order.map(str::to_string),
+                        page: Some(page),
+                        per_page: Some(200),
+                        ..FindingFilter::default()
+                    })
+                    .unwrap();
+                assert!(got.total_is_lower_bound, "{text}");
+                let from = (page - 1) * 200;
+                assert_eq!(
+                    ids(&got),
+                    by_severity[from..from + 200],
+                    "{text}, {order:?}, page {page}"
+                );
+            }
+        }
+    }
+    // Without a text, and past the last finding, the same.
+    let everything = scanned_in(&path, "", "severity_rank ASC, time DESC, finding_id DESC");
+    let unfiltered = |page: usize| {
+        db.findings(&FindingFilter {
+            sort: Some("severity".into()),
+            page: Some(page),
+            per_page: Some(200),
+            ..FindingFilter::default()
+        })
+        .unwrap()
+    };
+    assert_eq!(ids(&unfiltered(14)), everything[2600..2800]);
+    let last = everything.len().div_ceil(200);
+    assert_eq!(ids(&unfiltered(last)), everything[(last - 1) * 200..]);
+    assert!(unfiltered(last + 1).findings.is_empty());
     let by_rule = scanned_in(&path, "finding", "rule_id DESC, time DESC, finding_id DESC");
     assert_eq!(ids(&list("finding", Some("rule"), 1)), by_rule[..200]);
 
@@ -583,4 +624,137 @@ fn a_broad_search_counts_to_ten_thousand_and_shows_the_rows_a_scan_shows() {
         .unwrap();
     assert_eq!(critical.total, 2400);
     assert!(!critical.total_is_lower_bound);
+}
+
+/// The root user creating a key for another user: both `root-usage` and
+/// `access-key-other-user` raise a finding on it.
+fn root_creates_key() -> Value {
+    json!({
+        "eventVersion": "1.09", "eventID": "root-key", "eventTime": "2026-11-20T09:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15",
+        "eventType": "AwsApiCall", "recipientAccountId": "111122223333", "readOnly": false,
+        "userIdentity": {"type": "Root", "principalId": "111122223333",
+            "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333",
+            "accessKeyId": "AKIAROOTEXAMPLE0001"},
+        "requestParameters": {"userName": "bob"},
+        "responseElements": {"accessKey": {"accessKeyId": "AKIANEWKEYEXAMPLE01",
+            "status": "Active", "userName": "bob"}}
+    })
+}
+
+#[test]
+fn a_findings_answer_carries_its_events_record_kept_once_per_event_and_only_for_findings() {
+    use crate::support::{config, pipeline, plugin, plugin_config};
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        vec![
+            plugin_config(plugin("root-usage")),
+            plugin_config(plugin("access-key-other-user")),
+        ],
+    );
+    let two_findings = root_creates_key();
+    let root_write = crate::daemon::root_record("root-write");
+    // A copy under the same event id with other content (a sender chooses ids).
+    let mut forged = root_write.clone();
+    forged["sourceIPAddress"] = json!("192.0.2.66");
+    // Read by an IAM user: neither plugin has a finding on it.
+    let mut quiet = root_write.clone();
+    quiet["eventID"] = json!("quiet");
+    quiet["userIdentity"] = json!({"type": "IAMUser", "accountId": "111122223333",
+        "arn": "arn:aws:iam::111122223333:user/ops", "userName": "ops"});
+    let mut pipeline = pipeline(&config);
+    let options = cloudtrail_normalize::Options::default();
+    for event in [&two_findings, &root_write, &quiet, &forged] {
+        for item in cloudtrail_normalize::normalize_value(event.clone(), &options) {
+            pipeline.ingest(item, "test").unwrap();
+        }
+    }
+    pipeline.flush().unwrap();
+    drop(pipeline);
+
+    // One record per event id and content; none for the event without findings.
+    let conn = Connection::open(&config.database).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT event_id, COUNT(*) FROM event_records GROUP BY event_id")
+        .unwrap();
+    let kept: BTreeMap<String, i64> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kept,
+        BTreeMap::from([("root-key".to_string(), 1), ("root-write".to_string(), 2)])
+    );
+
+    // Each finding's answer holds the exact record replayed.
+    let db = ConsoleDb::open(&config.database).unwrap();
+    let listed = db.findings(&FindingFilter::default()).unwrap().findings;
+    let on = |event_id: &str| -> Vec<Value> {
+        listed
+            .iter()
+            .filter(|f| f.event_id == event_id)
+            .map(|f| db.finding(f.id).unwrap().unwrap())
+            .collect()
+    };
+    let on_key = on("root-key");
+    assert_eq!(on_key.len(), 2, "two plugins, two findings");
+    for detail in &on_key {
+        assert_eq!(detail["records_total"], 1, "{detail}");
+        assert_eq!(detail["records"][0]["record"], two_findings, "{detail}");
+        assert_eq!(detail["records"][0]["truncated"], false);
+        assert_eq!(
+            detail["records"][0]["bytes"],
+            two_findings.to_string().len(),
+            "{detail}"
+        );
+    }
+    // The real event and its forged copy are both shown, in the order they came.
+    let on_write = on("root-write");
+    assert_eq!(on_write.len(), 2);
+    for detail in &on_write {
+        assert_eq!(detail["records_total"], 2, "{detail}");
+        assert_eq!(detail["records"][0]["record"], root_write);
+        assert_eq!(detail["records"][1]["record"], forged);
+    }
+}
+
+#[test]
+fn an_oversized_record_is_shown_cut_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let audit = trailwarden::audit::AuditStore::open(&path).unwrap();
+    let big = json!({"eventID": "big", "requestParameters": {"policy": "x".repeat(300_000)}});
+    let text = big.to_string();
+    audit
+        .record_finding(&trailwarden::audit::StoredFinding {
+            plugin: "p".into(),
+            plugin_version: "1.0.0".into(),
+            plugin_sha256: "sha".into(),
+            rule_id: "r".into(),
+            severity: "high".into(),
+            title: "A big policy".into(),
+            description: String::new(),
+            resources: vec![],
+            dedup_key: "k".into(),
+            event_id: "big".into(),
+            event_time: Some("2026-11-20T09:00:00Z".into()),
+            context: json!({}),
+            recorded_at: "2026-11-20T09:00:01Z".into(),
+            suppressed_by: None,
+        })
+        .unwrap();
+    audit.record_event_records(&[("big", &text)]).unwrap();
+    let db = ConsoleDb::open(&path).unwrap();
+    let id = db.findings(&FindingFilter::default()).unwrap().findings[0].id;
+    let detail = db.finding(id).unwrap().unwrap();
+    let shown = &detail["records"][0];
+    assert_eq!(shown["truncated"], true, "{shown}");
+    assert_eq!(shown["bytes"], text.len());
+    assert!(shown.get("record").is_none(), "a cut record is not JSON");
+    let kept = shown["text"].as_str().unwrap();
+    assert_eq!(kept.len(), trailwarden::audit::MAX_STORED_RECORD_BYTES);
+    assert!(text.starts_with(kept));
 }

@@ -35,3 +35,4 @@ mod subscriptions;
 mod support;
 mod suppress;
 mod tamper;
+mod workers;

@@ -249,8 +249,8 @@ pub async fn findings(
     }
 }
 
-/// `GET /v1/findings/{id}`: the finding, its rule from the plugin's catalog, related
-/// findings, the actions it caused, its triage history.
+/// `GET /v1/findings/{id}`: the finding, its event's raw records as kept, its rule from the
+/// plugin's catalog, related findings, the actions it caused, its triage history.
 pub async fn finding(
     State(console): Shared,
     headers: HeaderMap,

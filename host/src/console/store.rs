@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 
 use crate::audit::StoredFinding;
 use crate::report::queries::FindingFacts;
-use crate::report::severity_rank;
+use crate::report::{severity_rank, SEVERITIES};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS console_findings (
@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS console_findings (
 );
 CREATE INDEX IF NOT EXISTS console_findings_by_time ON console_findings (time);
 CREATE INDEX IF NOT EXISTS console_findings_by_severity ON console_findings (severity, time);
+CREATE INDEX IF NOT EXISTS console_findings_by_severity_rank
+    ON console_findings (severity_rank, time);
 CREATE INDEX IF NOT EXISTS console_findings_by_rule ON console_findings (rule_id, time);
 CREATE INDEX IF NOT EXISTS console_findings_by_plugin ON console_findings (plugin, time);
 CREATE INDEX IF NOT EXISTS console_findings_by_account ON console_findings (account, time);
@@ -112,6 +114,9 @@ pub const MAX_PAGE: usize = 200;
 /// A text search counts its matches up to this many; past it the list says "10,000+"
 /// (`total_is_lower_bound`), and reading the page stops as soon as it is full.
 pub const TEXT_TOTAL_CAP: u64 = 10_000;
+/// The most event records a finding's answer holds (more than one only when copies with
+/// other content carried its event's id).
+const MAX_RECORDS_SHOWN: usize = 5;
 /// Rows in each overview breakdown.
 const TOP: usize = 10;
 /// Dimensions of `console_hourly` besides `all`.
@@ -253,19 +258,17 @@ impl ConsoleDb {
             Some(other) => bail!("order must be asc or desc (got {other:?})"),
         };
         // Every order ends with the id, so that pages never overlap.
-        let (sort, walks_an_index) = match filter.sort.as_deref() {
-            None | Some("time") => (format!("time {order}, finding_id {order}"), true),
+        let sort = match filter.sort.as_deref() {
+            None | Some("time") => format!("time {order}, finding_id {order}"),
             // Most severe first when descending.
-            Some("severity") => (
-                format!(
-                    "severity_rank {}, time DESC, finding_id DESC",
-                    if order == "DESC" { "ASC" } else { "DESC" }
-                ),
-                false,
+            Some("severity") => format!(
+                "severity_rank {}, time DESC, finding_id DESC",
+                if order == "DESC" { "ASC" } else { "DESC" }
             ),
-            Some("rule") => (format!("rule_id {order}, time DESC, finding_id DESC"), true),
+            Some("rule") => format!("rule_id {order}, time DESC, finding_id DESC"),
             Some(other) => bail!("sort must be time, severity or rule (got {other:?})"),
         };
+        let by_severity = filter.sort.as_deref() == Some("severity");
         let offset = (page - 1) * per_page;
         let page_of = |clause: &str, args: &[String]| -> Result<Vec<FindingRow>> {
             let mut stmt = conn.prepare(&format!(
@@ -277,6 +280,16 @@ impl ConsoleDb {
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         };
+        // A page of everything `clause` matches, read in the sort's order: time and rule walk
+        // their index; severity walks one severity at a time (`page_by_severity`). Only the
+        // ids of a text search under the cap (a few thousand at most) are sorted.
+        let walked_page_of = |clause: &str, args: &[String]| -> Result<Vec<FindingRow>> {
+            if by_severity {
+                page_by_severity(&conn, clause, args, order == "DESC", per_page, offset)
+            } else {
+                page_of(clause, args)
+            }
+        };
         let scan = filters.clause(false);
         let scan_args = filters.args(false);
         let (total, lower_bound, findings) = match filters.text {
@@ -287,7 +300,7 @@ impl ConsoleDb {
                     params_from_iter(scan_args.iter()),
                     |r| r.get(0),
                 )?;
-                (total as u64, false, page_of(&scan, scan_args)?)
+                (total as u64, false, walked_page_of(&scan, scan_args)?)
             }
             Some(TextSearch::Scan) => {
                 // No index helps (under three characters): counted up to the cap, so a
@@ -301,7 +314,7 @@ impl ConsoleDb {
                     |r| r.get(0),
                 )?;
                 let (total, capped) = capped(n as u64);
-                (total, capped, page_of(&scan, scan_args)?)
+                (total, capped, walked_page_of(&scan, scan_args)?)
             }
             Some(TextSearch::Indexed) => {
                 // The matches, up to one past the cap. The text alone: read off the trigram
@@ -339,13 +352,10 @@ impl ConsoleDb {
                         "WHERE finding_id IN (SELECT value FROM json_each(?1))",
                         &[ids],
                     )?
-                } else if walks_an_index {
-                    // Over the cap, matches are dense: the page walks the sort's index
-                    // newest first, as a scan does, and stops once it is full.
-                    page_of(&scan, scan_args)?
                 } else {
-                    // Sorted by severity, which no index walks: every candidate is sorted.
-                    page_of(&filters.clause(true), &filters.args)?
+                    // Over the cap, matches are dense: the page walks the sort's index, as
+                    // a scan does, and stops once it is full.
+                    walked_page_of(&scan, scan_args)?
                 };
                 (total, capped, findings)
             }
@@ -376,8 +386,9 @@ impl ConsoleDb {
         Ok(rows)
     }
 
-    /// One finding in full: its stored record, facts, triage history, related findings and
-    /// the actions its event caused for its plugin. `None` if there is no such finding.
+    /// One finding in full: its stored row, the raw record of its event (when kept), facts,
+    /// triage history, related findings and the actions its event caused for its plugin.
+    /// `None` if there is no such finding.
     ///
     /// # Errors
     /// The read fails.
@@ -402,10 +413,15 @@ impl ConsoleDb {
             .collect::<Result<_, _>>()?;
         let actions = actions_of(&conn, &stored.plugin, &stored.event_id)?;
         let triage = triage_of(&conn, id)?;
+        let (records, records_total) =
+            crate::audit::event_records(&conn, &stored.event_id, MAX_RECORDS_SHOWN)?;
+        let records: Vec<Value> = records.into_iter().map(record_json).collect();
         Ok(Some(json!({
             "id": id,
             "facts": facts,
             "finding": stored,
+            "records": records,
+            "records_total": records_total,
             "related": related,
             "actions": actions,
             "triage": triage,
@@ -660,6 +676,63 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     })
 }
 
+/// A page of the findings `clause` matches (`WHERE ...` or empty) sorted by severity (most
+/// severe first, or least), then newest first, then by id: the order of `severity_rank,
+/// time DESC, finding_id DESC`. No index walks that mixed order, so the page is read one
+/// severity rank at a time, each newest first along `console_findings_by_severity_rank`:
+/// the ranks before the page are only counted (each up to the rows still to skip), and the
+/// reading stops once the page is full, so a page costs about its offset, not the matches.
+fn page_by_severity(
+    conn: &Connection,
+    clause: &str,
+    args: &[String],
+    most_severe_first: bool,
+    per_page: usize,
+    offset: usize,
+) -> Result<Vec<FindingRow>> {
+    // Known severities rank 0 (critical) to 4 (info); any other name ranks 5.
+    let ranks: Vec<usize> = if most_severe_first {
+        (0..=SEVERITIES.len()).collect()
+    } else {
+        (0..=SEVERITIES.len()).rev().collect()
+    };
+    let joiner = if clause.is_empty() { "WHERE" } else { "AND" };
+    let mut skip = offset;
+    let mut rows = Vec::with_capacity(per_page);
+    for rank in ranks {
+        let need = per_page - rows.len();
+        if need == 0 {
+            break;
+        }
+        // `rank` is this loop's own number, never the caller's text.
+        let of_rank = format!("{clause} {joiner} severity_rank = {rank}");
+        if skip > 0 {
+            let n: i64 = conn.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM console_findings {of_rank} LIMIT {skip})"
+                ),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            let n = n as usize;
+            if n < skip {
+                // The whole rank comes before the page.
+                skip -= n;
+                continue;
+            }
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM console_findings {of_rank}
+             ORDER BY time DESC, finding_id DESC LIMIT {need} OFFSET {skip}"
+        ))?;
+        for found in stmt.query_map(params_from_iter(args.iter()), row)? {
+            rows.push(found?);
+        }
+        skip = 0;
+    }
+    Ok(rows)
+}
+
 /// How a text search finds its matches.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum TextSearch {
@@ -904,6 +977,26 @@ fn actions_of(conn: &Connection, plugin: &str, event_id: &str) -> Result<Vec<Val
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// A kept event record as a finding's answer shows it: whole, as JSON under `record`; cut
+/// (or, against all odds, not JSON), as text under `text`.
+fn record_json(kept: crate::audit::EventRecord) -> Value {
+    let parsed = if kept.truncated {
+        None
+    } else {
+        serde_json::from_str::<Value>(&kept.text).ok()
+    };
+    let mut answer = json!({
+        "recorded_at": kept.recorded_at,
+        "bytes": kept.bytes,
+        "truncated": kept.truncated,
+    });
+    match parsed {
+        Some(record) => answer["record"] = record,
+        None => answer["text"] = Value::String(kept.text),
+    }
+    answer
 }
 
 fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {

@@ -1,6 +1,6 @@
 //! The way an event travels after normalisation: route to the plugins that asked for it,
-//! batch per plugin, run (here or on worker threads), and record findings and failures in
-//! the audit store.
+//! batch per plugin, run (here or on worker threads), and record findings (with the raw
+//! record of each event that has any) and failures in the audit store.
 //!
 //! `replay` drives it from files; the daemon drives it from its intake. Both see the
 //! same counts, so `events_read = normalised + skipped + rejected` holds for either.
@@ -14,7 +14,7 @@ mod lifecycle;
 mod pool;
 mod reload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,7 +79,14 @@ struct Slot {
     queued_bytes: usize,
     /// A batch of this plugin is running on a worker.
     busy: bool,
+    /// Batches ready while `busy`, run in order after it (at most [`MAX_WAITING_BATCHES`]).
+    waiting: VecDeque<Job>,
 }
+
+/// Batches of one plugin that may wait behind its running one. A plugin runs one batch at a
+/// time (its events stay in order); without a backlog, the pipeline would stop feeding every
+/// other plugin whenever a busy plugin's next batch filled up, idling the other workers.
+const MAX_WAITING_BATCHES: usize = 3;
 
 pub struct Pipeline {
     runtime: Arc<PluginRuntime>,
@@ -198,6 +205,7 @@ impl Pipeline {
                 queue: Vec::new(),
                 queued_bytes: 0,
                 busy: false,
+                waiting: VecDeque::new(),
             });
         }
         self.router = Router::new(slots.iter().map(|s| s.plugin.patterns.as_slice()))?;
@@ -452,30 +460,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Starts the slot's queued batch: here, or on a worker once the slot's previous batch
-    /// is done (one batch per plugin at a time keeps each plugin's events in order).
+    /// Starts the slot's queued batch: here, or on a worker; while the slot's previous batch
+    /// runs, the new one waits behind it (one batch per plugin at a time keeps each plugin's
+    /// events in order).
     fn run_slot(&mut self, index: usize) -> Result<()> {
         if self.slots[index].queue.is_empty() {
             return Ok(());
         }
-        while self.slots[index].busy {
+        while self.slots[index].waiting.len() >= MAX_WAITING_BATCHES {
             self.collect_one()?;
         }
         if self.slots[index].health.quarantined {
-            // Quarantined by the batch that just finished: these events are withheld,
-            // as later ones are at dispatch.
+            // Quarantined by a batch that finished: these events are withheld, as later
+            // ones are at dispatch.
             let slot = &mut self.slots[index];
             let withheld = std::mem::take(&mut slot.queue).len() as u64;
             slot.queued_bytes = 0;
-            bump(
-                &mut self.stats.skipped_quarantined,
-                &slot.plugin.name,
-                withheld,
-            );
-            let matched = self.stats.matched.get_mut(&*slot.plugin.name);
-            if let Some(matched) = matched {
-                *matched -= withheld;
-            }
+            self.withhold(index, withheld);
             return Ok(());
         }
         let clock = if self.clock > 0 {
@@ -500,6 +501,10 @@ impl Pipeline {
                 let done = pool::run(&self.runtime, job);
                 self.record(done)
             }
+            Some(_) if slot.busy => {
+                slot.waiting.push_back(job);
+                Ok(())
+            }
             Some(pool) => {
                 slot.busy = true;
                 self.in_flight += 1;
@@ -509,18 +514,55 @@ impl Pipeline {
         }
     }
 
-    /// Waits for one running batch and records it.
+    /// Waits for one running batch, records it, and starts the batch waiting behind it.
     fn collect_one(&mut self) -> Result<()> {
         let Some(done) = self.pool.as_ref().and_then(Pool::next_done) else {
             anyhow::bail!("the plugin worker threads stopped");
         };
         self.in_flight -= 1;
-        self.slots[done.slot].busy = false;
-        self.record(done)
+        let index = done.slot;
+        self.slots[index].busy = false;
+        self.record(done)?;
+        self.start_waiting(index);
+        Ok(())
     }
 
-    /// Commits a batch's findings and failures in one transaction, then applies the
-    /// lifecycle rules.
+    /// Submits the slot's next waiting batch, unless the batch just recorded quarantined the
+    /// plugin (then every waiting event is withheld).
+    fn start_waiting(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let Some(mut job) = slot.waiting.pop_front() else {
+            return;
+        };
+        if slot.health.quarantined {
+            let withheld = std::iter::once(job)
+                .chain(slot.waiting.drain(..))
+                .map(|job| job.events.len() as u64)
+                .sum();
+            self.withhold(index, withheld);
+            return;
+        }
+        // Rolled back while it waited: the batch runs on the version serving now.
+        job.plugin = slot.plugin.clone();
+        job.broker = slot.broker.clone();
+        if let Some(pool) = &self.pool {
+            slot.busy = true;
+            self.in_flight += 1;
+            pool.submit(job);
+        }
+    }
+
+    /// Counts `withheld` events routed to a quarantined plugin as skipped, not matched.
+    fn withhold(&mut self, index: usize, withheld: u64) {
+        let name = &self.slots[index].plugin.name;
+        bump(&mut self.stats.skipped_quarantined, name, withheld);
+        if let Some(matched) = self.stats.matched.get_mut(&**name) {
+            *matched -= withheld;
+        }
+    }
+
+    /// Commits a batch's findings, the records of the events they are about, and its
+    /// failures in one transaction, then applies the lifecycle rules.
     fn record(&mut self, done: Done) -> Result<()> {
         let plugin = done.plugin.clone();
         (self.on_batch)(&plugin.name, done.events.len(), done.elapsed);
@@ -535,6 +577,10 @@ impl Pipeline {
         let recorded_at = now_rfc3339();
         let now = crate::suppress::now_s();
         let mut stored = Vec::new();
+        // The events with findings, each once (by pointer: copies under one id stay apart),
+        // for their records.
+        let mut with_findings: Vec<&Routed> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut failures = Vec::new();
         let mut forged = Vec::new();
         for (range, result) in done.parts {
@@ -542,7 +588,7 @@ impl Pipeline {
             match result {
                 Ok(findings) => {
                     for finding in findings {
-                        let Some(event) = events.iter().find(|e| e.0.event.id == finding.event_id)
+                        let Some(at) = events.iter().position(|e| e.0.event.id == finding.event_id)
                         else {
                             // A finding must name an event of its batch: a plugin cannot
                             // forge findings about events it never saw.
@@ -552,6 +598,7 @@ impl Pipeline {
                             ));
                             continue;
                         };
+                        let event = &events[at];
                         let mut finding =
                             stored_finding(&plugin, finding, &event.0.event, &recorded_at);
                         if !done.suppressions.is_empty() {
@@ -560,14 +607,32 @@ impl Pipeline {
                                 .for_finding(&finding.rule_id, &Subject::of(&event.0.event), now)
                                 .map(|s| s.id.clone());
                         }
+                        // A finding names its event by id alone: when copies with other
+                        // content share the id in this batch, any of them may have raised
+                        // it, so each is kept (and the console shows them all). The first
+                        // is `event`: once it is in, so are its copies.
+                        if !seen.contains(&Arc::as_ptr(&event.0)) {
+                            for copy in events[at..]
+                                .iter()
+                                .filter(|e| e.0.event.id == finding.event_id)
+                            {
+                                seen.insert(Arc::as_ptr(&copy.0));
+                                with_findings.push(&copy.0);
+                            }
+                        }
                         stored.push(finding);
                     }
                 }
                 Err(failure) => failures.push((events, failure)),
             }
         }
+        let records: Vec<(&str, &str)> = with_findings
+            .iter()
+            .map(|routed| (routed.event.id.as_str(), routed.event.raw.as_str()))
+            .collect();
         self.audit.in_transaction(|audit| {
             audit.record_findings(&stored)?;
+            audit.record_event_records(&records)?;
             for message in &forged {
                 audit.record_plugin_failure(
                     &plugin.name,

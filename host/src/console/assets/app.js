@@ -231,6 +231,20 @@ async function finding(id) {
         el('td', { text: a.mode }), el('td', { text: a.status }), el('td', { text: a.resource })))));
   const related = data.related.length === 0 ? el('p', { class: 'muted', text: 'None.' }) :
     el('table', { id: 'finding-related' }, el('tbody', {}, data.related.map(findingRow)));
+  // The event's CloudTrail record as trailwarden received it, pretty-printed (set as text:
+  // its every field is the sender's).
+  const records = data.records || [];
+  const recordText = (r) => r.record !== undefined ? JSON.stringify(r.record, null, 2) : r.text;
+  const event = el('div', { id: 'finding-event' }, records.length === 0
+    ? el('p', { class: 'muted', id: 'finding-record-missing', text: 'Not kept: recorded before trailwarden kept the records of events with findings.' })
+    : [
+      data.records_total > 1 ? el('p', { class: 'error', id: 'finding-record-copies',
+        text: `${data.records_total} different records carry this event id (a sender chooses event ids); ${records.length === data.records_total ? 'each is' : 'the first ' + records.length + ' are'} shown, oldest first.` }) : null,
+      records.map((r, i) => [
+        r.truncated ? el('p', { class: 'error', id: i === 0 ? 'finding-record-cut' : null, text: `Cut: only the first 256 KiB of this ${r.bytes.toLocaleString('en')}-byte record were kept.` }) : null,
+        el('pre', { id: i === 0 ? 'finding-record' : 'finding-record-' + i, class: 'record', 'data-truncated': String(r.truncated), text: recordText(r) }),
+      ]),
+    ]);
   show(
     el('p', {}, link('/findings', '‹ all findings')),
     el('h1', { id: 'finding-title' }, severity(f.severity), ' ', f.title),
@@ -249,6 +263,7 @@ async function finding(id) {
       el('div', { class: 'card' }, el('h2', { text: 'Triage' }), el('p', {}, status, ' ', save, ' ', message), note, history)),
     el('h2', { text: 'Actions it caused' }), actions,
     el('h2', { text: 'Same dedup key or principal' }), related,
+    el('h2', { text: 'The event (CloudTrail record)' }), event,
     el('h2', { text: 'What the plugin recorded about the event' }), el('pre', { id: 'finding-context', text: JSON.stringify(f.context, null, 2) }));
 }
 
