@@ -7,7 +7,6 @@ use super::groups;
 use super::target::NotifyKind;
 use crate::respond::outbox::{now_us, NewAction, Outbox, Status};
 use crate::respond::request::{Request, NOTIFY_RESOLVE};
-use crate::respond::settings::ResponseSettings;
 
 /// Queues, in the outbox, one `event_action: resolve` per PagerDuty target for the
 /// recorded finding `finding_id` (the same dedup key its trigger used); the executors send
@@ -18,7 +17,7 @@ use crate::respond::settings::ResponseSettings;
 /// No such finding, or the outbox cannot be read or written.
 pub fn resolve_finding(
     outbox: &Outbox,
-    settings: &ResponseSettings,
+    settings: &crate::respond::settings::ResponseSettings,
     finding_id: i64,
 ) -> Result<Vec<String>> {
     let Some((plugin, _rule, dedup_key)) = groups::finding_by_id(outbox, finding_id)? else {
