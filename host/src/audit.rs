@@ -1,7 +1,8 @@
 //! The audit store: every plugin load, finding, plugin failure and rejected input, in SQLite.
 //!
-//! The schema is versioned with `PRAGMA user_version`; migrations only ever append, so an
-//! older database opens with a newer binary.
+//! The schema is versioned per store (`trailwarden_store`; this store's version is also kept
+//! in `PRAGMA user_version`, where it was before); migrations only ever append, so an older
+//! database opens with a newer binary.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-/// Schema migrations, applied in order; index + 1 is the `user_version` after each.
+/// Schema migrations, applied in order; index + 1 is the store's version after each.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE plugin_loads (
@@ -188,6 +189,15 @@ pub struct FindingQuery {
     pub limit: Option<usize>,
 }
 
+/// The audit tables as a store of the shared database. Its version lived in
+/// `user_version` before per-store versions existed, and is still written there.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "audit",
+    migrations: MIGRATIONS,
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: true,
+};
+
 /// A connection to the audit database.
 pub struct AuditStore {
     conn: Connection,
@@ -203,7 +213,7 @@ impl AuditStore {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn = open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open audit database {}", path.display()))?;
         Self::init(conn)
     }
@@ -213,34 +223,14 @@ impl AuditStore {
     /// # Errors
     /// A migration fails.
     pub fn in_memory() -> Result<AuditStore> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(trailwarden_store::open_in_memory(&STORE_SCHEMA)?)
     }
 
-    /// `conn` comes from [`open_private`] (WAL, so readers such as `audit findings` run
-    /// while the daemon writes; NORMAL sync; short busy waits) or is in memory.
+    /// `conn` comes from [`trailwarden_store`], its tables up to date.
     fn init(conn: Connection) -> Result<AuditStore> {
-        let mut store = AuditStore { conn };
-        store.migrate()?;
+        let store = AuditStore { conn };
         crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;
         Ok(store)
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        let version = self.schema_version()?;
-        if version > MIGRATIONS.len() {
-            anyhow::bail!(
-                "audit database schema version {version} is newer than this binary knows ({})",
-                MIGRATIONS.len()
-            );
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)
-                .with_context(|| format!("audit schema migration {} failed", index + 1))?;
-            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
     }
 
     /// The schema version in force.
@@ -248,10 +238,7 @@ impl AuditStore {
     /// # Errors
     /// The database cannot be read.
     pub fn schema_version(&self) -> Result<usize> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))?;
-        Ok(usize::try_from(version).unwrap_or(usize::MAX))
+        Ok(trailwarden_store::version(&self.conn, &STORE_SCHEMA)?)
     }
 
     /// Opens a write transaction on this store's connection, for a run of writes that must
@@ -784,58 +771,6 @@ impl AuditTable {
     }
 }
 
-/// Opens the database at `path` so that only its owner can read it: it holds raw events,
-/// findings and action arguments. A new file is created `0600` (SQLite gives its `-wal` and
-/// `-shm` files the database file's mode); an existing one, and its `-wal` and `-shm`, are
-/// narrowed to `0600` if they were wider.
-///
-/// # Errors
-/// The file cannot be created, narrowed or opened.
-pub fn open_private(path: &Path) -> Result<Connection> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot create {}", path.display()));
-            }
-        }
-        let mut files = vec![path.to_path_buf()];
-        for suffix in ["-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            files.push(name.into());
-        }
-        for file in files {
-            let Ok(metadata) = std::fs::metadata(&file) else {
-                continue;
-            };
-            if metadata.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-                    .with_context(|| format!("cannot make {} owner-only", file.display()))?;
-            }
-        }
-    }
-    let open = || -> rusqlite::Result<Connection> {
-        let mut conn = Connection::open(path)?;
-        // Every store shares one file and one write-ahead log. NORMAL makes a commit durable
-        // against a crash of the process (the cases exactly-once is about) without an fsync
-        // per commit: under FULL, each plugin `state` write paid one (milliseconds apiece).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        wait_briefly_when_busy(&mut conn)?;
-        Ok(conn)
-    };
-    open().map_err(|e| with_os_reason(path, e.into()))
-}
-
 /// A write to the database at `path` failed. SQLite reports a file system that turned
 /// read-only under it (ext4 remounts itself read-only after a disk error) as a bare
 /// "disk I/O error"; for such an I/O, read-only or cannot-open failure, the file system's
@@ -861,42 +796,13 @@ pub fn explain_write_failure(path: &Path, error: anyhow::Error) -> anyhow::Error
     }
 }
 
-/// SQLite says "unable to open database file" whatever the cause; the file system's own
-/// answer to opening the file for writing (read-only file system, permission denied) says
-/// why.
+/// SQLite says "disk I/O error" whatever the cause; the file system's own answer to opening
+/// the file for writing (read-only file system, permission denied) says why.
 fn with_os_reason(path: &Path, error: anyhow::Error) -> anyhow::Error {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
-        Err(os) => error.context(format!("{} cannot be written: {os}", path.display())),
-        Ok(_) => error,
+    match trailwarden_store::why_not_writable(path) {
+        Some(os) => error.context(format!("{} cannot be written: {os}", path.display())),
+        None => error,
     }
-}
-
-/// Makes `conn` wait for another connection's write in short steps. Every store is its own
-/// connection to one WAL file, and SQLite lets one of them write at a time; its own
-/// `busy_timeout` sleeps a whole millisecond and more at the first conflict, while the
-/// writes it waits for take tens of microseconds, so in a replay most wall time went to
-/// those sleeps. Gives up (SQLITE_BUSY) after about five seconds, as before.
-///
-/// # Errors
-/// SQLite refuses the handler.
-pub fn wait_briefly_when_busy(conn: &mut Connection) -> rusqlite::Result<()> {
-    fn wait(retries: i32) -> bool {
-        const SHORT_WAITS: i32 = 200;
-        const LONG_WAITS: i32 = 5_000;
-        if retries < SHORT_WAITS {
-            std::thread::sleep(std::time::Duration::from_micros(20));
-        } else if retries <= LONG_WAITS {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        } else {
-            return false;
-        }
-        true
-    }
-    conn.busy_handler(Some(wait))
 }
 
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.

@@ -110,7 +110,7 @@ enum Command {
     /// Notification targets: send a test message, resolve a finding's PagerDuty incidents.
     Notify {
         #[command(subcommand)]
-        command: crate::notify::cli::NotifyCommand,
+        command: crate::notify_cli::NotifyCommand,
     },
     /// Run a plugin against fixtures (capabilities recorded, never executed).
     Test {
@@ -143,12 +143,12 @@ enum Command {
     /// Reports over the audit database (HTML, JSON, CSV): activity, coverage, cis.
     Report {
         #[command(subcommand)]
-        command: crate::report::cli::ReportCommand,
+        command: crate::report_cli::ReportCommand,
     },
     /// Findings in other tools' formats: OCSF, ASFF (Security Hub), CSV, JSON lines.
     Export {
         #[command(subcommand)]
-        command: crate::report::cli::ExportCommand,
+        command: crate::report_cli::ExportCommand,
     },
     /// Suppressions: silence expected findings (add, list, remove, log); hot, no reload.
     Suppress {
@@ -274,11 +274,11 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Actions { command } => crate::actions_cli::run(command),
-        Command::Notify { command } => crate::notify::cli::run(command),
+        Command::Notify { command } => crate::notify_cli::run(command),
         Command::Plugin { command } => crate::plugin_cli::run(command),
         Command::Plugins { config } => crate::plugin_cli::list(config),
-        Command::Report { command } => crate::report::cli::run_report(command),
-        Command::Export { command } => crate::report::cli::run_export(command),
+        Command::Report { command } => crate::report_cli::run_report(command),
+        Command::Export { command } => crate::report_cli::run_export(command),
         Command::Suppress { command } => crate::suppress_cli::run(command),
         Command::Rules {
             command: RulesCommand::List { config, format },

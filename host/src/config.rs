@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::daemon::settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
+use crate::daemon_settings::{IntakeSettings, RawDaemon, RawDedup, RawSqs};
 
 pub use crate::notify::target::NotifyTarget;
 use crate::notify::target::RawNotifyTarget;
@@ -51,7 +51,7 @@ struct RawConfig {
     engine: RawEngine,
     #[serde(default)]
     plugins: Vec<RawPlugin>,
-    /// Live ingest (`trailwarden run`): see `daemon::settings`.
+    /// Live ingest (`trailwarden run`): see `daemon_settings`.
     #[serde(default)]
     daemon: RawDaemon,
     sqs: Option<RawSqs>,
@@ -69,7 +69,7 @@ struct RawConfig {
     executor: ExecutorSettings,
     /// Where the daemon sends findings: see `sinks`.
     #[serde(default)]
-    sinks: Vec<crate::sinks::config::RawSink>,
+    sinks: Vec<crate::sink_settings::RawSink>,
     /// Findings expected and silenced (see `suppress`).
     #[serde(default)]
     suppressions: Vec<crate::suppress::RawSuppression>,
@@ -177,7 +177,7 @@ pub struct Config {
     pub response: ResponseSettings,
     pub lifecycle: Lifecycle,
     /// `[[sinks]]`: where the daemon sends findings.
-    pub sinks: Vec<crate::sinks::SinkConfig>,
+    pub sinks: Vec<crate::sink_settings::SinkConfig>,
     /// `[console]`: who may log in to the web console, and how.
     pub console: crate::console::settings::ConsoleSettings,
 }
@@ -362,7 +362,7 @@ impl Config {
                     .map(|(index, raw)| raw.validate(index))
                     .collect::<Result<_>>()?,
             },
-            sinks: crate::sinks::config::validate(raw.sinks)?,
+            sinks: crate::sink_settings::validate(raw.sinks)?,
         })
     }
 

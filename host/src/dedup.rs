@@ -6,8 +6,8 @@
 //! [`Seen::Conflict`], processed like a new event (and counted). Whoever can send events
 //! cannot hide a real event by sending a forged one with its eventID first.
 //!
-//! Kept in its own table of the audit database (`seen_events`, created if missing, outside
-//! the audit schema's migrations). An id is *marked* when its event is taken in, and only
+//! Kept in its own table of the audit database (`seen_events`, the `dedup` store's
+//! migrations). An id is *marked* when its event is taken in, and only
 //! *committed* to the table after the pipeline has flushed: an event that was marked but
 //! never run (a crash in between) is not remembered, so its redelivery is handled.
 //!
@@ -45,7 +45,35 @@ CREATE TABLE seen_events (
 INSERT INTO seen_events (event_id, digest, seen_at)
     SELECT event_id, X'', seen_at FROM seen_events_ids_only;
 DROP TABLE seen_events_ids_only;
+CREATE INDEX seen_events_by_time ON seen_events (seen_at);
 ";
+
+/// The dedup table as a store of the shared database: the `IF NOT EXISTS` schema of earlier
+/// releases (their tables kept), then the ids-only upgrade for a table older still.
+const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
+    store: "dedup",
+    migrations: &[
+        trailwarden_store::Migration::Sql(SCHEMA),
+        trailwarden_store::Migration::Rust(add_digests_to_an_ids_only_table),
+    ],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
+fn add_digests_to_an_ids_only_table(conn: &Connection) -> rusqlite::Result<()> {
+    let ids_only: Option<String> = conn
+        .query_row(
+            "SELECT name FROM pragma_table_info('seen_events') WHERE name = 'event_id'
+             AND NOT EXISTS (SELECT 1 FROM pragma_table_info('seen_events') WHERE name = 'digest')",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if ids_only.is_some() {
+        conn.execute_batch(MIGRATE_IDS_ONLY)?;
+    }
+    Ok(())
+}
 
 /// The SHA-256 of an event's content ([`cloudtrail_normalize::NormalizedEvent::content_digest`]).
 pub type Digest = [u8; 32];
@@ -76,7 +104,7 @@ impl Dedup {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path, window: Duration) -> Result<Dedup> {
-        let conn = crate::audit::open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open {} for dedup", path.display()))?;
         Self::init(conn, window)
     }
@@ -86,25 +114,10 @@ impl Dedup {
     /// # Errors
     /// The table cannot be created.
     pub fn in_memory(window: Duration) -> Result<Dedup> {
-        Self::init(Connection::open_in_memory()?, window)
+        Self::init(trailwarden_store::open_in_memory(&STORE_SCHEMA)?, window)
     }
 
     fn init(conn: Connection, window: Duration) -> Result<Dedup> {
-        let ids_only: Option<String> = conn
-            .query_row(
-                "SELECT name FROM pragma_table_info('seen_events') WHERE name = 'event_id'
-                 AND NOT EXISTS (SELECT 1 FROM pragma_table_info('seen_events') WHERE name = 'digest')",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if ids_only.is_some() {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(MIGRATE_IDS_ONLY)
-                .context("cannot migrate seen_events to ids with content digests")?;
-            tx.commit()?;
-        }
-        conn.execute_batch(SCHEMA)?;
         Ok(Dedup {
             conn,
             window,

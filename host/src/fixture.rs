@@ -14,7 +14,7 @@ pub use fixture_spec::Fixture;
 use fixture_spec::ReceiptKind;
 use serde_json::{json, Value};
 
-use crate::pipeline::to_plugin_event;
+use crate::plugin_event::to_plugin_event;
 use crate::respond::grants::CAPABILITIES;
 use crate::runtime::{
     CapabilityCall, CapabilityHandler, Finding, LoadedPlugin, PluginRuntime, Receipt,

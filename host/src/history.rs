@@ -38,14 +38,18 @@ CREATE TABLE IF NOT EXISTS plugin_history_accounts (
     PRIMARY KEY (plugin, account)
 ) WITHOUT ROWID";
 
-/// Values in one tuple (Elastic's `new_terms` takes up to three).
-pub const MAX_TUPLE_VALUES: usize = 8;
-/// Bytes of a rule name plus its tuple's values.
-pub const MAX_TUPLE_BYTES: usize = 1024;
-/// Bytes of an account id.
-pub const MAX_ACCOUNT_BYTES: usize = 64;
-/// The longest window or learning period (a little over a year).
-pub const MAX_PERIOD_SECONDS: u32 = 400 * 86_400;
+/// The history tables as a store of the shared database. Its first migration is the
+/// `IF NOT EXISTS` schema of earlier releases, so their tables are kept.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "history",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
+pub use crate::lookup::{
+    HistoryError, MAX_ACCOUNT_BYTES, MAX_PERIOD_SECONDS, MAX_TUPLE_BYTES, MAX_TUPLE_VALUES,
+};
 /// Default quota: tuples one plugin may hold.
 pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
 /// Default quota: accounts one plugin may have seen.
@@ -97,23 +101,6 @@ pub struct SeenInfo {
     pub count: u64,
 }
 
-/// Why a question was not answered (the WIT `history-error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryError {
-    Invalid(String),
-    QuotaExceeded(String),
-}
-
-impl std::fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HistoryError::Invalid(text) | HistoryError::QuotaExceeded(text) => f.write_str(text),
-        }
-    }
-}
-
-impl std::error::Error for HistoryError {}
-
 /// What is known of one tuple.
 #[derive(Debug, Clone, Copy)]
 struct Sighting {
@@ -159,7 +146,7 @@ impl HistoryStore {
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<HistoryStore> {
         Self::init(
-            crate::audit::open_private(path)?,
+            trailwarden_store::open(path, &STORE_SCHEMA)?,
             crate::rate::RateStore::open(path)?,
         )
     }
@@ -170,15 +157,14 @@ impl HistoryStore {
     /// The tables cannot be created.
     pub fn in_memory() -> Result<HistoryStore> {
         Self::init(
-            Connection::open_in_memory()?,
+            trailwarden_store::open_in_memory(&STORE_SCHEMA)?,
             crate::rate::RateStore::in_memory()?,
         )
     }
 
-    /// `conn` comes from [`crate::audit::open_private`] (WAL, NORMAL sync: one commit per
-    /// batch without an fsync) or is in memory.
+    /// `conn` comes from [`trailwarden_store`] (NORMAL sync: one commit per batch without
+    /// an fsync), its tables up to date.
     fn init(conn: Connection, rates: crate::rate::RateStore) -> Result<HistoryStore> {
-        conn.execute_batch(SCHEMA)?;
         Ok(HistoryStore {
             inner: Arc::new(Mutex::new(Inner {
                 conn,

@@ -4,25 +4,7 @@ use std::io::Write;
 
 use crate::audit::StoredFinding;
 use crate::pipeline::RunStats;
-
-/// Output format chosen with `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
-
-/// `text` in exactly `width` columns: cut with an ellipsis when longer (tables only;
-/// `--format json` has every value in full), padded when shorter.
-pub fn fit(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count > width {
-        let kept: String = text.chars().take(width.saturating_sub(1)).collect();
-        format!("{kept}…")
-    } else {
-        format!("{text}{}", " ".repeat(width - count))
-    }
-}
+pub use crate::table::{fit, Format};
 
 /// Column widths of the findings table (the last column, TITLE, takes the rest).
 const RULE_WIDTH: usize = 36;

@@ -31,7 +31,7 @@ use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::history::{
+use crate::lookup::{
     HistoryError, MAX_ACCOUNT_BYTES, MAX_PERIOD_SECONDS, MAX_TUPLE_BYTES, MAX_TUPLE_VALUES,
 };
 
@@ -48,6 +48,15 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS plugin_rates (
     PRIMARY KEY (plugin, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS plugin_rates_age ON plugin_rates (plugin, minute)";
+
+/// The rate table as a store of the shared database. Its first migration is the
+/// `IF NOT EXISTS` schema of earlier releases, so their tables are kept.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "rate",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
 
 /// Default quota: keys one plugin may hold.
 pub const DEFAULT_MAX_KEYS: u64 = 200_000;
@@ -181,7 +190,7 @@ impl RateStore {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<RateStore> {
-        Self::init(crate::audit::open_private(path)?)
+        Self::init(trailwarden_store::open(path, &STORE_SCHEMA)?)
     }
 
     /// A rate store that lives only as long as the process (fixtures, canaries).
@@ -189,11 +198,10 @@ impl RateStore {
     /// # Errors
     /// The table cannot be created.
     pub fn in_memory() -> Result<RateStore> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(trailwarden_store::open_in_memory(&STORE_SCHEMA)?)
     }
 
     fn init(conn: Connection) -> Result<RateStore> {
-        conn.execute_batch(SCHEMA)?;
         Ok(RateStore {
             inner: Arc::new(Mutex::new(Inner {
                 conn,

@@ -6,35 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::output::Format;
 use crate::respond::grants::{PluginGrants, UngrantedImports};
 use crate::runtime::{PluginRuntime, RuleInfo};
 use crate::state::StateStore;
 
-/// One row of the listing (the JSON form's object).
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleRow {
-    pub id: String,
-    pub plugin: String,
-    pub severity: String,
-    /// The ATT&CK technique ids, comma-separated.
-    pub technique: String,
-    /// The capabilities it calls, each with the mode its grant gives it, e.g.
-    /// `iam.disable-access-key (dry-run)`; `report only` when it calls none.
-    pub response: String,
-    pub title: String,
-    /// The Panther rules it is mapped to (the plugin's `panther.json`), sorted.
-    pub panther: Vec<String>,
-    /// The CIS monitoring controls it implements (`report cis`), e.g. `4.8`.
-    pub cis: Vec<String>,
-    /// `active`, or `refused` (the plugin was given the rule but cannot run it).
-    pub status: &'static str,
-    /// Why it was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
+pub use crate::rule_row::RuleRow;
 
 /// A plugin whose catalog could not be listed.
 pub struct Missing {

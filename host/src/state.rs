@@ -20,6 +20,15 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS plugin_state (
 );
 CREATE INDEX IF NOT EXISTS plugin_state_expiry ON plugin_state (plugin, expires_at)";
 
+/// The state table as a store of the shared database. Its first migration is the
+/// `IF NOT EXISTS` schema of earlier releases, so their tables are kept.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "state",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// Limits that keep one plugin from filling the host's disk through its state.
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -111,7 +120,7 @@ impl StateStore {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<StateStore> {
-        Self::init(crate::audit::open_private(path)?)
+        Self::init(trailwarden_store::open(path, &STORE_SCHEMA)?)
     }
 
     /// A state store that lives only as long as the process.
@@ -119,11 +128,10 @@ impl StateStore {
     /// # Errors
     /// The table cannot be created.
     pub fn in_memory() -> Result<StateStore> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(trailwarden_store::open_in_memory(&STORE_SCHEMA)?)
     }
 
     fn init(conn: Connection) -> Result<StateStore> {
-        conn.execute_batch(SCHEMA)?;
         Ok(StateStore {
             inner: Arc::new(Mutex::new(Inner {
                 conn,

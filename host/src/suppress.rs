@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS suppression_log (
     detail TEXT NOT NULL
 )";
 
+/// The suppression tables as a store of the shared database. FULL sync: a change is a
+/// person's command, rare, and once it returns the change must outlive a power loss.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "suppress",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Full,
+    mirrors_user_version: false,
+};
+
 /// Longest glob or reason accepted, so a suppression stays a short, readable statement.
 const MAX_FIELD_CHARS: usize = 1024;
 
@@ -434,9 +443,8 @@ impl SuppressionStore {
     /// # Errors
     /// The database cannot be opened or its tables created.
     pub fn open(path: &Path) -> Result<SuppressionStore> {
-        let conn = crate::audit::open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open audit database {}", path.display()))?;
-        conn.execute_batch(SCHEMA)?;
         Ok(SuppressionStore { conn })
     }
 

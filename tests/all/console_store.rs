@@ -294,10 +294,14 @@ fn a_database_indexed_before_the_text_index_and_daily_rollup_gets_both_when_open
         .overview("2026-11-09T12:00:00Z", "2026-11-14T12:00:00Z")
         .unwrap();
     drop(db);
-    // As a console of the previous version left it: its tables, not the two new ones.
+    // As a console of the previous version left it: its tables, not the two new ones, and
+    // no version recorded (those releases had no per-store versions).
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE console_text; DROP TABLE console_daily;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE console_text; DROP TABLE console_daily;
+         DELETE FROM schema_versions WHERE store = 'console';",
+    )
+    .unwrap();
     drop(conn);
     let db = ConsoleDb::open(&path).unwrap();
     assert_eq!(db.catch_up().unwrap(), 0, "nothing is indexed twice");

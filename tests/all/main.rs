@@ -30,6 +30,7 @@ mod search;
 mod setup;
 mod sinks;
 mod soak;
+mod stores;
 mod subscriptions;
 mod support;
 mod suppress;

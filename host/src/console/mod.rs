@@ -31,10 +31,10 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::ResponseSettings;
-use crate::daemon::metrics::Metrics;
-use crate::daemon::token::Token;
+use crate::metrics::Metrics;
 use crate::respond::outbox::Outbox;
+use crate::respond::settings::ResponseSettings;
+use crate::token::Token;
 use auth::{Session, Sessions};
 use settings::{ConsoleSettings, ConsoleUser, Role, Secret};
 use store::ConsoleDb;

@@ -197,11 +197,10 @@ impl ConsoleDb {
     /// # Errors
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<ConsoleDb> {
-        let mut conn = crate::audit::open_private(path)
-            .with_context(|| format!("cannot open {} for the console", path.display()))?;
         // The findings table is the audit store's; create it (and the rest) if this runs first.
         drop(crate::audit::AuditStore::open(path)?);
-        create_tables(&mut conn)?;
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
+            .with_context(|| format!("cannot open {} for the console", path.display()))?;
         let has_actions: i64 = conn.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'actions'",
             [],
@@ -1017,11 +1016,20 @@ fn triage_of(conn: &Connection, id: i64) -> Result<Vec<TriageEntry>> {
     Ok(rows)
 }
 
+/// The console's tables as a store of the shared database: its first migration creates
+/// what earlier releases made with `IF NOT EXISTS` (their tables kept) and fills tables
+/// added since from the ones they derive from.
+const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
+    store: "console",
+    migrations: &[trailwarden_store::Migration::Rust(create_tables)],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// Creates the console's tables; fills `console_daily` and `console_text` for the findings
 /// already indexed when they are new (a database from before they existed), in the same
 /// transaction, so they cover exactly what `console_findings` does.
-fn create_tables(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+fn create_tables(tx: &Connection) -> rusqlite::Result<()> {
     let exists = |name: &str| -> rusqlite::Result<bool> {
         tx.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
@@ -1047,7 +1055,6 @@ fn create_tables(conn: &mut Connection) -> Result<()> {
             [],
         )?;
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -1205,13 +1212,12 @@ pub struct SessionStore {
 }
 
 impl SessionStore {
-    /// Opens the sessions table of the audit database at `path` (created by
-    /// [`ConsoleDb::open`], which runs first).
+    /// Opens the sessions table of the audit database at `path` (the console's store).
     ///
     /// # Errors
-    /// The database cannot be opened.
+    /// The database cannot be opened or the console's tables created.
     pub fn open(path: &Path) -> Result<SessionStore> {
-        let conn = crate::audit::open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open {} for console sessions", path.display()))?;
         Ok(SessionStore {
             conn: Mutex::new(conn),

@@ -28,9 +28,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 use tokio::sync::{oneshot, Semaphore};
 
-use super::metrics::{Metrics, Source};
-use super::token::Token;
 use super::worker::{Batch, Work};
+use crate::metrics::{Metrics, Source};
+use crate::token::Token;
 
 /// Seconds a refused client is asked to wait.
 const RETRY_AFTER_S: &str = "1";

@@ -19,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// What bounds the connections.
 #[derive(Debug, Clone, Copy)]

@@ -14,12 +14,9 @@
 
 pub mod http;
 pub mod listener;
-pub mod metrics;
 pub mod reload;
-pub mod settings;
 pub mod sqs;
 pub mod summary;
-pub mod token;
 pub mod watchdog;
 pub mod worker;
 
@@ -33,7 +30,8 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::aws::AwsTarget;
 use crate::config::Config;
-use metrics::Metrics;
+use crate::metrics::Metrics;
+use crate::token;
 
 /// Runs the daemon until SIGTERM or SIGINT.
 ///

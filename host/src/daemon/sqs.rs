@@ -25,11 +25,11 @@ use serde_json::Value;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::metrics::{Metrics, Source};
-use super::settings::SqsSettings;
 use super::worker::{Batch, Work};
 use crate::aws::{decode_notification_key, fetch_object, FetchError, S3Url};
+use crate::daemon_settings::SqsSettings;
 use crate::intake::Outcome;
+use crate::metrics::{Metrics, Source};
 
 /// Items per batch sent to the pipeline thread (a log file is split into several).
 const CHUNK_ITEMS: usize = 1000;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::metrics::{Metrics, Totals};
+use crate::metrics::{Metrics, Totals};
 use crate::respond::outbox::Outbox;
 
 /// What the summary compares from one interval to the next.

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// The exit status of a process the watchdog ends (`EX_SOFTWARE`).
 pub const STALL_EXIT_CODE: i32 = 70;

@@ -14,11 +14,11 @@ use anyhow::{Context, Result};
 use cloudtrail_normalize::Item;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
-use super::metrics::{Metrics, Source};
 use crate::audit::AuditStore;
 use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::intake::{ingest_delivery, Outcome};
+use crate::metrics::{Metrics, Source};
 use crate::pipeline::{Pipeline, RunStats};
 use crate::state::StateStore;
 

@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
 use super::target::NotifyTarget;
-use crate::config::ResponseSettings;
 use crate::respond::outbox::{ActionRecord, Outbox};
 use crate::respond::request::Request;
 
@@ -109,7 +108,7 @@ pub enum Ran {
 /// The console link of a finding, when `[console] public_url` is set and it is recorded.
 fn link(
     outbox: &Outbox,
-    settings: &ResponseSettings,
+    settings: &crate::respond::settings::ResponseSettings,
     plugin: &str,
     finding: &Value,
 ) -> Option<String> {
@@ -124,7 +123,7 @@ fn link(
 /// The outbox cannot be read or written.
 pub async fn run(
     outbox: &Outbox,
-    settings: &ResponseSettings,
+    settings: &crate::respond::settings::ResponseSettings,
     aws: &aws_actions::Executor,
     record: &ActionRecord,
     request: &Request,

@@ -8,9 +8,10 @@
 //! - `groups`: the grouping and rate-limit tables and their transactions.
 //! - `deliver`: sending, and running the outbox's notification actions.
 //! - `resolve`: queueing PagerDuty resolves for a finding (the console's hook).
-//! - `cli`: `notify test` and `notify resolve`.
+//!
+//! The `notify test` and `notify resolve` commands are `crate::notify_cli`, outside this
+//! module, so that notification delivery does not import the config loader.
 
-pub mod cli;
 pub mod deliver;
 pub mod groups;
 pub mod message;

@@ -5,7 +5,6 @@ use anyhow::{bail, Result};
 
 use super::groups;
 use super::target::NotifyKind;
-use crate::config::ResponseSettings;
 use crate::respond::outbox::{now_us, NewAction, Outbox, Status};
 use crate::respond::request::{Request, NOTIFY_RESOLVE};
 
@@ -18,7 +17,7 @@ use crate::respond::request::{Request, NOTIFY_RESOLVE};
 /// No such finding, or the outbox cannot be read or written.
 pub fn resolve_finding(
     outbox: &Outbox,
-    settings: &ResponseSettings,
+    settings: &crate::respond::settings::ResponseSettings,
     finding_id: i64,
 ) -> Result<Vec<String>> {
     let Some((plugin, _rule, dedup_key)) = groups::finding_by_id(outbox, finding_id)? else {

@@ -29,10 +29,11 @@ use crate::respond::broker::{Broker, EventScope};
 use crate::respond::grants::glob_match;
 use crate::respond::outbox::{now_us, Outbox};
 use crate::router::Router;
-use crate::runtime::{Event, LoadedPlugin, PluginRuntime, Principal};
+use crate::runtime::{Event, LoadedPlugin, PluginRuntime};
 use crate::state::StateStore;
 use crate::suppress::{LiveSuppressions, Subject};
 
+pub use crate::plugin_event::{into_plugin_event, to_plugin_event};
 use lifecycle::{Health, Verdict};
 use pool::{Done, Job, Pool, Routed, SharedEvent};
 pub use reload::{passes_own_fixtures, PreparedReload, ReloadPreparer, ReloadReport};
@@ -825,44 +826,6 @@ fn bump(counts: &mut BTreeMap<String, u64>, name: &str, n: u64) {
         None => {
             counts.insert(name.to_string(), n);
         }
-    }
-}
-
-/// The host's normalised event as handed to plugins.
-pub fn to_plugin_event(event: &NormalizedEvent, self_caused: bool) -> Event {
-    // Fixtures and benchmarks only: the pipeline moves its events in with `into_plugin_event`.
-    into_plugin_event(event.clone(), self_caused)
-}
-
-/// The event as handed to plugins, its fields moved rather than copied.
-pub fn into_plugin_event(event: NormalizedEvent, self_caused: bool) -> Event {
-    let raw = event.raw_json();
-    let p = event.principal;
-    Event {
-        id: event.id,
-        time: event.time,
-        source: event.source,
-        name: event.name,
-        region: event.region,
-        account: event.account,
-        principal: Principal {
-            kind: p.kind,
-            arn: p.arn,
-            account_id: p.account_id,
-            user_name: p.user_name,
-            access_key_id: p.access_key_id,
-            session_issuer_arn: p.session_issuer_arn,
-            invoked_by: p.invoked_by,
-        },
-        mfa_authenticated: event.mfa_authenticated,
-        source_ip: event.source_ip,
-        user_agent: event.user_agent,
-        error_code: event.error_code,
-        error_message: event.error_message,
-        read_only: event.read_only,
-        event_type: event.event_type,
-        self_caused,
-        raw,
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::queries::{ActionFact, FindingFacts, Volume};
 use super::Period;
-use crate::rules_cli::RuleRow;
+use crate::rule_row::RuleRow;
 
 /// One monitoring control.
 #[derive(Debug, Clone, Copy)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::attack;
 use super::queries::FindingFacts;
 use super::Period;
-use crate::rules_cli::RuleRow;
+use crate::rule_row::RuleRow;
 
 /// A rule behind a technique.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

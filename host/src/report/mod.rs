@@ -5,12 +5,13 @@
 //! `asff` map stored findings to the formats other security tools read.
 //!
 //! Everything here reads the audit database; the only writes are `CREATE ... IF NOT
-//! EXISTS` of the report indexes and of the `event_volume` table (see `volume`).
+//! EXISTS` of the report indexes and of the `event_volume` table (see `volume`). The
+//! commands (`report`, `export`) are `crate::report_cli`, outside this module, so that
+//! reports import neither the config loader nor `rules list`.
 
 pub mod asff;
 pub mod attack;
 pub mod cis;
-pub mod cli;
 pub mod coverage;
 pub mod csv;
 pub mod html;

@@ -42,7 +42,7 @@ impl ReportDb {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_context(|| format!("cannot open audit database {}", path.display()))?;
-        crate::audit::wait_briefly_when_busy(&mut conn)?;
+        trailwarden_store::wait_briefly_when_busy(&mut conn)?;
         let db = ReportDb { conn };
         anyhow::ensure!(
             db.has_table("findings")?,
@@ -120,6 +120,11 @@ impl ReportDb {
     /// The connection, for the stores that keep their own tables beside the findings.
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// For a store keeping its tables in this database (sinks), to migrate them.
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     fn select_findings(

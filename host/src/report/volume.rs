@@ -4,8 +4,7 @@
 //! account that was watched and quiet from one that sent nothing at all (a CIS control
 //! cannot be claimed as monitored where no events arrived). The pipeline counts in memory
 //! and writes the tallies at each flush: one upsert per (day, account, region, source), not
-//! one row per event. The table lives in the audit database, created if missing (outside
-//! the audit schema's migrations, like `seen_events`).
+//! one row per event. The table lives in the audit database (the `volume` store).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,6 +23,15 @@ CREATE TABLE IF NOT EXISTS event_volume (
 ) WITHOUT ROWID;
 ";
 
+/// The volume table as a store of the shared database (reports, which open the file
+/// read-mostly through `ReportDb`, create it with the same `IF NOT EXISTS` SQL if missing).
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "volume",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// Key of one tally: (day `YYYY-MM-DD` of the event time, account, region, source kind).
 type VolumeKey = (String, String, String, String);
 
@@ -39,9 +47,8 @@ impl VolumeRecorder {
     /// # Errors
     /// The database cannot be opened or the table created.
     pub fn open(path: &Path) -> Result<VolumeRecorder> {
-        let conn = crate::audit::open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open {} for event volume", path.display()))?;
-        ensure_schema(&conn)?;
         Ok(VolumeRecorder {
             conn,
             pending: HashMap::new(),

@@ -11,8 +11,8 @@ use super::executor::ActionRunner;
 use super::outbox::{ActionRecord, NewAction, Outbox, Status};
 use super::request::Request;
 use crate::audit::AuditStore;
-use crate::output::{fit, Format};
 use crate::respond::settings::ResponseSettings;
+use crate::table::{fit, Format};
 
 /// How long a CLI command waits for retries of the action it started.
 const CLI_RETRY_WAIT: Duration = Duration::from_secs(30);

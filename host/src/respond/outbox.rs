@@ -199,7 +199,7 @@ impl Outbox {
     /// # Errors
     /// The database cannot be opened or the tables created.
     pub fn open(path: &Path) -> Result<Outbox> {
-        let conn = crate::audit::open_private(path)
+        let conn = trailwarden_store::open(path, &STORE_SCHEMA)
             .with_context(|| format!("cannot open the outbox in {}", path.display()))?;
         Self::init(conn)
     }
@@ -207,18 +207,13 @@ impl Outbox {
     /// # Errors
     /// The tables cannot be created.
     pub fn in_memory() -> Result<Outbox> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(trailwarden_store::open_in_memory(&STORE_SCHEMA)?)
     }
 
-    /// `conn` comes from [`crate::audit::open_private`] (WAL with NORMAL sync: each commit
-    /// is durable against a crash of the process before the receipt is handed out; FULL
-    /// would add an fsync per decision for power loss as well) or is in memory.
+    /// `conn` comes from [`trailwarden_store`], its tables up to date (NORMAL sync: each
+    /// commit is durable against a crash of the process before the receipt is handed out;
+    /// see ARCHITECTURE.md on power loss).
     fn init(conn: Connection) -> Result<Outbox> {
-        conn.execute_batch(SCHEMA)?;
-        conn.execute_batch(crate::notify::groups::SCHEMA)?;
-        add_decided_status(&conn)?;
-        add_lease_columns(&conn)?;
-        add_budget_index(&conn)?;
         crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
         crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
         let mut tag = [0u8; 4];
@@ -685,9 +680,25 @@ pub(crate) fn log_on(
     })
 }
 
+/// The outbox's tables (and the notification groups kept beside them) as a store of the
+/// shared database: the `IF NOT EXISTS` schema of earlier releases (their tables kept), then
+/// the columns and index added since, each checking what a table made before it lacks.
+const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
+    store: "outbox",
+    migrations: &[
+        trailwarden_store::Migration::Sql(SCHEMA),
+        trailwarden_store::Migration::Sql(crate::notify::groups::SCHEMA),
+        trailwarden_store::Migration::Rust(add_decided_status),
+        trailwarden_store::Migration::Rust(add_lease_columns),
+        trailwarden_store::Migration::Rust(add_budget_index),
+    ],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// `decided_status`: the status an action was decided with (chained; `status` moves on).
 /// Rows from before the column existed take their status as it stands.
-fn add_decided_status(conn: &Connection) -> Result<()> {
+fn add_decided_status(conn: &Connection) -> rusqlite::Result<()> {
     let present: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM pragma_table_info('actions') WHERE name = 'decided_status'",
@@ -707,7 +718,7 @@ fn add_decided_status(conn: &Connection) -> Result<()> {
 /// The budget check's index holds only the decisions that spend budget, so counting them
 /// does not walk the denied calls of the hour (a plugin past its budget keeps calling). It
 /// replaces the index over every decision of earlier versions.
-fn add_budget_index(conn: &Connection) -> Result<()> {
+fn add_budget_index(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DROP INDEX IF EXISTS actions_by_budget;
          CREATE INDEX IF NOT EXISTS actions_spending_budget
@@ -718,7 +729,7 @@ fn add_budget_index(conn: &Connection) -> Result<()> {
 }
 
 /// Adds the lease columns to an outbox made before leases existed.
-fn add_lease_columns(conn: &Connection) -> Result<()> {
+fn add_lease_columns(conn: &Connection) -> rusqlite::Result<()> {
     let has_lease: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = 'lease_owner'",
         [],

@@ -358,7 +358,7 @@ fn setup_eventbridge(
         super::print_changes(&changes, true, &format!("EventBridge rule {name}"));
         return Ok(ExitCode::SUCCESS);
     }
-    let (token, created) = crate::daemon::token::load_or_create(&token_path)?;
+    let (token, created) = crate::token::load_or_create(&token_path)?;
     if created {
         eprintln!(
             "created a new ingest token in {} (the daemon will use it)",

@@ -19,7 +19,7 @@ use aws_sdk_eventbridge::types::{
 use serde::Serialize;
 
 use super::{policy, sdk_error, Change};
-use crate::daemon::token::Token;
+use crate::token::Token;
 
 /// The rule's pattern: every CloudTrail detail-type (API calls, console sign-ins, service
 /// events), on the default bus.

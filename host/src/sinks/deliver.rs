@@ -9,11 +9,11 @@ use aws_actions::ExecError;
 use aws_sdk_securityhub::types as hub;
 use serde_json::{json, Value};
 
-use super::config::{SinkConfig, SinkKind};
 use super::store::Delivery;
 use crate::report::asff;
 use crate::report::ocsf;
 use crate::report::queries::FindingFacts;
+use crate::sink_settings::{SinkConfig, SinkKind};
 
 /// Rule id -> its ATT&CK technique ids (for OCSF `attacks` and ASFF `Types`).
 pub type Techniques = HashMap<String, Vec<String>>;

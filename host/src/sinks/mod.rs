@@ -11,7 +11,6 @@
 //! - [`store`]: cursors and deliveries.
 //! - [`deliver`]: the three destinations.
 
-pub mod config;
 pub mod deliver;
 pub mod store;
 
@@ -22,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{SinkConfig, SinkKind};
+pub use crate::sink_settings::{SinkConfig, SinkKind};
 use deliver::{Destination, Techniques};
 use store::{now_ms, SinkStore};
 

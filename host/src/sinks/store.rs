@@ -37,6 +37,15 @@ CREATE TABLE IF NOT EXISTS sink_deliveries (
 CREATE INDEX IF NOT EXISTS sink_deliveries_pending ON sink_deliveries (sink, status, id);
 ";
 
+/// The sinks' tables as a store of the shared database. Its first migration is the
+/// `IF NOT EXISTS` schema of earlier releases, so their tables are kept.
+const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema {
+    store: "sinks",
+    migrations: &[SCHEMA],
+    synchronous: trailwarden_store::Synchronous::Normal,
+    mirrors_user_version: false,
+};
+
 /// One planned delivery: the findings with ids `first_id..=last_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -87,8 +96,8 @@ impl SinkStore {
     /// # Errors
     /// No database there, or it cannot be opened or written.
     pub fn open(path: &Path) -> Result<SinkStore> {
-        let db = ReportDb::open(path)?;
-        db.connection().execute_batch(SCHEMA)?;
+        let mut db = ReportDb::open(path)?;
+        trailwarden_store::migrate(db.connection_mut(), path, &STORE_SCHEMA)?;
         Ok(SinkStore { db })
     }
 

@@ -1,4 +1,5 @@
-//! `[[sinks]]` in `trailwarden.toml`: where the daemon sends findings, validated.
+//! `[[sinks]]` in `trailwarden.toml`: where the daemon sends findings, validated. Outside
+//! `sinks`, which is built from the whole `Config`, so that the two do not import each other.
 
 use std::time::Duration;
 

@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::queries::{self, ReportDb};
-use super::{asff, cis, coverage, csv, html, ocsf, Period, ReportFormat};
 use crate::config::Config;
+use crate::report::queries::{self, ReportDb};
+use crate::report::{asff, cis, coverage, csv, html, ocsf, Period, ReportFormat};
 use crate::rules_cli::RuleRow;
 
 #[derive(Subcommand)]

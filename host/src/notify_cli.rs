@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::message::{Message, Notice};
+use crate::notify::message::{Message, Notice};
 use crate::respond::executor::ActionRunner;
 use crate::respond::outbox::Outbox;
 
@@ -57,7 +57,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
             };
             let aws = runtime.block_on(crate::respond::executor::aws_executor(&config.response))?;
             let message = Message::Finding(sample());
-            match runtime.block_on(super::deliver::send(target, &aws, &message)) {
+            match runtime.block_on(crate::notify::deliver::send(target, &aws, &message)) {
                 Ok(delivery) => {
                     println!(
                         "notify.{name} ({}): {}",
@@ -86,7 +86,7 @@ pub fn run(command: NotifyCommand) -> Result<ExitCode> {
             );
             let outbox = Outbox::open(&config.database)?;
             let settings = Arc::new(config.response.clone());
-            let ids = super::resolve_finding(&outbox, &settings, finding_id)?;
+            let ids = crate::notify::resolve_finding(&outbox, &settings, finding_id)?;
             if ids.is_empty() {
                 println!("no PagerDuty target is configured: nothing to resolve");
                 return Ok(ExitCode::SUCCESS);

@@ -1,7 +1,8 @@
 //! The daemon's counters, served at `/metrics` in the Prometheus text format (0.0.4).
 //!
 //! Updated from the intake tasks and the pipeline thread; one mutex, taken for a few
-//! map updates at a time (per batch, never per byte).
+//! map updates at a time (per batch, never per byte). Outside `daemon` because the
+//! console, which the daemon starts, reads them too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,7 +1,8 @@
 //! The `[daemon]`, `[sqs]` and `[dedup]` tables of `trailwarden.toml`: live ingest.
 //!
 //! Parsed raw (unknown keys refused) by [`crate::config`], then validated here into
-//! [`IntakeSettings`], which [`crate::config::Config`] carries as `intake`.
+//! [`IntakeSettings`], which [`crate::config::Config`] carries as `intake`. Outside
+//! `daemon`, which starts from the whole `Config`, so that the two do not import each other.
 //!
 //! ```toml
 //! [daemon]
@@ -234,7 +235,7 @@ impl SqsSettings {
     pub fn allows_bucket(&self, bucket: &str) -> bool {
         self.buckets
             .iter()
-            .any(|pattern| crate::respond::grants::glob_match(pattern, bucket))
+            .any(|pattern| crate::glob::glob_match(pattern, bucket))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The ingest token: generated on first start, kept in a file only its owner can read,
-//! compared in constant time, never logged.
+//! compared in constant time, never logged. Outside `daemon` because `setup` (which puts
+//! it in the EventBridge connection) and the console (which logs in with it) use it too.
 
 use std::fmt;
 use std::io::Write;
