@@ -97,6 +97,12 @@ pub fn from_call(
         "iam.quarantine-role" => aws(Action::QuarantineRole {
             role_name: text(a, "role-name")?.into(),
         }),
+        "iam.delete-inline-policy" => aws(Action::DeleteInlinePolicy {
+            principal_kind: serde_json::from_value(Value::from(text(a, "principal-kind")?))
+                .map_err(|_| "argument principal-kind is not user, role or group".to_string())?,
+            principal_name: text(a, "principal-name")?.into(),
+            policy_name: text(a, "policy-name")?.into(),
+        }),
         "iam.detach-user-policy" => aws(Action::DetachUserPolicy {
             user_name: text(a, "user-name")?.into(),
             policy_arn: text(a, "policy-arn")?.into(),

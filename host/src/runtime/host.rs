@@ -1,6 +1,6 @@
-//! What a plugin's store holds, and the host side of every import of both contract
-//! versions: `log`, `state`, `config`, the capability interfaces of 0.2.0, and 0.4.0's
-//! `history`.
+//! What a plugin's store holds, and the host side of every import of every contract
+//! version: `log`, `state`, `config`, the capability interfaces of 0.2.0, 0.4.0's `history`,
+//! 0.5.0's `baseline` and 0.6.0's `iam`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use serde_json::json;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{v1, v2, v4, v5};
+use super::bindings::{v1, v2, v4, v5, v6};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
 use crate::history::{HistoryError, HistoryQuota, HistoryStore, SeenQuery};
@@ -544,6 +544,30 @@ impl v2::trailwarden::plugin::notify::Host for HostState {
             event_id,
             "notify.send",
             json!({"target": target, "finding": finding}),
+        )
+    }
+}
+
+// --- 0.6.0: more of the iam family ------------------------------------------------------------
+
+impl v6::trailwarden::plugin0_6_0::iam::Host for HostState {
+    fn delete_inline_policy(
+        &mut self,
+        event_id: String,
+        principal_kind: v6::trailwarden::plugin0_6_0::iam::PrincipalKind,
+        principal_name: String,
+        policy_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        use v6::trailwarden::plugin0_6_0::iam::PrincipalKind;
+        let principal_kind = match principal_kind {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+            PrincipalKind::Group => "group",
+        };
+        self.capability(
+            event_id,
+            "iam.delete-inline-policy",
+            json!({"principal-kind": principal_kind, "principal-name": principal_name, "policy-name": policy_name}),
         )
     }
 }
