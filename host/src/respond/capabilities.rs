@@ -185,62 +185,106 @@ mod tests {
         }
     }
 
+    /// A call of `spec` with sample arguments, built from the table's argument names: an
+    /// AWS capability through its `Action` (tagged by the function's name, fields the
+    /// arguments in snake case), so a missing or differently named action fails here.
+    fn sample_call(spec: &CapabilitySpec) -> CapabilityCall {
+        let sample = |arg: &str| match arg {
+            "finding" => serde_json::json!({"rule_id": "r"}),
+            "principal-kind" => serde_json::json!("role"),
+            _ => serde_json::json!("x"),
+        };
+        let text = |arg: &str| sample(arg).as_str().unwrap_or_default().to_owned();
+        match spec.name {
+            "eventbridge.publish-finding" => CapabilityCall::PublishFinding {
+                target: text("target"),
+                finding: sample("finding"),
+            },
+            "notify.send" => CapabilityCall::NotifySend {
+                target: text("target"),
+                finding: sample("finding"),
+            },
+            name => {
+                let (_, function) = name.split_once('.').unwrap();
+                let mut fields = serde_json::Map::new();
+                fields.insert("action".into(), function.into());
+                for arg in spec.args {
+                    fields.insert(arg.replace('-', "_"), sample(arg));
+                }
+                let action = serde_json::from_value(fields.into()).unwrap_or_else(|e| {
+                    panic!("aws-actions has no Action for {name} with the table's arguments: {e}")
+                });
+                CapabilityCall::Aws(action)
+            }
+        }
+    }
+
+    /// The body of the host's glue function for `spec` (its WIT function in snake case).
+    fn glue_of(spec: &CapabilitySpec) -> &'static str {
+        let (_, function) = spec.name.split_once('.').unwrap();
+        let signature = format!("fn {}(", function.replace('-', "_"));
+        let at = HOST_GLUE.find(&signature).unwrap_or_else(|| {
+            panic!(
+                "runtime/host.rs has no glue for {} (its WIT function needs `{signature}`)",
+                spec.name
+            )
+        });
+        let rest = &HOST_GLUE[at + signature.len()..];
+        let end = rest.find("\n    fn ").or_else(|| rest.find("\n}")).unwrap();
+        &rest[..end]
+    }
+
     #[test]
-    fn the_host_glue_passes_each_capability_on_with_the_table_arguments() {
+    fn the_host_glue_builds_each_capabilitys_typed_call_with_the_table_arguments() {
         for spec in &TABLE {
-            let literal = format!("\"{}\",", spec.name);
-            let at = HOST_GLUE.find(&literal).unwrap_or_else(|| {
-                panic!(
-                    "runtime/host.rs never calls {} (its WIT function needs its glue)",
-                    spec.name
-                )
-            });
-            let call = &HOST_GLUE[at..];
-            let args = call
-                .split_once("json!({")
-                .and_then(|(_, rest)| rest.split_once("})"))
-                .map(|(args, _)| args)
-                .unwrap_or_else(|| panic!("{}: no json! arguments", spec.name));
-            let keys: Vec<&str> = args
+            let glue = glue_of(spec);
+            let params: Vec<String> = glue
+                .split_once(')')
+                .map(|(params, _)| params)
+                .unwrap_or_default()
                 .split(',')
-                .filter_map(|pair| pair.split_once(':'))
-                .map(|(key, _)| key.trim().trim_matches('"'))
+                .filter_map(|param| param.split_once(':'))
+                .map(|(name, _)| name.trim().replace('_', "-"))
+                .filter(|name| name != "event-id")
                 .collect();
             assert_eq!(
-                keys, spec.args,
+                params, spec.args,
                 "{}'s arguments in runtime/host.rs",
+                spec.name
+            );
+            let call = sample_call(spec);
+            let built = match &call {
+                CapabilityCall::Aws(action) => {
+                    let debug = format!("{action:?}");
+                    format!("Action::{}", debug.split([' ', '{']).next().unwrap())
+                }
+                CapabilityCall::PublishFinding { .. } => "CapabilityCall::PublishFinding".into(),
+                CapabilityCall::NotifySend { .. } => "CapabilityCall::NotifySend".into(),
+            };
+            assert!(
+                glue.contains(&built),
+                "runtime/host.rs's glue for {} does not build {built}",
                 spec.name
             );
         }
     }
 
     #[test]
-    fn the_request_parser_takes_every_capability_and_maps_it_to_its_action() {
+    fn each_capabilitys_call_has_the_table_arguments_and_becomes_its_request() {
         for spec in &TABLE {
-            let args: serde_json::Map<String, serde_json::Value> = spec
-                .args
-                .iter()
-                .map(|arg| {
-                    let value = match *arg {
-                        "finding" => serde_json::json!({"rule-id": "r"}),
-                        "principal-kind" => serde_json::json!("role"),
-                        _ => serde_json::json!("x"),
-                    };
-                    ((*arg).to_string(), value)
-                })
-                .collect();
-            let call = CapabilityCall {
-                capability: spec.name,
-                args: serde_json::Value::Object(args),
-            };
+            let call = sample_call(spec);
+            assert_eq!(call.capability(), spec.name);
+            let args: BTreeSet<String> = call.args().as_object().unwrap().keys().cloned().collect();
+            let expected: BTreeSet<String> = spec.args.iter().map(|a| a.to_string()).collect();
+            assert_eq!(args, expected, "{}'s call arguments", spec.name);
             let parsed = request::from_call(&call, |_| Some("bus".into()), |_| true)
-                .unwrap_or_else(|e| panic!("request.rs does not parse {}: {e}", spec.name));
+                .unwrap_or_else(|e| panic!("request.rs does not take {}: {e}", spec.name));
             match parsed {
                 Request::Aws { action } => {
                     assert_eq!(action.capability(), spec.name);
                     assert!(
                         aws_actions::CAPABILITIES.contains(&spec.name),
-                        "aws-actions has no action {}",
+                        "aws-actions' CAPABILITIES lacks {}",
                         spec.name
                     );
                     assert!(
