@@ -49,7 +49,9 @@ impl CapabilityHandler for Recorder {
     fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         let index = calls.len();
-        calls.push(json!({"capability": call.capability, "event_id": event_id, "args": call.args}));
+        calls.push(
+            json!({"capability": call.capability(), "event_id": event_id, "args": call.args()}),
+        );
         let id = fixture_spec::receipt_id(index + 1);
         Ok(
             match self.receipts.get(index).copied().unwrap_or_default() {

@@ -26,6 +26,7 @@ const BUILD_FILES: &[EmbeddedFile] = embedded!(
     "wit/0.3.0/plugin.wit",
     "wit/0.4.0/plugin.wit",
     "wit/0.5.0/plugin.wit",
+    "wit/0.6.0/plugin.wit",
 );
 
 /// The link `wit/0.3.0/deps/plugin-0.2.0 -> ../../0.2.0`, written out as a copy.
@@ -39,6 +40,13 @@ const WIT_DEPS_OF_0_5_0: [(&str, &str); 3] = [
     ("wit/0.5.0/deps/plugin-0.4.0/plugin.wit", "0.4.0"),
     ("wit/0.5.0/deps/plugin-0.3.0/plugin.wit", "0.3.0"),
     ("wit/0.5.0/deps/plugin-0.2.0/plugin.wit", "0.2.0"),
+];
+/// The links of `wit/0.6.0/deps/` (to 0.5.0 .. 0.2.0), written out as copies.
+const WIT_DEPS_OF_0_6_0: [(&str, &str); 4] = [
+    ("wit/0.6.0/deps/plugin-0.5.0/plugin.wit", "0.5.0"),
+    ("wit/0.6.0/deps/plugin-0.4.0/plugin.wit", "0.4.0"),
+    ("wit/0.6.0/deps/plugin-0.3.0/plugin.wit", "0.3.0"),
+    ("wit/0.6.0/deps/plugin-0.2.0/plugin.wit", "0.2.0"),
 ];
 
 /// The Rust plugin SDK's sources (a unit test checks that none is missing).
@@ -117,8 +125,8 @@ const PLUGINS_WORKSPACE: &str = include_str!("../../plugins/Cargo.toml");
 pub const PLUGINS_LOCK: &str = include_str!("../../plugins/Cargo.lock");
 
 /// Where the SDK's bindings find the WIT, in the checkout and in a vendored copy.
-const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.5.0\"";
-const SDK_WIT_VENDORED: &str = "path: \"wit/0.5.0\"";
+const SDK_WIT_IN_CHECKOUT: &str = "path: \"../../wit/0.6.0\"";
+const SDK_WIT_VENDORED: &str = "path: \"wit/0.6.0\"";
 
 /// The embedded text of `wit/<version>/plugin.wit`.
 fn wit(version: &str) -> &'static str {
@@ -176,7 +184,7 @@ impl BuildKit {
         write(&kit.root.join(WIT_0_2_0_IN_0_3_0), wit_0_2_0())?;
         write(&kit.root.join(WIT_0_3_0_IN_0_4_0), wit("0.3.0"))?;
         write(&kit.root.join(WIT_0_2_0_IN_0_4_0), wit_0_2_0())?;
-        for (path, version) in WIT_DEPS_OF_0_5_0 {
+        for (path, version) in WIT_DEPS_OF_0_5_0.iter().chain(&WIT_DEPS_OF_0_6_0) {
             write(&kit.root.join(path), wit(version))?;
         }
         Ok(kit)
@@ -227,9 +235,9 @@ pub fn vendor_sdk(dest: &Path) -> Result<()> {
             &standalone_dep_manifest(manifest)?,
         )?;
     }
-    // The SDK binds 0.5.0, whose deps are all the versions before it, flat.
-    write(&dest.join("wit/0.5.0/plugin.wit"), wit("0.5.0"))?;
-    for (path, version) in WIT_DEPS_OF_0_5_0 {
+    // The SDK binds 0.6.0, whose deps are all the versions before it, flat.
+    write(&dest.join("wit/0.6.0/plugin.wit"), wit("0.6.0"))?;
+    for (path, version) in WIT_DEPS_OF_0_6_0 {
         write(&dest.join(path), wit(version))?;
     }
     Ok(())

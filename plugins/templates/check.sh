@@ -41,9 +41,10 @@ for lang in "${langs[@]}"; do
     rust)
       # The template expects to sit at plugins/NAME beside plugins/sdk, under wit/.
       mkdir -p "$scratch/repo/plugins" "$scratch/repo/wit"
-      # The SDK binds wit/0.5.0, whose deps/ links to ../../0.4.0, ../../0.3.0 and
-      # ../../0.2.0 (cp -R keeps the links).
-      cp -R "$root/wit/0.2.0" "$root/wit/0.3.0" "$root/wit/0.4.0" "$root/wit/0.5.0" "$scratch/repo/wit/"
+      # The SDK binds wit/0.6.0, whose deps/ links to ../../0.5.0 .. ../../0.2.0 (cp -R
+      # keeps the links).
+      cp -R "$root/wit/0.2.0" "$root/wit/0.3.0" "$root/wit/0.4.0" "$root/wit/0.5.0" \
+        "$root/wit/0.6.0" "$scratch/repo/wit/"
       cp -R "$root/plugins/sdk" "$scratch/repo/plugins/sdk"
       # The SDK's native fixture runner uses the host's crates (fixture-spec and what it
       # uses), by path from the repository root.

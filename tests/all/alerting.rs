@@ -511,6 +511,9 @@ fn queue_findings(
             "rule_id": "aws.root.usage", "severity": severity, "title": format!("Root call {i}"),
             "dedup_key": format!("key-{}", i % keys), "event_id": format!("{severity}-{i}"),
             "resources": [], "description": "", "context": {}}});
+        // The request as the outbox stores it (the JSON a notify.send is recorded as).
+        let request: trailwarden::respond::request::StoredRequest =
+            serde_json::from_value(request).unwrap();
         outbox
             .insert(&NewAction {
                 idempotency_key: &format!("burst-{severity}-{i}"),

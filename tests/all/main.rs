@@ -23,6 +23,7 @@ mod panther;
 mod replay_cli;
 mod report;
 mod respond;
+mod respond_inline_policy;
 mod rules;
 mod sandbox;
 mod scaffold;

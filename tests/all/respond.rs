@@ -14,8 +14,8 @@ use crate::support::plugin;
 
 pub(crate) struct Setup {
     pub(crate) moto: Moto,
-    iam: aws_sdk_iam::Client,
-    runtime: tokio::runtime::Runtime,
+    pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) runtime: tokio::runtime::Runtime,
 }
 
 impl Setup {

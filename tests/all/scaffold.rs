@@ -311,13 +311,14 @@ fn a_copied_binary_scaffolds_and_builds_a_rust_plugin_outside_the_checkout() {
             "{file} reaches outside the plugin folder"
         );
     }
-    // The SDK binds WIT 0.5.0, vendored with its dependencies (0.4.0, 0.3.0 and 0.2.0)
-    // flat in its own deps/.
+    // The SDK binds WIT 0.6.0, vendored with its dependencies (0.5.0 .. 0.2.0) flat in its
+    // own deps/.
     for wit in [
-        "sdk/wit/0.5.0/plugin.wit",
-        "sdk/wit/0.5.0/deps/plugin-0.4.0/plugin.wit",
-        "sdk/wit/0.5.0/deps/plugin-0.3.0/plugin.wit",
-        "sdk/wit/0.5.0/deps/plugin-0.2.0/plugin.wit",
+        "sdk/wit/0.6.0/plugin.wit",
+        "sdk/wit/0.6.0/deps/plugin-0.5.0/plugin.wit",
+        "sdk/wit/0.6.0/deps/plugin-0.4.0/plugin.wit",
+        "sdk/wit/0.6.0/deps/plugin-0.3.0/plugin.wit",
+        "sdk/wit/0.6.0/deps/plugin-0.2.0/plugin.wit",
     ] {
         assert!(plugin.join(wit).is_file(), "{wit} is not vendored");
     }

@@ -22,6 +22,8 @@ pub const CAPABILITIES: &[&str] = &[
     "iam.quarantine-role",
     "iam.delete-user-inline-policy",
     "iam.delete-role-inline-policy",
+    "iam.delete-inline-policy",
+    "iam.put-inline-policy",
     "iam.detach-user-policy",
     "iam.attach-user-policy",
     "iam.detach-role-policy",
@@ -76,6 +78,21 @@ pub enum Action {
     DeleteRoleInlinePolicy {
         role_name: String,
         policy_name: String,
+    },
+    /// Deletes an inline policy of a user, role or group, reading its document first.
+    /// Inverse: [`Action::PutInlinePolicy`] of that document.
+    DeleteInlinePolicy {
+        principal_kind: PrincipalKind,
+        principal_name: String,
+        policy_name: String,
+    },
+    /// Puts an inline policy document on a user, role or group (the undo of
+    /// [`Action::DeleteInlinePolicy`]). Inverse: [`Action::DeleteInlinePolicy`].
+    PutInlinePolicy {
+        principal_kind: PrincipalKind,
+        principal_name: String,
+        policy_name: String,
+        policy_document: String,
     },
     /// Detaches a managed policy from a user. Inverse: [`Action::AttachUserPolicy`].
     DetachUserPolicy {
@@ -142,6 +159,26 @@ pub enum Action {
     },
 }
 
+/// The kind of IAM identity a policy belongs to, as in IAM ARNs (`user`, `role`, `group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Role,
+    Group,
+}
+
+impl PrincipalKind {
+    /// `user`, `role` or `group`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+            PrincipalKind::Group => "group",
+        }
+    }
+}
+
 /// A bucket's S3 public access block configuration (a setting AWS left out counts as
 /// `false`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -174,6 +211,8 @@ impl Action {
             Action::QuarantineRole { .. } => "iam.quarantine-role",
             Action::DeleteUserInlinePolicy { .. } => "iam.delete-user-inline-policy",
             Action::DeleteRoleInlinePolicy { .. } => "iam.delete-role-inline-policy",
+            Action::DeleteInlinePolicy { .. } => "iam.delete-inline-policy",
+            Action::PutInlinePolicy { .. } => "iam.put-inline-policy",
             Action::DetachUserPolicy { .. } => "iam.detach-user-policy",
             Action::AttachUserPolicy { .. } => "iam.attach-user-policy",
             Action::DetachRolePolicy { .. } => "iam.detach-role-policy",
@@ -223,6 +262,16 @@ impl Action {
             | Action::RevokeRoleSessions { role_name } => iam("role", role_name),
             Action::DetachGroupPolicy { group_name, .. }
             | Action::AttachGroupPolicy { group_name, .. } => iam("group", group_name),
+            Action::DeleteInlinePolicy {
+                principal_kind,
+                principal_name,
+                ..
+            }
+            | Action::PutInlinePolicy {
+                principal_kind,
+                principal_name,
+                ..
+            } => iam(principal_kind.as_str(), principal_name),
             Action::StartLogging { trail } if trail.starts_with("arn:") => trail.clone(),
             Action::StartLogging { trail } => {
                 format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{trail}")
@@ -283,6 +332,24 @@ impl Action {
                 role_name,
                 policy_name,
             } => fields.extend([("role_name", &**role_name), ("policy_name", policy_name)]),
+            Action::DeleteInlinePolicy {
+                principal_name,
+                policy_name,
+                ..
+            } => fields.extend([
+                ("principal_name", &**principal_name),
+                ("policy_name", policy_name),
+            ]),
+            Action::PutInlinePolicy {
+                principal_name,
+                policy_name,
+                policy_document,
+                ..
+            } => fields.extend([
+                ("principal_name", &**principal_name),
+                ("policy_name", policy_name),
+                ("policy_document", policy_document),
+            ]),
             Action::DetachUserPolicy {
                 user_name,
                 policy_arn,

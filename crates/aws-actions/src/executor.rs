@@ -229,6 +229,26 @@ async fn run(c: &Clients, action: &Action) -> Result<Outcome, ExecError> {
             role_name,
             policy_name,
         } => iam::delete_role_inline_policy(&c.iam, role_name, policy_name).await,
+        Action::DeleteInlinePolicy {
+            principal_kind,
+            principal_name,
+            policy_name,
+        } => iam::delete_inline_policy(&c.iam, *principal_kind, principal_name, policy_name).await,
+        Action::PutInlinePolicy {
+            principal_kind,
+            principal_name,
+            policy_name,
+            policy_document,
+        } => {
+            iam::put_inline_policy(
+                &c.iam,
+                *principal_kind,
+                principal_name,
+                policy_name,
+                policy_document,
+            )
+            .await
+        }
         Action::DetachUserPolicy {
             user_name,
             policy_arn,

@@ -9,6 +9,7 @@ use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_iam::types::StatusType;
 use aws_sdk_iam::Client;
 
+pub(crate) use crate::action::PrincipalKind as Principal;
 use crate::action::{Action, QUARANTINE_POLICY, REVOKE_SESSIONS_POLICY};
 use crate::error::ExecError;
 use crate::executor::Outcome;
@@ -249,21 +250,168 @@ pub(crate) async fn delete_role_inline_policy(
     Ok(done(out.request_id(), None, detail))
 }
 
-/// The kind of IAM principal a managed policy is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Principal {
-    User,
-    Role,
-    Group,
+/// Reads an inline policy's document, then deletes the policy; the inverse puts the same
+/// document back. Deleting a policy that is gone is a final error that says so (nothing to
+/// record for the undo).
+pub(crate) async fn delete_inline_policy(
+    iam: &Client,
+    kind: Principal,
+    name: &str,
+    policy_name: &str,
+) -> Result<Outcome, ExecError> {
+    let word = kind.word();
+    let noun = capitalized(word);
+    let hint = format!("the {word} has no inline policy of that name, or no such {word}");
+    let get_context = format!("iam:Get{noun}Policy {policy_name} of {word} {name}");
+    let encoded = match kind {
+        Principal::User => {
+            iam.get_user_policy()
+                .user_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map_err(fail(&get_context, &hint))?
+                .policy_document
+        }
+        Principal::Role => {
+            iam.get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map_err(fail(&get_context, &hint))?
+                .policy_document
+        }
+        Principal::Group => {
+            iam.get_group_policy()
+                .group_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await
+                .map_err(fail(&get_context, &hint))?
+                .policy_document
+        }
+    };
+    let policy_document = decoded_document(&encoded);
+    let context = format!("iam:Delete{noun}Policy {policy_name} of {word} {name}");
+    let request_id = match kind {
+        Principal::User => iam
+            .delete_user_policy()
+            .user_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+        Principal::Role => iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+        Principal::Group => iam
+            .delete_group_policy()
+            .group_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+    };
+    let inverse = Action::PutInlinePolicy {
+        principal_kind: kind,
+        principal_name: name.to_owned(),
+        policy_name: policy_name.to_owned(),
+        policy_document,
+    };
+    Ok(done(
+        request_id.as_deref(),
+        Some(inverse),
+        format!(
+            "inline policy {policy_name} of {word} {name} deleted (its document is kept for undo)"
+        ),
+    ))
+}
+
+/// Puts an inline policy document (the undo of [`delete_inline_policy`]). Putting the same
+/// document again is a success.
+pub(crate) async fn put_inline_policy(
+    iam: &Client,
+    kind: Principal,
+    name: &str,
+    policy_name: &str,
+    document: &str,
+) -> Result<Outcome, ExecError> {
+    let word = kind.word();
+    let context = format!(
+        "iam:Put{}Policy {policy_name} on {word} {name}",
+        capitalized(word)
+    );
+    let hint = format!("no such {word}");
+    let request_id = match kind {
+        Principal::User => iam
+            .put_user_policy()
+            .user_name(name)
+            .policy_name(policy_name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+        Principal::Role => iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+        Principal::Group => iam
+            .put_group_policy()
+            .group_name(name)
+            .policy_name(policy_name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(fail(&context, &hint))?
+            .request_id()
+            .map(str::to_owned),
+    };
+    let inverse = Action::DeleteInlinePolicy {
+        principal_kind: kind,
+        principal_name: name.to_owned(),
+        policy_name: policy_name.to_owned(),
+    };
+    Ok(done(
+        request_id.as_deref(),
+        Some(inverse),
+        format!("inline policy {policy_name} put back on {word} {name}"),
+    ))
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); some endpoints return them plain.
+/// A document is JSON, so one that does not start with `{` is decoded.
+fn decoded_document(document: &str) -> String {
+    let trimmed = document.trim_start();
+    if trimmed.starts_with('{') {
+        return document.to_owned();
+    }
+    percent_encoding::percent_decode_str(document)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl Principal {
     fn word(self) -> &'static str {
-        match self {
-            Principal::User => "user",
-            Principal::Role => "role",
-            Principal::Group => "group",
-        }
+        self.as_str()
     }
 
     /// The action that attaches (`attach`) or detaches the policy, for inverses.
@@ -457,6 +605,16 @@ mod tests {
         assert_eq!(
             revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
             "2026-01-02T03:04:05Z"
+        );
+    }
+
+    #[test]
+    fn url_encoded_documents_are_decoded_and_plain_ones_kept() {
+        let plain = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        assert_eq!(decoded_document(plain), plain);
+        assert_eq!(
+            decoded_document("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"),
+            plain
         );
     }
 

@@ -28,7 +28,7 @@ pub mod permissions;
 mod s3;
 pub mod webhook;
 
-pub use action::{Action, PublicAccessBlock, CAPABILITIES};
+pub use action::{Action, PrincipalKind, PublicAccessBlock, CAPABILITIES};
 pub use clients::AwsSettings;
 pub use error::ExecError;
 pub use executor::{Executor, Outcome, Target, NO_CREDENTIALS};

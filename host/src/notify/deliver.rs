@@ -9,7 +9,7 @@ use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
 use super::target::NotifyTarget;
 use crate::respond::outbox::{ActionRecord, Outbox};
-use crate::respond::request::Request;
+use crate::respond::request::{Request, StoredRequest};
 
 /// What a target answered.
 #[derive(Debug, Clone)]
@@ -210,9 +210,9 @@ pub async fn run(
                     count,
                 } => {
                     let first = outbox.get(&first_action)?;
-                    let Some(Ok(Request::Webhook {
+                    let Some(StoredRequest::Request(Request::Webhook {
                         finding, runbook, ..
-                    })) = first.map(|f| serde_json::from_value::<Request>(f.request))
+                    })) = first.map(|f| f.request)
                     else {
                         return Ok(Ran::Failed(ExecError::invalid(format!(
                             "the group's first finding (action {first_action}) is unreadable"

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::target::NotifyTarget;
 use crate::respond::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
-use crate::respond::request::{Request, NOTIFY_DIGEST, NOTIFY_MESSAGE};
+use crate::respond::request::{Request, StoredRequest, NOTIFY_DIGEST, NOTIFY_MESSAGE};
 
 /// The grouping tables, created with the outbox's.
 pub(crate) const SCHEMA: &str = "
@@ -141,10 +141,10 @@ pub fn absorb(
                 params![target_name, dedup_key, now_s, closes_at, record.id],
             )?;
             let group = tx.last_insert_rowid();
-            let request = serde_json::to_value(Request::NotifyMessage {
+            let request = StoredRequest::Request(Request::NotifyMessage {
                 target: target_name.to_owned(),
                 group,
-            })?;
+            });
             let message = queue_on(
                 &tx,
                 &NewAction {
@@ -337,10 +337,10 @@ fn hold_on(
         |row| row.get(0),
     )?;
     if digest.is_none() {
-        let request = serde_json::to_value(Request::NotifyDigest {
+        let request = StoredRequest::Request(Request::NotifyDigest {
             target: target_name.to_owned(),
             window_start,
-        })?;
+        });
         let id = queue_on(
             conn,
             &NewAction {

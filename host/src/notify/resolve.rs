@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use super::groups;
 use super::target::NotifyKind;
 use crate::respond::outbox::{now_us, NewAction, Outbox, Status};
-use crate::respond::request::{Request, NOTIFY_RESOLVE};
+use crate::respond::request::{Request, StoredRequest, NOTIFY_RESOLVE};
 
 /// Queues, in the outbox, one `event_action: resolve` per PagerDuty target for the
 /// recorded finding `finding_id` (the same dedup key its trigger used); the executors send
@@ -33,10 +33,10 @@ pub fn resolve_finding(
             ids.push(existing.id);
             continue;
         }
-        let request = serde_json::to_value(Request::NotifyResolve {
+        let request = StoredRequest::Request(Request::NotifyResolve {
             target: name.clone(),
             dedup_key: dedup_key.clone(),
-        })?;
+        });
         ids.push(outbox.insert(&NewAction {
             idempotency_key: &key,
             plugin: &plugin,

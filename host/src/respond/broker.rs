@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, DecidedAction, Outbox, Status};
-use super::request::{self, Request};
+use super::request::{self, Refusal, Request, StoredRequest};
 use crate::respond::settings::ResponseSettings;
 use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
 use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
@@ -108,8 +108,12 @@ impl CapabilityHandler for BrokerSession {
     fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
         let suppressed = self.suppressions.as_ref().and_then(|s| {
             let subject = s.subjects.get(event_id)?;
-            s.set
-                .for_call(s.plugin.rules.as_deref(), call.capability, subject, now_s())
+            s.set.for_call(
+                s.plugin.rules.as_deref(),
+                call.capability(),
+                subject,
+                now_s(),
+            )
         });
         self.broker.decide(
             &mut self.pending,
@@ -132,9 +136,10 @@ impl CapabilityHandler for BrokerSession {
     }
 }
 
-/// The idempotency key: (plugin, event id, capability, arguments).
+/// The idempotency key: (plugin, event id, capability, arguments by their WIT names).
 pub fn idempotency_key(plugin: &str, event_id: &str, call: &CapabilityCall) -> String {
-    let canonical = serde_json::json!([plugin, event_id, call.capability, call.args]).to_string();
+    let canonical =
+        serde_json::json!([plugin, event_id, call.capability(), call.args()]).to_string();
     hex::encode(Sha256::digest(canonical))
 }
 
@@ -202,17 +207,22 @@ impl Broker {
             |target| settings.notify.contains_key(target),
         );
         let parsed = parsed.map(|request| self.with_runbook(request));
-        let (request_json, resource, status, mode, reason) = match (&parsed, scope) {
+        let capability = call.capability();
+        let refused = |kind| StoredRequest::Refused {
+            kind,
+            args: call.args(),
+        };
+        let (stored, resource, status, mode, reason) = match (parsed, scope) {
             // Not granted at all: say so, whatever else is wrong with the call.
-            _ if !self.grants.names(call.capability) => (
-                serde_json::json!({"kind": "ungranted", "args": call.args}),
+            _ if !self.grants.names(capability) => (
+                refused(Refusal::Ungranted),
                 String::new(),
                 Status::Denied,
                 None,
-                Some(format!("capability {} is not granted", call.capability)),
+                Some(format!("capability {capability} is not granted")),
             ),
             (_, None) => (
-                serde_json::json!({"kind": "invalid", "args": call.args}),
+                refused(Refusal::Invalid),
                 String::new(),
                 Status::Denied,
                 None,
@@ -221,20 +231,16 @@ impl Broker {
                 )),
             ),
             (Err(reason), Some(_)) => (
-                serde_json::json!({"kind": "invalid", "args": call.args}),
+                refused(Refusal::Invalid),
                 String::new(),
                 Status::Denied,
                 None,
-                Some(reason.clone()),
+                Some(reason),
             ),
             (Ok(request), Some(event)) => {
                 let resource = request.resource(&event.account);
-                let (mut status, mode, mut reason) = self.judge(
-                    call.capability,
-                    event,
-                    &resource,
-                    pending.spending(call.capability),
-                )?;
+                let (mut status, mode, mut reason) =
+                    self.judge(capability, event, &resource, pending.spending(capability))?;
                 if status != Status::Denied && matches!(request, Request::Aws { .. }) {
                     if let Err(why) = acting_account(&self.settings, &event.account) {
                         status = Status::Denied;
@@ -249,7 +255,7 @@ impl Broker {
                     ));
                 }
                 (
-                    serde_json::to_value(request)?,
+                    StoredRequest::Request(request),
                     resource,
                     status,
                     mode,
@@ -262,8 +268,8 @@ impl Broker {
             id: id.clone(),
             idempotency_key: key,
             event_id: event_id.to_owned(),
-            capability: call.capability,
-            request: request_json,
+            capability,
+            request: stored,
             account: event.account.clone(),
             region: event.region.clone(),
             resource,
@@ -276,7 +282,7 @@ impl Broker {
         if status == Status::Suppressed {
             tracing::info!(
                 plugin = &*self.plugin,
-                capability = call.capability,
+                capability,
                 event_id,
                 reason = reason.as_deref().unwrap_or(""),
                 "capability call suppressed"
@@ -285,7 +291,7 @@ impl Broker {
         if status == Status::Denied {
             tracing::info!(
                 plugin = &*self.plugin,
-                capability = call.capability,
+                capability,
                 event_id,
                 reason = reason.as_deref().unwrap_or(""),
                 "capability call denied"
@@ -386,14 +392,6 @@ pub fn receipt_of(record: &ActionRecord) -> Receipt {
     }
 }
 
-/// Parses a stored request back (for the executors).
-///
-/// # Errors
-/// The stored JSON is not a request (e.g. a denied, invalid call).
-pub fn stored_request(record: &ActionRecord) -> Result<Request> {
-    Ok(serde_json::from_value(record.request.clone())?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,10 +440,27 @@ mod tests {
     }
 
     fn disable(user: &str) -> CapabilityCall {
-        CapabilityCall {
-            capability: "iam.disable-access-key",
-            args: serde_json::json!({"user-name": user, "access-key-id": "AKIAEXAMPLE"}),
-        }
+        CapabilityCall::Aws(aws_actions::Action::DisableAccessKey {
+            user_name: user.into(),
+            access_key_id: "AKIAEXAMPLE".into(),
+        })
+    }
+
+    #[test]
+    fn idempotency_keys_are_those_earlier_releases_computed() {
+        // Earlier releases hashed the WIT arguments as the host glue built them: a replay
+        // after an upgrade must find the decisions they recorded.
+        let earlier = serde_json::json!([
+            "keys",
+            "e1",
+            "iam.disable-access-key",
+            {"user-name": "bob", "access-key-id": "AKIAEXAMPLE"}
+        ])
+        .to_string();
+        assert_eq!(
+            idempotency_key("keys", "e1", &disable("bob")),
+            hex::encode(Sha256::digest(earlier))
+        );
     }
 
     #[test]

@@ -3,9 +3,8 @@
 //! A capability is named in several places that cannot all be generated from one source
 //! (the WIT, the host's import glue, the request parser, the SDK's constants, the docs). This
 //! table is the definition; the grant list is derived from it, and the tests below read each
-//! of the other places and fail on any disagreement. Adding a capability means a row here, a
-//! WIT function, its glue in `runtime/host.rs`, its case in `request.rs` and its executor; a
-//! test names whichever is missing.
+//! of the other places and fail on any disagreement, naming what is missing. The list of
+//! places a new capability touches is in ARCHITECTURE.md ("Adding a capability").
 
 /// One capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +30,9 @@ const fn spec(
     }
 }
 
-/// Every capability of `trailwarden:plugin@0.2.0` (later contract versions add none).
-pub const TABLE: [CapabilitySpec; 14] = [
+/// Every capability: those of `trailwarden:plugin@0.2.0`, then those later contract versions
+/// add (0.6.0: `iam.delete-inline-policy`).
+pub const TABLE: [CapabilitySpec; 15] = [
     spec(
         "iam.disable-access-key",
         &["user-name", "access-key-id"],
@@ -87,6 +87,12 @@ pub const TABLE: [CapabilitySpec; 14] = [
     ),
     spec("eventbridge.publish-finding", &["target", "finding"], None),
     spec("notify.send", &["target", "finding"], None),
+    // 0.6.0
+    spec(
+        "iam.delete-inline-policy",
+        &["principal-kind", "principal-name", "policy-name"],
+        Some("iam.put-inline-policy"),
+    ),
 ];
 
 /// The capability names, in table order.
@@ -116,7 +122,11 @@ mod tests {
     use crate::respond::request::{self, Request};
     use crate::runtime::CapabilityCall;
 
-    const WIT: &str = include_str!("../../../wit/0.2.0/plugin.wit");
+    /// Every contract version that declares capabilities.
+    const WITS: [(&str, &str); 2] = [
+        ("0.2.0", include_str!("../../../wit/0.2.0/plugin.wit")),
+        ("0.6.0", include_str!("../../../wit/0.6.0/plugin.wit")),
+    ];
     const HOST_GLUE: &str = include_str!("../runtime/host.rs");
     const SDK: &str = include_str!("../../../plugins/sdk/src/capability.rs");
     const DOCS: &str = include_str!("../../../docs/plugins.md");
@@ -125,11 +135,11 @@ mod tests {
         NAMES.iter().copied().collect()
     }
 
-    /// `family.function` -> its parameters after `event-id`, from the WIT text.
+    /// `family.function` -> its parameters after `event-id`, from the WIT texts.
     fn wit_functions() -> Vec<(String, Vec<String>)> {
         let mut found = Vec::new();
         let mut family = None;
-        for line in WIT.lines().map(str::trim) {
+        for line in WITS.iter().flat_map(|(_, wit)| wit.lines()).map(str::trim) {
             if let Some(rest) = line.strip_prefix("interface ") {
                 family = Some(rest.trim_end_matches(" {").to_string());
             } else if line == "}" {
@@ -156,64 +166,138 @@ mod tests {
     fn the_wit_declares_exactly_the_table_with_the_same_arguments() {
         let wit = wit_functions();
         let declared: BTreeSet<&str> = wit.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(declared, table_names());
+        let versions: Vec<&str> = WITS.iter().map(|(version, _)| *version).collect();
+        for name in table_names() {
+            assert!(
+                declared.contains(name),
+                "{name} is in the table but no WIT ({versions:?}) declares it"
+            );
+        }
+        for name in &declared {
+            assert!(
+                spec_of(name).is_some(),
+                "the WIT declares {name}, which the capability table lacks"
+            );
+        }
         for (name, params) in &wit {
             let spec = spec_of(name).unwrap();
             assert_eq!(params, &spec.args.to_vec(), "{name}'s WIT parameters");
         }
     }
 
+    /// A call of `spec` with sample arguments, built from the table's argument names: an
+    /// AWS capability through its `Action` (tagged by the function's name, fields the
+    /// arguments in snake case), so a missing or differently named action fails here.
+    fn sample_call(spec: &CapabilitySpec) -> CapabilityCall {
+        let sample = |arg: &str| match arg {
+            "finding" => serde_json::json!({"rule_id": "r"}),
+            "principal-kind" => serde_json::json!("role"),
+            _ => serde_json::json!("x"),
+        };
+        let text = |arg: &str| sample(arg).as_str().unwrap_or_default().to_owned();
+        match spec.name {
+            "eventbridge.publish-finding" => CapabilityCall::PublishFinding {
+                target: text("target"),
+                finding: sample("finding"),
+            },
+            "notify.send" => CapabilityCall::NotifySend {
+                target: text("target"),
+                finding: sample("finding"),
+            },
+            name => {
+                let (_, function) = name.split_once('.').unwrap();
+                let mut fields = serde_json::Map::new();
+                fields.insert("action".into(), function.into());
+                for arg in spec.args {
+                    fields.insert(arg.replace('-', "_"), sample(arg));
+                }
+                let action = serde_json::from_value(fields.into()).unwrap_or_else(|e| {
+                    panic!("aws-actions has no Action for {name} with the table's arguments: {e}")
+                });
+                CapabilityCall::Aws(action)
+            }
+        }
+    }
+
+    /// The body of the host's glue function for `spec` (its WIT function in snake case).
+    fn glue_of(spec: &CapabilitySpec) -> &'static str {
+        let (_, function) = spec.name.split_once('.').unwrap();
+        let signature = format!("fn {}(", function.replace('-', "_"));
+        let at = HOST_GLUE.find(&signature).unwrap_or_else(|| {
+            panic!(
+                "runtime/host.rs has no glue for {} (its WIT function needs `{signature}`)",
+                spec.name
+            )
+        });
+        let rest = &HOST_GLUE[at + signature.len()..];
+        let end = rest.find("\n    fn ").or_else(|| rest.find("\n}")).unwrap();
+        &rest[..end]
+    }
+
     #[test]
-    fn the_host_glue_passes_each_capability_on_with_the_table_arguments() {
+    fn the_host_glue_builds_each_capabilitys_typed_call_with_the_table_arguments() {
         for spec in &TABLE {
-            let literal = format!("\"{}\",", spec.name);
-            let at = HOST_GLUE
-                .find(&literal)
-                .unwrap_or_else(|| panic!("runtime/host.rs never calls {}", spec.name));
-            let call = &HOST_GLUE[at..];
-            let args = call
-                .split_once("json!({")
-                .and_then(|(_, rest)| rest.split_once("})"))
-                .map(|(args, _)| args)
-                .unwrap_or_else(|| panic!("{}: no json! arguments", spec.name));
-            let keys: Vec<&str> = args
+            let glue = glue_of(spec);
+            let params: Vec<String> = glue
+                .split_once(')')
+                .map(|(params, _)| params)
+                .unwrap_or_default()
                 .split(',')
-                .filter_map(|pair| pair.split_once(':'))
-                .map(|(key, _)| key.trim().trim_matches('"'))
+                .filter_map(|param| param.split_once(':'))
+                .map(|(name, _)| name.trim().replace('_', "-"))
+                .filter(|name| name != "event-id")
                 .collect();
             assert_eq!(
-                keys, spec.args,
+                params, spec.args,
                 "{}'s arguments in runtime/host.rs",
+                spec.name
+            );
+            let call = sample_call(spec);
+            let built = match &call {
+                CapabilityCall::Aws(action) => {
+                    let debug = format!("{action:?}");
+                    format!("Action::{}", debug.split([' ', '{']).next().unwrap())
+                }
+                CapabilityCall::PublishFinding { .. } => "CapabilityCall::PublishFinding".into(),
+                CapabilityCall::NotifySend { .. } => "CapabilityCall::NotifySend".into(),
+            };
+            assert!(
+                glue.contains(&built),
+                "runtime/host.rs's glue for {} does not build {built}",
                 spec.name
             );
         }
     }
 
     #[test]
-    fn the_request_parser_takes_every_capability_and_maps_it_to_its_action() {
+    fn each_capabilitys_call_has_the_table_arguments_and_becomes_its_request() {
         for spec in &TABLE {
-            let args: serde_json::Map<String, serde_json::Value> = spec
-                .args
-                .iter()
-                .map(|arg| {
-                    let value = if *arg == "finding" {
-                        serde_json::json!({"rule-id": "r"})
-                    } else {
-                        serde_json::json!("x")
-                    };
-                    ((*arg).to_string(), value)
-                })
-                .collect();
-            let call = CapabilityCall {
-                capability: spec.name,
-                args: serde_json::Value::Object(args),
-            };
+            let call = sample_call(spec);
+            assert_eq!(call.capability(), spec.name);
+            let args: BTreeSet<String> = call.args().as_object().unwrap().keys().cloned().collect();
+            let expected: BTreeSet<String> = spec.args.iter().map(|a| a.to_string()).collect();
+            assert_eq!(args, expected, "{}'s call arguments", spec.name);
             let parsed = request::from_call(&call, |_| Some("bus".into()), |_| true)
-                .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+                .unwrap_or_else(|e| panic!("request.rs does not take {}: {e}", spec.name));
             match parsed {
                 Request::Aws { action } => {
                     assert_eq!(action.capability(), spec.name);
-                    assert!(aws_actions::CAPABILITIES.contains(&spec.name));
+                    assert!(
+                        aws_actions::CAPABILITIES.contains(&spec.name),
+                        "aws-actions' CAPABILITIES lacks {}",
+                        spec.name
+                    );
+                    assert!(
+                        aws_actions::permissions::iam_actions(spec.name).is_some(),
+                        "aws-actions' permissions.rs lists no IAM actions for {}",
+                        spec.name
+                    );
+                    assert_eq!(
+                        aws_actions::permissions::inverse_capability(spec.name),
+                        spec.inverse,
+                        "{}'s inverse in aws-actions' permissions.rs",
+                        spec.name
+                    );
                 }
                 Request::Webhook { .. } => assert_eq!(spec.name, "notify.send"),
                 // Messages, digests and resolves are the host's own, never a plugin's call.
@@ -238,7 +322,18 @@ mod tests {
             .filter_map(|(_, value)| value.split_once('"'))
             .map(|(value, _)| value)
             .collect();
-        assert_eq!(constants, table_names());
+        for name in table_names() {
+            assert!(
+                constants.contains(name),
+                "plugins/sdk/src/capability.rs has no constant for {name}"
+            );
+        }
+        for name in &constants {
+            assert!(
+                spec_of(name).is_some(),
+                "the SDK's constant {name} is not in the capability table"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::executor::ActionRunner;
 use super::outbox::{ActionRecord, NewAction, Outbox, Status};
-use super::request::Request;
+use super::request::StoredRequest;
 use crate::audit::AuditStore;
 use crate::respond::settings::ResponseSettings;
 use crate::table::{fit, Format};
@@ -202,9 +202,8 @@ pub async fn undo(
     let Some(inverse) = record.inverse.clone() else {
         bail!("action {id} ({}) has no inverse", record.capability);
     };
-    let request: Request = serde_json::from_value(inverse.clone())
-        .with_context(|| format!("action {id} has an unreadable inverse"))?;
-    let capability = request.capability();
+    let capability = inverse.capability();
+    let request = StoredRequest::Request(inverse);
     let key = format!("undo:{id}");
     let undo_id = match outbox.by_key(&key)? {
         Some(existing) => existing.id,
@@ -215,7 +214,7 @@ pub async fn undo(
             plugin_sha256: &record.plugin_sha256,
             event_id: &record.event_id,
             capability,
-            request: &inverse,
+            request: &request,
             account: &record.account,
             region: &record.region,
             resource: &record.resource,

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::broker::stored_request;
 use tokio::sync::watch;
 
 use super::outbox::{ActionRecord, Outbox, LEASE_S};
-use super::request::Request;
+use super::request::{Request, StoredRequest};
 use crate::notify::deliver::Ran;
 use crate::respond::settings::ResponseSettings;
 
@@ -41,7 +40,7 @@ impl ActionRunner {
 
     /// Whether carrying out `record` calls AWS (rather than a webhook).
     pub fn needs_aws(record: &ActionRecord) -> bool {
-        matches!(stored_request(record), Ok(Request::Aws { .. }))
+        matches!(record.request, StoredRequest::Request(Request::Aws { .. }))
     }
 
     /// Fails with one clear line when `record` needs AWS and no credentials resolve, so a
@@ -196,19 +195,16 @@ impl ActionRunner {
     }
 
     async fn execute(&self, record: &ActionRecord) -> Result<()> {
-        let request = match stored_request(record) {
-            Ok(request) => request,
-            Err(e) => {
-                self.outbox.attempt_failed(
-                    &record.id,
-                    &format!("unreadable request: {e}"),
-                    None,
-                    None,
-                )?;
-                return Ok(());
-            }
+        let Some(request) = record.request.request() else {
+            self.outbox.attempt_failed(
+                &record.id,
+                "unreadable request: not one this release can execute",
+                None,
+                None,
+            )?;
+            return Ok(());
         };
-        let result = match &request {
+        let result = match request {
             Request::Aws { action } => {
                 let target = aws_actions::Target {
                     account: record.account.clone(),
@@ -218,10 +214,7 @@ impl ActionRunner {
                     .execute(action, &target, &record.id)
                     .await
                     .map(|o| {
-                        let inverse = o
-                            .inverse
-                            .map(|action| serde_json::to_value(Request::Aws { action }))
-                            .transpose();
+                        let inverse = o.inverse.map(|action| Request::Aws { action });
                         (o.request_id, inverse)
                     })
             }
@@ -237,14 +230,13 @@ impl ActionRunner {
                 Ran::Recorded => return Ok(()),
                 Ran::Sent(delivery) => {
                     tracing::info!(action = record.id, answer = %delivery.answer, "notification sent");
-                    Ok((delivery.request_id, Ok(None)))
+                    Ok((delivery.request_id, None))
                 }
                 Ran::Failed(error) => Err(error),
             },
         };
         match result {
             Ok((request_id, inverse)) => {
-                let inverse = inverse.unwrap_or(None);
                 self.outbox
                     .succeeded(&record.id, request_id.as_deref(), inverse.as_ref())?;
                 tracing::info!(

@@ -66,11 +66,12 @@ fn default_budget() -> u32 {
     10
 }
 
-/// The capability families, each a WIT interface of `trailwarden:plugin@0.2.0`.
+/// The capability families, each a WIT interface of `trailwarden:plugin@0.2.0` (0.6.0 adds
+/// an `iam` of its own, the same family).
 pub const FAMILIES: [&str; 5] = ["iam", "cloudtrail", "s3", "eventbridge", "notify"];
 
 /// Every capability a plugin can call (the capability table's names).
-pub const CAPABILITIES: [&str; 14] = super::capabilities::NAMES;
+pub const CAPABILITIES: [&str; super::capabilities::TABLE.len()] = super::capabilities::NAMES;
 
 /// A plugin's grants and defaults, validated.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -10,6 +10,8 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::request::{Request, StoredRequest};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS actions (
     id TEXT PRIMARY KEY,
@@ -141,7 +143,7 @@ pub struct NewAction<'a> {
     pub plugin_sha256: &'a str,
     pub event_id: &'a str,
     pub capability: &'a str,
-    pub request: &'a serde_json::Value,
+    pub request: &'a StoredRequest,
     pub account: &'a str,
     pub region: &'a str,
     pub resource: &'a str,
@@ -162,7 +164,7 @@ pub struct ActionRecord {
     pub plugin_sha256: String,
     pub event_id: String,
     pub capability: String,
-    pub request: serde_json::Value,
+    pub request: StoredRequest,
     pub account: String,
     pub region: String,
     pub resource: String,
@@ -173,7 +175,8 @@ pub struct ActionRecord {
     pub request_id: Option<String>,
     pub error: Option<String>,
     pub executed_at: Option<String>,
-    pub inverse: Option<serde_json::Value>,
+    /// The request that undoes it, recorded when it succeeded.
+    pub inverse: Option<Request>,
     pub undo_of: Option<String>,
     pub received_us: Option<i64>,
     pub decided_us: i64,
@@ -441,18 +444,14 @@ impl Outbox {
         &self,
         id: &str,
         request_id: Option<&str>,
-        inverse: Option<&serde_json::Value>,
+        inverse: Option<&Request>,
     ) -> Result<()> {
+        let inverse = inverse.map(serde_json::to_string).transpose()?;
         self.conn().execute(
             "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, request_id = ?2,
                  inverse = ?3, executed_at = ?4, error = NULL,
                  lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-            params![
-                id,
-                request_id,
-                inverse.map(|v| v.to_string()),
-                crate::audit::now_rfc3339()
-            ],
+            params![id, request_id, inverse, crate::audit::now_rfc3339()],
         )?;
         Ok(())
     }
@@ -598,7 +597,7 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
         action.plugin_sha256,
         action.event_id,
         action.capability,
-        action.request.to_string(),
+        serde_json::to_string(action.request)?,
         action.account,
         action.region,
         action.resource,
@@ -621,7 +620,7 @@ pub struct DecidedAction {
     pub idempotency_key: String,
     pub event_id: String,
     pub capability: &'static str,
-    pub request: serde_json::Value,
+    pub request: StoredRequest,
     pub account: String,
     pub region: String,
     pub resource: String,
@@ -755,7 +754,10 @@ fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActionRecord> {
         plugin_sha256: row.get(4)?,
         event_id: row.get(5)?,
         capability: row.get(6)?,
-        request: serde_json::from_str(&request).unwrap_or(serde_json::Value::Null),
+        // Rows of earlier releases read the same (the serialisation has not changed); a
+        // text that is not JSON at all is kept as null, never executed.
+        request: serde_json::from_str(&request)
+            .unwrap_or(StoredRequest::Other(serde_json::Value::Null)),
         account: row.get(8)?,
         region: row.get(9)?,
         resource: row.get(10)?,
@@ -792,7 +794,7 @@ pub fn now_us() -> i64 {
 mod tests {
     use super::*;
 
-    fn action<'a>(key: &'a str, request: &'a serde_json::Value, status: Status) -> NewAction<'a> {
+    fn action<'a>(key: &'a str, request: &'a StoredRequest, status: Status) -> NewAction<'a> {
         NewAction {
             idempotency_key: key,
             plugin: "p",
@@ -813,9 +815,70 @@ mod tests {
     }
 
     #[test]
+    fn a_row_an_earlier_release_wrote_reads_back_as_its_typed_request() {
+        let outbox = Outbox::in_memory().unwrap();
+        let placeholder = StoredRequest::Other(serde_json::Value::Null);
+        let granted = outbox
+            .insert(&action("old-1", &placeholder, Status::Succeeded))
+            .unwrap();
+        let refused = outbox
+            .insert(&action("old-2", &placeholder, Status::Denied))
+            .unwrap();
+        // The text earlier releases wrote, put in place as they did.
+        let rewrite = |id: &str, request: &str, inverse: Option<&str>| {
+            outbox
+                .conn()
+                .execute(
+                    "UPDATE actions SET request = ?2, inverse = ?3 WHERE id = ?1",
+                    params![id, request, inverse],
+                )
+                .unwrap();
+        };
+        rewrite(
+            &granted,
+            r#"{"kind":"aws","action":{"action":"disable-access-key","user_name":"bob","access_key_id":"AKIAEXAMPLE"}}"#,
+            Some(
+                r#"{"kind":"aws","action":{"action":"enable-access-key","user_name":"bob","access_key_id":"AKIAEXAMPLE"}}"#,
+            ),
+        );
+        rewrite(
+            &refused,
+            r#"{"kind":"ungranted","args":{"user-name":"bob","access-key-id":"AKIAEXAMPLE"}}"#,
+            None,
+        );
+        let record = outbox.get(&granted).unwrap().unwrap();
+        let bob = |enable: bool| {
+            let (user_name, access_key_id) = ("bob".to_owned(), "AKIAEXAMPLE".to_owned());
+            let action = if enable {
+                aws_actions::Action::EnableAccessKey {
+                    user_name,
+                    access_key_id,
+                }
+            } else {
+                aws_actions::Action::DisableAccessKey {
+                    user_name,
+                    access_key_id,
+                }
+            };
+            Request::Aws { action }
+        };
+        assert_eq!(record.request, StoredRequest::Request(bob(false)));
+        assert_eq!(record.inverse, Some(bob(true)));
+        let record = outbox.get(&refused).unwrap().unwrap();
+        assert_eq!(
+            record.request,
+            StoredRequest::Refused {
+                kind: super::super::request::Refusal::Ungranted,
+                args: serde_json::json!({"user-name": "bob", "access-key-id": "AKIAEXAMPLE"}),
+            }
+        );
+        assert_eq!(record.request.request(), None);
+    }
+
+    #[test]
     fn an_idempotency_key_is_recorded_once() {
         let outbox = Outbox::in_memory().unwrap();
-        let request = serde_json::json!({"x": 1});
+        let request = StoredRequest::Other(serde_json::json!({"x": 1}));
         let id = outbox
             .insert(&action("k1", &request, Status::Accepted))
             .unwrap();
@@ -828,7 +891,7 @@ mod tests {
     #[test]
     fn claiming_is_exclusive_and_failures_retry_then_stop() {
         let outbox = Outbox::in_memory().unwrap();
-        let request = serde_json::json!({});
+        let request = StoredRequest::Other(serde_json::json!({}));
         let id = outbox
             .insert(&action("k", &request, Status::Accepted))
             .unwrap();
@@ -851,7 +914,7 @@ mod tests {
     #[test]
     fn budget_counts_granted_decisions_only() {
         let outbox = Outbox::in_memory().unwrap();
-        let request = serde_json::json!({});
+        let request = StoredRequest::Other(serde_json::json!({}));
         outbox
             .insert(&action("a", &request, Status::Accepted))
             .unwrap();
@@ -899,7 +962,7 @@ mod tests {
         let db = dir.path().join("audit.db");
         let (cli, daemon) = (Outbox::open(&db).unwrap(), Outbox::open(&db).unwrap());
         assert_ne!(cli.owner(), daemon.owner());
-        let request = serde_json::json!({});
+        let request = StoredRequest::Other(serde_json::json!({}));
         let id = cli
             .insert(&action("k", &request, Status::Accepted))
             .unwrap();

@@ -1,4 +1,5 @@
-//! What an accepted capability call asks to be done, as stored in the outbox.
+//! What an accepted capability call asks to be done, as stored in the outbox: typed from the
+//! plugin's call ([`CapabilityCall`]) to the executor.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,91 +60,152 @@ impl Request {
     }
 }
 
-fn text<'a>(args: &'a Value, key: &str) -> Result<&'a str, String> {
-    match args.get(key).and_then(Value::as_str) {
-        Some(s) if !s.trim().is_empty() => Ok(s),
-        _ => Err(format!("argument {key} is missing or empty")),
+/// What the outbox's `request` column holds, typed: the request of a granted call, or the
+/// arguments of a call refused before it became one. Serialised as earlier releases wrote it
+/// (a [`Request`] tagged by `kind`, or `{"kind": "ungranted"|"invalid", "args": ...}`), so
+/// their rows read back unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredRequest {
+    Request(Request),
+    /// A call denied before it was a request: not granted, or invalid.
+    Refused {
+        kind: Refusal,
+        args: Value,
+    },
+    /// Anything else (not written by this release): kept as it is, never executed.
+    Other(Value),
+}
+
+/// Why a call never became a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Refusal {
+    /// Its capability is not granted to the plugin at all.
+    Ungranted,
+    /// An argument is missing, a target is not configured, or the event is not the batch's.
+    Invalid,
+}
+
+impl StoredRequest {
+    /// The executable request, when this is one.
+    pub fn request(&self) -> Option<&Request> {
+        match self {
+            StoredRequest::Request(request) => Some(request),
+            _ => None,
+        }
     }
+}
+
+impl From<Request> for StoredRequest {
+    fn from(request: Request) -> Self {
+        StoredRequest::Request(request)
+    }
+}
+
+/// The first empty text argument of a call, as the denial names it.
+fn check_arguments(call: &CapabilityCall) -> Result<(), String> {
+    if let Value::Object(args) = call.args() {
+        for (name, value) in args {
+            if value.as_str().is_some_and(|text| text.trim().is_empty()) {
+                return Err(format!("argument {name} is missing or empty"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turns a plugin's call into a request, resolving target names from the config.
 ///
 /// # Errors
-/// An argument is missing or empty, or a target is not configured: the call is denied with
-/// this reason.
+/// An argument is empty, or a target is not configured: the call is denied with this
+/// reason.
 pub fn from_call(
     call: &CapabilityCall,
     event_bus_for: impl Fn(&str) -> Option<String>,
     notify_target_exists: impl Fn(&str) -> bool,
 ) -> Result<Request, String> {
-    use aws_actions::Action;
-    let a = &call.args;
-    let aws = |action| Ok(Request::Aws { action });
-    match call.capability {
-        "iam.disable-access-key" => aws(Action::DisableAccessKey {
-            user_name: text(a, "user-name")?.into(),
-            access_key_id: text(a, "access-key-id")?.into(),
+    check_arguments(call)?;
+    match call {
+        CapabilityCall::Aws(action) => Ok(Request::Aws {
+            action: action.clone(),
         }),
-        "iam.delete-access-key" => aws(Action::DeleteAccessKey {
-            user_name: text(a, "user-name")?.into(),
-            access_key_id: text(a, "access-key-id")?.into(),
-        }),
-        "iam.delete-login-profile" => aws(Action::DeleteLoginProfile {
-            user_name: text(a, "user-name")?.into(),
-        }),
-        "iam.quarantine-user" => aws(Action::QuarantineUser {
-            user_name: text(a, "user-name")?.into(),
-        }),
-        "iam.quarantine-role" => aws(Action::QuarantineRole {
-            role_name: text(a, "role-name")?.into(),
-        }),
-        "iam.detach-user-policy" => aws(Action::DetachUserPolicy {
-            user_name: text(a, "user-name")?.into(),
-            policy_arn: text(a, "policy-arn")?.into(),
-        }),
-        "iam.detach-role-policy" => aws(Action::DetachRolePolicy {
-            role_name: text(a, "role-name")?.into(),
-            policy_arn: text(a, "policy-arn")?.into(),
-        }),
-        "iam.detach-group-policy" => aws(Action::DetachGroupPolicy {
-            group_name: text(a, "group-name")?.into(),
-            policy_arn: text(a, "policy-arn")?.into(),
-        }),
-        "iam.revoke-role-sessions" => aws(Action::RevokeRoleSessions {
-            role_name: text(a, "role-name")?.into(),
-        }),
-        "iam.remove-user-from-group" => aws(Action::RemoveUserFromGroup {
-            user_name: text(a, "user-name")?.into(),
-            group_name: text(a, "group-name")?.into(),
-        }),
-        "cloudtrail.start-logging" => aws(Action::StartLogging {
-            trail: text(a, "trail")?.into(),
-        }),
-        "s3.put-public-access-block" => aws(Action::PutPublicAccessBlock {
-            bucket: text(a, "bucket")?.into(),
-        }),
-        "eventbridge.publish-finding" => {
-            let target = text(a, "target")?;
+        CapabilityCall::PublishFinding { target, finding } => {
             let event_bus = event_bus_for(target)
                 .ok_or_else(|| format!("eventbridge target {target:?} is not configured"))?;
-            aws(Action::PublishFinding {
-                event_bus,
-                detail_type: "trailwarden finding".into(),
-                source: "trailwarden".into(),
-                detail: a.get("finding").cloned().unwrap_or(Value::Null),
+            Ok(Request::Aws {
+                action: aws_actions::Action::PublishFinding {
+                    event_bus,
+                    detail_type: "trailwarden finding".into(),
+                    source: "trailwarden".into(),
+                    detail: finding.clone(),
+                },
             })
         }
-        "notify.send" => {
-            let target = text(a, "target")?;
+        CapabilityCall::NotifySend { target, finding } => {
             if !notify_target_exists(target) {
                 return Err(format!("notify target {target:?} is not configured"));
             }
             Ok(Request::Webhook {
-                target: target.into(),
-                finding: a.get("finding").cloned().unwrap_or(Value::Null),
+                target: target.clone(),
+                finding: finding.clone(),
                 runbook: None,
             })
         }
-        other => Err(format!("unknown capability {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_in_the_shapes_earlier_releases_wrote_read_back_typed() {
+        let granted = json!({"kind": "aws", "action": {"action": "disable-access-key",
+            "user_name": "bob", "access_key_id": "AKIAEXAMPLE"}});
+        let read: StoredRequest = serde_json::from_value(granted.clone()).unwrap();
+        assert_eq!(
+            read,
+            StoredRequest::Request(Request::Aws {
+                action: aws_actions::Action::DisableAccessKey {
+                    user_name: "bob".into(),
+                    access_key_id: "AKIAEXAMPLE".into(),
+                }
+            })
+        );
+        assert_eq!(serde_json::to_value(&read).unwrap(), granted);
+        let webhook = json!({"kind": "webhook", "target": "sec", "finding": {"rule_id": "r"}});
+        let read: StoredRequest = serde_json::from_value(webhook.clone()).unwrap();
+        assert!(matches!(
+            read.request(),
+            Some(Request::Webhook { runbook: None, .. })
+        ));
+        assert_eq!(serde_json::to_value(&read).unwrap(), webhook);
+        let refused = json!({"kind": "ungranted", "args": {"user-name": "bob"}});
+        let read: StoredRequest = serde_json::from_value(refused.clone()).unwrap();
+        assert_eq!(
+            read,
+            StoredRequest::Refused {
+                kind: Refusal::Ungranted,
+                args: json!({"user-name": "bob"})
+            }
+        );
+        assert_eq!(serde_json::to_value(&read).unwrap(), refused);
+        let unknown = json!({"kind": "from-the-future", "x": 1});
+        let read: StoredRequest = serde_json::from_value(unknown.clone()).unwrap();
+        assert_eq!(read, StoredRequest::Other(unknown));
+        assert_eq!(read.request(), None);
+    }
+
+    #[test]
+    fn an_empty_argument_is_named() {
+        let call = CapabilityCall::Aws(aws_actions::Action::QuarantineUser {
+            user_name: " ".into(),
+        });
+        assert_eq!(
+            from_call(&call, |_| None, |_| false),
+            Err("argument user-name is missing or empty".into())
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Host-side bindings of the contract versions the host serves: `v1` is
 //! `trailwarden:plugin@0.1.0` (world `detector`), `v2` is `@0.2.0` (world `responder`, which
 //! includes `detector`, so 0.2.0 detectors bind through it too), and `v3` is `@0.3.0` (the
-//! 0.2.0 world plus the `rules` export), and `v4` is `@0.4.0` (0.3.0 plus the `history`
-//! import).
+//! 0.2.0 world plus the `rules` export), `v4` is `@0.4.0` (0.3.0 plus the `history`
+//! import), `v5` is `@0.5.0` (0.4.0 plus `baseline`) and `v6` is `@0.6.0` (0.5.0 plus the
+//! 0.6.0 `iam` capabilities).
 
 pub mod v1 {
     wasmtime::component::bindgen!({
@@ -97,6 +98,32 @@ pub mod v5 {
             "trailwarden:plugin/eventbridge@0.2.0": super::v2::trailwarden::plugin::eventbridge,
             "trailwarden:plugin/notify@0.2.0": super::v2::trailwarden::plugin::notify,
             "trailwarden:plugin/history@0.4.0": super::v4::trailwarden::plugin0_4_0::history,
+        },
+    });
+}
+
+/// `@0.6.0`: the 0.5.0 world unchanged plus 0.6.0's `iam` import (capabilities added to the
+/// `iam` family), which is all that is generated here.
+pub mod v6 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.6.0",
+        world: "trailwarden:plugin/responder@0.6.0",
+        imports: {
+            // A capability call that cannot be recorded must not be answered: trap.
+            "trailwarden:plugin/iam@0.6.0": trappable,
+        },
+        with: {
+            "trailwarden:plugin/types@0.2.0": super::v2::trailwarden::plugin::types,
+            "trailwarden:plugin/log@0.2.0": super::v2::trailwarden::plugin::log,
+            "trailwarden:plugin/state@0.2.0": super::v2::trailwarden::plugin::state,
+            "trailwarden:plugin/config@0.2.0": super::v2::trailwarden::plugin::config,
+            "trailwarden:plugin/iam@0.2.0": super::v2::trailwarden::plugin::iam,
+            "trailwarden:plugin/cloudtrail@0.2.0": super::v2::trailwarden::plugin::cloudtrail,
+            "trailwarden:plugin/s3@0.2.0": super::v2::trailwarden::plugin::s3,
+            "trailwarden:plugin/eventbridge@0.2.0": super::v2::trailwarden::plugin::eventbridge,
+            "trailwarden:plugin/notify@0.2.0": super::v2::trailwarden::plugin::notify,
+            "trailwarden:plugin/history@0.4.0": super::v4::trailwarden::plugin0_4_0::history,
+            "trailwarden:plugin/baseline@0.5.0": super::v5::trailwarden::plugin0_5_0::baseline,
         },
     });
 }

@@ -1,16 +1,56 @@
 //! The seam between the sandbox and whatever answers capability calls: the broker (decide,
 //! record in the outbox) in production, a recorder in the fixture harness.
 
+use aws_actions::Action;
 use serde_json::{json, Value};
 
 use super::types::{Finding, Receipt};
 
-/// One capability call as the plugin made it: the capability's name and its arguments by
-/// their WIT parameter names (kebab-case), without `event-id`.
+/// One capability call as the plugin made it, typed from the WIT import on: the AWS action it
+/// asks for, or a finding for a target the admin names in the config (resolved later, by the
+/// broker).
 #[derive(Debug, Clone, PartialEq)]
-pub struct CapabilityCall {
-    pub capability: &'static str,
-    pub args: Value,
+pub enum CapabilityCall {
+    /// A call that is one AWS action, with the plugin's arguments.
+    Aws(Action),
+    /// `eventbridge.publish-finding`: the finding (as [`finding_value`]) for the bus the
+    /// config names `target`.
+    PublishFinding { target: String, finding: Value },
+    /// `notify.send`: the finding (as [`finding_value`]) for the notification target `target`.
+    NotifySend { target: String, finding: Value },
+}
+
+impl CapabilityCall {
+    /// The capability's name, e.g. `iam.disable-access-key`.
+    pub fn capability(&self) -> &'static str {
+        match self {
+            CapabilityCall::Aws(action) => action.capability(),
+            CapabilityCall::PublishFinding { .. } => "eventbridge.publish-finding",
+            CapabilityCall::NotifySend { .. } => "notify.send",
+        }
+    }
+
+    /// The arguments by their WIT parameter names (kebab-case), without `event-id`: what a
+    /// fixture's `actions` match, what a refused call is recorded with, and what the
+    /// idempotency key hashes (the object earlier releases built from the WIT arguments, so
+    /// a replay after an upgrade finds the earlier decision).
+    pub fn args(&self) -> Value {
+        match self {
+            CapabilityCall::Aws(action) => match serde_json::to_value(action) {
+                Ok(Value::Object(fields)) => fields
+                    .into_iter()
+                    .filter(|(name, _)| name != "action")
+                    .map(|(name, value)| (name.replace('_', "-"), value))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+                _ => Value::Null,
+            },
+            CapabilityCall::PublishFinding { target, finding }
+            | CapabilityCall::NotifySend { target, finding } => {
+                json!({"target": target, "finding": finding})
+            }
+        }
+    }
 }
 
 /// Answers capability calls for one batch.
@@ -38,7 +78,7 @@ impl CapabilityHandler for DenyAll {
     fn call(&mut self, _event_id: &str, call: CapabilityCall) -> anyhow::Result<Receipt> {
         Ok(Receipt::Denied(format!(
             "capability {} is not granted",
-            call.capability
+            call.capability()
         )))
     }
 }

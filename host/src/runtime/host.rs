@@ -1,15 +1,15 @@
-//! What a plugin's store holds, and the host side of every import of both contract
-//! versions: `log`, `state`, `config`, the capability interfaces of 0.2.0, and 0.4.0's
-//! `history`.
+//! What a plugin's store holds, and the host side of every import of every contract
+//! version: `log`, `state`, `config`, the capability interfaces of 0.2.0, 0.4.0's `history`,
+//! 0.5.0's `baseline` and 0.6.0's `iam`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use aws_actions::{Action, PrincipalKind};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{v1, v2, v4, v5};
+use super::bindings::{v1, v2, v4, v5, v6};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
 use crate::history::{HistoryError, HistoryQuota, HistoryStore, SeenQuery};
@@ -179,8 +179,7 @@ impl HostState {
     fn capability(
         &mut self,
         event_id: String,
-        capability: &'static str,
-        args: serde_json::Value,
+        call: CapabilityCall,
     ) -> wasmtime::Result<v2::trailwarden::plugin::types::Receipt> {
         self.capability_calls += 1;
         if self.capability_calls > MAX_CAPABILITY_CALLS_PER_BATCH {
@@ -200,7 +199,7 @@ impl HostState {
         }
         let receipt = self
             .capabilities
-            .call(&event_id, CapabilityCall { capability, args })
+            .call(&event_id, call)
             .map_err(wasmtime::Error::from_anyhow)?;
         Ok(convert::receipt_to_v2(receipt))
     }
@@ -382,8 +381,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.disable-access-key",
-            json!({"user-name": user_name, "access-key-id": access_key_id}),
+            CapabilityCall::Aws(Action::DisableAccessKey {
+                user_name,
+                access_key_id,
+            }),
         )
     }
     fn delete_access_key(
@@ -394,8 +395,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.delete-access-key",
-            json!({"user-name": user_name, "access-key-id": access_key_id}),
+            CapabilityCall::Aws(Action::DeleteAccessKey {
+                user_name,
+                access_key_id,
+            }),
         )
     }
     fn delete_login_profile(
@@ -405,8 +408,7 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.delete-login-profile",
-            json!({"user-name": user_name}),
+            CapabilityCall::Aws(Action::DeleteLoginProfile { user_name }),
         )
     }
     fn quarantine_user(
@@ -416,8 +418,7 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.quarantine-user",
-            json!({"user-name": user_name}),
+            CapabilityCall::Aws(Action::QuarantineUser { user_name }),
         )
     }
     fn quarantine_role(
@@ -427,8 +428,7 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.quarantine-role",
-            json!({"role-name": role_name}),
+            CapabilityCall::Aws(Action::QuarantineRole { role_name }),
         )
     }
     fn detach_user_policy(
@@ -439,8 +439,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.detach-user-policy",
-            json!({"user-name": user_name, "policy-arn": policy_arn}),
+            CapabilityCall::Aws(Action::DetachUserPolicy {
+                user_name,
+                policy_arn,
+            }),
         )
     }
     fn detach_role_policy(
@@ -451,8 +453,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.detach-role-policy",
-            json!({"role-name": role_name, "policy-arn": policy_arn}),
+            CapabilityCall::Aws(Action::DetachRolePolicy {
+                role_name,
+                policy_arn,
+            }),
         )
     }
     fn detach_group_policy(
@@ -463,8 +467,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.detach-group-policy",
-            json!({"group-name": group_name, "policy-arn": policy_arn}),
+            CapabilityCall::Aws(Action::DetachGroupPolicy {
+                group_name,
+                policy_arn,
+            }),
         )
     }
     fn revoke_role_sessions(
@@ -474,8 +480,7 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.revoke-role-sessions",
-            json!({"role-name": role_name}),
+            CapabilityCall::Aws(Action::RevokeRoleSessions { role_name }),
         )
     }
     fn remove_user_from_group(
@@ -486,8 +491,10 @@ impl v2::trailwarden::plugin::iam::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "iam.remove-user-from-group",
-            json!({"user-name": user_name, "group-name": group_name}),
+            CapabilityCall::Aws(Action::RemoveUserFromGroup {
+                user_name,
+                group_name,
+            }),
         )
     }
 }
@@ -496,8 +503,7 @@ impl v2::trailwarden::plugin::cloudtrail::Host for HostState {
     fn start_logging(&mut self, event_id: String, trail: String) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "cloudtrail.start-logging",
-            json!({"trail": trail}),
+            CapabilityCall::Aws(Action::StartLogging { trail }),
         )
     }
 }
@@ -510,8 +516,7 @@ impl v2::trailwarden::plugin::s3::Host for HostState {
     ) -> wasmtime::Result<Receipt2> {
         self.capability(
             event_id,
-            "s3.put-public-access-block",
-            json!({"bucket": bucket}),
+            CapabilityCall::Aws(Action::PutPublicAccessBlock { bucket }),
         )
     }
 }
@@ -524,11 +529,7 @@ impl v2::trailwarden::plugin::eventbridge::Host for HostState {
         finding: Finding2,
     ) -> wasmtime::Result<Receipt2> {
         let finding = finding_value(&convert::finding_from_v2(finding));
-        self.capability(
-            event_id,
-            "eventbridge.publish-finding",
-            json!({"target": target, "finding": finding}),
-        )
+        self.capability(event_id, CapabilityCall::PublishFinding { target, finding })
     }
 }
 
@@ -540,10 +541,33 @@ impl v2::trailwarden::plugin::notify::Host for HostState {
         finding: Finding2,
     ) -> wasmtime::Result<Receipt2> {
         let finding = finding_value(&convert::finding_from_v2(finding));
+        self.capability(event_id, CapabilityCall::NotifySend { target, finding })
+    }
+}
+
+// --- 0.6.0: more of the iam family ------------------------------------------------------------
+
+impl v6::trailwarden::plugin0_6_0::iam::Host for HostState {
+    fn delete_inline_policy(
+        &mut self,
+        event_id: String,
+        principal_kind: v6::trailwarden::plugin0_6_0::iam::PrincipalKind,
+        principal_name: String,
+        policy_name: String,
+    ) -> wasmtime::Result<Receipt2> {
+        use v6::trailwarden::plugin0_6_0::iam::PrincipalKind as Kind;
+        let principal_kind = match principal_kind {
+            Kind::User => PrincipalKind::User,
+            Kind::Role => PrincipalKind::Role,
+            Kind::Group => PrincipalKind::Group,
+        };
         self.capability(
             event_id,
-            "notify.send",
-            json!({"target": target, "finding": finding}),
+            CapabilityCall::Aws(Action::DeleteInlinePolicy {
+                principal_kind,
+                principal_name,
+                policy_name,
+            }),
         )
     }
 }

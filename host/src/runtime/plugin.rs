@@ -11,7 +11,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{
-    v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export, v4, v5,
+    v1, v2, v3::exports::trailwarden::plugin0_3_0::rules as rules_export, v4, v5, v6,
 };
 use super::cache::{CompileSource, ComponentCache};
 use super::capability::{CapabilityHandler, DenyAll};
@@ -115,6 +115,11 @@ impl PluginRuntime {
         )?;
         // 0.5.0 adds one import to 0.4.0's.
         v5::trailwarden::plugin0_5_0::baseline::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )?;
+        // 0.6.0 adds its `iam` (more of the family) to 0.5.0's.
+        v6::trailwarden::plugin0_6_0::iam::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |state| state,
         )?;
@@ -316,6 +321,9 @@ impl LoadedPlugin {
     /// The contract version the component implements (a 0.4.0 or 0.5.0 component is told by
     /// its import of `history` or `baseline`: one that never calls it looks like the one before).
     pub fn contract_version(&self) -> &'static str {
+        if self.imports.iter().any(|i| i.ends_with("@0.6.0")) {
+            return "0.6.0";
+        }
         if self.imports.iter().any(|i| i.ends_with("@0.5.0")) {
             return "0.5.0";
         }

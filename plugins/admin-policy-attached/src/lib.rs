@@ -16,13 +16,14 @@
 //! (e.g. `iam:*` on `*`).
 //!
 //! Response, for the attach cases: `iam.detach-user-policy`, `iam.detach-role-policy` or
-//! `iam.detach-group-policy` (event, name, policy ARN); the inverse attaches it again. An
-//! inline policy gets the finding only (0.2.0 has no capability to delete one). The host's
-//! configuration puts these capabilities in `approve` mode by default: a person confirms each
-//! detach.
+//! `iam.detach-group-policy` (event, name, policy ARN); the inverse attaches it again. For an
+//! inline policy: `iam.delete-inline-policy` (contract 0.6.0: event, kind, name, policy name);
+//! the host records the document first and the inverse puts it back. The example
+//! configuration puts these capabilities in `approve` mode: a person confirms each removal.
 
 use trailwarden_plugin_sdk::capability::{
-    log_receipt, IAM_DETACH_GROUP_POLICY, IAM_DETACH_ROLE_POLICY, IAM_DETACH_USER_POLICY,
+    log_receipt, PrincipalKind, IAM_DELETE_INLINE_POLICY, IAM_DETACH_GROUP_POLICY,
+    IAM_DETACH_ROLE_POLICY, IAM_DETACH_USER_POLICY,
 };
 use trailwarden_plugin_sdk::json::{get_ci, policy_document};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
@@ -38,6 +39,7 @@ pub const CAPABILITIES: &[&str] = &[
     IAM_DETACH_USER_POLICY,
     IAM_DETACH_ROLE_POLICY,
     IAM_DETACH_GROUP_POLICY,
+    IAM_DELETE_INLINE_POLICY,
 ];
 
 const IAM: &str = "iam.amazonaws.com";
@@ -62,8 +64,9 @@ pub fn rules() -> Vec<Rule> {
         "The AWS managed policy `AdministratorAccess` was attached to an IAM user, role or \
          group, or an inline policy allowing every action on every resource was put on one. \
          An attached `AdministratorAccess` is detached with `iam.detach-user-policy`, \
-         `iam.detach-role-policy` or `iam.detach-group-policy` (approve mode by default); \
-         an inline policy is only reported.",
+         `iam.detach-role-policy` or `iam.detach-group-policy`, and an inline policy is \
+         deleted with `iam.delete-inline-policy` (its document recorded for undo); the \
+         example configuration holds each for approval.",
         "Confirm with the identity's owner that it needs full admin rights; if not, remove \
          the policy and review what the caller and the identity did since.",
         CAPABILITIES,
@@ -83,7 +86,8 @@ pub fn descriptor() -> Descriptor {
             "inline-admin-policies.json",
             "not-admin.json",
         ],
-        // It acts: trailwarden's own DetachRolePolicy must not come back to it.
+        // It acts: trailwarden's own DetachRolePolicy (or PutRolePolicy, on undo) must not
+        // come back to it.
         self_caused_events: false,
     }
 }
@@ -103,6 +107,15 @@ impl Kind {
             Kind::User => "user",
             Kind::Role => "role",
             Kind::Group => "group",
+        }
+    }
+
+    /// The same kind, as the SDK's capability argument.
+    pub fn principal_kind(self) -> PrincipalKind {
+        match self {
+            Kind::User => PrincipalKind::User,
+            Kind::Role => PrincipalKind::Role,
+            Kind::Group => PrincipalKind::Group,
         }
     }
 
@@ -304,7 +317,8 @@ fn finding(event: &Event, g: &AdminGrant) -> Finding {
     }
 }
 
-/// The response to `event`'s finding: detach an attached `AdministratorAccess`.
+/// The response to `event`'s finding: detach an attached `AdministratorAccess`, delete an
+/// admin inline policy.
 pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities) {
     if finding.rule_id != RULE_ID {
         return;
@@ -312,12 +326,27 @@ pub fn respond(event: &Event, finding: &Finding, caps: &dyn Capabilities) {
     let Some(AdminGrant {
         kind,
         name: Some(name),
-        grant: Grant::Attached { policy_arn },
+        grant,
     }) = admin_grant(event)
     else {
         return;
     };
     let id = event.id.as_str();
+    let policy_arn = match grant {
+        Grant::Attached { policy_arn } => policy_arn,
+        Grant::Inline {
+            policy_name: Some(policy_name),
+            ..
+        } => {
+            let receipt = caps.delete_inline_policy(id, kind.principal_kind(), &name, &policy_name);
+            log_receipt(IAM_DELETE_INLINE_POLICY, id, receipt);
+            return;
+        }
+        // No policy name in the record: nothing names what to delete.
+        Grant::Inline {
+            policy_name: None, ..
+        } => return,
+    };
     let (capability, receipt) = match kind {
         Kind::User => (
             IAM_DETACH_USER_POLICY,

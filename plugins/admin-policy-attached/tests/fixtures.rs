@@ -33,7 +33,8 @@ fn descriptor_names_the_crate_and_parses() {
         [
             "iam.detach-user-policy",
             "iam.detach-role-policy",
-            "iam.detach-group-policy"
+            "iam.detach-group-policy",
+            "iam.delete-inline-policy"
         ]
     );
     assert!(!d.self_caused_events);

@@ -1,5 +1,6 @@
 //! The response capabilities of `trailwarden:plugin@0.2.0`, one interface per family (`iam`,
-//! `cloudtrail`, `s3`, `eventbridge`, `notify`), as the [`Capabilities`] trait.
+//! `cloudtrail`, `s3`, `eventbridge`, `notify`), and those 0.6.0 adds (its `iam`), as the
+//! [`Capabilities`] trait.
 //!
 //! Every call names the event that caused it (an event of the batch being handled): the host
 //! scopes the action to that event's account and region, and (plugin, event, capability,
@@ -32,6 +33,9 @@ pub const IAM_DETACH_GROUP_POLICY: &str = "iam.detach-group-policy";
 pub const IAM_REVOKE_ROLE_SESSIONS: &str = "iam.revoke-role-sessions";
 /// `iam.remove-user-from-group`: remove a user from a group. Inverse: add it back.
 pub const IAM_REMOVE_USER_FROM_GROUP: &str = "iam.remove-user-from-group";
+/// `iam.delete-inline-policy` (0.6.0): delete an inline policy of a user, role or group.
+/// Inverse: put the same document back.
+pub const IAM_DELETE_INLINE_POLICY: &str = "iam.delete-inline-policy";
 /// `cloudtrail.start-logging`: start logging on a trail (name or ARN).
 pub const CLOUDTRAIL_START_LOGGING: &str = "cloudtrail.start-logging";
 /// `s3.put-public-access-block`: put all four public access block settings on a bucket.
@@ -41,7 +45,7 @@ pub const EVENTBRIDGE_PUBLISH_FINDING: &str = "eventbridge.publish-finding";
 /// `notify.send`: POST a finding to a webhook target the admin named.
 pub const NOTIFY_SEND: &str = "notify.send";
 
-/// Every capability of `trailwarden:plugin@0.2.0`, by name.
+/// Every capability, by name.
 pub const ALL: &[&str] = &[
     IAM_DISABLE_ACCESS_KEY,
     IAM_DELETE_ACCESS_KEY,
@@ -53,11 +57,31 @@ pub const ALL: &[&str] = &[
     IAM_DETACH_GROUP_POLICY,
     IAM_REVOKE_ROLE_SESSIONS,
     IAM_REMOVE_USER_FROM_GROUP,
+    IAM_DELETE_INLINE_POLICY,
     CLOUDTRAIL_START_LOGGING,
     S3_PUT_PUBLIC_ACCESS_BLOCK,
     EVENTBRIDGE_PUBLISH_FINDING,
     NOTIFY_SEND,
 ];
+
+/// The kind of IAM identity an inline policy belongs to (`iam.delete-inline-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    Role,
+    Group,
+}
+
+impl PrincipalKind {
+    /// `user`, `role` or `group`, as in IAM ARNs and the WIT enum.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Role => "role",
+            PrincipalKind::Group => "group",
+        }
+    }
+}
 
 /// Whether `list` contains `name` (a `const fn`, so that the component glue can decide at
 /// compile time which capability imports a plugin references).
@@ -128,6 +152,15 @@ pub trait Capabilities {
     fn revoke_role_sessions(&self, event_id: &str, role_name: &str) -> Receipt;
     /// `iam.remove-user-from-group`: removes a user from a group. Inverse: add it back.
     fn remove_user_from_group(&self, event_id: &str, user_name: &str, group_name: &str) -> Receipt;
+    /// `iam.delete-inline-policy` (contract 0.6.0): deletes an inline policy of a user, role
+    /// or group; the host records its document first. Inverse: put it back.
+    fn delete_inline_policy(
+        &self,
+        event_id: &str,
+        kind: PrincipalKind,
+        name: &str,
+        policy_name: &str,
+    ) -> Receipt;
     /// `cloudtrail.start-logging`: starts logging on a trail (name or ARN).
     fn start_logging(&self, event_id: &str, trail: &str) -> Receipt;
     /// `s3.put-public-access-block`: puts all four public access block settings on a bucket.
@@ -289,6 +322,18 @@ mod recording {
         fn remove_user_from_group(&self, event_id: &str, user: &str, group: &str) -> Receipt {
             let args = json!({"user-name": user, "group-name": group});
             self.record(event_id, IAM_REMOVE_USER_FROM_GROUP, args)
+        }
+
+        fn delete_inline_policy(
+            &self,
+            event_id: &str,
+            kind: PrincipalKind,
+            name: &str,
+            policy_name: &str,
+        ) -> Receipt {
+            let args = json!({"principal-kind": kind.as_str(), "principal-name": name,
+                "policy-name": policy_name});
+            self.record(event_id, IAM_DELETE_INLINE_POLICY, args)
         }
 
         fn start_logging(&self, event_id: &str, trail: &str) -> Receipt {

@@ -13,25 +13,25 @@
 
 use std::marker::PhantomData;
 
-use crate::capability::{self, contains};
+use crate::capability::{self, contains, PrincipalKind};
 use crate::{
     log::Level, Capabilities, Config, Descriptor, Event, Finding, Plugin, PluginError, Principal,
     Receipt, Responder, Severity,
 };
 
-/// The generated bindings of `trailwarden:plugin/responder@0.5.0` (which includes 0.4.0's
-/// world of the same name, itself 0.3.0's plus the `history` import, and adds the `baseline`
-/// import). A component imports only what its code reaches, so a plugin that asks neither
-/// history nor baseline is still a 0.3.0 component to the host.
+/// The generated bindings of `trailwarden:plugin/responder@0.6.0` (which includes 0.5.0's
+/// world of the same name, itself 0.4.0's plus the `baseline` import, and adds 0.6.0's
+/// `iam`). A component imports only what its code reaches, so a plugin that asks neither
+/// history nor baseline nor a 0.6.0 capability is still a 0.3.0 component to the host.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "trailwarden:plugin/responder@0.5.0",
-        path: "../../wit/0.5.0",
+        world: "trailwarden:plugin/responder@0.6.0",
+        path: "../../wit/0.6.0",
         pub_export_macro: true,
         export_macro_name: "__export_responder",
         default_bindings_module: "trailwarden_plugin_sdk::component::bindings",
-        // The 0.2.0, 0.3.0 and 0.4.0 interfaces the 0.5.0 world includes are foreign to it:
+        // The 0.2.0 to 0.5.0 interfaces the 0.6.0 world includes are foreign to it:
         // generate them here.
         generate_all,
     });
@@ -42,6 +42,7 @@ use bindings::trailwarden::plugin0_2_0::{
     iam as wit_iam, log as wit_log, notify as wit_notify, s3 as wit_s3, state as wit_state,
     types as wit,
 };
+use bindings::trailwarden::plugin0_6_0::iam as wit_iam6;
 
 /// Runs `P::handle` on a batch of WIT events and converts the result back.
 ///
@@ -297,6 +298,24 @@ impl<R: Responder + ?Sized> Capabilities for HostCapabilities<R> {
         gated!(
             capability::IAM_REMOVE_USER_FROM_GROUP,
             wit_iam::remove_user_from_group(event_id, user_name, group)
+        )
+    }
+
+    fn delete_inline_policy(
+        &self,
+        event_id: &str,
+        kind: PrincipalKind,
+        name: &str,
+        policy_name: &str,
+    ) -> Receipt {
+        let kind = match kind {
+            PrincipalKind::User => wit_iam6::PrincipalKind::User,
+            PrincipalKind::Role => wit_iam6::PrincipalKind::Role,
+            PrincipalKind::Group => wit_iam6::PrincipalKind::Group,
+        };
+        gated!(
+            capability::IAM_DELETE_INLINE_POLICY,
+            wit_iam6::delete_inline_policy(event_id, kind, name, policy_name)
         )
     }
 

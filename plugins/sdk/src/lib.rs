@@ -1,7 +1,7 @@
 //! The SDK for trailwarden detection-and-response plugins.
 //!
 //! A plugin is a Rust crate built for `wasm32-wasip2`, which makes it a WebAssembly component
-//! of the world `trailwarden:plugin/responder@0.5.0` (see `wit/0.5.0/plugin.wit` at the
+//! of the world `trailwarden:plugin/responder@0.6.0` (see `wit/0.6.0/plugin.wit` at the
 //! repository root). Its logic is written against the plain types of this crate, so that it
 //! also builds natively (with `serde_json` alone) for tests and benchmarks.
 //!

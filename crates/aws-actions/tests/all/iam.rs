@@ -439,3 +439,99 @@ async fn remove_user_from_group_and_add_back() {
     let group = iam.get_group().group_name("admins").send().await.unwrap();
     assert_eq!(members(group), ["erin"]);
 }
+
+#[tokio::test]
+async fn an_inline_policy_of_a_role_or_group_is_deleted_and_undo_puts_its_document_back() {
+    use aws_actions::PrincipalKind;
+    const ADMIN: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let env = Env::start().await;
+    let iam = &env.aws.iam;
+    iam.create_role()
+        .role_name("break-glass")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("break-glass")
+        .policy_name("office-admin")
+        .policy_document(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    iam.create_group().group_name("devs").send().await.unwrap();
+    iam.put_group_policy()
+        .group_name("devs")
+        .policy_name("all")
+        .policy_document(ADMIN)
+        .send()
+        .await
+        .unwrap();
+
+    let outcome = env
+        .run(&Action::DeleteInlinePolicy {
+            principal_kind: PrincipalKind::Role,
+            principal_name: "break-glass".into(),
+            policy_name: "office-admin".into(),
+        })
+        .await;
+    let names = iam
+        .list_role_policies()
+        .role_name("break-glass")
+        .send()
+        .await
+        .unwrap();
+    assert!(names.policy_names().is_empty(), "{names:?}");
+    let Some(Action::PutInlinePolicy {
+        policy_document, ..
+    }) = &outcome.inverse
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(policy_json(policy_document), policy_json(ADMIN));
+    env.undo(&outcome).await;
+    let back = iam
+        .get_role_policy()
+        .role_name("break-glass")
+        .policy_name("office-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy_json(back.policy_document()), policy_json(ADMIN));
+
+    let group = Action::DeleteInlinePolicy {
+        principal_kind: PrincipalKind::Group,
+        principal_name: "devs".into(),
+        policy_name: "all".into(),
+    };
+    let outcome = env.run(&group).await;
+    let names = iam
+        .list_group_policies()
+        .group_name("devs")
+        .send()
+        .await
+        .unwrap();
+    assert!(names.policy_names().is_empty(), "{names:?}");
+    // Again, once gone: a final error that says what is missing (nothing to record for undo).
+    let again = env
+        .exec
+        .execute(&group, &crate::support::target(), "test-action-2")
+        .await
+        .unwrap_err();
+    assert!(!again.retryable, "{again:?}");
+    assert!(
+        again.message.contains("no inline policy of that name"),
+        "{}",
+        again.message
+    );
+    env.undo(&outcome).await;
+    let back = iam
+        .get_group_policy()
+        .group_name("devs")
+        .policy_name("all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy_json(back.policy_document()), policy_json(ADMIN));
+}
