@@ -703,17 +703,25 @@ pub fn event_records(
 /// [`RECORD_DICTIONARY_V1`].
 fn deflate_record(text: &[u8]) -> Result<Vec<u8>> {
     use flate2::{Compress, Compression, FlushCompress, Status};
-    let mut deflate = Compress::new(Compression::fast(), false);
-    deflate.set_dictionary(RECORD_DICTIONARY_V1)?;
-    let mut out = Vec::with_capacity(text.len() / 2 + 64);
-    loop {
-        let consumed = usize::try_from(deflate.total_in())?;
-        match deflate.compress_vec(&text[consumed..], &mut out, FlushCompress::Finish)? {
-            Status::StreamEnd => return Ok(out),
-            // Out of room: `compress_vec` writes only into spare capacity.
-            Status::Ok | Status::BufError => out.reserve(out.capacity().max(1024)),
-        }
+    thread_local! {
+        // A compressor's state is a few hundred KiB, zeroed when made: made once per thread
+        // and reset per record, it costs what compressing the record costs.
+        static DEFLATE: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::fast(), false));
     }
+    DEFLATE.with_borrow_mut(|deflate| {
+        deflate.reset();
+        deflate.set_dictionary(RECORD_DICTIONARY_V1)?;
+        let mut out = Vec::with_capacity(text.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(deflate.total_in())?;
+            match deflate.compress_vec(&text[consumed..], &mut out, FlushCompress::Finish)? {
+                Status::StreamEnd => return Ok(out),
+                // Out of room: `compress_vec` writes only into spare capacity.
+                Status::Ok | Status::BufError => out.reserve(out.capacity().max(1024)),
+            }
+        }
+    })
 }
 
 /// [`deflate_record`] undone, stopping at [`MAX_STORED_RECORD_BYTES`] (a database edited by

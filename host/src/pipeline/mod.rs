@@ -14,7 +14,7 @@ mod lifecycle;
 mod pool;
 mod reload;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -585,13 +585,28 @@ impl Pipeline {
         let mut seen = std::collections::HashSet::new();
         let mut failures = Vec::new();
         let mut forged = Vec::new();
+        // Each id's positions in the batch, ascending: a finding finds its event (and the
+        // copies under its id) without comparing ids across the whole batch.
+        let mut positions: HashMap<&str, Vec<usize>> = HashMap::with_capacity(done.events.len());
+        for (i, event) in done.events.iter().enumerate() {
+            positions.entry(&event.0.event.id).or_default().push(i);
+        }
         for (range, result) in done.parts {
-            let events = &done.events[range];
+            let events = &done.events[range.clone()];
             match result {
                 Ok(findings) => {
                     for finding in findings {
-                        let Some(at) = events.iter().position(|e| e.0.event.id == finding.event_id)
-                        else {
+                        let in_part = positions
+                            .get(finding.event_id.as_str())
+                            .map(|all| {
+                                all.iter()
+                                    .filter(|i| range.contains(i))
+                                    .map(|i| i - range.start)
+                            })
+                            .into_iter()
+                            .flatten();
+                        let mut in_part = in_part.peekable();
+                        let Some(&at) = in_part.peek() else {
                             // A finding must name an event of its batch: a plugin cannot
                             // forge findings about events it never saw.
                             forged.push(format!(
@@ -614,10 +629,7 @@ impl Pipeline {
                         // it, so each is kept (and the console shows them all). The first
                         // is `event`: once it is in, so are its copies.
                         if !seen.contains(&Arc::as_ptr(&event.0)) {
-                            for copy in events[at..]
-                                .iter()
-                                .filter(|e| e.0.event.id == finding.event_id)
-                            {
+                            for copy in in_part.map(|i| &events[i]) {
                                 seen.insert(Arc::as_ptr(&copy.0));
                                 with_findings.push(&copy.0);
                             }
