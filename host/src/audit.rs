@@ -4,7 +4,7 @@
 //! in `PRAGMA user_version`, where it was before); migrations only ever append, so an older
 //! database opens with a newer binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -231,6 +231,14 @@ impl AuditStore {
         let store = AuditStore { conn };
         crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;
         Ok(store)
+    }
+
+    /// The database's file; `None` for a store in memory.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.conn
+            .path()
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
     }
 
     /// The schema version in force.

@@ -1,11 +1,13 @@
 //! The worker pool: with two workers, batches of a busy plugin wait behind its running one
-//! while the other plugins keep being fed; what is recorded is what one worker records.
+//! while the other plugins keep being fed, and each worker records the batches it ran; what
+//! is recorded is what one worker records.
 
 use std::collections::BTreeSet;
 
 use cloudtrail_normalize::{normalize_value, Options};
 use serde_json::json;
 use trailwarden::audit::FindingQuery;
+use trailwarden::chain::Verdict;
 use trailwarden::config::Config;
 
 use crate::support::{config, corpus_records, guest, pipeline, plugin, plugin_config};
@@ -34,13 +36,21 @@ fn replay_corpus(config: &Config) -> Outcome {
         }
     }
     pipeline.flush().unwrap();
-    let findings = pipeline
+    let findings: BTreeSet<_> = pipeline
         .audit()
         .findings(&FindingQuery::default())
         .unwrap()
         .into_iter()
         .map(|f| (f.plugin, f.rule_id, f.event_id, f.dedup_key))
         .collect();
+    // With two workers each records its batches on its own connection: the findings chain
+    // must still be one unbroken chain of every finding.
+    match pipeline.audit().verify_chain().unwrap() {
+        Verdict::Intact { rows, .. } => {
+            assert_eq!(rows as usize, findings.len(), "every finding is a link")
+        }
+        Verdict::Broken(why) => panic!("the findings chain is broken: {why}"),
+    }
     let stats = pipeline.stats();
     (findings, stats.matched.clone(), stats.findings.clone())
 }

@@ -12,10 +12,11 @@
 
 mod lifecycle;
 mod pool;
+mod recording;
 mod reload;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,15 +24,15 @@ use anyhow::Result;
 use cloudtrail_normalize::{Item, NormalizedEvent};
 use serde::Serialize;
 
-use crate::audit::{now_rfc3339, AuditStore, PluginLoad, StoredFinding};
+use crate::audit::{AuditStore, PluginLoad, StoredFinding};
 use crate::config::{Config, Lifecycle, ResponseSettings};
 use crate::respond::broker::{Broker, EventScope};
 use crate::respond::grants::glob_match;
 use crate::respond::outbox::{now_us, Outbox};
 use crate::router::Router;
-use crate::runtime::{Event, LoadedPlugin, PluginRuntime};
+use crate::runtime::{Event, LoadedPlugin, PluginFailure, PluginRuntime};
 use crate::state::StateStore;
-use crate::suppress::{LiveSuppressions, Subject};
+use crate::suppress::LiveSuppressions;
 
 pub use crate::plugin_event::{into_plugin_event, to_plugin_event};
 use lifecycle::{Health, Verdict};
@@ -144,7 +145,7 @@ impl Pipeline {
             plugins.push(Arc::new(runtime.load(plugin_config)?));
         }
         let pool = if config.workers > 1 {
-            Some(Pool::start(config.workers, runtime.clone())?)
+            Some(Pool::start(config.workers, runtime.clone(), audit.file())?)
         } else {
             None
         };
@@ -565,7 +566,7 @@ impl Pipeline {
 
     /// Commits a batch's findings, the records of the events they are about, and its
     /// failures in one transaction, then applies the lifecycle rules.
-    fn record(&mut self, done: Done) -> Result<()> {
+    fn record(&mut self, mut done: Done) -> Result<()> {
         let plugin = done.plugin.clone();
         (self.on_batch)(&plugin.name, done.events.len(), done.elapsed);
         match self.stats.plugin_busy_s.get_mut(&*plugin.name) {
@@ -576,103 +577,16 @@ impl Pipeline {
                     .insert(plugin.name.to_string(), done.elapsed.as_secs_f64());
             }
         }
-        let recorded_at = now_rfc3339();
-        let now = crate::suppress::now_s();
-        let mut stored = Vec::new();
-        // The events with findings, each once (by pointer: copies under one id stay apart),
-        // for their records.
-        let mut with_findings: Vec<&Routed> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut failures = Vec::new();
-        let mut forged = Vec::new();
-        // Each id's positions in the batch, ascending: a finding finds its event (and the
-        // copies under its id) without comparing ids across the whole batch.
-        let mut positions: HashMap<&str, Vec<usize>> = HashMap::with_capacity(done.events.len());
-        for (i, event) in done.events.iter().enumerate() {
-            positions.entry(&event.0.event.id).or_default().push(i);
-        }
-        for (range, result) in done.parts {
-            let events = &done.events[range.clone()];
-            match result {
-                Ok(findings) => {
-                    for finding in findings {
-                        let in_part = positions
-                            .get(finding.event_id.as_str())
-                            .map(|all| {
-                                all.iter()
-                                    .filter(|i| range.contains(i))
-                                    .map(|i| i - range.start)
-                            })
-                            .into_iter()
-                            .flatten();
-                        let mut in_part = in_part.peekable();
-                        let Some(&at) = in_part.peek() else {
-                            // A finding must name an event of its batch: a plugin cannot
-                            // forge findings about events it never saw.
-                            forged.push(format!(
-                                "finding {:?} names event {:?}, which was not in its batch",
-                                finding.rule_id, finding.event_id
-                            ));
-                            continue;
-                        };
-                        let event = &events[at];
-                        let mut finding =
-                            stored_finding(&plugin, finding, &event.0.event, &recorded_at);
-                        if !done.suppressions.is_empty() {
-                            finding.suppressed_by = done
-                                .suppressions
-                                .for_finding(&finding.rule_id, &Subject::of(&event.0.event), now)
-                                .map(|s| s.id.clone());
-                        }
-                        // A finding names its event by id alone: when copies with other
-                        // content share the id in this batch, any of them may have raised
-                        // it, so each is kept (and the console shows them all). The first
-                        // is `event`: once it is in, so are its copies.
-                        if !seen.contains(&Arc::as_ptr(&event.0)) {
-                            for copy in in_part.map(|i| &events[i]) {
-                                seen.insert(Arc::as_ptr(&copy.0));
-                                with_findings.push(&copy.0);
-                            }
-                        }
-                        stored.push(finding);
-                    }
-                }
-                Err(failure) => failures.push((events, failure)),
-            }
-        }
-        // Most events with findings have them from several plugins: keep the record once.
-        with_findings.retain(|routed| !routed.record_kept.load(Ordering::Relaxed));
-        let records: Vec<(&str, &str)> = with_findings
-            .iter()
-            .map(|routed| (routed.event.id.as_str(), routed.event.raw.as_str()))
+        let recorded = match done.recorded.take() {
+            Some(recorded) => recorded?,
+            None => recording::record_batch(&mut self.audit, &mut done)?,
+        };
+        let stored = recorded.stored;
+        let failures: Vec<(&[SharedEvent], PluginFailure)> = recorded
+            .failures
+            .into_iter()
+            .map(|(range, failure)| (&done.events[range], failure))
             .collect();
-        self.audit.in_transaction(|audit| {
-            audit.record_findings(&stored)?;
-            audit.record_event_records(&records)?;
-            for message in &forged {
-                audit.record_plugin_failure(
-                    &plugin.name,
-                    &plugin.sha256,
-                    "invalid_output",
-                    message,
-                    &[],
-                )?;
-            }
-            for (events, failure) in &failures {
-                let ids: Vec<&str> = events.iter().map(|e| e.0.event.id.as_str()).collect();
-                audit.record_plugin_failure(
-                    &plugin.name,
-                    &plugin.sha256,
-                    failure.kind.as_str(),
-                    &failure.message,
-                    &ids,
-                )?;
-            }
-            Ok(())
-        })?;
-        for routed in &with_findings {
-            routed.record_kept.store(true, Ordering::Relaxed);
-        }
         let failed_events: usize = failures.iter().map(|(events, _)| events.len()).sum();
         if failed_events < done.events.len() {
             // Some part of the batch ran: the plugin answered, if only with nothing.

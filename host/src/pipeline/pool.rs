@@ -7,11 +7,14 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::recording::{record_batch, Recorded};
+use crate::audit::AuditStore;
 use crate::respond::broker::{BatchSuppressions, Broker, BrokerSession, EventScope};
 use crate::runtime::{Event, FailureKind, Finding, LoadedPlugin, PluginFailure, PluginRuntime};
 use crate::suppress::{Subject, SuppressionSet};
@@ -59,6 +62,9 @@ pub struct Done {
     pub elapsed: Duration,
     /// The job's suppressions, so findings are judged by the set its calls were.
     pub suppressions: Arc<SuppressionSet>,
+    /// Recorded by the worker that ran it (see [`super::recording`]); `None`: the pipeline
+    /// thread records it.
+    pub recorded: Option<anyhow::Result<Recorded>>,
 }
 
 /// Extra plugin calls a failed batch may spend finding the events it fails on.
@@ -109,6 +115,7 @@ pub fn run(runtime: &PluginRuntime, job: Job) -> Done {
         parts,
         elapsed: started.elapsed(),
         suppressions: job.suppressions,
+        recorded: None,
     }
 }
 
@@ -134,6 +141,7 @@ fn run_caught(runtime: &PluginRuntime, job: Job) -> Done {
                 )],
                 elapsed: started.elapsed(),
                 suppressions,
+                recorded: None,
             }
         },
     )
@@ -176,7 +184,13 @@ impl Pool {
     ///
     /// # Errors
     /// A thread cannot be started.
-    pub fn start(workers: usize, runtime: Arc<PluginRuntime>) -> std::io::Result<Pool> {
+    /// With `audit` (the audit database's file), each thread records the batches it runs
+    /// on a connection of its own; without, the pipeline thread records them.
+    pub fn start(
+        workers: usize,
+        runtime: Arc<PluginRuntime>,
+        audit: Option<PathBuf>,
+    ) -> std::io::Result<Pool> {
         let (jobs, job_rx) = channel::<Job>();
         let (done_tx, done) = channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -185,18 +199,35 @@ impl Pool {
             let job_rx = job_rx.clone();
             let done_tx = done_tx.clone();
             let runtime = runtime.clone();
+            let audit = audit.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("plugin-worker-{n}"))
-                    .spawn(move || loop {
-                        // The lock is held only to take a job, not to run it.
-                        let job = match job_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok(job) = job else { return };
-                        if done_tx.send(run_caught(&runtime, job)).is_err() {
-                            return;
+                    .spawn(move || {
+                        let mut audit = audit.and_then(|path| match AuditStore::open(&path) {
+                            Ok(store) => Some(store),
+                            Err(e) => {
+                                tracing::warn!(
+                                    "a worker cannot open the audit database ({e:#}); \
+                                     the pipeline thread records its batches"
+                                );
+                                None
+                            }
+                        });
+                        loop {
+                            // The lock is held only to take a job, not to run it.
+                            let job = match job_rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(job) = job else { return };
+                            let mut done = run_caught(&runtime, job);
+                            if let Some(audit) = audit.as_mut() {
+                                done.recorded = Some(record_batch(audit, &mut done));
+                            }
+                            if done_tx.send(done).is_err() {
+                                return;
+                            }
                         }
                     })?,
             );
