@@ -7,8 +7,8 @@
 //!
 //! Each event is converted once into the shape plugins get and shared by pointer between
 //! the plugins it is routed to; routing matches the EventBridge envelope as a view over the
-//! record, never a copy. This thread is the only writer of findings and failures: a batch's
-//! results are committed in one transaction.
+//! record, never a copy. A batch's results are committed in one transaction, by the worker
+//! that ran it or by this thread ([`recording`]).
 
 mod lifecycle;
 mod pool;

@@ -3,7 +3,8 @@
 //! A batch is self-contained (its plugin, runtime, broker, events and clock), so any thread
 //! can run it; the pipeline keeps at most one batch of a plugin in flight, so each plugin
 //! still sees its events in arrival order and its state and budgets evolve as with one
-//! worker. Results come back to the pipeline thread, the only writer of the audit store.
+//! worker. A worker records the batch it ran (with an audit database on disk) and hands the
+//! results back to the pipeline thread for its counts and lifecycle rules.
 
 use std::collections::HashMap;
 use std::ops::Range;
