@@ -533,6 +533,10 @@ impl Pipeline {
     /// Submits the slot's next waiting batch, unless the batch just recorded quarantined the
     /// plugin (then every waiting event is withheld).
     fn start_waiting(&mut self, index: usize) {
+        // Batches wait only behind one running on a worker.
+        let Some(pool) = &self.pool else {
+            return;
+        };
         let slot = &mut self.slots[index];
         let Some(mut job) = slot.waiting.pop_front() else {
             return;
@@ -548,11 +552,9 @@ impl Pipeline {
         // Rolled back while it waited: the batch runs on the version serving now.
         job.plugin = slot.plugin.clone();
         job.broker = slot.broker.clone();
-        if let Some(pool) = &self.pool {
-            slot.busy = true;
-            self.in_flight += 1;
-            pool.submit(job);
-        }
+        slot.busy = true;
+        self.in_flight += 1;
+        pool.submit(job);
     }
 
     /// Counts `withheld` events routed to a quarantined plugin as skipped, not matched.
