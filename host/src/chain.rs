@@ -272,18 +272,30 @@ fn write_head(conn: &Connection, chain: &Chain, seq: i64, hash: &str) -> Result<
     Ok(())
 }
 
-/// [`link_hash`] of text (or NULL) columns, without building SQLite values: the same bytes.
+/// [`link_hash`] of text (or NULL) columns, without building SQLite or JSON values: the
+/// same bytes, serialised straight into the hash (this runs once per finding recorded).
 fn text_link_hash(prev: &str, content: &[Option<&str>]) -> String {
-    let content: Vec<serde_json::Value> = content
-        .iter()
-        .map(|value| value.map_or(serde_json::Value::Null, serde_json::Value::from))
-        .collect();
-    let digest = Sha256::new()
-        .chain_update(prev.as_bytes())
-        .chain_update(b"\n")
-        .chain_update(serde_json::Value::Array(content).to_string().as_bytes())
-        .finalize();
-    hex::encode(digest)
+    let mut hasher = HashWriter(Sha256::new());
+    hasher.0.update(prev.as_bytes());
+    hasher.0.update(b"\n");
+    // `None` serialises as `null` and `Some(text)` as a JSON string, as `link_hash` writes
+    // them; writing into a hash cannot fail.
+    let _ = serde_json::to_writer(&mut hasher, content);
+    hex::encode(hasher.0.finalize())
+}
+
+/// A hash that `serde_json` writes into.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn content_of(conn: &Connection, chain: &Chain, rowid: i64) -> Result<Vec<Value>> {
@@ -450,6 +462,31 @@ mod tests {
             seal(&conn, &NOTES, conn.last_insert_rowid()).unwrap();
         }
         conn
+    }
+
+    #[test]
+    fn a_link_hashed_from_text_is_the_link_verify_recomputes_from_the_row() {
+        // Quotes, escapes, control characters, non-ASCII and NULL: every byte JSON writes
+        // differently from the text must come out as `verify` writes it.
+        let content = [
+            Some("plain"),
+            None,
+            Some("quote \" backslash \\ slash / newline \n tab \t bell \u{7}"),
+            Some("Zürich \u{1F512} \u{2028}"),
+            Some(""),
+        ];
+        let as_values: Vec<Value> = content
+            .iter()
+            .map(|c| c.map_or(Value::Null, |t| Value::Text(t.to_string())))
+            .collect();
+        assert_eq!(
+            text_link_hash("prev-hash", &content),
+            link_hash("prev-hash", &as_values)
+        );
+        assert_ne!(
+            text_link_hash("prev-hash", &content),
+            text_link_hash("other-hash", &content)
+        );
     }
 
     fn broken(conn: &Connection) -> String {
