@@ -124,11 +124,11 @@ impl Wildcard {
     }
 }
 
+/// The first position of `needle` in `hay`. `*x*` wildcards (a user agent's substrings,
+/// say) are matched against every event that has the field, so this is a vectorised
+/// search, not a comparison per position.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Explores the subset automaton of the wildcard's NFA and checks the largest
