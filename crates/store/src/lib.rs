@@ -10,6 +10,7 @@
 //! A database whose store is newer than this binary is refused, naming store and versions.
 
 mod busy;
+mod checkpoint;
 mod migrate;
 mod private;
 
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use busy::wait_briefly_when_busy;
+pub use checkpoint::{Checkpointer, AUTOCHECKPOINT_PAGES};
 pub use migrate::{version, Migration, Step};
 pub use private::why_not_writable;
 
@@ -160,10 +162,13 @@ pub fn open_in_memory<S: Step>(schema: &Schema<S>) -> Result<Connection, Error> 
 }
 
 /// WAL, so readers (`audit findings`, the console) run while the daemon writes; the store's
-/// sync level; short busy waits, as every store is its own connection to one file.
+/// sync level; commits checkpoint only a log past [`AUTOCHECKPOINT_PAGES`] (a long-running
+/// writer runs a [`Checkpointer`] instead); short busy waits, as every store is its own
+/// connection to one file.
 fn configure(conn: &mut Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
     wait_briefly_when_busy(conn)
 }
 

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use cloudtrail_normalize::{Item, NormalizedEvent};
 use serde::Serialize;
 
@@ -90,6 +90,10 @@ struct Slot {
 /// other plugin whenever a busy plugin's next batch filled up, idling the other workers.
 const MAX_WAITING_BATCHES: usize = 3;
 
+/// How often the write-ahead log is moved into the database file: often enough that the log
+/// stays a few MiB under a full replay, so checkpoints stay short and no commit pays one.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Pipeline {
     runtime: Arc<PluginRuntime>,
     slots: Vec<Slot>,
@@ -114,6 +118,9 @@ pub struct Pipeline {
     volume: crate::report::volume::VolumeRecorder,
     /// The config's and the database's suppressions, read again when the database's change.
     suppressions: LiveSuppressions,
+    /// Moves the write-ahead log into the database file off the batches' commits (a file
+    /// database only); stopped with the pipeline.
+    _checkpointer: Option<trailwarden_store::Checkpointer>,
 }
 
 impl Pipeline {
@@ -149,6 +156,13 @@ impl Pipeline {
         } else {
             None
         };
+        let checkpointer = match audit.file() {
+            Some(path) => Some(
+                trailwarden_store::Checkpointer::start(&path, CHECKPOINT_INTERVAL)
+                    .with_context(|| format!("cannot checkpoint {}", path.display()))?,
+            ),
+            None => None,
+        };
         let mut pipeline = Pipeline {
             runtime,
             slots: Vec::new(),
@@ -171,6 +185,7 @@ impl Pipeline {
                 Some(&config.database),
                 config.response.suppressions.clone(),
             )?,
+            _checkpointer: checkpointer,
         };
         let serving = plugins
             .into_iter()
