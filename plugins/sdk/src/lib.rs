@@ -49,6 +49,7 @@ pub mod config;
 pub mod history;
 pub mod json;
 pub mod log;
+pub mod notify_window;
 pub mod policy;
 pub mod state;
 mod types;
@@ -69,6 +70,7 @@ pub use capability::Capabilities;
 pub use capability::RecordingCapabilities;
 pub use config::Config;
 pub use history::{History, HistoryError, MemoryHistory, NoHistory, SeenInfo, SeenQuery};
+pub use notify_window::{NotifyWindow, WindowOpens};
 pub use serde_json;
 pub use state::{MemoryState, State};
 pub use types::{
