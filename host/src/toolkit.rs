@@ -61,6 +61,7 @@ const SDK_SOURCES: &[EmbeddedFile] = embedded!(
     "plugins/sdk/src/json.rs",
     "plugins/sdk/src/lib.rs",
     "plugins/sdk/src/log.rs",
+    "plugins/sdk/src/notify_window.rs",
     "plugins/sdk/src/policy.rs",
     "plugins/sdk/src/state.rs",
     "plugins/sdk/src/testing.rs",

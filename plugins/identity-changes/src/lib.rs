@@ -36,7 +36,7 @@ use trailwarden_plugin_sdk::capability::{
 };
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    log, non_empty, Batch, Capabilities, Config, Descriptor, Event, Finding, Rule, Severity, State,
+    non_empty, Batch, Config, Descriptor, Event, Finding, NotifyWindow, Rule, Severity, WindowOpens,
 };
 
 /// A failed root console sign-in.
@@ -311,37 +311,17 @@ pub fn respond(event: &Event, finding: &Finding, batch: &Batch<Settings>) {
         | MFA_DEVICE_REMOVED
         | SAML_PROVIDER_CHANGED
         | FEDERATION_TOKEN_ISSUED
-        | USER_CREATED_OR_UPDATED => notify_once(event, finding, caps, state, settings),
-        _ => {}
-    }
-}
-
-/// Sends `finding` to the notify target unless a finding with the same dedup key was sent
-/// within `notify_window_seconds` (kept in state; the mark is set only when the host
-/// granted the call, so a denied notification is tried again by the next finding).
-fn notify_once(
-    event: &Event,
-    finding: &Finding,
-    caps: &dyn Capabilities,
-    state: &dyn State,
-    settings: &Settings,
-) {
-    let window = settings.notify_window_seconds;
-    let key = format!("notified:{}", finding.dedup_key);
-    if window > 0 {
-        if let Some(earlier) = state.get(&key) {
-            log::info(&format!(
-                "event {}: {} already notified for event {earlier}",
-                event.id, finding.dedup_key
-            ));
-            return;
+        | USER_CREATED_OR_UPDATED => {
+            // Once per dedup key per `notify_window_seconds`; a denied notification is
+            // tried again by the next finding.
+            let window = NotifyWindow {
+                target: &settings.notify_target,
+                seconds: settings.notify_window_seconds,
+                opens: WindowOpens::WhenGranted,
+            };
+            window.notify(event, finding, caps, state);
         }
-    }
-    let receipt = caps.notify(&event.id, &settings.notify_target, finding);
-    let granted = receipt.is_granted();
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-    if window > 0 && granted {
-        state.set(&key, &event.id, Some(window));
+        _ => {}
     }
 }
 

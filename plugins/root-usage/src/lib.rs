@@ -24,11 +24,12 @@
 //! `CreateServiceLinkedRole` (as the CIS "root account usage" metric does): with root there
 //! is no harmless use, and one incident is grouped by the dedup key (account + source IP).
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::json::{at, resource_arns};
 use trailwarden_plugin_sdk::serde_json::{json, Value};
 use trailwarden_plugin_sdk::{
-    log, non_empty, Batch, Config, Descriptor, Event, Finding, Rule, Severity,
+    log, non_empty, Batch, Config, Descriptor, Event, Finding, NotifyWindow, Rule, Severity,
+    WindowOpens,
 };
 
 /// Root use that changes something or signs in (high).
@@ -292,38 +293,20 @@ fn finding(event: &Event, raw: Option<&Value>) -> Finding {
 /// The response to one finding of `event`: a console sign-in is sent to the notify target;
 /// other root use is sent once per incident per `notify_window_seconds` (see the crate doc).
 pub fn respond(event: &Event, finding: &Finding, batch: &Batch<Settings>) {
-    let (caps, state, settings) = (batch.caps, batch.state, &batch.settings);
+    if finding.rule_id != RULE_ID && finding.rule_id != READ_ONLY_RULE_ID {
+        return;
+    }
     let sign_in = event.name.as_deref() == Some("ConsoleLogin");
-    let window = settings.notify_window_seconds;
-    let key = format!("notified:{}", finding.dedup_key);
-    match finding.rule_id.as_str() {
-        RULE_ID if sign_in => {}
-        RULE_ID | READ_ONLY_RULE_ID if window > 0 => {
-            // The mark holds the rule that was sent, then the event: `<rule id> <event id>`.
-            if let Some(mark) = state.get(&key) {
-                let (sent_rule, earlier) = mark.split_once(' ').unwrap_or((&mark, ""));
-                if finding.rule_id == READ_ONLY_RULE_ID || sent_rule == RULE_ID {
-                    log::info(&format!(
-                        "event {}: {} already notified for event {earlier}",
-                        event.id, finding.dedup_key
-                    ));
-                    return;
-                }
-            }
-        }
-        RULE_ID | READ_ONLY_RULE_ID => {}
-        _ => return,
-    }
-    let receipt = caps.notify(&event.id, &settings.notify_target, finding);
-    let granted = receipt.is_granted();
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-    if window > 0 && granted {
-        state.set(
-            &key,
-            &format!("{} {}", finding.rule_id, event.id),
-            Some(window),
-        );
-    }
+    let changes_something = finding.rule_id == RULE_ID;
+    let window = NotifyWindow {
+        target: &batch.settings.notify_target,
+        seconds: batch.settings.notify_window_seconds,
+        opens: WindowOpens::WhenGranted,
+    };
+    // Within the window a console sign-in is sent anyway, and a read-only session that
+    // turns into root use is sent again (at high severity).
+    let sends_again = |sent_rule: &str| changes_something && (sign_in || sent_rule != RULE_ID);
+    window.notify_escalating(event, finding, batch.caps, batch.state, sends_again);
 }
 
 trailwarden_plugin_sdk::export_responder!(

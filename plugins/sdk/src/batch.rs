@@ -65,8 +65,8 @@ mod tests {
 
     use crate::capability::NOTIFY_SEND;
     use crate::{
-        Batch, Config, Descriptor, Event, Finding, MemoryState, RecordingCapabilities, Responder,
-        Rule, Severity, State,
+        Batch, Config, Descriptor, Event, Finding, MemoryState, PluginError, RecordingCapabilities,
+        Responder, Rule, Severity, State,
     };
 
     fn descriptor() -> Descriptor {
@@ -149,6 +149,21 @@ mod tests {
         detect_with: count
     });
 
+    /// The `threshold` of the config, which must be given.
+    fn required_threshold(config: &Config) -> Result<i64, PluginError> {
+        config
+            .u64("threshold")
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| PluginError::BadInput("no threshold".into()))
+    }
+
+    crate::export_responder!(Strict {
+        capabilities: &[],
+        describe: descriptor,
+        try_settings: required_threshold,
+        detect_with: count,
+    });
+
     fn event(id: &str, name: &str) -> Event {
         Event {
             id: id.into(),
@@ -203,5 +218,19 @@ mod tests {
         assert_eq!((Counting::HISTORY, Counting::BASELINE), (true, false));
         assert_eq!(Counting::rules(&config)[0].id, "test.burst");
         assert!(caps.calls().is_empty(), "no respond: no response");
+    }
+
+    #[test]
+    fn settings_that_cannot_be_read_fail_the_batch_before_any_event() {
+        let caps = RecordingCapabilities::new();
+        let state = MemoryState::new();
+        let hits = [event("e1", "Hit"), event("e2", "Hit")];
+        let refused = Strict::handle(&hits, &caps, &state, &Config::empty());
+        assert!(matches!(refused, Err(PluginError::BadInput(_))));
+        assert_eq!(state.get("hits"), None, "no event was looked at");
+        let config = Config::from_value(json!({"threshold": 2})).unwrap();
+        let found = Strict::handle(&hits, &caps, &state, &config).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].event_id, "e2");
     }
 }

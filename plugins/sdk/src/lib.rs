@@ -34,8 +34,8 @@
 //! );
 //! ```
 //!
-//! A plugin whose `handle` is not "detect each event, respond to each finding" implements
-//! [`Responder`] itself and exports it with `export_responder!(MyType)`. A component imports
+//! Settings that a config can make impossible are `try_settings` (the batch fails). A
+//! hand-written [`Responder`] is exported with `export_responder!(MyType)`. A component imports
 //! only the capability functions listed in [`Responder::CAPABILITIES`], so a detector
 //! imports none.
 
@@ -49,6 +49,7 @@ pub mod config;
 pub mod history;
 pub mod json;
 pub mod log;
+pub mod notify_window;
 pub mod policy;
 pub mod state;
 mod types;
@@ -69,6 +70,7 @@ pub use capability::Capabilities;
 pub use capability::RecordingCapabilities;
 pub use config::Config;
 pub use history::{History, HistoryError, MemoryHistory, NoHistory, SeenInfo, SeenQuery};
+pub use notify_window::{NotifyWindow, WindowOpens};
 pub use serde_json;
 pub use state::{MemoryState, State};
 pub use types::{
@@ -286,6 +288,7 @@ macro_rules! export_detector {
 ///         describe: descriptor,                // fn() -> Descriptor
 ///         rules: rules,                        // fn(&Config) -> Vec<Rule>
 ///         settings: Settings::from_config,     // fn(&Config) -> S, once per batch
+///                                              // (or try_settings: fallible)
 ///         detect: detect,                      // fn(&Event) -> Vec<Finding>
 ///         respond: respond,                    // fn(&Event, &Finding, &Batch<S>)
 ///     }
@@ -307,7 +310,9 @@ macro_rules! export_detector {
 ///   `describe`), see [`Responder::describe_with_config`].
 /// - `rules`: the rule catalog (default: none).
 /// - `settings`: read from the config once per batch, handed to `detect_with` and `respond`
-///   as `batch.settings` (default `()`).
+///   as `batch.settings` (default `()`); or `try_settings` (`fn(&Config) -> Result<S,
+///   PluginError>`), for settings a config can make impossible (`sigma` compiles its rules
+///   from it): the error fails the batch before any event is looked at.
 /// - `detect` (`fn(&Event) -> Vec<Finding>`, the pure per-event logic), or `detect_with`
 ///   (`fn(&Event, &Batch<S>) -> Vec<Finding>`, for detections that read settings, state,
 ///   history or baselines): exactly one.
@@ -323,9 +328,11 @@ macro_rules! export_detector {
 ///
 /// # The type form
 ///
-/// `export_responder!(MyType)` exports an existing [`Responder`] implementation, for
-/// plugins whose `handle` is not "detect each event, respond to each finding" (a fallible
-/// config, say). `handle` gets the host's capabilities (only those in
+/// `export_responder!(MyType)` exports an existing [`Responder`] implementation: the
+/// component glue the declared form ends with. No plugin of this repository writes its own
+/// `impl Responder` any more (a fallible config is `try_settings`); the form stays public
+/// for a plugin outside it whose `handle` is not "detect each event, respond to each
+/// finding". `handle` gets the host's capabilities (only those in
 /// [`Responder::CAPABILITIES`] are imported), the host's state, and the plugin's config
 /// (`config.get`, once per batch). Expands to nothing unless the target is wasm32.
 #[macro_export]
@@ -340,6 +347,7 @@ macro_rules! export_responder {
             $(, describe_with_config: $describe_with_config:expr)?
             $(, rules: $rules:expr)?
             $(, settings: $settings:expr)?
+            $(, try_settings: $try_settings:expr)?
             $(, detect: $detect:expr)?
             $(, detect_with: $detect_with:expr)?
             $(, respond: $respond:expr)?
@@ -403,7 +411,7 @@ macro_rules! export_responder {
                     history,
                     baseline,
                     config,
-                    settings: $crate::__or!($(($settings)(config))?; ()),
+                    settings: $crate::__settings!(config; $($settings)?; $($try_settings)?)?,
                 };
                 ::std::result::Result::Ok($crate::handle_batch(
                     events,
@@ -460,6 +468,25 @@ macro_rules! __or {
     };
     ($value:expr; $default:expr) => {
         $value
+    };
+}
+
+/// The settings of [`export_responder!`] for `$config`, as a `Result<S, PluginError>`:
+/// `settings` (infallible), `try_settings` (its error fails the batch), or `()`; one at most.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __settings {
+    ($config:ident; ;) => {
+        ::std::result::Result::<(), $crate::PluginError>::Ok(())
+    };
+    ($config:ident; $settings:expr;) => {
+        ::std::result::Result::<_, $crate::PluginError>::Ok(($settings)($config))
+    };
+    ($config:ident; ; $try_settings:expr) => {
+        ($try_settings)($config)
+    };
+    ($config:ident; $settings:expr; $try_settings:expr) => {
+        ::core::compile_error!("export_responder!: give `settings` or `try_settings`, not both")
     };
 }
 

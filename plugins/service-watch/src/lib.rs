@@ -18,8 +18,10 @@
 pub mod rules;
 pub mod spec;
 
-use trailwarden_plugin_sdk::capability::{log_receipt, NOTIFY_SEND};
-use trailwarden_plugin_sdk::{Batch, Config, Descriptor, Event, Finding, Rule, State};
+use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
+use trailwarden_plugin_sdk::{
+    Batch, Config, Descriptor, Event, Finding, NotifyWindow, Rule, State, WindowOpens,
+};
 
 use spec::Facts;
 
@@ -128,27 +130,17 @@ pub const DEFAULT_NOTIFY_WINDOW_SECONDS: u32 = 3600;
 /// incident and window, not one per finding, each written with a sync to disk. Every
 /// finding is recorded either way.
 pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
-    let (caps, state, config) = (batch.caps, batch.state, batch.config);
-    let window = config
-        .u64("notify_window_seconds")
-        .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
-            u32::try_from(s).unwrap_or(u32::MAX)
-        });
-    let key = format!("notified:{}", finding.dedup_key);
-    if window > 0 {
-        if let Some(earlier) = state.get(&key) {
-            trailwarden_plugin_sdk::log::info(&format!(
-                "event {}: {} already notified for event {earlier}",
-                event.id, finding.dedup_key
-            ));
-            return;
-        }
-    }
-    let receipt = caps.notify(&event.id, config.notify_target(), finding);
-    log_receipt(NOTIFY_SEND, &event.id, receipt);
-    if window > 0 {
-        state.set(&key, &event.id, Some(window));
-    }
+    let config = batch.config;
+    let window = NotifyWindow {
+        target: config.notify_target(),
+        seconds: config
+            .u64("notify_window_seconds")
+            .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
+                u32::try_from(s).unwrap_or(u32::MAX)
+            }),
+        opens: WindowOpens::Always,
+    };
+    window.notify(event, finding, batch.caps, batch.state);
 }
 
 trailwarden_plugin_sdk::export_responder!(

@@ -47,8 +47,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use trailwarden_plugin_sdk::json::resource_arns;
 use trailwarden_plugin_sdk::{
-    capitalize, non_empty, Capabilities, Config, Descriptor, Event, Finding, PluginError,
-    Responder, Rule, Severity, State,
+    capitalize, non_empty, Config, Descriptor, Event, Finding, PluginError, Rule, Severity,
 };
 
 use crate::rule::{Detection, Info, Loaded, Meta};
@@ -633,56 +632,47 @@ fn hot_field_known(hot: &Value, field: &str) -> bool {
         .is_some()
 }
 
-/// The plugin: the configured (or shipped) Sigma rules over each event; no response.
-pub struct Sigma;
-
-impl Responder for Sigma {
-    const CAPABILITIES: &'static [&'static str] = &[];
-
-    fn describe() -> Descriptor {
-        descriptor()
-    }
-
-    /// Subscribes to the union of what the configured (or shipped) rules can match; a
-    /// config whose `rules` cannot be read subscribes to every CloudTrail event, so the
-    /// error surfaces in `handle` (as a failed batch) rather than in silence.
-    fn describe_with_config(config: &Config) -> Descriptor {
-        match RuleSet::from_config(config) {
-            Ok(set) => descriptor_for(&set),
-            Err(_) => Descriptor {
-                patterns: vec![PATTERN.to_owned()],
-                ..descriptor_for(&RuleSet::default())
-            },
-        }
-    }
-
-    fn rules(config: &Config) -> Vec<Rule> {
-        match RuleSet::from_config(config) {
-            Ok(set) => set.catalog(),
-            Err(e) => vec![Rule {
-                id: CONFIG_RULE_ID.to_owned(),
-                title: "Sigma rules from the plugin config".to_owned(),
-                severity: Severity::Medium,
-                techniques: Vec::new(),
-                description: "The Sigma rules named in the plugin config.".to_owned(),
-                runbook: GENERIC_RUNBOOK.to_owned(),
-                response: Vec::new(),
-                refused: Some(e.to_string()),
-            }],
-        }
-    }
-
-    fn handle(
-        events: &[Event],
-        _caps: &dyn Capabilities,
-        _state: &dyn State,
-        config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        let set = RuleSet::from_config(config)?;
-        Ok(trailwarden_plugin_sdk::detect_each(events, |e| {
-            set.detect(e)
-        }))
+/// [`descriptor`] for the config in force: subscribes to the union of what the configured
+/// (or shipped) rules can match; a config whose `rules` cannot be read subscribes to every
+/// CloudTrail event, so the error surfaces in `handle` (as a failed batch) rather than in
+/// silence.
+pub fn describe_with_config(config: &Config) -> Descriptor {
+    match RuleSet::from_config(config) {
+        Ok(set) => descriptor_for(&set),
+        Err(_) => Descriptor {
+            patterns: vec![PATTERN.to_owned()],
+            ..descriptor_for(&RuleSet::default())
+        },
     }
 }
 
-trailwarden_plugin_sdk::export_responder!(Sigma);
+/// The catalog of the configured (or shipped) rules; a config whose `rules` cannot be read
+/// is one refused entry, [`CONFIG_RULE_ID`], that says why.
+pub fn rules(config: &Config) -> Vec<Rule> {
+    match RuleSet::from_config(config) {
+        Ok(set) => set.catalog(),
+        Err(e) => vec![Rule {
+            id: CONFIG_RULE_ID.to_owned(),
+            title: "Sigma rules from the plugin config".to_owned(),
+            severity: Severity::Medium,
+            techniques: Vec::new(),
+            description: "The Sigma rules named in the plugin config.".to_owned(),
+            runbook: GENERIC_RUNBOOK.to_owned(),
+            response: Vec::new(),
+            refused: Some(e.to_string()),
+        }],
+    }
+}
+
+trailwarden_plugin_sdk::export_responder!(
+    /// The plugin: the configured (or shipped) Sigma rules, compiled once per batch (a config
+    /// whose rules cannot be read fails the batch), over each event; no response.
+    Sigma {
+        capabilities: &[],
+        describe: descriptor,
+        describe_with_config: describe_with_config,
+        rules: rules,
+        try_settings: RuleSet::from_config,
+        detect_with: |event, batch| batch.settings.detect(event),
+    }
+);

@@ -11,9 +11,7 @@
 
 use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
 use trailwarden_plugin_sdk::serde_json::json;
-use trailwarden_plugin_sdk::{
-    Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Severity, State,
-};
+use trailwarden_plugin_sdk::{Capabilities, Descriptor, Event, Finding, Severity};
 
 /// The capabilities it calls (and so imports).
 pub const CAPABILITIES: &[&str] = &[NOTIFY_SEND];
@@ -62,27 +60,14 @@ pub fn flood(event: &Event, caps: &dyn Capabilities) -> Vec<Finding> {
         .collect()
 }
 
-/// The hostile guest.
-pub struct FloodPerEvent;
-
-impl Responder for FloodPerEvent {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The hostile guest: [`flood`] each event (its calls are made while detecting).
+    FloodPerEvent {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        detect_with: |event, batch| flood(event, batch.caps),
     }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        _config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(events.iter().flat_map(|event| flood(event, caps)).collect())
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(FloodPerEvent);
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,9 +17,7 @@
 
 use trailwarden_plugin_sdk::capability::{IAM_DELETE_ACCESS_KEY, IAM_QUARANTINE_USER, NOTIFY_SEND};
 use trailwarden_plugin_sdk::serde_json::json;
-use trailwarden_plugin_sdk::{
-    Capabilities, Config, Descriptor, Event, Finding, PluginError, Responder, Severity, State,
-};
+use trailwarden_plugin_sdk::{Capabilities, Descriptor, Event, Finding, Severity};
 
 /// The capabilities it calls (and so imports).
 pub const CAPABILITIES: &[&str] = &[IAM_QUARANTINE_USER, IAM_DELETE_ACCESS_KEY, NOTIFY_SEND];
@@ -71,27 +69,14 @@ pub fn probe(event: &Event, caps: &dyn Capabilities) -> Finding {
     finding
 }
 
-/// The hostile guest.
-pub struct UngrantedCalls;
-
-impl Responder for UngrantedCalls {
-    const CAPABILITIES: &'static [&'static str] = CAPABILITIES;
-
-    fn describe() -> Descriptor {
-        descriptor()
+trailwarden_plugin_sdk::export_responder!(
+    /// The hostile guest: [`probe`] each event (its calls are made while detecting).
+    UngrantedCalls {
+        capabilities: CAPABILITIES,
+        describe: descriptor,
+        detect_with: |event, batch| vec![probe(event, batch.caps)],
     }
-
-    fn handle(
-        events: &[Event],
-        caps: &dyn Capabilities,
-        _state: &dyn State,
-        _config: &Config,
-    ) -> Result<Vec<Finding>, PluginError> {
-        Ok(events.iter().map(|event| probe(event, caps)).collect())
-    }
-}
-
-trailwarden_plugin_sdk::export_responder!(UngrantedCalls);
+);
 
 #[cfg(test)]
 mod tests {
