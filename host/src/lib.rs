@@ -26,6 +26,7 @@ pub mod organizations;
 pub mod output;
 pub mod pipeline;
 pub mod plugin_cli;
+pub mod plugin_config;
 pub mod plugin_event;
 pub mod rate;
 pub mod replay;

@@ -19,7 +19,7 @@ use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 use crate::glob::glob_match;
-use crate::runtime::{Event, RuleInfo};
+use trailwarden_runtime::{Event, RuleInfo};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS suppressions (
     id INTEGER PRIMARY KEY,

@@ -25,16 +25,6 @@ const KNOWN_BACK_EDGES: &[(&str, &str, &str)] = &[
         "notify",
         "executors run notify actions and the outbox holds notify groups",
     ),
-    (
-        "runtime",
-        "config",
-        "a plugin is loaded from its PluginConfig and limits",
-    ),
-    (
-        "runtime",
-        "respond",
-        "the load-time import check reads the plugin's grants (PluginGrants, FAMILIES)",
-    ),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

@@ -120,14 +120,14 @@ mod tests {
 
     use super::*;
     use crate::respond::request::{self, Request};
-    use crate::runtime::CapabilityCall;
+    use trailwarden_runtime::CapabilityCall;
 
     /// Every contract version that declares capabilities.
     const WITS: [(&str, &str); 2] = [
         ("0.2.0", include_str!("../../../wit/0.2.0/plugin.wit")),
         ("0.6.0", include_str!("../../../wit/0.6.0/plugin.wit")),
     ];
-    const HOST_GLUE: &str = include_str!("../runtime/host.rs");
+    const HOST_GLUE: &str = include_str!("../../../crates/runtime/src/host.rs");
     const SDK: &str = include_str!("../../../plugins/sdk/src/capability.rs");
     const DOCS: &str = include_str!("../../../docs/plugins.md");
 
