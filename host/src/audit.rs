@@ -5,7 +5,6 @@
 //! database opens with a newer binary.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -822,9 +821,7 @@ fn with_os_reason(path: &Path, error: anyhow::Error) -> anyhow::Error {
 }
 
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
+pub use trailwarden_store::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, DecidedAction, Outbox, Status};
 use super::request::{self, Refusal, Request, StoredRequest};
-use crate::respond::settings::ResponseSettings;
+use crate::settings::ResponseSettings;
 use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
 use trailwarden_runtime::{CapabilityCall, CapabilityHandler, Receipt, RuleInfo};
 
@@ -403,7 +403,7 @@ pub fn receipt_of(record: &ActionRecord) -> Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::grants::Grant;
+    use crate::grants::Grant;
 
     const ACCOUNT: &str = "111122223333";
 

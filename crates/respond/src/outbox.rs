@@ -217,8 +217,8 @@ impl Outbox {
     /// commit is durable against a crash of the process before the receipt is handed out;
     /// see ARCHITECTURE.md on power loss).
     fn init(conn: Connection) -> Result<Outbox> {
-        crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
-        crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
+        trailwarden_store::chain::prepare(&conn, &trailwarden_store::chain::ACTIONS)?;
+        trailwarden_store::chain::prepare(&conn, &trailwarden_store::chain::ACTION_LOG)?;
         let mut tag = [0u8; 4];
         getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         Ok(Outbox {
@@ -306,7 +306,7 @@ impl Outbox {
             return Ok(());
         }
         let conn = self.conn();
-        crate::chain::atomically(&conn, || {
+        trailwarden_store::chain::atomically(&conn, || {
             for action in actions {
                 let action_row = action.as_new(plugin, version, sha256);
                 insert_row(&conn, &action_row, &action.id, action.decided_us)?;
@@ -451,7 +451,7 @@ impl Outbox {
             "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, request_id = ?2,
                  inverse = ?3, executed_at = ?4, error = NULL,
                  lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-            params![id, request_id, inverse, crate::audit::now_rfc3339()],
+            params![id, request_id, inverse, trailwarden_store::now_rfc3339()],
         )?;
         Ok(())
     }
@@ -478,7 +478,7 @@ impl Outbox {
                 "UPDATE actions SET status = 'failed', attempts = attempts + 1, error = ?2,
                      request_id = ?3, executed_at = ?4,
                      lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-                params![id, error, request_id, crate::audit::now_rfc3339()],
+                params![id, error, request_id, trailwarden_store::now_rfc3339()],
             )?,
         };
         Ok(())
@@ -516,25 +516,29 @@ impl Outbox {
     /// The write fails.
     pub fn log(&self, action_id: &str, actor: &str, what: &str, detail: &str) -> Result<()> {
         let conn = self.conn();
-        crate::chain::atomically(&conn, || {
+        trailwarden_store::chain::atomically(&conn, || {
             conn.execute(
                 "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+                params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
             )?;
-            crate::chain::seal(&conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+            trailwarden_store::chain::seal(
+                &conn,
+                &trailwarden_store::chain::ACTION_LOG,
+                conn.last_insert_rowid(),
+            )
         })
     }
 
-    /// Walks the decisions chain and the action log chain (see [`crate::chain`]), then checks
+    /// Walks the decisions chain and the action log chain (see [`trailwarden_store::chain`]), then checks
     /// that no final decision (denied, dry run) has since changed its status.
     ///
     /// # Errors
     /// The tables cannot be read.
-    pub fn verify_chains(&self) -> Result<Vec<crate::chain::Verdict>> {
+    pub fn verify_chains(&self) -> Result<Vec<trailwarden_store::chain::Verdict>> {
         let conn = self.conn();
         let mut verdicts = vec![
-            crate::chain::verify(&conn, &crate::chain::ACTIONS)?,
-            crate::chain::verify(&conn, &crate::chain::ACTION_LOG)?,
+            trailwarden_store::chain::verify(&conn, &trailwarden_store::chain::ACTIONS)?,
+            trailwarden_store::chain::verify(&conn, &trailwarden_store::chain::ACTION_LOG)?,
         ];
         let reopened: Option<(String, String, String)> = conn
             .query_row(
@@ -546,7 +550,7 @@ impl Outbox {
             )
             .optional()?;
         if let Some((id, decided, status)) = reopened {
-            verdicts[0] = crate::chain::Verdict::Broken(format!(
+            verdicts[0] = trailwarden_store::chain::Verdict::Broken(format!(
                 "actions row {id} was decided {decided} (final) but now says {status}"
             ));
         }
@@ -576,7 +580,7 @@ impl Outbox {
 /// The write fails.
 pub(crate) fn insert_on(conn: &Connection, action: &NewAction<'_>) -> Result<String> {
     let id = new_action_id(action.idempotency_key);
-    crate::chain::atomically(conn, || insert_row(conn, action, &id, now_us()))?;
+    trailwarden_store::chain::atomically(conn, || insert_row(conn, action, &id, now_us()))?;
     Ok(id)
 }
 
@@ -591,7 +595,7 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
     insert.execute(params![
         id,
         action.idempotency_key,
-        crate::audit::now_rfc3339(),
+        trailwarden_store::now_rfc3339(),
         action.plugin,
         action.plugin_version,
         action.plugin_sha256,
@@ -608,7 +612,11 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
         decided_us,
         action.undo_of,
     ])?;
-    crate::chain::seal(conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
+    trailwarden_store::chain::seal(
+        conn,
+        &trailwarden_store::chain::ACTIONS,
+        conn.last_insert_rowid(),
+    )
 }
 
 /// A decision made during a batch and not yet recorded: the broker keeps a batch's
@@ -670,12 +678,16 @@ pub(crate) fn log_on(
     what: &str,
     detail: &str,
 ) -> Result<()> {
-    crate::chain::atomically(conn, || {
+    trailwarden_store::chain::atomically(conn, || {
         conn.execute(
             "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+            params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
         )?;
-        crate::chain::seal(conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+        trailwarden_store::chain::seal(
+            conn,
+            &trailwarden_store::chain::ACTION_LOG,
+            conn.last_insert_rowid(),
+        )
     })
 }
 

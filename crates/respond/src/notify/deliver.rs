@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
 use super::target::NotifyTarget;
-use crate::respond::outbox::{ActionRecord, Outbox};
-use crate::respond::request::{Request, StoredRequest};
+use crate::outbox::{ActionRecord, Outbox};
+use crate::request::{Request, StoredRequest};
 
 /// What a target answered.
 #[derive(Debug, Clone)]
@@ -108,7 +108,7 @@ pub enum Ran {
 /// The console link of a finding, when `[console] public_url` is set and it is recorded.
 fn link(
     outbox: &Outbox,
-    settings: &crate::respond::settings::ResponseSettings,
+    settings: &crate::settings::ResponseSettings,
     plugin: &str,
     finding: &Value,
 ) -> Option<String> {
@@ -123,7 +123,7 @@ fn link(
 /// The outbox cannot be read or written.
 pub async fn run(
     outbox: &Outbox,
-    settings: &crate::respond::settings::ResponseSettings,
+    settings: &crate::settings::ResponseSettings,
     aws: &aws_actions::Executor,
     record: &ActionRecord,
     request: &Request,
@@ -267,5 +267,5 @@ pub async fn run(
 }
 
 fn now_s() -> i64 {
-    crate::respond::outbox::now_us() / 1_000_000
+    crate::outbox::now_us() / 1_000_000
 }

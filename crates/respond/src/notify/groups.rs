@@ -13,8 +13,8 @@ use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::target::NotifyTarget;
-use crate::respond::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
-use crate::respond::request::{Request, StoredRequest, NOTIFY_DIGEST, NOTIFY_MESSAGE};
+use crate::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
+use crate::request::{Request, StoredRequest, NOTIFY_DIGEST, NOTIFY_MESSAGE};
 
 /// The grouping tables, created with the outbox's.
 pub(crate) const SCHEMA: &str = "
@@ -74,7 +74,7 @@ fn finish_on(
         "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, error = NULL,
              executed_at = ?3, lease_owner = NULL, lease_until = NULL
          WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
-        params![record.id, owner, crate::audit::now_rfc3339()],
+        params![record.id, owner, trailwarden_store::now_rfc3339()],
     )?;
     if n == 1 {
         log_on(conn, &record.id, "executor", what, detail)?;
