@@ -76,7 +76,7 @@ struct RawConfig {
     /// The web console's users (`trailwarden run` serves it): see `console::auth`; and its
     /// `public_url`, which notifications link to.
     #[serde(default)]
-    console: crate::console::settings::RawConsole,
+    console: crate::console_settings::RawConsole,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -179,7 +179,7 @@ pub struct Config {
     /// `[[sinks]]`: where the daemon sends findings.
     pub sinks: Vec<crate::sink_settings::SinkConfig>,
     /// `[console]`: who may log in to the web console, and how.
-    pub console: crate::console::settings::ConsoleSettings,
+    pub console: crate::console_settings::ConsoleSettings,
 }
 
 pub use crate::plugin_config::PluginConfig;
@@ -242,7 +242,7 @@ impl Config {
         }
         let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
         let console_url = public_url(raw.console.public_url.take())?;
-        let console = crate::console::settings::ConsoleSettings::from_raw(raw.console)?;
+        let console = crate::console_settings::ConsoleSettings::from_raw(raw.console)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
             plugins.push(validate_plugin(plugin, &resolve)?);
@@ -343,7 +343,7 @@ impl Config {
             response: ResponseSettings::default(),
             lifecycle: Lifecycle::default(),
             sinks: Vec::new(),
-            console: crate::console::settings::ConsoleSettings::default(),
+            console: crate::console_settings::ConsoleSettings::default(),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod console_settings;
 pub mod daemon;
 pub mod daemon_settings;
 pub mod dedup;
