@@ -9,8 +9,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use trailwarden_store::chain::Chain;
 
 use super::request::{Request, StoredRequest};
+
+/// An action's decision: what was asked, and what was decided. Its later progress (status,
+/// attempts, request ids) is in the action log.
+pub const ACTIONS_CHAIN: Chain = Chain {
+    table: "actions",
+    key: "id",
+    content: &[
+        "id",
+        "idempotency_key",
+        "created_at",
+        "plugin",
+        "plugin_version",
+        "plugin_sha256",
+        "event_id",
+        "capability",
+        "request",
+        "account",
+        "region",
+        "resource",
+        "mode",
+        "decided_status",
+        "reason",
+        "received_us",
+        "decided_us",
+        "undo_of",
+    ],
+};
+
+/// What became of an action after its decision: who did what, and when.
+pub const ACTION_LOG_CHAIN: Chain = Chain {
+    table: "action_log",
+    key: "id",
+    content: &["action_id", "at", "actor", "what", "detail"],
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS actions (
@@ -217,8 +252,8 @@ impl Outbox {
     /// commit is durable against a crash of the process before the receipt is handed out;
     /// see ARCHITECTURE.md on power loss).
     fn init(conn: Connection) -> Result<Outbox> {
-        trailwarden_store::chain::prepare(&conn, &trailwarden_store::chain::ACTIONS)?;
-        trailwarden_store::chain::prepare(&conn, &trailwarden_store::chain::ACTION_LOG)?;
+        trailwarden_store::chain::prepare(&conn, &ACTIONS_CHAIN)?;
+        trailwarden_store::chain::prepare(&conn, &ACTION_LOG_CHAIN)?;
         let mut tag = [0u8; 4];
         getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         Ok(Outbox {
@@ -521,11 +556,7 @@ impl Outbox {
                 "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
             )?;
-            trailwarden_store::chain::seal(
-                &conn,
-                &trailwarden_store::chain::ACTION_LOG,
-                conn.last_insert_rowid(),
-            )
+            trailwarden_store::chain::seal(&conn, &ACTION_LOG_CHAIN, conn.last_insert_rowid())
         })
     }
 
@@ -537,8 +568,8 @@ impl Outbox {
     pub fn verify_chains(&self) -> Result<Vec<trailwarden_store::chain::Verdict>> {
         let conn = self.conn();
         let mut verdicts = vec![
-            trailwarden_store::chain::verify(&conn, &trailwarden_store::chain::ACTIONS)?,
-            trailwarden_store::chain::verify(&conn, &trailwarden_store::chain::ACTION_LOG)?,
+            trailwarden_store::chain::verify(&conn, &ACTIONS_CHAIN)?,
+            trailwarden_store::chain::verify(&conn, &ACTION_LOG_CHAIN)?,
         ];
         let reopened: Option<(String, String, String)> = conn
             .query_row(
@@ -612,11 +643,7 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
         decided_us,
         action.undo_of,
     ])?;
-    trailwarden_store::chain::seal(
-        conn,
-        &trailwarden_store::chain::ACTIONS,
-        conn.last_insert_rowid(),
-    )
+    trailwarden_store::chain::seal(conn, &ACTIONS_CHAIN, conn.last_insert_rowid())
 }
 
 /// A decision made during a batch and not yet recorded: the broker keeps a batch's
@@ -683,11 +710,7 @@ pub(crate) fn log_on(
             "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
         )?;
-        trailwarden_store::chain::seal(
-            conn,
-            &trailwarden_store::chain::ACTION_LOG,
-            conn.last_insert_rowid(),
-        )
+        trailwarden_store::chain::seal(conn, &ACTION_LOG_CHAIN, conn.last_insert_rowid())
     })
 }
 
