@@ -5,6 +5,9 @@
 //! `crate::B` (in a `use`, a `use crate::{B, ...}` group, or a path). Comments are ignored.
 //! The graph must have no cycle, but for the edges in [`KNOWN_BACK_EDGES`] (none today). An
 //! entry whose edge is gone fails too, so the list only shrinks.
+//!
+//! Between crates Cargo refuses cycles; the sandbox crate is also held to the dependencies
+//! it must not have (a database, grants, the configuration).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -208,4 +211,44 @@ fn crate_paths_are_read_from_uses_groups_and_paths_but_not_comments() {
     graph.entry("c".into()).or_default().insert("a".into());
     graph.entry("d".into()).or_default().insert("a".into());
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
+}
+
+/// The sandbox crate's direct dependencies, by name.
+fn runtime_dependencies() -> Vec<String> {
+    let manifest = std::fs::read_to_string(repo().join("crates/runtime/Cargo.toml")).unwrap();
+    manifest
+        .split("\n[")
+        .find(|section| section.starts_with("dependencies]"))
+        .expect("crates/runtime/Cargo.toml has [dependencies]")
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(['=', '.']).next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_sandbox_crate_reaches_no_database_grant_or_configuration() {
+    let dependencies = runtime_dependencies();
+    assert!(
+        dependencies.iter().any(|d| d == "wasmtime"),
+        "the manifest was not read: {dependencies:?}"
+    );
+    // SQLite and the stores, the response crate (grants), the host (its config), the
+    // config file's format: what the host hands in through PluginStores and PluginSource.
+    for refused in [
+        "rusqlite",
+        "trailwarden-store",
+        "trailwarden-respond",
+        "trailwarden",
+        "toml",
+    ] {
+        assert!(
+            !dependencies.iter().any(|d| d == refused),
+            "trailwarden-runtime depends on {refused}: reach it through a trait the host \
+             implements instead"
+        );
+    }
 }
