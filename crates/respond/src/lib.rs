@@ -13,6 +13,7 @@ pub mod executor;
 pub mod glob;
 pub mod grants;
 pub mod notify;
+pub mod notify_target;
 pub mod outbox;
 pub mod request;
 pub mod settings;

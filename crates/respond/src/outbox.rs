@@ -714,6 +714,38 @@ pub(crate) fn log_on(
     })
 }
 
+/// The notification groups' tables (`notify::groups`), created with the outbox's: a group
+/// changes in the transactions that change its actions.
+const NOTIFY_GROUPS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notify_groups (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    -- Seconds since the epoch: the group takes findings until then; its message is due then.
+    closes_at INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    first_action TEXT NOT NULL,
+    message_action TEXT,
+    -- NULL until the message is due, then 'send' or 'held' (decided once).
+    decision TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_groups_open ON notify_groups (target, dedup_key, closes_at);
+CREATE TABLE IF NOT EXISTS notify_members (
+    action_id TEXT PRIMARY KEY,
+    group_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_windows (
+    target TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_s INTEGER NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    held_findings INTEGER NOT NULL DEFAULT 0,
+    held_messages INTEGER NOT NULL DEFAULT 0,
+    digest_action TEXT,
+    PRIMARY KEY (target, window_start)
+);
+";
 /// The outbox's tables (and the notification groups kept beside them) as a store of the
 /// shared database: the `IF NOT EXISTS` schema of earlier releases (their tables kept), then
 /// the columns and index added since, each checking what a table made before it lacks.
@@ -721,7 +753,7 @@ const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
     store: "outbox",
     migrations: &[
         trailwarden_store::Migration::Sql(SCHEMA),
-        trailwarden_store::Migration::Sql(crate::notify::groups::SCHEMA),
+        trailwarden_store::Migration::Sql(NOTIFY_GROUPS_SCHEMA),
         trailwarden_store::Migration::Rust(add_decided_status),
         trailwarden_store::Migration::Rust(add_lease_columns),
         trailwarden_store::Migration::Rust(add_budget_index),

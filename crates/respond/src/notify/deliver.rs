@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
-use super::target::NotifyTarget;
+use crate::notify_target::NotifyTarget;
 use crate::outbox::{ActionRecord, Outbox};
 use crate::request::{Request, StoredRequest};
 
@@ -29,7 +29,7 @@ pub async fn send(
     aws: &aws_actions::Executor,
     message: &Message,
 ) -> Result<Delivery, ExecError> {
-    let secret = |source: Option<&super::target::SecretSource>| {
+    let secret = |source: Option<&crate::notify_target::SecretSource>| {
         source
             .ok_or_else(|| ExecError::invalid("no secret configured"))?
             .read()
@@ -63,7 +63,7 @@ pub async fn send(
             Ok(from_aws(outcome))
         }
         Rendered::Json(mut body) => {
-            if target.kind == super::target::NotifyKind::Pagerduty {
+            if target.kind == crate::notify_target::NotifyKind::Pagerduty {
                 body["routing_key"] = Value::String(secret(target.key.as_ref())?);
             }
             Ok(from_http(aws_actions::post_json(&url()?, &body).await?))

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use super::groups;
-use super::target::NotifyKind;
+use crate::notify_target::NotifyKind;
 use crate::outbox::{now_us, NewAction, Outbox, Status};
 use crate::request::{Request, StoredRequest, NOTIFY_RESOLVE};
 
