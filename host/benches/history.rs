@@ -12,8 +12,7 @@ use trailwarden::config::PluginConfig;
 use trailwarden::history::{HistoryQuota, HistoryStore, SeenQuery};
 use trailwarden::pipeline::to_plugin_event;
 use trailwarden::rate::{RateQuery, DEFAULT_MAX_KEYS};
-use trailwarden::runtime::{DenyAll, PluginRuntime};
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{DenyAll, HostStores, PluginRuntime};
 
 const TUPLES: usize = 20_000;
 const EVENTS: usize = 20_000;
@@ -153,9 +152,10 @@ fn main() {
         config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
         // Each on a history of its own.
         let db = tempfile::tempdir().unwrap();
-        let runtime = PluginRuntime::new(db.path(), StateStore::in_memory().unwrap())
+        let stores = HostStores::in_memory()
             .unwrap()
             .with_history(HistoryStore::open(&db.path().join("plugin.db")).unwrap());
+        let runtime = PluginRuntime::new(db.path(), stores).unwrap();
         plugin_through_host(&runtime, &config, rules);
     }
 }

@@ -18,8 +18,7 @@ use cloudtrail_normalize::{normalize_value, Item, NormalizedEvent, Options};
 use trailwarden::config::PluginConfig;
 use trailwarden::fixture::{self, Fixture};
 use trailwarden::pipeline::to_plugin_event;
-use trailwarden::runtime::{CompileSource, DenyAll, LoadedPlugin, PluginRuntime};
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{CompileSource, DenyAll, HostStores, LoadedPlugin, PluginRuntime};
 use trailwarden_plugin_sdk as sdk;
 
 /// Events per language: the corpus records, repeated.
@@ -112,7 +111,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn runtime(cache: &Path) -> PluginRuntime {
-    PluginRuntime::new(cache, StateStore::in_memory().unwrap()).unwrap()
+    PluginRuntime::new(cache, HostStores::in_memory().unwrap()).unwrap()
 }
 
 /// What one language measured.

@@ -8,7 +8,7 @@ use cloudtrail_normalize::{normalize_value, Item, NormalizedEvent, Options};
 use trailwarden::audit::AuditStore;
 use trailwarden::config::{Config, PluginConfig};
 use trailwarden::pipeline::{to_plugin_event, Pipeline};
-use trailwarden::runtime::{DenyAll, PluginRuntime};
+use trailwarden::runtime::{DenyAll, HostStores, PluginRuntime};
 use trailwarden::state::StateStore;
 use trailwarden_plugin_sdk as sdk;
 
@@ -107,7 +107,7 @@ fn main() {
     let cache = tempfile::tempdir().unwrap();
 
     // (a) wasm: every event to every plugin, in batches, a fresh instance per batch.
-    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
     let plugins: Vec<_> = PLUGINS
         .iter()
         .map(|n| runtime.load(&plugin_config(n)).unwrap())

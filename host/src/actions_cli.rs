@@ -131,13 +131,18 @@ pub fn run(command: ActionsCommand) -> Result<ExitCode> {
             ..
         } => {
             let audit = crate::audit::AuditStore::open(&config.database)?;
-            let query = commands::ListQuery {
+            let query = crate::actions_list::ListQuery {
                 status: status.as_deref().map(Status::parse).transpose()?,
                 limit,
                 format,
                 config: config_path.as_deref(),
             };
-            commands::list(&outbox, Some(&audit), &query, &mut std::io::stdout().lock())?;
+            crate::actions_list::list(
+                &outbox,
+                Some(&audit),
+                &query,
+                &mut std::io::stdout().lock(),
+            )?;
         }
         ActionsCommand::Approve { id, by, .. } => {
             let record = runtime.block_on(commands::approve(

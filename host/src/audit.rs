@@ -5,11 +5,33 @@
 //! database opens with a newer binary.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+
+use crate::chain::Chain;
+
+/// The findings hash chain: the columns hashed never change after insert.
+pub const FINDINGS_CHAIN: Chain = Chain {
+    table: "findings",
+    key: "id",
+    content: &[
+        "recorded_at",
+        "plugin",
+        "plugin_version",
+        "plugin_sha256",
+        "rule_id",
+        "severity",
+        "title",
+        "description",
+        "resources",
+        "dedup_key",
+        "event_id",
+        "event_time",
+        "context",
+    ],
+};
 
 /// Schema migrations, applied in order; index + 1 is the store's version after each.
 const MIGRATIONS: &[&str] = &[
@@ -229,7 +251,7 @@ impl AuditStore {
     /// `conn` comes from [`trailwarden_store`], its tables up to date.
     fn init(conn: Connection) -> Result<AuditStore> {
         let store = AuditStore { conn };
-        crate::chain::prepare(&store.conn, &crate::chain::FINDINGS)?;
+        crate::chain::prepare(&store.conn, &FINDINGS_CHAIN)?;
         Ok(store)
     }
 
@@ -339,7 +361,7 @@ impl AuditStore {
     /// A write fails: none of them is recorded.
     pub fn record_findings(&self, findings: &[StoredFinding]) -> Result<usize> {
         crate::chain::atomically(&self.conn, || {
-            let mut links = crate::chain::Links::start(&self.conn, &crate::chain::FINDINGS)?;
+            let mut links = crate::chain::Links::start(&self.conn, &FINDINGS_CHAIN)?;
             // ON CONFLICT names the dedup key alone: a clash on `chain_seq` (a head out of
             // step with the table) is an error, never a finding silently dropped.
             let mut insert = self.conn.prepare_cached(
@@ -353,7 +375,7 @@ impl AuditStore {
             for finding in findings {
                 let resources = serde_json::to_string(&finding.resources)?;
                 let context = finding.context.to_string();
-                // In `chain::FINDINGS.content` order.
+                // In `FINDINGS_CHAIN.content` order.
                 let content = [
                     Some(finding.recorded_at.as_str()),
                     Some(finding.plugin.as_str()),
@@ -437,7 +459,7 @@ impl AuditStore {
     /// # Errors
     /// The table cannot be read.
     pub fn verify_chain(&self) -> Result<crate::chain::Verdict> {
-        crate::chain::verify(&self.conn, &crate::chain::FINDINGS)
+        crate::chain::verify(&self.conn, &FINDINGS_CHAIN)
     }
 
     /// Records that a plugin failed on a batch, with the events it did not handle.
@@ -822,9 +844,7 @@ fn with_os_reason(path: &Path, error: anyhow::Error) -> anyhow::Error {
 }
 
 /// The current time as RFC 3339 UTC with seconds, the format CloudTrail uses.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
+pub use trailwarden_store::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -600,7 +600,10 @@ fn pattern_check(file: &Path) -> Result<ExitCode> {
     // Config::load refuses an invalid override pattern with its reason; each plugin's own
     // patterns (from `describe`) are checked by loading it, as the daemon would.
     let config = Config::load(file)?;
-    let runtime = crate::runtime::PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
+    let runtime = crate::runtime::PluginRuntime::new(
+        &config.cache_dir,
+        crate::runtime::HostStores::in_memory()?,
+    )?;
     let mut total = 0;
     for plugin in &config.plugins {
         let mut plugin = plugin.clone();

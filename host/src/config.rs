@@ -15,8 +15,9 @@ use crate::notify::target::RawNotifyTarget;
 use crate::respond::grants::{Grant, Mode, PluginGrants, UngrantedImports};
 
 /// Defaults chosen to stop a runaway plugin quickly without starving a busy one.
-pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 64;
-pub const DEFAULT_CPU_DEADLINE_MS: u64 = 2_000;
+pub use trailwarden_runtime::limits::{
+    DEFAULT_CPU_DEADLINE_MS, DEFAULT_MAX_FINDINGS_PER_BATCH, DEFAULT_MEMORY_LIMIT_MB,
+};
 pub const DEFAULT_BATCH_SIZE: usize = 256;
 /// Default `[engine] max_batch_bytes`: 4 MiB of record text per plugin call.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 << 20;
@@ -40,7 +41,6 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
-pub const DEFAULT_MAX_FINDINGS_PER_BATCH: usize = 10_000;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -76,7 +76,7 @@ struct RawConfig {
     /// The web console's users (`trailwarden run` serves it): see `console::auth`; and its
     /// `public_url`, which notifications link to.
     #[serde(default)]
-    console: crate::console::settings::RawConsole,
+    console: crate::console_settings::RawConsole,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -179,68 +179,12 @@ pub struct Config {
     /// `[[sinks]]`: where the daemon sends findings.
     pub sinks: Vec<crate::sink_settings::SinkConfig>,
     /// `[console]`: who may log in to the web console, and how.
-    pub console: crate::console::settings::ConsoleSettings,
+    pub console: crate::console_settings::ConsoleSettings,
 }
 
-/// One plugin as the admin configured it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PluginConfig {
-    pub path: PathBuf,
-    /// The name the admin expects; loading fails if `describe` says otherwise.
-    pub expected_name: Option<String>,
-    pub limits: PluginLimits,
-    /// Pattern JSON texts that replace the plugin's own subscriptions.
-    pub patterns_override: Option<Vec<String>>,
-    pub grants: PluginGrants,
-    /// The plugin's `config` table as JSON object text, with its `config_files` read in.
-    pub settings_json: String,
-    /// The files read into `settings_json` (a change to one reloads the plugin).
-    pub config_files: Vec<PathBuf>,
-}
-
-impl PluginConfig {
-    /// A plugin at `path` with default limits and no grants.
-    pub fn new(path: PathBuf) -> PluginConfig {
-        PluginConfig {
-            path,
-            settings_json: "{}".to_string(),
-            ..Default::default()
-        }
-    }
-}
-
-/// What one plugin may consume per batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PluginLimits {
-    pub memory_bytes: u64,
-    pub cpu_deadline_ms: u64,
-    pub max_findings_per_batch: usize,
-    /// Findings one event may raise; beyond it the batch fails as `output_too_large`.
-    pub max_findings_per_event: usize,
-    /// Capability calls one event may cause; beyond it they are denied.
-    pub max_calls_per_event: u32,
-    /// Bytes of text a batch may return in findings.
-    pub max_output_bytes: usize,
-    /// What the plugin's host state may hold.
-    pub state: crate::state::StateQuota,
-    /// What the plugin's first-seen history may hold.
-    pub history: crate::history::HistoryQuota,
-}
-
-impl Default for PluginLimits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: DEFAULT_MEMORY_LIMIT_MB * 1024 * 1024,
-            cpu_deadline_ms: DEFAULT_CPU_DEADLINE_MS,
-            max_findings_per_batch: DEFAULT_MAX_FINDINGS_PER_BATCH,
-            max_findings_per_event: 20,
-            max_calls_per_event: 10,
-            max_output_bytes: 8 * 1024 * 1024,
-            state: crate::state::StateQuota::default(),
-            history: crate::history::HistoryQuota::default(),
-        }
-    }
-}
+pub use crate::plugin_config::PluginConfig;
+/// What one plugin may consume: the sandbox's limits, filled in from `[plugins.limits]`.
+pub use trailwarden_runtime::PluginLimits;
 
 /// When a failing plugin is stopped, or a new version taken back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,7 +242,7 @@ impl Config {
         }
         let intake = IntakeSettings::from_raw(raw.daemon, raw.sqs, raw.dedup, &resolve)?;
         let console_url = public_url(raw.console.public_url.take())?;
-        let console = crate::console::settings::ConsoleSettings::from_raw(raw.console)?;
+        let console = crate::console_settings::ConsoleSettings::from_raw(raw.console)?;
         let mut plugins = Vec::new();
         for plugin in raw.plugins.into_iter().filter(|p| p.enabled) {
             plugins.push(validate_plugin(plugin, &resolve)?);
@@ -399,7 +343,7 @@ impl Config {
             response: ResponseSettings::default(),
             lifecycle: Lifecycle::default(),
             sinks: Vec::new(),
-            console: crate::console::settings::ConsoleSettings::default(),
+            console: crate::console_settings::ConsoleSettings::default(),
         })
     }
 }

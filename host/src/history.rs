@@ -51,9 +51,9 @@ pub use crate::lookup::{
     HistoryError, MAX_ACCOUNT_BYTES, MAX_PERIOD_SECONDS, MAX_TUPLE_BYTES, MAX_TUPLE_VALUES,
 };
 /// Default quota: tuples one plugin may hold.
-pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+pub const DEFAULT_MAX_ROWS: u64 = trailwarden_runtime::limits::DEFAULT_HISTORY_MAX_ROWS;
 /// Default quota: accounts one plugin may have seen.
-pub const DEFAULT_MAX_ACCOUNTS: u64 = 10_000;
+pub const DEFAULT_MAX_ACCOUNTS: u64 = trailwarden_runtime::limits::DEFAULT_HISTORY_MAX_ACCOUNTS;
 /// A stored last-seen time is rewritten only once it is this much behind (the cache keeps
 /// the exact value), so a tuple seen constantly costs no write per sighting.
 pub const LAST_SEEN_GRANULARITY_S: i64 = 60;
@@ -62,44 +62,8 @@ const CACHE_ENTRIES: usize = 100_000;
 /// Share of a full plugin's rows evicted at once (1/16), so a flood does not evict per call.
 const EVICTION_DIVISOR: u64 = 16;
 
-/// How much history one plugin may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryQuota {
-    pub max_rows: u64,
-    pub max_accounts: u64,
-    /// Keys the plugin's rate baselines may hold (WIT 0.5.0 `baseline`).
-    pub max_rate_keys: u64,
-}
-
-impl Default for HistoryQuota {
-    fn default() -> Self {
-        HistoryQuota {
-            max_rows: DEFAULT_MAX_ROWS,
-            max_accounts: DEFAULT_MAX_ACCOUNTS,
-            max_rate_keys: crate::rate::DEFAULT_MAX_KEYS,
-        }
-    }
-}
-
-/// One first-seen question.
-#[derive(Debug, Clone, Copy)]
-pub struct SeenQuery<'a> {
-    pub account: &'a str,
-    pub rule: &'a str,
-    pub tuple: &'a [String],
-    pub window_seconds: u32,
-    pub learning_seconds: u32,
-}
-
-/// The answer (the WIT `seen-info`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeenInfo {
-    pub new: bool,
-    pub learning: bool,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub count: u64,
-}
+/// The quota and the question belong to the sandbox (WIT 0.4.0 `history`); the store answers.
+pub use trailwarden_runtime::{HistoryQuota, SeenInfo, SeenQuery};
 
 /// What is known of one tuple.
 #[derive(Debug, Clone, Copy)]

@@ -11,19 +11,6 @@ pub const MAX_ACCOUNT_BYTES: usize = 64;
 /// The longest window or learning period (a little over a year).
 pub const MAX_PERIOD_SECONDS: u32 = 400 * 86_400;
 
-/// Why a question was not answered (the WIT `history-error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryError {
-    Invalid(String),
-    QuotaExceeded(String),
-}
-
-impl std::fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HistoryError::Invalid(text) | HistoryError::QuotaExceeded(text) => f.write_str(text),
-        }
-    }
-}
-
-impl std::error::Error for HistoryError {}
+/// Why a question was not answered (the WIT `history-error`): the sandbox's type, which it
+/// turns into the contract's error.
+pub use trailwarden_runtime::HistoryError;

@@ -9,8 +9,7 @@ use clap::Subcommand;
 use crate::config::PluginConfig;
 use crate::fixture::{self, Fixture};
 use crate::respond::grants::{UngrantedImports, CAPABILITIES};
-use crate::runtime::{capability_family, PluginRuntime};
-use crate::state::StateStore;
+use crate::runtime::{capability_family, HostStores, PluginRuntime};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
@@ -81,7 +80,7 @@ pub fn test(plugin: PathBuf, paths: Vec<PathBuf>, config: Option<PathBuf>) -> Re
     let (mut plugin_config, cache) = configured(&plugin, config.as_deref())?;
     plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
     let load = || -> Result<(PluginRuntime, crate::runtime::LoadedPlugin)> {
-        let runtime = PluginRuntime::new(&cache, StateStore::in_memory()?)?;
+        let runtime = PluginRuntime::new(&cache, HostStores::in_memory()?)?;
         let loaded = runtime.load(&plugin_config)?;
         Ok((runtime, loaded))
     };
@@ -212,7 +211,7 @@ fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
     let refuse = plugin_config.grants.ungranted_imports == UngrantedImports::Refuse;
     plugin_config.grants.ungranted_imports = UngrantedImports::Deny;
     let cache = config.cache_dir.clone();
-    let runtime = PluginRuntime::new(&cache, StateStore::in_memory()?)?;
+    let runtime = PluginRuntime::new(&cache, HostStores::in_memory()?)?;
     let plugin = runtime.load(&plugin_config)?;
     println!(
         "{} {} (contract {})",
@@ -232,7 +231,7 @@ fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
     let mut refused = Vec::new();
     for import in &plugin.imports {
         let note = match capability_family(import) {
-            Some(family) if plugin.grants.covers_family(family) => "granted".to_string(),
+            Some(family) if plugin.config.grants.covers_family(family) => "granted".to_string(),
             Some(family) => {
                 if refuse {
                     refused.push(import.clone());
@@ -253,14 +252,14 @@ fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
             " (not in the config: nothing is granted)"
         }
     );
-    if plugin.grants.grants.is_empty() {
+    if plugin.config.grants.grants.is_empty() {
         println!("    none");
     }
-    for grant in &plugin.grants.grants {
+    for grant in &plugin.config.grants.grants {
         println!(
             "    {:<30} mode {} accounts {} regions {} resources {} max {}/h",
             grant.capability,
-            grant.mode.unwrap_or(plugin.grants.mode).as_str(),
+            grant.mode.unwrap_or(plugin.config.grants.mode).as_str(),
             grant.accounts.join(","),
             grant.regions.join(","),
             grant.resources.join(","),
@@ -301,7 +300,7 @@ pub fn list(config: Option<PathBuf>) -> Result<ExitCode> {
     } else {
         None
     };
-    let runtime = PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
+    let runtime = PluginRuntime::new(&config.cache_dir, HostStores::in_memory()?)?;
     println!(
         "{:<24} {:<10} {:<9} {:<14} {:<12} PATH",
         "PLUGIN", "VERSION", "CONTRACT", "SHA256", "STATE"

@@ -59,7 +59,7 @@ const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema 
 };
 
 /// Default quota: keys one plugin may hold.
-pub const DEFAULT_MAX_KEYS: u64 = 200_000;
+pub const DEFAULT_MAX_KEYS: u64 = trailwarden_runtime::limits::DEFAULT_RATE_MAX_KEYS;
 /// Keys kept in memory across all plugins before the cache is written back and emptied.
 const CACHE_ENTRIES: usize = 100_000;
 /// Share of a full plugin's keys evicted at once (1/16), so a flood does not evict per call.
@@ -70,36 +70,8 @@ pub const MIN_DEVIATION: f64 = 1.0;
 /// The shortest history: an hour.
 pub const MIN_HISTORY_SECONDS: u32 = 3_600;
 
-/// One rate question.
-#[derive(Debug, Clone, Copy)]
-pub struct RateQuery<'a> {
-    pub account: &'a str,
-    pub rule: &'a str,
-    pub key: &'a [String],
-    /// The baseline's time constant, seconds.
-    pub history_seconds: u32,
-    /// The key answers `learning` this long after its first sighting.
-    pub learning_seconds: u32,
-    /// Deviations above the mean that make a minute anomalous.
-    pub threshold: f64,
-    /// Calls the minute must hold to be anomalous.
-    pub min_count: u32,
-}
-
-/// The answer (the WIT `rate-info`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateInfo {
-    pub anomalous: bool,
-    /// First anomalous answer of this incident.
-    pub burst_start: bool,
-    pub learning: bool,
-    /// Calls in the current minute, this one included.
-    pub count: u64,
-    pub mean: f64,
-    pub deviation: f64,
-    /// `(count - mean) / max(deviation, MIN_DEVIATION)`.
-    pub score: f64,
-}
+/// The question and its answer belong to the sandbox (WIT 0.5.0 `baseline`); the store answers.
+pub use trailwarden_runtime::{RateInfo, RateQuery};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct KeyRate {

@@ -9,8 +9,7 @@ use anyhow::Result;
 
 use crate::output::Format;
 use crate::respond::grants::{PluginGrants, UngrantedImports};
-use crate::runtime::{PluginRuntime, RuleInfo};
-use crate::state::StateStore;
+use crate::runtime::{HostStores, PluginRuntime, RuleInfo};
 
 pub use crate::rule_row::RuleRow;
 
@@ -43,7 +42,7 @@ pub fn list(config: Option<PathBuf>, format: Format) -> Result<ExitCode> {
 /// # Errors
 /// The runtime cannot be created.
 pub fn catalog(config: &crate::config::Config) -> Result<(Vec<RuleRow>, Vec<Missing>)> {
-    let runtime = PluginRuntime::new(&config.cache_dir, StateStore::in_memory()?)?;
+    let runtime = PluginRuntime::new(&config.cache_dir, HostStores::in_memory()?)?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     for plugin_config in &config.plugins {

@@ -33,55 +33,14 @@ const STORE_SCHEMA: trailwarden_store::Schema<&str> = trailwarden_store::Schema 
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// Default quota of one plugin: keys held at once.
-pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+pub const DEFAULT_MAX_KEYS: u64 = trailwarden_runtime::limits::DEFAULT_STATE_MAX_KEYS;
 /// Default quota of one plugin: bytes of keys and values held at once.
-pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: u64 = trailwarden_runtime::limits::DEFAULT_STATE_MAX_BYTES;
 /// Event-time seconds between two purges of a plugin's expired rows on write.
 const PURGE_INTERVAL_SECONDS: i64 = 300;
 
-/// How much state one plugin may hold (expired rows not counted once purged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateQuota {
-    pub max_keys: u64,
-    pub max_bytes: u64,
-}
-
-impl Default for StateQuota {
-    fn default() -> Self {
-        StateQuota {
-            max_keys: DEFAULT_MAX_KEYS,
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
-    }
-}
-
-/// A write refused because the plugin's state is at its quota (after purging expired rows).
-#[derive(Debug)]
-pub struct QuotaExceeded {
-    pub plugin: String,
-    pub keys: u64,
-    pub bytes: u64,
-    pub quota: StateQuota,
-}
-
-impl std::fmt::Display for QuotaExceeded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "state quota exceeded: plugin {} holds {} keys and {} bytes; its quota is {} keys \
-             and {} bytes (delete keys or give them a TTL)",
-            self.plugin, self.keys, self.bytes, self.quota.max_keys, self.quota.max_bytes
-        )
-    }
-}
-
-impl std::error::Error for QuotaExceeded {}
-
-impl StateQuota {
-    fn allows(self, (keys, bytes): (u64, u64)) -> bool {
-        keys <= self.max_keys && bytes <= self.max_bytes
-    }
-}
+/// The quota and its refusal belong to the sandbox's limits; the store enforces them.
+pub use trailwarden_runtime::{QuotaExceeded, StateQuota};
 
 /// What one plugin holds, kept in memory so that a write does not count rows.
 #[derive(Debug, Clone, Copy, Default)]

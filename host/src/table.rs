@@ -1,5 +1,5 @@
 //! What every printed table shares: the `--format` choice and fitting a value to its
-//! column. A leaf module, so that commands of lower modules (`respond::commands`) print
+//! column. A leaf module, so that commands of lower modules (`actions_list`) print
 //! tables without importing `output`, which reads the pipeline's counts.
 
 /// Output format chosen with `--format`.

@@ -130,7 +130,12 @@ fn after_a_week_of_history_a_first_call_raises_exactly_one_finding_and_learning_
         findings(&pipeline),
         vec![(FIRST_IAM_WRITE.to_string(), "first-create".to_string())]
     );
-    let stored = pipeline.runtime().history().stored_rows(PLUGIN).unwrap();
+    let stored = pipeline
+        .runtime()
+        .stores()
+        .history()
+        .stored_rows(PLUGIN)
+        .unwrap();
     assert_eq!(
         stored, 3,
         "three tuples: DeleteGroup, AddUserToGroup, CreateUser"
@@ -186,7 +191,7 @@ fn a_flood_of_distinct_tuples_stays_within_the_plugins_history_quota() {
         })
         .collect();
     replay(&mut pipeline, flood);
-    let history = pipeline.runtime().history();
+    let history = pipeline.runtime().stores().history();
     let stored = history.stored_rows(PLUGIN).unwrap();
     assert!(stored <= 100, "{stored} rows held past the quota of 100");
     assert!(
@@ -208,7 +213,7 @@ fn a_component_asking_its_baseline_is_0_5_0_and_older_ones_load_unchanged() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = trailwarden::runtime::PluginRuntime::new(
         cache.path(),
-        trailwarden::state::StateStore::in_memory().unwrap(),
+        trailwarden::runtime::HostStores::in_memory().unwrap(),
     )
     .unwrap();
     let version = |name: &str| {
@@ -406,7 +411,7 @@ fn a_flood_of_distinct_principals_stays_within_the_plugins_rate_key_quota() {
         .map(|n| retimed(&as_user(&call, &format!("u{n}")), at, &format!("flood-{n}")))
         .collect();
     replay(&mut pipeline, flood);
-    let rates = pipeline.runtime().history().rates().clone();
+    let rates = pipeline.runtime().stores().history().rates().clone();
     let stored = rates.stored_keys(PLUGIN).unwrap();
     assert!(stored <= 50, "{stored} rate keys held past the quota of 50");
     assert!(

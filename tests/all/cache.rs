@@ -2,8 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use trailwarden::runtime::{CompileSource, PluginRuntime};
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{CompileSource, HostStores, PluginRuntime};
 
 use crate::support::{plugin, plugin_config};
 
@@ -12,7 +11,7 @@ fn a_restart_loads_from_the_cache_and_a_damaged_entry_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let config = plugin_config(plugin("root-usage"));
     let load = || {
-        let runtime = PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+        let runtime = PluginRuntime::new(dir.path(), HostStores::in_memory().unwrap()).unwrap();
         let loaded = runtime.load(&config).unwrap();
         (loaded.compile_source, loaded.name.to_string())
     };
@@ -42,7 +41,7 @@ fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_tampered_cache_entry_is_never_deserialized_but_recompiled_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = || PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = || PluginRuntime::new(dir.path(), HostStores::in_memory().unwrap()).unwrap();
     let root_usage = plugin_config(plugin("root-usage"));
     let trap = plugin_config(crate::support::guest("trap"));
     let first = runtime();
@@ -104,7 +103,7 @@ fn a_file_that_is_not_a_component_is_refused_with_a_reason() {
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"\0asm definitely not").unwrap();
     let runtime =
-        PluginRuntime::new(&dir.path().join("cache"), StateStore::in_memory().unwrap()).unwrap();
+        PluginRuntime::new(&dir.path().join("cache"), HostStores::in_memory().unwrap()).unwrap();
     let error = runtime
         .load(&plugin_config(bogus))
         .err()
@@ -118,7 +117,7 @@ fn a_file_that_is_not_a_component_is_refused_with_a_reason() {
 #[test]
 fn a_plugin_whose_name_differs_from_the_config_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(dir.path(), HostStores::in_memory().unwrap()).unwrap();
     let mut config = plugin_config(plugin("root-usage"));
     config.expected_name = Some("console-no-mfa".into());
     let error = runtime.load(&config).err().expect("name mismatch");
@@ -128,7 +127,7 @@ fn a_plugin_whose_name_differs_from_the_config_is_refused() {
 #[test]
 fn a_component_of_the_older_contract_still_loads_and_detects() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(dir.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(dir.path(), HostStores::in_memory().unwrap()).unwrap();
     let legacy = runtime
         .load(&plugin_config(crate::support::guest("legacy-v010")))
         .unwrap();

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use trailwarden::fixture::{self, Fixture};
-use trailwarden::runtime::PluginRuntime;
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{HostStores, PluginRuntime};
 
 use crate::support::{plugin_config, repo};
 
@@ -39,7 +38,7 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
     let mut failures = Vec::new();
     let plugins = shipped_plugins();
     for (name, wasm, source) in &plugins {
-        let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+        let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
         let mut config = plugin_config(wasm.clone());
         // Capabilities are recorded by the harness, never executed: grants do not matter.
         config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
@@ -97,7 +96,7 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
         for (origin, fixture) in &fixtures {
             // A state-keeping plugin's fixtures must not see each other's state.
             let runtime =
-                PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+                PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
             let loaded = runtime.load(&config).unwrap();
             let outcome = fixture::run(&runtime, &loaded, fixture);
             println!(
@@ -153,7 +152,7 @@ fn every_shipped_plugin_passes_its_fixtures_through_the_real_host() {
 #[test]
 fn the_shared_fixture_cases_give_their_verdict_through_the_host() {
     let cache = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
     let mut config = plugin_config(repo().join("plugins/dist/root-usage.wasm"));
     config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
     let loaded = runtime.load(&config).unwrap();

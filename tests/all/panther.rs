@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Deserialize;
 use trailwarden::fixture::findings_for;
-use trailwarden::runtime::PluginRuntime;
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{HostStores, PluginRuntime};
 
 use crate::support::{corpus, plugin, plugin_config, repo};
 
@@ -79,7 +78,7 @@ fn plugins_agree_with_panther_except_where_argued() {
         let map_path = dir.join("panther.json");
         let map: PantherMap = serde_json::from_str(&std::fs::read_to_string(&map_path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", map_path.display()));
-        let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+        let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
         let mut config = plugin_config(plugin(name));
         if let Some(settings) = &map.config {
             config.settings_json = settings.to_string();

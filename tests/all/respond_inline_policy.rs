@@ -204,7 +204,7 @@ fn a_component_calling_delete_inline_policy_is_0_6_0_and_the_others_load_unchang
     let cache = tempfile::tempdir().unwrap();
     let runtime = trailwarden::runtime::PluginRuntime::new(
         cache.path(),
-        trailwarden::state::StateStore::in_memory().unwrap(),
+        trailwarden::runtime::HostStores::in_memory().unwrap(),
     )
     .unwrap();
     let load = |path: PathBuf| {

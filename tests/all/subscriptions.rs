@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 use trailwarden::audit::FindingQuery;
 use trailwarden::config::PluginConfig;
 use trailwarden::fixture::{self, Fixture};
-use trailwarden::runtime::PluginRuntime;
-use trailwarden::state::StateStore;
+use trailwarden::runtime::{HostStores, PluginRuntime};
 
 use crate::support::{config, corpus, corpus_records, pipeline, plugin, plugin_config};
 
@@ -114,7 +113,7 @@ fn sigma_subscribes_to_its_configured_rules_and_a_reload_describes_it_again() {
 #[test]
 fn a_fixture_with_its_own_config_is_routed_by_the_patterns_of_that_config() {
     let cache = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
     // The admin's sigma runs the DeleteBucket rule; the fixture brings the CreateUser one.
     let loaded = runtime.load(&sigma_with(delete_bucket())).unwrap();
     let fixture: Fixture = fixture::parse(
@@ -192,7 +191,7 @@ fn narrowed_subscriptions_raise_what_subscribing_to_everything_raises() {
     let records = every_test_record();
     assert!(records.len() > 600, "{}", records.len());
     let cache = tempfile::tempdir().unwrap();
-    let runtime = PluginRuntime::new(cache.path(), StateStore::in_memory().unwrap()).unwrap();
+    let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
     for name in ["sigma", "keys-secrets", "service-watch"] {
         let mut config = plugin_config(plugin(name));
         // keys-secrets' bursts at 1, so every counted call shows in the comparison.

@@ -10,6 +10,7 @@
 //! A database whose store is newer than this binary is refused, naming store and versions.
 
 mod busy;
+pub mod chain;
 mod checkpoint;
 mod migrate;
 mod private;
@@ -174,3 +175,8 @@ fn configure(conn: &mut Connection, synchronous: Synchronous) -> rusqlite::Resul
 
 #[cfg(test)]
 mod tests;
+
+/// Now as RFC 3339 in whole seconds (UTC): the time column the stores write.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

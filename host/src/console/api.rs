@@ -493,13 +493,14 @@ pub async fn plugins(State(console): Shared, headers: HeaderMap) -> Response {
             let (events, quarantined) = history.remove(&*p.name).unwrap_or_default();
             let recorded = counts.get(&*p.name).copied().unwrap_or_default();
             let grants: Vec<Value> = p
+                .config
                 .grants
                 .grants
                 .iter()
                 .map(|g| {
                     json!({
                         "capability": g.capability,
-                        "mode": g.mode.unwrap_or(p.grants.mode).as_str(),
+                        "mode": g.mode.unwrap_or(p.config.grants.mode).as_str(),
                         "accounts": g.accounts, "regions": g.regions,
                         "resources": g.resources, "max_per_hour": g.max_per_hour,
                     })
@@ -511,8 +512,8 @@ pub async fn plugins(State(console): Shared, headers: HeaderMap) -> Response {
                 "version": p.version,
                 "sha256": p.sha256,
                 "contract": p.contract_version(),
-                "mode": p.grants.mode.as_str(),
-                "dry_run_everything": p.grants.dry_run_everything,
+                "mode": p.config.grants.mode.as_str(),
+                "dry_run_everything": p.config.grants.dry_run_everything,
                 "grants": grants,
                 "capabilities": p.capabilities,
                 "patterns": p.patterns.len(),

@@ -19,7 +19,8 @@ pub mod auth;
 pub mod cli;
 pub mod pages;
 mod search;
-pub mod settings;
+/// `[console]`, read by the config: `console_settings`, under the console's name for it.
+pub use crate::console_settings as settings;
 pub mod store;
 
 use std::sync::Arc;

@@ -27,7 +27,7 @@ pub struct Reloader {
     pub response_settings: watch::Sender<Arc<ResponseSettings>>,
     /// The `[console]` in force, for the console (sent after each good reload): its users,
     /// roles and session times.
-    pub console_settings: watch::Sender<Arc<crate::console::settings::ConsoleSettings>>,
+    pub console_settings: watch::Sender<Arc<crate::console_settings::ConsoleSettings>>,
 }
 
 impl Reloader {

@@ -143,10 +143,9 @@ impl Pipeline {
         state: StateStore,
         outbox: Outbox,
     ) -> Result<Pipeline> {
-        let runtime = Arc::new(
-            PluginRuntime::new(&config.cache_dir, state)?
-                .with_history(crate::history::HistoryStore::open(&config.database)?),
-        );
+        let stores = crate::runtime::HostStores::new(state)?
+            .with_history(crate::history::HistoryStore::open(&config.database)?);
+        let runtime = Arc::new(PluginRuntime::new(&config.cache_dir, stores)?);
         let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         for plugin_config in &config.plugins {
             plugins.push(Arc::new(runtime.load(plugin_config)?));
@@ -256,7 +255,7 @@ impl Pipeline {
             plugin: plugin.name.clone(),
             version: plugin.version.clone(),
             sha256: plugin.sha256.clone(),
-            grants: plugin.grants.clone(),
+            grants: plugin.config.grants.clone(),
             outbox: self.outbox.clone(),
             settings: self.settings.clone(),
             runbooks: Arc::new(

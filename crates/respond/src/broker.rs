@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use super::grants::{Mode, PluginGrants, Scope, Verdict};
 use super::outbox::{now_us, ActionRecord, DecidedAction, Outbox, Status};
 use super::request::{self, Refusal, Request, StoredRequest};
-use crate::respond::settings::ResponseSettings;
-use crate::runtime::{CapabilityCall, CapabilityHandler, LoadedPlugin, Receipt};
+use crate::settings::ResponseSettings;
 use crate::suppress::{now_s, Subject, Suppression, SuppressionSet};
+use trailwarden_runtime::{CapabilityCall, CapabilityHandler, Receipt, RuleInfo};
 
 const HOUR_US: i64 = 3_600_000_000;
 
@@ -82,7 +82,19 @@ pub struct BatchSuppressions {
     /// Each event's facts, by event id.
     pub subjects: HashMap<String, Subject>,
     /// The plugin, for its rule catalog (which rule pairs with which capability).
-    pub plugin: Arc<LoadedPlugin>,
+    pub plugin: Arc<dyn RuleCatalog>,
+}
+
+/// A plugin's rule catalog, as suppressions read it (whatever the plugin was loaded from).
+pub trait RuleCatalog: Send + Sync {
+    /// The rules it holds (`None` before contract 0.3.0).
+    fn rules(&self) -> Option<&[RuleInfo]>;
+}
+
+impl<C: Send + Sync> RuleCatalog for trailwarden_runtime::LoadedPlugin<C> {
+    fn rules(&self) -> Option<&[RuleInfo]> {
+        self.rules.as_deref()
+    }
 }
 
 impl BrokerSession {
@@ -108,12 +120,8 @@ impl CapabilityHandler for BrokerSession {
     fn call(&mut self, event_id: &str, call: CapabilityCall) -> Result<Receipt> {
         let suppressed = self.suppressions.as_ref().and_then(|s| {
             let subject = s.subjects.get(event_id)?;
-            s.set.for_call(
-                s.plugin.rules.as_deref(),
-                call.capability(),
-                subject,
-                now_s(),
-            )
+            s.set
+                .for_call(s.plugin.rules(), call.capability(), subject, now_s())
         });
         self.broker.decide(
             &mut self.pending,
@@ -395,7 +403,7 @@ pub fn receipt_of(record: &ActionRecord) -> Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::respond::grants::Grant;
+    use crate::grants::Grant;
 
     const ACCOUNT: &str = "111122223333";
 

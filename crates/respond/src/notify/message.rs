@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::target::NotifyKind;
+use crate::notify_target::NotifyKind;
 
 /// PagerDuty's limits: `payload.summary` 1024 characters, `dedup_key` 255.
 pub const PAGERDUTY_SUMMARY_MAX: usize = 1024;

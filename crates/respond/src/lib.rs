@@ -1,13 +1,23 @@
-//! Automated response: grants, the capability broker, the action outbox and its executors.
+//! Automated response: grants, the capability broker, the action outbox and its executors,
+//! notifications (which are actions of the outbox), and suppressions (which hold calls back).
+//!
+//! It depends on the sandbox's types (`trailwarden-runtime`), the stores' opening and hash
+//! chains (`trailwarden-store`) and the AWS actions (`aws-actions`), never on the host: the
+//! host builds [`settings::ResponseSettings`] from its config and hands each batch a
+//! [`broker::BrokerSession`].
 
 pub mod broker;
 pub mod capabilities;
 pub mod commands;
 pub mod executor;
+pub mod glob;
 pub mod grants;
+pub mod notify;
+pub mod notify_target;
 pub mod outbox;
 pub mod request;
 pub mod settings;
+pub mod suppress;
 
 use std::sync::Arc;
 use std::time::Duration;

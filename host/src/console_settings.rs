@@ -18,10 +18,10 @@
 //! Besides these users, the ingest token logs in as `token` (viewer) and the admin token
 //! as `admin` (approver): whoever holds the admin token can already change what runs.
 
+use std::num::NonZeroU32;
+
 use anyhow::{bail, Result};
 use serde::Deserialize;
-
-use super::auth::PasswordHash;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +165,89 @@ impl ConsoleSettings {
             secure_cookie: raw.secure_cookie,
             users,
         })
+    }
+}
+
+/// A stored password: `pbkdf2-sha256$ROUNDS$SALT_HEX$HASH_HEX`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordHash {
+    rounds: NonZeroU32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl PasswordHash {
+    /// # Errors
+    /// Not of the form above, fewer than 10,000 rounds, or a salt under 8 bytes.
+    pub fn parse(text: &str) -> Result<PasswordHash> {
+        let parts: Vec<&str> = text.trim().split('$').collect();
+        let [scheme, rounds, salt, hash] = parts.as_slice() else {
+            bail!("password_hash is not `pbkdf2-sha256$ROUNDS$SALT$HASH`");
+        };
+        if *scheme != "pbkdf2-sha256" {
+            bail!("password_hash: unknown scheme {scheme:?} (pbkdf2-sha256 only)");
+        }
+        let rounds: u32 = rounds
+            .parse()
+            .map_err(|_| anyhow::anyhow!("password_hash: rounds is not a number"))?;
+        if rounds < 10_000 {
+            bail!("password_hash: at least 10000 rounds");
+        }
+        let salt =
+            hex::decode(salt).map_err(|_| anyhow::anyhow!("password_hash: salt is not hex"))?;
+        let hash =
+            hex::decode(hash).map_err(|_| anyhow::anyhow!("password_hash: hash is not hex"))?;
+        if salt.len() < 8 || hash.len() != 32 {
+            bail!("password_hash: a salt of 8+ bytes and a 32-byte hash");
+        }
+        Ok(PasswordHash {
+            rounds: NonZeroU32::new(rounds).expect("checked above"),
+            salt,
+            hash,
+        })
+    }
+
+    /// A new hash of `password` with a random salt.
+    ///
+    /// # Errors
+    /// No randomness from the system.
+    pub fn new(password: &str, rounds: u32) -> Result<PasswordHash> {
+        let mut salt = vec![0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let rounds = NonZeroU32::new(rounds.max(10_000)).expect("at least 10000");
+        let mut hash = vec![0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            rounds,
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        Ok(PasswordHash { rounds, salt, hash })
+    }
+
+    /// Whether `password` is the one hashed (in constant time).
+    pub fn verify(&self, password: &str) -> bool {
+        ring::pbkdf2::verify(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            self.rounds,
+            &self.salt,
+            password.as_bytes(),
+            &self.hash,
+        )
+        .is_ok()
+    }
+}
+
+impl std::fmt::Display for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pbkdf2-sha256${}${}${}",
+            self.rounds,
+            hex::encode(&self.salt),
+            hex::encode(&self.hash)
+        )
     }
 }
 

@@ -7,7 +7,7 @@
 
 pub mod v1 {
     wasmtime::component::bindgen!({
-        path: "../wit/plugin.wit",
+        path: "../../wit/plugin.wit",
         world: "detector",
         imports: {
             // A state failure (disk, size limit) traps the plugin: it is recorded as a failed
@@ -19,7 +19,7 @@ pub mod v1 {
 
 pub mod v2 {
     wasmtime::component::bindgen!({
-        path: "../wit/0.2.0",
+        path: "../../wit/0.2.0",
         world: "responder",
         imports: {
             "trailwarden:plugin/state": trappable,
@@ -37,7 +37,7 @@ pub mod v2 {
 /// exported rule catalog, which is all that is generated here.
 pub mod v3 {
     wasmtime::component::bindgen!({
-        path: "../wit/0.3.0",
+        path: "../../wit/0.3.0",
         world: "trailwarden:plugin/responder@0.3.0",
         with: {
             "trailwarden:plugin/types@0.2.0": super::v2::trailwarden::plugin::types,
@@ -57,7 +57,7 @@ pub mod v3 {
 /// generated here (its functions are added to the one linker beside 0.2.0's).
 pub mod v4 {
     wasmtime::component::bindgen!({
-        path: "../wit/0.4.0",
+        path: "../../wit/0.4.0",
         world: "trailwarden:plugin/responder@0.4.0",
         imports: {
             // A history failure other than the contract's errors (the database) traps.
@@ -81,7 +81,7 @@ pub mod v4 {
 /// generated here (its function is added to the one linker beside 0.4.0's).
 pub mod v5 {
     wasmtime::component::bindgen!({
-        path: "../wit/0.5.0",
+        path: "../../wit/0.5.0",
         world: "trailwarden:plugin/responder@0.5.0",
         imports: {
             // A baseline failure other than the contract's errors (the database) traps.
@@ -106,7 +106,7 @@ pub mod v5 {
 /// `iam` family), which is all that is generated here.
 pub mod v6 {
     wasmtime::component::bindgen!({
-        path: "../wit/0.6.0",
+        path: "../../wit/0.6.0",
         world: "trailwarden:plugin/responder@0.6.0",
         imports: {
             // A capability call that cannot be recorded must not be answered: trap.

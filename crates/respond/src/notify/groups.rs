@@ -12,41 +12,9 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::target::NotifyTarget;
-use crate::respond::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
-use crate::respond::request::{Request, StoredRequest, NOTIFY_DIGEST, NOTIFY_MESSAGE};
-
-/// The grouping tables, created with the outbox's.
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS notify_groups (
-    id INTEGER PRIMARY KEY,
-    target TEXT NOT NULL,
-    dedup_key TEXT NOT NULL,
-    opened_at INTEGER NOT NULL,
-    -- Seconds since the epoch: the group takes findings until then; its message is due then.
-    closes_at INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    first_action TEXT NOT NULL,
-    message_action TEXT,
-    -- NULL until the message is due, then 'send' or 'held' (decided once).
-    decision TEXT
-);
-CREATE INDEX IF NOT EXISTS notify_groups_open ON notify_groups (target, dedup_key, closes_at);
-CREATE TABLE IF NOT EXISTS notify_members (
-    action_id TEXT PRIMARY KEY,
-    group_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notify_windows (
-    target TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
-    window_s INTEGER NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0,
-    held_findings INTEGER NOT NULL DEFAULT 0,
-    held_messages INTEGER NOT NULL DEFAULT 0,
-    digest_action TEXT,
-    PRIMARY KEY (target, window_start)
-);
-";
+use crate::notify_target::NotifyTarget;
+use crate::outbox::{insert_on, log_on, now_us, ActionRecord, NewAction, Outbox, Status};
+use crate::request::{Request, StoredRequest, NOTIFY_DIGEST, NOTIFY_MESSAGE};
 
 /// Closed groups and windows are kept this long (for `actions show` and the digest), then
 /// deleted.
@@ -74,7 +42,7 @@ fn finish_on(
         "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, error = NULL,
              executed_at = ?3, lease_owner = NULL, lease_until = NULL
          WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
-        params![record.id, owner, crate::audit::now_rfc3339()],
+        params![record.id, owner, trailwarden_store::now_rfc3339()],
     )?;
     if n == 1 {
         log_on(conn, &record.id, "executor", what, detail)?;

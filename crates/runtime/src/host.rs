@@ -12,8 +12,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{v1, v2, v4, v5, v6};
 use super::capability::{finding_value, CapabilityCall, CapabilityHandler};
 use super::convert;
-use crate::history::{HistoryError, HistoryQuota, HistoryStore, SeenQuery};
-use crate::state::{QuotaExceeded, StateQuota, StateStore};
+use crate::limits::{HistoryQuota, QuotaExceeded, StateQuota};
+use crate::stores::{HistoryError, PluginStores, RateQuery, SeenQuery};
 
 /// Log lines longer than this are cut, so a plugin cannot flood the host's logs.
 const MAX_LOG_LINE: usize = 4096;
@@ -28,7 +28,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(super) limiter: MemoryLimiter,
-    state: StateStore,
+    /// The host's state, history and rate stores.
+    stores: Arc<dyn PluginStores>,
     /// Seconds since the epoch by event time: the clock of the state TTLs.
     clock: i64,
     log_lines: u32,
@@ -44,7 +45,6 @@ pub struct HostState {
     state_quota: StateQuota,
     /// A state write was refused at the plugin's quota (the trap that follows says so).
     pub(super) state_quota_exceeded: bool,
-    history: HistoryStore,
     history_quota: HistoryQuota,
 }
 
@@ -52,7 +52,7 @@ pub struct HostState {
 pub struct StoreSetup {
     pub plugin: Arc<str>,
     pub memory_limit: usize,
-    pub state: StateStore,
+    pub stores: Arc<dyn PluginStores>,
     pub clock: i64,
     pub settings_json: Arc<str>,
     pub capabilities: Box<dyn CapabilityHandler>,
@@ -60,7 +60,6 @@ pub struct StoreSetup {
     /// The batch's deadline, the same as the store's epoch deadline.
     pub deadline: Duration,
     pub state_quota: StateQuota,
-    pub history: HistoryStore,
     pub history_quota: HistoryQuota,
 }
 
@@ -78,7 +77,7 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(setup.memory_limit),
-            state: setup.state,
+            stores: setup.stores,
             clock: setup.clock,
             log_lines: 0,
             settings_json: setup.settings_json,
@@ -90,7 +89,6 @@ impl HostState {
             timed_out_waiting: false,
             state_quota: setup.state_quota,
             state_quota_exceeded: false,
-            history: setup.history,
             history_quota: setup.history_quota,
         }
     }
@@ -127,15 +125,15 @@ impl HostState {
     }
 
     fn state_get(&mut self, key: &str) -> wasmtime::Result<Option<String>> {
-        self.state
-            .get(&self.plugin, key, self.clock)
+        self.stores
+            .state_get(&self.plugin, key, self.clock)
             .map_err(wasmtime::Error::from_anyhow)
     }
 
     fn state_set(&mut self, key: &str, value: &str, ttl: Option<u32>) -> wasmtime::Result<()> {
-        let written = self
-            .state
-            .set(&self.plugin, key, value, ttl, self.clock, self.state_quota);
+        let written =
+            self.stores
+                .state_set(&self.plugin, key, value, ttl, self.clock, self.state_quota);
         self.state_result(written)
     }
 
@@ -151,8 +149,8 @@ impl HostState {
     }
 
     fn state_delete(&mut self, key: &str) -> wasmtime::Result<()> {
-        self.state
-            .delete(&self.plugin, key)
+        self.stores
+            .state_delete(&self.plugin, key)
             .map_err(wasmtime::Error::from_anyhow)
     }
 
@@ -162,9 +160,14 @@ impl HostState {
         delta: i64,
         ttl: Option<u32>,
     ) -> wasmtime::Result<i64> {
-        let written =
-            self.state
-                .increment(&self.plugin, key, delta, ttl, self.clock, self.state_quota);
+        let written = self.stores.state_increment(
+            &self.plugin,
+            key,
+            delta,
+            ttl,
+            self.clock,
+            self.state_quota,
+        );
         self.state_result(written)
     }
 
@@ -288,7 +291,7 @@ impl v4::trailwarden::plugin0_4_0::history::Host for HostState {
             learning_seconds,
         };
         match self
-            .history
+            .stores
             .first_seen(&self.plugin, &query, self.clock, self.history_quota)
         {
             Ok(info) => Ok(Ok(SeenInfo4 {
@@ -326,7 +329,7 @@ impl v5::trailwarden::plugin0_5_0::baseline::Host for HostState {
         threshold: f64,
         min_count: u32,
     ) -> wasmtime::Result<Result<RateInfo5, HistoryError4>> {
-        let query = crate::rate::RateQuery {
+        let query = RateQuery {
             account: &account,
             rule: &rule,
             key: &key,
@@ -335,7 +338,7 @@ impl v5::trailwarden::plugin0_5_0::baseline::Host for HostState {
             threshold,
             min_count,
         };
-        match self.history.rates().rate(
+        match self.stores.rate(
             &self.plugin,
             &query,
             self.clock,

@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use super::groups::{self, Decision};
 use super::message::{render, HeldBack, Message, Notice, Rendered};
-use super::target::NotifyTarget;
-use crate::respond::outbox::{ActionRecord, Outbox};
-use crate::respond::request::{Request, StoredRequest};
+use crate::notify_target::NotifyTarget;
+use crate::outbox::{ActionRecord, Outbox};
+use crate::request::{Request, StoredRequest};
 
 /// What a target answered.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub async fn send(
     aws: &aws_actions::Executor,
     message: &Message,
 ) -> Result<Delivery, ExecError> {
-    let secret = |source: Option<&super::target::SecretSource>| {
+    let secret = |source: Option<&crate::notify_target::SecretSource>| {
         source
             .ok_or_else(|| ExecError::invalid("no secret configured"))?
             .read()
@@ -63,7 +63,7 @@ pub async fn send(
             Ok(from_aws(outcome))
         }
         Rendered::Json(mut body) => {
-            if target.kind == super::target::NotifyKind::Pagerduty {
+            if target.kind == crate::notify_target::NotifyKind::Pagerduty {
                 body["routing_key"] = Value::String(secret(target.key.as_ref())?);
             }
             Ok(from_http(aws_actions::post_json(&url()?, &body).await?))
@@ -108,7 +108,7 @@ pub enum Ran {
 /// The console link of a finding, when `[console] public_url` is set and it is recorded.
 fn link(
     outbox: &Outbox,
-    settings: &crate::respond::settings::ResponseSettings,
+    settings: &crate::settings::ResponseSettings,
     plugin: &str,
     finding: &Value,
 ) -> Option<String> {
@@ -123,7 +123,7 @@ fn link(
 /// The outbox cannot be read or written.
 pub async fn run(
     outbox: &Outbox,
-    settings: &crate::respond::settings::ResponseSettings,
+    settings: &crate::settings::ResponseSettings,
     aws: &aws_actions::Executor,
     record: &ActionRecord,
     request: &Request,
@@ -267,5 +267,5 @@ pub async fn run(
 }
 
 fn now_s() -> i64 {
-    crate::respond::outbox::now_us() / 1_000_000
+    crate::outbox::now_us() / 1_000_000
 }

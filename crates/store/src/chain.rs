@@ -17,7 +17,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-/// One chained table.
+/// One chained table, as the store that writes it defines it.
 pub struct Chain {
     pub table: &'static str,
     /// The column that names a row in reports.
@@ -25,62 +25,6 @@ pub struct Chain {
     /// The columns whose values are hashed, in this order. They never change after insert.
     pub content: &'static [&'static str],
 }
-
-pub const FINDINGS: Chain = Chain {
-    table: "findings",
-    key: "id",
-    content: &[
-        "recorded_at",
-        "plugin",
-        "plugin_version",
-        "plugin_sha256",
-        "rule_id",
-        "severity",
-        "title",
-        "description",
-        "resources",
-        "dedup_key",
-        "event_id",
-        "event_time",
-        "context",
-    ],
-};
-
-/// An action's decision: what was asked, and what was decided. Its later progress (status,
-/// attempts, request ids) is in the action log.
-pub const ACTIONS: Chain = Chain {
-    table: "actions",
-    key: "id",
-    content: &[
-        "id",
-        "idempotency_key",
-        "created_at",
-        "plugin",
-        "plugin_version",
-        "plugin_sha256",
-        "event_id",
-        "capability",
-        "request",
-        "account",
-        "region",
-        "resource",
-        "mode",
-        "decided_status",
-        "reason",
-        "received_us",
-        "decided_us",
-        "undo_of",
-    ],
-};
-
-pub const ACTION_LOG: Chain = Chain {
-    table: "action_log",
-    key: "id",
-    content: &["action_id", "at", "actor", "what", "detail"],
-};
-
-/// Every chain, in the order `audit verify` reports them.
-pub const ALL: [&Chain; 3] = [&FINDINGS, &ACTIONS, &ACTION_LOG];
 
 const HEADS: &str = "CREATE TABLE IF NOT EXISTS chain_heads (
     chain TEXT PRIMARY KEY,

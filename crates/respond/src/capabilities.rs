@@ -119,15 +119,15 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::respond::request::{self, Request};
-    use crate::runtime::CapabilityCall;
+    use crate::request::{self, Request};
+    use trailwarden_runtime::CapabilityCall;
 
     /// Every contract version that declares capabilities.
     const WITS: [(&str, &str); 2] = [
         ("0.2.0", include_str!("../../../wit/0.2.0/plugin.wit")),
         ("0.6.0", include_str!("../../../wit/0.6.0/plugin.wit")),
     ];
-    const HOST_GLUE: &str = include_str!("../runtime/host.rs");
+    const HOST_GLUE: &str = include_str!("../../../crates/runtime/src/host.rs");
     const SDK: &str = include_str!("../../../plugins/sdk/src/capability.rs");
     const DOCS: &str = include_str!("../../../docs/plugins.md");
 
@@ -225,7 +225,7 @@ mod tests {
         let signature = format!("fn {}(", function.replace('-', "_"));
         let at = HOST_GLUE.find(&signature).unwrap_or_else(|| {
             panic!(
-                "runtime/host.rs has no glue for {} (its WIT function needs `{signature}`)",
+                "crates/runtime/src/host.rs has no glue for {} (its WIT function needs `{signature}`)",
                 spec.name
             )
         });
@@ -249,7 +249,7 @@ mod tests {
                 .collect();
             assert_eq!(
                 params, spec.args,
-                "{}'s arguments in runtime/host.rs",
+                "{}'s arguments in crates/runtime/src/host.rs",
                 spec.name
             );
             let call = sample_call(spec);
@@ -263,7 +263,7 @@ mod tests {
             };
             assert!(
                 glue.contains(&built),
-                "runtime/host.rs's glue for {} does not build {built}",
+                "crates/runtime/src/host.rs's glue for {} does not build {built}",
                 spec.name
             );
         }

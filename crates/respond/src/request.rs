@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::runtime::CapabilityCall;
+use trailwarden_runtime::CapabilityCall;
 
 /// A request the executors can carry out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -207,7 +207,7 @@ impl NotifyTarget {
 /// `[notify.NAME]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawNotifyTarget {
+pub struct RawNotifyTarget {
     #[serde(default)]
     kind: NotifyKind,
     url: Option<String>,
@@ -253,7 +253,7 @@ fn source(
 /// # Errors
 /// A literal secret, a missing field the kind needs, a field the kind does not use, or a
 /// value out of range; the message names the target and the field.
-pub(crate) fn validate(
+pub fn validate(
     name: &str,
     raw: RawNotifyTarget,
     resolve: &dyn Fn(PathBuf) -> PathBuf,

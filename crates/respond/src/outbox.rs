@@ -9,8 +9,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use trailwarden_store::chain::Chain;
 
 use super::request::{Request, StoredRequest};
+
+/// An action's decision: what was asked, and what was decided. Its later progress (status,
+/// attempts, request ids) is in the action log.
+pub const ACTIONS_CHAIN: Chain = Chain {
+    table: "actions",
+    key: "id",
+    content: &[
+        "id",
+        "idempotency_key",
+        "created_at",
+        "plugin",
+        "plugin_version",
+        "plugin_sha256",
+        "event_id",
+        "capability",
+        "request",
+        "account",
+        "region",
+        "resource",
+        "mode",
+        "decided_status",
+        "reason",
+        "received_us",
+        "decided_us",
+        "undo_of",
+    ],
+};
+
+/// What became of an action after its decision: who did what, and when.
+pub const ACTION_LOG_CHAIN: Chain = Chain {
+    table: "action_log",
+    key: "id",
+    content: &["action_id", "at", "actor", "what", "detail"],
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS actions (
@@ -217,8 +252,8 @@ impl Outbox {
     /// commit is durable against a crash of the process before the receipt is handed out;
     /// see ARCHITECTURE.md on power loss).
     fn init(conn: Connection) -> Result<Outbox> {
-        crate::chain::prepare(&conn, &crate::chain::ACTIONS)?;
-        crate::chain::prepare(&conn, &crate::chain::ACTION_LOG)?;
+        trailwarden_store::chain::prepare(&conn, &ACTIONS_CHAIN)?;
+        trailwarden_store::chain::prepare(&conn, &ACTION_LOG_CHAIN)?;
         let mut tag = [0u8; 4];
         getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         Ok(Outbox {
@@ -306,7 +341,7 @@ impl Outbox {
             return Ok(());
         }
         let conn = self.conn();
-        crate::chain::atomically(&conn, || {
+        trailwarden_store::chain::atomically(&conn, || {
             for action in actions {
                 let action_row = action.as_new(plugin, version, sha256);
                 insert_row(&conn, &action_row, &action.id, action.decided_us)?;
@@ -451,7 +486,7 @@ impl Outbox {
             "UPDATE actions SET status = 'succeeded', attempts = attempts + 1, request_id = ?2,
                  inverse = ?3, executed_at = ?4, error = NULL,
                  lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-            params![id, request_id, inverse, crate::audit::now_rfc3339()],
+            params![id, request_id, inverse, trailwarden_store::now_rfc3339()],
         )?;
         Ok(())
     }
@@ -478,7 +513,7 @@ impl Outbox {
                 "UPDATE actions SET status = 'failed', attempts = attempts + 1, error = ?2,
                      request_id = ?3, executed_at = ?4,
                      lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-                params![id, error, request_id, crate::audit::now_rfc3339()],
+                params![id, error, request_id, trailwarden_store::now_rfc3339()],
             )?,
         };
         Ok(())
@@ -516,25 +551,25 @@ impl Outbox {
     /// The write fails.
     pub fn log(&self, action_id: &str, actor: &str, what: &str, detail: &str) -> Result<()> {
         let conn = self.conn();
-        crate::chain::atomically(&conn, || {
+        trailwarden_store::chain::atomically(&conn, || {
             conn.execute(
                 "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+                params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
             )?;
-            crate::chain::seal(&conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+            trailwarden_store::chain::seal(&conn, &ACTION_LOG_CHAIN, conn.last_insert_rowid())
         })
     }
 
-    /// Walks the decisions chain and the action log chain (see [`crate::chain`]), then checks
+    /// Walks the decisions chain and the action log chain (see [`trailwarden_store::chain`]), then checks
     /// that no final decision (denied, dry run) has since changed its status.
     ///
     /// # Errors
     /// The tables cannot be read.
-    pub fn verify_chains(&self) -> Result<Vec<crate::chain::Verdict>> {
+    pub fn verify_chains(&self) -> Result<Vec<trailwarden_store::chain::Verdict>> {
         let conn = self.conn();
         let mut verdicts = vec![
-            crate::chain::verify(&conn, &crate::chain::ACTIONS)?,
-            crate::chain::verify(&conn, &crate::chain::ACTION_LOG)?,
+            trailwarden_store::chain::verify(&conn, &ACTIONS_CHAIN)?,
+            trailwarden_store::chain::verify(&conn, &ACTION_LOG_CHAIN)?,
         ];
         let reopened: Option<(String, String, String)> = conn
             .query_row(
@@ -546,7 +581,7 @@ impl Outbox {
             )
             .optional()?;
         if let Some((id, decided, status)) = reopened {
-            verdicts[0] = crate::chain::Verdict::Broken(format!(
+            verdicts[0] = trailwarden_store::chain::Verdict::Broken(format!(
                 "actions row {id} was decided {decided} (final) but now says {status}"
             ));
         }
@@ -576,7 +611,7 @@ impl Outbox {
 /// The write fails.
 pub(crate) fn insert_on(conn: &Connection, action: &NewAction<'_>) -> Result<String> {
     let id = new_action_id(action.idempotency_key);
-    crate::chain::atomically(conn, || insert_row(conn, action, &id, now_us()))?;
+    trailwarden_store::chain::atomically(conn, || insert_row(conn, action, &id, now_us()))?;
     Ok(id)
 }
 
@@ -591,7 +626,7 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
     insert.execute(params![
         id,
         action.idempotency_key,
-        crate::audit::now_rfc3339(),
+        trailwarden_store::now_rfc3339(),
         action.plugin,
         action.plugin_version,
         action.plugin_sha256,
@@ -608,7 +643,7 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
         decided_us,
         action.undo_of,
     ])?;
-    crate::chain::seal(conn, &crate::chain::ACTIONS, conn.last_insert_rowid())
+    trailwarden_store::chain::seal(conn, &ACTIONS_CHAIN, conn.last_insert_rowid())
 }
 
 /// A decision made during a batch and not yet recorded: the broker keeps a batch's
@@ -670,15 +705,47 @@ pub(crate) fn log_on(
     what: &str,
     detail: &str,
 ) -> Result<()> {
-    crate::chain::atomically(conn, || {
+    trailwarden_store::chain::atomically(conn, || {
         conn.execute(
             "INSERT INTO action_log (action_id, at, actor, what, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![action_id, crate::audit::now_rfc3339(), actor, what, detail],
+            params![action_id, trailwarden_store::now_rfc3339(), actor, what, detail],
         )?;
-        crate::chain::seal(conn, &crate::chain::ACTION_LOG, conn.last_insert_rowid())
+        trailwarden_store::chain::seal(conn, &ACTION_LOG_CHAIN, conn.last_insert_rowid())
     })
 }
 
+/// The notification groups' tables (`notify::groups`), created with the outbox's: a group
+/// changes in the transactions that change its actions.
+const NOTIFY_GROUPS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notify_groups (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    -- Seconds since the epoch: the group takes findings until then; its message is due then.
+    closes_at INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    first_action TEXT NOT NULL,
+    message_action TEXT,
+    -- NULL until the message is due, then 'send' or 'held' (decided once).
+    decision TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_groups_open ON notify_groups (target, dedup_key, closes_at);
+CREATE TABLE IF NOT EXISTS notify_members (
+    action_id TEXT PRIMARY KEY,
+    group_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_windows (
+    target TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_s INTEGER NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    held_findings INTEGER NOT NULL DEFAULT 0,
+    held_messages INTEGER NOT NULL DEFAULT 0,
+    digest_action TEXT,
+    PRIMARY KEY (target, window_start)
+);
+";
 /// The outbox's tables (and the notification groups kept beside them) as a store of the
 /// shared database: the `IF NOT EXISTS` schema of earlier releases (their tables kept), then
 /// the columns and index added since, each checking what a table made before it lacks.
@@ -686,7 +753,7 @@ const STORE_SCHEMA: trailwarden_store::Schema = trailwarden_store::Schema {
     store: "outbox",
     migrations: &[
         trailwarden_store::Migration::Sql(SCHEMA),
-        trailwarden_store::Migration::Sql(crate::notify::groups::SCHEMA),
+        trailwarden_store::Migration::Sql(NOTIFY_GROUPS_SCHEMA),
         trailwarden_store::Migration::Rust(add_decided_status),
         trailwarden_store::Migration::Rust(add_lease_columns),
         trailwarden_store::Migration::Rust(add_budget_index),

@@ -19,7 +19,7 @@ use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 use crate::glob::glob_match;
-use crate::runtime::{Event, RuleInfo};
+use trailwarden_runtime::{Event, RuleInfo};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS suppressions (
     id INTEGER PRIMARY KEY,
@@ -509,7 +509,7 @@ impl SuppressionStore {
     /// # Errors
     /// The write fails.
     pub fn add(&mut self, conditions: &Conditions, reason: &str, actor: &str) -> Result<i64> {
-        let at = crate::audit::now_rfc3339();
+        let at = trailwarden_store::now_rfc3339();
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO suppressions (rule, principal, account, source_ip, user_agent, until,
@@ -551,7 +551,7 @@ impl SuppressionStore {
     /// # Errors
     /// No such suppression (or it was already removed), or the write fails.
     pub fn remove(&mut self, id: i64, actor: &str, reason: &str) -> Result<()> {
-        let at = crate::audit::now_rfc3339();
+        let at = trailwarden_store::now_rfc3339();
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE suppressions SET removed_at = ?2, removed_by = ?3

@@ -4,9 +4,9 @@
 use anyhow::{bail, Result};
 
 use super::groups;
-use super::target::NotifyKind;
-use crate::respond::outbox::{now_us, NewAction, Outbox, Status};
-use crate::respond::request::{Request, StoredRequest, NOTIFY_RESOLVE};
+use crate::notify_target::NotifyKind;
+use crate::outbox::{now_us, NewAction, Outbox, Status};
+use crate::request::{Request, StoredRequest, NOTIFY_RESOLVE};
 
 /// Queues, in the outbox, one `event_action: resolve` per PagerDuty target for the
 /// recorded finding `finding_id` (the same dedup key its trigger used); the executors send
@@ -17,7 +17,7 @@ use crate::respond::request::{Request, StoredRequest, NOTIFY_RESOLVE};
 /// No such finding, or the outbox cannot be read or written.
 pub fn resolve_finding(
     outbox: &Outbox,
-    settings: &crate::respond::settings::ResponseSettings,
+    settings: &crate::settings::ResponseSettings,
     finding_id: i64,
 ) -> Result<Vec<String>> {
     let Some((plugin, _rule, dedup_key)) = groups::finding_by_id(outbox, finding_id)? else {

@@ -19,10 +19,9 @@ use super::convert;
 use super::engine::PluginEngine;
 use super::host::{HostState, StoreSetup};
 use super::types::{Descriptor, Event, Finding, RuleInfo};
-use crate::config::{PluginConfig, PluginLimits};
-use crate::history::HistoryStore;
-use crate::respond::grants::{PluginGrants, UngrantedImports, FAMILIES};
-use crate::state::StateStore;
+use crate::limits::PluginLimits;
+use crate::source::{PluginSource, FAMILIES};
+use crate::stores::PluginStores;
 
 /// The WIT package every plugin import of ours lives in.
 const PACKAGE: &str = "trailwarden:plugin/";
@@ -86,19 +85,19 @@ pub fn bounded_message(message: String) -> String {
     )
 }
 
-/// The engine, compile cache and linker that every plugin shares.
-pub struct PluginRuntime {
+/// The engine, compile cache and linker that every plugin shares, and the host's stores its
+/// imports use.
+pub struct PluginRuntime<S> {
     engine: Arc<PluginEngine>,
     cache: Arc<ComponentCache>,
     linker: Linker<HostState>,
-    state: StateStore,
-    history: HistoryStore,
+    stores: Arc<S>,
 }
 
-impl PluginRuntime {
+impl<S: PluginStores> PluginRuntime<S> {
     /// # Errors
     /// The engine cannot be created, the cache folder cannot be created, or linking fails.
-    pub fn new(cache_dir: &Path, state: StateStore) -> Result<PluginRuntime> {
+    pub fn new(cache_dir: &Path, stores: S) -> Result<PluginRuntime<S>> {
         let engine = PluginEngine::new()?;
         let cache = ComponentCache::open(cache_dir)?;
         let mut linker = Linker::new(engine.engine());
@@ -127,40 +126,28 @@ impl PluginRuntime {
             engine: Arc::new(engine),
             cache: Arc::new(cache),
             linker,
-            state,
-            history: HistoryStore::in_memory()?,
+            stores: Arc::new(stores),
         })
     }
 
-    /// The same runtime with `history` as its first-seen history (by default one in memory,
-    /// lost at exit; the pipeline gives the audit database's).
-    #[must_use]
-    pub fn with_history(mut self, history: HistoryStore) -> PluginRuntime {
-        self.history = history;
-        self
+    /// The host's stores the plugins' imports use.
+    pub fn stores(&self) -> &S {
+        &self.stores
     }
 
-    pub fn history(&self) -> &HistoryStore {
-        &self.history
-    }
-
-    /// The same engine, cache and linker with a throwaway in-memory state and history: for canary runs
-    /// of a new version's fixtures, which must not touch the plugin's real state.
+    /// The same engine, cache and linker with stores that keep nothing (see
+    /// [`PluginStores::scratch`]): for canary runs of a new version's fixtures, which must
+    /// not touch the plugin's real state.
     ///
     /// # Errors
-    /// The in-memory state cannot be created.
-    pub fn scratch(&self) -> Result<PluginRuntime> {
+    /// The scratch stores cannot be created.
+    pub fn scratch(&self) -> Result<PluginRuntime<S>> {
         Ok(PluginRuntime {
             engine: self.engine.clone(),
             cache: self.cache.clone(),
             linker: self.linker.clone(),
-            state: StateStore::in_memory()?,
-            history: HistoryStore::in_memory()?,
+            stores: Arc::new(self.stores.scratch()?),
         })
-    }
-
-    pub fn state(&self) -> &StateStore {
-        &self.state
     }
 
     /// Compile cache entries refused (and recompiled) because their MAC did not verify.
@@ -174,8 +161,8 @@ impl PluginRuntime {
     /// The file cannot be read; it is not a component; it imports something the host does
     /// not provide; `describe` traps or times out; its name differs from the configured one;
     /// or one of its patterns is invalid.
-    pub fn load(&self, config: &PluginConfig) -> Result<LoadedPlugin> {
-        let path = &config.path;
+    pub fn load<C: PluginSource>(&self, config: &C) -> Result<LoadedPlugin<C>> {
+        let path = config.path();
         let wasm = std::fs::read(path)
             .with_context(|| format!("cannot read plugin {}", path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
@@ -184,7 +171,7 @@ impl PluginRuntime {
             .load(self.engine.engine(), &wasm, &sha256)
             .with_context(|| format!("cannot compile plugin {}", path.display()))?;
         let imports = component_imports(self.engine.engine(), &component);
-        check_imports(path, &imports, &config.grants)?;
+        check_imports(&imports, config)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -213,16 +200,15 @@ impl PluginRuntime {
             name: Arc::from(path.display().to_string()),
             version: String::new(),
             sha256,
-            path: path.clone(),
+            path: path.to_path_buf(),
             patterns: Vec::new(),
             capabilities: Vec::new(),
-            limits: config.limits,
+            limits: config.limits(),
             config: config.clone(),
             compile_source,
             bound,
             imports,
-            grants: config.grants.clone(),
-            settings_json: Arc::from(config.settings_json.as_str()),
+            settings_json: Arc::from(config.settings_json()),
             fixtures: Vec::new(),
             self_caused_events: false,
             rules: None,
@@ -236,7 +222,7 @@ impl PluginRuntime {
                 f.message
             )
         })?;
-        if let Some(expected) = &config.expected_name {
+        if let Some(expected) = config.expected_name() {
             anyhow::ensure!(
                 *expected == descriptor.name,
                 "{} calls itself {:?}, but the config expects {expected:?}",
@@ -250,9 +236,8 @@ impl PluginRuntime {
             path.display()
         );
         let patterns = config
-            .patterns_override
-            .clone()
-            .unwrap_or(descriptor.patterns);
+            .patterns_override()
+            .map_or(descriptor.patterns, <[String]>::to_vec);
         for pattern in &patterns {
             event_pattern::Pattern::parse(pattern).map_err(|e| {
                 anyhow::anyhow!("plugin {}: invalid pattern {pattern}: {e}", descriptor.name)
@@ -281,8 +266,8 @@ impl PluginRuntime {
     }
 }
 
-/// A plugin version ready to run.
-pub struct LoadedPlugin {
+/// A plugin version ready to run, with the configuration `C` it was loaded from.
+pub struct LoadedPlugin<C> {
     pub name: Arc<str>,
     pub version: String,
     /// sha256 of the wasm file: the exact version, recorded with every finding.
@@ -294,11 +279,10 @@ pub struct LoadedPlugin {
     pub limits: PluginLimits,
     /// The configuration it was loaded with (a reload keeps it if neither this nor the
     /// wasm changed).
-    pub config: PluginConfig,
+    pub config: C,
     pub compile_source: CompileSource,
     /// The component's imports, e.g. `trailwarden:plugin/iam@0.2.0`, `wasi:cli/environment@0.2.6`.
     pub imports: Vec<String>,
-    pub grants: PluginGrants,
     /// Fixture JSON texts the plugin ships (0.2.0).
     pub fixtures: Vec<String>,
     /// The plugin asked to receive events caused by trailwarden itself.
@@ -317,7 +301,7 @@ enum Bound {
     V2(v2::ResponderPre<HostState>),
 }
 
-impl LoadedPlugin {
+impl<C: PluginSource> LoadedPlugin<C> {
     /// The contract version the component implements (a 0.4.0 or 0.5.0 component is told by
     /// its import of `history` or `baseline`: one that never calls it looks like the one before).
     pub fn contract_version(&self) -> &'static str {
@@ -338,9 +322,9 @@ impl LoadedPlugin {
     }
 
     /// Calls the component's `rules` export (0.3.0) in a fresh instance with no capability.
-    fn rule_catalog(
+    fn rule_catalog<S: PluginStores>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<S>,
     ) -> Result<Option<Vec<RuleInfo>>, PluginFailure> {
         let (Some(catalog), Bound::V2(pre)) = (&self.catalog, &self.bound) else {
             return Ok(None);
@@ -360,21 +344,21 @@ impl LoadedPlugin {
     /// Whether the plugin holds any response grant (so self-caused events are withheld
     /// from it unless it opted in).
     pub fn responds(&self) -> bool {
-        self.grants.any()
+        self.config.responds()
     }
 
-    fn new_store(
+    fn new_store<S: PluginStores>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<S>,
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
     ) -> Store<HostState> {
         self.new_store_with(runtime, clock, capabilities, self.settings_json.clone())
     }
 
-    fn new_store_with(
+    fn new_store_with<S: PluginStores>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<S>,
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
         settings_json: Arc<str>,
@@ -382,14 +366,13 @@ impl LoadedPlugin {
         let state = HostState::new(StoreSetup {
             plugin: self.name.clone(),
             memory_limit: usize::try_from(self.limits.memory_bytes).unwrap_or(usize::MAX),
-            state: runtime.state.clone(),
+            stores: runtime.stores.clone(),
             clock,
             settings_json,
             capabilities,
             max_calls_per_event: self.limits.max_calls_per_event,
             deadline: std::time::Duration::from_millis(self.limits.cpu_deadline_ms),
             state_quota: self.limits.state,
-            history: runtime.history.clone(),
             history_quota: self.limits.history,
         });
         let mut store = Store::new(runtime.engine.engine(), state);
@@ -399,14 +382,17 @@ impl LoadedPlugin {
         store
     }
 
-    fn describe(&self, runtime: &PluginRuntime) -> Result<Descriptor, PluginFailure> {
+    fn describe<S: PluginStores>(
+        &self,
+        runtime: &PluginRuntime<S>,
+    ) -> Result<Descriptor, PluginFailure> {
         self.describe_with(runtime, self.settings_json.clone())
     }
 
     /// `describe` in a fresh instance that reads `settings_json` as its config.
-    fn describe_with(
+    fn describe_with<S: PluginStores>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<S>,
         settings_json: Arc<str>,
     ) -> Result<Descriptor, PluginFailure> {
         let mut store = self.new_store_with(runtime, 0, Box::new(DenyAll), settings_json);
@@ -431,7 +417,7 @@ impl LoadedPlugin {
     /// than its limits allow. The host and other plugins are unaffected.
     pub fn handle<E: Borrow<Event>>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<impl PluginStores>,
         events: &[E],
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
@@ -453,12 +439,12 @@ impl LoadedPlugin {
     ///
     /// # Errors
     /// `describe` fails with that config.
-    pub fn patterns_with_config(
+    pub fn patterns_with_config<S: PluginStores>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<S>,
         settings_json: &str,
     ) -> Result<Vec<String>, PluginFailure> {
-        if self.config.patterns_override.is_some() || settings_json == &*self.settings_json {
+        if self.config.patterns_override().is_some() || settings_json == &*self.settings_json {
             return Ok(self.patterns.clone());
         }
         Ok(self
@@ -478,7 +464,7 @@ impl LoadedPlugin {
     /// As for [`LoadedPlugin::handle`].
     pub fn handle_with_config<E: Borrow<Event>>(
         &self,
-        runtime: &PluginRuntime,
+        runtime: &PluginRuntime<impl PluginStores>,
         events: &[E],
         clock: i64,
         capabilities: Box<dyn CapabilityHandler>,
@@ -531,7 +517,7 @@ impl LoadedPlugin {
         }
         // The batch's first-seen sightings and rates, in one transaction each (a no-op when
         // it asked none).
-        if let Err(error) = runtime.history.commit() {
+        if let Err(error) = runtime.stores.commit_history() {
             tracing::error!(
                 plugin = &*self.name,
                 "cannot record first-seen history: {error:#}"
@@ -567,7 +553,7 @@ impl LoadedPlugin {
     }
 }
 
-impl LoadedPlugin {
+impl<C> LoadedPlugin<C> {
     /// Enforces the per-event and size limits on what a batch returned. The per-event limit
     /// is per event of the batch: events that share an id (CloudTrail's are unique, but a
     /// sender chooses them) each allow their own share, so copies of one id cannot push a
@@ -663,19 +649,12 @@ pub fn capability_family(import: &str) -> Option<&str> {
     FAMILIES.contains(&family).then_some(family)
 }
 
-/// Grants are checked at load: a capability interface imported without any grant in its
-/// family is refused, unless the admin chose to let such calls be denied at run time.
-fn check_imports(path: &Path, imports: &[String], grants: &PluginGrants) -> Result<()> {
+/// Grants are checked at load: the source refuses a capability interface its grants do not
+/// allow (see [`PluginSource::check_import`]).
+fn check_imports<C: PluginSource>(imports: &[String], config: &C) -> Result<()> {
     for import in imports {
-        let Some(family) = capability_family(import) else {
-            continue;
-        };
-        if !grants.covers_family(family) && grants.ungranted_imports == UngrantedImports::Refuse {
-            anyhow::bail!(
-                "{} imports {import} but holds no {family} grant: grant it in [[plugins.grants]], \
-                 or set ungranted_imports = \"deny\" to load it with every {family} call denied",
-                path.display()
-            );
+        if let Some(family) = capability_family(import) {
+            config.check_import(import, family)?;
         }
     }
     Ok(())

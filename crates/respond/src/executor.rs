@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::outbox::{ActionRecord, Outbox, LEASE_S};
 use super::request::{Request, StoredRequest};
 use crate::notify::deliver::Ran;
-use crate::respond::settings::ResponseSettings;
+use crate::settings::ResponseSettings;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -278,7 +278,7 @@ impl ActionRunner {
 ///
 /// # Errors
 /// The AWS SDK configuration cannot be set up (an invalid endpoint or role).
-pub(crate) async fn aws_executor(settings: &ResponseSettings) -> Result<aws_actions::Executor> {
+pub async fn aws_executor(settings: &ResponseSettings) -> Result<aws_actions::Executor> {
     aws_actions::Executor::new(aws_actions::AwsSettings {
         endpoint_url: settings.endpoint_url.clone(),
         region: settings.region.clone(),
