@@ -3,6 +3,7 @@
 
 use crate::error::{err, PatternError};
 use crate::hash::FxBuild;
+use memchr::memmem;
 use std::collections::HashSet;
 
 /// AWS refuses wildcards whose automaton can be in too many states at once;
@@ -22,10 +23,22 @@ const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard charac
 
 /// A parsed wildcard: literal segments separated by `*` (so `n` segments mean
 /// `n - 1` stars). Escapes (`\*`, `\\`) are already resolved in the segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Wildcard {
     segments: Vec<String>,
+    /// A prepared substring search for each segment between two stars: `*x*` wildcards
+    /// (a user agent's substrings, say) run against every event with the field, so the
+    /// search is set up once, here, not per event.
+    middles: Vec<memmem::Finder<'static>>,
 }
+
+impl PartialEq for Wildcard {
+    fn eq(&self, other: &Self) -> bool {
+        self.segments == other.segments
+    }
+}
+
+impl Eq for Wildcard {}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tok {
@@ -85,8 +98,15 @@ impl Wildcard {
         let segments = segments
             .into_iter()
             .map(|s| String::from_utf8(s).unwrap_or_default())
-            .collect();
-        Ok(Self { segments })
+            .collect::<Vec<_>>();
+        let middles = match segments.len() {
+            0..=2 => Vec::new(),
+            n => segments[1..n - 1]
+                .iter()
+                .map(|segment| memmem::Finder::new(segment.as_bytes()).into_owned())
+                .collect(),
+        };
+        Ok(Self { segments, middles })
     }
 
     /// The literal text before the first `*` (the whole literal if there is no star).
@@ -113,22 +133,14 @@ impl Wildcard {
         let end = t.len() - last.len();
         let mut pos = first.len();
         // Leftmost placement of each middle segment is optimal for `*`-only globs.
-        for seg in &segs[1..segs.len() - 1] {
-            let seg = seg.as_bytes();
-            match find(&t[pos..end], seg) {
-                Some(at) => pos += at + seg.len(),
+        for middle in &self.middles {
+            match middle.find(&t[pos..end]) {
+                Some(at) => pos += at + middle.needle().len(),
                 None => return false,
             }
         }
         true
     }
-}
-
-/// The first position of `needle` in `hay`. `*x*` wildcards (a user agent's substrings,
-/// say) are matched against every event that has the field, so this is a vectorised
-/// search, not a comparison per position.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
 }
 
 /// Explores the subset automaton of the wildcard's NFA and checks the largest
@@ -211,6 +223,15 @@ mod tests {
         assert!(!Wildcard::parse("").unwrap().matches("x"));
         assert!(Wildcard::parse("hel\\*o").unwrap().matches("hel*o"));
         assert!(!Wildcard::parse("hel\\*o").unwrap().matches("hello"));
+        // Middle segments are found in order, each after the one before, and never in
+        // the text the prefix or suffix took.
+        let w = Wildcard::parse("*kali*amd64*").unwrap();
+        assert!(w.matches("Boto3/1.9 (kali-linux-amd64)") && w.matches("kaliamd64"));
+        assert!(!w.matches("amd64 kali") && !w.matches("kal-amd64"));
+        let w = Wildcard::parse("ab*b*ba").unwrap();
+        assert!(w.matches("abbba") && !w.matches("abba") && !w.matches("aba"));
+        assert_eq!(w, Wildcard::parse("ab*b*ba").unwrap());
+        assert_ne!(w, Wildcard::parse("ab*c*ba").unwrap());
     }
 
     #[test]
