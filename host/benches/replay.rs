@@ -1,5 +1,7 @@
 //! The three detection plugins over realistic records: (a) as wasm components through the
-//! host, (b) the same detection logic called natively, and the whole replay pipeline.
+//! host, (b) the same detection logic called natively, and the whole replay pipeline; then
+//! where the wasm path's time goes (the crossing per event by batch size, and without the
+//! raw record).
 //! Run with `make bench` (release). Loops are bounded by a fixed event count.
 
 use std::time::Instant;
@@ -164,6 +166,11 @@ fn main() {
     // the action being decided and committed in the outbox (no AWS call: dry-run).
     let (p50, p99, decided) = action_latency(cache.path());
 
+    // (e) where the wasm path's time goes: the crossing alone, per event, for the first
+    // plugin at several batch sizes, and at the default size without the raw record (the
+    // largest string handed over; the plugin's findings may differ, the cost is the point).
+    let crossing = crossing_costs(&runtime, &plugins[0], &wit_events);
+
     let rate = |seconds: f64| events.len() as f64 / seconds;
     println!(
         "{} events (corpus records repeated), 3 plugins, batches of {BATCH}",
@@ -192,6 +199,43 @@ fn main() {
     println!(
         "event-to-action-request latency over {decided} actions (batches of {BATCH}, dry-run): p50 {p50:.0} us, p99 {p99:.0} us"
     );
+    println!("{} through the host, per event, by batch size:", PLUGINS[0]);
+    for (label, us) in crossing {
+        println!("  {label:<40} {us:>8.2} us");
+    }
+}
+
+/// Microseconds per event of `plugin` over `events` at batch sizes 1, 16, `BATCH` and
+/// 1,024 (a fresh instance per batch, as the pipeline runs them), then at `BATCH` with each
+/// event's raw record left out.
+fn crossing_costs(
+    runtime: &PluginRuntime,
+    plugin: &trailwarden::runtime::LoadedPlugin,
+    events: &[trailwarden::runtime::Event],
+) -> Vec<(String, f64)> {
+    let per_event = |events: &[trailwarden::runtime::Event], batch: usize| {
+        let started = Instant::now();
+        for chunk in events.chunks(batch) {
+            std::hint::black_box(plugin.handle(runtime, chunk, 0, Box::new(DenyAll)).unwrap());
+        }
+        started.elapsed().as_secs_f64() * 1e6 / events.len() as f64
+    };
+    let mut costs: Vec<(String, f64)> = [1, 16, BATCH, 1024]
+        .into_iter()
+        .map(|batch| (format!("batches of {batch}"), per_event(events, batch)))
+        .collect();
+    let without_raw: Vec<_> = events
+        .iter()
+        .map(|e| trailwarden::runtime::Event {
+            raw: String::new(),
+            ..e.clone()
+        })
+        .collect();
+    costs.push((
+        format!("batches of {BATCH}, raw record left out"),
+        per_event(&without_raw, BATCH),
+    ));
+    costs
 }
 
 /// Replays `ACTIONS` CreateAccessKey-for-another-user events through access-key-other-user
