@@ -152,9 +152,10 @@ fn main() {
         config.grants.ungranted_imports = trailwarden::respond::grants::UngrantedImports::Deny;
         // Each on a history of its own.
         let db = tempfile::tempdir().unwrap();
-        let stores = HostStores::in_memory()
-            .unwrap()
-            .with_history(HistoryStore::open(&db.path().join("plugin.db")).unwrap());
+        let stores = HostStores::new(
+            trailwarden::state::StateStore::in_memory().unwrap(),
+            HistoryStore::open(&db.path().join("plugin.db")).unwrap(),
+        );
         let runtime = PluginRuntime::new(db.path(), stores).unwrap();
         plugin_through_host(&runtime, &config, rules);
     }

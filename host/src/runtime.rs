@@ -32,32 +32,22 @@ pub struct HostStores {
 }
 
 impl HostStores {
-    /// `state`, and a first-seen history in memory (lost at exit; see
-    /// [`HostStores::with_history`]).
-    ///
-    /// # Errors
-    /// The in-memory history cannot be created.
-    pub fn new(state: StateStore) -> Result<HostStores> {
-        Ok(HostStores {
-            state,
-            history: HistoryStore::in_memory()?,
-        })
+    /// Plugins' state in `state` and their first-seen history in `history` (the pipeline
+    /// gives the audit database's).
+    pub fn new(state: StateStore, history: HistoryStore) -> HostStores {
+        HostStores { state, history }
     }
 
-    /// Both in memory: what commands that run plugins once (tests, fixtures) use.
+    /// Both in memory (lost at exit): what commands that run plugins once (tests, fixtures)
+    /// use.
     ///
     /// # Errors
     /// The in-memory stores cannot be created.
     pub fn in_memory() -> Result<HostStores> {
-        HostStores::new(StateStore::in_memory()?)
-    }
-
-    /// The same stores with `history` as the first-seen history (the pipeline gives the
-    /// audit database's).
-    #[must_use]
-    pub fn with_history(mut self, history: HistoryStore) -> HostStores {
-        self.history = history;
-        self
+        Ok(HostStores::new(
+            StateStore::in_memory()?,
+            HistoryStore::in_memory()?,
+        ))
     }
 
     pub fn state(&self) -> &StateStore {

@@ -217,13 +217,19 @@ fn write_head(conn: &Connection, chain: &Chain, seq: i64, hash: &str) -> Result<
 }
 
 /// [`link_hash`] of text (or NULL) columns, without building SQLite or JSON values: the
-/// same bytes, serialised straight into the hash (this runs once per finding recorded).
+/// same bytes, since `None` serialises as `null` and `Some(text)` as a JSON string (this
+/// runs once per finding recorded).
 fn text_link_hash(prev: &str, content: &[Option<&str>]) -> String {
+    hash_link(prev, content)
+}
+
+/// sha256(previous hash, newline, `content` as compact JSON), in hex; the JSON is written
+/// straight into the hash.
+fn hash_link<T: serde::Serialize + ?Sized>(prev: &str, content: &T) -> String {
     let mut hasher = HashWriter(Sha256::new());
     hasher.0.update(prev.as_bytes());
     hasher.0.update(b"\n");
-    // `None` serialises as `null` and `Some(text)` as a JSON string, as `link_hash` writes
-    // them; writing into a hash cannot fail.
+    // Writing into a hash cannot fail.
     let _ = serde_json::to_writer(&mut hasher, content);
     hex::encode(hasher.0.finalize())
 }
@@ -268,12 +274,7 @@ fn link_hash(prev: &str, values: &[Value]) -> String {
             Value::Blob(bytes) => serde_json::Value::from(hex::encode(bytes)),
         })
         .collect();
-    let digest = Sha256::new()
-        .chain_update(prev.as_bytes())
-        .chain_update(b"\n")
-        .chain_update(serde_json::Value::Array(content).to_string().as_bytes())
-        .finalize();
-    hex::encode(digest)
+    hash_link(prev, &content)
 }
 
 /// What walking one chain found.

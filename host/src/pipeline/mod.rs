@@ -143,8 +143,10 @@ impl Pipeline {
         state: StateStore,
         outbox: Outbox,
     ) -> Result<Pipeline> {
-        let stores = crate::runtime::HostStores::new(state)?
-            .with_history(crate::history::HistoryStore::open(&config.database)?);
+        let stores = crate::runtime::HostStores::new(
+            state,
+            crate::history::HistoryStore::open(&config.database)?,
+        );
         let runtime = Arc::new(PluginRuntime::new(&config.cache_dir, stores)?);
         let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         for plugin_config in &config.plugins {
