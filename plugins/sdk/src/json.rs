@@ -3,7 +3,73 @@
 //! CloudTrail data has traps: booleans written as strings, account ids as numbers, `null`
 //! where an object is expected. These accessors return `None` instead of failing.
 
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// The top-level fields of a record named in `keys`, parsed into an object; every other
+/// field is checked but not built (`userIdentity`, `additionalEventData`, ...), which is
+/// most of the cost of parsing a record a plugin reads a few fields of. `None` when
+/// `raw` is not a JSON object.
+pub fn record_fields(raw: &str, keys: &[&str]) -> Option<Value> {
+    let mut parser = serde_json::Deserializer::from_str(raw);
+    let fields = parser.deserialize_map(Fields { keys }).ok()?;
+    parser.end().ok()?;
+    Some(Value::Object(fields))
+}
+
+/// [`record_fields`]' visitor: keeps the named fields of one object.
+struct Fields<'k> {
+    keys: &'k [&'k str],
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Map::new();
+        while let Some(key) = map.next_key_seed(Key { keys: self.keys })? {
+            match key {
+                Some(key) => {
+                    kept.insert(key, map.next_value()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A key of the record: `Some` (owned) when it is one of those kept, else `None` without
+/// allocating.
+struct Key<'k> {
+    keys: &'k [&'k str],
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.keys.contains(&key).then(|| key.to_owned()))
+    }
+}
 
 /// The value at `path` (object keys), if every step exists.
 pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -136,6 +202,28 @@ mod tests {
         assert_eq!(at_ci(&v, &["A", "b"]).and_then(Value::as_str), Some("True"));
         assert_eq!(resource_arns(&v), vec!["arn:1", "arn:2"]);
         assert_eq!(at(&json!(null), &["x"]), None);
+    }
+
+    #[test]
+    fn record_fields_keeps_the_named_fields_as_a_full_parse_has_them() {
+        let raw = r#"{"userIdentity": {"type": "Root", "sessionContext": {"a": [1, {"b": null}]}},
+            "requestParameters": {"bucketName": "b\u00e9", "n": 1.5e3, "list": [true, "x"]},
+            "resources": [{"ARN": "arn:aws:s3:::b"}], "eventName": "PutObject",
+            "requestParameters": {"bucketName": "last"}}"#;
+        let keys = ["requestParameters", "resources", "responseElements"];
+        let kept = record_fields(raw, &keys).unwrap();
+        let full: Value = serde_json::from_str(raw).unwrap();
+        for key in keys {
+            assert_eq!(kept.get(key), full.get(key), "{key}");
+        }
+        // The last of a repeated key, as a full parse keeps it; the rest is not built.
+        assert_eq!(kept["requestParameters"]["bucketName"], "last");
+        assert_eq!(kept.as_object().unwrap().len(), 2);
+        // Not an object, broken, or trailing text: none.
+        for bad in ["[1]", "\"x\"", "{\"a\": ", "{} {}", "{\"a\": tru}"] {
+            assert_eq!(record_fields(bad, &keys), None, "{bad}");
+        }
+        assert_eq!(record_fields("{}", &keys), Some(json!({})));
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn detect(event: &Event) -> Vec<Finding> {
     if candidates.is_empty() {
         return Vec::new();
     }
-    let raw = event.raw_json();
+    let raw = spec::record_fields(event);
     let facts = Facts {
         event,
         raw: raw.as_ref(),
@@ -77,13 +77,13 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 /// are counted per rule, account and principal in `state` (expiring after the window, on
 /// event time); a burst is reported once, by the call that reaches its threshold.
 pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
-    // The calls each rule looks at are told from the parsed fields; the record is parsed
-    // (most of the cost) only when some rule looks at this one.
+    // The calls each rule looks at are told from the parsed fields; the fields of the record
+    // the rules read are parsed (most of the cost) only when some rule looks at this one.
     let candidates: Vec<&spec::Spec> = rules::all().filter(|r| r.applies(event)).collect();
     if candidates.is_empty() {
         return Vec::new();
     }
-    let raw = event.raw_json();
+    let raw = spec::record_fields(event);
     let facts = Facts {
         event,
         raw: raw.as_ref(),
