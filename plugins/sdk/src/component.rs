@@ -79,7 +79,9 @@ pub fn respond<R: Responder>(
     } else {
         &crate::NoBaseline
     };
-    R::handle_with_baseline(&events, &caps, &HostState, history, baseline, &config)
+    // Reads of one key within the batch reach the host once (see `ReadCache`).
+    let state = crate::ReadCache::new(&HostState);
+    R::handle_with_baseline(&events, &caps, &state, history, baseline, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from)
 }

@@ -17,6 +17,51 @@ pub fn record_fields(raw: &str, keys: &[&str]) -> Option<Value> {
     Some(Value::Object(fields))
 }
 
+/// A JSON object written field by field straight into its text, for a finding's `context`:
+/// no [`Value`] tree is built and no field is copied into one first. Each field is written
+/// as `serde_json` writes it (`None` as `null`); keys should be distinct.
+#[derive(Debug)]
+pub struct ObjectWriter {
+    text: Vec<u8>,
+}
+
+impl Default for ObjectWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ObjectWriter {
+    pub fn new() -> Self {
+        let mut text = Vec::with_capacity(512);
+        text.push(b'{');
+        ObjectWriter { text }
+    }
+
+    /// Adds `"key": value`.
+    pub fn field<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
+        if self.text.len() > 1 {
+            self.text.push(b',');
+        }
+        // Writing into a Vec cannot fail, and serde_json's own types serialise without error.
+        let _ = serde_json::to_writer(&mut self.text, key);
+        self.text.push(b':');
+        if serde_json::to_writer(&mut self.text, value).is_err() {
+            self.text.extend_from_slice(b"null");
+        }
+        self
+    }
+
+    /// The object's text.
+    pub fn finish(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.text);
+        text.push(b'}');
+        // serde_json writes UTF-8 only.
+        String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
 /// [`record_fields`]' visitor: keeps the named fields of one object.
 struct Fields<'k> {
     keys: &'k [&'k str],
@@ -224,6 +269,25 @@ mod tests {
             assert_eq!(record_fields(bad, &keys), None, "{bad}");
         }
         assert_eq!(record_fields("{}", &keys), Some(json!({})));
+    }
+
+    #[test]
+    fn an_object_written_field_by_field_is_the_object_json_builds() {
+        let tags = vec!["attack.t1078".to_owned(), "quote \" and \\".to_owned()];
+        let none: Option<&str> = None;
+        let text = ObjectWriter::new()
+            .field("title", "Root \u{1} used")
+            .field("tags", &tags)
+            .field("error_code", &none)
+            .field("count", &3)
+            .field("matched", &["a", "b"])
+            .finish();
+        let expected = json!({
+            "title": "Root \u{1} used", "tags": tags, "error_code": null, "count": 3,
+            "matched": ["a", "b"],
+        });
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
+        assert_eq!(ObjectWriter::new().finish(), "{}");
     }
 
     #[test]

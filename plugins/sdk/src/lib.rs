@@ -72,7 +72,7 @@ pub use config::Config;
 pub use history::{History, HistoryError, MemoryHistory, NoHistory, SeenInfo, SeenQuery};
 pub use notify_window::{NotifyWindow, WindowOpens};
 pub use serde_json;
-pub use state::{MemoryState, State};
+pub use state::{MemoryState, ReadCache, State};
 pub use types::{
     capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Receipt, Rule,
     Severity,

@@ -98,6 +98,69 @@ impl State for MemoryState {
     }
 }
 
+/// A [`State`] that remembers, for one batch, what it read through `inner`: a key read
+/// again (a notification window checked for every finding with one dedup key, say) is
+/// answered without a call to the host. A write of a key (`set`, `delete`, `increment`)
+/// goes to `inner` and forgets the key, so the next read asks `inner` again, which
+/// applies its TTL and quota rules. Made per batch: within one, the host's clock stands
+/// still and no other batch of the plugin runs, so an answer stays true for the batch.
+/// Holds at most [`ReadCache::MAX_BYTES`] of keys and values; past that, reads pass through.
+pub struct ReadCache<'a> {
+    inner: &'a dyn State,
+    read: RefCell<HashMap<String, Option<String>>>,
+    bytes: Cell<usize>,
+}
+
+impl<'a> ReadCache<'a> {
+    /// What it keeps at most (keys and values): a plugin's memory is bounded by the host.
+    pub const MAX_BYTES: usize = 256 * 1024;
+
+    pub fn new(inner: &'a dyn State) -> Self {
+        ReadCache {
+            inner,
+            read: RefCell::new(HashMap::new()),
+            bytes: Cell::new(0),
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        if let Some(value) = self.read.borrow_mut().remove(key) {
+            let size = key.len() + value.map_or(0, |v| v.len());
+            self.bytes.set(self.bytes.get() - size);
+        }
+    }
+}
+
+impl State for ReadCache<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        if let Some(value) = self.read.borrow().get(key) {
+            return value.clone();
+        }
+        let value = self.inner.get(key);
+        let size = key.len() + value.as_ref().map_or(0, String::len);
+        if self.bytes.get() + size <= Self::MAX_BYTES {
+            self.bytes.set(self.bytes.get() + size);
+            self.read.borrow_mut().insert(key.to_owned(), value.clone());
+        }
+        value
+    }
+
+    fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+        self.forget(key);
+        self.inner.set(key, value, ttl_seconds);
+    }
+
+    fn delete(&self, key: &str) {
+        self.forget(key);
+        self.inner.delete(key);
+    }
+
+    fn increment(&self, key: &str, delta: i64, ttl_seconds: Option<u32>) -> i64 {
+        self.forget(key);
+        self.inner.increment(key, delta, ttl_seconds)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +184,78 @@ mod tests {
         s.delete("b");
         assert_eq!(s.get("b"), None);
         assert_eq!(s.len(), 1);
+    }
+
+    /// Counts the reads that reach it.
+    struct Counted {
+        inner: MemoryState,
+        reads: Cell<usize>,
+    }
+
+    impl State for Counted {
+        fn get(&self, key: &str) -> Option<String> {
+            self.reads.set(self.reads.get() + 1);
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &str, ttl_seconds: Option<u32>) {
+            self.inner.set(key, value, ttl_seconds);
+        }
+        fn delete(&self, key: &str) {
+            self.inner.delete(key);
+        }
+        fn increment(&self, key: &str, delta: i64, ttl_seconds: Option<u32>) -> i64 {
+            self.inner.increment(key, delta, ttl_seconds)
+        }
+    }
+
+    fn counted() -> Counted {
+        Counted {
+            inner: MemoryState::new(),
+            reads: Cell::new(0),
+        }
+    }
+
+    #[test]
+    fn a_read_cache_answers_repeated_reads_itself_and_rereads_after_a_write() {
+        let host = counted();
+        host.inner.set("kept", "1", None);
+        let cache = ReadCache::new(&host);
+        for _ in 0..3 {
+            assert_eq!(cache.get("kept").as_deref(), Some("1"));
+            assert_eq!(cache.get("absent"), None);
+        }
+        assert_eq!(host.reads.get(), 2, "one read per key reaches the host");
+        // Every kind of write is read again from the host, which has the last word.
+        cache.set("absent", "now", Some(0));
+        assert_eq!(
+            cache.get("absent").as_deref(),
+            host.inner.get("absent").as_deref()
+        );
+        cache.delete("kept");
+        assert_eq!(cache.get("kept"), None);
+        assert_eq!(cache.increment("kept", 2, None), 2);
+        assert_eq!(cache.get("kept").as_deref(), Some("2"));
+        assert_eq!(host.reads.get(), 5);
+        assert_eq!(cache.get("kept").as_deref(), Some("2"));
+        assert_eq!(host.reads.get(), 5);
+    }
+
+    #[test]
+    fn a_read_cache_stops_keeping_past_its_bound() {
+        let host = counted();
+        let big = "x".repeat(ReadCache::MAX_BYTES / 2);
+        host.inner.set("a", &big, None);
+        host.inner.set("b", &big, None);
+        let cache = ReadCache::new(&host);
+        for _ in 0..2 {
+            assert_eq!(cache.get("a").as_deref(), Some(big.as_str()));
+            assert_eq!(cache.get("b").as_deref(), Some(big.as_str()));
+        }
+        // `a` fits and is kept; `b` would pass the bound, so each read of it reaches the host.
+        assert_eq!(host.reads.get(), 3);
+        cache.set("a", "small", None);
+        assert_eq!(cache.get("b").as_deref(), Some(big.as_str()));
+        assert_eq!(cache.get("b").as_deref(), Some(big.as_str()));
+        assert_eq!(host.reads.get(), 4, "forgetting `a` made room for `b`");
     }
 }

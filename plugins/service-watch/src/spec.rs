@@ -5,7 +5,7 @@
 //! calls count, and a condition on the record. The EventBridge patterns are made from the
 //! same table, so a rule never sees more than its own calls.
 
-use trailwarden_plugin_sdk::json::get_ci;
+use trailwarden_plugin_sdk::json::{get_ci, ObjectWriter};
 use trailwarden_plugin_sdk::serde_json::{json, Map, Value};
 use trailwarden_plugin_sdk::{capitalize, non_empty, Event, Finding, Rule, Severity};
 
@@ -293,19 +293,22 @@ impl Spec {
             self.why,
             self.runbook
         );
-        let context = json!({
-            "event_source": event.source,
-            "event_name": event.name,
-            "account": event.account_or_principal_account(),
-            "region": event.region,
-            "principal_arn": event.principal.arn,
-            "principal_type": event.principal.r#type,
-            "source_ip": event.source_ip,
-            "user_agent": event.user_agent,
-            "event_time": event.time,
-            "error_code": event.error_code,
-            "request_parameters": facts.raw.and_then(|r| r.get("requestParameters")),
-        });
+        let context = ObjectWriter::new()
+            .field("event_source", &event.source)
+            .field("event_name", &event.name)
+            .field("account", &event.account_or_principal_account())
+            .field("region", &event.region)
+            .field("principal_arn", &event.principal.arn)
+            .field("principal_type", &event.principal.r#type)
+            .field("source_ip", &event.source_ip)
+            .field("user_agent", &event.user_agent)
+            .field("event_time", &event.time)
+            .field("error_code", &event.error_code)
+            .field(
+                "request_parameters",
+                &facts.raw.and_then(|r| r.get("requestParameters")),
+            )
+            .finish();
         let who = principal_key(event);
         Finding {
             rule_id: self.id.to_owned(),
@@ -318,7 +321,7 @@ impl Spec {
             resources,
             dedup_key: format!("{}:{account}:{region}:{who}:{name}", self.id),
             event_id: event.id.clone(),
-            context: context.to_string(),
+            context,
         }
     }
 }
