@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::chain::Chain;
+use crate::finding_context::FindingContext;
 
 /// The findings hash chain: the columns hashed never change after insert.
 pub const FINDINGS_CHAIN: Chain = Chain {
@@ -159,7 +160,7 @@ pub struct StoredFinding {
     pub dedup_key: String,
     pub event_id: String,
     pub event_time: Option<String>,
-    pub context: serde_json::Value,
+    pub context: crate::finding_context::FindingContext,
     pub recorded_at: String,
     /// The suppression that silenced it (`config:N` or a `suppress add` id), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -374,7 +375,7 @@ impl AuditStore {
             let mut inserted = 0;
             for finding in findings {
                 let resources = serde_json::to_string(&finding.resources)?;
-                let context = finding.context.to_string();
+                let context = finding.context.as_str();
                 // In `FINDINGS_CHAIN.content` order.
                 let content = [
                     Some(finding.recorded_at.as_str()),
@@ -389,7 +390,7 @@ impl AuditStore {
                     Some(finding.dedup_key.as_str()),
                     Some(finding.event_id.as_str()),
                     finding.event_time.as_deref(),
-                    Some(context.as_str()),
+                    Some(context),
                 ];
                 let (seq, hash) = links.next(&content);
                 let rows = insert.execute(params![
@@ -630,7 +631,7 @@ impl AuditStore {
                 dedup_key: row.get(8)?,
                 event_id: row.get(9)?,
                 event_time: row.get(10)?,
-                context: serde_json::from_str(&context).unwrap_or(serde_json::Value::Null),
+                context: FindingContext::from_stored(context),
                 recorded_at: row.get(12)?,
                 suppressed_by: row.get(13)?,
             })
@@ -863,7 +864,7 @@ mod tests {
             dedup_key: "k".into(),
             event_id: event_id.into(),
             event_time: Some("2024-01-02T03:04:05Z".into()),
-            context: serde_json::json!({"a": 1}),
+            context: serde_json::json!({"a": 1}).into(),
             recorded_at: now_rfc3339(),
             suppressed_by: None,
         }

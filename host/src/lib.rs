@@ -15,6 +15,7 @@ pub mod console_settings;
 pub mod daemon;
 pub mod daemon_settings;
 pub mod dedup;
+pub mod finding_context;
 pub mod fixture;
 pub mod history;
 pub mod intake;

@@ -691,7 +691,7 @@ fn a_text_in_over_ten_thousand_findings_is_counted_as_ten_thousand_plus_in_a_rea
             i / 60 % 60,
             i % 60
         )),
-        context: json!({"account": "111122223333", "region": "us-east-1"}),
+        context: json!({"account": "111122223333", "region": "us-east-1"}).into(),
         recorded_at: "2026-11-20T12:00:00Z".into(),
         suppressed_by: None,
     };

@@ -741,7 +741,7 @@ fn an_oversized_record_is_shown_cut_and_marked() {
             dedup_key: "k".into(),
             event_id: "big".into(),
             event_time: Some("2026-11-20T09:00:00Z".into()),
-            context: json!({}),
+            context: json!({}).into(),
             recorded_at: "2026-11-20T09:00:01Z".into(),
             suppressed_by: None,
         })

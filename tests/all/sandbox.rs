@@ -119,7 +119,7 @@ fn contexts(pipeline: &Pipeline, plugin: &str) -> Vec<serde_json::Value> {
         })
         .unwrap()
         .into_iter()
-        .map(|f| f.context)
+        .map(|f| f.context.value().clone())
         .collect()
 }
 

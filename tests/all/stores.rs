@@ -25,7 +25,7 @@ fn finding() -> StoredFinding {
         dedup_key: "k".into(),
         event_id: "e1".into(),
         event_time: Some("2024-01-02T03:04:05Z".into()),
-        context: serde_json::json!({}),
+        context: serde_json::json!({}).into(),
         recorded_at: trailwarden::audit::now_rfc3339(),
         suppressed_by: None,
     }

@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::audit::StoredFinding;
+use crate::finding_context::FindingContext;
 use crate::report::queries::FindingFacts;
 use crate::report::{severity_rank, SEVERITIES};
 
@@ -944,7 +945,7 @@ fn stored_finding(conn: &Connection, id: i64) -> Result<Option<StoredFinding>> {
                     dedup_key: r.get(8)?,
                     event_id: r.get(9)?,
                     event_time: r.get(10)?,
-                    context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                    context: FindingContext::from_stored(context),
                     recorded_at: r.get(12)?,
                     suppressed_by: r.get(13)?,
                 })
@@ -1100,7 +1101,7 @@ fn catch_up(conn: &mut Connection) -> Result<u64> {
                         dedup_key: r.get(9)?,
                         event_id: r.get(10)?,
                         event_time: r.get(11)?,
-                        context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                        context: FindingContext::from_stored(context),
                         recorded_at: r.get(13)?,
                         suppressed_by: r.get(14)?,
                     },

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditStore, PluginLoad, StoredFinding};
 use crate::config::{Config, Lifecycle, ResponseSettings};
+use crate::finding_context::FindingContext;
 use crate::respond::broker::{Broker, EventScope};
 use crate::respond::grants::glob_match;
 use crate::respond::outbox::{now_us, Outbox};
@@ -756,8 +757,7 @@ fn stored_finding(
         dedup_key: finding.dedup_key,
         event_id: finding.event_id,
         event_time: event.time.clone(),
-        context: serde_json::from_str(&finding.context)
-            .unwrap_or(serde_json::Value::String(finding.context)),
+        context: FindingContext::from_plugin(finding.context),
         recorded_at: recorded_at.to_string(),
         suppressed_by: None,
     }

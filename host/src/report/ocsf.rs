@@ -154,7 +154,7 @@ pub fn detection_finding(facts: &FindingFacts, techniques: &HashMap<String, Vec<
         evidence.insert("actor".into(), json!({"user": {"uid": principal}}));
     }
     // The event's facts the rule kept: the audit store holds these, not the raw event.
-    evidence.insert("data".into(), f.context.clone());
+    evidence.insert("data".into(), f.context.value().clone());
     let mut out = json!({
         "activity_id": ACTIVITY_CREATE,
         "activity_name": "Create",

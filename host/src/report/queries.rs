@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::{severity_rank, Counted, Period};
 use crate::audit::StoredFinding;
+use crate::finding_context::FindingContext;
 
 /// A finding's time in SQL: its event time when that is a time (CloudTrail records can
 /// carry placeholders such as `...`), else the time it was recorded.
@@ -157,7 +158,7 @@ impl ReportDb {
                     dedup_key: row.get(9)?,
                     event_id: row.get(10)?,
                     event_time: row.get(11)?,
-                    context: serde_json::from_str(&context).unwrap_or(Value::Null),
+                    context: FindingContext::from_stored(context),
                     recorded_at: row.get(13)?,
                     // Reports read any database, older ones without the column too.
                     suppressed_by: None,
@@ -682,7 +683,7 @@ mod tests {
             dedup_key: "k".into(),
             event_id: "e".into(),
             event_time: Some("2024-01-02T03:04:05Z".into()),
-            context,
+            context: context.into(),
             recorded_at: "2026-01-01T00:00:00Z".into(),
             suppressed_by: None,
         }

@@ -1,0 +1,137 @@
+//! A finding's `context`: the JSON a plugin attached to it, kept as the text it wrote and
+//! parsed only when something reads it. Most findings are recorded and never read in the
+//! same process, and building a `Value` tree only to serialise it again was a large part of
+//! recording one.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::OnceLock;
+
+use serde::de::IgnoredAny;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+/// JSON text and, once read, its value.
+#[derive(Debug, Clone)]
+pub struct FindingContext {
+    text: String,
+    parsed: OnceLock<Value>,
+}
+
+impl FindingContext {
+    /// A plugin's context: kept as written when it is JSON (checked without building it),
+    /// otherwise kept as a JSON string of the text, so nothing a plugin sends is lost.
+    pub fn from_plugin(text: String) -> Self {
+        Self::checked(text).unwrap_or_else(|text| Value::String(text).into())
+    }
+
+    /// A context as stored; text that is not JSON (a database edited by hand) reads as
+    /// `null`.
+    pub fn from_stored(text: String) -> Self {
+        Self::checked(text).unwrap_or_else(|_| Value::Null.into())
+    }
+
+    fn checked(text: String) -> Result<Self, String> {
+        match serde_json::from_str::<IgnoredAny>(&text) {
+            Ok(_) => Ok(FindingContext {
+                text,
+                parsed: OnceLock::new(),
+            }),
+            Err(_) => Err(text),
+        }
+    }
+
+    /// The text as recorded (and hashed into the findings chain).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed value. Text that is valid JSON but out of `Value`'s range (a number like
+    /// `1e400`) reads as that text, as a string.
+    pub fn value(&self) -> &Value {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(&self.text).unwrap_or_else(|_| Value::String(self.text.clone()))
+        })
+    }
+}
+
+impl From<Value> for FindingContext {
+    fn from(value: Value) -> Self {
+        FindingContext {
+            text: value.to_string(),
+            parsed: OnceLock::from(value),
+        }
+    }
+}
+
+/// Read as the value it holds (`context["title"]`, `context.get(..)`).
+impl Deref for FindingContext {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for FindingContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text || self.value() == other.value()
+    }
+}
+
+/// The text as recorded.
+impl fmt::Display for FindingContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// As the JSON it holds (an object in a finding's JSON, not a string).
+impl Serialize for FindingContext {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_plugins_json_is_kept_as_written_and_read_as_its_value() {
+        let text = r#"{"b": 1, "a": [true, null], "s": "x\"y"}"#;
+        let context = FindingContext::from_plugin(text.to_owned());
+        assert_eq!(context.as_str(), text);
+        assert_eq!(context["a"], json!([true, null]));
+        assert_eq!(
+            serde_json::to_value(&context).unwrap(),
+            json!({"b": 1, "a": [true, null], "s": "x\"y"})
+        );
+        assert_eq!(
+            context,
+            FindingContext::from(json!({"a": [true, null], "b": 1, "s": "x\"y"}))
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_kept_as_a_string() {
+        for text in ["not json", "{\"a\": ", "{} {}", ""] {
+            let context = FindingContext::from_plugin(text.to_owned());
+            assert_eq!(*context.value(), json!(text), "{text}");
+            assert_eq!(context.as_str(), json!(text).to_string());
+            assert_eq!(
+                *FindingContext::from_stored(text.to_owned()).value(),
+                Value::Null
+            );
+        }
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert_eq!(
+            *FindingContext::from_plugin(deep.clone()).value(),
+            json!(deep)
+        );
+        // JSON, but past the range of a number: read as its text.
+        let huge = FindingContext::from_plugin(r#"{"n": 1e400}"#.to_owned());
+        assert_eq!(*huge.value(), json!(r#"{"n": 1e400}"#));
+    }
+}
