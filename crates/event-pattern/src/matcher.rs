@@ -7,6 +7,7 @@ use crate::cidr::{parse_ip, Cidr};
 use crate::flatten::{FlatEvent, Node};
 use crate::value::{fold, NumKey};
 use crate::wildcard::Wildcard;
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 use std::net::IpAddr;
 use std::ops::Range;
@@ -139,16 +140,73 @@ impl Matcher {
 /// One field of a branch: the event must have a leaf at `path` accepted by
 /// one of `matchers`, or, when `absent_ok` (`{"exists": false}` was in the
 /// list), may instead lack the field.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Field {
     pub(crate) path: String,
     pub(crate) matchers: Vec<Matcher>,
     pub(crate) absent_ok: bool,
+    /// The field's `*text*` wildcards, searched in one pass (prepared by [`Field::new`]).
+    contains: Option<Contains>,
+}
+
+/// A field's `*text*` wildcards searched together: one pass over a value tells whether any
+/// of their texts occurs in it. A list of tools' user-agent substrings is dozens of them,
+/// each searched on every event with a user agent.
+#[derive(Debug, Clone)]
+struct Contains {
+    texts: AhoCorasick,
+    /// The field's other matchers, by index.
+    rest: Vec<usize>,
+}
+
+impl PartialEq for Field {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+            && self.matchers == other.matchers
+            && self.absent_ok == other.absent_ok
+    }
 }
 
 impl Field {
+    /// A field, with its `*text*` wildcards prepared to be searched together when it has
+    /// two or more of them.
+    pub(crate) fn new(path: String, matchers: Vec<Matcher>, absent_ok: bool) -> Self {
+        let texts: Vec<(usize, &str)> = matchers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match m {
+                Matcher::Wildcard(w) => w.contained_text().map(|text| (i, text)),
+                _ => None,
+            })
+            .collect();
+        let contains = if texts.len() < 2 {
+            None
+        } else {
+            AhoCorasick::new(texts.iter().map(|(_, text)| text))
+                .ok()
+                .map(|searcher| Contains {
+                    texts: searcher,
+                    rest: (0..matchers.len())
+                        .filter(|i| !texts.iter().any(|(t, _)| t == i))
+                        .collect(),
+                })
+        };
+        Field {
+            path,
+            matchers,
+            absent_ok,
+            contains,
+        }
+    }
+
     pub(crate) fn accepts(&self, v: &Value) -> bool {
-        self.matchers.iter().any(|m| m.accepts(v))
+        match (&self.contains, v) {
+            (Some(contains), Value::String(s)) => {
+                contains.texts.is_match(s)
+                    || contains.rest.iter().any(|&i| self.matchers[i].accepts(v))
+            }
+            _ => self.matchers.iter().any(|m| m.accepts(v)),
+        }
     }
 }
 
@@ -295,5 +353,62 @@ impl Search<'_, '_> {
             return ok;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn wildcard(text: &str) -> Matcher {
+        Matcher::Wildcard(Wildcard::parse(text).unwrap())
+    }
+
+    /// A field's `*text*` wildcards searched together accept exactly the values the
+    /// operands accept one by one, with the field's other operands still applied.
+    #[test]
+    fn wildcards_searched_together_accept_what_each_accepts() {
+        let matchers = vec![
+            wildcard("*kali*"),
+            wildcard("*Kali*"),
+            wildcard("*trufflehog*"),
+            wildcard("*a\\*b*"),
+            wildcard("pre*fix*"),
+            wildcard("*end"),
+            Matcher::Prefix("Boto3/".into()),
+            Matcher::Exact(Scalar::Str("exact".into())),
+            Matcher::Exact(Scalar::Num(NumKey::of(&serde_json::Number::from(7)))),
+        ];
+        let field = Field::new("detail.userAgent".into(), matchers.clone(), false);
+        assert!(field.contains.is_some());
+        assert_eq!(field.contains.as_ref().unwrap().rest, vec![4, 5, 6, 7, 8]);
+        let values = [
+            json!("Mozilla kali-linux"),
+            json!("KALI"),
+            json!("x Kali y"),
+            json!("trufflehog/3.0"),
+            json!("a*b"),
+            json!("ab"),
+            json!("prefix"),
+            json!("pre-fi"),
+            json!("the end"),
+            json!("Boto3/1.2"),
+            json!("exact"),
+            json!("exactly"),
+            json!(""),
+            json!(7),
+            json!(8),
+            json!(null),
+            json!(true),
+        ];
+        for v in &values {
+            let one_by_one = matchers.iter().any(|m| m.accepts(v));
+            assert_eq!(field.accepts(v), one_by_one, "{v}");
+        }
+        // One such wildcard alone is searched as before.
+        let single = Field::new("p".into(), vec![wildcard("*kali*")], false);
+        assert!(single.contains.is_none());
+        assert!(single.accepts(&json!("a kali b")));
     }
 }

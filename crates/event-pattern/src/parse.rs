@@ -114,34 +114,29 @@ fn parse_field(path: String, items: &[Value]) -> Result<Field, PatternError> {
     if items.is_empty() {
         return err("Empty arrays are not allowed");
     }
-    let mut field = Field {
-        path,
-        matchers: Vec::new(),
-        absent_ok: false,
-    };
+    let mut matchers = Vec::new();
+    let mut absent_ok = false;
     for item in items {
         match item {
             Value::Object(expr) => match parse_expression(expr)? {
-                Some(m) => field.matchers.push(m),
-                None => field.absent_ok = true,
+                Some(m) => matchers.push(m),
+                None => absent_ok = true,
             },
             Value::String(s) => {
-                field.matchers.push(Matcher::Exact(Scalar::Str(s.clone())));
+                matchers.push(Matcher::Exact(Scalar::Str(s.clone())));
                 if let Some(ip) = parse_ip(s) {
-                    field.matchers.push(Matcher::Ip(ip));
+                    matchers.push(Matcher::Ip(ip));
                 }
             }
-            Value::Number(n) => field
-                .matchers
-                .push(Matcher::Exact(Scalar::Num(NumKey::of(n)))),
-            Value::Bool(b) => field.matchers.push(Matcher::Exact(Scalar::Bool(*b))),
-            Value::Null => field.matchers.push(Matcher::Exact(Scalar::Null)),
+            Value::Number(n) => matchers.push(Matcher::Exact(Scalar::Num(NumKey::of(n)))),
+            Value::Bool(b) => matchers.push(Matcher::Exact(Scalar::Bool(*b))),
+            Value::Null => matchers.push(Matcher::Exact(Scalar::Null)),
             Value::Array(_) => {
                 return err("Match value must be String, number, true, false, or null")
             }
         }
     }
-    Ok(field)
+    Ok(Field::new(path, matchers, absent_ok))
 }
 
 /// The text AWS quotes for an offending JSON token.

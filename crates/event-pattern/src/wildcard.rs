@@ -120,6 +120,16 @@ impl Wildcard {
     }
 
     /// Whole-string glob match; `*` matches any (possibly empty) run.
+    /// For a `*text*` wildcard (one star first, one last, none between): its text.
+    pub(crate) fn contained_text(&self) -> Option<&str> {
+        match self.segments.as_slice() {
+            [first, text, last] if first.is_empty() && last.is_empty() && !text.is_empty() => {
+                Some(text)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn matches(&self, text: &str) -> bool {
         let t = text.as_bytes();
         let segs = &self.segments;

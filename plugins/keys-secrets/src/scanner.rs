@@ -20,24 +20,27 @@ pub const QUIET_SECONDS: u32 = 3600;
 /// capitalised, each word capitalised: [`spellings`]); a user agent in another mix of
 /// cases is not routed. That costs no real detection: those tools write the name in a
 /// fixed spelling, and whoever controls the user agent can leave the name out altogether.
+///
+/// Every tool's wildcards are one list of one pattern, which the host searches in one pass
+/// over an event's user agent.
 pub fn patterns(scanners: &[Scanner]) -> Vec<Value> {
     let mut patterns = Vec::new();
     let mut names: Vec<&str> = Vec::new();
+    let mut agents: Vec<Value> = Vec::new();
     for scanner in scanners {
         if !scanner.calls.is_empty() {
             names.extend(scanner.calls.iter().map(|(_, n)| n.as_str()));
             continue;
         }
-        let mut agents: Vec<Value> = Vec::new();
         for spelling in scanner.patterns.iter().flat_map(|p| spellings(p)) {
             let wildcard = json!({"wildcard": format!("*{}*", wildcard_escape(&spelling))});
             if !agents.contains(&wildcard) {
                 agents.push(wildcard);
             }
         }
-        if !agents.is_empty() {
-            patterns.push(json!({"detail": {"userAgent": agents}}));
-        }
+    }
+    if !agents.is_empty() {
+        patterns.push(json!({"detail": {"userAgent": agents}}));
     }
     if !names.is_empty() {
         names.sort_unstable();
