@@ -25,10 +25,16 @@ impl FindingContext {
         Self::checked(text).unwrap_or_else(|text| Value::String(text).into())
     }
 
-    /// A context as stored; text that is not JSON (a database edited by hand) reads as
-    /// `null`.
+    /// A context as stored, parsed once here (whoever reads rows back reads their context);
+    /// text that is not JSON (a database edited by hand) reads as `null`.
     pub fn from_stored(text: String) -> Self {
-        Self::checked(text).unwrap_or_else(|_| Value::Null.into())
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => FindingContext {
+                text,
+                parsed: OnceLock::from(value),
+            },
+            Err(_) => Value::Null.into(),
+        }
     }
 
     fn checked(text: String) -> Result<Self, String> {
