@@ -430,7 +430,15 @@ impl AuditStore {
     /// # Errors
     /// A write fails.
     pub fn record_event_records(&self, records: &[(&str, &str)]) -> Result<usize> {
-        use sha2::{Digest, Sha256};
+        self.record_prepared_records(&prepare_event_records(records)?)
+    }
+
+    /// [`AuditStore::record_event_records`] of records already hashed and compressed
+    /// ([`prepare_event_records`]), so a writer does that work before taking the write lock.
+    ///
+    /// # Errors
+    /// A write fails.
+    pub fn record_prepared_records(&self, records: &[PreparedRecord<'_>]) -> Result<usize> {
         if records.is_empty() {
             return Ok(0);
         }
@@ -441,15 +449,14 @@ impl AuditStore {
              VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
         )?;
         let mut inserted = 0;
-        for (event_id, text) in records {
-            let kept = cut_at_char_boundary(text, MAX_STORED_RECORD_BYTES);
+        for record in records {
             inserted += insert.execute(params![
-                event_id,
-                &Sha256::digest(text.as_bytes())[..],
+                record.event_id,
+                &record.sha256[..],
                 recorded_at,
-                text.len() as i64,
-                kept.len() < text.len(),
-                deflate_record(kept.as_bytes())?,
+                record.bytes as i64,
+                record.truncated,
+                record.deflated,
             ])?;
         }
         Ok(inserted)
@@ -728,6 +735,38 @@ pub fn event_records(
         });
     }
     Ok((records, u64::try_from(total).unwrap_or(0)))
+}
+
+/// An event's record as `event_records` keeps it: hashed whole, cut to
+/// [`MAX_STORED_RECORD_BYTES`] and deflated.
+pub struct PreparedRecord<'a> {
+    pub event_id: &'a str,
+    sha256: [u8; 32],
+    bytes: usize,
+    truncated: bool,
+    deflated: Vec<u8>,
+}
+
+/// Hashes and compresses (event id, record text) pairs for
+/// [`AuditStore::record_prepared_records`]: CPU work, done outside any transaction.
+///
+/// # Errors
+/// The compressor fails.
+pub fn prepare_event_records<'a>(records: &[(&'a str, &str)]) -> Result<Vec<PreparedRecord<'a>>> {
+    use sha2::{Digest, Sha256};
+    records
+        .iter()
+        .map(|(event_id, text)| {
+            let kept = cut_at_char_boundary(text, MAX_STORED_RECORD_BYTES);
+            Ok(PreparedRecord {
+                event_id,
+                sha256: Sha256::digest(text.as_bytes()).into(),
+                bytes: text.len(),
+                truncated: kept.len() < text.len(),
+                deflated: deflate_record(kept.as_bytes())?,
+            })
+        })
+        .collect()
 }
 
 /// `text` as raw deflate at the fast level (this runs on the findings' write path) with

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::audit::{now_rfc3339, AuditStore, StoredFinding};
+use crate::audit::{now_rfc3339, prepare_event_records, AuditStore, StoredFinding};
 use crate::runtime::PluginFailure;
 use crate::suppress::Subject;
 
@@ -107,9 +107,12 @@ pub fn record_batch(audit: &mut AuditStore, done: &mut Done) -> Result<Recorded>
         .iter()
         .map(|routed| (routed.event.id.as_str(), routed.event.raw.as_str()))
         .collect();
+    // Hashed and compressed before the write lock: every other writer of the database
+    // (the other workers, the broker's decisions, state) waits only for the inserts.
+    let records = prepare_event_records(&records)?;
     audit.in_transaction(|audit| {
         audit.record_findings(&stored)?;
-        audit.record_event_records(&records)?;
+        audit.record_prepared_records(&records)?;
         for message in &forged {
             audit.record_plugin_failure(
                 &plugin.name,
