@@ -119,7 +119,6 @@ impl Wildcard {
         (self.segments.len() > 1).then(|| self.segments[self.segments.len() - 1].as_str())
     }
 
-    /// Whole-string glob match; `*` matches any (possibly empty) run.
     /// For a `*text*` wildcard (one star first, one last, none between): its text.
     pub(crate) fn contained_text(&self) -> Option<&str> {
         match self.segments.as_slice() {
@@ -130,6 +129,7 @@ impl Wildcard {
         }
     }
 
+    /// Whole-string glob match; `*` matches any (possibly empty) run.
     pub(crate) fn matches(&self, text: &str) -> bool {
         let t = text.as_bytes();
         let segs = &self.segments;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// field is checked but not built (`userIdentity`, `additionalEventData`, ...), which is
 /// most of the cost of parsing a record a plugin reads a few fields of. `None` when
 /// `raw` is not a JSON object.
-pub fn record_fields(raw: &str, keys: &[&str]) -> Option<Value> {
+pub fn record_fields<K: AsRef<str>>(raw: &str, keys: &[K]) -> Option<Value> {
     let mut parser = serde_json::Deserializer::from_str(raw);
     let fields = parser.deserialize_map(Fields { keys }).ok()?;
     parser.end().ok()?;
@@ -63,11 +63,11 @@ impl ObjectWriter {
 }
 
 /// [`record_fields`]' visitor: keeps the named fields of one object.
-struct Fields<'k> {
-    keys: &'k [&'k str],
+struct Fields<'k, K> {
+    keys: &'k [K],
 }
 
-impl<'de> Visitor<'de> for Fields<'_> {
+impl<'de, K: AsRef<str>> Visitor<'de> for Fields<'_, K> {
     type Value = Map<String, Value>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -92,11 +92,11 @@ impl<'de> Visitor<'de> for Fields<'_> {
 
 /// A key of the record: `Some` (owned) when it is one of those kept, else `None` without
 /// allocating.
-struct Key<'k> {
-    keys: &'k [&'k str],
+struct Key<'k, K> {
+    keys: &'k [K],
 }
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
+impl<'de, K: AsRef<str>> DeserializeSeed<'de> for Key<'_, K> {
     type Value = Option<String>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -104,7 +104,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
+impl<'de, K: AsRef<str>> Visitor<'de> for Key<'_, K> {
     type Value = Option<String>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -112,7 +112,8 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.keys.contains(&key).then(|| key.to_owned()))
+        let kept = self.keys.iter().any(|k| k.as_ref() == key);
+        Ok(kept.then(|| key.to_owned()))
     }
 }
 

@@ -413,8 +413,9 @@ impl RuleSet {
         }
         // Only the fields the rules read are built; the rest of the record is checked and
         // skipped.
-        let keys: Vec<&str> = self.record_keys.iter().map(String::as_str).collect();
-        let Some(record) = trailwarden_plugin_sdk::json::record_fields(&event.raw, &keys) else {
+        let Some(record) =
+            trailwarden_plugin_sdk::json::record_fields(&event.raw, &self.record_keys)
+        else {
             return Vec::new();
         };
         self.detect_record(event, &record)
