@@ -3,9 +3,12 @@
 //! configured rules (`src/yaml.rs`): the plugin compiles its rules for every batch, and
 //! reading JSON is several times faster than parsing YAML.
 //!
-//! Writes `$OUT_DIR/embedded.rs`: `FILES`, per file (sorted by name) its documents, each as
-//! two JSON texts: the rule without the keys that only findings and the catalog need, and
-//! those keys (`INFO_KEYS`), read on first use. A file that is not YAML: why.
+//! Writes `$OUT_DIR/embedded.rs`: `FILES`, per file (sorted by name) its documents, each a
+//! `rule::Shipped`: two JSON texts (the rule without the keys that only findings and the
+//! catalog need, which the plugin compiles on first use, and those keys, `INFO_KEYS`, read
+//! on first use) and what compiling it gives that the rule set needs before it compiles the
+//! rule (whether it loads, its event sources, the record fields it reads). A file that is not
+//! YAML: why.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,6 +17,26 @@ use serde_json::{Map, Value};
 
 #[path = "src/yaml.rs"]
 mod yaml;
+
+// The plugin's own rule compiler, so each shipped rule is compiled here once: whether it
+// loads, its event sources and the record fields it reads go into the component, which then
+// compiles a rule only when a batch's events can match it.
+#[allow(dead_code)]
+#[path = "src/condition.rs"]
+mod condition;
+#[allow(dead_code)]
+#[path = "src/matcher.rs"]
+mod matcher;
+#[allow(dead_code)]
+#[path = "src/rule.rs"]
+mod rule;
+
+const COMPILER_SOURCES: &[&str] = &[
+    "src/yaml.rs",
+    "src/condition.rs",
+    "src/matcher.rs",
+    "src/rule.rs",
+];
 
 /// The keys the plugin reads to match (`src/rule.rs`); others (`date`, `modified`,
 /// `fields`, ...) are left out.
@@ -50,6 +73,37 @@ fn part(doc: &Value, keys: &[&str]) -> String {
     Value::Object(map).to_string()
 }
 
+/// A document as a `rule::Shipped` literal: its parts as JSON, and what compiling the part
+/// the plugin compiles (without the info keys) gives.
+fn shipped(doc: &Value) -> String {
+    let rule_json = part(doc, MATCH_KEYS);
+    let split: Value = serde_json::from_str(&rule_json).expect("JSON just written");
+    let loaded = rule::load(&split, "");
+    let (loads, sources, record_keys) = match loaded.detection() {
+        Ok(detection) => {
+            let mut keys = std::collections::BTreeSet::new();
+            detection.record_keys(&mut keys);
+            (true, detection.sources.clone(), keys.into_iter().collect())
+        }
+        Err(_) => (false, None, Vec::new()),
+    };
+    let sources = match sources {
+        Some(sources) => format!("Some(&{sources:?})"),
+        None => "None".to_owned(),
+    };
+    let meta = &loaded.meta;
+    format!(
+        "crate::rule::Shipped {{ rule: {rule_json:?}, info: {:?}, id: {:?}, title: {:?}, \
+         level: {:?}, status: {:?}, loads: {loads}, sources: {sources}, \
+         record_keys: &{record_keys:?} }},\n",
+        part(doc, INFO_KEYS),
+        meta.id,
+        meta.title,
+        meta.level,
+        meta.status,
+    )
+}
+
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let dir = Path::new(&manifest).join("../../rules/sigma/cloudtrail");
@@ -70,11 +124,12 @@ fn main() {
         "no Sigma rules (*.yml) in {}",
         dir.display()
     );
+    for source in COMPILER_SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+    }
     let mut out = String::from(
-        "/// A rule document: (the rule as JSON without the info keys, the info keys as JSON).\n\
-         pub type Doc = (&'static str, &'static str);\n\
-         /// A file: its name, and its documents or why it is not YAML.\n\
-         pub type File = (&'static str, Result<&'static [Doc], &'static str>);\n\
+        "/// A file: its name, and its documents or why it is not YAML.\n\
+         pub type File = (&'static str, Result<&'static [crate::rule::Shipped], &'static str>);\n\
          /// The shipped rules, by file name.\n\
          pub static FILES: &[File] = &[\n",
     );
@@ -87,12 +142,7 @@ fn main() {
             Ok(docs) => {
                 let _ = write!(out, "    ({name:?}, Ok(&[");
                 for doc in &docs {
-                    let _ = write!(
-                        out,
-                        "({:?}, {:?}), ",
-                        part(doc, MATCH_KEYS),
-                        part(doc, INFO_KEYS)
-                    );
+                    out.push_str(&shipped(doc));
                 }
                 out.push_str("])),\n");
             }

@@ -44,6 +44,16 @@ pub fn handle_batch<S>(
     )
 }
 
+/// Ends a batch's data (its settings, events, config) without freeing it, in a component:
+/// every batch runs in a fresh instance, dropped once `handle` returns, so freeing the
+/// batch's allocations one by one would only cost time (for sigma's compiled rules, a tenth
+/// of a one-event batch). Natively (tests, the native benchmark) it is dropped as usual.
+pub fn end_of_batch<T>(data: T) {
+    if cfg!(target_arch = "wasm32") {
+        std::mem::forget(data);
+    }
+}
+
 /// The response "tell someone": `notify.send` of the finding to the config's notify target
 /// (`notify_target`, default `security-team`), the receipt logged. Give it as a
 /// responder's `respond` when that is the whole response.

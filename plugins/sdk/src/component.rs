@@ -81,9 +81,11 @@ pub fn respond<R: Responder>(
     };
     // Reads of one key within the batch reach the host once (see `ReadCache`).
     let state = crate::ReadCache::new(&HostState);
-    R::handle_with_baseline(&events, &caps, &state, history, baseline, &config)
+    let result = R::handle_with_baseline(&events, &caps, &state, history, baseline, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
-        .map_err(wit::PluginError::from)
+        .map_err(wit::PluginError::from);
+    crate::end_of_batch((events, config, state));
+    result
 }
 
 /// The WIT `rule-info`.

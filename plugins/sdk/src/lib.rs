@@ -64,7 +64,7 @@ pub mod baseline_host;
 pub mod testing;
 
 pub use baseline::{Baseline, MemoryBaseline, NoBaseline, RateInfo, RateQuery};
-pub use batch::{handle_batch, no_response, notify, Batch};
+pub use batch::{end_of_batch, handle_batch, no_response, notify, Batch};
 pub use capability::Capabilities;
 #[cfg(not(target_arch = "wasm32"))]
 pub use capability::RecordingCapabilities;
@@ -413,12 +413,14 @@ macro_rules! export_responder {
                     config,
                     settings: $crate::__settings!(config; $($settings)?; $($try_settings)?)?,
                 };
-                ::std::result::Result::Ok($crate::handle_batch(
+                let findings = $crate::handle_batch(
                     events,
                     &batch,
                     $crate::__detector!($($detect)?; $($detect_with)?),
                     $crate::__or!($($respond)?; $crate::no_response),
-                ))
+                );
+                $crate::end_of_batch(batch);
+                ::std::result::Result::Ok(findings)
             }
         }
 

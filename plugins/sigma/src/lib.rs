@@ -26,8 +26,11 @@
 //! asks that messages based on matches name the author). No response: the plugin reports.
 //!
 //! The rules are compiled once per batch (the host instantiates the plugin for each one), so
-//! compiling is kept cheap: the shipped rules come as JSON, and what only findings and the
-//! catalog read (description, references, ...) is parsed on first use. Rules are indexed by
+//! compiling is kept cheap: the shipped rules come as JSON, each compiled on first use (its
+//! event sources, whether it loads and the fields it reads were worked out by `build.rs`
+//! with this same compiler, so a one-event batch compiles the few rules its event's source
+//! can match), and what only findings and the catalog read (description, references, ...)
+//! is parsed on first use. Rules are indexed by
 //! the `eventSource` their condition requires, so an event is checked only against its
 //! source's rules and those that name none, and a regular expression runs only when the
 //! text holds the literal every match needs.
@@ -107,11 +110,10 @@ pub fn descriptor_for(set: &RuleSet) -> Descriptor {
     }
 }
 
-/// A rule document: whole, or (the shipped rules) without its info keys, which are kept as
-/// JSON text until needed.
+/// A rule document: whole, or a shipped rule as `build.rs` left it (compiled on first use).
 enum Doc {
     Whole(Value),
-    Split(Value, &'static str),
+    Shipped(&'static rule::Shipped),
 }
 
 /// One item of the config's `rules`: a name and its documents, or why there are none.
@@ -180,10 +182,10 @@ impl SourceIndex {
     fn new(entries: &[Entry]) -> SourceIndex {
         let mut index = SourceIndex::default();
         for (i, entry) in entries.iter().enumerate() {
-            let Ok(detection) = &entry.rule.detection else {
+            let Some(sources) = entry.rule.sources() else {
                 continue;
             };
-            match &detection.sources {
+            match sources {
                 Some(sources) => {
                     for source in sources {
                         let rules = index.by_source.entry(source.clone()).or_default();
@@ -238,13 +240,7 @@ impl RuleSet {
     pub fn embedded() -> RuleSet {
         RuleSet::from_docs(embedded::FILES.iter().map(|(path, docs)| {
             let docs = match docs {
-                Ok(docs) => Ok(docs
-                    .iter()
-                    .map(|(rule, info)| {
-                        let rule = serde_json::from_str(rule).unwrap_or(Value::Null);
-                        Doc::Split(rule, info)
-                    })
-                    .collect()),
+                Ok(docs) => Ok(docs.iter().map(Doc::Shipped).collect()),
                 Err(e) => Err((*e).to_owned()),
             };
             ((*path).to_owned(), docs)
@@ -285,14 +281,14 @@ impl RuleSet {
                 Err(reason) => {
                     entries.push(Entry {
                         rule_id: format!("{RULE_PREFIX}unreadable.{path}"),
-                        rule: Loaded {
-                            meta: Meta {
+                        rule: Loaded::new(
+                            Meta {
                                 title: path.clone(),
                                 source: path.clone(),
                                 ..Meta::default()
                             },
-                            detection: Err(reason),
-                        },
+                            Err(reason),
+                        ),
                     });
                     continue;
                 }
@@ -306,13 +302,13 @@ impl RuleSet {
                 };
                 let mut rule = match doc {
                     Doc::Whole(doc) => rule::load(doc, &source),
-                    Doc::Split(doc, info) => rule::load_split(doc, info, &source),
+                    Doc::Shipped(shipped) => rule::load_shipped(shipped, &source),
                 };
                 let rule_id = if rule.meta.id.is_empty() {
                     format!("{RULE_PREFIX}unidentified.{source}")
                 } else if let Some(first) = seen.get(&rule.meta.id) {
-                    if rule.detection.is_ok() {
-                        rule.detection = Err(format!("its id is already used by {first}"));
+                    if rule.loads() {
+                        rule.refuse(format!("its id is already used by {first}"));
                     }
                     format!("{RULE_PREFIX}{}.duplicate.{source}", rule.meta.id)
                 } else {
@@ -325,11 +321,8 @@ impl RuleSet {
         let index = SourceIndex::new(&entries);
         let mut keys: BTreeSet<String> =
             RECORD_FIELDS_ALWAYS.iter().map(|k| k.to_string()).collect();
-        for detection in entries
-            .iter()
-            .filter_map(|e| e.rule.detection.as_ref().ok())
-        {
-            detection.record_keys(&mut keys);
+        for entry in &entries {
+            entry.rule.record_keys(&mut keys);
         }
         RuleSet {
             entries,
@@ -393,14 +386,14 @@ impl RuleSet {
     pub fn loaded(&self) -> impl Iterator<Item = (&Entry, &Detection)> {
         self.entries
             .iter()
-            .filter_map(|e| e.rule.detection.as_ref().ok().map(|d| (e, d)))
+            .filter_map(|e| e.rule.detection().as_ref().ok().map(|d| (e, d)))
     }
 
     /// The refused rules, with the reason.
     pub fn refused(&self) -> impl Iterator<Item = (&Entry, &str)> {
         self.entries
             .iter()
-            .filter_map(|e| e.rule.detection.as_ref().err().map(|r| (e, r.as_str())))
+            .filter_map(|e| e.rule.detection().as_ref().err().map(|r| (e, r.as_str())))
     }
 
     /// The findings for one event: one per rule that matches its record (none when `raw`
@@ -442,7 +435,7 @@ impl RuleSet {
     /// The loaded rule at `index` of `entries`, with its detection.
     fn loaded_at(&self, index: usize) -> Option<(&Entry, &Detection)> {
         let entry = self.entries.get(index)?;
-        entry.rule.detection.as_ref().ok().map(|d| (entry, d))
+        entry.rule.detection().as_ref().ok().map(|d| (entry, d))
     }
 
     /// [`RuleSet::detect`] with the record already parsed.
@@ -512,7 +505,7 @@ fn catalog_rule(entry: &Entry) -> Rule {
         description: format!("{description}{author}"),
         runbook: runbook(info),
         response: Vec::new(),
-        refused: entry.rule.detection.as_ref().err().cloned(),
+        refused: entry.rule.detection().as_ref().err().cloned(),
     }
 }
 

@@ -488,7 +488,105 @@ fn compare_ref(t: &str, w: &str, kind: RefKind, fold: bool) -> bool {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub meta: Meta,
-    pub detection: Result<Detection, String>,
+    detection: Compiled,
+}
+
+/// A rule's detection: compiled, or (a shipped rule) compiled when first needed.
+#[derive(Debug, Clone)]
+enum Compiled {
+    Now(Result<Detection, String>),
+    OnFirstUse(&'static Shipped, OnceCell<Result<Detection, String>>),
+}
+
+/// A shipped rule as `build.rs` leaves it: its document as JSON, compiled on first use, and
+/// what the rule set needs of it before then, which `build.rs` worked out by compiling it
+/// with this same code. A batch compiles only the rules its events' sources can match (a
+/// one-event batch, as the daemon runs them, a few of 57).
+#[derive(Debug)]
+pub struct Shipped {
+    /// The document without its [`INFO_KEYS`], as JSON.
+    pub rule: &'static str,
+    /// Its [`INFO_KEYS`], as JSON.
+    pub info: &'static str,
+    /// [`Meta`]'s fields, as [`load`] reads them.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub level: &'static str,
+    pub status: &'static str,
+    /// Whether it compiles (if not, compiling it says why).
+    pub loads: bool,
+    /// Its [`Detection::sources`].
+    pub sources: Option<&'static [&'static str]>,
+    /// Its [`Detection::record_keys`].
+    pub record_keys: &'static [&'static str],
+}
+
+impl Loaded {
+    pub fn new(meta: Meta, detection: Result<Detection, String>) -> Loaded {
+        Loaded {
+            meta,
+            detection: Compiled::Now(detection),
+        }
+    }
+
+    /// The compiled detection, or why the rule is refused.
+    pub fn detection(&self) -> &Result<Detection, String> {
+        match &self.detection {
+            Compiled::Now(detection) => detection,
+            Compiled::OnFirstUse(shipped, cell) => cell.get_or_init(|| {
+                let doc = serde_json::from_str(shipped.rule).unwrap_or(Value::Null);
+                check(&doc, &self.meta).and_then(|()| compile(&doc))
+            }),
+        }
+    }
+
+    /// Whether its detection has been compiled (a shipped rule is on first use).
+    pub fn is_compiled(&self) -> bool {
+        match &self.detection {
+            Compiled::Now(_) => true,
+            Compiled::OnFirstUse(_, cell) => cell.get().is_some(),
+        }
+    }
+
+    /// Whether the rule runs, without compiling it.
+    pub fn loads(&self) -> bool {
+        match &self.detection {
+            Compiled::Now(detection) => detection.is_ok(),
+            Compiled::OnFirstUse(shipped, _) => shipped.loads,
+        }
+    }
+
+    /// Refuses the rule for `reason`, whatever its detection.
+    pub fn refuse(&mut self, reason: String) {
+        self.detection = Compiled::Now(Err(reason));
+    }
+
+    /// [`Detection::sources`] of a rule that runs (`None` for a refused one), without
+    /// compiling it.
+    pub fn sources(&self) -> Option<Option<Vec<String>>> {
+        if !self.loads() {
+            return None;
+        }
+        Some(match &self.detection {
+            Compiled::Now(detection) => detection.as_ref().ok()?.sources.clone(),
+            Compiled::OnFirstUse(shipped, _) => shipped
+                .sources
+                .map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        })
+    }
+
+    /// [`Detection::record_keys`] of a rule that runs (none for a refused one), without
+    /// compiling it.
+    pub fn record_keys(&self, keys: &mut std::collections::BTreeSet<String>) {
+        match &self.detection {
+            Compiled::Now(Ok(detection)) => detection.record_keys(keys),
+            Compiled::Now(Err(_)) => {}
+            Compiled::OnFirstUse(shipped, _) if shipped.loads => {
+                keys.extend(shipped.record_keys.iter().map(|k| (*k).to_owned()));
+            }
+            Compiled::OnFirstUse(..) => {}
+        }
+    }
 }
 
 /// The text of a scalar, or the texts of a list of scalars.
@@ -532,25 +630,32 @@ pub fn technique(tag: &str) -> Option<String> {
 
 /// Loads one YAML document of a rule file (`source` names it in refusals).
 pub fn load(doc: &Value, source: &str) -> Loaded {
-    load_with(doc, source, LazyInfo::ready(Info::from_doc(doc)))
-}
-
-/// Loads a rule whose [`INFO_KEYS`] were taken out of `doc` into `info` (JSON text).
-pub fn load_split(doc: &Value, info: &'static str, source: &str) -> Loaded {
-    load_with(doc, source, LazyInfo::json(info))
-}
-
-fn load_with(doc: &Value, source: &str, info: LazyInfo) -> Loaded {
     let meta = Meta {
         id: text(doc, "id").trim().to_owned(),
         title: text(doc, "title").trim().to_owned(),
         level: text(doc, "level").trim().to_owned(),
         status: text(doc, "status").trim().to_owned(),
         source: source.to_owned(),
-        info,
+        info: LazyInfo::ready(Info::from_doc(doc)),
     };
     let detection = check(doc, &meta).and_then(|()| compile(doc));
-    Loaded { meta, detection }
+    Loaded::new(meta, detection)
+}
+
+/// Loads a shipped rule, to be compiled on first use.
+pub fn load_shipped(shipped: &'static Shipped, source: &str) -> Loaded {
+    let meta = Meta {
+        id: shipped.id.to_owned(),
+        title: shipped.title.to_owned(),
+        level: shipped.level.to_owned(),
+        status: shipped.status.to_owned(),
+        source: source.to_owned(),
+        info: LazyInfo::json(shipped.info),
+    };
+    Loaded {
+        meta,
+        detection: Compiled::OnFirstUse(shipped, OnceCell::new()),
+    }
 }
 
 /// What must hold of a document before its detection is looked at.

@@ -385,6 +385,57 @@ fn the_precheck_changes_nothing_on_the_corpus() {
     assert!(n > 600);
 }
 
+/// The shipped rules are compiled on first use, from what `build.rs` worked out by compiling
+/// them: the same rules load, with the same sources, fields read, catalog and patterns as the
+/// YAML files compiled at once; a fresh set per event (a one-event batch) gives the same
+/// findings as the files, having compiled only the rules of the event's source.
+#[test]
+fn the_shipped_rules_compile_on_first_use_as_build_rs_described_them() {
+    let files = from_files(&rule_files());
+    let embedded = RuleSet::embedded();
+    assert!(embedded.entries.iter().all(|e| !e.rule.is_compiled()));
+    assert_eq!(embedded.patterns(), files.patterns());
+    for (lazy, now) in embedded.entries.iter().zip(&files.entries) {
+        assert_eq!(lazy.rule.loads(), now.rule.loads(), "{}", lazy.rule_id);
+        assert_eq!(lazy.rule.sources(), now.rule.sources(), "{}", lazy.rule_id);
+        let keys = |rule: &sigma::rule::Loaded| {
+            let mut keys = BTreeSet::new();
+            rule.record_keys(&mut keys);
+            keys
+        };
+        assert_eq!(keys(&lazy.rule), keys(&now.rule), "{}", lazy.rule_id);
+        // Compiled now, it says what build.rs said.
+        assert_eq!(lazy.rule.loads(), lazy.rule.detection().is_ok());
+        assert_eq!(
+            lazy.rule.detection().as_ref().ok().map(|d| &d.sources),
+            now.rule.detection().as_ref().ok().map(|d| &d.sources),
+        );
+    }
+    let mut compiled = Vec::new();
+    for event in testing::corpus_events() {
+        let fresh = RuleSet::embedded();
+        assert_eq!(
+            fresh.detect(&event),
+            files.detect(&event),
+            "event {}",
+            event.id
+        );
+        compiled.push(
+            fresh
+                .entries
+                .iter()
+                .filter(|e| e.rule.is_compiled())
+                .count(),
+        );
+    }
+    let most = compiled.iter().max().copied().unwrap_or_default();
+    let mean = compiled.iter().sum::<usize>() as f64 / compiled.len() as f64;
+    assert!(
+        most < 20 && mean < 15.0,
+        "compiled per event: most {most}, mean {mean:.1}"
+    );
+}
+
 /// The parsed-field pre-check rules events out before their record is parsed: without it
 /// every event is. (The corpus is mostly attacks, so most of it still needs the record;
 /// ordinary traffic, mostly reads, is ruled out far more often.)
