@@ -113,7 +113,16 @@ class Describe(unittest.TestCase):
         )
         self.assertEqual(
             [json.loads(p) for p in d.patterns],
-            [{"detail-type": ["AWS Console Sign In via CloudTrail"], "detail": {"eventName": ["ConsoleLogin"]}}],
+            [
+                {
+                    "detail-type": ["AWS Console Sign In via CloudTrail"],
+                    "detail": {"eventName": ["ConsoleLogin"], "responseElements": {"ConsoleLogin": ["Failure"]}},
+                },
+                {
+                    "detail-type": ["AWS Console Sign In via CloudTrail"],
+                    "detail": {"eventName": ["ConsoleLogin"], "errorMessage": ["Failed authentication"]},
+                },
+            ],
         )
 
 
