@@ -116,6 +116,10 @@ impl PluginStores for HostStores {
         self.history.commit()
     }
 
+    fn commit_state(&self) -> Result<()> {
+        self.state.commit()
+    }
+
     /// A throwaway in-memory state and history.
     fn scratch(&self) -> Result<HostStores> {
         HostStores::in_memory()

@@ -71,6 +71,24 @@ struct Inner {
     conn: Connection,
     /// Per plugin, read from the table on its first write, then kept up to date.
     usage: HashMap<String, Usage>,
+    /// Writes not yet in the table, per plugin and key: the row, or `None` once deleted.
+    /// Reads see them; [`StateStore::commit`] writes them all in one transaction after each
+    /// batch, so a batch's many writes cost one commit (and take the database's write lock
+    /// once) instead of one each.
+    pending: HashMap<String, HashMap<String, Option<Row>>>,
+}
+
+/// A state row: its value and when it expires.
+#[derive(Debug, Clone)]
+struct Row {
+    value: String,
+    expires_at: Option<i64>,
+}
+
+impl Row {
+    fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
 }
 
 impl StateStore {
@@ -95,6 +113,7 @@ impl StateStore {
             inner: Arc::new(Mutex::new(Inner {
                 conn,
                 usage: HashMap::new(),
+                pending: HashMap::new(),
             })),
         })
     }
@@ -109,15 +128,16 @@ impl StateStore {
     /// # Errors
     /// The read fails.
     pub fn get(&self, plugin: &str, key: &str, now: i64) -> Result<Option<String>> {
-        Ok(self
-            .lock()
-            .conn
-            .prepare_cached(
-                "SELECT value FROM plugin_state
-                 WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-            )?
-            .query_row(params![plugin, key, now], |row| row.get(0))
-            .optional()?)
+        Ok(self.lock().live_row(plugin, key, now)?.map(|row| row.value))
+    }
+
+    /// Writes the batches' pending writes to the table, in one transaction; kept pending
+    /// (and tried again at the next commit) if that fails.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn commit(&self) -> Result<()> {
+        self.lock().write_pending()
     }
 
     /// Sets a key, expiring `ttl` seconds after `now`.
@@ -152,10 +172,7 @@ impl StateStore {
     pub fn delete(&self, plugin: &str, key: &str) -> Result<()> {
         let mut inner = self.lock();
         let freed = inner.row_bytes(plugin, key)?;
-        inner
-            .conn
-            .prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND key = ?2")?
-            .execute(params![plugin, key])?;
+        inner.set_pending(plugin, key, None);
         if let (Some(freed), Some(usage)) = (freed, inner.usage.get_mut(plugin)) {
             usage.keys = usage.keys.saturating_sub(1);
             usage.bytes = usage.bytes.saturating_sub(freed);
@@ -179,20 +196,10 @@ impl StateStore {
     ) -> Result<i64> {
         check_sizes(key, "")?;
         let mut inner = self.lock();
-        let current: Option<(String, Option<i64>)> = inner
-            .conn
-            .prepare_cached(
-                "SELECT value, expires_at FROM plugin_state
-                 WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-            )?
-            .query_row(params![plugin, key, now], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        let (value, expires_at) = match current {
-            Some((text, expires_at)) => (
-                text.parse::<i64>().unwrap_or(0).saturating_add(delta),
-                expires_at,
+        let (value, expires_at) = match inner.live_row(plugin, key, now)? {
+            Some(row) => (
+                row.value.parse::<i64>().unwrap_or(0).saturating_add(delta),
+                row.expires_at,
             ),
             None => (delta, ttl.map(|t| now + i64::from(t))),
         };
@@ -205,12 +212,24 @@ impl StateStore {
     /// # Errors
     /// The read fails.
     pub fn stored_rows(&self, plugin: &str) -> Result<u64> {
-        let rows: i64 = self.lock().conn.query_row(
+        let mut inner = self.lock();
+        inner.write_pending()?;
+        let rows: i64 = inner.conn.query_row(
             "SELECT COUNT(*) FROM plugin_state WHERE plugin = ?1",
             params![plugin],
             |row| row.get(0),
         )?;
         Ok(u64::try_from(rows).unwrap_or(0))
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle gone (the process ending, a test's store dropped): pending writes
+    /// are written, not lost.
+    fn drop(&mut self) {
+        if let Err(e) = self.write_pending() {
+            tracing::error!("cannot write the plugins' pending state: {e:#}");
+        }
     }
 }
 
@@ -248,15 +267,82 @@ impl Inner {
                 .into());
             }
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
-                 expires_at = excluded.expires_at",
-            )?
-            .execute(params![plugin, key, value, expires_at])?;
+        self.set_pending(
+            plugin,
+            key,
+            Some(Row {
+                value: value.to_owned(),
+                expires_at,
+            }),
+        );
         let stored = self.usage.entry(plugin.to_string()).or_default();
         (stored.keys, stored.bytes) = after;
+        Ok(())
+    }
+
+    /// A key's row if it is live at `now`: the pending write if there is one, else the
+    /// table's.
+    fn live_row(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Row>> {
+        if let Some(pending) = self.pending.get(plugin).and_then(|keys| keys.get(key)) {
+            return Ok(pending.clone().filter(|row| row.is_live(now)));
+        }
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT value, expires_at FROM plugin_state
+                 WHERE plugin = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+            )?
+            .query_row(params![plugin, key, now], |row| {
+                Ok(Row {
+                    value: row.get(0)?,
+                    expires_at: row.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn set_pending(&mut self, plugin: &str, key: &str, row: Option<Row>) {
+        match self.pending.get_mut(plugin) {
+            Some(keys) => {
+                keys.insert(key.to_owned(), row);
+            }
+            None => {
+                self.pending
+                    .insert(plugin.to_owned(), HashMap::from([(key.to_owned(), row)]));
+            }
+        }
+    }
+
+    /// Writes every pending write in one transaction, then forgets them; on failure they
+    /// stay pending.
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO plugin_state (plugin, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value,
+                     expires_at = excluded.expires_at",
+            )?;
+            let mut delete =
+                tx.prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND key = ?2")?;
+            for (plugin, keys) in &self.pending {
+                for (key, row) in keys {
+                    match row {
+                        Some(row) => {
+                            upsert.execute(params![plugin, key, row.value, row.expires_at])?
+                        }
+                        None => delete.execute(params![plugin, key])?,
+                    };
+                }
+            }
+        }
+        tx.commit()?;
+        self.pending.clear();
         Ok(())
     }
 
@@ -276,7 +362,17 @@ impl Inner {
         Ok(usage)
     }
 
-    fn count(&self, plugin: &str) -> Result<(u64, u64)> {
+    /// Writes the pending writes if `plugin` has some, so the table has all of its state.
+    fn write_pending_of(&mut self, plugin: &str) -> Result<()> {
+        if self.pending.contains_key(plugin) {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// What the plugin holds in the table, its pending writes written first.
+    fn count(&mut self, plugin: &str) -> Result<(u64, u64)> {
+        self.write_pending_of(plugin)?;
         let (keys, bytes): (i64, i64) = self.conn.prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
              FROM plugin_state WHERE plugin = ?1",
@@ -290,6 +386,7 @@ impl Inner {
 
     /// Deletes the plugin's expired rows and recounts what it holds.
     fn purge_plugin(&mut self, plugin: &str, now: i64) -> Result<Usage> {
+        self.write_pending_of(plugin)?;
         self.conn.prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2")?
             .execute(params![plugin, now])?;
         let (keys, bytes) = self.count(plugin)?;
@@ -302,8 +399,14 @@ impl Inner {
         Ok(usage)
     }
 
-    /// The stored size (key + value bytes) of a row, expired or not, if it exists.
+    /// The stored size (key + value bytes) of a row, expired or not, if it exists (pending
+    /// writes included).
     fn row_bytes(&self, plugin: &str, key: &str) -> Result<Option<u64>> {
+        if let Some(pending) = self.pending.get(plugin).and_then(|keys| keys.get(key)) {
+            return Ok(pending
+                .as_ref()
+                .map(|row| (key.len() + row.value.len()) as u64));
+        }
         let bytes: Option<i64> = self
             .conn
             .prepare_cached(
@@ -354,6 +457,72 @@ mod tests {
         );
         store.delete("p", "k").unwrap();
         assert_eq!(store.get("p", "k", 1061).unwrap(), None);
+    }
+
+    /// A batch's writes are read back at once but reach the table in one commit after the
+    /// batch (or when the store is dropped); the same sequence committed after each write
+    /// gives the same table.
+    #[test]
+    fn writes_are_seen_at_once_and_reach_the_table_at_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let table = |path: &Path| -> Vec<(String, String, String, Option<i64>)> {
+            let conn = Connection::open(path).unwrap();
+            let mut stmt = conn
+                .prepare("SELECT plugin, key, value, expires_at FROM plugin_state ORDER BY 1, 2")
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        let batch = |store: &StateStore, commit_each: bool| {
+            let commit = || {
+                if commit_each {
+                    store.commit().unwrap();
+                }
+            };
+            store.set("p", "gone", "x", None, 1000, Q).unwrap();
+            commit();
+            assert_eq!(store.increment("p", "n", 2, Some(60), 1000, Q).unwrap(), 2);
+            commit();
+            assert_eq!(store.increment("p", "n", 3, Some(60), 1010, Q).unwrap(), 5);
+            commit();
+            store.delete("p", "gone").unwrap();
+            commit();
+            assert_eq!(store.get("p", "gone", 1010).unwrap(), None);
+            store.set("q", "k", "v", Some(5), 1010, Q).unwrap();
+            commit();
+            assert_eq!(store.get("q", "k", 1014).unwrap().as_deref(), Some("v"));
+            assert_eq!(store.get("q", "k", 1015).unwrap(), None, "expired while pending");
+        };
+
+        let store = StateStore::open(&path).unwrap();
+        batch(&store, false);
+        assert!(table(&path).is_empty(), "nothing is written before the commit");
+        store.commit().unwrap();
+        let committed_once = table(&path);
+        assert_eq!(
+            committed_once,
+            vec![
+                ("p".into(), "n".into(), "5".into(), Some(1060)),
+                ("q".into(), "k".into(), "v".into(), Some(1015)),
+            ]
+        );
+        assert_eq!(store.stored_rows("p").unwrap(), 1);
+        drop(store);
+
+        let other = dir.path().join("each.db");
+        let store = StateStore::open(&other).unwrap();
+        batch(&store, true);
+        assert_eq!(table(&other), committed_once, "as if committed after each write");
+        drop(store);
+
+        let dropped = dir.path().join("dropped.db");
+        let store = StateStore::open(&dropped).unwrap();
+        store.set("p", "k", "v", None, 0, Q).unwrap();
+        drop(store);
+        assert_eq!(table(&dropped).len(), 1, "dropping the store writes what is pending");
     }
 
     #[test]

@@ -515,6 +515,14 @@ impl<C: PluginSource> LoadedPlugin<C> {
                 )),
             });
         }
+        // The batch's state writes, in one transaction: unrecordable, the batch fails, as a
+        // failed write would have trapped it (they stay pending, for the next commit).
+        if let Err(error) = runtime.stores.commit_state() {
+            return Err(PluginFailure {
+                kind: FailureKind::Trap,
+                message: bounded_message(format!("cannot record the batch's state: {error:#}")),
+            });
+        }
         // The batch's first-seen sightings and rates, in one transaction each (a no-op when
         // it asked none).
         if let Err(error) = runtime.stores.commit_history() {

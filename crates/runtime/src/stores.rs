@@ -81,6 +81,13 @@ pub trait PluginStores: Send + Sync + 'static {
     /// The write fails.
     fn commit_history(&self) -> anyhow::Result<()>;
 
+    /// Makes a batch's state writes durable, in one transaction, after the batch (until
+    /// then they are pending, seen by reads).
+    ///
+    /// # Errors
+    /// The write fails.
+    fn commit_state(&self) -> anyhow::Result<()>;
+
     /// Stores of the same kind that keep nothing: canary runs of a new version's fixtures must
     /// not touch the plugins' real state.
     ///
