@@ -494,12 +494,19 @@ mod tests {
             store.set("q", "k", "v", Some(5), 1010, Q).unwrap();
             commit();
             assert_eq!(store.get("q", "k", 1014).unwrap().as_deref(), Some("v"));
-            assert_eq!(store.get("q", "k", 1015).unwrap(), None, "expired while pending");
+            assert_eq!(
+                store.get("q", "k", 1015).unwrap(),
+                None,
+                "expired while pending"
+            );
         };
 
         let store = StateStore::open(&path).unwrap();
         batch(&store, false);
-        assert!(table(&path).is_empty(), "nothing is written before the commit");
+        assert!(
+            table(&path).is_empty(),
+            "nothing is written before the commit"
+        );
         store.commit().unwrap();
         let committed_once = table(&path);
         assert_eq!(
@@ -515,14 +522,22 @@ mod tests {
         let other = dir.path().join("each.db");
         let store = StateStore::open(&other).unwrap();
         batch(&store, true);
-        assert_eq!(table(&other), committed_once, "as if committed after each write");
+        assert_eq!(
+            table(&other),
+            committed_once,
+            "as if committed after each write"
+        );
         drop(store);
 
         let dropped = dir.path().join("dropped.db");
         let store = StateStore::open(&dropped).unwrap();
         store.set("p", "k", "v", None, 0, Q).unwrap();
         drop(store);
-        assert_eq!(table(&dropped).len(), 1, "dropping the store writes what is pending");
+        assert_eq!(
+            table(&dropped).len(),
+            1,
+            "dropping the store writes what is pending"
+        );
     }
 
     #[test]

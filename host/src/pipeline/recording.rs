@@ -101,6 +101,11 @@ pub fn record_batch(audit: &mut AuditStore, done: &mut Done) -> Result<Recorded>
             Err(failure) => failures.push((range, failure)),
         }
     }
+    if stored.is_empty() && forged.is_empty() && failures.is_empty() {
+        // Nothing to record (most small batches, as the daemon runs them): no write
+        // transaction, which would take the database's write lock from the other writers.
+        return Ok(Recorded { stored, failures });
+    }
     // Most events with findings have them from several plugins: keep the record once.
     with_findings.retain(|routed| !routed.record_kept.load(Ordering::Relaxed));
     let records: Vec<(&str, &str)> = with_findings
@@ -110,11 +115,6 @@ pub fn record_batch(audit: &mut AuditStore, done: &mut Done) -> Result<Recorded>
     // Hashed and compressed before the write lock: every other writer of the database
     // (the other workers, the broker's decisions, state) waits only for the inserts.
     let records = prepare_event_records(&records)?;
-    if stored.is_empty() && forged.is_empty() && failures.is_empty() {
-        // Nothing to record (most small batches, as the daemon runs them): no write
-        // transaction, which would take the database's write lock from the other writers.
-        return Ok(Recorded { stored, failures });
-    }
     audit.in_transaction(|audit| {
         audit.record_findings(&stored)?;
         audit.record_prepared_records(&records)?;
