@@ -7,7 +7,7 @@
 //! `rule::Shipped`: two JSON texts (the rule without the keys that only findings and the
 //! catalog need, which the plugin compiles on first use, and those keys, `INFO_KEYS`, read
 //! on first use) and what compiling it gives that the rule set needs before it compiles the
-//! rule (whether it loads, its event sources, the record fields it reads). A file that is not
+//! rule (whether it loads, its event sources and names, the record fields it reads). A file that is not
 //! YAML: why.
 
 use std::fmt::Write as _;
@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 mod yaml;
 
 // The plugin's own rule compiler, so each shipped rule is compiled here once: whether it
-// loads, its event sources and the record fields it reads go into the component, which then
+// loads, its event sources and names and the record fields it reads go into the component, which then
 // compiles a rule only when a batch's events can match it.
 #[allow(dead_code)]
 #[path = "src/condition.rs"]
@@ -79,23 +79,29 @@ fn shipped(doc: &Value) -> String {
     let rule_json = part(doc, MATCH_KEYS);
     let split: Value = serde_json::from_str(&rule_json).expect("JSON just written");
     let loaded = rule::load(&split, "");
-    let (loads, sources, record_keys) = match loaded.detection() {
+    let (loads, sources, event_names, record_keys) = match loaded.detection() {
         Ok(detection) => {
             let mut keys = std::collections::BTreeSet::new();
             detection.record_keys(&mut keys);
-            (true, detection.sources.clone(), keys.into_iter().collect())
+            (
+                true,
+                detection.sources.clone(),
+                detection.event_names.clone(),
+                keys.into_iter().collect(),
+            )
         }
-        Err(_) => (false, None, Vec::new()),
+        Err(_) => (false, None, None, Vec::new()),
     };
-    let sources = match sources {
-        Some(sources) => format!("Some(&{sources:?})"),
+    let literals = |list: Option<Vec<String>>| match list {
+        Some(list) => format!("Some(&{list:?})"),
         None => "None".to_owned(),
     };
+    let (sources, event_names) = (literals(sources), literals(event_names));
     let meta = &loaded.meta;
     format!(
         "crate::rule::Shipped {{ rule: {rule_json:?}, info: {:?}, id: {:?}, title: {:?}, \
          level: {:?}, status: {:?}, loads: {loads}, sources: {sources}, \
-         record_keys: &{record_keys:?} }},\n",
+         event_names: {event_names}, record_keys: &{record_keys:?} }},\n",
         part(doc, INFO_KEYS),
         meta.id,
         meta.title,

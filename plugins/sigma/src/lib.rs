@@ -165,13 +165,17 @@ pub struct RuleSet {
 }
 
 /// The loaded rules by the `eventSource` they require ([`Detection::sources`]), so an event
-/// is checked against the rules of its source and those that name none, not every rule.
+/// is checked against the rules of its source and those that name none, not every rule;
+/// then by the `eventName` they require ([`Detection::event_names`]), so a shipped rule is
+/// compiled only for an event it may match.
 #[derive(Debug, Clone, Default)]
 struct SourceIndex {
     /// Lower-cased source -> indexes into `entries` of the loaded rules requiring it.
     by_source: BTreeMap<String, Vec<usize>>,
     /// Loaded rules that require no particular source.
     any_source: Vec<usize>,
+    /// Per entry, the lower-cased event names a loaded rule requires, if it requires some.
+    event_names: Vec<Option<Vec<String>>>,
 }
 
 /// Record fields read whatever the rules test: the `eventSource` pre-check of
@@ -182,6 +186,7 @@ impl SourceIndex {
     fn new(entries: &[Entry]) -> SourceIndex {
         let mut index = SourceIndex::default();
         for (i, entry) in entries.iter().enumerate() {
+            index.event_names.push(entry.rule.event_names().flatten());
             let Some(sources) = entry.rule.sources() else {
                 continue;
             };
@@ -201,8 +206,8 @@ impl SourceIndex {
     }
 
     /// The loaded rules that may match an event whose `eventSource` is one of `sources`
-    /// (lower-cased), in rule order.
-    fn candidates(&self, sources: &[String]) -> Vec<usize> {
+    /// and whose `eventName` is one of `names` (lower-cased; no names: any), in rule order.
+    fn candidates(&self, sources: &[String], names: &[String]) -> Vec<usize> {
         let mut found = self.any_source.clone();
         for source in sources {
             if let Some(rules) = self.by_source.get(source) {
@@ -211,7 +216,19 @@ impl SourceIndex {
         }
         found.sort_unstable();
         found.dedup();
+        found.retain(|&i| self.name_allows(i, names));
         found
+    }
+
+    /// Whether the rule at `index` may match an event named one of `names` (no names: it
+    /// may).
+    fn name_allows(&self, index: usize, names: &[String]) -> bool {
+        match self.event_names.get(index) {
+            Some(Some(required)) if !names.is_empty() => {
+                required.iter().any(|name| names.contains(name))
+            }
+            _ => true,
+        }
     }
 }
 
@@ -421,14 +438,18 @@ impl RuleSet {
         let hot = hot_record(event);
         let known = |field: &str| hot_field_known(&hot, field);
         let holds = |(_, d): (&Entry, &Detection)| d.hot.holds(&hot, &known);
+        let names: Vec<String> = event.name.iter().map(|n| n.to_lowercase()).collect();
         match &event.source {
             Some(source) => self
                 .index
-                .candidates(&[source.to_lowercase()])
+                .candidates(&[source.to_lowercase()], &names)
                 .into_iter()
                 .filter_map(|i| self.loaded_at(i))
                 .any(holds),
-            None => self.loaded().any(holds),
+            None => (0..self.entries.len())
+                .filter(|&i| self.index.name_allows(i, &names))
+                .filter_map(|i| self.loaded_at(i))
+                .any(holds),
         }
     }
 
@@ -450,26 +471,30 @@ impl RuleSet {
     }
 
     fn run(&self, event: &Event, record: &Value, precheck: bool) -> Vec<Finding> {
-        // The event source, folded as the rules' plain values are, for the quick pre-check
-        // of rules that name theirs (`Detection::sources`).
-        let mut found = Vec::new();
-        if precheck {
-            matcher::resolve(record, rule::SOURCE_FIELD, &mut found);
-        }
-        let mut sources: Vec<String> = Vec::new();
-        for v in found {
-            matcher::any_scalar(v, &mut |t| {
-                sources.push(t.to_lowercase());
-                false
-            });
-        }
+        // The event source and name, folded as the rules' plain values are, for the quick
+        // pre-check of rules that name theirs (`Detection::sources`, `event_names`).
+        let folded = |field: &str| {
+            let mut found = Vec::new();
+            if precheck {
+                matcher::resolve(record, field, &mut found);
+            }
+            let mut texts: Vec<String> = Vec::new();
+            for v in found {
+                matcher::any_scalar(v, &mut |t| {
+                    texts.push(t.to_lowercase());
+                    false
+                });
+            }
+            texts
+        };
+        let (sources, names) = (folded(rule::SOURCE_FIELD), folded(rule::NAME_FIELD));
         let check = |(entry, d): (&Entry, &Detection)| {
             d.matches(record).then(|| finding(entry, d, event, record))
         };
         if precheck {
-            // Only the rules of the record's source and those that name none.
+            // Only the rules of the record's source and name and those that name none.
             self.index
-                .candidates(&sources)
+                .candidates(&sources, &names)
                 .into_iter()
                 .filter_map(|i| self.loaded_at(i))
                 .filter_map(check)

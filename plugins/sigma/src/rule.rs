@@ -127,6 +127,8 @@ pub struct Detection {
     /// When the condition can only hold for an `eventSource` equal (case-insensitively) to
     /// one of these, lower-cased: a quick pre-check, see [`required_literals`].
     pub sources: Option<Vec<String>>,
+    /// The same for `eventName`: with the sources, what picks a shipped rule to compile.
+    pub event_names: Option<Vec<String>>,
     /// What must hold of the fields every plugin gets already parsed ([`HOT_FIELDS`]) for
     /// the condition to hold: checked before the record is parsed.
     pub hot: HotCheck,
@@ -200,6 +202,9 @@ impl HotCheck {
 
 /// The field [`Detection::sources`] is about.
 pub const SOURCE_FIELD: &str = "eventSource";
+
+/// The record field of the call's name.
+pub const NAME_FIELD: &str = "eventName";
 
 /// The record fields (always text in CloudTrail) the subscription is narrowed by: what a
 /// rule requires of each ([`required_matchers`]) goes into its EventBridge pattern.
@@ -517,6 +522,8 @@ pub struct Shipped {
     pub loads: bool,
     /// Its [`Detection::sources`].
     pub sources: Option<&'static [&'static str]>,
+    /// Its [`Detection::event_names`].
+    pub event_names: Option<&'static [&'static str]>,
     /// Its [`Detection::record_keys`].
     pub record_keys: &'static [&'static str],
 }
@@ -571,6 +578,20 @@ impl Loaded {
             Compiled::Now(detection) => detection.as_ref().ok()?.sources.clone(),
             Compiled::OnFirstUse(shipped, _) => shipped
                 .sources
+                .map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        })
+    }
+
+    /// [`Detection::event_names`] of a rule that runs (`None` for a refused one), without
+    /// compiling it.
+    pub fn event_names(&self) -> Option<Option<Vec<String>>> {
+        if !self.loads() {
+            return None;
+        }
+        Some(match &self.detection {
+            Compiled::Now(detection) => detection.as_ref().ok()?.event_names.clone(),
+            Compiled::OnFirstUse(shipped, _) => shipped
+                .event_names
                 .map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
         })
     }
@@ -743,12 +764,14 @@ fn compile(doc: &Value) -> Result<Detection, String> {
         _ => return Err("the detection has no `condition`".to_owned()),
     };
     let sources = required_literals(&condition, &searches, SOURCE_FIELD);
+    let event_names = required_literals(&condition, &searches, NAME_FIELD);
     let hot = HotCheck::of(&condition, &searches);
     Ok(Detection {
         names,
         searches,
         condition,
         sources,
+        event_names,
         hot,
     })
 }
