@@ -26,14 +26,14 @@
 //! asks that messages based on matches name the author). No response: the plugin reports.
 //!
 //! The rules are compiled once per batch (the host instantiates the plugin for each one), so
-//! compiling is kept cheap: the shipped rules come as JSON, each compiled on first use (its
-//! event sources, whether it loads and the fields it reads were worked out by `build.rs`
-//! with this same compiler, so a one-event batch compiles the few rules its event's source
-//! can match), and what only findings and the catalog read (description, references, ...)
-//! is parsed on first use. Rules are indexed by
-//! the `eventSource` their condition requires, so an event is checked only against its
-//! source's rules and those that name none, and a regular expression runs only when the
-//! text holds the literal every match needs.
+//! compiling is kept cheap: the shipped rules come as JSON, each compiled on first use (the
+//! event sources and names it requires, whether it loads and the fields it reads were worked
+//! out by `build.rs` with this same compiler, so a one-event batch compiles the few rules
+//! its event can match), and what only findings and the catalog read (description,
+//! references, ...) is parsed on first use. Rules are indexed by the `eventSource` and
+//! `eventName` their condition requires, so an event is checked only against the rules of
+//! its source and name and those that name none, and a regular expression runs only when
+//! the text holds the literal every match needs.
 //!
 //! Subscription: `describe` answers with the config in force, so the plugin subscribes to
 //! the union of what its rules can match (each rule's required `eventSource` and
