@@ -283,7 +283,7 @@ impl Inner {
     /// A key's row if it is live at `now`: the pending write if there is one, else the
     /// table's.
     fn live_row(&self, plugin: &str, key: &str, now: i64) -> Result<Option<Row>> {
-        if let Some(pending) = self.pending.get(plugin).and_then(|keys| keys.get(key)) {
+        if let Some(pending) = self.pending_row(plugin, key) {
             return Ok(pending.clone().filter(|row| row.is_live(now)));
         }
         Ok(self
@@ -299,6 +299,11 @@ impl Inner {
                 })
             })
             .optional()?)
+    }
+
+    /// The pending write of a key, if there is one (`Some(None)`: deleted).
+    fn pending_row(&self, plugin: &str, key: &str) -> Option<&Option<Row>> {
+        self.pending.get(plugin).and_then(|keys| keys.get(key))
     }
 
     fn set_pending(&mut self, plugin: &str, key: &str, row: Option<Row>) {
@@ -402,7 +407,7 @@ impl Inner {
     /// The stored size (key + value bytes) of a row, expired or not, if it exists (pending
     /// writes included).
     fn row_bytes(&self, plugin: &str, key: &str) -> Result<Option<u64>> {
-        if let Some(pending) = self.pending.get(plugin).and_then(|keys| keys.get(key)) {
+        if let Some(pending) = self.pending_row(plugin, key) {
             return Ok(pending
                 .as_ref()
                 .map(|row| (key.len() + row.value.len()) as u64));

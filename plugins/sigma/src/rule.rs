@@ -505,8 +505,8 @@ enum Compiled {
 
 /// A shipped rule as `build.rs` leaves it: its document as JSON, compiled on first use, and
 /// what the rule set needs of it before then, which `build.rs` worked out by compiling it
-/// with this same code. A batch compiles only the rules its events' sources can match (a
-/// one-event batch, as the daemon runs them, a few of 57).
+/// with this same code. A batch compiles only the rules its events' sources and names can
+/// match (a one-event batch, as the daemon runs them, a few of 57).
 #[derive(Debug)]
 pub struct Shipped {
     /// The document without its [`INFO_KEYS`], as JSON.
@@ -571,28 +571,30 @@ impl Loaded {
     /// [`Detection::sources`] of a rule that runs (`None` for a refused one), without
     /// compiling it.
     pub fn sources(&self) -> Option<Option<Vec<String>>> {
-        if !self.loads() {
-            return None;
-        }
-        Some(match &self.detection {
-            Compiled::Now(detection) => detection.as_ref().ok()?.sources.clone(),
-            Compiled::OnFirstUse(shipped, _) => shipped
-                .sources
-                .map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
-        })
+        self.required(|d| &d.sources, |s| s.sources)
     }
 
     /// [`Detection::event_names`] of a rule that runs (`None` for a refused one), without
     /// compiling it.
     pub fn event_names(&self) -> Option<Option<Vec<String>>> {
+        self.required(|d| &d.event_names, |s| s.event_names)
+    }
+
+    /// What a rule that runs requires of a field: from its detection, or from what
+    /// `build.rs` embedded for a shipped rule not compiled yet.
+    fn required(
+        &self,
+        compiled: fn(&Detection) -> &Option<Vec<String>>,
+        shipped: fn(&Shipped) -> Option<&'static [&'static str]>,
+    ) -> Option<Option<Vec<String>>> {
         if !self.loads() {
             return None;
         }
         Some(match &self.detection {
-            Compiled::Now(detection) => detection.as_ref().ok()?.event_names.clone(),
-            Compiled::OnFirstUse(shipped, _) => shipped
-                .event_names
-                .map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+            Compiled::Now(detection) => compiled(detection.as_ref().ok()?).clone(),
+            Compiled::OnFirstUse(rule, _) => {
+                shipped(rule).map(|s| s.iter().map(|s| (*s).to_owned()).collect())
+            }
         })
     }
 
