@@ -412,6 +412,13 @@ fn replay(
     let flagged_events = flagged.clone();
     let id_hasher = std::collections::hash_map::RandomState::new();
     let summary_only = filter.summary_only;
+    // One write a buffer-full, not one a finding (a replay prints tens of thousands of
+    // lines); flushed when the replay ends.
+    let out = std::rc::Rc::new(std::cell::RefCell::new(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stdout(),
+    )));
+    let findings_out = out.clone();
     pipeline.on_finding(move |finding| {
         use std::hash::BuildHasher;
         flagged_events
@@ -420,7 +427,7 @@ fn replay(
         if summary_only {
             return;
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = findings_out.borrow_mut();
         let _ = match format {
             Format::Table => {
                 if !printed_header {
@@ -429,14 +436,15 @@ fn replay(
                 }
                 writeln!(out, "{}", finding_row(finding))
             }
-            Format::Json => writeln!(
-                out,
-                "{}",
-                serde_json::to_string(finding).unwrap_or_default()
-            ),
+            Format::Json => serde_json::to_writer(&mut *out, finding)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n")),
         };
     });
-    let outcome = crate::replay::run_with(&mut pipeline, &inputs, &mut options)?;
+    let outcome = crate::replay::run_with(&mut pipeline, &inputs, &mut options);
+    // What was found is printed even when the replay stops on an error.
+    let _ = out.borrow_mut().flush();
+    let outcome = outcome?;
     let mut stats = pipeline.stats().clone();
     // Duplicates never reach the pipeline; count them so every input is accounted for.
     if outcome.duplicates() > 0 {

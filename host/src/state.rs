@@ -286,6 +286,7 @@ impl Inner {
         if let Some(pending) = self.pending_row(plugin, key) {
             return Ok(pending.clone().filter(|row| row.is_live(now)));
         }
+        self.read_snapshot()?;
         Ok(self
             .conn
             .prepare_cached(
@@ -302,6 +303,29 @@ impl Inner {
     }
 
     /// The pending write of a key, if there is one (`Some(None)`: deleted).
+    /// Opens a read transaction unless one is open: the batch's reads share it until the
+    /// commit after the batch ends it. A read in a transaction of its own would, after any
+    /// other connection's commit (the audit store's, after every batch), drop the
+    /// connection's page cache and read the pages again: two lock calls and a disk read or
+    /// two per `get`, which a plugin asking state for each finding pays thousands of times.
+    /// Within a batch the reads see the table as it was at its first read (and the pending
+    /// writes over it), as a transaction per batch would.
+    fn read_snapshot(&self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN DEFERRED")?;
+        }
+        Ok(())
+    }
+
+    /// Ends the read transaction, if open, before a write (which must see the latest
+    /// table) or at the commit after a batch (so no snapshot outlives it).
+    fn end_read(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
     fn pending_row(&self, plugin: &str, key: &str) -> Option<&Option<Row>> {
         self.pending.get(plugin).and_then(|keys| keys.get(key))
     }
@@ -321,6 +345,7 @@ impl Inner {
     /// Writes every pending write in one transaction, then forgets them; on failure they
     /// stay pending.
     fn write_pending(&mut self) -> Result<()> {
+        self.end_read()?;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -392,6 +417,7 @@ impl Inner {
     /// Deletes the plugin's expired rows and recounts what it holds.
     fn purge_plugin(&mut self, plugin: &str, now: i64) -> Result<Usage> {
         self.write_pending_of(plugin)?;
+        self.end_read()?;
         self.conn.prepare_cached("DELETE FROM plugin_state WHERE plugin = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2")?
             .execute(params![plugin, now])?;
         let (keys, bytes) = self.count(plugin)?;
@@ -412,6 +438,7 @@ impl Inner {
                 .as_ref()
                 .map(|row| (key.len() + row.value.len()) as u64));
         }
+        self.read_snapshot()?;
         let bytes: Option<i64> = self
             .conn
             .prepare_cached(
@@ -543,6 +570,47 @@ mod tests {
             1,
             "dropping the store writes what is pending"
         );
+    }
+
+    /// A batch's reads share one read transaction: they see the table as at the batch's
+    /// first read (another process's write lands after it), the commit after the batch
+    /// writes even so, and ends the snapshot, so the next batch sees that write and a
+    /// checkpoint then moves the whole log into the database (no reader holds it back).
+    #[test]
+    fn a_batch_reads_one_snapshot_that_ends_at_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = StateStore::open(&path).unwrap();
+        store.set("p", "k", "1", None, 0, Q).unwrap();
+        store.commit().unwrap();
+        let other_process = StateStore::open(&path).unwrap();
+
+        assert_eq!(store.get("p", "k", 0).unwrap().as_deref(), Some("1"));
+        other_process.set("p", "k", "2", None, 0, Q).unwrap();
+        other_process.set("p", "new", "x", None, 0, Q).unwrap();
+        other_process.commit().unwrap();
+        assert_eq!(store.get("p", "k", 0).unwrap().as_deref(), Some("1"));
+        assert_eq!(store.get("p", "new", 0).unwrap(), None);
+        store.set("p", "mine", "y", None, 0, Q).unwrap();
+        store
+            .commit()
+            .expect("the commit writes though the snapshot is stale");
+
+        assert_eq!(store.get("p", "k", 0).unwrap().as_deref(), Some("2"));
+        assert_eq!(store.get("p", "new", 0).unwrap().as_deref(), Some("x"));
+        store.commit().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let (busy, log, moved): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (busy, log, moved),
+            (0, 0, 0),
+            "no snapshot outlives a commit"
+        );
+        assert_eq!(other_process.stored_rows("p").unwrap(), 3);
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn the_database_and_its_wal_and_shm_are_owner_only() {
 }
 
 #[test]
-fn each_store_gets_write_ahead_logging_and_its_own_sync_level() {
+fn each_store_gets_write_ahead_logging_its_own_sync_level_and_temporaries_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     let full = Schema {
@@ -146,6 +146,13 @@ fn each_store_gets_write_ahead_logging_and_its_own_sync_level() {
     assert_eq!(pragma(&normal, "journal_mode"), "wal");
     assert_eq!(pragma(&normal, "synchronous"), "1", "NORMAL");
     assert_eq!(pragma(&full, "synchronous"), "2", "FULL");
+    for conn in [&normal, &full] {
+        assert_eq!(
+            pragma(conn, "temp_store"),
+            "2",
+            "statement journals in memory"
+        );
+    }
 }
 
 /// The previous release created its tables with `CREATE TABLE IF NOT EXISTS` and recorded
