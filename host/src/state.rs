@@ -131,8 +131,9 @@ impl StateStore {
         Ok(self.lock().live_row(plugin, key, now)?.map(|row| row.value))
     }
 
-    /// Writes the batches' pending writes to the table, in one transaction; kept pending
-    /// (and tried again at the next commit) if that fails.
+    /// Ends the batch's read transaction and writes the batches' pending writes to the
+    /// table, in one transaction; kept pending (and tried again at the next commit) if that
+    /// fails.
     ///
     /// # Errors
     /// The write fails.
@@ -302,7 +303,6 @@ impl Inner {
             .optional()?)
     }
 
-    /// The pending write of a key, if there is one (`Some(None)`: deleted).
     /// Opens a read transaction unless one is open: the batch's reads share it until the
     /// commit after the batch ends it. A read in a transaction of its own would, after any
     /// other connection's commit (the audit store's, after every batch), drop the
@@ -326,6 +326,7 @@ impl Inner {
         Ok(())
     }
 
+    /// The pending write of a key, if there is one (`Some(None)`: deleted).
     fn pending_row(&self, plugin: &str, key: &str) -> Option<&Option<Row>> {
         self.pending.get(plugin).and_then(|keys| keys.get(key))
     }
