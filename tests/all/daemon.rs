@@ -854,6 +854,20 @@ pub(crate) fn log_key(day: &str, name: &str) -> String {
     )
 }
 
+/// Polls `check` every 200 ms until it holds; fails after 90 s with the daemon's log in
+/// `dir`.
+pub(crate) fn wait_until(dir: &Path, what: &str, check: &mut dyn FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            log_of(dir)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Waits (at most 60 s) until the queue has no message left, visible or in flight.
 pub(crate) async fn wait_until_drained(sqs: &aws_sdk_sqs::Client, url: &str) {
     use aws_sdk_sqs::types::QueueAttributeName as A;

@@ -13,8 +13,8 @@ use serde_json::Value;
 use trailwarden::audit::AuditStore;
 
 use crate::daemon::{
-    envelope, finding_event_ids, gzip, http, log_of, metric, root_record, write_config, Auth,
-    Daemon,
+    envelope, finding_event_ids, gzip, http, log_of, metric, root_record, wait_until, write_config,
+    Auth, Daemon,
 };
 
 // ---------------------------------------------------------------- hostile input
@@ -872,16 +872,13 @@ fn sqs_fetches_only_allowed_buckets_and_gives_up_on_a_failing_object() {
     // The emulator's queue counts can read empty while the archived object's message waits
     // out its back-off (seen once in CI): the daemon's own counts say when it gave up on it
     // and deleted its message.
-    let deadline = Instant::now() + Duration::from_secs(60);
     let gave_up = "trailwarden_s3_objects_total{outcome=\"failed_for_good\"}";
     let deleted = "trailwarden_sqs_messages_total{outcome=\"deleted\"}";
-    let mut metrics = daemon.metrics();
-    while (metric(&metrics, gave_up) == 0 || metric(&metrics, deleted) < 3)
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(200));
-        metrics = daemon.metrics();
-    }
+    wait_until(dir.path(), "the archived object given up", &mut || {
+        let metrics = daemon.metrics();
+        metric(&metrics, gave_up) > 0 && metric(&metrics, deleted) >= 3
+    });
+    let metrics = daemon.metrics();
     for (line, value) in [
         ("trailwarden_s3_objects_total{outcome=\"read\"}", 1),
         (

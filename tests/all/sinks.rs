@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::daemon::{envelope, log_of, root_record, write_config, Auth, Daemon};
+use crate::daemon::{envelope, root_record, wait_until, write_config, Auth, Daemon};
 use crate::moto::{Moto, ACCOUNT};
 
 const BUCKET: &str = "findings-lake";
@@ -68,18 +68,6 @@ impl Receiver {
             status: answer,
             requests,
         }
-    }
-}
-
-fn wait_until(dir: &std::path::Path, what: &str, check: &mut dyn FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {}",
-            log_of(dir)
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
