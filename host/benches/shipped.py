@@ -22,7 +22,15 @@ usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 
   --growth replays each size once with the default worker count and prints, per size, the
   time, events/s, CPU per 1,000 events, peak RSS and the audit database's size, so the cost
   per event can be compared from the smallest to the largest.
+       shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] --cost-of PLUGIN
+                  [--repeat 5] [--workers 1]
+  --cost-of replays the same input with the whole set and with the set less PLUGIN, the two
+  alternating REPEAT times on one worker count, and prints each run, the medians and what
+  PLUGIN costs: one run each is within this machine's noise (runs swing by 10% and more).
+  It checks that every run of a set recorded the same findings, and that leaving PLUGIN out
+  removed its findings and changed no other plugin's.
 """
+import statistics
 import json
 import os
 import sqlite3
@@ -50,6 +58,9 @@ def option(name, default):
 
 def timed(cmd, env):
     """Runs cmd; returns (wall seconds, CPU seconds, peak RSS in MB) of that child alone."""
+    # The input just written and the previous run's database (hundreds of MB) go to disk
+    # now, not while this run is timed.
+    os.sync()
     started = time.monotonic()
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(child.pid, 0)
@@ -72,9 +83,17 @@ def write_events(path: Path, base, wanted: int, first: int = 0):
             out.write(json.dumps(record) + "\n")
 
 
-def example_config(repo: Path, db: Path, workers=None) -> str:
+def without_plugins(text: str, names) -> str:
+    """The config `text` less the whole [[plugins]] block of each of `names`."""
+    blocks = text.split("\n[[plugins]]\n")
+    return "\n[[plugins]]\n".join(
+        [blocks[0]] + [b for b in blocks[1:] if not any(f'name = "{n}"' in b for n in names)]
+    )
+
+
+def example_config(repo: Path, db: Path, workers=None, without=()) -> str:
     examples = repo / "examples"
-    text = (examples / "trailwarden.toml").read_text()
+    text = without_plugins((examples / "trailwarden.toml").read_text(), without)
     text = text.replace('"../', f'"{examples}/../')
     text = text.replace('cache_dir = ".trailwarden/cache"', f'cache_dir = "{repo}/target/bench-cache"')
     text = text.replace('database = "demo.db"', f'database = "{db}"')
@@ -110,6 +129,68 @@ def grow(repo: Path, binary: Path, base, sizes) -> int:
     return 0
 
 
+def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: int, workers: int) -> int:
+    """The whole set and the set less `plugin`, alternating `repeat` times on one input."""
+    env = dict(os.environ, RUST_LOG="error")
+    variants = [("with", ()), ("without", (plugin,))]
+    runs = {name: [] for name, _ in variants}
+    finding_sets = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        events = tmp / "events.jsonl"
+        write_events(events, base, wanted)
+        warm = tmp / "warm.jsonl"
+        warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
+        db = tmp / "bench.db"
+        configs = {}
+        for name, without in variants:
+            configs[name] = tmp / f"trailwarden-{name}.toml"
+            text = example_config(repo, db, workers, without)
+            if without and text == example_config(repo, db, workers):
+                sys.exit(f"the example config has no plugin called {plugin!r}")
+            configs[name].write_text(text)
+        for round_ in range(repeat):
+            # The order flips each round, so a drift of the machine's speed falls on both.
+            for name, _ in variants if round_ % 2 == 0 else reversed(variants):
+                common = [str(binary), "replay", "--config", str(configs[name]), "--format", "json"]
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                if round_ == 0:
+                    # Compiles the components into the cache before the first measured run.
+                    subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, env=env)
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+                stats_path = tmp / "stats.json"
+                wall, cpu, _ = timed(common + ["--stats-json", str(stats_path), str(events)], env)
+                stats = json.loads(stats_path.read_text())
+                found = finding_set(db)
+                if finding_sets.setdefault(name, found) != found:
+                    sys.exit(f"two runs {name} {plugin} recorded different findings")
+                runs[name].append((stats["events_per_s"], cpu / wanted * 1000, wall))
+    with_set, without_set = finding_sets["with"], finding_sets["without"]
+    own = {f for f in with_set if f[0] == plugin}
+    if with_set - own != without_set:
+        sys.exit(f"leaving {plugin} out changed other plugins' findings: "
+                 f"{len(without_set ^ (with_set - own))} differ")
+    print(f"cost of {plugin}: {wanted} events from {len(base)} distinct records, {workers} worker(s), "
+          f"{repeat} alternating runs of each set; {plugin} raised {len(own)} of {len(with_set)} findings")
+    print(f"{'set':<9} {'events/s':>10} {'CPU s/1k ev':>12} {'wall s':>7}")
+    for name, _ in variants:
+        for rate, cpu, wall in runs[name]:
+            print(f"{name:<9} {rate:>10,.0f} {cpu:>12.4f} {wall:>7.2f}")
+    median = {name: (statistics.median(r[0] for r in runs[name]), statistics.median(r[1] for r in runs[name]))
+              for name, _ in variants}
+    for name, _ in variants:
+        print(f"median {name:<9} {median[name][0]:>10,.0f} events/s {median[name][1]:>8.4f} CPU s/1k events")
+    fewer_events = 1 - median["with"][0] / median["without"][0]
+    more_time = median["without"][0] / median["with"][0] - 1
+    more_cpu = median["with"][1] / median["without"][1] - 1
+    print(f"with {plugin} (medians): {fewer_events:.1%} fewer events/s, {more_time:.1%} more time "
+          f"per event, {more_cpu:.1%} more CPU per event")
+    return 0
+
+
 def main() -> int:
     repo, binary, parse_rate = (Path(a).resolve() for a in sys.argv[1:4])
     positional = [a for a in sys.argv[4:] if not a.startswith("--")]
@@ -123,6 +204,10 @@ def main() -> int:
     growth = option("--growth", None)
     if growth:
         return grow(repo, binary, base, [int(n) for n in growth.split(",")])
+    cost_of_plugin = option("--cost-of", None)
+    if cost_of_plugin:
+        repeat = int(option("--repeat", "5"))
+        return cost_of(repo, binary, base, wanted, cost_of_plugin, repeat, workers_list[0])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         events = tmp / "events.jsonl"
@@ -139,10 +224,7 @@ def main() -> int:
         examples = repo / "examples"
         text = (examples / "trailwarden.toml").read_text()
         # Leave out the named plugins (their whole [[plugins]] block), to see each one's cost.
-        blocks = text.split("\n[[plugins]]\n")
-        text = "\n[[plugins]]\n".join(
-            [blocks[0]] + [b for b in blocks[1:] if not any(f'name = "{w}"' in b for w in without)]
-        )
+        text = without_plugins(text, without)
         text = text.replace('"../', f'"{examples}/../')
         text = text.replace('cache_dir = ".trailwarden/cache"', f'cache_dir = "{repo}/target/bench-cache"')
         # Denials (budgets, accounts outside the grants) are logged per call: keep only errors.
