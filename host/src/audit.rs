@@ -121,6 +121,12 @@ CREATE TABLE event_records (
     UNIQUE (event_id, sha256)
 );
 "#,
+    r#"
+-- No read of findings by time could use `findings_by_event_time`: each orders by the event
+-- time or, without one, the time recorded (an expression over both columns), so the index
+-- was only written, a page of it for most findings recorded.
+DROP INDEX IF EXISTS findings_by_event_time;
+"#,
 ];
 
 /// The longest record text kept for an event. The normaliser already refuses records over
@@ -982,6 +988,66 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let _store = AuditStore::open(&path).unwrap();
         assert_eq!(mode(""), 0o600);
+    }
+
+    #[test]
+    fn an_older_database_upgrades_keeping_its_findings_and_reads_them_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        // A database as the release before this migration left it, with a finding in it.
+        let previous = trailwarden_store::Schema {
+            migrations: &MIGRATIONS[..4],
+            ..STORE_SCHEMA
+        };
+        let conn = trailwarden_store::open(&path, &previous).unwrap();
+        AuditStore::init(conn)
+            .unwrap()
+            .record_finding(&finding("old"))
+            .unwrap();
+        let indexes = |store: &AuditStore| -> Vec<String> {
+            let mut stmt = store
+                .conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'findings'
+                     ORDER BY name",
+                )
+                .unwrap();
+            let names = stmt.query_map([], |row| row.get(0)).unwrap();
+            names.collect::<Result<_, _>>().unwrap()
+        };
+        let store = AuditStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        // The indexes each finding is written into: the unique key, the chain's order, and
+        // the plugin's findings (per-plugin reads); nothing only written.
+        assert_eq!(
+            indexes(&store),
+            [
+                "findings_by_plugin",
+                "findings_chain",
+                "sqlite_autoindex_findings_1"
+            ]
+        );
+        let mut newer = finding("new");
+        newer.event_time = Some("2025-06-01T00:00:00Z".into());
+        store.record_finding(&newer).unwrap();
+        let ids = |since: Option<&str>| -> Vec<String> {
+            let query = FindingQuery {
+                since: since.map(str::to_owned),
+                ..FindingQuery::default()
+            };
+            let found = store.findings(&query).unwrap();
+            found.into_iter().map(|f| f.event_id).collect()
+        };
+        assert_eq!(ids(None), ["new", "old"]);
+        assert_eq!(ids(Some("2025-01-01T00:00:00Z")), ["new"]);
+        assert!(
+            matches!(
+                store.verify_chain().unwrap(),
+                crate::chain::Verdict::Intact { rows: 2, .. }
+            ),
+            "{:?}",
+            store.verify_chain()
+        );
     }
 
     #[test]

@@ -55,6 +55,11 @@ struct Pending {
     /// Per capability, the pending decisions that spend its budget (as the outbox counts
     /// them: every one not denied).
     spending: HashMap<&'static str, u32>,
+    /// Per capability, its budget spent in the last hour as recorded when the batch first
+    /// called it: read once per batch, not once per call. Only this plugin's batches record
+    /// its decisions, one batch at a time, so nothing adds to it while the batch runs; an
+    /// action that leaves the hour meanwhile still counts, which can only deny, never allow.
+    recorded_spending: HashMap<&'static str, u32>,
 }
 
 impl Pending {
@@ -248,7 +253,7 @@ impl Broker {
             (Ok(request), Some(event)) => {
                 let resource = request.resource(&event.account);
                 let (mut status, mode, mut reason) =
-                    self.judge(capability, event, &resource, pending.spending(capability))?;
+                    self.judge(capability, event, &resource, pending)?;
                 if status != Status::Denied && matches!(request, Request::Aws { .. }) {
                     if let Err(why) = acting_account(&self.settings, &event.account) {
                         status = Status::Denied;
@@ -312,10 +317,10 @@ impl Broker {
     /// batch already spend the budget.
     fn judge(
         &self,
-        capability: &str,
+        capability: &'static str,
         event: &EventScope,
         resource: &str,
-        pending: u32,
+        pending: &mut Pending,
     ) -> Result<(Status, Option<Mode>, Option<String>)> {
         let scope = Scope {
             account: &event.account,
@@ -325,10 +330,21 @@ impl Broker {
         match self.grants.decide(capability, &scope) {
             Verdict::Denied(reason) => Ok((Status::Denied, None, Some(reason))),
             Verdict::Granted { mode, max_per_hour } => {
-                let used = self
-                    .outbox
-                    .budget_used(&self.plugin, capability, now_us() - HOUR_US, max_per_hour)?
-                    .saturating_add(pending);
+                let recorded = match pending.recorded_spending.get(capability) {
+                    Some(&spent) => spent,
+                    None => {
+                        let since = now_us() - HOUR_US;
+                        let spent = self.outbox.budget_used(
+                            &self.plugin,
+                            capability,
+                            since,
+                            max_per_hour,
+                        )?;
+                        pending.recorded_spending.insert(capability, spent);
+                        spent
+                    }
+                };
+                let used = recorded.saturating_add(pending.spending(capability));
                 if used >= max_per_hour {
                     return Ok((
                         Status::Denied,
@@ -525,5 +541,38 @@ mod tests {
             .collect();
         assert_eq!(statuses.iter().filter(|s| **s == Status::DryRun).count(), 2);
         assert_eq!(statuses.iter().filter(|s| **s == Status::Denied).count(), 1);
+    }
+
+    #[test]
+    fn the_budget_spent_by_earlier_batches_counts_in_every_later_call() {
+        let broker = broker(3);
+        let mut first = batch(&broker, &["e1", "e2"]);
+        for (event, user) in [("e1", "a"), ("e2", "b")] {
+            assert!(matches!(
+                first.call(event, disable(user)).unwrap(),
+                Receipt::DryRun(_)
+            ));
+        }
+        first.finish().unwrap();
+        // The next batch reads the two recorded once, then adds its own decisions to them.
+        let mut second = batch(&broker, &["e3", "e4", "e5"]);
+        assert!(matches!(
+            second.call("e3", disable("c")).unwrap(),
+            Receipt::DryRun(_)
+        ));
+        for (event, user) in [("e4", "d"), ("e5", "e")] {
+            let receipt = second.call(event, disable(user)).unwrap();
+            assert!(
+                matches!(&receipt, Receipt::Denied(why) if why.contains("budget exhausted: 3 of 3")),
+                "{receipt:?}"
+            );
+        }
+        second.finish().unwrap();
+        let mut third = batch(&broker, &["e6"]);
+        let receipt = third.call("e6", disable("f")).unwrap();
+        assert!(
+            matches!(&receipt, Receipt::Denied(why) if why.contains("budget exhausted: 3 of 3")),
+            "{receipt:?}"
+        );
     }
 }
