@@ -286,12 +286,13 @@ impl Spec {
         } else {
             String::new()
         };
+        // What happened and why it matters. The runbook is the rule's (catalog), which the
+        // console and every notification show: repeated here it was a tenth of each row.
         let description = format!(
-            "{} called {name}{outcome} in account {account}, region {region}, {}. {} {}",
+            "{} called {name}{outcome} in account {account}, region {region}, {}. {}",
             capitalize(&event.actor()),
             event.origin(),
             self.why,
-            self.runbook
         );
         let context = ObjectWriter::new()
             .field("event_source", &event.source)

@@ -139,6 +139,40 @@ fn ids(e: &Event) -> Vec<String> {
 }
 
 #[test]
+fn a_finding_says_who_called_what_and_why_and_its_rule_carries_the_runbook() {
+    let findings = service_watch::detect(&event(
+        "rds.amazonaws.com",
+        "DeleteDBSnapshot",
+        json!({"requestParameters": {"dBSnapshotIdentifier": "prod-nightly"}}),
+    ));
+    let [finding] = findings.as_slice() else {
+        panic!("one finding expected: {findings:?}")
+    };
+    let spec = rules::all().find(|r| r.id == finding.rule_id).unwrap();
+    assert!(
+        finding.description.starts_with(
+            "IAM user alice called DeleteDBSnapshot in account 111122223333, region us-east-1"
+        ),
+        "{}",
+        finding.description
+    );
+    assert!(
+        finding.description.ends_with(spec.why),
+        "{}",
+        finding.description
+    );
+    // The runbook is the rule's: the console and each notification show it from the
+    // catalog, so a finding's row does not repeat it.
+    assert!(!finding.description.contains(spec.runbook));
+    let config = Config::from_value(json!({})).unwrap();
+    let rule = service_watch::catalog(&config)
+        .into_iter()
+        .find(|r| r.id == finding.rule_id)
+        .unwrap();
+    assert_eq!(rule.runbook, spec.runbook);
+}
+
+#[test]
 fn same_names_from_other_services_and_endpoint_copies_are_ignored() {
     for (source, name) in [
         ("ec2.amazonaws.com", "DeleteDBSnapshot"),
