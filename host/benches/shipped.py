@@ -30,10 +30,10 @@ usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 
   It checks that every run of a set recorded the same findings, and that leaving PLUGIN out
   removed its findings and changed no other plugin's.
 """
-import statistics
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +102,20 @@ def example_config(repo: Path, db: Path, workers=None, without=()) -> str:
     return text
 
 
+def delete_database(db: Path):
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def warm_up(common, base, db: Path, env):
+    """A first, one-event replay compiles the components into the cache, so the measured run
+    is the steady state a long-running daemon would see; its database is deleted."""
+    warm = db.parent / "warm.jsonl"
+    warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
+    subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    delete_database(db)
+
+
 def grow(repo: Path, binary: Path, base, sizes) -> int:
     env = dict(os.environ, RUST_LOG="error")
     print(f"growth: every shipped plugin, default workers, events from {len(base)} distinct records")
@@ -117,12 +131,8 @@ def grow(repo: Path, binary: Path, base, sizes) -> int:
             db = tmp / "bench.db"
             config = tmp / "trailwarden.toml"
             config.write_text(example_config(repo, db))
-            warm = tmp / "warm.jsonl"
-            warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
             common = [str(binary), "replay", "--config", str(config), "--format", "json"]
-            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            warm_up(common, base, db, env)
             wall, cpu, rss = timed(common + [str(tmp / "events")], env)
             db_mb = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db}{s}").exists()) / 1e6
             print(f"{n:>9} {wall:>8.1f} {n / wall:>9.0f} {cpu / n * 1e6:>10.1f} {rss:>12.1f} {db_mb:>7.1f}")
@@ -139,8 +149,6 @@ def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: in
         tmp = Path(tmp)
         events = tmp / "events.jsonl"
         write_events(events, base, wanted)
-        warm = tmp / "warm.jsonl"
-        warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
         db = tmp / "bench.db"
         configs = {}
         for name, without in variants:
@@ -153,14 +161,9 @@ def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: in
             # The order flips each round, so a drift of the machine's speed falls on both.
             for name, _ in variants if round_ % 2 == 0 else reversed(variants):
                 common = [str(binary), "replay", "--config", str(configs[name]), "--format", "json"]
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                delete_database(db)
                 if round_ == 0:
-                    # Compiles the components into the cache before the first measured run.
-                    subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, env=env)
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+                    warm_up(common, base, db, env)
                 stats_path = tmp / "stats.json"
                 wall, cpu, _ = timed(common + ["--stats-json", str(stats_path), str(events)], env)
                 stats = json.loads(stats_path.read_text())
@@ -211,22 +214,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         events = tmp / "events.jsonl"
-        with open(events, "w") as out:
-            for i in range(wanted):
-                record = dict(base[i % len(base)])
-                record["eventID"] = f"bench-{i:08d}"
-                out.write(json.dumps(record) + "\n")
+        write_events(events, base, wanted)
         size_mb = events.stat().st_size / 1e6
         yardstick = json.loads(subprocess.run(
             [str(parse_rate), str(events)], check=True, capture_output=True, text=True
         ).stdout)["events_per_s"]
 
         examples = repo / "examples"
-        text = (examples / "trailwarden.toml").read_text()
-        # Leave out the named plugins (their whole [[plugins]] block), to see each one's cost.
-        text = without_plugins(text, without)
-        text = text.replace('"../', f'"{examples}/../')
-        text = text.replace('cache_dir = ".trailwarden/cache"', f'cache_dir = "{repo}/target/bench-cache"')
         # Denials (budgets, accounts outside the grants) are logged per call: keep only errors.
         env = dict(os.environ, RUST_LOG="error")
         runs = []
@@ -238,21 +232,13 @@ def main() -> int:
         for label, dist, workers in dists:
             db = tmp / f"bench-{label}{workers}.db"
             config = tmp / f"trailwarden-{label}{workers}.toml"
-            run_text = text
+            # Leave out the named plugins (their whole [[plugins]] block), to see each one's cost.
+            run_text = example_config(repo, db, workers, without)
             if dist is not None:
                 run_text = run_text.replace(f'"{examples}/../plugins/dist/', f'"{dist}/')
-            config.write_text(
-                run_text.replace('database = "demo.db"', f'database = "{db}"')
-                .replace("[engine]\n", f"[engine]\nworkers = {workers}\n", 1)
-            )
+            config.write_text(run_text)
             common = [str(binary), "replay", "--config", str(config), "--format", "json"]
-            # A first, small run compiles the components into the cache, so the measured
-            # run is the steady state a long-running daemon would see.
-            warm = tmp / "warm.jsonl"
-            warm.write_text(json.dumps(dict(base[0], eventID="warm-up")) + "\n")
-            subprocess.run(common + [str(warm)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            warm_up(common, base, db, env)
             stats_path = tmp / f"stats-{label}{workers}.json"
             wall, cpu, rss = timed(
                 common + ["--stats-json", str(stats_path), str(events)], env
