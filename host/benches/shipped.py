@@ -191,6 +191,12 @@ def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: in
     more_cpu = median["with"][1] / median["without"][1] - 1
     print(f"with {plugin} (medians): {fewer_events:.1%} fewer events/s, {more_time:.1%} more time "
           f"per event, {more_cpu:.1%} more CPU per event")
+    # The machine's speed drifts between minutes more than a plugin's cost: each round's two
+    # runs, taken back to back, compared with each other, then the median of those ratios.
+    paired_events = statistics.median(1 - w[0] / wo[0] for w, wo in zip(runs["with"], runs["without"]))
+    paired_cpu = statistics.median(w[1] / wo[1] - 1 for w, wo in zip(runs["with"], runs["without"]))
+    print(f"with {plugin} (median of the {repeat} rounds' own ratios): {paired_events:.1%} fewer "
+          f"events/s, {paired_cpu:.1%} more CPU per event")
     return 0
 
 

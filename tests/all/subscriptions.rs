@@ -220,3 +220,41 @@ fn narrowed_subscriptions_raise_what_subscribing_to_everything_raises() {
         );
     }
 }
+
+#[test]
+fn service_watch_is_routed_failed_calls_only_where_attempts_count() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = PluginRuntime::new(cache.path(), HostStores::in_memory().unwrap()).unwrap();
+    let patterns = runtime
+        .load(&plugin_config(plugin("service-watch")))
+        .unwrap()
+        .patterns;
+    let mut set = event_pattern::PatternSet::new();
+    for (id, pattern) in (0..).zip(&patterns) {
+        set.add_json(id, pattern).unwrap();
+    }
+    let routed = |record: Value| {
+        let mut items = normalize_value(record, &Options::default());
+        let Some(Item::Event(event)) = items.pop() else {
+            panic!("not an event: {items:?}");
+        };
+        !set.matching_ids(&event.envelope()).is_empty()
+    };
+    let policy_attached = |error_code: Option<Value>| {
+        let mut call = record("e1", "iam.amazonaws.com", "AttachUserPolicy");
+        if let Some(code) = error_code {
+            call["errorCode"] = code;
+        }
+        call
+    };
+    // A change without an error code, or with a null or empty one, succeeded.
+    assert!(routed(policy_attached(None)));
+    assert!(routed(policy_attached(Some(Value::Null))));
+    assert!(routed(policy_attached(Some(json!("")))));
+    // A failed change counts for none of its rules: it is not routed at all.
+    assert!(!routed(policy_attached(Some(json!("AccessDenied")))));
+    // Password data reads count failed or not: a burst of attempts is the signal.
+    let mut read = record("e2", "ec2.amazonaws.com", "GetPasswordData");
+    read["errorCode"] = json!("Client.UnauthorizedOperation");
+    assert!(routed(read));
+}

@@ -12,6 +12,11 @@
 //! Burst rules (`rules/bursts.rs`) count matching calls per principal in host state and
 //! report once a threshold is reached (config `thresholds`: rule id -> count).
 //!
+//! Info rules (views of how often things change: IAM changes, bucket configuration, images)
+//! fold repeats: the same principal making the same call with the same parameters again within
+//! `repeat_window_seconds` (3600, on event time, kept in state; 0 turns it off) raises no
+//! new finding.
+//!
 //! Response: every finding is sent with `notify.send` to the config's `notify_target`
 //! (default `security-team`), once per dedup key per `notify_window_seconds` (3600).
 
@@ -88,10 +93,14 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
         event,
         raw: raw.as_ref(),
     };
+    let repeat_window = repeat_window_seconds(config);
     let mut findings = Vec::new();
     for rule in candidates.into_iter().filter(|r| (r.when)(&facts)) {
         let Some(threshold) = rule.threshold else {
-            findings.push(rule.finding(&facts));
+            let finding = rule.finding(&facts);
+            if !(rule.folds_repeats() && repeats_within(&finding, &facts, repeat_window, state)) {
+                findings.push(finding);
+            }
             continue;
         };
         let limit = config
@@ -118,6 +127,46 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
         }
     }
     findings
+}
+
+/// The default of `repeat_window_seconds`: an hour.
+pub const DEFAULT_REPEAT_WINDOW_SECONDS: u32 = 3600;
+
+/// The config's `repeat_window_seconds` (0: every matching call is a finding).
+fn repeat_window_seconds(config: &Config) -> u32 {
+    config
+        .u64("repeat_window_seconds")
+        .map_or(DEFAULT_REPEAT_WINDOW_SECONDS, |s| {
+            u32::try_from(s).unwrap_or(u32::MAX)
+        })
+}
+
+/// Whether `finding` of an info rule repeats one raised within `window` seconds (event
+/// time, in state): the same rule, account, region, principal and call (its dedup key) with
+/// the same request parameters and resources, the same change made again. Only the first
+/// is recorded: an info rule is a view of how often things change, and a change re-applied
+/// again and again (a deployment putting the same policy) would otherwise be a row, its
+/// event's record and a notification check each time.
+fn repeats_within(finding: &Finding, facts: &Facts, window: u32, state: &dyn State) -> bool {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    if window == 0 {
+        return false;
+    }
+    // Hashed, so a long principal or parameter list cannot push the key past the host's
+    // limit. The hash may differ across Rust releases: a rebuilt plugin can then raise a
+    // repeat once more, never fold a different change.
+    let parameters = facts
+        .raw
+        .and_then(|r| r.get("requestParameters"))
+        .map(ToString::to_string);
+    let mut hasher = DefaultHasher::new();
+    (&finding.dedup_key, &finding.resources, parameters).hash(&mut hasher);
+    let key = format!("repeat:{}:{:016x}", finding.rule_id, hasher.finish());
+    if state.get(&key).is_some() {
+        return true;
+    }
+    state.set(&key, &finding.event_id, Some(window));
+    false
 }
 
 /// The default of `notify_window_seconds`: one notification per incident (dedup key) an hour.

@@ -185,6 +185,12 @@ impl Spec {
         if self.kind == Kind::VpcEndpoint {
             detail.insert("eventType".into(), json!(["AwsVpceEvent"]));
         }
+        if !self.attempts {
+            // Failed calls do not count here, so they are not routed here either: a record
+            // without an `errorCode` (or with a null or empty one), which [`Spec::applies`]
+            // still checks with the `errorMessage`.
+            detail.insert("errorCode".into(), json!([{ "exists": false }, null, ""]));
+        }
         json!({ "detail": detail })
     }
 
@@ -228,6 +234,12 @@ impl Spec {
             && (self.attempts || !event.failed())
     }
 
+    /// Whether repeats of one change within `repeat_window_seconds` raise one finding: the
+    /// info rules (views of change), not the ones that report a threat or a burst.
+    pub fn folds_repeats(&self) -> bool {
+        self.severity == Severity::Info && self.threshold.is_none()
+    }
+
     /// The catalog entry, naming the notify target.
     pub fn rule(&self, target: &str, response: &[&str]) -> Rule {
         let calls = match self.names {
@@ -252,6 +264,9 @@ impl Spec {
                 t.count,
                 t.window_seconds / 60
             ),
+            None if self.folds_repeats() => " The same principal making the same call with the same \
+                parameters again within `repeat_window_seconds` (an hour) raises no new finding."
+                .to_owned(),
             None => String::new(),
         };
         Rule::new(

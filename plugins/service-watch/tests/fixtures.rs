@@ -8,7 +8,7 @@ use service_watch::spec::Names;
 use service_watch::{rules, ServiceWatch, CAPABILITIES};
 use trailwarden_plugin_sdk::serde_json::{self, json, Value};
 use trailwarden_plugin_sdk::{
-    testing, Config, Event, MemoryState, Principal, RecordingCapabilities, Responder,
+    testing, Config, Event, MemoryState, Principal, RecordingCapabilities, Responder, Severity,
 };
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -322,4 +322,81 @@ fn an_incident_is_notified_once_per_window_and_every_finding_is_kept() {
     assert_eq!(run(&Config::empty()), (2, 1));
     let every_time = Config::from_value(json!({"notify_window_seconds": 0})).unwrap();
     assert_eq!(run(&every_time), (2, 2));
+}
+
+#[test]
+fn an_info_change_made_again_within_the_window_is_one_finding() {
+    let state = MemoryState::new();
+    let attach = |id: &str, user: &str, policy: &str| {
+        let mut e = event(
+            "iam.amazonaws.com",
+            "AttachUserPolicy",
+            json!({"requestParameters": {"userName": user, "policyArn": policy}}),
+        );
+        e.id = id.into();
+        e
+    };
+    let changed = |e: &Event, config: &Config| {
+        service_watch::evaluate(e, &state, config)
+            .into_iter()
+            .filter(|f| f.rule_id == "aws.iam.changed")
+            .map(|f| f.event_id)
+            .collect::<Vec<_>>()
+    };
+    let hourly = Config::empty();
+    let read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    assert_eq!(changed(&attach("e1", "bob", read_only), &hourly), ["e1"]);
+    // The same principal making the same change again: folded into e1's finding.
+    assert!(changed(&attach("e2", "bob", read_only), &hourly).is_empty());
+    // Another policy, or the same policy for another user, is another change.
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    assert_eq!(changed(&attach("e3", "bob", admin), &hourly), ["e3"]);
+    assert_eq!(changed(&attach("e4", "carol", read_only), &hourly), ["e4"]);
+    // Once the hour has passed (event time), the same change is a finding again.
+    state.advance(3601);
+    assert_eq!(changed(&attach("e5", "bob", read_only), &hourly), ["e5"]);
+    // A window of 0: every call is a finding.
+    let every_time = Config::from_value(json!({"repeat_window_seconds": 0})).unwrap();
+    assert_eq!(
+        changed(&attach("e6", "bob", read_only), &every_time),
+        ["e6"]
+    );
+    assert_eq!(
+        changed(&attach("e7", "bob", read_only), &every_time),
+        ["e7"]
+    );
+    // Only info rules fold (rules reporting a threat keep every call, see
+    // an_incident_is_notified_once_per_window_and_every_finding_is_kept), and the catalog
+    // says which.
+    let folding: Vec<&str> = rules::all()
+        .filter(|r| r.folds_repeats())
+        .map(|r| r.id)
+        .collect();
+    assert!(folding.contains(&"aws.iam.changed"), "{folding:?}");
+    for rule in rules::all() {
+        let entry = rule.rule("security-team", CAPABILITIES);
+        assert_eq!(
+            entry.description.contains("repeat_window_seconds"),
+            rule.severity == Severity::Info && rule.threshold.is_none(),
+            "{}",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn patterns_leave_out_failed_calls_unless_attempts_count() {
+    for rule in rules::all() {
+        let error_code = &rule.pattern()["detail"]["errorCode"];
+        if rule.attempts {
+            assert!(error_code.is_null(), "{}: {error_code}", rule.id);
+        } else {
+            assert_eq!(
+                *error_code,
+                json!([{"exists": false}, null, ""]),
+                "{}",
+                rule.id
+            );
+        }
+    }
 }
