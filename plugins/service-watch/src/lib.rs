@@ -97,9 +97,9 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
     let mut findings = Vec::new();
     for rule in candidates.into_iter().filter(|r| (r.when)(&facts)) {
         let Some(threshold) = rule.threshold else {
-            let finding = rule.finding(&facts);
-            if !(rule.folds_repeats() && repeats_within(&finding, &facts, repeat_window, state)) {
-                findings.push(finding);
+            // Told before the finding is built: most repeats are dropped.
+            if !(rule.folds_repeats() && repeats_within(rule, &facts, repeat_window, state)) {
+                findings.push(rule.finding(&facts));
             }
             continue;
         };
@@ -141,13 +141,13 @@ fn repeat_window_seconds(config: &Config) -> u32 {
         })
 }
 
-/// Whether `finding` of an info rule repeats one raised within `window` seconds (event
+/// Whether `rule`'s finding for this event repeats one raised within `window` seconds (event
 /// time, in state): the same rule, account, region, principal and call (its dedup key) with
 /// the same request parameters and resources, the same change made again. Only the first
 /// is recorded: an info rule is a view of how often things change, and a change re-applied
 /// again and again (a deployment putting the same policy) would otherwise be a row, its
 /// event's record and a notification check each time.
-fn repeats_within(finding: &Finding, facts: &Facts, window: u32, state: &dyn State) -> bool {
+fn repeats_within(rule: &spec::Spec, facts: &Facts, window: u32, state: &dyn State) -> bool {
     use std::hash::{DefaultHasher, Hash, Hasher};
     if window == 0 {
         return false;
@@ -160,12 +160,12 @@ fn repeats_within(finding: &Finding, facts: &Facts, window: u32, state: &dyn Sta
         .and_then(|r| r.get("requestParameters"))
         .map(ToString::to_string);
     let mut hasher = DefaultHasher::new();
-    (&finding.dedup_key, &finding.resources, parameters).hash(&mut hasher);
-    let key = format!("repeat:{}:{:016x}", finding.rule_id, hasher.finish());
+    (rule.dedup_key(facts), spec::resources(facts), parameters).hash(&mut hasher);
+    let key = format!("repeat:{}:{:016x}", rule.id, hasher.finish());
     if state.get(&key).is_some() {
         return true;
     }
-    state.set(&key, &finding.event_id, Some(window));
+    state.set(&key, &facts.event.id, Some(window));
     false
 }
 

@@ -115,6 +115,14 @@ pub fn principal_key(event: &Event) -> &str {
         .unwrap_or("unknown")
 }
 
+/// The ARNs of the record's `resources`.
+pub fn resources(facts: &Facts) -> Vec<String> {
+    facts
+        .raw
+        .map(trailwarden_plugin_sdk::json::resource_arns)
+        .unwrap_or_default()
+}
+
 /// Trimmed, non-empty text of a JSON string (or a number).
 pub fn text(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
@@ -283,16 +291,26 @@ impl Spec {
         )
     }
 
+    /// The dedup key of its finding for the event: rule, account, region, principal, call.
+    pub fn dedup_key(&self, facts: &Facts) -> String {
+        let event = facts.event;
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.id,
+            event.account_or_unknown(),
+            event.region_or_unknown(),
+            principal_key(event),
+            facts.name()
+        )
+    }
+
     /// The finding for an event this rule matched.
     pub fn finding(&self, facts: &Facts) -> Finding {
         let event = facts.event;
         let account = event.account_or_unknown();
         let region = event.region_or_unknown();
         let name = facts.name();
-        let resources = facts
-            .raw
-            .map(trailwarden_plugin_sdk::json::resource_arns)
-            .unwrap_or_default();
+        let resources = resources(facts);
         let outcome = if event.failed() {
             format!(
                 " (it failed: {})",
@@ -325,7 +343,6 @@ impl Spec {
                 &facts.raw.and_then(|r| r.get("requestParameters")),
             )
             .finish();
-        let who = principal_key(event);
         Finding {
             rule_id: self.id.to_owned(),
             severity: self.severity,
@@ -335,7 +352,7 @@ impl Spec {
             ),
             description,
             resources,
-            dedup_key: format!("{}:{account}:{region}:{who}:{name}", self.id),
+            dedup_key: self.dedup_key(facts),
             event_id: event.id.clone(),
             context,
         }
