@@ -57,8 +57,8 @@ pub fn catalog(config: &Config) -> Vec<Rule> {
     rules::all().map(|r| r.rule(target, CAPABILITIES)).collect()
 }
 
-/// The findings of the per-event rules for one event: one per rule that matches it (burst
-/// rules need state: [`evaluate`]).
+/// The findings of the per-event rules for one event: one per rule that matches it, repeats
+/// included (burst rules and folding repeats need state: [`evaluate`]).
 pub fn detect(event: &Event) -> Vec<Finding> {
     let candidates: Vec<&spec::Spec> = rules::all()
         .filter(|r| r.threshold.is_none() && r.applies(event))
@@ -80,7 +80,8 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 
 /// Every rule for one event: the per-event ones, and the burst rules, whose matching calls
 /// are counted per rule, account and principal in `state` (expiring after the window, on
-/// event time); a burst is reported once, by the call that reaches its threshold.
+/// event time); a burst is reported once, by the call that reaches its threshold. An info
+/// rule's repeat of a change within `repeat_window_seconds` is left out.
 pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
     // The calls each rule looks at are told from the parsed fields; the fields of the record
     // the rules read are parsed (most of the cost) only when some rule looks at this one.
