@@ -94,7 +94,11 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
         event,
         raw: raw.as_ref(),
     };
-    let repeat_window = repeat_window_seconds(config);
+    let repeat_window = window_seconds(
+        config,
+        "repeat_window_seconds",
+        DEFAULT_REPEAT_WINDOW_SECONDS,
+    );
     let mut findings = Vec::new();
     for rule in candidates.into_iter().filter(|r| (r.when)(&facts)) {
         let Some(threshold) = rule.threshold else {
@@ -133,13 +137,12 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
 /// The default of `repeat_window_seconds`: an hour.
 pub const DEFAULT_REPEAT_WINDOW_SECONDS: u32 = 3600;
 
-/// The config's `repeat_window_seconds` (0: every matching call is a finding).
-fn repeat_window_seconds(config: &Config) -> u32 {
+/// A window in seconds from the config (`repeat_window_seconds`, `notify_window_seconds`),
+/// `default` when unset; 0 turns the window off.
+fn window_seconds(config: &Config, key: &str, default: u32) -> u32 {
     config
-        .u64("repeat_window_seconds")
-        .map_or(DEFAULT_REPEAT_WINDOW_SECONDS, |s| {
-            u32::try_from(s).unwrap_or(u32::MAX)
-        })
+        .u64(key)
+        .map_or(default, |s| u32::try_from(s).unwrap_or(u32::MAX))
 }
 
 /// Whether `rule`'s finding for this event repeats one raised within `window` seconds (event
@@ -183,11 +186,11 @@ pub fn respond(event: &Event, finding: &Finding, batch: &Batch) {
     let config = batch.config;
     let window = NotifyWindow {
         target: config.notify_target(),
-        seconds: config
-            .u64("notify_window_seconds")
-            .map_or(DEFAULT_NOTIFY_WINDOW_SECONDS, |s| {
-                u32::try_from(s).unwrap_or(u32::MAX)
-            }),
+        seconds: window_seconds(
+            config,
+            "notify_window_seconds",
+            DEFAULT_NOTIFY_WINDOW_SECONDS,
+        ),
         opens: WindowOpens::Always,
     };
     window.notify(event, finding, batch.caps, batch.state);
