@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use serde::de::IgnoredAny;
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// JSON text and, once read, its value.
@@ -95,6 +96,17 @@ impl fmt::Display for FindingContext {
 /// As the JSON it holds (an object in a finding's JSON, not a string).
 impl Serialize for FindingContext {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(value) = self.parsed.get() {
+            return value.serialize(serializer);
+        }
+        // A plugin's text, JSON when it came: written as it is, not parsed into a tree and
+        // written again (a replay printing its findings did that for each one), unless it
+        // spans lines, which would split a JSON-lines output.
+        if !self.text.contains(['\n', '\r']) {
+            if let Ok(raw) = serde_json::from_str::<&RawValue>(&self.text) {
+                return raw.serialize(serializer);
+            }
+        }
         self.value().serialize(serializer)
     }
 }
@@ -136,8 +148,24 @@ mod tests {
             *FindingContext::from_plugin(deep.clone()).value(),
             json!(deep)
         );
-        // JSON, but past the range of a number: read as its text.
+        // JSON, but past the range of a number: read as its text, written as it came.
         let huge = FindingContext::from_plugin(r#"{"n": 1e400}"#.to_owned());
+        assert_eq!(serde_json::to_string(&huge).unwrap(), r#"{"n": 1e400}"#);
         assert_eq!(*huge.value(), json!(r#"{"n": 1e400}"#));
+    }
+
+    #[test]
+    fn a_plugins_json_is_written_out_as_it_came_on_one_line() {
+        let one_line = FindingContext::from_plugin(r#"{"b": 1, "a": "x\ny"}"#.to_owned());
+        assert_eq!(
+            serde_json::to_string(&one_line).unwrap(),
+            r#"{"b": 1, "a": "x\ny"}"#
+        );
+        // Line breaks between its tokens would split a JSON line: written compact instead.
+        let pretty = FindingContext::from_plugin("{\n  \"b\": 1,\n  \"a\": 2\n}".to_owned());
+        assert_eq!(serde_json::to_string(&pretty).unwrap(), r#"{"a":2,"b":1}"#);
+        // Read back from the database (parsed there): written from its value.
+        let stored = FindingContext::from_stored(r#"{"b": 1, "a": 2}"#.to_owned());
+        assert_eq!(serde_json::to_string(&stored).unwrap(), r#"{"a":2,"b":1}"#);
     }
 }

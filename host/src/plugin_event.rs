@@ -13,8 +13,8 @@ pub fn to_plugin_event(event: &NormalizedEvent, self_caused: bool) -> Event {
 }
 
 /// The event as handed to plugins, its fields moved rather than copied.
-pub fn into_plugin_event(event: NormalizedEvent, self_caused: bool) -> Event {
-    let raw = event.raw_json();
+pub fn into_plugin_event(mut event: NormalizedEvent, self_caused: bool) -> Event {
+    let raw = event.take_raw_json();
     let p = event.principal;
     Event {
         id: event.id,

@@ -73,13 +73,40 @@ pub struct NormalizedEvent {
     /// The EventBridge detail-type the event has (from its envelope) or would
     /// have (derived from `eventType`).
     pub detail_type: String,
+    /// [`record`](Self::record) as compact JSON, when the normaliser wrote it already
+    /// (its size check of a bare record writes it): [`raw_json`](Self::raw_json) hands it
+    /// out rather than writing the record again. Code that changes `record` must reset it.
+    pub record_text: RecordText,
+}
+
+/// A record's compact JSON text, if written (see [`NormalizedEvent::record_text`]). A
+/// cache of what `record` holds, so it takes no part in comparing events: the same record
+/// is the same event whether or not its text was kept.
+#[derive(Debug, Clone, Default)]
+pub struct RecordText(pub Option<String>);
+
+impl PartialEq for RecordText {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl NormalizedEvent {
     /// The record as compact JSON text.
     pub fn raw_json(&self) -> String {
-        // Serialising a Value cannot fail (its keys are always strings).
-        serde_json::to_string(&self.record).unwrap_or_default()
+        match &self.record_text.0 {
+            Some(text) => text.clone(),
+            // Serialising a Value cannot fail (its keys are always strings).
+            None => serde_json::to_string(&self.record).unwrap_or_default(),
+        }
+    }
+
+    /// [`raw_json`](Self::raw_json), taking the kept text rather than copying it.
+    pub fn take_raw_json(&mut self) -> String {
+        match self.record_text.0.take() {
+            Some(text) => text,
+            None => self.raw_json(),
+        }
     }
 
     /// The SHA-256 of the record's canonical JSON (keys sorted, no whitespace): the same for

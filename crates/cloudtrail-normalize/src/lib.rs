@@ -98,7 +98,7 @@ mod walk;
 
 use serde_json::Value;
 
-pub use event::{NormalizedEvent, Principal};
+pub use event::{NormalizedEvent, Principal, RecordText};
 pub use reasons::{RejectReason, SkipReason};
 
 use walk::{Loc, Walker};

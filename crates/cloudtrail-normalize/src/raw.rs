@@ -1,20 +1,22 @@
 //! Measuring and capturing the raw text of an input without building more
-//! than needed: size checks stop serialising as soon as the limit is passed,
+//! than needed: size checks stop writing as soon as the limit is passed,
 //! and dead-letter text is cut at the limit on a UTF-8 boundary.
 
 use std::io;
 
 use serde_json::Value;
 
-/// Byte length of `value` as compact JSON, or `None` once it exceeds `limit`
-/// (serialisation stops there, so a huge record costs at most `limit` bytes
-/// of work).
-pub(crate) fn compact_len_within(value: &Value, limit: usize) -> Option<usize> {
-    let mut counter = Counter { written: 0, limit };
-    match serde_json::to_writer(&mut counter, value) {
-        Ok(()) => Some(counter.written),
-        Err(_) => None,
-    }
+/// `value` as compact JSON text, or `None` once it exceeds `limit` bytes (writing stops
+/// there). The size check of a record that is kept as it came: its text is written once and
+/// handed on (see [`crate::NormalizedEvent::record_text`]), not measured and then written again.
+pub(crate) fn compact_within(value: &Value, limit: usize) -> Option<String> {
+    let mut sink = Capped {
+        buf: Vec::new(),
+        limit,
+    };
+    serde_json::to_writer(&mut sink, value).ok()?;
+    // serde_json writes UTF-8; checked rather than assumed (no `unsafe` here).
+    String::from_utf8(sink.buf).ok()
 }
 
 /// Compact JSON text of `value`, truncated to at most `limit` bytes.
@@ -50,26 +52,6 @@ pub(crate) fn truncate_lossy(bytes: &[u8], limit: usize) -> String {
         text.truncate(cut);
     }
     text
-}
-
-/// Counts bytes and fails once past the limit.
-struct Counter {
-    written: usize,
-    limit: usize,
-}
-
-impl io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written = self.written.saturating_add(buf.len());
-        if self.written > self.limit {
-            return Err(io::Error::other("over the size limit"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Keeps the first `limit` bytes and fails after that.
@@ -116,12 +98,15 @@ mod tests {
     }
 
     #[test]
-    fn compact_len_and_text() {
+    fn compact_within_and_text() {
         let v = serde_json::json!({"a": [1, 2, "x"]});
         let full = serde_json::to_string(&v).unwrap();
-        assert_eq!(compact_len_within(&v, 1000), Some(full.len()));
-        assert_eq!(compact_len_within(&v, full.len()), Some(full.len()));
-        assert_eq!(compact_len_within(&v, full.len() - 1), None);
+        assert_eq!(compact_within(&v, 1000).as_deref(), Some(full.as_str()));
+        assert_eq!(
+            compact_within(&v, full.len()).as_deref(),
+            Some(full.as_str())
+        );
+        assert_eq!(compact_within(&v, full.len() - 1), None);
         assert_eq!(compact_text(&v, 1000), full);
         assert_eq!(compact_text(&v, 4), &full[..4]);
     }

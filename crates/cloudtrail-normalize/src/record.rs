@@ -6,17 +6,21 @@ use serde_json::{Map, Value};
 
 use crate::coerce::{self, path};
 use crate::envelope::{self, EnvelopeInfo};
-use crate::event::{NormalizedEvent, Principal};
+use crate::event::{NormalizedEvent, Principal, RecordText};
 use crate::id;
 
 /// Normalises one record that has already been recognised as a CloudTrail
 /// event (not an Insight, not a digest). `envelope` carries the fields of the
-/// EventBridge envelope it arrived in, if any.
+/// EventBridge envelope it arrived in, if any; `text`, the record as compact JSON
+/// when it was written already (kept if nothing is taken out of the record here).
 pub(crate) fn normalize(
     mut record: Map<String, Value>,
     envelope: Option<EnvelopeInfo>,
+    text: Option<String>,
 ) -> NormalizedEvent {
+    let fields = record.len();
     let logstash_time = strip_logstash(&mut record);
+    let record_text = RecordText(text.filter(|_| record.len() == fields));
     let envelope = envelope.unwrap_or_default();
     let record = Value::Object(record);
 
@@ -62,6 +66,7 @@ pub(crate) fn normalize(
         event_type,
         detail_type,
         record,
+        record_text,
     }
 }
 
@@ -123,6 +128,7 @@ mod tests {
                 }
             })),
             None,
+            None,
         );
         assert_eq!(ev.principal.user_name.as_deref(), Some("Admin"));
         assert_eq!(
@@ -141,8 +147,14 @@ mod tests {
                 json!({"eventName": "X", "@timestamp": "2020-01-01T00:00:00.000Z", "@version": "1"}),
             ),
             None,
+            Some(
+                r#"{"@timestamp":"2020-01-01T00:00:00.000Z","@version":"1","eventName":"X"}"#
+                    .to_owned(),
+            ),
         );
         assert_eq!(ev.record, json!({"eventName": "X"}));
+        // The text written before the fields were taken out is not the record's any more.
+        assert_eq!(ev.raw_json(), r#"{"eventName":"X"}"#);
         assert_eq!(ev.time.as_deref(), Some("2020-01-01T00:00:00.000Z"));
         assert!(ev.id.starts_with(id::PREFIX));
     }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::coerce::{self, path};
-use crate::event::{NormalizedEvent, Principal};
+use crate::event::{NormalizedEvent, Principal, RecordText};
 use crate::id;
 use crate::shape::GUARDDUTY_DETAIL_TYPE;
 
@@ -72,6 +72,7 @@ pub(crate) fn guardduty(mut envelope: Map<String, Value>) -> NormalizedEvent {
         event_type: Some(GUARDDUTY_EVENT_TYPE.to_owned()),
         detail_type: GUARDDUTY_DETAIL_TYPE.to_owned(),
         record: finding,
+        record_text: RecordText::default(),
     }
 }
 

@@ -223,13 +223,14 @@ impl<'o> Walker<'o> {
                 &value,
             ),
             Shape::LookupEvent | Shape::Envelope(_) | Shape::Record => {
-                if !self.within_size(&value, loc) {
+                let Some(text) = self.within_size(&value, loc) else {
                     return;
-                }
+                };
                 match (shape, value) {
                     (Shape::LookupEvent, Value::Object(obj)) => self.lookup_event(obj, loc),
                     (Shape::Envelope(kind), Value::Object(obj)) => self.envelope(obj, kind, loc),
-                    (_, Value::Object(obj)) => self.record(obj, None, loc),
+                    // A bare record: the text its size check wrote is the record's own.
+                    (_, Value::Object(obj)) => self.record(obj, None, loc, Some(text)),
                     // classify() only returns these shapes for objects.
                     (_, other) => self.reject_value(
                         RejectReason::NotAnObject,
@@ -242,11 +243,11 @@ impl<'o> Walker<'o> {
     }
 
     /// Checks one event-sized unit against `max_record_bytes`, rejecting it
-    /// as `oversized` when over.
-    fn within_size(&mut self, value: &Value, loc: &Loc<'_>) -> bool {
+    /// as `oversized` when over; within the limit, its compact JSON text.
+    fn within_size(&mut self, value: &Value, loc: &Loc<'_>) -> Option<String> {
         let limit = self.options.max_record_bytes;
-        if raw::compact_len_within(value, limit).is_some() {
-            return true;
+        if let Some(text) = raw::compact_within(value, limit) {
+            return Some(text);
         }
         self.reject_value(
             RejectReason::Oversized,
@@ -255,7 +256,7 @@ impl<'o> Walker<'o> {
             )),
             value,
         );
-        false
+        None
     }
 
     /// `{"Records": [...]}` or `{"Events": [...]}`: the array's elements.
@@ -321,7 +322,7 @@ impl<'o> Walker<'o> {
             None => Err("CloudTrailEvent is missing".to_owned()),
         };
         match parsed {
-            Ok(Value::Object(record)) => self.record(record, None, loc),
+            Ok(Value::Object(record)) => self.record(record, None, loc, None),
             Ok(other) => {
                 let detail = loc.detail(format_args!(
                     "CloudTrailEvent holds {}, expected a JSON object",
@@ -370,7 +371,7 @@ impl<'o> Walker<'o> {
                     _ => None,
                 };
                 match detail {
-                    Some(Value::Object(record)) => self.record(record, Some(info), loc),
+                    Some(Value::Object(record)) => self.record(record, Some(info), loc, None),
                     _ => {
                         let kind = obj.get("detail").map_or("nothing", json_kind);
                         self.reject_value(
@@ -445,12 +446,14 @@ impl<'o> Walker<'o> {
     }
 
     /// A record recognised as CloudTrail: an event (an Insight too, of its own event type and
-    /// detail-type, unless [`crate::Options::skip_insights`]).
+    /// detail-type, unless [`crate::Options::skip_insights`]). `text`: the record as compact
+    /// JSON, when the size check already wrote it.
     fn record(
         &mut self,
         record: Map<String, Value>,
         envelope: Option<EnvelopeInfo>,
         loc: &Loc<'_>,
+        text: Option<String>,
     ) {
         if self.options.skip_insights && shape::is_insight(&record) {
             let id = record.get("eventID").and_then(Value::as_str).unwrap_or("?");
@@ -470,7 +473,7 @@ impl<'o> Walker<'o> {
         if self.full() {
             return;
         }
-        self.push(Item::Event(record::normalize(record, envelope)));
+        self.push(Item::Event(record::normalize(record, envelope, text)));
     }
 }
 

@@ -234,6 +234,32 @@ fn bare_records_as_gzip_log_file() {
     assert_eq!(tally(&items), (94, 0, 0));
 }
 
+/// The record text handed to plugins is the record written as compact JSON, in every form
+/// the corpus has, whether the normaliser kept the text its size check wrote (bare records,
+/// in a list or a log file) or writes it when asked (envelopes, LookupEvents, logstash).
+#[test]
+fn every_events_record_text_is_its_record_as_compact_json() {
+    let all: Vec<Value> = corpus_records().into_iter().map(|r| r.record).collect();
+    let as_list = normalize_value(Value::Array(all.clone()), &opts());
+    let as_log_file = normalize_bytes(
+        &gzip(&serde_json::to_vec(&json!({ "Records": all })).expect("serialise")),
+        &opts(),
+    );
+    let (mut kept, mut written) = (0, 0);
+    for item in as_list.iter().chain(&as_log_file) {
+        let Item::Event(event) = item else { continue };
+        let compact = serde_json::to_string(&event.record).expect("serialise");
+        assert_eq!(event.raw_json(), compact, "{}", event.id);
+        assert_eq!(event.clone().take_raw_json(), compact, "{}", event.id);
+        match event.record_text.0 {
+            Some(_) => kept += 1,
+            None => written += 1,
+        }
+    }
+    // Bare records (and Insights) keep their text; the other forms unwrap the record first.
+    assert_eq!((kept, written), (2 * 94, 2 * (218 - 94)));
+}
+
 #[test]
 fn the_whole_corpus_as_one_list() {
     let all: Vec<Value> = corpus_records().into_iter().map(|r| r.record).collect();
