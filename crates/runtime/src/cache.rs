@@ -121,7 +121,11 @@ impl ComponentCache {
                 text.split_whitespace().collect::<Vec<_>>().join(" ")
             )
         })?;
-        let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
+        // Unique to this write: plugins load on several threads, and two of them may compile
+        // the same wasm (one file configured twice) at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = entry.with_extension(format!("tmp{}-{write}", std::process::id()));
         let written = [&self.mac(&name, &compiled)[..], &compiled].concat();
         if let Err(e) = std::fs::write(&tmp, &written).and_then(|()| std::fs::rename(&tmp, &entry))
         {
