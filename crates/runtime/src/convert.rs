@@ -37,27 +37,6 @@ pub fn event_to_v1(e: &Event) -> v1::Event {
     }
 }
 
-pub fn event_to_v2(e: &Event) -> v2::Event {
-    v2::Event {
-        id: e.id.clone(),
-        time: e.time.clone(),
-        source: e.source.clone(),
-        name: e.name.clone(),
-        region: e.region.clone(),
-        account: e.account.clone(),
-        principal: principal_into!(v2, e.principal),
-        mfa_authenticated: e.mfa_authenticated,
-        source_ip: e.source_ip.clone(),
-        user_agent: e.user_agent.clone(),
-        error_code: e.error_code.clone(),
-        error_message: e.error_message.clone(),
-        read_only: e.read_only,
-        event_type: e.event_type.clone(),
-        self_caused: e.self_caused,
-        raw: e.raw.clone(),
-    }
-}
-
 macro_rules! severity_from {
     ($module:ident, $s:expr) => {{
         use $module::trailwarden::plugin::types::Severity as S;

@@ -10,6 +10,7 @@ mod cache;
 mod capability;
 mod convert;
 mod engine;
+mod event_view;
 mod host;
 pub mod limits;
 mod plugin;

@@ -17,6 +17,7 @@ use super::cache::{CompileSource, ComponentCache};
 use super::capability::{CapabilityHandler, DenyAll};
 use super::convert;
 use super::engine::PluginEngine;
+use super::event_view::EventView;
 use super::host::{HostState, StoreSetup};
 use super::types::{Descriptor, Event, Finding, RuleInfo};
 use crate::limits::PluginLimits;
@@ -488,12 +489,17 @@ impl<C: PluginSource> LoadedPlugin<C> {
                     })
             }
             Bound::V2(pre) => {
-                let events: Vec<v2::Event> = events
-                    .iter()
-                    .map(|e| convert::event_to_v2(e.borrow()))
-                    .collect();
-                pre.instantiate(&mut store)
-                    .and_then(|p| p.call_handle(&mut store, &events))
+                let events: Vec<EventView<'_>> =
+                    events.iter().map(|e| EventView::of(e.borrow())).collect();
+                pre.instance_pre()
+                    .instantiate(&mut store)
+                    .and_then(|instance| {
+                        let handle = instance.get_typed_func::<
+                            (&[EventView<'_>],),
+                            (Result<Vec<v2::Finding>, v2::PluginError>,),
+                        >(&mut store, "handle")?;
+                        Ok(handle.call(&mut store, (&events,))?.0)
+                    })
                     .map(|r| {
                         r.map(|f| f.into_iter().map(convert::finding_from_v2).collect())
                             .map_err(|e| match e {
