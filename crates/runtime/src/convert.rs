@@ -3,20 +3,7 @@
 use super::bindings::{v1, v2, v3};
 use super::types::{Descriptor, Event, Finding, Receipt, RuleInfo, Severity};
 
-macro_rules! principal_into {
-    ($module:ident, $p:expr) => {
-        $module::trailwarden::plugin::types::Principal {
-            type_: $p.kind.clone(),
-            arn: $p.arn.clone(),
-            account_id: $p.account_id.clone(),
-            user_name: $p.user_name.clone(),
-            access_key_id: $p.access_key_id.clone(),
-            session_issuer_arn: $p.session_issuer_arn.clone(),
-            invoked_by: $p.invoked_by.clone(),
-        }
-    };
-}
-
+/// A 0.1.0 component's event (0.2.0 and later borrow theirs: `event_view.rs`).
 pub fn event_to_v1(e: &Event) -> v1::Event {
     v1::Event {
         id: e.id.clone(),
@@ -25,7 +12,15 @@ pub fn event_to_v1(e: &Event) -> v1::Event {
         name: e.name.clone(),
         region: e.region.clone(),
         account: e.account.clone(),
-        principal: principal_into!(v1, e.principal),
+        principal: v1::trailwarden::plugin::types::Principal {
+            type_: e.principal.kind.clone(),
+            arn: e.principal.arn.clone(),
+            account_id: e.principal.account_id.clone(),
+            user_name: e.principal.user_name.clone(),
+            access_key_id: e.principal.access_key_id.clone(),
+            session_issuer_arn: e.principal.session_issuer_arn.clone(),
+            invoked_by: e.principal.invoked_by.clone(),
+        },
         mfa_authenticated: e.mfa_authenticated,
         source_ip: e.source_ip.clone(),
         user_agent: e.user_agent.clone(),
