@@ -53,6 +53,29 @@ impl FindingContext {
         &self.text
     }
 
+    /// The top-level `title` when the context is an object and it is a string, as
+    /// `value()["title"]` gives it (and also when another field is a number out of
+    /// `Value`'s range), read without building the tree: a replay prints one per Sigma
+    /// finding, and the tree was then built only to be dropped.
+    pub fn title(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Titled {
+            title: Option<Value>,
+        }
+        let from_value = || self.value().get("title")?.as_str().map(str::to_owned);
+        if self.parsed.get().is_some() || !self.text.trim_start().starts_with('{') {
+            return from_value();
+        }
+        // A duplicate key or an unusual shape: read as the value reads it.
+        match serde_json::from_str::<Titled>(&self.text) {
+            Ok(Titled { title }) => match title {
+                Some(Value::String(title)) => Some(title),
+                _ => None,
+            },
+            Err(_) => from_value(),
+        }
+    }
+
     /// The parsed value. Text that is valid JSON but out of `Value`'s range (a number like
     /// `1e400`) reads as that text, as a string.
     pub fn value(&self) -> &Value {
@@ -152,6 +175,45 @@ mod tests {
         let huge = FindingContext::from_plugin(r#"{"n": 1e400}"#.to_owned());
         assert_eq!(serde_json::to_string(&huge).unwrap(), r#"{"n": 1e400}"#);
         assert_eq!(*huge.value(), json!(r#"{"n": 1e400}"#));
+    }
+
+    #[test]
+    fn the_title_reads_as_the_values_title() {
+        for text in [
+            r#"{"title": "AWS STS AssumeRole Misuse", "level": "low", "n": 1}"#,
+            r#"{"rule": {"title": "nested"}, "tags": ["a"]}"#,
+            r#"{"title": 3}"#,
+            r#"{"title": null}"#,
+            r#"{"title": "first", "title": "last"}"#,
+            r#"{"title": "esc\u00e9\"q"}"#,
+            r#"["title", "x"]"#,
+            r#""a string""#,
+            "not json",
+            "{}",
+        ] {
+            let context = FindingContext::from_plugin(text.to_owned());
+            let expected = {
+                let value = FindingContext::from_plugin(text.to_owned());
+                value
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            assert_eq!(context.title(), expected, "{text}");
+        }
+        assert_eq!(
+            FindingContext::from_plugin(r#"{"title": "esc\u00e9"}"#.to_owned()).title(),
+            Some("esc\u{e9}".to_owned())
+        );
+        // The value of this one is its text (1e400 is past its range); the title is read.
+        assert_eq!(
+            FindingContext::from_plugin(r#"{"title": "t", "n": 1e400}"#.to_owned()).title(),
+            Some("t".to_owned())
+        );
+        assert_eq!(
+            FindingContext::from_stored(r#"{"title": "t"}"#.to_owned()).title(),
+            Some("t".to_owned())
+        );
     }
 
     #[test]

@@ -26,13 +26,13 @@ pub fn finding_header() -> String {
 /// What a table shows for a finding's rule: its id, except for Sigma rules, whose ids are
 /// bare UUIDs: those show the Sigma rule's title.
 pub fn rule_label(finding: &StoredFinding) -> String {
-    match (
-        finding.rule_id.strip_prefix("sigma."),
-        finding.context.get("title").and_then(|t| t.as_str()),
-    ) {
-        (Some(_), Some(title)) => format!("sigma: {title}"),
-        _ => finding.rule_id.clone(),
+    // Only a Sigma finding's context is read (the rule's title is in it).
+    if finding.rule_id.starts_with("sigma.") {
+        if let Some(title) = finding.context.title() {
+            return format!("sigma: {title}");
+        }
     }
+    finding.rule_id.clone()
 }
 
 /// One finding as a table row.

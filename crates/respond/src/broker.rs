@@ -40,7 +40,7 @@ pub struct EventScope {
 /// The broker bound to one batch: capability calls may only name its events.
 pub struct BrokerSession {
     broker: Arc<Broker>,
-    events: HashMap<String, EventScope>,
+    events: Scopes,
     suppressions: Option<BatchSuppressions>,
     pending: Pending,
 }
@@ -81,6 +81,26 @@ impl Pending {
     }
 }
 
+/// The batch's events by id, made at the first capability call: most batches make none,
+/// and making the map for each was copies of three strings per event.
+enum Scopes {
+    Unmade(Box<dyn FnOnce() -> HashMap<String, EventScope> + Send>),
+    Made(HashMap<String, EventScope>),
+}
+
+impl Scopes {
+    fn made(&mut self) -> &HashMap<String, EventScope> {
+        if let Scopes::Unmade(make) = self {
+            let make = std::mem::replace(make, Box::new(HashMap::new));
+            *self = Scopes::Made(make());
+        }
+        match self {
+            Scopes::Made(scopes) => scopes,
+            Scopes::Unmade(_) => unreachable!("made above"),
+        }
+    }
+}
+
 /// The suppressions in force for a batch, with what they look at.
 pub struct BatchSuppressions {
     pub set: Arc<SuppressionSet>,
@@ -103,10 +123,15 @@ impl<C: Send + Sync> RuleCatalog for trailwarden_runtime::LoadedPlugin<C> {
 }
 
 impl BrokerSession {
-    pub fn new(broker: Arc<Broker>, events: HashMap<String, EventScope>) -> Self {
+    /// A session for a batch whose events (by id, with their scopes) `events` makes when
+    /// the first call needs them.
+    pub fn new(
+        broker: Arc<Broker>,
+        events: impl FnOnce() -> HashMap<String, EventScope> + Send + 'static,
+    ) -> Self {
         BrokerSession {
             broker,
-            events,
+            events: Scopes::Unmade(Box::new(events)),
             suppressions: None,
             pending: Pending::default(),
         }
@@ -130,7 +155,7 @@ impl CapabilityHandler for BrokerSession {
         });
         self.broker.decide(
             &mut self.pending,
-            self.events.get(event_id),
+            self.events.made().get(event_id),
             event_id,
             &call,
             suppressed,
@@ -454,13 +479,11 @@ mod tests {
             region: "us-east-1".into(),
             received_us: 1,
         };
-        BrokerSession::new(
-            broker.clone(),
-            events
-                .iter()
-                .map(|e| ((*e).to_owned(), scope.clone()))
-                .collect(),
-        )
+        let events: HashMap<String, EventScope> = events
+            .iter()
+            .map(|e| ((*e).to_owned(), scope.clone()))
+            .collect();
+        BrokerSession::new(broker.clone(), move || events)
     }
 
     fn disable(user: &str) -> CapabilityCall {

@@ -341,10 +341,19 @@ impl Outbox {
             return Ok(());
         }
         let conn = self.conn();
-        trailwarden_store::chain::atomically(&conn, || {
+        let created_at = trailwarden_store::now_rfc3339();
+        // Each row is hashed from the values it binds and the head written once, rather
+        // than each row read back, hashed and its link and the head updated (a batch's
+        // denied notifications are hundreds of rows).
+        trailwarden_store::chain::appending(&conn, &ACTIONS_CHAIN, |links| {
             for action in actions {
                 let action_row = action.as_new(plugin, version, sha256);
-                insert_row(&conn, &action_row, &action.id, action.decided_us)?;
+                insert_linked(
+                    &conn,
+                    &action_row,
+                    (&action.id, action.decided_us, &created_at),
+                    links,
+                )?;
             }
             Ok(())
         })
@@ -646,6 +655,75 @@ fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i
     trailwarden_store::chain::seal(conn, &ACTIONS_CHAIN, conn.last_insert_rowid())
 }
 
+/// [`insert_row`] with the row's link computed from the values bound: (`id`,
+/// `decided_us`, `created_at`) are the row's own; `links` is the actions chain's, under the
+/// write lock.
+fn insert_linked(
+    conn: &Connection,
+    action: &NewAction<'_>,
+    (id, decided_us, created_at): (&str, i64, &str),
+    links: &mut trailwarden_store::chain::Links,
+) -> Result<()> {
+    use trailwarden_store::chain::Cell::{Integer, Text};
+    let request = serde_json::to_string(action.request)?;
+    let status = action.status.as_str();
+    // In ACTIONS_CHAIN's content order.
+    let content = [
+        Text(Some(id)),
+        Text(Some(action.idempotency_key)),
+        Text(Some(created_at)),
+        Text(Some(action.plugin)),
+        Text(Some(action.plugin_version)),
+        Text(Some(action.plugin_sha256)),
+        Text(Some(action.event_id)),
+        Text(Some(action.capability)),
+        Text(Some(&request)),
+        Text(Some(action.account)),
+        Text(Some(action.region)),
+        Text(Some(action.resource)),
+        Text(Some(action.mode)),
+        Text(Some(status)),
+        Text(action.reason),
+        Integer(action.received_us),
+        Integer(Some(decided_us)),
+        Text(action.undo_of),
+    ];
+    let (seq, hash) = links.next_cells(&content);
+    conn.prepare_cached(
+        "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
+            plugin_sha256, event_id, capability, request, account, region, resource, mode,
+            status, decided_status, reason, received_us, decided_us, undo_of,
+            chain_seq, chain_prev, chain_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16,
+            ?17, ?18, ?19, ?20, ?21)",
+    )?
+    .execute(params![
+        id,
+        action.idempotency_key,
+        created_at,
+        action.plugin,
+        action.plugin_version,
+        action.plugin_sha256,
+        action.event_id,
+        action.capability,
+        request,
+        action.account,
+        action.region,
+        action.resource,
+        action.mode,
+        status,
+        action.reason,
+        action.received_us,
+        decided_us,
+        action.undo_of,
+        seq,
+        links.head_hash(),
+        hash,
+    ])?;
+    links.advance(seq, hash);
+    Ok(())
+}
+
 /// A decision made during a batch and not yet recorded: the broker keeps a batch's
 /// decisions and records them together ([`Outbox::insert_decided`]), under the plugin
 /// version whose batch it is.
@@ -879,6 +957,61 @@ mod tests {
             received_us: Some(1),
             undo_of: None,
         }
+    }
+
+    #[test]
+    fn a_batchs_decisions_are_links_of_the_actions_chain_as_single_inserts_are() {
+        use trailwarden_store::chain::Verdict;
+        let outbox = Outbox::in_memory().unwrap();
+        let placeholder = StoredRequest::Other(serde_json::json!({"to": "team", "n": 1}));
+        let decided = |n: u32, reason: Option<&str>, received_us: Option<i64>| {
+            let key = format!("batch-{n}");
+            DecidedAction {
+                id: DecidedAction::new_id(&key),
+                idempotency_key: key,
+                event_id: format!("event \"{n}\" \u{e9}"),
+                capability: "notify.send",
+                request: placeholder.clone(),
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                resource: "team".into(),
+                mode: "dry-run",
+                status: Status::Denied,
+                reason: reason.map(str::to_owned),
+                received_us,
+                decided_us: 1_700_000_000_000_000 + i64::from(n),
+            }
+        };
+        outbox
+            .insert(&action("single-1", &placeholder, Status::Succeeded))
+            .unwrap();
+        let batch = [
+            decided(1, Some("over budget"), Some(5)),
+            decided(2, None, None),
+            decided(3, Some("line\nbreak"), Some(-1)),
+        ];
+        outbox.insert_decided("p", "1", "sha", &batch).unwrap();
+        outbox
+            .insert(&action("single-2", &placeholder, Status::Denied))
+            .unwrap();
+        outbox
+            .insert_decided("p", "1", "sha", &[decided(4, None, Some(7))])
+            .unwrap();
+        let actions = &outbox.verify_chains().unwrap()[0];
+        assert!(
+            matches!(actions, Verdict::Intact { rows: 6, .. }),
+            "{actions:?}"
+        );
+        // A decision altered afterwards shows.
+        outbox
+            .conn()
+            .execute(
+                "UPDATE actions SET reason = 'fine' WHERE idempotency_key = 'batch-2'",
+                [],
+            )
+            .unwrap();
+        let actions = &outbox.verify_chains().unwrap()[0];
+        assert!(matches!(actions, Verdict::Broken(_)), "{actions:?}");
     }
 
     #[test]

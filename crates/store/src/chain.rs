@@ -183,6 +183,13 @@ impl Links {
         (self.seq + 1, text_link_hash(&self.hash, content))
     }
 
+    /// [`Links::next`] for a chain whose content columns hold integers too: `content` as
+    /// bound, each a [`Cell`].
+    pub fn next_cells(&self, content: &[Cell<'_>]) -> (i64, String) {
+        debug_assert_eq!(content.len(), self.chain.content.len());
+        (self.seq + 1, hash_link(&self.hash, content))
+    }
+
     /// The hash of the last link: the next row's `chain_prev`.
     pub fn head_hash(&self) -> &str {
         &self.hash
@@ -205,6 +212,60 @@ impl Links {
         }
         Ok(())
     }
+}
+
+/// A content column's value as bound, hashed as [`link_hash`] hashes it read back: text
+/// as a JSON string, an integer as a JSON number, NULL as `null`.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Text(Option<&'a str>),
+    Integer(Option<i64>),
+}
+
+impl serde::Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Cell::Text(Some(text)) => serializer.serialize_str(text),
+            Cell::Integer(Some(n)) => serializer.serialize_i64(n),
+            Cell::Text(None) | Cell::Integer(None) => serializer.serialize_unit(),
+        }
+    }
+}
+
+/// Appends rows to `chain` as one unit: `write` inserts them, each with its link from
+/// [`Links::next_cells`] (or [`Links::next`]) and [`Links::advance`]; the head is written
+/// once at the end. Outside a transaction it takes the write lock first (`BEGIN
+/// IMMEDIATE`), so the head it reads is the one it extends; inside one, the caller's
+/// transaction must hold the write lock already.
+///
+/// # Errors
+/// `write` fails or the head cannot be read or written: nothing is appended.
+pub fn appending<T>(
+    conn: &Connection,
+    chain: &'static Chain,
+    write: impl FnOnce(&mut Links) -> Result<T>,
+) -> Result<T> {
+    let linked = || {
+        let mut links = Links::start(conn, chain)?;
+        let value = write(&mut links)?;
+        links.finish(conn)?;
+        Ok(value)
+    };
+    if !conn.is_autocommit() {
+        return atomically(conn, linked);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // A failed commit (disk full) leaves the transaction open, holding the write lock: end
+    // it, so every other writer of the database can go on.
+    let committed = linked().and_then(|value| {
+        conn.execute_batch("COMMIT")
+            .map(|()| value)
+            .map_err(Into::into)
+    });
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    committed
 }
 
 fn write_head(conn: &Connection, chain: &Chain, seq: i64, hash: &str) -> Result<()> {

@@ -154,11 +154,13 @@ fn call(
     range: Range<usize>,
 ) -> Result<Vec<Finding>, PluginFailure> {
     let events = &job.events[range];
-    let scopes: HashMap<String, EventScope> = events
-        .iter()
-        .map(|e| (e.0.event.id.clone(), e.0.scope.clone()))
-        .collect();
-    let mut session = BrokerSession::new(job.broker.clone(), scopes);
+    let in_batch = events.to_vec();
+    let mut session = BrokerSession::new(job.broker.clone(), move || {
+        in_batch
+            .iter()
+            .map(|e| (e.0.event.id.clone(), e.0.scope.clone()))
+            .collect::<HashMap<String, EventScope>>()
+    });
     if !job.suppressions.is_empty() {
         session = session.with_suppressions(BatchSuppressions {
             set: job.suppressions.clone(),
