@@ -83,21 +83,17 @@ impl Pending {
 
 /// The batch's events by id, made at the first capability call: most batches make none,
 /// and making the map for each was copies of three strings per event.
-enum Scopes {
-    Unmade(Box<dyn FnOnce() -> HashMap<String, EventScope> + Send>),
-    Made(HashMap<String, EventScope>),
+struct Scopes {
+    make: Option<Box<dyn FnOnce() -> HashMap<String, EventScope> + Send>>,
+    made: HashMap<String, EventScope>,
 }
 
 impl Scopes {
     fn made(&mut self) -> &HashMap<String, EventScope> {
-        if let Scopes::Unmade(make) = self {
-            let make = std::mem::replace(make, Box::new(HashMap::new));
-            *self = Scopes::Made(make());
+        if let Some(make) = self.make.take() {
+            self.made = make();
         }
-        match self {
-            Scopes::Made(scopes) => scopes,
-            Scopes::Unmade(_) => unreachable!("made above"),
-        }
+        &self.made
     }
 }
 
@@ -131,7 +127,10 @@ impl BrokerSession {
     ) -> Self {
         BrokerSession {
             broker,
-            events: Scopes::Unmade(Box::new(events)),
+            events: Scopes {
+                make: Some(Box::new(events)),
+                made: HashMap::new(),
+            },
             suppressions: None,
             pending: Pending::default(),
         }
