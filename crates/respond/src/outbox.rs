@@ -624,102 +624,143 @@ pub(crate) fn insert_on(conn: &Connection, action: &NewAction<'_>) -> Result<Str
     Ok(id)
 }
 
+/// A decided action's columns as inserted, in [`ACTIONS_CHAIN`]'s content order (the
+/// status is also the decision's `decided_status`).
+struct ActionRow<'a> {
+    action: &'a NewAction<'a>,
+    id: &'a str,
+    created_at: &'a str,
+    request: String,
+    status: &'static str,
+    decided_us: i64,
+}
+
+/// The columns a decided action is inserted with, and their values (`?14`, the status, is
+/// also `decided_status`).
+macro_rules! action_columns {
+    () => {
+        "id, idempotency_key, created_at, plugin, plugin_version, plugin_sha256, event_id,
+         capability, request, account, region, resource, mode, status, decided_status, reason,
+         received_us, decided_us, undo_of"
+    };
+}
+macro_rules! action_values {
+    () => {
+        "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18"
+    };
+}
+/// An action sealed after its insert ([`insert_row`]).
+const INSERT_ACTION: &str = concat!(
+    "INSERT INTO actions (",
+    action_columns!(),
+    ") VALUES (",
+    action_values!(),
+    ")"
+);
+/// An action inserted with its link ([`insert_linked`]).
+const INSERT_LINKED_ACTION: &str = concat!(
+    "INSERT INTO actions (",
+    action_columns!(),
+    ", chain_seq, chain_prev, chain_hash) VALUES (",
+    action_values!(),
+    ", ?19, ?20, ?21)"
+);
+
+impl<'a> ActionRow<'a> {
+    fn new(
+        action: &'a NewAction<'a>,
+        id: &'a str,
+        created_at: &'a str,
+        decided_us: i64,
+    ) -> Result<Self> {
+        Ok(ActionRow {
+            action,
+            id,
+            created_at,
+            request: serde_json::to_string(action.request)?,
+            status: action.status.as_str(),
+            decided_us,
+        })
+    }
+
+    /// The values bound, `?1` to `?18`.
+    fn values(&self) -> [&dyn rusqlite::ToSql; 18] {
+        let a = self.action;
+        [
+            &self.id,
+            &a.idempotency_key,
+            &self.created_at,
+            &a.plugin,
+            &a.plugin_version,
+            &a.plugin_sha256,
+            &a.event_id,
+            &a.capability,
+            &self.request,
+            &a.account,
+            &a.region,
+            &a.resource,
+            &a.mode,
+            &self.status,
+            &a.reason,
+            &a.received_us,
+            &self.decided_us,
+            &a.undo_of,
+        ]
+    }
+
+    /// The chain's content, as [`Self::values`] binds it (`decided_status` in the status's
+    /// place).
+    fn content(&self) -> [trailwarden_store::chain::Cell<'_>; 18] {
+        use trailwarden_store::chain::Cell::{Integer, Text};
+        let a = self.action;
+        [
+            Text(Some(self.id)),
+            Text(Some(a.idempotency_key)),
+            Text(Some(self.created_at)),
+            Text(Some(a.plugin)),
+            Text(Some(a.plugin_version)),
+            Text(Some(a.plugin_sha256)),
+            Text(Some(a.event_id)),
+            Text(Some(a.capability)),
+            Text(Some(&self.request)),
+            Text(Some(a.account)),
+            Text(Some(a.region)),
+            Text(Some(a.resource)),
+            Text(Some(a.mode)),
+            Text(Some(self.status)),
+            Text(a.reason),
+            Integer(a.received_us),
+            Integer(Some(self.decided_us)),
+            Text(a.undo_of),
+        ]
+    }
+}
+
 /// Inserts one decided action and seals it into the chain (inside the caller's transaction).
 fn insert_row(conn: &Connection, action: &NewAction<'_>, id: &str, decided_us: i64) -> Result<()> {
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
-            plugin_sha256, event_id, capability, request, account, region, resource, mode,
-            status, decided_status, reason, received_us, decided_us, undo_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18)",
-    )?;
-    insert.execute(params![
-        id,
-        action.idempotency_key,
-        trailwarden_store::now_rfc3339(),
-        action.plugin,
-        action.plugin_version,
-        action.plugin_sha256,
-        action.event_id,
-        action.capability,
-        serde_json::to_string(action.request)?,
-        action.account,
-        action.region,
-        action.resource,
-        action.mode,
-        action.status.as_str(),
-        action.reason,
-        action.received_us,
-        decided_us,
-        action.undo_of,
-    ])?;
+    let created_at = trailwarden_store::now_rfc3339();
+    let row = ActionRow::new(action, id, &created_at, decided_us)?;
+    conn.prepare_cached(INSERT_ACTION)?
+        .execute(&row.values()[..])?;
     trailwarden_store::chain::seal(conn, &ACTIONS_CHAIN, conn.last_insert_rowid())
 }
 
-/// [`insert_row`] with the row's link computed from the values bound: (`id`,
-/// `decided_us`, `created_at`) are the row's own; `links` is the actions chain's, under the
-/// write lock.
+/// [`insert_row`] with the row's link computed from the values bound (never read back):
+/// (`id`, `decided_us`, `created_at`) are the row's own; `links` is the actions chain's,
+/// under the write lock.
 fn insert_linked(
     conn: &Connection,
     action: &NewAction<'_>,
     (id, decided_us, created_at): (&str, i64, &str),
     links: &mut trailwarden_store::chain::Links,
 ) -> Result<()> {
-    use trailwarden_store::chain::Cell::{Integer, Text};
-    let request = serde_json::to_string(action.request)?;
-    let status = action.status.as_str();
-    // In ACTIONS_CHAIN's content order.
-    let content = [
-        Text(Some(id)),
-        Text(Some(action.idempotency_key)),
-        Text(Some(created_at)),
-        Text(Some(action.plugin)),
-        Text(Some(action.plugin_version)),
-        Text(Some(action.plugin_sha256)),
-        Text(Some(action.event_id)),
-        Text(Some(action.capability)),
-        Text(Some(&request)),
-        Text(Some(action.account)),
-        Text(Some(action.region)),
-        Text(Some(action.resource)),
-        Text(Some(action.mode)),
-        Text(Some(status)),
-        Text(action.reason),
-        Integer(action.received_us),
-        Integer(Some(decided_us)),
-        Text(action.undo_of),
-    ];
-    let (seq, hash) = links.next_cells(&content);
-    conn.prepare_cached(
-        "INSERT INTO actions (id, idempotency_key, created_at, plugin, plugin_version,
-            plugin_sha256, event_id, capability, request, account, region, resource, mode,
-            status, decided_status, reason, received_us, decided_us, undo_of,
-            chain_seq, chain_prev, chain_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16,
-            ?17, ?18, ?19, ?20, ?21)",
-    )?
-    .execute(params![
-        id,
-        action.idempotency_key,
-        created_at,
-        action.plugin,
-        action.plugin_version,
-        action.plugin_sha256,
-        action.event_id,
-        action.capability,
-        request,
-        action.account,
-        action.region,
-        action.resource,
-        action.mode,
-        status,
-        action.reason,
-        action.received_us,
-        decided_us,
-        action.undo_of,
-        seq,
-        links.head_hash(),
-        hash,
-    ])?;
+    let row = ActionRow::new(action, id, created_at, decided_us)?;
+    let (seq, hash) = links.next_cells(&row.content());
+    let prev = links.head_hash().to_owned();
+    let mut values = row.values().to_vec();
+    values.extend([&seq as &dyn rusqlite::ToSql, &prev, &hash]);
+    conn.prepare_cached(INSERT_LINKED_ACTION)?
+        .execute(&values[..])?;
     links.advance(seq, hash);
     Ok(())
 }
