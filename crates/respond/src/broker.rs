@@ -2,6 +2,7 @@
 //! scope? budget left? which mode?) and commits the decision to the outbox *before* the
 //! plugin gets its receipt (ARCHITECTURE.md, rules 2 and 4).
 
+use std::cell::LazyCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -83,19 +84,8 @@ impl Pending {
 
 /// The batch's events by id, made at the first capability call: most batches make none,
 /// and making the map for each was copies of three strings per event.
-struct Scopes {
-    make: Option<Box<dyn FnOnce() -> HashMap<String, EventScope> + Send>>,
-    made: HashMap<String, EventScope>,
-}
-
-impl Scopes {
-    fn made(&mut self) -> &HashMap<String, EventScope> {
-        if let Some(make) = self.make.take() {
-            self.made = make();
-        }
-        &self.made
-    }
-}
+type Scopes =
+    LazyCell<HashMap<String, EventScope>, Box<dyn FnOnce() -> HashMap<String, EventScope> + Send>>;
 
 /// The suppressions in force for a batch, with what they look at.
 pub struct BatchSuppressions {
@@ -127,10 +117,7 @@ impl BrokerSession {
     ) -> Self {
         BrokerSession {
             broker,
-            events: Scopes {
-                make: Some(Box::new(events)),
-                made: HashMap::new(),
-            },
+            events: LazyCell::new(Box::new(events)),
             suppressions: None,
             pending: Pending::default(),
         }
@@ -154,7 +141,7 @@ impl CapabilityHandler for BrokerSession {
         });
         self.broker.decide(
             &mut self.pending,
-            self.events.made().get(event_id),
+            LazyCell::force(&self.events).get(event_id),
             event_id,
             &call,
             suppressed,
