@@ -24,6 +24,7 @@ pub mod rules;
 pub mod spec;
 
 use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
+use trailwarden_plugin_sdk::serde_json;
 use trailwarden_plugin_sdk::{
     Batch, Config, Descriptor, Event, Finding, NotifyWindow, Rule, State, WindowOpens,
 };
@@ -60,7 +61,9 @@ pub fn catalog(config: &Config) -> Vec<Rule> {
 /// The findings of the per-event rules for one event: one per rule that matches it, repeats
 /// included (burst rules and folding repeats need state: [`evaluate`]).
 pub fn detect(event: &Event) -> Vec<Finding> {
-    let candidates: Vec<&spec::Spec> = rules::all()
+    let candidates: Vec<&spec::Spec> = rules::for_source(event)
+        .iter()
+        .copied()
         .filter(|r| r.threshold.is_none() && r.applies(event))
         .collect();
     if candidates.is_empty() {
@@ -85,7 +88,11 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
     // The calls each rule looks at are told from the parsed fields; the fields of the record
     // the rules read are parsed (most of the cost) only when some rule looks at this one.
-    let candidates: Vec<&spec::Spec> = rules::all().filter(|r| r.applies(event)).collect();
+    let candidates: Vec<&spec::Spec> = rules::for_source(event)
+        .iter()
+        .copied()
+        .filter(|r| r.applies(event))
+        .collect();
     if candidates.is_empty() {
         return Vec::new();
     }
@@ -159,18 +166,36 @@ fn repeats_within(rule: &spec::Spec, facts: &Facts, window: u32, state: &dyn Sta
     // Hashed, so a long principal or parameter list cannot push the key past the host's
     // limit. The hash may differ across Rust releases: a rebuilt plugin can then raise a
     // repeat once more, never fold a different change.
-    let parameters = facts
-        .raw
-        .and_then(|r| r.get("requestParameters"))
-        .map(ToString::to_string);
     let mut hasher = DefaultHasher::new();
-    (rule.dedup_key(facts), spec::resources(facts), parameters).hash(&mut hasher);
+    (rule.dedup_key(facts), spec::resources(facts)).hash(&mut hasher);
+    // The parameters' JSON text streamed into the hash, not built as a string first.
+    match facts.raw.and_then(|r| r.get("requestParameters")) {
+        Some(parameters) => {
+            hasher.write_u8(1);
+            let _ = serde_json::to_writer(HashWriter(&mut hasher), parameters);
+        }
+        None => hasher.write_u8(0),
+    }
     let key = format!("repeat:{}:{:016x}", rule.id, hasher.finish());
     if state.get(&key).is_some() {
         return true;
     }
     state.set(&key, &facts.event.id, Some(window));
     false
+}
+
+/// A hash that `serde_json` writes into (writing cannot fail).
+struct HashWriter<'a>(&'a mut std::hash::DefaultHasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The default of `notify_window_seconds`: one notification per incident (dedup key) an hour.

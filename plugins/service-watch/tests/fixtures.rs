@@ -31,6 +31,43 @@ fn survives_the_corpus() {
 }
 
 #[test]
+fn the_source_index_offers_every_rule_that_applies_in_table_order() {
+    // Every corpus event, one of an unknown source and one without a source.
+    let mut events = testing::corpus_events();
+    events.push(Event {
+        source: Some("unknown.amazonaws.com".into()),
+        name: Some("DeleteEverything".into()),
+        ..Event::default()
+    });
+    events.push(Event::default());
+    let mut offered = 0;
+    for event in &events {
+        let by_table: Vec<&str> = rules::all()
+            .filter(|r| r.applies(event))
+            .map(|r| r.id)
+            .collect();
+        let by_index: Vec<&str> = rules::for_source(event)
+            .iter()
+            .filter(|r| r.applies(event))
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(by_index, by_table, "{:?} {:?}", event.source, event.name);
+        offered += by_index.len();
+    }
+    assert!(offered > 100, "the corpus reaches few rules: {offered}");
+    // And it narrows: an RDS call is offered RDS rules and those of any service only.
+    let rds = Event {
+        source: Some("rds.amazonaws.com".into()),
+        ..Event::default()
+    };
+    let candidates = rules::for_source(&rds);
+    assert!(candidates.len() < rules::all().count() / 2, "{}", candidates.len());
+    assert!(candidates
+        .iter()
+        .all(|r| r.sources.is_empty() || r.sources.contains(&"rds.amazonaws.com")));
+}
+
+#[test]
 fn every_rule_has_a_positive_and_a_negative_fixture_and_a_panther_mapping() {
     let panther: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/panther.json")).unwrap())
