@@ -10,7 +10,10 @@ repeated with distinct eventIDs), then, in one run:
     worker count (`[engine] workers`), reporting events/s, the fraction of the yardstick,
     CPU-seconds per 1,000 events and peak RSS;
   - a check that every run recorded the same findings (plugin, rule, event, dedup key) as
-    the first (one worker): parallelism must not change what is detected.
+    the first (one worker): parallelism must not change what is detected;
+  - with more than one worker count, this machine's own ceiling for that many: as many
+    independent one-worker replays (each its own database) at once, their combined rate
+    against one alone. Two workers can scale no better than two separate processes do.
 Bounded: each run replays the file once. No AWS account.
 
 usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 1,2]
@@ -100,6 +103,17 @@ def example_config(repo: Path, db: Path, workers=None, without=()) -> str:
     if workers:
         text = text.replace("[engine]\n", f"[engine]\nworkers = {workers}\n", 1)
     return text
+
+
+def parallel_walls(cmds, env):
+    """Runs cmds at once; returns the wall seconds until the last one ends."""
+    os.sync()
+    started = time.monotonic()
+    children = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for c in cmds]
+    for cmd, child in zip(cmds, children):
+        if child.wait() != 0:
+            sys.exit(f"{' '.join(cmd)} failed with status {child.returncode}")
+    return time.monotonic() - started
 
 
 def delete_database(db: Path):
@@ -271,6 +285,19 @@ def main() -> int:
                 "db_mb": round(db.stat().st_size / 1e6, 1),
                 "plugin_failures": stats["plugin_failures"],
             })
+        ceiling = None
+        most = max(workers_list)
+        single = next((r for r in runs if r["label"] == "plugins/dist" and r["workers"] == 1), None)
+        if most > 1 and single:
+            # The same replay, one worker each, `most` of them at once on their own databases.
+            cmds = []
+            for n in range(most):
+                db = tmp / f"ceiling-{n}.db"
+                config = tmp / f"trailwarden-ceiling-{n}.toml"
+                config.write_text(example_config(repo, db, 1, without))
+                cmds.append([str(binary), "replay", "--config", str(config), "--format", "json", str(events)])
+            wall = parallel_walls(cmds, env)
+            ceiling = (most, most * single["wall_s"] / wall)
     plugins = sorted(stats["matched"])
     print(
         f"shipped set: {len(plugins)} plugins, {wanted} events ({size_mb:.1f} MB) from "
@@ -287,6 +314,9 @@ def main() -> int:
     if len(ours) > 1:
         print(f"speed-up with {ours[-1]['workers']} workers: "
               f"{ours[-1]['events_per_s'] / ours[0]['events_per_s']:.2f}x one worker")
+    if ceiling:
+        print(f"this machine's ceiling: {ceiling[0]} independent one-worker replays at once "
+              f"run {ceiling[1]:.2f}x the events/s of one alone")
     if baseline_dist:
         print(f"plugins/dist vs {baseline_dist}, one worker each: "
               f"{ours[0]['events_per_s'] / runs[0]['events_per_s']:.2f}x the events/s")

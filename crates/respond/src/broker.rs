@@ -162,9 +162,30 @@ impl CapabilityHandler for BrokerSession {
 
 /// The idempotency key: (plugin, event id, capability, arguments by their WIT names).
 pub fn idempotency_key(plugin: &str, event_id: &str, call: &CapabilityCall) -> String {
-    let canonical =
-        serde_json::json!([plugin, event_id, call.capability(), call.args()]).to_string();
-    hex::encode(Sha256::digest(canonical))
+    let capability = call.capability();
+    // The JSON array earlier releases built as a tree and wrote out, written straight from
+    // the call: a notification's arguments hold its whole finding, which the tree copied
+    // twice more for every call (most calls of a replay are notifications).
+    let canonical = match call {
+        CapabilityCall::PublishFinding { target, finding }
+        | CapabilityCall::NotifySend { target, finding } => serde_json::to_vec(&(
+            plugin,
+            event_id,
+            capability,
+            FindingArgs { finding, target },
+        )),
+        CapabilityCall::Aws(_) => serde_json::to_vec(&(plugin, event_id, capability, call.args())),
+    };
+    // Strings and JSON values always serialise.
+    hex::encode(Sha256::digest(canonical.unwrap_or_default()))
+}
+
+/// A finding call's arguments as [`CapabilityCall::args`] has them, fields in the order a
+/// JSON object's keys are written (sorted).
+#[derive(serde::Serialize)]
+struct FindingArgs<'a> {
+    finding: &'a serde_json::Value,
+    target: &'a str,
 }
 
 impl Broker {
@@ -494,6 +515,37 @@ mod tests {
             idempotency_key("keys", "e1", &disable("bob")),
             hex::encode(Sha256::digest(earlier))
         );
+    }
+
+    #[test]
+    fn a_notifications_key_is_the_one_earlier_releases_computed() {
+        // Keys out of order, nesting, escapes and non-ASCII text in the finding: written
+        // from the call, the bytes hashed must be those of the tree earlier releases built.
+        let finding = serde_json::json!({
+            "title": "Root \"used\"\n",
+            "rule_id": "aws.root.used",
+            "context": {"z": [1, 2.5, null], "a": {"ü": "Zürich \u{1F512}"}},
+            "resources": [],
+        });
+        for call in [
+            CapabilityCall::NotifySend {
+                target: "security-team".into(),
+                finding: finding.clone(),
+            },
+            CapabilityCall::PublishFinding {
+                target: "bus".into(),
+                finding: finding.clone(),
+            },
+        ] {
+            let earlier =
+                serde_json::json!(["root-usage", "e1", call.capability(), call.args()]).to_string();
+            assert_eq!(
+                idempotency_key("root-usage", "e1", &call),
+                hex::encode(Sha256::digest(earlier)),
+                "{}",
+                call.capability()
+            );
+        }
     }
 
     #[test]

@@ -61,7 +61,11 @@ fn the_source_index_offers_every_rule_that_applies_in_table_order() {
         ..Event::default()
     };
     let candidates = rules::for_source(&rds);
-    assert!(candidates.len() < rules::all().count() / 2, "{}", candidates.len());
+    assert!(
+        candidates.len() < rules::all().count() / 2,
+        "{}",
+        candidates.len()
+    );
     assert!(candidates
         .iter()
         .all(|r| r.sources.is_empty() || r.sources.contains(&"rds.amazonaws.com")));
