@@ -33,7 +33,7 @@ help:
 	@echo "make bench-growth  10,000 to 1,000,000 events through every shipped plugin: time, RSS, cost per event"
 	@echo "make bench-daemon  event-to-committed latency over HTTP at 1,000 and 20,000 events/s (p50/p99/max, RSS)"
 	@echo "make bench-shipped  replay throughput of every shipped plugin together (example config)"
-	@echo "make bench-plugin-cost [PLUGIN=service-watch]  the set with and without one plugin, alternating: its cost"
+	@echo "make bench-plugin-cost [PLUGIN=service-watch] [RECORDED=1]  the set with and without one plugin, alternating: its cost (RECORDED=1: on recorded CloudTrail only)"
 	@echo "make fuzz FUZZ_SECONDS=600  fuzz the normaliser, pattern parser, Sigma rules and config (per target)"
 	@echo "make console  serve the demo's findings in the web console (prints the URL and how to log in)"
 	@echo "make bench-console  the console's list and overview queries at 1,000,000 findings"
@@ -232,13 +232,15 @@ bench-shipped: plugins
 
 # What one plugin costs the shipped set (release, one worker): the whole set and the set
 # without PLUGIN, alternating REPEAT times each on the same 50,000 events, with the medians.
+# RECORDED=1: on the corpus's recorded CloudTrail alone, without Panther's test events.
 .PHONY: bench-plugin-cost
 PLUGIN ?= service-watch
 REPEAT ?= 5
 bench-plugin-cost: plugins
 	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
 	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
-	  target/release/examples/json_parse_rate 50000 --cost-of $(PLUGIN) --repeat $(REPEAT) --workers 1
+	  target/release/examples/json_parse_rate 50000 --cost-of $(PLUGIN) --repeat $(REPEAT) --workers 1 \
+	  $(if $(RECORDED),--records-only)
 
 # Growth: 10,000 to 1,000,000 events through every shipped plugin (release): time, peak RSS,
 # database size, and the cost per event at each size. Bounded: one replay per size.

@@ -32,7 +32,12 @@ usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 
   PLUGIN costs: one run each is within this machine's noise (runs swing by 10% and more).
   It checks that every run of a set recorded the same findings, and that leaving PLUGIN out
   removed its findings and changed no other plugin's.
+  --records-only (any mode) builds the input from the corpus's recorded CloudTrail (its records
+  and the real log file delivered to S3) without Panther's labelled test events, which are
+  cases written to fire rules: what a plugin costs on recorded traffic rather than on a
+  stream of its own test cases.
 """
+import gzip
 import json
 import os
 import sqlite3
@@ -44,11 +49,16 @@ import time
 from pathlib import Path
 
 
-def records(corpus: Path):
+def records(corpus: Path, with_panther_tests=True):
     for line in (corpus / "records/records.jsonl").read_text().splitlines():
         item = json.loads(line)
         if item["form"] == "record" and isinstance(item["record"], dict):
             yield item["record"]
+    if not with_panther_tests:
+        # The real log file delivered to S3 instead: recorded traffic, not test cases.
+        for path in sorted((corpus / "records/logfiles").glob("*.json.gz")):
+            yield from json.loads(gzip.decompress(path.read_bytes()))["Records"]
+        return
     for line in (corpus / "panther/panther_cloudtrail_tests.jsonl").read_text().splitlines():
         event = json.loads(line)["event"]
         if isinstance(event, dict) and "eventName" in event:
@@ -217,13 +227,17 @@ def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: in
 def main() -> int:
     repo, binary, parse_rate = (Path(a).resolve() for a in sys.argv[1:4])
     positional = [a for a in sys.argv[4:] if not a.startswith("--")]
-    flagged = {sys.argv[i + 1] for i, a in enumerate(sys.argv) if a.startswith("--")}
+    switches = {"--records-only"}
+    flagged = {sys.argv[i + 1] for i, a in enumerate(sys.argv)
+               if a.startswith("--") and a not in switches and i + 1 < len(sys.argv)}
     positional = [a for a in positional if a not in flagged]
     wanted = int(positional[0]) if positional else 50_000
     workers_list = [int(w) for w in option("--workers", "1,2").split(",")]
     without = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--without"]
     json_out = option("--json", None)
-    base = list(records(repo.parent / "shared/corpus"))
+    # --records-only: the corpus's recorded CloudTrail alone, without Panther's labelled test
+    # events (each a case written to fire a rule: most of the set's findings come from them).
+    base = list(records(repo.parent / "shared/corpus", "--records-only" not in sys.argv))
     growth = option("--growth", None)
     if growth:
         return grow(repo, binary, base, [int(n) for n in growth.split(",")])
