@@ -13,7 +13,8 @@ repeated with distinct eventIDs), then, in one run:
     the first (one worker): parallelism must not change what is detected;
   - with more than one worker count, this machine's own ceiling for that many: as many
     independent one-worker replays (each its own database) at once, their combined rate
-    against one alone. Two workers can scale no better than two separate processes do.
+    against one run alone just before. Two workers can scale no better than two separate
+    processes do.
 Bounded: each run replays the file once. No AWS account.
 
 usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 1,2]
@@ -301,17 +302,18 @@ def main() -> int:
             })
         ceiling = None
         most = max(workers_list)
-        single = next((r for r in runs if r["label"] == "plugins/dist" and r["workers"] == 1), None)
-        if most > 1 and single:
-            # The same replay, one worker each, `most` of them at once on their own databases.
+        if most > 1:
+            # The same replay with one worker, alone and then `most` of them at once (each on
+            # its own database), back to back: the machine's speed drifts between minutes.
             cmds = []
             for n in range(most):
                 db = tmp / f"ceiling-{n}.db"
                 config = tmp / f"trailwarden-ceiling-{n}.toml"
                 config.write_text(example_config(repo, db, 1, without))
                 cmds.append([str(binary), "replay", "--config", str(config), "--format", "json", str(events)])
-            wall = parallel_walls(cmds, env)
-            ceiling = (most, most * single["wall_s"] / wall)
+            alone = parallel_walls(cmds[:1], env)
+            delete_database(tmp / "ceiling-0.db")
+            ceiling = (most, most * alone / parallel_walls(cmds, env))
     plugins = sorted(stats["matched"])
     print(
         f"shipped set: {len(plugins)} plugins, {wanted} events ({size_mb:.1f} MB) from "
