@@ -162,30 +162,12 @@ impl CapabilityHandler for BrokerSession {
 
 /// The idempotency key: (plugin, event id, capability, arguments by their WIT names).
 pub fn idempotency_key(plugin: &str, event_id: &str, call: &CapabilityCall) -> String {
-    let capability = call.capability();
-    // The JSON array earlier releases built as a tree and wrote out, written straight from
-    // the call: a notification's arguments hold its whole finding, which the tree copied
-    // twice more for every call (most calls of a replay are notifications).
-    let canonical = match call {
-        CapabilityCall::PublishFinding { target, finding }
-        | CapabilityCall::NotifySend { target, finding } => serde_json::to_vec(&(
-            plugin,
-            event_id,
-            capability,
-            FindingArgs { finding, target },
-        )),
-        CapabilityCall::Aws(_) => serde_json::to_vec(&(plugin, event_id, capability, call.args())),
-    };
-    // Strings and JSON values always serialise.
-    hex::encode(Sha256::digest(canonical.unwrap_or_default()))
-}
-
-/// A finding call's arguments as [`CapabilityCall::args`] has them, fields in the order a
-/// JSON object's keys are written (sorted).
-#[derive(serde::Serialize)]
-struct FindingArgs<'a> {
-    finding: &'a serde_json::Value,
-    target: &'a str,
+    // The JSON array earlier releases built as a tree, written straight from the call: a
+    // notification's arguments hold its whole finding, which the tree copied twice more.
+    let canonical = serde_json::to_vec(&(plugin, event_id, call.capability(), call.args_ref()))
+        // Strings and JSON values always serialise.
+        .unwrap_or_default();
+    hex::encode(Sha256::digest(canonical))
 }
 
 impl Broker {

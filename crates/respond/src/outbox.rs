@@ -756,7 +756,7 @@ fn insert_linked(
 ) -> Result<()> {
     let row = ActionRow::new(action, id, created_at, decided_us)?;
     let (seq, hash) = links.next_cells(&row.content());
-    let prev = links.head_hash().to_owned();
+    let prev = links.head_hash();
     let mut values = row.values().to_vec();
     values.extend([&seq as &dyn rusqlite::ToSql, &prev, &hash]);
     conn.prepare_cached(INSERT_LINKED_ACTION)?

@@ -51,6 +51,28 @@ impl CapabilityCall {
             }
         }
     }
+
+    /// [`CapabilityCall::args`] to write out, without copying a finding into a new tree
+    /// (the idempotency key of every notification): it writes the same JSON.
+    pub fn args_ref(&self) -> ArgsRef<'_> {
+        match self {
+            CapabilityCall::Aws(_) => ArgsRef::Built(self.args()),
+            CapabilityCall::PublishFinding { target, finding }
+            | CapabilityCall::NotifySend { target, finding } => {
+                ArgsRef::Finding { finding, target }
+            }
+        }
+    }
+}
+
+/// A call's arguments as [`CapabilityCall::args`] writes them.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum ArgsRef<'a> {
+    /// A finding call's: fields in the order a JSON object's keys are written (sorted).
+    Finding { finding: &'a Value, target: &'a str },
+    /// An AWS action's, built.
+    Built(Value),
 }
 
 /// Answers capability calls for one batch.

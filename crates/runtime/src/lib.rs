@@ -20,7 +20,7 @@ mod types;
 mod waits;
 
 pub use cache::CompileSource;
-pub use capability::{finding_value, CapabilityCall, CapabilityHandler, DenyAll};
+pub use capability::{finding_value, ArgsRef, CapabilityCall, CapabilityHandler, DenyAll};
 pub use limits::{HistoryQuota, PluginLimits, QuotaExceeded, StateQuota};
 pub use plugin::{capability_family, FailureKind, LoadedPlugin, PluginFailure, PluginRuntime};
 pub use source::{PluginSource, FAMILIES};
