@@ -226,6 +226,14 @@ fn inspect(file: PathBuf, config: Option<PathBuf>) -> Result<ExitCode> {
         println!("    {pattern}");
     }
     println!("  wants       {}", list_or_none(&plugin.capabilities));
+    println!(
+        "  batches     {}",
+        if plugin.batches_independent() {
+            "side by side (it imports nothing that outlives a batch: no state, history or capability)"
+        } else {
+            "one at a time, in event order (it imports state, history or a capability)"
+        }
+    );
     println!("  fixtures    {}", plugin.fixtures.len());
     println!("  imports");
     let mut refused = Vec::new();

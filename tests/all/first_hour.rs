@@ -85,6 +85,23 @@ fn plugin_list_is_the_name_and_plugins_a_hidden_alias() {
 }
 
 #[test]
+fn plugin_inspect_says_whose_batches_may_run_side_by_side() {
+    for (name, batches) in [
+        ("sigma", "batches     side by side"),
+        ("root-usage", "batches     one at a time"),
+    ] {
+        let path = crate::support::plugin(name);
+        let inspect = trailwarden(&["plugin", "inspect", path.to_str().unwrap()]);
+        // Without a config nothing is granted: root-usage's notify import is reported as
+        // refused (and the command fails), after what it says of its batches.
+        let text = String::from_utf8_lossy(&inspect.stdout);
+        assert!(text.contains(batches), "{name}: {text}");
+        let imports_state = text.contains("trailwarden:plugin/state@");
+        assert_eq!(imports_state, name != "sigma", "{name}: {text}");
+    }
+}
+
+#[test]
 fn help_says_what_since_filters_on_and_statuses_are_the_table_names() {
     let help = String::from_utf8(trailwarden(&["audit", "findings", "--help"]).stdout).unwrap();
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");

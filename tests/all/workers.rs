@@ -1,6 +1,7 @@
 //! The worker pool: with two workers, batches of a busy plugin wait behind its running one
-//! while the other plugins keep being fed, and each worker records the batches it ran; what
-//! is recorded is what one worker records.
+//! while the other plugins keep being fed (a plugin whose batches are independent, such as
+//! sigma, runs two at once), and each worker records the batches it ran; what is recorded
+//! is what one worker records.
 
 use std::collections::BTreeSet;
 
@@ -12,8 +13,9 @@ use trailwarden::config::Config;
 
 use crate::support::{config, corpus_records, guest, pipeline, plugin, plugin_config};
 
-const PLUGINS: [&str; 6] = [
+const PLUGINS: [&str; 7] = [
     "root-usage",
+    "sigma",
     "service-watch",
     "identity-changes",
     "keys-secrets",
@@ -24,6 +26,7 @@ const PLUGINS: [&str; 6] = [
 /// (plugin, rule, event, dedup key) of every finding, and the per-plugin counts.
 type Outcome = (
     BTreeSet<(String, String, String, String)>,
+    std::collections::BTreeMap<String, u64>,
     std::collections::BTreeMap<String, u64>,
     std::collections::BTreeMap<String, u64>,
 );
@@ -52,7 +55,12 @@ fn replay_corpus(config: &Config) -> Outcome {
         Verdict::Broken(why) => panic!("the findings chain is broken: {why}"),
     }
     let stats = pipeline.stats();
-    (findings, stats.matched.clone(), stats.findings.clone())
+    (
+        findings,
+        stats.matched.clone(),
+        stats.findings.clone(),
+        stats.batches_at_once.clone(),
+    )
 }
 
 #[test]
@@ -76,6 +84,23 @@ fn two_workers_with_batches_waiting_record_what_one_worker_records() {
     assert_eq!(one.0, two.0, "the same findings with one and two workers");
     assert_eq!(one.1, two.1, "the same events routed to each plugin");
     assert_eq!(one.2, two.2, "the same findings counted per plugin");
+    assert!(one.2["sigma"] > 0, "sigma finds something: {:?}", one.2);
+    // Sigma keeps nothing between batches: two of its batches ran at once; every other
+    // plugin here keeps state or calls capabilities, so its batches ran one at a time.
+    assert!(
+        one.3.is_empty(),
+        "one worker hands nothing out: {:?}",
+        one.3
+    );
+    for (plugin, _) in two.1.iter().filter(|(_, matched)| **matched > 0) {
+        let expected = if plugin == "sigma" { 2 } else { 1 };
+        assert_eq!(two.3.get(plugin), Some(&expected), "{plugin}: {:?}", two.3);
+    }
+    assert!(
+        two.1.len() >= 5,
+        "most plugins here get events: {:?}",
+        two.1
+    );
 }
 
 fn root_event(i: usize) -> serde_json::Value {
@@ -100,6 +125,10 @@ fn batches_waiting_behind_the_batch_that_quarantines_their_plugin_are_withheld()
     }
     pipeline.flush().unwrap();
     let stats = pipeline.stats();
+    // The trap guest keeps nothing between batches, so its first two batches run at once;
+    // once one has failed, it runs one at a time, and the third failure quarantines it as
+    // with one worker: no fourth batch runs.
+    assert_eq!(stats.batches_at_once["trap"], 2, "{stats:?}");
     assert_eq!(stats.plugin_failures["trap"]["trap"], 3, "{stats:?}");
     assert_eq!(stats.skipped_quarantined["trap"], 9, "{stats:?}");
     assert_eq!(

@@ -342,6 +342,14 @@ impl<C: PluginSource> LoadedPlugin<C> {
         }
     }
 
+    /// Whether nothing one batch of this plugin does can change another's outcome: every
+    /// batch runs in a fresh instance, and it imports none of the host's interfaces but its
+    /// config, log and types (no state, history, baseline or capability). The pipeline may
+    /// run several of its batches at once.
+    pub fn batches_independent(&self) -> bool {
+        batch_local(&self.imports)
+    }
+
     /// Whether the plugin holds any response grant (so self-caused events are withheld
     /// from it unless it opted in).
     pub fn responds(&self) -> bool {
@@ -656,6 +664,25 @@ fn component_imports(engine: &wasmtime::Engine, component: &Component) -> Vec<St
     names
 }
 
+/// The host interfaces through which a batch reaches nothing beyond itself: the plugin's
+/// config (read-only), its log lines, the shared types.
+const BATCH_LOCAL_INTERFACES: [&str; 3] = ["config", "log", "types"];
+
+/// Whether a component with these imports keeps nothing between batches: of the host's
+/// interfaces only [`BATCH_LOCAL_INTERFACES`]; WASI's as the host links them hold nothing
+/// past the instance (no files, no sockets).
+fn batch_local(imports: &[String]) -> bool {
+    imports
+        .iter()
+        .all(|import| match import.strip_prefix(PACKAGE) {
+            Some(interface) => {
+                let name = interface.split('@').next().unwrap_or(interface);
+                BATCH_LOCAL_INTERFACES.contains(&name)
+            }
+            None => true,
+        })
+}
+
 /// The capability family of an import, e.g. `iam` for `trailwarden:plugin/iam@0.2.0`.
 pub fn capability_family(import: &str) -> Option<&str> {
     let interface = import.strip_prefix(PACKAGE)?;
@@ -676,7 +703,38 @@ fn check_imports<C: PluginSource>(imports: &[String], config: &C) -> Result<()> 
 
 #[cfg(test)]
 mod tests {
-    use super::{bounded_message, MAX_FAILURE_MESSAGE};
+    use super::{batch_local, bounded_message, MAX_FAILURE_MESSAGE};
+
+    fn imports(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn only_a_plugin_that_reaches_nothing_past_its_batch_is_batch_local() {
+        let local = [
+            "trailwarden:plugin/config@0.2.0",
+            "trailwarden:plugin/log@0.2.0",
+            "trailwarden:plugin/types@0.2.0",
+            "wasi:cli/environment@0.2.6",
+            "wasi:random/insecure-seed@0.2.6",
+        ];
+        assert!(batch_local(&imports(&local)));
+        assert!(batch_local(&[]));
+        for reaching in [
+            "trailwarden:plugin/state@0.2.0",
+            "trailwarden:plugin/state@0.1.0",
+            "trailwarden:plugin/history@0.4.0",
+            "trailwarden:plugin/baseline@0.5.0",
+            "trailwarden:plugin/notify@0.2.0",
+            "trailwarden:plugin/iam@0.2.0",
+            "trailwarden:plugin/lookup@0.6.0",
+            "trailwarden:plugin/configx@0.2.0",
+        ] {
+            let mut with = imports(&local);
+            with.push(reaching.to_string());
+            assert!(!batch_local(&with), "{reaching}");
+        }
+    }
 
     #[test]
     fn long_failure_messages_are_cut_and_marked() {

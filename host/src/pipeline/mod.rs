@@ -67,6 +67,9 @@ pub struct RunStats {
     pub events_per_s: f64,
     /// Seconds spent running each plugin's batches (instantiation, the guest, host calls).
     pub plugin_busy_s: BTreeMap<String, f64>,
+    /// The most batches of each plugin handed to workers at once: 1, or up to the workers
+    /// for a plugin whose batches are independent (none without workers).
+    pub batches_at_once: BTreeMap<String, u64>,
 }
 
 /// Called after every plugin batch with (plugin, events, elapsed).
@@ -80,14 +83,33 @@ struct Slot {
     queue: Vec<SharedEvent>,
     /// Record text queued, for the per-batch byte bound.
     queued_bytes: usize,
-    /// A batch of this plugin is running on a worker.
-    busy: bool,
-    /// Batches ready while `busy`, run in order after it (at most [`MAX_WAITING_BATCHES`]).
+    /// Batches of this plugin running on workers.
+    running: usize,
+    /// How many may run at once: one (its events in order, its state and budgets as with
+    /// one worker), or every worker for a plugin whose batches are independent
+    /// ([`LoadedPlugin::batches_independent`]).
+    max_running: usize,
+    /// Batches ready while `max_running` run, started in order as those finish (at most
+    /// [`MAX_WAITING_BATCHES`]).
     waiting: VecDeque<Job>,
 }
 
-/// Batches of one plugin that may wait behind its running one. A plugin runs one batch at a
-/// time (its events stay in order); without a backlog, the pipeline would stop feeding every
+impl Slot {
+    /// Whether another batch of this plugin may start now: below [`Slot::max_running`],
+    /// and below one while its last batch failed, so a failing plugin is quarantined or
+    /// rolled back after exactly as many failed batches as with one worker.
+    fn may_start(&self) -> bool {
+        let limit = if self.health.consecutive_failures > 0 {
+            1
+        } else {
+            self.max_running
+        };
+        self.running < limit
+    }
+}
+
+/// Batches of one plugin that may wait behind its running ones. A plugin runs one batch at a
+/// time (its events stay in order) unless its batches are independent; without a backlog, the pipeline would stop feeding every
 /// other plugin whenever a busy plugin's next batch filled up, idling the other workers.
 const MAX_WAITING_BATCHES: usize = 3;
 
@@ -111,6 +133,8 @@ pub struct Pipeline {
     max_batch_bytes: usize,
     /// Worker threads; `None` runs batches on this thread.
     pool: Option<Pool>,
+    /// The pool's threads (1 without one).
+    workers: usize,
     in_flight: usize,
     /// Seconds since the epoch of the latest event seen (at most [`MAX_CLOCK_SKEW_S`]
     /// past the wall clock): the clock of plugin state TTLs.
@@ -177,6 +201,7 @@ impl Pipeline {
             batch_size: config.batch_size,
             max_batch_bytes: config.max_batch_bytes,
             pool,
+            workers: config.workers.max(1),
             in_flight: 0,
             clock: 0,
             stats: RunStats::default(),
@@ -220,11 +245,12 @@ impl Pipeline {
             health.quarantined = self.audit.is_quarantined(&plugin.name, &plugin.sha256)?;
             slots.push(Slot {
                 broker: self.broker_for(&plugin),
+                max_running: self.max_running(&plugin),
                 plugin,
                 health,
                 queue: Vec::new(),
                 queued_bytes: 0,
-                busy: false,
+                running: 0,
                 waiting: VecDeque::new(),
             });
         }
@@ -252,6 +278,15 @@ impl Pipeline {
             "plugin loaded"
         );
         Ok(())
+    }
+
+    /// How many batches of `plugin` may run at once (see [`Slot::max_running`]).
+    fn max_running(&self, plugin: &LoadedPlugin) -> usize {
+        if plugin.batches_independent() {
+            self.workers
+        } else {
+            1
+        }
     }
 
     fn broker_for(&self, plugin: &LoadedPlugin) -> Arc<Broker> {
@@ -527,14 +562,9 @@ impl Pipeline {
                 let done = pool::run(&self.runtime, job);
                 self.record(done)
             }
-            Some(_) if slot.busy => {
+            Some(_) => {
                 slot.waiting.push_back(job);
-                Ok(())
-            }
-            Some(pool) => {
-                slot.busy = true;
-                self.in_flight += 1;
-                pool.submit(job);
+                self.start_waiting(index);
                 Ok(())
             }
         }
@@ -547,37 +577,41 @@ impl Pipeline {
         };
         self.in_flight -= 1;
         let index = done.slot;
-        self.slots[index].busy = false;
+        self.slots[index].running -= 1;
         self.record(done)?;
         self.start_waiting(index);
         Ok(())
     }
 
-    /// Submits the slot's next waiting batch, unless the batch just recorded quarantined the
-    /// plugin (then every waiting event is withheld).
+    /// Submits the slot's waiting batches, in order, while it may run more
+    /// ([`Slot::may_start`]), unless the batch just recorded quarantined the plugin (then
+    /// every waiting event is withheld).
     fn start_waiting(&mut self, index: usize) {
-        // Batches wait only behind one running on a worker.
         let Some(pool) = &self.pool else {
             return;
         };
         let slot = &mut self.slots[index];
-        let Some(mut job) = slot.waiting.pop_front() else {
-            return;
-        };
         if slot.health.quarantined {
-            let withheld = std::iter::once(job)
-                .chain(slot.waiting.drain(..))
+            let withheld = slot
+                .waiting
+                .drain(..)
                 .map(|job| job.events.len() as u64)
                 .sum();
             self.withhold(index, withheld);
             return;
         }
-        // Rolled back while it waited: the batch runs on the version serving now.
-        job.plugin = slot.plugin.clone();
-        job.broker = slot.broker.clone();
-        slot.busy = true;
-        self.in_flight += 1;
-        pool.submit(job);
+        while slot.may_start() {
+            let Some(mut job) = slot.waiting.pop_front() else {
+                return;
+            };
+            // Rolled back while it waited: the batch runs on the version serving now.
+            job.plugin = slot.plugin.clone();
+            job.broker = slot.broker.clone();
+            slot.running += 1;
+            note_at_once(&mut self.stats.batches_at_once, slot);
+            self.in_flight += 1;
+            pool.submit(job);
+        }
     }
 
     /// Counts `withheld` events routed to a quarantined plugin as skipped, not matched.
@@ -733,8 +767,10 @@ impl Pipeline {
         self.record_load(&plugin)?;
         let quarantined = self.audit.is_quarantined(&plugin.name, &plugin.sha256)?;
         let broker = self.broker_for(&plugin);
+        let max_running = self.max_running(&plugin);
         let slot = &mut self.slots[index];
         slot.broker = broker;
+        slot.max_running = max_running;
         slot.plugin = plugin;
         slot.health = Health {
             quarantined,
@@ -742,6 +778,17 @@ impl Pipeline {
         };
         self.router = Router::new(self.slots.iter().map(|s| s.plugin.patterns.as_slice()))?;
         Ok(())
+    }
+}
+
+/// Raises the slot's plugin's [`RunStats::batches_at_once`] to its batches running now.
+fn note_at_once(at_once: &mut BTreeMap<String, u64>, slot: &Slot) {
+    let running = slot.running as u64;
+    match at_once.get_mut(&*slot.plugin.name) {
+        Some(most) => *most = (*most).max(running),
+        None => {
+            at_once.insert(slot.plugin.name.to_string(), running);
+        }
     }
 }
 

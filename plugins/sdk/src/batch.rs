@@ -122,6 +122,16 @@ mod tests {
         }
     );
 
+    crate::export_responder!(
+        /// Judges each event alone: it declares no state.
+        Judging {
+            capabilities: &[],
+            state: false,
+            describe: descriptor,
+            detect: detect,
+        }
+    );
+
     /// `threshold` from the config (default 2).
     fn threshold(config: &Config) -> i64 {
         config
@@ -200,6 +210,24 @@ mod tests {
         assert_eq!((Notifying::HISTORY, Notifying::BASELINE), (false, false));
         assert!(Notifying::rules(&config).is_empty());
         assert_eq!(Notifying::describe_with_config(&config), descriptor());
+    }
+
+    #[test]
+    fn a_responder_that_declares_no_state_is_run_without_one() {
+        assert!(!Judging::STATE);
+        assert!(Notifying::STATE && Counting::STATE, "state is the default");
+        let events = [event("e1", "Hit"), event("e2", "Miss")];
+        let state = crate::state::for_tests::<Judging>();
+        let caps = RecordingCapabilities::new();
+        let found = Judging::handle(&events, &caps, &*state, &Config::empty()).unwrap();
+        assert_eq!(found.len(), 1, "it detects without touching state");
+        // What a component declaring no state would do if it used one anyway: fail.
+        let used = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.get("hits")));
+        let message = *used.unwrap_err().downcast::<&str>().unwrap();
+        assert!(message.contains("state: false"), "{message}");
+        let kept = crate::state::for_tests::<Counting>();
+        kept.set("hits", "1", None);
+        assert_eq!(kept.get("hits").as_deref(), Some("1"));
     }
 
     #[test]

@@ -79,12 +79,20 @@ pub fn respond<R: Responder>(
     } else {
         &crate::NoBaseline
     };
-    // Reads of one key within the batch reach the host once (see `ReadCache`).
-    let state = crate::ReadCache::new(&HostState);
-    let result = R::handle_with_baseline(&events, &caps, &state, history, baseline, &config)
+    // Reads of one key within the batch reach the host once (see `ReadCache`). A responder
+    // that declared no state never references `state`: its component does not import it,
+    // which lets the host run its batches side by side.
+    let cached;
+    let state: &dyn crate::State = if const { R::STATE } {
+        cached = crate::ReadCache::new(&HostState);
+        &cached
+    } else {
+        &crate::NoState
+    };
+    let result = R::handle_with_baseline(&events, &caps, state, history, baseline, &config)
         .map(|findings| findings.into_iter().map(wit::Finding::from).collect())
         .map_err(wit::PluginError::from);
-    crate::end_of_batch((events, config, state));
+    crate::end_of_batch((events, config));
     result
 }
 

@@ -72,7 +72,7 @@ pub use config::Config;
 pub use history::{History, HistoryError, MemoryHistory, NoHistory, SeenInfo, SeenQuery};
 pub use notify_window::{NotifyWindow, WindowOpens};
 pub use serde_json;
-pub use state::{MemoryState, ReadCache, State};
+pub use state::{MemoryState, NoState, ReadCache, State};
 pub use types::{
     capitalize, non_empty, Descriptor, Event, Finding, PluginError, Principal, Receipt, Rule,
     Severity,
@@ -111,6 +111,13 @@ pub trait Responder {
         let _ = config;
         Vec::new()
     }
+
+    /// Whether it keeps anything in the host's [`State`] (counters, windows, dedup marks).
+    /// Without (`false`), its component does not import `state`, its `handle` gets
+    /// [`NoState`] (which fails the batch if called), and, with no capability either, the
+    /// host may run several of its batches at once: nothing one batch does can change
+    /// another's outcome.
+    const STATE: bool = true;
 
     /// Whether it asks the host's first-seen [`History`] (WIT 0.4.0). Only then does its
     /// component import `history` and its [`Responder::handle_with_history`] get the host's;
@@ -304,6 +311,8 @@ macro_rules! export_detector {
 /// The keys, in this order (a value is any expression of the type shown: a path, or a
 /// closure such as `rules: |_| rules()`):
 /// - `capabilities` (required): what the component imports and may call.
+/// - `state: false`: it keeps nothing in the host's [`State`] (default `true`); see
+///   [`Responder::STATE`].
 /// - `history: true`, `baseline: true`: it asks the host's [`History`] or [`Baseline`]
 ///   (default `false`: it gets [`NoHistory`], [`NoBaseline`]).
 /// - `describe` (required); `describe_with_config` (`fn(&Config) -> Descriptor`, default
@@ -341,6 +350,7 @@ macro_rules! export_responder {
         $(#[$attr:meta])*
         $name:ident {
             capabilities: $capabilities:expr
+            $(, state: $state:expr)?
             $(, history: $history:expr)?
             $(, baseline: $baseline:expr)?
             , describe: $describe:expr
@@ -359,6 +369,7 @@ macro_rules! export_responder {
 
         impl $crate::Responder for $name {
             const CAPABILITIES: &'static [&'static str] = $capabilities;
+            const STATE: bool = $crate::__or!($($state)?; true);
             const HISTORY: bool = $crate::__or!($($history)?; false);
             const BASELINE: bool = $crate::__or!($($baseline)?; false);
 

@@ -21,6 +21,46 @@ pub trait State {
     fn increment(&self, key: &str, delta: i64, ttl_seconds: Option<u32>) -> i64;
 }
 
+/// No state: what a responder that set [`crate::Responder::STATE`] to `false` gets. Any use
+/// is a bug in that plugin, so it panics (in a component: the batch fails as a trap, and
+/// is counted), rather than quietly forgetting what the plugin meant to keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoState;
+
+impl NoState {
+    fn refuse(&self) -> ! {
+        panic!("this plugin declared `state: false` (Responder::STATE), so it has no state")
+    }
+}
+
+impl State for NoState {
+    fn get(&self, _key: &str) -> Option<String> {
+        self.refuse()
+    }
+
+    fn set(&self, _key: &str, _value: &str, _ttl_seconds: Option<u32>) {
+        self.refuse()
+    }
+
+    fn delete(&self, _key: &str) {
+        self.refuse()
+    }
+
+    fn increment(&self, _key: &str, _delta: i64, _ttl_seconds: Option<u32>) -> i64 {
+        self.refuse()
+    }
+}
+
+/// The state a native test gives responder `R`: a fresh [`MemoryState`], or [`NoState`] if
+/// it declared none (so a test fails where the component would).
+pub fn for_tests<R: crate::Responder>() -> Box<dyn State> {
+    if R::STATE {
+        Box::new(MemoryState::new())
+    } else {
+        Box::new(NoState)
+    }
+}
+
 /// An in-memory [`State`] for native tests, with a manual clock ([`MemoryState::advance`]).
 #[derive(Debug, Default)]
 pub struct MemoryState {

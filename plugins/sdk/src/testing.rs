@@ -788,7 +788,7 @@ pub fn assert_responder_panther_agreement<R: Responder>(name: &str, crate_dir: &
         R::handle_with_baseline(
             std::slice::from_ref(event),
             &caps,
-            &MemoryState::new(),
+            &*crate::state::for_tests::<R>(),
             &crate::MemoryHistory::new(),
             &crate::MemoryBaseline::new(),
             &config,
@@ -867,7 +867,7 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
             let findings = R::handle_with_baseline(
                 std::slice::from_ref(&e),
                 &caps,
-                &MemoryState::new(),
+                &*crate::state::for_tests::<R>(),
                 &crate::MemoryHistory::new(),
                 &crate::MemoryBaseline::new(),
                 &config,
@@ -890,7 +890,7 @@ pub fn assert_responder_survives_corpus<R: Responder>() -> CorpusRun {
         let _ = R::handle_with_baseline(
             std::slice::from_ref(&self_caused),
             &caps,
-            &MemoryState::new(),
+            &*crate::state::for_tests::<R>(),
             &crate::MemoryHistory::new(),
             &crate::MemoryBaseline::new(),
             &config,

@@ -710,9 +710,11 @@ pub fn rules(config: &Config) -> Vec<Rule> {
 
 trailwarden_plugin_sdk::export_responder!(
     /// The plugin: the configured (or shipped) Sigma rules, compiled once per batch (a config
-    /// whose rules cannot be read fails the batch), over each event; no response.
+    /// whose rules cannot be read fails the batch), over each event; no response, and no
+    /// state: each event is judged alone, so the host may run its batches side by side.
     Sigma {
         capabilities: &[],
+        state: false,
         describe: descriptor,
         describe_with_config: describe_with_config,
         rules: rules,
