@@ -12,7 +12,7 @@ PLUGIN_CARGO = cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO)
 MOTO_VERSION := 5.2.5
 
 DETECTION_PLUGINS := root-usage cloudtrail-tampering console-no-mfa access-key-other-user s3-public-access-block admin-policy-attached monitoring-disabled network-exposure s3-exposure resource-exposure storage-exposure service-watch identity-changes organization-guard keys-secrets sigma anomaly
-TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event sleeper state-hog
+TEST_GUESTS := infinite-loop memory-hog trap flood legacy-v010 deep-recursion huge-strings ungranted-calls wasi-probe flood-per-event sleeper state-hog memory-probe
 
 .PHONY: help build plugins host test demo bench fmt lint clean toolchain
 

@@ -203,6 +203,35 @@ fn a_guest_sees_no_files_environment_or_network() {
     }
 }
 
+#[test]
+fn every_batch_starts_on_fresh_memory_however_slots_are_reused() {
+    // One event per batch: the guest's slot serves a new instance for each, its memory
+    // reset in place (the pages kept resident) or given back; with two workers, two slots.
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), vec![plugin_config(guest("memory-probe"))]);
+        config.batch_size = 1;
+        config.workers = workers;
+        let mut pipeline = pipeline(&config);
+        replay_corpus(&mut pipeline);
+        let stats = pipeline.stats();
+        let batches = stats.matched["memory-probe"];
+        assert!(batches > 50, "{batches}");
+        assert_eq!(
+            stats.findings["memory-probe"], batches,
+            "a finding per batch"
+        );
+        // Recorded once per event id (the corpus holds some records in several shapes).
+        let contexts = contexts(&pipeline, "memory-probe");
+        assert!(contexts.len() > 50, "{}", contexts.len());
+        let fresh = serde_json::json!({"batches_before": 0, "seeded_intact": true,
+            "static_marks": 0, "heap_marks": 0});
+        for probe in &contexts {
+            assert_eq!(probe, &fresh, "with {workers} worker(s)");
+        }
+    }
+}
+
 /// A CloudTrail record whose `eventName` is one of the sleeper guest's markers.
 fn marked_record(marker: &str) -> serde_json::Value {
     serde_json::json!({
