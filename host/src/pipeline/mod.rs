@@ -109,8 +109,9 @@ impl Slot {
 }
 
 /// Batches of one plugin that may wait behind its running ones. A plugin runs one batch at a
-/// time (its events stay in order) unless its batches are independent; without a backlog, the pipeline would stop feeding every
-/// other plugin whenever a busy plugin's next batch filled up, idling the other workers.
+/// time (its events stay in order) unless its batches are independent; without a backlog,
+/// the pipeline would stop feeding every other plugin whenever a busy plugin's next batch
+/// filled up, idling the other workers.
 const MAX_WAITING_BATCHES: usize = 3;
 
 /// Events a slot's next queue is made with room for (its batch size, up to this): a large

@@ -5,8 +5,9 @@
 //! still sees its events in arrival order and its state and budgets evolve as with one
 //! worker. The exception is a plugin that reaches nothing past its batch (no state, no
 //! history, no capability: `LoadedPlugin::batches_independent`), whose batches run side by
-//! side, as its findings cannot depend on their order. A worker records the batch it ran (with an audit database on disk) and hands the
-//! results back to the pipeline thread for its counts and lifecycle rules.
+//! side, as its findings cannot depend on their order. A worker records the batch it ran
+//! (with an audit database on disk) and hands the results back to the pipeline thread for
+//! its counts and lifecycle rules.
 
 use std::collections::HashMap;
 use std::ops::Range;

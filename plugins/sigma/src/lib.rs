@@ -193,7 +193,11 @@ impl SourceIndex {
             match sources {
                 Some(sources) => {
                     for source in sources {
-                        let rules = index.by_source.entry(source.clone()).or_default();
+                        // Most sources are some other rule's too: no copy of those.
+                        let rules = match index.by_source.get_mut(&source) {
+                            Some(rules) => rules,
+                            None => index.by_source.entry(source).or_default(),
+                        };
                         if rules.last() != Some(&i) {
                             rules.push(i);
                         }
@@ -286,7 +290,10 @@ impl RuleSet {
     }
 
     fn from_docs(files: impl IntoIterator<Item = (String, Result<Vec<Doc>, String>)>) -> RuleSet {
-        let mut entries: Vec<Entry> = Vec::new();
+        let files = files.into_iter();
+        // An entry is large (a rule with its detection inline): grown one push at a time,
+        // the vector was copied over about a dozen times per rule set.
+        let mut entries: Vec<Entry> = Vec::with_capacity(files.size_hint().0);
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (path, docs) in files {
             let docs = match docs {
@@ -330,7 +337,7 @@ impl RuleSet {
                     format!("{RULE_PREFIX}{}.duplicate.{source}", rule.meta.id)
                 } else {
                     seen.insert(rule.meta.id.clone(), source.clone());
-                    format!("{RULE_PREFIX}{}", rule.meta.id)
+                    [RULE_PREFIX, rule.meta.id.as_str()].concat()
                 };
                 entries.push(Entry { rule_id, rule });
             }

@@ -264,9 +264,9 @@ impl Detection {
     /// before it descends, see [`crate::matcher::resolve`]).
     pub fn record_keys(&self, keys: &mut std::collections::BTreeSet<String>) {
         let mut add = |path: &str| {
-            keys.insert(path.to_owned());
+            add_key(keys, path);
             for (i, _) in path.match_indices('.') {
-                keys.insert(path[..i].to_owned());
+                add_key(keys, &path[..i]);
             }
         };
         for search in &self.searches {
@@ -605,10 +605,19 @@ impl Loaded {
             Compiled::Now(Ok(detection)) => detection.record_keys(keys),
             Compiled::Now(Err(_)) => {}
             Compiled::OnFirstUse(shipped, _) if shipped.loads => {
-                keys.extend(shipped.record_keys.iter().map(|k| (*k).to_owned()));
+                for key in shipped.record_keys {
+                    add_key(keys, key);
+                }
             }
             Compiled::OnFirstUse(..) => {}
         }
+    }
+}
+
+/// Adds `key` to `keys`, copying it only when new: most rules read the same few fields.
+fn add_key(keys: &mut std::collections::BTreeSet<String>, key: &str) {
+    if !keys.contains(key) {
+        keys.insert(key.to_owned());
     }
 }
 
