@@ -404,18 +404,28 @@ impl<C: PluginSource> LoadedPlugin<C> {
         runtime: &PluginRuntime<S>,
         settings_json: Arc<str>,
     ) -> Result<Descriptor, PluginFailure> {
-        let mut store = self.new_store_with(runtime, 0, Box::new(DenyAll), settings_json);
-        let result = match &self.bound {
-            Bound::V1(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.call_describe(&mut store))
-                .map(convert::descriptor_from_v1),
-            Bound::V2(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.call_describe(&mut store))
-                .map(convert::descriptor_from_v2),
-        };
-        result.map_err(|error| classify(&store, error))
+        let mut attempt = 1;
+        loop {
+            let mut store =
+                self.new_store_with(runtime, 0, Box::new(DenyAll), settings_json.clone());
+            let result = match &self.bound {
+                Bound::V1(pre) => pre
+                    .instantiate(&mut store)
+                    .and_then(|p| p.call_describe(&mut store))
+                    .map(convert::descriptor_from_v1),
+                Bound::V2(pre) => pre
+                    .instantiate(&mut store)
+                    .and_then(|p| p.call_describe(&mut store))
+                    .map(convert::descriptor_from_v2),
+            };
+            match result {
+                Err(error) if attempt < IMAGE_ATTEMPTS && memory_image_refused(&error) => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result.map_err(|error| classify(&store, error)),
+            }
+        }
     }
 
     /// Runs one batch in a fresh instance (nothing survives in guest memory between
@@ -653,6 +663,18 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error) -> PluginFailure {
     }
 }
 
+/// Attempts at a load's first instance when Linux refuses to seal a memory image.
+const IMAGE_ATTEMPTS: usize = 3;
+
+/// Whether instantiating failed because Linux refused to seal the new memory image (the
+/// memfd every instance of a core module starts from, made by its first instance): EBUSY
+/// while the pages just written into it are still held by another CPU's page batch, seen
+/// under load. Transient, and not the component's doing: the image is made afresh on the
+/// next attempt. Once made, it serves every later instance, so only a load can meet this.
+fn memory_image_refused(error: &wasmtime::Error) -> bool {
+    format!("{error:#}").contains("seals to the memfd")
+}
+
 /// The names of a component's imports.
 fn component_imports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
     let mut names: Vec<String> = component
@@ -703,7 +725,22 @@ fn check_imports<C: PluginSource>(imports: &[String], config: &C) -> Result<()> 
 
 #[cfg(test)]
 mod tests {
-    use super::{batch_local, bounded_message, MAX_FAILURE_MESSAGE};
+    use super::{batch_local, bounded_message, memory_image_refused, MAX_FAILURE_MESSAGE};
+
+    #[test]
+    fn only_a_refused_memory_image_seal_is_retried() {
+        // As wasmtime reports it: the memfd crate's error under wasmtime's context.
+        let refused = wasmtime::Error::msg("cannot add seals to the memfd")
+            .context("failed to create a memory image");
+        assert!(memory_image_refused(&refused));
+        for other in [
+            wasmtime::Error::msg("wasm trap: unreachable"),
+            wasmtime::Error::msg("failed to create a memory image")
+                .context("Cannot allocate memory"),
+        ] {
+            assert!(!memory_image_refused(&other), "{other:#}");
+        }
+    }
 
     fn imports(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
