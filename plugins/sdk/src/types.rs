@@ -291,6 +291,19 @@ pub struct Descriptor {
     pub self_caused_events: bool,
 }
 
+impl Descriptor {
+    /// `name` at `version`, subscribed to every event (`{"version":["0"]}`), wanting no
+    /// capability, with no fixtures: what the test guests describe themselves as.
+    pub fn every_event(name: &str, version: &str) -> Descriptor {
+        Descriptor {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            patterns: vec![r#"{"version":["0"]}"#.to_owned()],
+            ..Descriptor::default()
+        }
+    }
+}
+
 /// One detection a plugin holds (WIT 0.3.0 `rule-info`): what `trailwarden rules list`
 /// prints. Every `rule_id` a plugin's findings carry should have one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,14 +13,7 @@ pub struct StateHog;
 
 impl Plugin for StateHog {
     fn describe() -> Descriptor {
-        Descriptor {
-            name: env!("CARGO_PKG_NAME").to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            patterns: vec![r#"{"version":["0"]}"#.to_owned()],
-            capabilities: Vec::new(),
-            fixtures: Vec::new(),
-            self_caused_events: false,
-        }
+        Descriptor::every_event(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     }
 
     fn handle(events: Vec<Event>) -> Result<Vec<Finding>, PluginError> {
