@@ -694,22 +694,21 @@ const BATCH_LOCAL_INTERFACES: [&str; 3] = ["config", "log", "types"];
 /// interfaces only [`BATCH_LOCAL_INTERFACES`]; WASI's as the host links them hold nothing
 /// past the instance (no files, no sockets).
 fn batch_local(imports: &[String]) -> bool {
-    imports
-        .iter()
-        .all(|import| match import.strip_prefix(PACKAGE) {
-            Some(interface) => {
-                let name = interface.split('@').next().unwrap_or(interface);
-                BATCH_LOCAL_INTERFACES.contains(&name)
-            }
-            None => true,
-        })
+    imports.iter().all(|import| {
+        host_interface(import).is_none_or(|name| BATCH_LOCAL_INTERFACES.contains(&name))
+    })
+}
+
+/// The host interface an import names, e.g. `iam` for `trailwarden:plugin/iam@0.2.0`;
+/// `None` for an import of another package (WASI's).
+fn host_interface(import: &str) -> Option<&str> {
+    let interface = import.strip_prefix(PACKAGE)?;
+    interface.split('@').next()
 }
 
 /// The capability family of an import, e.g. `iam` for `trailwarden:plugin/iam@0.2.0`.
 pub fn capability_family(import: &str) -> Option<&str> {
-    let interface = import.strip_prefix(PACKAGE)?;
-    let family = interface.split('@').next()?;
-    FAMILIES.contains(&family).then_some(family)
+    host_interface(import).filter(|family| FAMILIES.contains(family))
 }
 
 /// Grants are checked at load: the source refuses a capability interface its grants do not
