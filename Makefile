@@ -258,11 +258,13 @@ bench-search:
 	python3 host/benches/search.py $(CURDIR) target/release/trailwarden --size-mb $(or $(SIZE_MB),200)
 
 # Event-to-committed latency of the daemon at 1,000 and 20,000 events/s offered over HTTP on
-# loopback (bounded: 10 s per rate), with the example config; p50/p99/max and peak RSS.
+# loopback (bounded: 10 s per rate), with the example config; p50/p99/max and peak RSS, and
+# how late the load generator (examples/offer_load.rs) sent and the CPU it used.
 .PHONY: bench-daemon
 bench-daemon: plugins
-	$(CARGO) build --release -p trailwarden --bin trailwarden
-	python3 host/benches/daemon.py $(CURDIR) target/release/trailwarden --seconds 10 --rates 1000,20000
+	$(CARGO) build --release -p trailwarden --bin trailwarden --example offer_load
+	python3 host/benches/daemon.py $(CURDIR) target/release/trailwarden target/release/examples/offer_load \
+	  --seconds 10 --rates 1000,20000
 
 # Every loaded detection of the example config (Sigma rules: loaded and refused, with reasons).
 rules: plugins

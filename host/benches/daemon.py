@@ -10,7 +10,12 @@ plugin and their findings and capability decisions are committed, so a request's
 the latency from event to finding committed (and an upper bound of event to decision).
 Each rate runs for a bounded time; the daemon is stopped at the end.
 
-usage: daemon.py REPO TRAILWARDEN_BINARY [--seconds S] [--rates 1000,20000]
+The load is offered by OFFER_LOAD (`host/examples/offer_load.rs`, 64 kept-alive connections,
+each on a thread of its own), which also reports how late it sent (its own delay, counted in
+the latency) and the CPU it used: this machine has two cores, which the daemon and its
+client share.
+
+usage: daemon.py REPO TRAILWARDEN_BINARY OFFER_LOAD [--seconds S] [--rates 1000,20000]
 """
 import http.client
 import json
@@ -20,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -43,48 +47,22 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
-def offer(port, token, bodies, rate_requests, seconds, senders):
-    """Sends bodies at rate_requests/s for `seconds`, from `senders` threads; returns
-    (latencies in ms, errors)."""
-    latencies, errors = [], []
-    lock = threading.Lock()
-    start = time.monotonic() + 0.2
-    total = int(rate_requests * seconds)
-
-    def sender(k):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        for n in range(k, total, senders):
-            scheduled = start + n / rate_requests
-            delay = scheduled - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                conn.request("POST", "/v1/events", body=bodies[n % len(bodies)](n), headers=headers)
-                response = conn.getresponse()
-                response.read()
-                done = time.monotonic()
-                with lock:
-                    if response.status == 200:
-                        latencies.append((done - scheduled) * 1000)
-                    else:
-                        errors.append(response.status)
-            except OSError as e:
-                with lock:
-                    errors.append(str(e))
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.close()
-
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, errors
+def offer(load_binary, port, token_file, bodies, requests_per_s, seconds, tmp):
+    """Offers `bodies` (bytes each) at requests_per_s for `seconds`; returns the load
+    generator's report (latencies_ms, late_ms, errors, cpu_s)."""
+    path = tmp / "bodies"
+    with open(path, "wb") as out:
+        for body in bodies:
+            out.write(f"{len(body)}\n".encode() + body)
+    run = subprocess.run(
+        [str(load_binary), str(port), str(token_file), str(path), str(requests_per_s), str(seconds)],
+        check=True, capture_output=True, timeout=seconds + 120,
+    )
+    return json.loads(run.stdout)
 
 
 def main() -> int:
-    repo, binary = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    repo, binary, load_binary = (Path(a).resolve() for a in sys.argv[1:4])
     seconds = float(option("--seconds", "10"))
     rates = [int(r) for r in option("--rates", "1000,20000").split(",")]
     base = list(records(repo.parent / "shared/corpus"))
@@ -118,28 +96,28 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     sys.exit("the daemon did not answer /healthz within 120 s")
                 time.sleep(0.2)
-            token = (tmp / "trailwarden.token").read_text().strip()
             print(f"daemon: every shipped plugin (example config), {seconds:.0f} s per rate, loopback")
-            print(f"{'events/s':>9} {'ev/request':>10} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+            print(f"{'events/s':>9} {'ev/request':>10} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'sent late p99':>13} {'client CPU s':>12}")
             for rate in rates:
                 per_request = max(1, rate // 1000)
                 requests_per_s = rate / per_request
 
-                def body(k, per_request=per_request, rate=rate):
-                    def make(n):
-                        lines = []
-                        for j in range(per_request):
-                            i = n * per_request + j
-                            record = dict(base[i % len(base)])
-                            record["eventID"] = f"daemon-{rate}-{i:09d}"
-                            lines.append(json.dumps(record))
-                        return "\n".join(lines).encode()
-                    return make
-
-                latencies, errors = offer(port, token, [body(0)], requests_per_s, seconds, senders=16)
+                # Every event id distinct (the daemon's dedup window would drop a repeat).
+                bodies = []
+                for n in range(int(requests_per_s * seconds)):
+                    lines = []
+                    for j in range(per_request):
+                        i = n * per_request + j
+                        record = dict(base[i % len(base)])
+                        record["eventID"] = f"daemon-{rate}-{i:09d}"
+                        lines.append(json.dumps(record))
+                    bodies.append("\n".join(lines).encode())
+                report = offer(load_binary, port, tmp / "trailwarden.token", bodies, requests_per_s, seconds, tmp)
+                latencies, late = report["latencies_ms"], report["late_ms"]
                 print(
                     f"{rate:>9} {per_request:>10} {len(latencies):>9} {percentile(latencies, 0.5):>8.2f} "
-                    f"{percentile(latencies, 0.99):>8.2f} {max(latencies, default=float('nan')):>8.2f} {len(errors):>7}"
+                    f"{percentile(latencies, 0.99):>8.2f} {max(latencies, default=float('nan')):>8.2f} "
+                    f"{len(report['errors']):>7} {percentile(late, 0.99):>13.2f} {report['cpu_s']:>12.2f}"
                 )
             status = Path(f"/proc/{daemon.pid}/status").read_text()
             peak = next(l for l in status.splitlines() if l.startswith("VmHWM"))
