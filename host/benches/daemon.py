@@ -20,6 +20,7 @@ usage: daemon.py REPO TRAILWARDEN_BINARY OFFER_LOAD [--seconds S] [--rates 1000,
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -49,16 +50,20 @@ def percentile(values, p):
 
 def offer(load_binary, port, token_file, bodies, requests_per_s, seconds, tmp):
     """Offers `bodies` (bytes each) at requests_per_s for `seconds`; returns the load
-    generator's report (latencies_ms, late_ms, errors, cpu_s)."""
+    generator's report (latencies_ms, late_ms, errors) and the CPU seconds it used."""
     path = tmp / "bodies"
     with open(path, "wb") as out:
         for body in bodies:
             out.write(f"{len(body)}\n".encode() + body)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(
         [str(load_binary), str(port), str(token_file), str(path), str(requests_per_s), str(seconds)],
         check=True, capture_output=True, timeout=seconds + 120,
     )
-    return json.loads(run.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(run.stdout)
+    report["cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return report
 
 
 def main() -> int:

@@ -10,7 +10,7 @@
 //!   BODIES: request bodies, each as a line with its length in bytes, then the body.
 //!   Request n (from 0) sends body n mod the number of bodies at start + n / RATE, on
 //!   connection n mod CONNECTIONS (default 64, each kept alive, on a thread of its own).
-//!   Prints `{"latencies_ms": [...], "late_ms": [...], "errors": [...], "cpu_s": S}`.
+//!   Prints `{"latencies_ms": [...], "late_ms": [...], "errors": [...]}`.
 //!
 //! Bounded: RATE x SECONDS requests, each read with a 30 s timeout; loopback only.
 
@@ -49,7 +49,7 @@ fn main() {
         token.trim()
     ));
     let start = Instant::now() + Duration::from_millis(200);
-    let threads: Vec<_> = (0..connections.min(total.max(1)))
+    let threads: Vec<_> = (0..connections.min(total))
         .map(|k| {
             let (bodies, head) = (bodies.clone(), head.clone());
             std::thread::spawn(move || {
@@ -87,7 +87,6 @@ fn main() {
         "latencies_ms": all.latencies_ms,
         "late_ms": all.late_ms,
         "errors": all.errors,
-        "cpu_s": own_cpu_seconds(),
     });
     println!("{report}");
 }
@@ -183,15 +182,6 @@ fn split_bodies(data: &[u8]) -> Vec<Vec<u8>> {
         rest = &rest[length..];
     }
     bodies
-}
-
-/// User and system CPU seconds of this process so far (Linux: `/proc/self/stat`).
-fn own_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // The kernel's USER_HZ, 100 on every Linux this runs on.
-    Some(ticks / 100.0)
 }
 
 fn ms(duration: Duration) -> f64 {
