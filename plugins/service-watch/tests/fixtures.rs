@@ -55,6 +55,20 @@ fn the_source_index_offers_every_rule_that_applies_in_table_order() {
         offered += by_index.len();
     }
     assert!(offered > 100, "the corpus reaches few rules: {offered}");
+    // Every source a rule names, whether or not the corpus has it: its rules and those of
+    // any service, in the table's order.
+    for source in rules::all().flat_map(|r| r.sources.iter().copied()) {
+        let event = Event {
+            source: Some(source.into()),
+            ..Event::default()
+        };
+        let by_table: Vec<&str> = rules::all()
+            .filter(|r| r.sources.is_empty() || r.sources.contains(&source))
+            .map(|r| r.id)
+            .collect();
+        let by_index: Vec<&str> = rules::for_source(&event).iter().map(|r| r.id).collect();
+        assert_eq!(by_index, by_table, "{source}");
+    }
     // And it narrows: an RDS call is offered RDS rules and those of any service only.
     let rds = Event {
         source: Some("rds.amazonaws.com".into()),
