@@ -226,9 +226,11 @@ agreement: plugins
 # Replay throughput of every shipped plugin together (the example config), release build.
 .PHONY: bench-shipped
 bench-shipped: plugins
-	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate
+	$(CARGO) build --release -p trailwarden --bin trailwarden --example json_parse_rate \
+	  --example findings_floor
 	python3 host/benches/shipped.py $(CURDIR) target/release/trailwarden \
-	  target/release/examples/json_parse_rate 50000 --workers 1,2
+	  target/release/examples/json_parse_rate 50000 --workers 1,2 \
+	  --floor target/release/examples/findings_floor
 
 # What one plugin costs the shipped set (release, one worker): the whole set and the set
 # without PLUGIN, alternating REPEAT times each on the same 50,000 events, with the medians.

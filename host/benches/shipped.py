@@ -11,6 +11,10 @@ repeated with distinct eventIDs), then, in one run:
     CPU-seconds per 1,000 events and peak RSS;
   - a check that every run recorded the same findings (plugin, rule, event, dedup key) as
     the first (one worker): parallelism must not change what is detected;
+  - with --floor FINDINGS_FLOOR_BINARY, the floor under the rate: the first run's findings
+    recorded again alone, through the audit store's own chained write path, into a fresh
+    database (host/examples/findings_floor.rs); with the yardstick's parse, the most events/s
+    any plugin set could reach on this input while every finding is recorded;
   - with more than one worker count, this machine's own ceiling for that many: as many
     independent one-worker replays (each its own database) at once, their combined rate
     against one run alone just before. Two workers can scale no better than two separate
@@ -18,7 +22,7 @@ repeated with distinct eventIDs), then, in one run:
 Bounded: each run replays the file once. No AWS account.
 
 usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 1,2]
-                  [--without PLUGIN]... [--baseline-dist DIR] [--json OUT]
+                  [--without PLUGIN]... [--baseline-dist DIR] [--floor BINARY] [--json OUT]
   --baseline-dist DIR first replays with one worker and the components of DIR (e.g. another
   branch's plugins/dist) instead of plugins/dist, on the same binary and input, and checks
   that the runs after it record the same findings: plugin changes measured back to back.
@@ -300,6 +304,14 @@ def main() -> int:
                 "db_mb": round(db.stat().st_size / 1e6, 1),
                 "plugin_failures": stats["plugin_failures"],
             })
+        floor = None
+        floor_binary = option("--floor", None)
+        if floor_binary:
+            first = runs[0]
+            floor_db = tmp / f"bench-{'baseline' if baseline_dist else ''}{first['workers']}.db"
+            floor = json.loads(subprocess.run(
+                [floor_binary, str(floor_db), str(tmp)], check=True, capture_output=True, text=True
+            ).stdout)
         ceiling = None
         most = max(workers_list)
         if most > 1:
@@ -330,6 +342,19 @@ def main() -> int:
     if len(ours) > 1:
         print(f"speed-up with {ours[-1]['workers']} workers: "
               f"{ours[-1]['events_per_s'] / ours[0]['events_per_s']:.2f}x one worker")
+    if floor:
+        # Per event of the input: parsing it (the yardstick) and recording its findings are
+        # both unavoidable while every finding is recorded; plugins, routing and event
+        # records come on top.
+        parse_us = 1e6 / yardstick
+        record_us = floor["seconds"] * 1e6 / wanted
+        print(f"floor: the first run's {floor['findings']:,} findings ({floor['findings'] / wanted:.2f} per event) "
+              f"recorded alone through the audit store (chained, 256 per transaction, best of 3): "
+              f"{floor['seconds']:.2f} s, {floor['seconds'] * 1e6 / max(1, floor['findings']):.1f} us per finding, "
+              f"{record_us:.1f} us per event")
+        print(f"floor with the yardstick's parse ({parse_us:.1f} us per event): {parse_us + record_us:.1f} us per event, "
+              f"at most {1e6 / (parse_us + record_us):,.0f} events/s "
+              f"({parse_us / (parse_us + record_us):.3f} of the yardstick) whatever the plugins cost")
     if ceiling:
         print(f"this machine's ceiling: {ceiling[0]} independent one-worker replays at once "
               f"run {ceiling[1]:.2f}x the events/s of one alone")
@@ -350,7 +375,8 @@ def main() -> int:
             routed = run_stats["matched"].get(name, 0)
             print(f"  {name:<24} {seconds:7.3f} s  {routed:>7}  {seconds / max(1, routed) * 1e6:8.1f} us/event")
     if json_out:
-        Path(json_out).write_text(json.dumps({"yardstick_events_per_s": yardstick, "runs": runs}, indent=2))
+        Path(json_out).write_text(json.dumps(
+            {"yardstick_events_per_s": yardstick, "runs": runs, "findings_floor": floor}, indent=2))
     return 0
 
 
