@@ -34,7 +34,8 @@ usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 
                   [--repeat 5] [--workers 1]
   --cost-of replays the same input with the whole set and with the set less PLUGIN, the two
   alternating REPEAT times on one worker count, and prints each run, the medians and what
-  PLUGIN costs: one run each is within this machine's noise (runs swing by 10% and more).
+  PLUGIN costs: one run each is within this machine's noise (runs swing by 10% and more),
+  so it also prints a 95% bootstrap interval of the median of the rounds' own ratios.
   It checks that every run of a set recorded the same findings, and that leaving PLUGIN out
   removed its findings and changed no other plugin's.
   --records-only (any mode) builds the input from the corpus's recorded CloudTrail (its records
@@ -45,6 +46,7 @@ usage: shipped.py REPO TRAILWARDEN_BINARY PARSE_RATE_BINARY [EVENTS] [--workers 
 import gzip
 import json
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -222,11 +224,26 @@ def cost_of(repo: Path, binary: Path, base, wanted: int, plugin: str, repeat: in
           f"per event, {more_cpu:.1%} more CPU per event")
     # The machine's speed drifts between minutes more than a plugin's cost: each round's two
     # runs, taken back to back, compared with each other, then the median of those ratios.
-    paired_events = statistics.median(1 - w[0] / wo[0] for w, wo in zip(runs["with"], runs["without"]))
+    fewer_by_round = [1 - w[0] / wo[0] for w, wo in zip(runs["with"], runs["without"])]
+    paired_events = statistics.median(fewer_by_round)
     paired_cpu = statistics.median(w[1] / wo[1] - 1 for w, wo in zip(runs["with"], runs["without"]))
     print(f"with {plugin} (median of the {repeat} rounds' own ratios): {paired_events:.1%} fewer "
           f"events/s, {paired_cpu:.1%} more CPU per event")
+    if repeat >= 5:
+        low, high = bootstrap_interval(fewer_by_round)
+        print(f"95% interval of that median (the rounds resampled 2,000 times): {low:.1%} to {high:.1%} "
+              f"fewer events/s; rounds from {min(fewer_by_round):.1%} to {max(fewer_by_round):.1%}")
     return 0
+
+
+def bootstrap_interval(values, resamples=2000, seed=1):
+    """The 2.5th and 97.5th percentiles of the median of `values` resampled with replacement:
+    how far the median of this many noisy rounds can be trusted."""
+    draw = random.Random(seed)
+    medians = sorted(
+        statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def main() -> int:
