@@ -13,8 +13,9 @@ repeated with distinct eventIDs), then, in one run:
     the first (one worker): parallelism must not change what is detected;
   - with --floor FINDINGS_FLOOR_BINARY, the floor under the rate: the first run's findings
     recorded again alone, through the audit store's own chained write path, into a fresh
-    database (host/examples/findings_floor.rs); with the yardstick's parse, the most events/s
-    any plugin set could reach on this input while every finding is recorded;
+    database (host/examples/findings_floor.rs), and as plain inserts without the chain; with
+    the yardstick's parse, the most events/s any plugin set could reach on this input while
+    every finding is recorded;
   - with more than one worker count, this machine's own ceiling for that many: as many
     independent one-worker replays (each its own database) at once, their combined rate
     against one run alone just before. Two workers can scale no better than two separate
@@ -368,7 +369,9 @@ def main() -> int:
         print(f"floor: the first run's {floor['findings']:,} findings ({floor['findings'] / wanted:.2f} per event) "
               f"recorded alone through the audit store (chained, 256 per transaction, best of 3): "
               f"{floor['seconds']:.2f} s, {floor['seconds'] * 1e6 / max(1, floor['findings']):.1f} us per finding, "
-              f"{record_us:.1f} us per event")
+              f"{record_us:.1f} us per event; as plain inserts without the chain "
+              f"{floor['plain_seconds'] * 1e6 / max(1, floor['findings']):.1f} us per finding, "
+              f"{floor['plain_seconds'] * 1e6 / wanted:.1f} us per event")
         print(f"floor with the yardstick's parse ({parse_us:.1f} us per event): {parse_us + record_us:.1f} us per event, "
               f"at most {1e6 / (parse_us + record_us):,.0f} events/s "
               f"({parse_us / (parse_us + record_us):.3f} of the yardstick) whatever the plugins cost")
