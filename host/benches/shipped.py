@@ -289,6 +289,7 @@ def main() -> int:
         # Denials (budgets, accounts outside the grants) are logged per call: keep only errors.
         env = dict(os.environ, RUST_LOG="error")
         runs = []
+        first_db = None
         reference = None
         baseline_dist = option("--baseline-dist", None)
         dists = [("baseline", Path(baseline_dist).resolve(), 1)] if baseline_dist else []
@@ -312,7 +313,7 @@ def main() -> int:
             all_stats.append((label, workers, stats))
             found = finding_set(db)
             if reference is None:
-                reference = found
+                reference, first_db = found, db
             elif found != reference:
                 missing, extra = reference - found, found - reference
                 sys.exit(
@@ -333,10 +334,8 @@ def main() -> int:
         floor = None
         floor_binary = option("--floor", None)
         if floor_binary:
-            first = runs[0]
-            floor_db = tmp / f"bench-{'baseline' if baseline_dist else ''}{first['workers']}.db"
             floor = json.loads(subprocess.run(
-                [floor_binary, str(floor_db), str(tmp)], check=True, capture_output=True, text=True
+                [floor_binary, str(first_db), str(tmp)], check=True, capture_output=True, text=True
             ).stdout)
         ceiling = None
         most = max(workers_list)

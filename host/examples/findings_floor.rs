@@ -11,7 +11,7 @@
 //! usage: findings_floor AUDIT_DB DIR
 //! (prints `{"findings": N, "seconds": S, "plain_seconds": P}`)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -68,21 +68,13 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The least seconds of three passes of `pass`, each on a fresh database in `dir`.
+/// The least seconds of three passes of `pass`, each on a fresh database in a folder of its
+/// own under `dir`, deleted with the folder after the pass.
 fn best_of_three(dir: &Path, mut pass: impl FnMut(&Path) -> Result<f64>) -> Result<f64> {
     let mut best = f64::MAX;
-    for n in 0..3 {
-        let path: PathBuf = dir.join(format!("findings-floor-{n}.db"));
-        best = best.min(pass(&path)?);
-        for suffix in ["", "-wal", "-shm"] {
-            let file = format!("{}{suffix}", path.display());
-            match std::fs::remove_file(&file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot delete {file}"));
-                }
-                _ => {}
-            }
-        }
+    for _ in 0..3 {
+        let folder = tempfile::tempdir_in(dir).context("cannot make a folder for the floor")?;
+        best = best.min(pass(&folder.path().join("findings-floor.db"))?);
     }
     Ok(best)
 }
