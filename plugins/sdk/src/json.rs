@@ -4,6 +4,7 @@
 //! where an object is expected. These accessors return `None` instead of failing.
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The top-level fields of a record named in `keys`, parsed into an object; every other
@@ -15,6 +16,72 @@ pub fn record_fields<K: AsRef<str>>(raw: &str, keys: &[K]) -> Option<Value> {
     let fields = parser.deserialize_map(Fields { keys }).ok()?;
     parser.end().ok()?;
     Some(Value::Object(fields))
+}
+
+/// The text of the top-level fields of a record named in `keys` (in `keys`' order; `None`
+/// where absent, the last where repeated), as they are in `raw`: nothing is built, so a
+/// plugin parses only the field a rule reads, when it reads it, and can hash or copy a
+/// field's text as it is. The whole record is still checked as JSON. `None` when `raw` is
+/// not a JSON object.
+pub fn record_field_texts<'r, const N: usize>(
+    raw: &'r str,
+    keys: &[&str; N],
+) -> Option<[Option<&'r RawValue>; N]> {
+    let mut parser = serde_json::Deserializer::from_str(raw);
+    let fields = parser.deserialize_map(FieldTexts { keys }).ok()?;
+    parser.end().ok()?;
+    Some(fields)
+}
+
+/// [`record_field_texts`]' visitor.
+struct FieldTexts<'k, const N: usize> {
+    keys: &'k [&'k str; N],
+}
+
+impl<'de, const N: usize> Visitor<'de> for FieldTexts<'_, N> {
+    type Value = [Option<&'de RawValue>; N];
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kept = [None; N];
+        while let Some(position) = map.next_key_seed(KeyPosition { keys: self.keys })? {
+            match position {
+                Some(i) => kept[i] = Some(map.next_value::<&RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A key of the record: its position in `keys`, or `None`, without allocating.
+struct KeyPosition<'k, const N: usize> {
+    keys: &'k [&'k str; N],
+}
+
+impl<'de, const N: usize> DeserializeSeed<'de> for KeyPosition<'_, N> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for KeyPosition<'_, N> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.keys.iter().position(|k| *k == key))
+    }
 }
 
 /// A JSON object written field by field straight into its text, for a finding's `context`:
@@ -182,9 +249,13 @@ pub fn boolish(v: &Value) -> Option<bool> {
 
 /// The `ARN`s listed in the record's `resources` array (CloudTrail's own resource list).
 pub fn resource_arns(record: &Value) -> Vec<String> {
-    record
-        .get("resources")
-        .and_then(Value::as_array)
+    record.get("resources").map(arns_of).unwrap_or_default()
+}
+
+/// The non-empty `ARN`s of a record's `resources` list (the field itself).
+pub fn arns_of(resources: &Value) -> Vec<String> {
+    resources
+        .as_array()
         .map(|list| {
             list.iter()
                 .filter_map(|r| get_ci(r, "ARN").and_then(Value::as_str))
@@ -270,6 +341,38 @@ mod tests {
             assert_eq!(record_fields(bad, &keys), None, "{bad}");
         }
         assert_eq!(record_fields("{}", &keys), Some(json!({})));
+    }
+
+    #[test]
+    fn record_field_texts_are_the_fields_as_written_and_parse_as_a_full_parse_has_them() {
+        let raw = r#"{"userIdentity": {"type": "Root", "sessionContext": {"a": [1, {"b": null}]}},
+            "requestParameters": {"bucketName": "b\u00e9", "n": 1.5e3},
+            "resources": [{"ARN": "arn:aws:s3:::b"}], "eventName": "PutObject",
+            "requestParameters": {"bucketName":  "last"}}"#;
+        let keys = ["requestParameters", "resources", "responseElements"];
+        let texts = record_field_texts(raw, &keys).unwrap();
+        let full: Value = serde_json::from_str(raw).unwrap();
+        // The last of a repeated key, as a full parse keeps it, with its spacing and escapes.
+        assert_eq!(texts[0].unwrap().get(), r#"{"bucketName":  "last"}"#);
+        assert_eq!(texts[1].unwrap().get(), r#"[{"ARN": "arn:aws:s3:::b"}]"#);
+        assert!(texts[2].is_none(), "absent");
+        for (key, text) in keys.iter().zip(texts) {
+            let parsed = text.map(|t| serde_json::from_str::<Value>(t.get()).unwrap());
+            assert_eq!(parsed.as_ref(), full.get(*key), "{key}");
+        }
+        // Not an object, broken (in a field that is not kept too), or trailing text: none.
+        for bad in [
+            "[1]",
+            "\"x\"",
+            "{\"a\": ",
+            "{} {}",
+            "{\"a\": tru}",
+            "{\"resources\": [}",
+        ] {
+            assert!(record_field_texts(bad, &keys).is_none(), "{bad}");
+        }
+        let empty = record_field_texts("{}", &keys).unwrap();
+        assert!(empty.iter().all(Option::is_none));
     }
 
     #[test]

@@ -24,7 +24,6 @@ pub mod rules;
 pub mod spec;
 
 use trailwarden_plugin_sdk::capability::NOTIFY_SEND;
-use trailwarden_plugin_sdk::serde_json;
 use trailwarden_plugin_sdk::{
     Batch, Config, Descriptor, Event, Finding, NotifyWindow, Rule, State, WindowOpens,
 };
@@ -69,11 +68,7 @@ pub fn detect(event: &Event) -> Vec<Finding> {
     if candidates.is_empty() {
         return Vec::new();
     }
-    let raw = spec::record_fields(event);
-    let facts = Facts {
-        event,
-        raw: raw.as_ref(),
-    };
+    let facts = Facts::of(event);
     candidates
         .into_iter()
         .filter(|r| (r.when)(&facts))
@@ -86,8 +81,8 @@ pub fn detect(event: &Event) -> Vec<Finding> {
 /// event time); a burst is reported once, by the call that reaches its threshold. An info
 /// rule's repeat of a change within `repeat_window_seconds` is left out.
 pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Finding> {
-    // The calls each rule looks at are told from the parsed fields; the fields of the record
-    // the rules read are parsed (most of the cost) only when some rule looks at this one.
+    // The calls each rule looks at are told from the parsed fields; the record is read
+    // only when some rule looks at this one, and each of its fields when a rule reads it.
     let candidates: Vec<&spec::Spec> = rules::for_source(event)
         .iter()
         .copied()
@@ -96,11 +91,7 @@ pub fn evaluate(event: &Event, state: &dyn State, config: &Config) -> Vec<Findin
     if candidates.is_empty() {
         return Vec::new();
     }
-    let raw = spec::record_fields(event);
-    let facts = Facts {
-        event,
-        raw: raw.as_ref(),
-    };
+    let facts = Facts::of(event);
     let repeat_window = window_seconds(
         config,
         "repeat_window_seconds",
@@ -168,11 +159,12 @@ fn repeats_within(rule: &spec::Spec, facts: &Facts, window: u32, state: &dyn Sta
     // repeat once more, never fold a different change.
     let mut hasher = DefaultHasher::new();
     (rule.dedup_key(facts), spec::resources(facts)).hash(&mut hasher);
-    // The parameters' JSON text streamed into the hash, not built as a string first.
-    match facts.raw.and_then(|r| r.get("requestParameters")) {
+    // The parameters' text as written in the record, not parsed: the same change made again
+    // is the same call written the same way.
+    match facts.record_text("requestParameters") {
         Some(parameters) => {
             hasher.write_u8(1);
-            let _ = serde_json::to_writer(HashWriter(&mut hasher), parameters);
+            hasher.write(parameters.get().as_bytes());
         }
         None => hasher.write_u8(0),
     }
@@ -182,20 +174,6 @@ fn repeats_within(rule: &spec::Spec, facts: &Facts, window: u32, state: &dyn Sta
     }
     state.set(&key, &facts.event.id, Some(window));
     false
-}
-
-/// A hash that `serde_json` writes into (writing cannot fail).
-struct HashWriter<'a>(&'a mut std::hash::DefaultHasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        std::hash::Hasher::write(self.0, bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The default of `notify_window_seconds`: one notification per incident (dedup key) an hour.

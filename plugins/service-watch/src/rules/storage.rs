@@ -38,8 +38,7 @@ fn customer_key(f: &Facts) -> bool {
 /// The account that owns the bucket written to: the `AWS::S3::Bucket` resource named in
 /// the request, else the event's account.
 fn bucket_owners(f: &Facts) -> Vec<String> {
-    f.raw
-        .and_then(|r| r.get("resources"))
+    f.record_field("resources")
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
