@@ -47,7 +47,9 @@ impl<'de, const N: usize> Visitor<'de> for FieldTexts<'_, N> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut kept = [None; N];
-        while let Some(position) = map.next_key_seed(KeyPosition { keys: self.keys })? {
+        while let Some(position) = map.next_key_seed(KeyPosition {
+            keys: self.keys.as_slice(),
+        })? {
             match position {
                 Some(i) => kept[i] = Some(map.next_value::<&RawValue>()?),
                 None => {
@@ -60,11 +62,11 @@ impl<'de, const N: usize> Visitor<'de> for FieldTexts<'_, N> {
 }
 
 /// A key of the record: its position in `keys`, or `None`, without allocating.
-struct KeyPosition<'k, const N: usize> {
-    keys: &'k [&'k str; N],
+struct KeyPosition<'k, K> {
+    keys: &'k [K],
 }
 
-impl<'de, const N: usize> DeserializeSeed<'de> for KeyPosition<'_, N> {
+impl<'de, K: AsRef<str>> DeserializeSeed<'de> for KeyPosition<'_, K> {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -72,7 +74,7 @@ impl<'de, const N: usize> DeserializeSeed<'de> for KeyPosition<'_, N> {
     }
 }
 
-impl<'de, const N: usize> Visitor<'de> for KeyPosition<'_, N> {
+impl<'de, K: AsRef<str>> Visitor<'de> for KeyPosition<'_, K> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -80,7 +82,7 @@ impl<'de, const N: usize> Visitor<'de> for KeyPosition<'_, N> {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.keys.iter().position(|k| *k == key))
+        Ok(self.keys.iter().position(|k| k.as_ref() == key))
     }
 }
 
@@ -143,10 +145,10 @@ impl<'de, K: AsRef<str>> Visitor<'de> for Fields<'_, K> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut kept = Map::new();
-        while let Some(key) = map.next_key_seed(Key { keys: self.keys })? {
-            match key {
-                Some(key) => {
-                    kept.insert(key, map.next_value()?);
+        while let Some(position) = map.next_key_seed(KeyPosition { keys: self.keys })? {
+            match position {
+                Some(i) => {
+                    kept.insert(self.keys[i].as_ref().to_owned(), map.next_value()?);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -154,33 +156,6 @@ impl<'de, K: AsRef<str>> Visitor<'de> for Fields<'_, K> {
             }
         }
         Ok(kept)
-    }
-}
-
-/// A key of the record: `Some` (owned) when it is one of those kept, else `None` without
-/// allocating.
-struct Key<'k, K> {
-    keys: &'k [K],
-}
-
-impl<'de, K: AsRef<str>> DeserializeSeed<'de> for Key<'_, K> {
-    type Value = Option<String>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de, K: AsRef<str>> Visitor<'de> for Key<'_, K> {
-    type Value = Option<String>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        let kept = self.keys.iter().any(|k| k.as_ref() == key);
-        Ok(kept.then(|| key.to_owned()))
     }
 }
 

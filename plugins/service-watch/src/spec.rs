@@ -83,8 +83,9 @@ impl<'a> Facts<'a> {
 
     /// A top-level field of the record ([`RECORD_FIELDS`]), parsed on first read.
     pub fn record_field(&self, key: &str) -> Option<&Value> {
-        let text = self.record_text(key)?;
-        self.parsed[Self::position(key)?]
+        let i = Self::position(key)?;
+        let text = self.texts.as_ref()?[i]?;
+        self.parsed[i]
             .get_or_init(|| serde_json::from_str(text.get()).ok())
             .as_ref()
     }
